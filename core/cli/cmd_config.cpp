@@ -1,0 +1,38 @@
+// allm config show [--json]: every effective key and the layer it came from.
+#include <iostream>
+
+#include <nlohmann/json.hpp>
+
+#include "allm/error.hpp"
+#include "command.hpp"
+#include "context.hpp"
+
+namespace allm::cli {
+
+static int run_config(Args& args) {
+  bool json = args.flag("json");
+  auto pos = args.positionals();
+  args.finish();
+  if (pos.empty() || pos[0] != "show" || pos.size() > 1) throw InvalidArgumentError("usage: allm config show [--json]");
+  const auto& config = host().config();
+  if (json) {
+    nlohmann::json out = nlohmann::json::object();
+    for (auto& k : config.keys()) out[k] = {{"value", config.at(k)}, {"origin", config.origin(k)}};
+    std::cout << out.dump(2) << "\n";
+    return 0;
+  }
+  for (auto& f : config.config_files_read()) std::cout << "# read " << f.string() << "\n";
+  for (auto& k : config.keys()) std::cout << k << " = " << config.at(k).dump() << "    # " << config.origin(k) << "\n";
+  return 0;
+}
+
+ALLM_CLI_COMMAND(config, "Show the effective configuration and where each value came from",
+                 "Usage: allm config show [--json]\n\n"
+                 "Layers, lowest first: built-in defaults (config/allm.json) < system config\n"
+                 "(/etc/allm/config.json or $ALLM_SYSTEM_CONFIG) < user config\n"
+                 "(~/.config/allm/config.json, $XDG_CONFIG_HOME, $ALLM_CONFIG or --config) <\n"
+                 "environment (ALLM_<KEY>, dots as underscores, e.g. ALLM_GENERATION_TEMPERATURE)\n"
+                 "< command-line flags.",
+                 run_config)
+
+}  // namespace allm::cli

@@ -1,0 +1,75 @@
+// allm info [--json]: platform detection and what the host can use.
+#include <iostream>
+
+#include <nlohmann/json.hpp>
+
+#include "allm/host/platform.hpp"
+#include "allm/registry.hpp"
+#include "allm/version.hpp"
+#include "command.hpp"
+#include "context.hpp"
+
+namespace allm::cli {
+
+static std::string gib(uint64_t bytes) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f GiB", static_cast<double>(bytes) / (1024.0 * 1024.0 * 1024.0));
+  return buf;
+}
+
+static int run_info(Args& args) {
+  bool json = args.flag("json");
+  args.finish();
+  auto p = host::detect_platform();
+  const auto& loader = host().plugins();
+  nlohmann::json providers = nlohmann::json::array(), architectures = nlohmann::json::array();
+  for (auto& e : Registry::instance().list(ALLM_KIND_PROVIDER)) providers.push_back(e.name);
+  for (auto& e : Registry::instance().list(ALLM_KIND_ARCHITECTURE)) architectures.push_back(e.name);
+  nlohmann::json dirs = nlohmann::json::array();
+  for (auto& d : loader.searched()) dirs.push_back({{"path", d.path.string()}, {"source", d.source}});
+
+  nlohmann::json j = {{"version", ALLM_SDK_VERSION},
+                      {"os", p.os},
+                      {"arch", p.arch},
+                      {"cpu_model", p.cpu_model},
+                      {"logical_cores", p.logical_cores},
+                      {"physical_cores", p.physical_cores},
+                      {"simd", p.simd},
+                      {"total_memory_bytes", p.total_memory_bytes},
+                      {"available_memory_bytes", p.available_memory_bytes},
+                      {"apple_silicon", p.apple_silicon},
+                      {"plugin_dirs", dirs},
+                      {"providers", providers},
+                      {"architectures", architectures}};
+  if (json) {
+    std::cout << j.dump(2) << "\n";
+    return 0;
+  }
+  std::cout << "allm " << ALLM_SDK_VERSION << "\n"
+            << "OS:             " << p.os << " (" << p.arch << ")\n"
+            << "CPU:            " << p.cpu_model << "\n"
+            << "Cores:          " << p.physical_cores << " physical, " << p.logical_cores << " logical\n"
+            << "SIMD:           ";
+  for (size_t i = 0; i < p.simd.size(); ++i) std::cout << (i ? " " : "") << p.simd[i];
+  std::cout << "\nMemory:         " << gib(p.total_memory_bytes) << " total, " << gib(p.available_memory_bytes)
+            << " available\n"
+            << "Apple Silicon:  " << (p.apple_silicon ? "yes" : "no") << "\nPlugin dirs:\n";
+  for (auto& d : loader.searched()) std::cout << "  " << d.path.string() << "  (" << d.source << ")\n";
+  std::cout << "Providers:      " << (providers.empty() ? "(none)" : "");
+  for (size_t i = 0; i < providers.size(); ++i) std::cout << (i ? ", " : "") << providers[i].get<std::string>();
+  std::cout << "\nArchitectures:  " << (architectures.empty() ? "(none)" : "");
+  for (size_t i = 0; i < architectures.size(); ++i)
+    std::cout << (i ? ", " : "") << architectures[i].get<std::string>();
+  std::cout << "\n";
+  return 0;
+}
+
+ALLM_CLI_COMMAND(info, "Show the platform, usable SIMD, memory and plugin directories",
+                 "Usage: allm info [--json]\n\n"
+                 "Detects the OS, CPU model, core counts, the SIMD instruction sets the CPU\n"
+                 "and OS actually allow (SSE/AVX2/AVX-512/NEON), memory, whether this is\n"
+                 "Apple Silicon, the plugin directories searched and the providers available.\n\n"
+                 "  --json    print JSON instead of text",
+                 run_info)
+
+}  // namespace allm::cli

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Installs every build dependency from Debian's archive, then configures and builds allm.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+packages=(build-essential cmake pkg-config git libboost-all-dev nlohmann-json3-dev libspdlog-dev
+  libpcre2-dev libutf8proc-dev libpoppler-cpp-dev libstb-dev libpng-dev libjpeg-dev libreadline-dev
+  libgtest-dev libgmock-dev libbenchmark-dev nodejs npm)
+missing=()
+for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo_cmd=""; [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${missing[@]}"
+fi
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release ${ALLM_CMAKE_ARGS:-}
+cmake --build build -j"$(nproc)"
