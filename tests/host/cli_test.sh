@@ -51,4 +51,10 @@ ALLM_GENERATION_TOP_K=9 "$allm" config show | grep -q 'generation.top_k = 9    #
 for cmd in plugins info config; do "$allm" "$cmd" --help | grep -q "Usage: allm $cmd" || fail "$cmd --help"; done
 "$allm" info --json | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["logical_cores"] >= 1 and "simd" in d' \
   || fail "info --json"
+# Metadata is readable without loading the plugin; non-plugins are refused clearly.
+"$allm" plugins inspect "$plugins/good_a.so" | grep -qx 'name=test-good-a\|name: test-good-a' || fail "inspect"
+set +e
+"$allm" plugins inspect "$work/dir/x.so" 2>"$work/err"; code=$?
+set -e
+[ "$code" -eq 4 ] && grep -q "x.so: not an ELF file" "$work/err" || fail "inspect of a text file: $code $(cat "$work/err")"
 echo "cli tests passed"
