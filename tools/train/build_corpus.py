@@ -18,6 +18,7 @@ paragraphs in reading order. Splitting into training and held-out text is done b
 Only the Python standard library is used.
 """
 import gzip
+import hashlib
 import json
 import re
 import struct
@@ -147,8 +148,11 @@ def main():
         chars = sum(len(p) for p in source["paragraphs"])
         words = sum(len(p.split()) for p in source["paragraphs"])
         print(f"{source['name']}: {len(source['paragraphs'])} paragraphs, {words} words, {chars} chars")
-    with gzip.open(sys.argv[1], "wt", encoding="utf-8") as out:
-        json.dump({"sources": sources}, out, ensure_ascii=False)
+    payload = json.dumps({"sources": sources}, ensure_ascii=False).encode("utf-8")
+    # No file name and mtime 0 in the gzip header: the same inputs give the same bytes.
+    with open(sys.argv[1], "wb") as raw, gzip.GzipFile(filename="", fileobj=raw, mode="wb", mtime=0) as out:
+        out.write(payload)
+    print(f"sha256 of the uncompressed JSON: {hashlib.sha256(payload).hexdigest()}")
 
 
 if __name__ == "__main__":
