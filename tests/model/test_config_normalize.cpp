@@ -3,6 +3,7 @@
 
 #include "allm/error.hpp"
 #include "allm/model_loader.hpp"
+#include "allm/safetensors.hpp"
 #include "test_util.hpp"
 
 namespace allm::test {
@@ -177,6 +178,32 @@ TEST(DTypes, NamesSizesAndGgufBlocks) {
     EXPECT_EQ(dtype_block_bytes(t), bytes) << dtype_name(t);
   }
   EXPECT_EQ(torch_dtype_name(DType::BF16), "bfloat16");
+}
+
+}  // namespace
+}  // namespace allm::test
+
+namespace allm::test {
+namespace {
+
+TEST(NormalizeConfig, ValuesOfUnexpectedTypesAreLoadErrorsNotCrashes) {
+  using json = nlohmann::json;
+  for (const json& raw : {json{{"model_type", 3}}, json{{"rope_scaling", {{"rope_type", 5}}}},
+                          json{{"rope_parameters", "fast"}}, json{{"rope_parameters", {{"full_attention", 1}}}},
+                          json{{"torch_dtype", 16}}, json{{"model_type", "gemma3"}, {"text_config", 1}}}) {
+    try {
+      json n = normalize_config(raw, "c.json");
+      EXPECT_TRUE(n.is_object());
+    } catch (const ModelLoadError& e) {
+      EXPECT_NE(std::string(e.what()).find("c.json"), std::string::npos) << e.what();
+    }
+  }
+}
+
+TEST(BadSafetensorsJson, NumberTooLargeForAnyTypeIsAModelLoadError) {
+  const std::string bytes = safetensors_bytes("{\"a\": {\"dtype\": \"F32\", \"shape\": [9e664], \"data_offsets\": [0, 0]}}", "");
+  EXPECT_THROW(allm::parse_safetensors_header(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), "x"),
+               ModelLoadError);
 }
 
 }  // namespace
