@@ -2,6 +2,9 @@
 // only entered after CPUID confirmed support (see dispatch.cpp).
 #if defined(__x86_64__)
 #pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma,f16c")
+// GCC 12 false positives inside avx512fintrin.h (self-initialised "undefined" vectors).
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <immintrin.h>
 
 #include "kernels/kernel_table.hpp"
