@@ -17,6 +17,9 @@ namespace {
 constexpr int64_t kTileRows = 32;
 // Rows per scheduling unit when decoding one token.
 constexpr int64_t kDecodeGrain = 8;
+// Jobs smaller than this many multiply-adds run on the calling thread: waking
+// workers costs more than it saves.
+constexpr int64_t kMinParallelWork = 1 << 15;
 
 class CpuBackend final : public Backend {
  public:
@@ -29,12 +32,14 @@ class CpuBackend final : public Backend {
     const WeightFormat& fmt = weight_format_of(w);
     const int64_t out = w.rows(), in = w.cols();
     if (n == 1) {
-      pool_.parallel_for(out, kDecodeGrain, [&](int, int64_t b, int64_t e) { fmt.dot_rows(w, b, e, x, y + b); });
+      const int64_t grain = out * in < kMinParallelWork ? out : kDecodeGrain;
+      pool_.parallel_for(out, grain, [&](int, int64_t b, int64_t e) { fmt.dot_rows(w, b, e, x, y + b); });
     } else {
       const bool direct = w.dtype == DType::F32;
       if (!direct) reserve_scratch(kTileRows * in);
       const auto& k = kernels::active();
-      pool_.parallel_for(out, kTileRows, [&](int t, int64_t b, int64_t e) {
+      const int64_t grain = n * out * in < kMinParallelWork ? out : kTileRows;
+      pool_.parallel_for(out, grain, [&](int t, int64_t b, int64_t e) {
         for (int64_t r0 = b; r0 < e; r0 += kTileRows) {
           const int64_t r1 = std::min(e, r0 + kTileRows);
           const float* tile;
@@ -108,7 +113,9 @@ class CpuBackend final : public Backend {
     const int64_t group = p.heads / p.kv_heads, d = p.head_dim;
     reserve_scratch(pos0 + n);
     const auto& k = kernels::active();
-    pool_.parallel_for(n * p.heads, 1, [&](int th, int64_t b, int64_t e) {
+    const int64_t tasks = n * p.heads;
+    const int64_t grain = tasks * (pos0 + n) * d < kMinParallelWork ? tasks : 1;
+    pool_.parallel_for(tasks, grain, [&](int th, int64_t b, int64_t e) {
       float* scores = scratch_[th].data();
       for (int64_t task = b; task < e; ++task) {
         const int64_t t = task / p.heads, h = task % p.heads, kvh = h / group;

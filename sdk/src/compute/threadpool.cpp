@@ -91,7 +91,14 @@ void ThreadPool::parallel_for(int64_t n, int64_t grain, RangeFn fn, void* ctx) {
   }
   wake_.notify_all();
   run_chunk(0);
-  while (pending_.load(std::memory_order_acquire) != 0) ALLM_CPU_RELAX();
+  // Spin first (workers usually finish within microseconds); yield when the
+  // machine is oversubscribed so a descheduled worker can run.
+  for (int spin = 0; pending_.load(std::memory_order_acquire) != 0; ++spin) {
+    if (spin < 4000)
+      ALLM_CPU_RELAX();
+    else
+      std::this_thread::yield();
+  }
 }
 
 }  // namespace allm
