@@ -125,8 +125,14 @@ TEST(Kernels, MlxAffineEveryWidth) {
       EXPECT_NEAR(s.dot_mlx(row, x.data(), n), ref, 1e-3) << bits << "/" << group;
       std::vector<float> deq(n);
       s.mlx_to_f32(row, deq.data(), n);
+      std::vector<float> xsum(n / group, 0.0f);
+      for (int64_t j = 0; j < n; ++j) xsum[j / group] += x[j];
+      MlxRow with_sums = row;
+      with_sums.xsum = xsum.data();
+      EXPECT_NEAR(s.dot_mlx(with_sums, x.data(), n), ref, 1e-3);
       for (const KernelTable* t : simd_tables()) {
         EXPECT_NEAR(t->dot_mlx(row, x.data(), n), ref, 1e-3) << t->name << " " << bits << "/" << group;
+        EXPECT_NEAR(t->dot_mlx(with_sums, x.data(), n), ref, 1e-3) << t->name << " " << bits << "/" << group;
         std::vector<float> deq2(n);
         t->mlx_to_f32(row, deq2.data(), n);
         for (int64_t j = 0; j < n; ++j) EXPECT_NEAR(deq2[j], deq[j], 1e-6f) << t->name << " " << bits;

@@ -119,7 +119,7 @@ class CpuBackend final : public Backend {
   void attention(const float* q, int64_t n, int64_t pos0, const KVLayerView& kv, const AttentionParams& p,
                  float* out) override {
     const int64_t group = p.heads / p.kv_heads, d = p.head_dim;
-    reserve_scratch(pos0 + n);
+    reserve_scratch(kv.capacity);  // sized by the cache, not per token
     const auto& k = kernels::active();
     const int64_t tasks = n * p.heads;
     const int64_t grain = tasks * (pos0 + n) * d < kMinParallelWork ? tasks : 1;

@@ -19,6 +19,9 @@ struct MlxRow {
   int scale_type;         // ScaleType
   int bits;
   int group_size;
+  // Optional: Σx over each group of the input vector, shared by every row of
+  // a matrix (lets the kernels skip summing x per row). May be null.
+  const float* xsum = nullptr;
 };
 
 struct KernelTable {
