@@ -72,6 +72,7 @@ TEST(Kernels, SimdTablesMatchScalar) {
       }
       const float tol = 1e-4f * static_cast<float>(n);
       EXPECT_NEAR(t->dot_f32(w.data(), x.data(), n), s.dot_f32(w.data(), x.data(), n), tol) << n;
+      EXPECT_NEAR(t->read_sum(w.data(), n), s.read_sum(w.data(), n), tol) << n;
       EXPECT_NEAR(t->dot_bf16(wb.data(), x.data(), n), s.dot_bf16(wb.data(), x.data(), n), tol) << n;
       EXPECT_NEAR(t->dot_f16(wh.data(), x.data(), n), s.dot_f16(wh.data(), x.data(), n), tol) << n;
       std::vector<float> a(n), b(n);

@@ -23,7 +23,7 @@ BandwidthResult measure_memory_bandwidth(ThreadPool& pool, uint64_t bytes, int r
   double best_read = 1e30, best_copy = 1e30;
   for (int r = 0; r < repeats; ++r) {
     auto t0 = std::chrono::steady_clock::now();
-    pool.parallel_for(n, 4096, [&](int t, int64_t s, int64_t e) { sink[t] += k.dot_f32(a.data() + s, a.data() + s, e - s); });
+    pool.parallel_for(n, 1 << 16, [&](int t, int64_t s, int64_t e) { sink[t] += k.read_sum(a.data() + s, e - s); });
     auto t1 = std::chrono::steady_clock::now();
     pool.parallel_for(n, 4096, [&](int, int64_t s, int64_t e) {
       std::memcpy(b.data() + s, a.data() + s, static_cast<size_t>(e - s) * sizeof(float));

@@ -41,6 +41,8 @@ struct KernelTable {
                    float* y, int64_t ldy);
   // y += a * x
   void (*axpy)(float a, const float* x, float* y, int64_t n);
+  // Σ p[i]: a pure streaming read (memory-bandwidth measurement).
+  float (*read_sum)(const float* p, int64_t n);
 };
 
 const KernelTable& scalar_table();

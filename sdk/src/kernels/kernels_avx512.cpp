@@ -187,11 +187,25 @@ void axpy(float a, const float* x, float* y, int64_t n) {
   }
 }
 
+float read_sum(const float* p, int64_t n) {
+  __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+  int64_t i = 0;
+  for (; i + 64 <= n; i += 64) {
+    a0 = _mm512_add_ps(a0, _mm512_loadu_ps(p + i));
+    a1 = _mm512_add_ps(a1, _mm512_loadu_ps(p + i + 16));
+    a2 = _mm512_add_ps(a2, _mm512_loadu_ps(p + i + 32));
+    a3 = _mm512_add_ps(a3, _mm512_loadu_ps(p + i + 48));
+  }
+  float s = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
+  for (; i < n; ++i) s += p[i];
+  return s;
+}
+
 }  // namespace
 
 const KernelTable* avx512_table() {
-  static const KernelTable table = {"avx512", dot_f32,    dot_bf16, dot_f16, dot_mlx, bf16_to_f32,
-                                    f16_to_f32, mlx_to_f32, gemm_f32, axpy};
+  static const KernelTable table = {"avx512",   dot_f32,    dot_bf16, dot_f16, dot_mlx, bf16_to_f32,
+                                    f16_to_f32, mlx_to_f32, gemm_f32, axpy,    read_sum};
   return &table;
 }
 
