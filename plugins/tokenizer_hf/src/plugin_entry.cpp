@@ -1,6 +1,9 @@
 // Plugin entry: registers the tokenizer.json factory as tokenizer "hf".
-#include "allm/plugin.hpp"
+// hf_factory.hpp comes first: allm/version.hpp detects the C++ library ABI
+// from macros that only a standard header defines.
 #include "hf_factory.hpp"
+
+#include "allm/plugin.hpp"
 
 namespace {
 allm::hf::HfTokenizerFactory factory;
