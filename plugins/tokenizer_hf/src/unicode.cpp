@@ -53,6 +53,11 @@ bool is_punctuation(char32_t c) {
 
 bool is_combining_mark(char32_t c) { return category(c) == UTF8PROC_CATEGORY_MN; }
 
+bool is_mark(char32_t c) {
+  auto cat = category(c);
+  return cat == UTF8PROC_CATEGORY_MN || cat == UTF8PROC_CATEGORY_MC || cat == UTF8PROC_CATEGORY_ME;
+}
+
 bool is_control(char32_t c) {
   if (c == '\t' || c == '\n' || c == '\r') return false;
   auto cat = category(c);

@@ -1,4 +1,4 @@
-// Strip: removes leading (`left`) and/or trailing (`right`) whitespace.
+// Strip: removes leading (`strip_left`) and/or trailing (`strip_right`) whitespace.
 #include "normalizer.hpp"
 #include "unicode.hpp"
 #include "utf8.hpp"
@@ -36,7 +36,7 @@ class StripNormalizer : public Normalizer {
 }  // namespace
 
 NormalizerPtr make_strip_normalizer(const JsonNode& node) {
-  return std::make_unique<StripNormalizer>(node.bool_or("left", true), node.bool_or("right", true));
+  return std::make_unique<StripNormalizer>(node.bool_or("strip_left", true), node.bool_or("strip_right", true));
 }
 
 }  // namespace allm::hf

@@ -1,4 +1,5 @@
-// StripAccents: drops combining marks (meant to follow NFD / NFKD).
+// StripAccents: drops every mark character, Mn, Mc and Me (meant to follow
+// NFD / NFKD).
 #include "normalizer.hpp"
 #include "unicode.hpp"
 #include "utf8.hpp"
@@ -14,7 +15,7 @@ class StripAccentsNormalizer : public Normalizer {
     for (size_t i = 0; i < text.size();) {
       size_t start = i;
       char32_t c = utf8::next(text, i);
-      if (!unicode::is_combining_mark(c)) out.append(text, start, i - start);
+      if (!unicode::is_mark(c)) out.append(text, start, i - start);
     }
     text = std::move(out);
   }
