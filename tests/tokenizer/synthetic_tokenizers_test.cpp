@@ -87,12 +87,12 @@ TEST(RealTokenizerMetadata, BosEosAndAddsBos) {
   EXPECT_EQ(llama->bos_id(), 128000);
   EXPECT_EQ(llama->eos_id(), 128009);
   EXPECT_TRUE(llama->adds_bos());
-  EXPECT_EQ(llama->vocab_size(), 128256u);
+  EXPECT_EQ(llama->vocab_size(), 128256u);  // HF getVocabSize(true)
   // bos <bos>, eos <end_of_turn>.
   EXPECT_EQ(gemma->bos_id(), 2);
   EXPECT_EQ(gemma->eos_id(), 106);
   EXPECT_TRUE(gemma->adds_bos());
-  EXPECT_EQ(gemma->vocab_size(), 262144u);
+  EXPECT_EQ(gemma->vocab_size(), 262145u);  // HF getVocabSize(true)
 }
 
 }  // namespace

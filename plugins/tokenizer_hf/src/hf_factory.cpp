@@ -6,6 +6,7 @@
 #include "allm/error.hpp"
 #include "allm/log.hpp"
 #include "hf_tokenizer.hpp"
+#include "tokenizer_json.hpp"
 
 namespace allm::hf {
 
@@ -38,29 +39,6 @@ static std::string read_file(const fs::path& path) {
   return data;
 }
 
-nlohmann::json parse_json_document(const std::string& text, const std::string& origin) {
-  try {
-    return nlohmann::json::parse(text);
-  } catch (const nlohmann::json::parse_error& e) {
-    size_t byte = e.byte > 0 ? e.byte - 1 : 0;
-    size_t line = 1, column = 1;
-    for (size_t i = 0; i < byte && i < text.size(); ++i) {
-      if (text[i] == '\n') {
-        ++line;
-        column = 1;
-      } else {
-        ++column;
-      }
-    }
-    std::string what = e.what();
-    // nlohmann's message repeats its own position prefix; keep the reason.
-    auto colon = what.find("syntax error");
-    throw TokenizerError(origin + ": malformed JSON at line " + std::to_string(line) + ", column " +
-                         std::to_string(column) + " (byte " + std::to_string(byte) + "): " +
-                         (colon == std::string::npos ? what : what.substr(colon)));
-  }
-}
-
 bool HfTokenizerFactory::can_load(const fs::path& path) const {
   std::error_code ec;
   if (fs::is_directory(path, ec)) return fs::is_regular_file(path / "tokenizer.json", ec);
@@ -69,7 +47,7 @@ bool HfTokenizerFactory::can_load(const fs::path& path) const {
 
 std::unique_ptr<Tokenizer> HfTokenizerFactory::load(const fs::path& path) const {
   fs::path file = resolve_tokenizer_file(path);
-  nlohmann::json doc = parse_json_document(read_file(file), file.string());
+  TokenizerJson doc = read_tokenizer_json(read_file(file), file.string());
   nlohmann::json config;
   fs::path config_file = file.parent_path() / "tokenizer_config.json";
   std::error_code ec;
@@ -85,7 +63,7 @@ std::unique_ptr<Tokenizer> HfTokenizerFactory::load(const fs::path& path) const 
 
 std::unique_ptr<Tokenizer> HfTokenizerFactory::load_json(const std::string& tokenizer_json,
                                                          const std::string& origin) const {
-  nlohmann::json doc = parse_json_document(tokenizer_json, origin);
+  TokenizerJson doc = read_tokenizer_json(tokenizer_json, origin);
   return std::make_unique<HfTokenizer>(doc, origin, nlohmann::json());
 }
 

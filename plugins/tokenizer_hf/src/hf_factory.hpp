@@ -18,8 +18,4 @@ class HfTokenizerFactory : public TokenizerFactory {
 // a directory. Throws TokenizerError when there is none.
 std::filesystem::path resolve_tokenizer_file(const std::filesystem::path& source);
 
-// Parses JSON text; a syntax error becomes TokenizerError naming `origin`,
-// line, column and byte offset.
-nlohmann::json parse_json_document(const std::string& text, const std::string& origin);
-
 }  // namespace allm::hf

@@ -4,12 +4,12 @@
 
 namespace allm::hf {
 
-HfTokenizer::HfTokenizer(const nlohmann::json& doc, const std::string& origin, const nlohmann::json& config) {
-  JsonNode root(doc, origin, "");
+HfTokenizer::HfTokenizer(TokenizerJson& parsed, const std::string& origin, const nlohmann::json& config) {
+  JsonNode root(parsed.doc, origin, "");
   if (!root.is_object()) root.fail("expected a JSON object");
   if (auto n = root.get("normalizer")) normalizer_ = make_normalizer(*n);
   if (auto p = root.get("pre_tokenizer")) pre_tokenizer_ = make_pre_tokenizer(*p);
-  model_ = make_model(root.at("model"));
+  model_ = make_model(root.at("model"), &parsed);
   if (auto p = root.get("post_processor")) post_processor_ = make_post_processor(*p);
   if (auto d = root.get("decoder")) decoder_ = make_decoder(*d);
   if (auto a = root.get("added_tokens")) added_.load(*a, normalizer_.get());

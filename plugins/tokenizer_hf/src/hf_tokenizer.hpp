@@ -14,14 +14,16 @@
 #include "normalizer.hpp"
 #include "post_processor.hpp"
 #include "pre_tokenizer.hpp"
+#include "tokenizer_json.hpp"
 
 namespace allm::hf {
 
 class HfTokenizer : public Tokenizer {
  public:
-  // `doc` is the parsed tokenizer.json; `config` the parsed
-  // tokenizer_config.json beside it (or null), which names BOS and EOS.
-  HfTokenizer(const nlohmann::json& doc, const std::string& origin, const nlohmann::json& config);
+  // `parsed` is tokenizer.json as read by read_tokenizer_json (its captured
+  // tables are consumed); `config` the parsed tokenizer_config.json beside it
+  // (or null), which names BOS and EOS.
+  HfTokenizer(TokenizerJson& parsed, const std::string& origin, const nlohmann::json& config);
 
   std::vector<TokenId> encode(std::string_view text, bool add_special_tokens) const override;
   std::string decode(const std::vector<TokenId>& ids, bool skip_special_tokens) const override;

@@ -31,6 +31,10 @@ void JsonNode::fail(const std::string& message) const {
   throw TokenizerError(*origin_ + ": " + (path_.empty() ? "/" : path_) + ": " + message);
 }
 
+void JsonNode::fail_child(const std::string& child, const std::string& message) const {
+  throw TokenizerError(*origin_ + ": " + path_ + "/" + escape_key(child) + ": " + message);
+}
+
 bool JsonNode::has(std::string_view key) const {
   return value_->is_object() && value_->find(key) != value_->end();
 }

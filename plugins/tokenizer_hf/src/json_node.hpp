@@ -50,6 +50,8 @@ class JsonNode {
 
   // TokenizerError "<origin>: <path>: <message>".
   [[noreturn]] void fail(const std::string& message) const;
+  // Same, for the member or element `child` of this value.
+  [[noreturn]] void fail_child(const std::string& child, const std::string& message) const;
 
  private:
   const nlohmann::json* value_;

@@ -8,6 +8,7 @@
 
 #include "allm/tokenizer.hpp"
 #include "json_node.hpp"
+#include "tokenizer_json.hpp"
 
 namespace allm::hf {
 
@@ -23,8 +24,9 @@ class Model {
 
 using ModelPtr = std::unique_ptr<Model>;
 
-ModelPtr make_model(const JsonNode& node);
-ModelPtr make_bpe_model(const JsonNode& node);
-ModelPtr make_wordpiece_model(const JsonNode& node);
+// `tables` holds the vocabulary and merges the reader captured (may be null).
+ModelPtr make_model(const JsonNode& node, TokenizerJson* tables);
+ModelPtr make_bpe_model(const JsonNode& node, TokenizerJson* tables);
+ModelPtr make_wordpiece_model(const JsonNode& node, TokenizerJson* tables);
 
 }  // namespace allm::hf

@@ -12,7 +12,17 @@ void VocabTable::add(std::string token, TokenId id) {
   to_id_.insert_or_assign(std::move(token), id);
 }
 
-void VocabTable::load(const JsonNode& node) {
+void VocabTable::load(const JsonNode& node, std::vector<std::pair<std::string, TokenId>>* captured) {
+  if (captured) {
+    size_t bound = 0;
+    for (auto& [token, id] : *captured) bound = std::max(bound, static_cast<size_t>(id) + 1);
+    to_token_.resize(bound);
+    present_.assign(bound, false);
+    to_id_.reserve(captured->size());
+    for (auto& [token, id] : *captured) add(std::move(token), id);
+    captured->clear();
+    return;
+  }
   if (!node.is_object()) node.fail("expected an object mapping tokens to ids");
   const auto& obj = node.json();
   to_id_.reserve(obj.size());

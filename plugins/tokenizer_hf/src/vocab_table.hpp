@@ -13,8 +13,9 @@ namespace allm::hf {
 
 class VocabTable {
  public:
-  // `node` is the {"token": id, ...} object.
-  void load(const JsonNode& node);
+  // `node` is the {"token": id, ...} object, unless the reader already
+  // captured its entries into `captured` (then `node` only names the place).
+  void load(const JsonNode& node, std::vector<std::pair<std::string, TokenId>>* captured);
   void add(std::string token, TokenId id);
 
   std::optional<TokenId> find(std::string_view token) const {

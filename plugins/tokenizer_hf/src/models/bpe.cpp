@@ -35,8 +35,8 @@ struct Candidate {
 
 class BpeModel : public Model {
  public:
-  explicit BpeModel(const JsonNode& node) {
-    vocab_.load(node.at("vocab"));
+  BpeModel(const JsonNode& node, TokenizerJson* tables) {
+    vocab_.load(node.at("vocab"), tables && tables->vocab ? &*tables->vocab : nullptr);
     ignore_merges_ = node.bool_or("ignore_merges", false);
     byte_fallback_ = node.bool_or("byte_fallback", false);
     fuse_unk_ = node.bool_or("fuse_unk", false);
@@ -48,7 +48,10 @@ class BpeModel : public Model {
     }
     if (auto dropout = node.get("dropout"); dropout && dropout->as_number() > 0.0)
       dropout->fail("BPE dropout is not supported for inference");
-    load_merges(node.at("merges"));
+    if (tables && tables->merges)
+      load_merges(node.at("merges"), *tables->merges);
+    else
+      load_merges(node.at("merges"));
     for (int b = 0; b < 256; ++b) {
       char name[8];
       std::snprintf(name, sizeof name, "<0x%02X>", b);
@@ -103,13 +106,28 @@ class BpeModel : public Model {
       } else {
         merges.at(i).fail("merge must be \"a b\" or [\"a\", \"b\"]");
       }
-      auto a = vocab_.find(left), b = vocab_.find(right), ab = vocab_.find(left + right);
-      if (!a || !b || !ab) {
-        std::string missing = !a ? left : !b ? right : left + right;
-        merges.at(i).fail("merge token '" + missing + "' is not in the vocabulary");
-      }
-      merges_.put(*a, *b, Merge{static_cast<int32_t>(i), *ab});
+      add_merge(merges, i, left, right);
     }
+  }
+
+  // Merges the reader already captured as pairs.
+  void load_merges(const JsonNode& merges, std::vector<std::pair<std::string, std::string>>& pairs) {
+    merges_.reserve(pairs.size());
+    for (size_t i = 0; i < pairs.size(); ++i) add_merge(merges, i, pairs[i].first, pairs[i].second);
+    pairs.clear();
+  }
+
+  void add_merge(const JsonNode& merges, size_t rank, const std::string& left, const std::string& right) {
+    std::string joined;
+    joined.reserve(left.size() + right.size());
+    joined += left;
+    joined += right;
+    auto a = vocab_.find(left), b = vocab_.find(right), ab = vocab_.find(joined);
+    if (!a || !b || !ab) {
+      std::string missing = !a ? left : !b ? right : joined;
+      merges.fail_child(std::to_string(rank), "merge token '" + missing + "' is not in the vocabulary");
+    }
+    merges_.put(*a, *b, Merge{static_cast<int32_t>(rank), *ab});
   }
 
   std::optional<TokenId> symbol_id(std::string_view ch, char32_t cp, bool first, bool last) const {
@@ -203,6 +221,8 @@ class BpeModel : public Model {
 
 }  // namespace
 
-ModelPtr make_bpe_model(const JsonNode& node) { return std::make_unique<BpeModel>(node); }
+ModelPtr make_bpe_model(const JsonNode& node, TokenizerJson* tables) {
+  return std::make_unique<BpeModel>(node, tables);
+}
 
 }  // namespace allm::hf

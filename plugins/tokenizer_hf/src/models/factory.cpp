@@ -4,7 +4,7 @@
 
 namespace allm::hf {
 
-ModelPtr make_model(const JsonNode& node) {
+ModelPtr make_model(const JsonNode& node, TokenizerJson* tables) {
   std::string type;
   if (node.has("type"))
     type = node.type();
@@ -14,8 +14,8 @@ ModelPtr make_model(const JsonNode& node) {
     type = "WordPiece";
   else
     node.fail("model has no 'type' and its fields do not identify one");
-  if (type == "BPE") return make_bpe_model(node);
-  if (type == "WordPiece") return make_wordpiece_model(node);
+  if (type == "BPE") return make_bpe_model(node, tables);
+  if (type == "WordPiece") return make_wordpiece_model(node, tables);
   node.at("type").fail("unknown model type '" + type + "'");
 }
 

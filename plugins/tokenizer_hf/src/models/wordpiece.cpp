@@ -9,8 +9,8 @@ namespace allm::hf {
 namespace {
 class WordPieceModel : public Model {
  public:
-  explicit WordPieceModel(const JsonNode& node) {
-    vocab_.load(node.at("vocab"));
+  WordPieceModel(const JsonNode& node, TokenizerJson* tables) {
+    vocab_.load(node.at("vocab"), tables && tables->vocab ? &*tables->vocab : nullptr);
     prefix_ = node.string_or("continuing_subword_prefix", "##");
     max_chars_ = static_cast<size_t>(node.int_or("max_input_chars_per_word", 100));
     std::string unk = node.string_or("unk_token", "[UNK]");
@@ -61,6 +61,8 @@ class WordPieceModel : public Model {
 };
 }  // namespace
 
-ModelPtr make_wordpiece_model(const JsonNode& node) { return std::make_unique<WordPieceModel>(node); }
+ModelPtr make_wordpiece_model(const JsonNode& node, TokenizerJson* tables) {
+  return std::make_unique<WordPieceModel>(node, tables);
+}
 
 }  // namespace allm::hf
