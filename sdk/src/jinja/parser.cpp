@@ -674,7 +674,7 @@ class Parser {
   }
 
   ExprPtr parse_call(ExprPtr target) {
-    auto e = make(ExprKind::Call, pos_of(cur()));
+    auto e = make(ExprKind::Call, target->pos);  // errors point at the callee
     e->target = std::move(target);
     e->args = parse_args();
     return e;
