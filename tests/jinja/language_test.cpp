@@ -39,6 +39,8 @@ TEST(JinjaLanguage, LoopFilterElseUnpackingAndControl) {
 
 TEST(JinjaLanguage, ScopingAndNamespaces) {
   EXPECT_EQ(render("{% set x = 1 %}{% for i in items %}{% set x = i %}{% endfor %}{{ x }}", kCtx), "1");
+  // Each iteration starts afresh: the previous iteration's `set` is gone.
+  EXPECT_EQ(render("{% set x = 0 %}{% for i in [1,2,3] %}{{ x }}{% set x = i %}{{ x }}{% endfor %}{{ x }}"), "0102030");
   EXPECT_EQ(render("{% set ns = namespace(x=1) %}{% for i in items %}{% set ns.x = ns.x + i %}{% endfor %}{{ ns.x }}", kCtx),
             "16");
   EXPECT_EQ(render("{% if true %}{% set y = 2 %}{% endif %}{{ y }}"), "2");

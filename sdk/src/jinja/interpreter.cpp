@@ -211,7 +211,11 @@ Interpreter::Flow Interpreter::exec_for(const Stmt& s, const ScopePtr& scope) {
   int64_t n = static_cast<int64_t>(items.size());
   for (int64_t i = 0; i < n; ++i) {
     step();
-    assign(*s.target, items[static_cast<size_t>(i)], loop_scope);
+    // Jinja starts every iteration afresh: what the body assigned in the
+    // previous iteration is gone, and outer variables show through again.
+    auto iteration = std::make_shared<Scope>();
+    iteration->parent = scope;
+    assign(*s.target, items[static_cast<size_t>(i)], iteration);
     Value loop = Value::dict();
     auto& d = loop.as_dict();
     d.set(Value("index"), Value(i + 1));
@@ -235,8 +239,8 @@ Interpreter::Flow Interpreter::exec_for(const Stmt& s, const ScopePtr& scope) {
             *last_changed = current;
             return Value(changed);
           }));
-    loop_scope->vars["loop"] = loop;
-    Flow f = exec_body(s.body, loop_scope);
+    iteration->vars["loop"] = loop;
+    Flow f = exec_body(s.body, iteration);
     if (f == Flow::Break) break;
   }
   return Flow::Normal;

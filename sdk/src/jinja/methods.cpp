@@ -214,6 +214,10 @@ Value m_format(const Value& s, CallArgs& a, Interpreter& in) {
       align = head[0];
       head.erase(0, 1);
     }
+    if (!head.empty() && head[0] == '0' && fill == ' ') {  // "{:05.1f}": zero padding
+      fill = '0';
+      align = '>';
+    }
     size_t width = head.empty() ? 0 : std::strtoul(head.c_str(), nullptr, 10);
     if (width > 4096) throw runtime_error("format width too large");
     size_t len = utf8::length(rendered);
