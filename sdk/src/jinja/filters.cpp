@@ -6,6 +6,7 @@
 #include <stdexcept>
 #include <unordered_map>
 
+#include "allm/error.hpp"
 #include "jinja/builtins.hpp"
 #include "jinja/interpreter.hpp"
 #include "jinja/operations.hpp"
@@ -33,6 +34,19 @@ std::string string_arg(const Value* v, const std::string& fallback, const char* 
 namespace {
 
 bool bool_arg(const Value* v, bool fallback) { return v ? v->truthy() : fallback; }
+
+// Jinja implements several filters as Python generator functions: nothing
+// runs until the result is iterated, so their errors surface only then.
+template <class Body>
+Value lazily(Body&& body) {
+  try {
+    return Value::generator(body());
+  } catch (const allm::Error&) {
+    throw;
+  } catch (const std::exception& e) {
+    return Value::generator({}, e.what());
+  }
+}
 
 // Jinja's attribute paths: "a.b.0" walks attributes and integer indexes.
 Value walk_attribute(const Value& item, const Value& attribute) {
@@ -75,6 +89,7 @@ Value f_attr(Interpreter&, const Value& v, CallArgs& a) {
 }
 
 Value f_batch(Interpreter& in, const Value& v, CallArgs& a) {
+  return lazily([&] {
   int64_t count = int_arg(a.get(0, "linecount"), 1, "batch size");
   const Value* fill = a.get(1, "fill_with");
   a.expect_no_more("batch");
@@ -93,7 +108,8 @@ Value f_batch(Interpreter& in, const Value& v, CallArgs& a) {
       while (static_cast<int64_t>(cur.size()) < count) cur.push_back(*fill);
     out.push_back(Value::list(std::move(cur)));
   }
-  return Value::list(std::move(out));
+  return out;
+  });
 }
 
 Value f_capitalize(Interpreter&, const Value& v, CallArgs& a) {
@@ -215,7 +231,8 @@ Value f_indent(Interpreter& in, const Value& v, CallArgs& a) {
   a.expect_no_more("indent");
   std::string indention = width && width->is_string() ? width->as_string()
                                                       : std::string(static_cast<size_t>(std::clamp<int64_t>(int_arg(width, 4, "width"), 0, 4096)), ' ');
-  std::vector<std::string> lines = text::splitlines(str_of(v) + "\n", false);
+  if (!v.is_string()) throw runtime_error("unsupported operand type(s) for +=: '" + v.type_name() + "' and 'str'");
+  std::vector<std::string> lines = text::splitlines(v.as_string() + "\n", false);
   std::string rv;
   for (size_t i = 0; i < lines.size(); ++i) {
     if (i > 0) rv += "\n";
@@ -228,12 +245,14 @@ Value f_indent(Interpreter& in, const Value& v, CallArgs& a) {
 }
 
 Value f_items(Interpreter&, const Value& v, CallArgs& a) {
-  a.expect_no_more("items");
-  if (v.is_undefined()) return Value::list();
-  if (!v.is_dict() || v.as_dict().is_namespace) throw runtime_error("Can only get item pairs from a mapping.");
-  std::vector<Value> out;
-  for (auto& [k, val] : v.as_dict().items) out.push_back(Value::list({k, val}, true));
-  return Value::list(std::move(out));
+  return lazily([&] {
+    a.expect_no_more("items");
+    std::vector<Value> out;
+    if (v.is_undefined()) return out;
+    if (!v.is_dict() || v.as_dict().is_namespace) throw runtime_error("Can only get item pairs from a mapping.");
+    for (auto& [k, val] : v.as_dict().items) out.push_back(Value::list({k, val}, true));
+    return out;
+  });
 }
 
 Value f_join(Interpreter& in, const Value& v, CallArgs& a) {
@@ -287,7 +306,9 @@ CallArgs rest_args(CallArgs& a, size_t skip) {
 }
 
 Value f_map(Interpreter& in, const Value& v, CallArgs& a) {
+  return lazily([&] {
   std::vector<Value> out;
+  if (!v.truthy()) return out;
   const Value* attribute = nullptr;
   const Value* dflt = nullptr;
   for (auto& [k, val] : a.keyword) {
@@ -302,7 +323,7 @@ Value f_map(Interpreter& in, const Value& v, CallArgs& a) {
       Value r = walk_attribute(item, *attribute);
       out.push_back(r.is_undefined() && dflt ? *dflt : r);
     }
-    return Value::list(std::move(out));
+    return out;
   }
   if (a.positional.empty() || !a.positional[0].is_string()) throw runtime_error("map requires a filter name");
   std::string name = a.positional[0].as_string();
@@ -310,14 +331,17 @@ Value f_map(Interpreter& in, const Value& v, CallArgs& a) {
     CallArgs rest = rest_args(a, 1);
     out.push_back(in.apply_filter(name, item, rest));
   }
-  return Value::list(std::move(out));
+  return out;
+  });
 }
 
 Value select_impl(Interpreter& in, const Value& v, CallArgs& a, bool attr_mode, bool keep_if) {
+  return lazily([&] {
+  std::vector<Value> out;
+  if (!v.truthy()) return out;
   size_t first_test_arg = attr_mode ? 1 : 0;
   const Value* attribute = attr_mode ? (a.positional.empty() ? nullptr : &a.positional[0]) : nullptr;
   if (attr_mode && !attribute) throw runtime_error("missing the attribute to test");
-  std::vector<Value> out;
   for (auto& item : iterate(v)) {
     Value subject = attribute ? walk_attribute(item, *attribute) : item;
     bool r;
@@ -331,7 +355,8 @@ Value select_impl(Interpreter& in, const Value& v, CallArgs& a, bool attr_mode, 
     }
     if (r == keep_if) out.push_back(item);
   }
-  return Value::list(std::move(out));
+  return out;
+  });
 }
 
 Value f_select(Interpreter& in, const Value& v, CallArgs& a) { return select_impl(in, v, a, false, true); }
@@ -404,6 +429,8 @@ Value f_reverse(Interpreter&, const Value& v, CallArgs& a) {
   }
   auto items = iterate(v);
   std::reverse(items.begin(), items.end());
+  // Python's reversed() of a list is an iterator, not a list.
+  if (v.is_list() && !v.as_list().generator) return Value::generator(std::move(items));
   return Value::list(std::move(items));
 }
 
@@ -412,6 +439,7 @@ Value f_round(Interpreter&, const Value& v, CallArgs& a) {
   std::string method = string_arg(a.get(1, "method"), "common", "method");
   a.expect_no_more("round");
   if (!v.is_number()) throw runtime_error("round expects a number, got " + v.type_name());
+  if (v.is_integral() && method == "common" && precision >= 0) return Value(v.as_int());  // round(int) is an int
   double x = v.as_double();
   double scale = std::pow(10.0, static_cast<double>(precision));
   if (method == "common") return Value(std::nearbyint(x * scale) / scale);
@@ -422,7 +450,7 @@ Value f_round(Interpreter&, const Value& v, CallArgs& a) {
 
 Value f_safe(Interpreter&, const Value& v, CallArgs& a) {
   a.expect_no_more("safe");
-  return v.is_undefined() ? Value("") : v;
+  return Value(str_of(v));  // Markup(value) is a str
 }
 
 Value f_sort(Interpreter&, const Value& v, CallArgs& a) {
@@ -512,6 +540,7 @@ Value f_truncate(Interpreter&, const Value& v, CallArgs& a) {
 }
 
 Value f_unique(Interpreter&, const Value& v, CallArgs& a) {
+  return lazily([&] {
   bool case_sensitive = bool_arg(a.get(0, "case_sensitive"), false);
   const Value* attribute = a.get(1, "attribute");
   a.expect_no_more("unique");
@@ -524,7 +553,8 @@ Value f_unique(Interpreter&, const Value& v, CallArgs& a) {
     seen.push_back(key);
     out.push_back(item);
   }
-  return Value::list(std::move(out));
+  return out;
+  });
 }
 
 Value f_wordcount(Interpreter&, const Value& v, CallArgs& a) {

@@ -437,6 +437,7 @@ Value bind(const Value& self, const std::string& name, Method m) {
 std::optional<Value> bound_method(const Value& obj, const std::string& name) {
   const std::unordered_map<std::string, Method>* table = nullptr;
   const std::unordered_set<std::string>* unsafe = nullptr;
+  if (obj.is_list() && obj.as_list().generator) return std::nullopt;
   if (obj.is_string()) table = &string_methods();
   else if (obj.is_dict() && !obj.as_dict().is_namespace) table = &dict_methods(), unsafe = &unsafe_dict();
   else if (obj.is_list() && !obj.as_list().tuple) table = &list_methods(), unsafe = &unsafe_list();

@@ -32,7 +32,12 @@ static Value missing_attribute(const Value& obj, const std::string& name) {
 std::vector<Value> iterate(const Value& v) {
   switch (v.type()) {
     case Value::Type::Undefined: return {};
-    case Value::Type::List: return v.as_list().items;
+    case Value::Type::List: {
+      ListObj& l = v.as_list();
+      if (!l.generator) return l.items;
+      if (!l.deferred_error.empty()) throw runtime_error(l.deferred_error);
+      return std::move(l.items);  // a generator is spent once iterated
+    }
     case Value::Type::Dict: {
       if (v.as_dict().is_namespace) break;
       std::vector<Value> keys;
@@ -74,7 +79,7 @@ Value get_item(const Value& obj, const Value& key) {
   if (key.is_undefined()) fail_undefined(key);
   if (obj.is_dict()) {
     if (const Value* v = obj.as_dict().find(key)) return *v;
-  } else if (obj.is_list() && key.is_integral()) {
+  } else if (obj.is_list() && !obj.as_list().generator && key.is_integral()) {
     auto& items = obj.as_list().items;
     if (auto i = normalize_index(key.as_int(), items.size())) return items[*i];
   } else if (obj.is_string() && key.is_integral()) {
@@ -106,7 +111,7 @@ Value get_slice(const Value& obj, const Value* start_v, const Value* stop_v, con
   if (obj.is_string()) {
     chars = utf8::chars(obj.as_string());
     n = chars.size();
-  } else if (obj.is_list()) {
+  } else if (obj.is_list() && !obj.as_list().generator) {
     n = obj.as_list().items.size();
   } else {
     throw runtime_error("'" + obj.type_name() + "' object is not subscriptable");
@@ -139,7 +144,9 @@ std::optional<int64_t> length(const Value& v) {
   switch (v.type()) {
     case Value::Type::Undefined: return 0;
     case Value::Type::String: return static_cast<int64_t>(utf8::length(v.as_string()));
-    case Value::Type::List: return static_cast<int64_t>(v.as_list().items.size());
+    case Value::Type::List:
+      if (v.as_list().generator) return std::nullopt;
+      return static_cast<int64_t>(v.as_list().items.size());
     case Value::Type::Dict:
       if (v.as_dict().is_namespace) return std::nullopt;
       return static_cast<int64_t>(v.as_dict().items.size());
@@ -308,7 +315,8 @@ Value binary_op(const std::string& op, const Value& a, const Value& b, size_t li
       check_size(a.as_string().size() + b.as_string().size(), limit);
       return Value(a.as_string() + b.as_string());
     }
-    if (a.is_list() && b.is_list() && a.as_list().tuple == b.as_list().tuple) {
+    if (a.is_list() && b.is_list() && a.as_list().tuple == b.as_list().tuple && !a.as_list().generator &&
+        !b.as_list().generator) {
       check_size(a.as_list().items.size() + b.as_list().items.size(), limit);
       std::vector<Value> items = a.as_list().items;
       items.insert(items.end(), b.as_list().items.begin(), b.as_list().items.end());
@@ -332,8 +340,9 @@ Value binary_op(const std::string& op, const Value& a, const Value& b, size_t li
       return Value(r);
     }
     if (nums) return Value(a.as_double() * b.as_double());
-    if ((a.is_string() || a.is_list()) && b.is_integral()) return repeat(a, b.as_int(), limit);
-    if ((b.is_string() || b.is_list()) && a.is_integral()) return repeat(b, a.as_int(), limit);
+    auto repeatable = [](const Value& v) { return v.is_string() || (v.is_list() && !v.as_list().generator); };
+    if (repeatable(a) && b.is_integral()) return repeat(a, b.as_int(), limit);
+    if (repeatable(b) && a.is_integral()) return repeat(b, a.as_int(), limit);
     throw runtime_error(operand_error(op, a, b));
   }
   if (op == "/") {
@@ -401,7 +410,7 @@ bool contains(const Value& container, const Value& item) {
         throw runtime_error("'in <string>' requires string as left operand, not " + item.type_name());
       return container.as_string().find(item.as_string()) != std::string::npos;
     case Value::Type::List:
-      for (auto& v : container.as_list().items)
+      for (auto& v : iterate(container))
         if (values_equal(v, item)) return true;
       return false;
     case Value::Type::Dict:

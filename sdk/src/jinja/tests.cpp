@@ -46,7 +46,7 @@ bool t_iterable(Interpreter&, const Value& v, CallArgs& a) {
 }
 bool t_sequence(Interpreter&, const Value& v, CallArgs& a) {
   a.expect_no_more("sequence");
-  return v.is_string() || v.is_list() || (v.is_dict() && !v.as_dict().is_namespace);
+  return v.is_string() || (v.is_list() && !v.as_list().generator) || (v.is_dict() && !v.as_dict().is_namespace);
 }
 // Undefined defines __call__ (to raise), so Python's callable() says yes.
 bool t_callable(Interpreter&, const Value& v, CallArgs& a) {

@@ -17,6 +17,13 @@ Value Value::list(std::vector<Value> items, bool tuple) {
   return Value(std::move(l));
 }
 
+Value Value::generator(std::vector<Value> items, std::string deferred_error) {
+  Value v = list(std::move(items));
+  v.as_list().generator = true;
+  v.as_list().deferred_error = std::move(deferred_error);
+  return v;
+}
+
 Value Value::dict() { return Value(std::make_shared<DictObj>()); }
 
 Value Value::function(std::string name, std::function<Value(CallArgs&, Interpreter&)> fn) {
@@ -31,7 +38,7 @@ bool Value::truthy() const {
     case Type::Int: return int_ != 0;
     case Type::Float: return float_ != 0.0;
     case Type::String: return !str_.empty();
-    case Type::List: return !list_->items.empty();
+    case Type::List: return list_->generator || !list_->items.empty();
     case Type::Dict: return dict_->is_namespace || !dict_->items.empty();
     case Type::Callable: return true;
   }
@@ -46,7 +53,7 @@ std::string Value::type_name() const {
     case Type::Int: return "int";
     case Type::Float: return "float";
     case Type::String: return "str";
-    case Type::List: return list_->tuple ? "tuple" : "list";
+    case Type::List: return list_->generator ? "generator" : list_->tuple ? "tuple" : "list";
     case Type::Dict: return dict_->is_namespace ? "Namespace" : "dict";
     case Type::Callable: return "function";
   }
@@ -111,6 +118,7 @@ bool values_equal(const Value& a, const Value& b) {
     case T::List: {
       auto& x = a.as_list();
       auto& y = b.as_list();
+      if (x.generator || y.generator) return a.list_ptr() == b.list_ptr();
       if (x.tuple != y.tuple || x.items.size() != y.items.size()) return false;
       for (size_t i = 0; i < x.items.size(); ++i)
         if (!values_equal(x.items[i], y.items[i])) return false;
@@ -138,7 +146,8 @@ bool values_less(const Value& a, const Value& b) {
     return a.as_int() < b.as_int();
   }
   if (a.is_string() && b.is_string()) return a.as_string() < b.as_string();
-  if (a.is_list() && b.is_list() && a.as_list().tuple == b.as_list().tuple) {
+  if (a.is_list() && b.is_list() && a.as_list().tuple == b.as_list().tuple && !a.as_list().generator &&
+      !b.as_list().generator) {
     auto& x = a.as_list().items;
     auto& y = b.as_list().items;
     for (size_t i = 0; i < x.size() && i < y.size(); ++i) {
@@ -219,6 +228,7 @@ std::string to_repr(const Value& v) {
     case T::String: return string_repr(v.as_string());
     case T::List: {
       auto& l = v.as_list();
+      if (l.generator) return "<generator object>";
       std::string out = l.tuple ? "(" : "[";
       for (size_t i = 0; i < l.items.size(); ++i) {
         if (i) out += ", ";
@@ -347,6 +357,7 @@ static void json_value(std::string& out, const Value& v, const JsonStyle& style,
     }
     case T::String: json_string(out, v.as_string(), style.ensure_ascii); return;
     case T::List: {
+      if (v.as_list().generator) throw std::invalid_argument("Object of type generator is not JSON serializable");
       auto& items = v.as_list().items;
       if (items.empty()) { out += "[]"; return; }
       out += '[';

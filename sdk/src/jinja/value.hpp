@@ -51,6 +51,7 @@ class Value {
   Value(CallablePtr c) : type_(Type::Callable), callable_(std::move(c)) {}
 
   static Value list(std::vector<Value> items = {}, bool tuple = false);
+  static Value generator(std::vector<Value> items, std::string deferred_error = {});
   static Value dict();
   static Value function(std::string name, std::function<Value(CallArgs&, Interpreter&)> fn);
 
@@ -96,6 +97,11 @@ class Value {
 struct ListObj {
   std::vector<Value> items;
   bool tuple = false;
+  // A Python generator (what Jinja's select/map/items/batch/unique/reverse
+  // filters return): always truthy, no len(), prints as a generator object,
+  // empty once iterated, and any error it holds surfaces on iteration.
+  bool generator = false;
+  std::string deferred_error;
 };
 
 // Insertion-ordered mapping, like Python's dict. Small dicts dominate, so a
