@@ -113,6 +113,8 @@ Value get_slice(const Value& obj, const Value* start_v, const Value* stop_v, con
     n = chars.size();
   } else if (obj.is_list() && !obj.as_list().generator) {
     n = obj.as_list().items.size();
+  } else if (obj.is_dict()) {
+    throw runtime_error("unhashable type: 'slice'");
   } else {
     throw runtime_error("'" + obj.type_name() + "' object is not subscriptable");
   }
@@ -215,10 +217,14 @@ static int64_t floor_div(int64_t a, int64_t b) {
 
 // printf-style `"..." % args`, the conversions templates use.
 static std::string percent_format(const std::string& fmt, const Value& args) {
+  // Python: a tuple supplies the arguments; anything else is the single
+  // argument, and a subscriptable one (dict, list) also serves %(name)s and
+  // silences the "not all arguments converted" check.
   std::vector<Value> seq;
-  bool mapping = args.is_dict() && !args.as_dict().is_namespace;
-  if (args.is_list() && args.as_list().tuple) seq = args.as_list().items;
-  else if (!mapping) seq.push_back(args);
+  bool tuple = args.is_list() && args.as_list().tuple;
+  bool mapping = (args.is_dict() && !args.as_dict().is_namespace) || (args.is_list() && !tuple);
+  if (tuple) seq = args.as_list().items;
+  else seq.push_back(args);
   size_t next = 0;
   std::string out;
   for (size_t i = 0; i < fmt.size(); ++i) {
@@ -231,7 +237,7 @@ static std::string percent_format(const std::string& fmt, const Value& args) {
     bool have_arg = false;
     if (fmt[i] == '(') {
       size_t close = fmt.find(')', i);
-      if (close == std::string::npos || !mapping) throw runtime_error("format requires a mapping");
+      if (close == std::string::npos || !args.is_dict()) throw runtime_error("format requires a mapping");
       const Value* v = args.as_dict().find(Value(fmt.substr(i + 1, close - i - 1)));
       if (!v) throw runtime_error("KeyError: '" + fmt.substr(i + 1, close - i - 1) + "'");
       arg = *v;

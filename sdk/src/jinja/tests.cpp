@@ -1,4 +1,5 @@
 // Jinja2's built-in tests (`x is defined`, `x is divisibleby(3)`, ...).
+#include <cmath>
 #include <stdexcept>
 #include <unordered_map>
 
@@ -20,9 +21,13 @@ const Value& one_arg(CallArgs& a, const char* test) {
   return *v;
 }
 
-int64_t integer_of(const Value& v, const char* test) {
-  if (!v.is_integral()) throw runtime_error(std::string("test '") + test + "' needs an integer, got " + v.type_name());
-  return v.as_int();
+// Python's `value % n` for the odd/even/divisibleby tests (floats allowed).
+double modulo(const Value& v, double n, const char* test) {
+  if (!v.is_number()) throw runtime_error(std::string("test '") + test + "' needs a number, got " + v.type_name());
+  if (n == 0) throw runtime_error("integer division or modulo by zero");
+  if (v.is_integral() && n == static_cast<double>(static_cast<int64_t>(n)) && n != -1)
+    return static_cast<double>(v.as_int() % static_cast<int64_t>(n));
+  return std::fmod(v.as_double(), n);
 }
 
 bool t_defined(Interpreter&, const Value& v, CallArgs& a) { a.expect_no_more("defined"); return !v.is_undefined(); }
@@ -44,22 +49,23 @@ bool t_iterable(Interpreter&, const Value& v, CallArgs& a) {
   a.expect_no_more("iterable");
   return v.is_string() || v.is_list() || (v.is_dict() && !v.as_dict().is_namespace) || v.is_undefined();
 }
+// Undefined has __len__ and __getitem__, so Jinja counts it as a sequence.
 bool t_sequence(Interpreter&, const Value& v, CallArgs& a) {
   a.expect_no_more("sequence");
-  return v.is_string() || (v.is_list() && !v.as_list().generator) || (v.is_dict() && !v.as_dict().is_namespace);
+  return v.is_undefined() || v.is_string() || (v.is_list() && !v.as_list().generator) || (v.is_dict() && !v.as_dict().is_namespace);
 }
 // Undefined defines __call__ (to raise), so Python's callable() says yes.
 bool t_callable(Interpreter&, const Value& v, CallArgs& a) {
   a.expect_no_more("callable");
   return v.is_callable() || v.is_undefined();
 }
-bool t_odd(Interpreter&, const Value& v, CallArgs& a) { a.expect_no_more("odd"); return integer_of(v, "odd") % 2 != 0; }
-bool t_even(Interpreter&, const Value& v, CallArgs& a) { a.expect_no_more("even"); return integer_of(v, "even") % 2 == 0; }
+bool t_odd(Interpreter&, const Value& v, CallArgs& a) { a.expect_no_more("odd"); return modulo(v, 2, "odd") != 0; }
+bool t_even(Interpreter&, const Value& v, CallArgs& a) { a.expect_no_more("even"); return modulo(v, 2, "even") == 0; }
 bool t_divisibleby(Interpreter&, const Value& v, CallArgs& a) {
-  int64_t n = integer_of(one_arg(a, "divisibleby"), "divisibleby");
-  if (n == 0) throw runtime_error("integer division or modulo by zero");
-  if (n == -1) return true;
-  return integer_of(v, "divisibleby") % n == 0;
+  const Value& n = one_arg(a, "divisibleby");
+  if (!n.is_number()) throw runtime_error("test 'divisibleby' needs a number, got " + n.type_name());
+  if (n.is_integral() && n.as_int() == -1 && v.is_integral()) return true;
+  return modulo(v, n.as_double(), "divisibleby") == 0;
 }
 bool t_eq(Interpreter&, const Value& v, CallArgs& a) { return compare("==", v, one_arg(a, "eq")); }
 bool t_ne(Interpreter&, const Value& v, CallArgs& a) { return compare("!=", v, one_arg(a, "ne")); }
@@ -80,9 +86,8 @@ bool t_sameas(Interpreter&, const Value& v, CallArgs& a) {
 }
 bool t_lower(Interpreter&, const Value& v, CallArgs& a) {
   a.expect_no_more("lower");
-  if (!v.is_string()) return false;
   bool cased = false;
-  for (uint32_t cp : utf8::code_points(v.as_string())) {
+  for (uint32_t cp : utf8::code_points(str_of(v))) {
     if (text::is_upper(cp)) return false;
     cased = cased || text::is_lower(cp);
   }
@@ -90,9 +95,8 @@ bool t_lower(Interpreter&, const Value& v, CallArgs& a) {
 }
 bool t_upper(Interpreter&, const Value& v, CallArgs& a) {
   a.expect_no_more("upper");
-  if (!v.is_string()) return false;
   bool cased = false;
-  for (uint32_t cp : utf8::code_points(v.as_string())) {
+  for (uint32_t cp : utf8::code_points(str_of(v))) {
     if (text::is_lower(cp)) return false;
     cased = cased || text::is_upper(cp);
   }
