@@ -77,6 +77,11 @@ TEST(JinjaLanguage, WhitespaceControl) {
   EXPECT_EQ(render("{% for m in msgs %}\n{{ m.role }}\n{% endfor %}\n", kCtx), "user\nassistant\n");
   EXPECT_EQ(render("{% raw %}{{ not evaluated }}{% endraw %}|{# comment #}after"), "{{ not evaluated }}|after");
   EXPECT_EQ(render("a\r\nb\r\n"), "a\nb");
+  // raw keeps the newline after `{% raw %}`; `+` turns trim/lstrip off.
+  EXPECT_EQ(render("A{% raw %}\nX\n{% endraw %}\nB"), "A\nX\nB");
+  EXPECT_EQ(render("A\n  {%+ raw %}X\n  {%+ endraw %}\nB"), "A\n  X\n  B");
+  EXPECT_EQ(render("A{% raw %}X{% endraw +%}\nB"), "AX\nB");
+  EXPECT_EQ(render("A{#c#}\nB|A{#c+#}\nB|  {#+c#}\nB"), "AB|A\nB|  B");
 }
 
 TEST(JinjaLanguage, Expressions) {

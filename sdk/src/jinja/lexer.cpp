@@ -72,7 +72,8 @@ class Lexer {
         size_t end = src_.find("#}", after);
         if (end == std::string::npos) fail(tag, "unterminated comment");
         strip_next = end > after && src_[end - 1] == '-';
-        pos = trim_block_newline(end + 2, strip_next);
+        bool keep_newline = end > after && src_[end - 1] == '+';
+        pos = trim_block_newline(end + 2, strip_next || keep_newline);
         continue;
       }
       if (kind == '%' && try_raw(tag, after, pos, strip_next)) continue;
@@ -139,7 +140,7 @@ class Lexer {
     bool minus = p < src_.size() && src_[p] == '-';
     if (minus) ++p;
     if (src_.compare(p, 2, "%}") != 0) fail(p, "expected '%}' after 'raw'");
-    size_t body = trim_block_newline(p + 2, minus);
+    size_t body = p + 2;  // Jinja keeps the newline after `{% raw %}`
     // Find the matching {% endraw %}.
     size_t search = body;
     while (true) {
@@ -147,13 +148,15 @@ class Lexer {
       if (open == std::string::npos) fail(tag, "missing '{% endraw %}' for this raw block");
       size_t q = open + 2;
       bool end_minus = q < src_.size() && src_[q] == '-';
-      if (end_minus || (q < src_.size() && src_[q] == '+')) ++q;
+      bool end_plus = q < src_.size() && src_[q] == '+';
+      if (end_minus || end_plus) ++q;
       while (q < src_.size() && is_ws(src_[q])) ++q;
       if (src_.compare(q, 6, "endraw") == 0) {
         q += 6;
         while (q < src_.size() && is_ws(src_[q])) ++q;
         bool close_minus = q < src_.size() && src_[q] == '-';
-        if (close_minus) ++q;
+        bool close_plus = q < src_.size() && src_[q] == '+';
+        if (close_minus || close_plus) ++q;
         if (src_.compare(q, 2, "%}") != 0) fail(q, "expected '%}' after 'endraw'");
         std::string text = src_.substr(body, open - body);
         if (minus) {
@@ -163,12 +166,12 @@ class Lexer {
         }
         if (end_minus) {
           while (!text.empty() && is_ws(text.back())) text.pop_back();
-        } else {
+        } else if (!end_plus) {
           lstrip_block(text, body, open);
         }
         push_text(text, body);
         strip_next = close_minus;
-        pos = trim_block_newline(q + 2, close_minus);
+        pos = trim_block_newline(q + 2, close_minus || close_plus);
         return true;
       }
       search = open + 2;
