@@ -231,7 +231,7 @@ class Provider : public std::enable_shared_from_this<Provider> {
   virtual std::optional<CacheState> save_cache_state() const { return std::nullopt; }
   // Restores a state saved earlier; returns false (and changes nothing) when
   // the fingerprint differs from model_fingerprint() or state is unsupported.
-  virtual bool restore_cache_state(const CacheState& state) { return false; }
+  virtual bool restore_cache_state(const CacheState& /*state*/) { return false; }
 
   const MediaLimits& media_limits() const { return media_limits_; }
 
