@@ -72,32 +72,42 @@ allm::GenerateResponse FakeProvider::do_generate(const allm::PreparedRequest& re
                                          tokenize);
   last_request.messages = messages;
 
-  size_t step = 0;
-  allm::DecodeSettings settings{last_params.max_tokens, last_params.stop, last_params.ignore_eos, {0}};
-  allm::DecodeHooks hooks;
-  hooks.next_token = [&]() -> allm::TokenId {
+  // The token loop, as the engine's allm::generate runs it: cancellation is
+  // checked before every token; EOS (id 0) ends the reply and is not part of it.
+  std::vector<allm::TokenId> ids;
+  std::string text;
+  std::string reason = allm::finish_reason::length;
+  const auto start = std::chrono::steady_clock::now();
+  for (size_t step = 0; static_cast<int>(step) < last_params.max_tokens; ++step) {
+    if (cancel.cancelled()) {
+      reason = allm::finish_reason::cancelled;
+      break;
+    }
     if (on_step) on_step(step);
     gate.at(step);
-    if (options_.throw_at_step == static_cast<int>(step)) throw allm::ModelLoadError("fake engine failed at step " + std::to_string(step));
+    if (options_.throw_at_step == static_cast<int>(step))
+      throw allm::ModelLoadError("fake engine failed at step " + std::to_string(step));
     allm::TokenId id = step < options_.script.size() ? options_.script[step] : 0;
-    ++step;
-    return id;
-  };
-  hooks.piece = [](allm::TokenId id) { return vocab().at(id); };
-  auto result = allm::run_decode_loop(settings, hooks, on_delta, cancel);
-
+    if (id == 0 && !last_params.ignore_eos) {
+      reason = allm::finish_reason::stop;
+      break;
+    }
+    ids.push_back(id);
+    text += vocab().at(id);
+    on_delta({vocab().at(id), {id}});
+  }
   cache_tokens_ = last_prompt_ids;
-  cache_tokens_.insert(cache_tokens_.end(), result.token_ids.begin(), result.token_ids.end());
+  cache_tokens_.insert(cache_tokens_.end(), ids.begin(), ids.end());
 
   allm::GenerateResponse r;
-  r.text = result.text;
+  r.text = text;
   r.model = options_.model;
-  r.finish_reason = result.finish_reason;
-  r.token_ids = result.token_ids;
+  r.finish_reason = reason;
+  r.token_ids = ids;
   r.usage.prompt_tokens = static_cast<int64_t>(last_prompt_ids.size());
-  r.usage.completion_tokens = static_cast<int64_t>(result.token_ids.size());
+  r.usage.completion_tokens = static_cast<int64_t>(ids.size());
   r.usage.total_tokens = r.usage.prompt_tokens + r.usage.completion_tokens;
-  r.timings.decode_ms = result.decode_ms;
+  r.timings.decode_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   return r;
 }
 

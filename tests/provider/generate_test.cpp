@@ -52,15 +52,6 @@ TEST(Generate, MaxTokensGivesLength) {
   EXPECT_EQ(r.finish_reason, "length");
 }
 
-TEST(Generate, StopStringEndsTheReply) {
-  FakeProvider p;
-  auto req = prompt("hi");
-  req.params.stop = std::vector<std::string>{", how"};
-  auto r = p.generate(req);
-  EXPECT_EQ(r.text, "Hello world");
-  EXPECT_EQ(r.finish_reason, "stop");
-}
-
 TEST(Generate, RequestParamsOverrideModelAndConfigDefaults) {
   FakeOptions o;
   o.model_defaults.temperature = 0.6;
@@ -122,7 +113,6 @@ TEST(Generate, CallbackSeesDeltasInOrderBeforeCompletion) {
 TEST(Generate, DeltasCarryTheirTokenIds) {
   FakeProvider p;
   auto req = prompt("hi");
-  req.params.stop = std::vector<std::string>{"xyz"};  // nothing matches, nothing held back for long
   std::vector<allm::TokenId> ids;
   std::string text;
   auto r = p.generate(req, [&](const allm::StreamDelta& d) {

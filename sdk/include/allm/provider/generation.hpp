@@ -1,12 +1,12 @@
 #pragma once
-// Engine-independent pieces of a provider's generation loop: resolving the
-// sampling parameters, fitting the prompt into the context window, holding
-// back text that may start a stop string, and the token loop itself. An engine
-// plugs in "render + tokenize", "next token" and "token -> text" functions.
+// Engine-independent steps of a provider's generate: resolving the sampling
+// parameters against the model's and the config's defaults, and fitting the
+// prompt into the context window under the request's truncation policy. The
+// token loop itself (EOS, stop strings, max_tokens) is the engine's
+// allm::generate (allm/generate.hpp); docs/api.md shows the glue.
 #include <cstdint>
 #include <functional>
 #include <string>
-#include <string_view>
 #include <vector>
 
 #include "allm/checkpoint.hpp"
@@ -46,48 +46,5 @@ std::vector<TokenId> fit_to_context(std::vector<Message>& messages, TruncationPo
                                     size_t context_length, size_t reserve_tokens,
                                     const std::function<std::vector<TokenId>(const std::vector<Message>&)>& tokenize,
                                     size_t keep_prefix = 0);
-
-// Streams text through while withholding any tail that could be the start of
-// a stop string; reports the earliest complete match.
-class StopMatcher {
- public:
-  explicit StopMatcher(std::vector<std::string> stops);
-  // Appends `piece`; returns the text now safe to emit. After a match, returns
-  // the text before the stop string and matched() is true.
-  std::string push(std::string_view piece);
-  // End of generation: returns whatever was held back (nothing after a match).
-  std::string flush();
-  bool matched() const { return matched_; }
-
- private:
-  std::vector<std::string> stops_;
-  std::string pending_;
-  bool matched_ = false;
-};
-
-struct DecodeSettings {
-  int max_tokens = 512;
-  std::vector<std::string> stop;
-  bool ignore_eos = false;
-  std::vector<TokenId> eos_ids;
-};
-
-struct DecodeHooks {
-  std::function<TokenId()> next_token;          // samples one token (after prefill)
-  std::function<std::string(TokenId)> piece;    // incremental detokenizer push
-  std::function<std::string()> finish;          // detokenizer's remaining text (may be null)
-};
-
-struct DecodeResult {
-  std::string text;
-  std::vector<TokenId> token_ids;
-  std::string finish_reason;
-  double decode_ms = 0;
-};
-
-// The token loop: stops on EOS (unless ignore_eos), a stop string, max_tokens
-// or cancellation (checked before every token). Emits non-empty deltas.
-DecodeResult run_decode_loop(const DecodeSettings& settings, const DecodeHooks& hooks,
-                             const StreamCallback& on_delta, const CancellationToken& cancel);
 
 }  // namespace allm
