@@ -51,6 +51,8 @@ TEST(GenerationParams, JsonErrorsNameTheKey) {
     EXPECT_NE(std::string(e.what()).find("config generation.top_k: expected an integer"), std::string::npos) << e.what();
   }
   EXPECT_THROW(GenerationParams::from_json({{"temprature", 0.1}}), allm::InvalidArgumentError);
+  EXPECT_THROW(GenerationParams::from_json({{"max_tokens", 4294967301LL}}), allm::InvalidArgumentError);
+  EXPECT_THROW(GenerationParams::from_json({{"max_tokens", 1.5}}), allm::InvalidArgumentError);
   EXPECT_THROW(GenerationParams::from_json({{"stop", {1, 2}}}), allm::InvalidArgumentError);
   EXPECT_THROW(GenerationParams::from_json(json::array()), allm::InvalidArgumentError);
 }

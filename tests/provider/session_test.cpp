@@ -149,6 +149,8 @@ TEST_F(Sessions, MalformedFilesNameTheProblem) {
   };
   EXPECT_NE(load_error("{ not json").find("bad.json: not valid JSON"), std::string::npos);
   EXPECT_NE(load_error("{}").find("not an allm session"), std::string::npos);
+  EXPECT_NE(load_error(R"({"format": 5})").find("not an allm session"), std::string::npos);
+  EXPECT_NE(load_error("[1, 2]").find("not an allm session"), std::string::npos);
   EXPECT_NE(load_error(R"({"format":"allm-session","version":9,"messages":[]})").find("unsupported session version"),
             std::string::npos);
   auto m = load_error(R"({"format":"allm-session","version":1,"messages":[{"role":"user"}]})");

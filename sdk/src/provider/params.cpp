@@ -1,5 +1,6 @@
 // GenerationParams: JSON form, fallback chain and range checks.
 #include <cmath>
+#include <limits>
 
 #include "allm/error.hpp"
 #include "allm/provider.hpp"
@@ -25,6 +26,13 @@ int64_t read_integer(const json& v, const std::string& at) {
   throw InvalidArgumentError(at + ": expected an integer, got " + v.dump());
 }
 
+int read_int(const json& v, const std::string& at) {
+  int64_t x = read_integer(v, at);
+  if (x < std::numeric_limits<int>::min() || x > std::numeric_limits<int>::max())
+    throw InvalidArgumentError(at + ": " + std::to_string(x) + " is out of range");
+  return static_cast<int>(x);
+}
+
 template <class T>
 void fill(std::optional<T>& dst, const std::optional<T>& src) {
   if (!dst && src) dst = src;
@@ -40,13 +48,13 @@ GenerationParams GenerationParams::from_json(const json& j, const std::string& w
     if (v.is_null()) continue;  // explicit null = unset
     if (key == "temperature") p.temperature = read_number(v, at);
     else if (key == "top_p") p.top_p = read_number(v, at);
-    else if (key == "top_k") p.top_k = static_cast<int>(read_integer(v, at));
+    else if (key == "top_k") p.top_k = read_int(v, at);
     else if (key == "min_p") p.min_p = read_number(v, at);
     else if (key == "repetition_penalty") p.repetition_penalty = read_number(v, at);
     else if (key == "presence_penalty") p.presence_penalty = read_number(v, at);
     else if (key == "frequency_penalty") p.frequency_penalty = read_number(v, at);
     else if (key == "seed") p.seed = read_integer(v, at);
-    else if (key == "max_tokens") p.max_tokens = static_cast<int>(read_integer(v, at));
+    else if (key == "max_tokens") p.max_tokens = read_int(v, at);
     else if (key == "ignore_eos") {
       if (!v.is_boolean()) throw InvalidArgumentError(at + ": expected true or false, got " + v.dump());
       p.ignore_eos = v.get<bool>();

@@ -115,7 +115,8 @@ ChatSession ChatSession::load(std::shared_ptr<Provider> provider, const fs::path
     throw IoError(path.string() + ": not valid JSON (byte " + std::to_string(e.byte) + ")");
   }
   const std::string where = path.string() + ": ";
-  if (!j.is_object() || j.value("format", "") != kFormat)
+  auto format = j.is_object() ? j.find("format") : j.end();
+  if (!j.is_object() || format == j.end() || !format->is_string() || format->get<std::string>() != kFormat)
     throw IoError(where + "not an allm session (expected \"format\": \"allm-session\")");
   if (!j.contains("version") || !j["version"].is_number_integer() || j["version"].get<int>() != kVersion)
     throw IoError(where + "version: unsupported session version (this build reads version 1)");
