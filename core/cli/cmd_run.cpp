@@ -1,4 +1,5 @@
-// allm run MODEL --prompt-tokens 1,2,3 [sampling options] [--json]
+// allm run: text generation through the local provider (streamed), or the
+// engine's token-id mode (--prompt-tokens) for exact, template-free checks.
 #include <iostream>
 #include <optional>
 
@@ -9,6 +10,7 @@
 #include "allm/registry.hpp"
 #include "allm/tokenizer.hpp"
 #include "engine_cli.hpp"
+#include "generation_cli.hpp"
 
 namespace allm::cli {
 
@@ -63,17 +65,17 @@ std::string detokenize(const Checkpoint& ckpt, const std::vector<int32_t>& ids) 
 
 }  // namespace
 
-static int run_run(Args& args) {
+// allm run MODEL --prompt-tokens 1,2,3: ids in, ids (and text) out.
+static int run_token_ids(Args& args, const std::string& prompt_tokens) {
   const bool json = args.flag("json");
   const bool ignore_eos = args.flag("ignore-eos");
-  auto prompt_text = args.value("prompt-tokens");
+  const std::optional<std::string> prompt_text = prompt_tokens;
   auto max_tokens = args.integer("max-tokens");
   const int threads = thread_option(args);
   const SamplingFlags sampling(args);
   auto pos = args.positionals();
   args.finish();
   if (pos.size() != 1) throw InvalidArgumentError("usage: allm run MODEL --prompt-tokens 1,2,3 [options]");
-  if (!prompt_text) throw InvalidArgumentError("--prompt-tokens is required");
   if (max_tokens && *max_tokens < 0) throw InvalidArgumentError("--max-tokens must be >= 0");
 
   LoadedModel lm = load_cli_model(pos[0], threads);
@@ -111,26 +113,103 @@ static int run_run(Args& args) {
   return 0;
 }
 
-ALLM_CLI_COMMAND(run, "Generate tokens from a model",
-                 "Usage: allm run MODEL --prompt-tokens 1,2,3 [options]\n\n"
-                 "Feeds the prompt token ids to the model and generates a continuation.\n"
-                 "Prints the generated ids (and their text when an 'hf' tokenizer plugin\n"
-                 "and the checkpoint's tokenizer.json are available). Unset sampling\n"
-                 "options come from the checkpoint's generation_config.json.\n\n"
-                 "  --prompt-tokens IDS       comma-separated prompt token ids (required)\n"
-                 "  --max-tokens N            tokens to generate at most (default 256)\n"
-                 "  --temperature T           0 = greedy\n"
-                 "  --top-k K                 keep the K most likely tokens (0 = off)\n"
-                 "  --top-p P                 nucleus sampling mass in (0, 1]\n"
-                 "  --min-p P                 drop tokens below P x the top probability\n"
-                 "  --repetition-penalty R    divide repeated tokens' positive logits by R\n"
-                 "  --presence-penalty X      subtract X from every generated token's logit\n"
-                 "  --frequency-penalty X     subtract X per occurrence in the generated text\n"
-                 "  --seed S                  random seed (same seed, same output)\n"
-                 "  --ignore-eos              keep going past end-of-sequence tokens\n"
-                 "  --threads N               compute threads (default: physical cores)\n"
-                 "  --json                    print one JSON object: token_ids, text,\n"
-                 "                            finish_reason, usage, timings\n",
+namespace {
+
+std::string read_stdin() {
+  std::string all((std::istreambuf_iterator<char>(std::cin)), std::istreambuf_iterator<char>());
+  while (!all.empty() && (all.back() == '\n' || all.back() == '\r')) all.pop_back();
+  return all;
+}
+
+// [MODEL] [PROMPT]: the first positional is the model when it resolves to one.
+std::pair<std::string, std::optional<std::string>> model_and_prompt(const std::vector<std::string>& pos) {
+  if (pos.size() > 2)
+    throw InvalidArgumentError("allm run takes at most MODEL and PROMPT; quote a prompt with spaces (got " +
+                               std::to_string(pos.size()) + " arguments)");
+  if (pos.size() == 2) return {pos[0], pos[1]};
+  if (pos.size() == 1 && names_a_model(pos[0])) return {pos[0], std::nullopt};
+  if (pos.size() == 1) return {default_model_spec(), pos[0]};
+  return {default_model_spec(), std::nullopt};
+}
+
+}  // namespace
+
+// allm run [MODEL] [PROMPT]: text in, streamed text out.
+static int run_text(Args& args) {
+  const bool json = args.flag("json");
+  const bool stats = args.flag("stats");
+  const bool raw = args.flag("raw");
+  const bool show_prompt = args.flag("show-prompt");
+  auto system = args.value("system");
+  auto files = args.values("file");
+  nlohmann::json options = provider_flags(args);
+  GenerateRequest request;
+  request.params = generation_flags(args);
+  auto pos = args.positionals();
+  args.finish();
+
+  auto [model, prompt] = model_and_prompt(pos);
+  if (!prompt || *prompt == "-") prompt = read_stdin();
+  if (prompt->empty() && files.empty()) throw InvalidArgumentError("the prompt is empty (give PROMPT or pipe it in)");
+  request.prompt = *prompt;
+  request.system_prompt = system;
+  for (auto& f : files) request.files.emplace_back(f);
+  options["template"] = raw ? "none" : "auto";
+  options["show_prompt"] = show_prompt;
+
+  auto provider = make_local_provider(model, options);
+  CancellationToken cancel;
+  GenerateResponse response;
+  {
+    SigintCancels on_ctrl_c(cancel);
+    if (json) {
+      response = provider->generate(request, cancel);
+    } else {
+      response = provider->generate(
+          request, [](const StreamDelta& d) { std::cout << d.text << std::flush; }, cancel);
+      if (!response.text.empty() && response.text.back() != '\n') std::cout << "\n";
+      std::cout << std::flush;
+    }
+  }
+  if (json) std::cout << response.to_json().dump() << "\n";
+  if (stats) std::cerr << stats_line(response, provider->capabilities()) << "\n";
+  if (response.finish_reason == finish_reason::cancelled) throw CancelledError("generation cancelled (Ctrl-C)");
+  return 0;
+}
+
+static int run_run(Args& args) {
+  if (auto ids = args.value("prompt-tokens")) return run_token_ids(args, *ids);
+  return run_text(args);
+}
+
+ALLM_CLI_COMMAND(run, "Generate text from a model (streamed)",
+                 "Usage: allm run [MODEL] [PROMPT] [options]\n"
+                 "       allm run MODEL --prompt-tokens 1,2,3 [options]\n\n"
+                 "Streams the model's answer to PROMPT on stdout as it is generated.\n"
+                 "MODEL is a model directory, a .gguf file or a Hugging Face repo id in the\n"
+                 "local HF cache (e.g. Qwen/Qwen3-0.6B); without it, config default_model is\n"
+                 "used (built in: the shipped models/allm-tiny). The first argument is taken\n"
+                 "as MODEL when it names one, else as PROMPT. Without PROMPT (or with '-'),\n"
+                 "the prompt is read from stdin.\n\n"
+                 "The prompt goes through the model's chat template as one user turn (with\n"
+                 "--system before it); --raw skips the template for plain text completion.\n"
+                 "A model without a template gets a 'role: content' fallback, with a warning.\n\n"
+                 "  --system S             system prompt\n"
+                 "  --file F               attach a file (text files join the prompt under\n"
+                 "                         their name; repeatable)\n"
+                 "  --raw                  no chat template: continue PROMPT as plain text\n"
+                 "  --json                 print one JSON object instead of streaming: text,\n"
+                 "                         token_ids, finish_reason, usage, timings, model\n"
+                 "  --stats                print load time, prompt and generation tok/s on stderr\n"
+                 "  --show-prompt          print the rendered prompt on stderr\n"
+                 "  --repetition-penalty R same as --repeat-penalty\n"
+                 "  --prompt-tokens IDS    token-id mode: feed these comma-separated ids (no\n"
+                 "                         tokenizer, no template); prints the generated ids\n"
+                 "                         and their text, or with --json: token_ids, text,\n"
+                 "                         finish_reason, usage, timings. Default max 256 tokens,\n"
+                 "                         sampling defaults from generation_config.json only.\n"
+                 "\n" + std::string(kGenerationFlagsHelp) +
+                 "\nCtrl-C stops the answer (exit code 13). Exit codes: docs/cli.md.\n",
                  run_run)
 
 }  // namespace allm::cli

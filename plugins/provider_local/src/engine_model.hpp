@@ -1,0 +1,42 @@
+#pragma once
+// Everything the local provider needs to run one model: the checkpoint, the
+// built Model, its tokenizer and chat template. Built once per resolved path
+// and thread count and kept in the loader's LRU ModelCache.
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "allm/chat_template.hpp"
+#include "allm/checkpoint.hpp"
+#include "allm/model.hpp"
+#include "allm/model_cache.hpp"
+#include "allm/tokenizer.hpp"
+
+namespace allm::local {
+
+struct EngineModel {
+  std::string id;  // what the user named (path or repo id)
+  std::string resolved_path;
+  Checkpoint checkpoint;
+  std::unique_ptr<Model> model;
+  std::unique_ptr<Tokenizer> tokenizer;
+  std::optional<ChatTemplate> chat_template;
+  ChatTemplateSource template_source;
+  std::string bos_token, eos_token;  // texts passed to the template
+  std::string fingerprint;          // identifies the weights for cache-state matching
+  double load_ms = 0;
+  // Model::forward shares scratch between calls: one generation at a time,
+  // even when two providers share this cached model.
+  std::mutex run_mutex;
+
+  uint64_t memory_bytes() const { return checkpoint.weights ? checkpoint.weights->total_bytes() : 0; }
+};
+
+// Resolves `spec` (path, .gguf, HF cache id), loads and builds it, or returns
+// the cached one. Architecture and tokenizer plugins must be registered.
+std::shared_ptr<EngineModel> load_engine_model(const std::string& spec, int threads,
+                                               ModelCache& cache = ModelCache::instance());
+
+}  // namespace allm::local

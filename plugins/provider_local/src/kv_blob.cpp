@@ -1,0 +1,90 @@
+#include "kv_blob.hpp"
+
+#include <cstring>
+#include <string>
+
+#include "allm/error.hpp"
+
+namespace allm::local {
+
+namespace {
+
+constexpr char kMagic[8] = {'A', 'L', 'L', 'M', 'K', 'V', '0', '1'};
+
+template <class T>
+void put(std::vector<uint8_t>& out, const T* p, size_t count) {
+  const auto* b = reinterpret_cast<const uint8_t*>(p);
+  out.insert(out.end(), b, b + sizeof(T) * count);
+}
+
+class Reader {
+ public:
+  explicit Reader(const std::vector<uint8_t>& b) : b_(b) {}
+  template <class T>
+  void get(T* p, size_t count) {
+    const size_t n = sizeof(T) * count;
+    if (count > b_.size() || n > b_.size() - at_)
+      throw IoError("KV cache blob: truncated at byte " + std::to_string(at_) + " (needs " + std::to_string(n) +
+                    " more bytes, has " + std::to_string(b_.size() - at_) + ")");
+    std::memcpy(p, b_.data() + at_, n);
+    at_ += n;
+  }
+  size_t at() const { return at_; }
+  size_t size() const { return b_.size(); }
+
+ private:
+  const std::vector<uint8_t>& b_;
+  size_t at_ = 0;
+};
+
+}  // namespace
+
+std::vector<uint8_t> save_kv_blob(KVCache& cache, const std::vector<TokenId>& ids, const KvShape& s) {
+  const uint64_t n = static_cast<uint64_t>(cache.size());
+  if (ids.size() != n) throw InvalidArgumentError("KV cache blob: token list does not match the cache size");
+  std::vector<uint8_t> out;
+  out.reserve(48 + n * 4 + static_cast<size_t>(s.layers * 2 * s.kv_heads * s.head_dim) * n * 4);
+  put(out, kMagic, 8);
+  const uint64_t header[4] = {n, static_cast<uint64_t>(s.layers), static_cast<uint64_t>(s.kv_heads),
+                              static_cast<uint64_t>(s.head_dim)};
+  put(out, header, 4);
+  put(out, ids.data(), ids.size());
+  for (int64_t l = 0; l < s.layers; ++l) {
+    KVLayerView view = cache.layer(l);
+    for (const float* side : {view.k, view.v})
+      for (int64_t h = 0; h < s.kv_heads; ++h)
+        put(out, side + h * view.capacity * s.head_dim, static_cast<size_t>(n * s.head_dim));
+  }
+  return out;
+}
+
+RestoredKv load_kv_blob(const std::vector<uint8_t>& blob, const Model& model, const KvShape& s) {
+  Reader r(blob);
+  char magic[8];
+  r.get(magic, 8);
+  if (std::memcmp(magic, kMagic, 8) != 0) throw IoError("KV cache blob: bad magic at byte 0 (not an allm KV blob)");
+  uint64_t header[4];
+  r.get(header, 4);
+  if (header[1] != static_cast<uint64_t>(s.layers) || header[2] != static_cast<uint64_t>(s.kv_heads) ||
+      header[3] != static_cast<uint64_t>(s.head_dim))
+    throw IoError("KV cache blob: shape at byte 16 (" + std::to_string(header[1]) + " layers, " +
+                  std::to_string(header[2]) + " kv heads, head dim " + std::to_string(header[3]) +
+                  ") does not match the model");
+  const int64_t n = static_cast<int64_t>(header[0]);
+  if (header[0] > blob.size()) throw IoError("KV cache blob: position count at byte 8 is larger than the blob");
+  RestoredKv out;
+  out.ids.resize(static_cast<size_t>(n));
+  r.get(out.ids.data(), out.ids.size());
+  out.cache = model.make_cache(std::max<int64_t>(n, 1));
+  out.cache->reserve(n);
+  for (int64_t l = 0; l < s.layers; ++l) {
+    KVLayerView view = out.cache->layer(l);
+    for (float* side : {view.k, view.v})
+      for (int64_t h = 0; h < s.kv_heads; ++h) r.get(side + h * view.capacity * s.head_dim, static_cast<size_t>(n * s.head_dim));
+  }
+  if (r.at() != r.size()) throw IoError("KV cache blob: " + std::to_string(r.size() - r.at()) + " stray bytes at byte " + std::to_string(r.at()));
+  out.cache->advance(n);
+  return out;
+}
+
+}  // namespace allm::local

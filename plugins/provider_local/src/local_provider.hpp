@@ -1,0 +1,84 @@
+#pragma once
+// The "local" provider: allm's native engine behind allm::Provider.
+//
+// Options (JSON, all optional):
+//   "model":          model to load now (path, .gguf, HF cache id); requests
+//                     may name another one in GenerateRequest::model
+//   "config":         the host's merged config (generation defaults,
+//                     context_length, threads, max_cached_models, media limits)
+//   "context_length": overrides config context_length (CLI --ctx)
+//   "threads":        overrides config threads
+//   "template":       "auto" (the model's chat template, default) or "none"
+//                     (plain completion: message texts joined as the prompt)
+//   "show_prompt":    true: write each rendered prompt to stderr
+//
+// The KV cache of the last generation is kept with the token ids it holds;
+// a follow-up request whose prompt starts with those ids (a chat's next turn)
+// prefills only the new tokens.
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "allm/kv_cache.hpp"
+#include "allm/provider.hpp"
+#include "allm/provider/generation.hpp"
+#include "engine_model.hpp"
+#include "prompt_builder.hpp"
+
+namespace allm::local {
+
+// What the last generation did with the prompt.
+struct PromptStats {
+  int64_t prompt_tokens = 0;    // whole rendered prompt
+  int64_t reused_tokens = 0;    // served from the KV cache of the previous turn
+  int64_t processed_tokens = 0; // actually prefilled
+};
+
+class LocalProvider : public Provider {
+ public:
+  explicit LocalProvider(const nlohmann::json& options);
+
+  Capabilities capabilities() const override;
+  std::string model_fingerprint() const override;
+  std::optional<CacheState> save_cache_state() const override;
+  bool restore_cache_state(const CacheState& state) override;
+
+  // The prompt a request would be given (template, system prompt, files, tools).
+  RenderedPrompt render(const GenerateRequest& request);
+  PromptStats last_prompt_stats() const { return last_stats_; }
+  // Context window in tokens: min(config/option context_length, the model's).
+  int64_t context_length() const;
+
+ protected:
+  GenerateResponse do_generate(const PreparedRequest& request, const StreamCallback& on_delta,
+                               const CancellationToken& cancel) override;
+
+ private:
+  std::shared_ptr<EngineModel> model_for(const std::string& spec);
+  int64_t context_length_of(const EngineModel& m) const;
+
+  nlohmann::json config_;
+  GenerationParams config_params_;
+  int64_t context_option_ = 0;  // 0: none
+  int threads_ = 0;
+  bool raw_ = false;
+  bool show_prompt_ = false;
+  std::string default_spec_;
+
+  std::shared_ptr<EngineModel> model_;
+  double pending_load_ms_ = 0;  // reported by the next response
+  std::unique_ptr<KVCache> cache_;
+  std::vector<TokenId> cached_ids_;  // the tokens whose keys/values `cache_` holds
+  PromptStats last_stats_;
+};
+
+class LocalProviderFactory : public ProviderFactory {
+ public:
+  std::shared_ptr<Provider> create(const nlohmann::json& options) const override;
+  std::string description() const override;
+};
+
+}  // namespace allm::local
