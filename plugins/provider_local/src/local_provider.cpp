@@ -203,7 +203,7 @@ GenerateResponse LocalProvider::do_generate(const PreparedRequest& request, cons
 
   GenerationResult out;
   try {
-    out = generate(*m->model, *cache_, gen);
+    out = allm::generate(*m->model, *cache_, gen);
   } catch (...) {
     cache_.reset();  // state unknown after a failed forward call
     cached_ids_.clear();
