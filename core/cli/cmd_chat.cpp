@@ -134,6 +134,7 @@ static int run_chat(Args& args) {
       std::cerr << "allm: " << error_code_name(e.code()) << ": " << e.what() << "\n";
     }
   }
+  if (tty) std::cerr << "\n";  // leave the terminal on a fresh line after Ctrl-D
   return 0;
 }
 
