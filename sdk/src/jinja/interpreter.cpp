@@ -15,7 +15,7 @@ namespace {
 
 // Native-stack guard: evaluation recurses once per nested node, and macros
 // nest evaluations; past this depth the render fails instead of crashing.
-constexpr int kMaxEvalDepth = 3000;
+constexpr int kMaxEvalDepth = 1000;
 
 struct DepthGuard {
   int& depth;
