@@ -48,7 +48,8 @@ struct ResolvedModel {
 //     snapshot without config.json but with one .gguf file resolves to it.
 // Throws ModelLoadError listing every place looked in when nothing matches.
 ResolvedModel resolve_model(const std::string& spec);
-// resolve_model() + load_checkpoint(), served from `cache` when already loaded.
+// resolve_model() + load_checkpoint(), served from `cache` when already loaded
+// (keyed by the resolved path; the memory check of `options` runs on the first load).
 std::shared_ptr<const Checkpoint> load_model_cached(const std::string& spec, const LoadOptions& options = {},
                                                     ModelCache& cache = ModelCache::instance());
 
