@@ -1,0 +1,46 @@
+// The public ChatTemplate API over the interpreter.
+#include "allm/chat_template.hpp"
+
+#include "allm/error.hpp"
+#include "jinja/interpreter.hpp"
+#include "jinja/parser.hpp"
+#include "jinja/validate.hpp"
+
+namespace allm {
+
+ChatTemplate ChatTemplate::parse(std::string source, std::string origin) {
+  auto program = jinja::parse_program(std::move(source), std::move(origin));
+  jinja::validate_program(*program);
+  return ChatTemplate(std::move(program));
+}
+
+const std::string& ChatTemplate::source() const { return program_->source; }
+const std::string& ChatTemplate::origin() const { return program_->origin; }
+
+std::string ChatTemplate::render(const nlohmann::ordered_json& context, const RenderOptions& options) const {
+  if (!context.is_object() && !context.is_null())
+    throw InvalidArgumentError(program_->origin + ": the render context must be a JSON object");
+  jinja::Value ctx = context.is_null() ? jinja::Value::dict() : jinja::from_json(context);
+  jinja::Interpreter interpreter(program_, options);
+  return interpreter.render(ctx);
+}
+
+std::string render_chat(const ChatTemplate& tpl, const ChatRequest& request, const RenderOptions& options) {
+  nlohmann::ordered_json context = nlohmann::ordered_json::object();
+  context["messages"] = request.messages;
+  context["tools"] = request.tools;
+  context["documents"] = request.documents;
+  context["add_generation_prompt"] = request.add_generation_prompt;
+  if (!request.variables.is_null() && !request.variables.is_object())
+    throw InvalidArgumentError("chat template variables must be a JSON object");
+  if (request.variables.is_object())
+    for (auto it = request.variables.begin(); it != request.variables.end(); ++it)
+      if (!context.contains(it.key())) context[it.key()] = it.value();
+  return tpl.render(context, options);
+}
+
+bool rendered_starts_with_bos(std::string_view rendered, std::string_view bos_token) {
+  return !bos_token.empty() && rendered.substr(0, bos_token.size()) == bos_token;
+}
+
+}  // namespace allm

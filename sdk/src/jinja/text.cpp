@@ -1,0 +1,188 @@
+#include "jinja/text.hpp"
+
+#include <locale.h>
+#include <wctype.h>
+
+#include <algorithm>
+#include <stdexcept>
+
+#include "jinja/utf8.hpp"
+
+namespace allm::jinja::text {
+namespace {
+
+// glibc's C.UTF-8 locale carries the full Unicode case tables; it is created
+// once and never installed globally, so nothing else in the process changes.
+locale_t utf8_locale() {
+  static locale_t loc = newlocale(LC_CTYPE_MASK, "C.UTF-8", static_cast<locale_t>(0));
+  return loc;
+}
+
+std::string map_chars(const std::string& s, uint32_t (*fn)(uint32_t)) {
+  std::string out;
+  out.reserve(s.size());
+  for (uint32_t cp : utf8::code_points(s)) utf8::append(out, fn(cp));
+  return out;
+}
+
+}  // namespace
+
+uint32_t to_upper(uint32_t cp) {
+  if (cp < 0x80) return (cp >= 'a' && cp <= 'z') ? cp - 32 : cp;
+  locale_t loc = utf8_locale();
+  return loc ? static_cast<uint32_t>(towupper_l(static_cast<wint_t>(cp), loc)) : cp;
+}
+uint32_t to_lower(uint32_t cp) {
+  if (cp < 0x80) return (cp >= 'A' && cp <= 'Z') ? cp + 32 : cp;
+  locale_t loc = utf8_locale();
+  return loc ? static_cast<uint32_t>(towlower_l(static_cast<wint_t>(cp), loc)) : cp;
+}
+bool is_alpha(uint32_t cp) {
+  if (cp < 0x80) return (cp | 32) >= 'a' && (cp | 32) <= 'z';
+  locale_t loc = utf8_locale();
+  return loc && iswalpha_l(static_cast<wint_t>(cp), loc);
+}
+bool is_digit(uint32_t cp) { return cp >= '0' && cp <= '9'; }
+bool is_alnum(uint32_t cp) { return is_alpha(cp) || is_digit(cp); }
+bool is_upper(uint32_t cp) { return to_lower(cp) != cp; }
+bool is_lower(uint32_t cp) { return to_upper(cp) != cp; }
+
+std::string upper(const std::string& s) { return map_chars(s, to_upper); }
+std::string lower(const std::string& s) { return map_chars(s, to_lower); }
+
+std::string capitalize(const std::string& s) {
+  std::string out;
+  bool first = true;
+  for (uint32_t cp : utf8::code_points(s)) {
+    utf8::append(out, first ? to_upper(cp) : to_lower(cp));
+    first = false;
+  }
+  return out;
+}
+
+std::string python_title(const std::string& s) {
+  std::string out;
+  bool prev_cased = false;
+  for (uint32_t cp : utf8::code_points(s)) {
+    bool cased = is_upper(cp) || is_lower(cp);
+    utf8::append(out, cased ? (prev_cased ? to_lower(cp) : to_upper(cp)) : cp);
+    prev_cased = cased;
+  }
+  return out;
+}
+
+std::string jinja_title(const std::string& s) {
+  // Words start after runs of '-', whitespace, '(', '{', '[' or '<'.
+  std::string out;
+  bool at_start = true;
+  for (uint32_t cp : utf8::code_points(s)) {
+    bool sep = cp == '-' || cp == '(' || cp == '{' || cp == '[' || cp == '<' || utf8::is_space(cp);
+    if (sep) {
+      utf8::append(out, cp);
+      at_start = true;
+    } else {
+      utf8::append(out, at_start ? to_upper(cp) : to_lower(cp));
+      at_start = false;
+    }
+  }
+  return out;
+}
+
+std::string strip(const std::string& s, const std::string* chars, bool left, bool right) {
+  std::vector<uint32_t> cps = utf8::code_points(s);
+  std::vector<uint32_t> set;
+  if (chars) set = utf8::code_points(*chars);
+  auto strip_it = [&](uint32_t cp) {
+    return chars ? std::find(set.begin(), set.end(), cp) != set.end() : utf8::is_space(cp);
+  };
+  size_t b = 0, e = cps.size();
+  if (left)
+    while (b < e && strip_it(cps[b])) ++b;
+  if (right)
+    while (e > b && strip_it(cps[e - 1])) --e;
+  std::string out;
+  for (size_t i = b; i < e; ++i) utf8::append(out, cps[i]);
+  return out;
+}
+
+std::vector<std::string> split(const std::string& s, const std::string* sep, int64_t maxsplit, bool from_right) {
+  std::vector<std::string> parts;
+  if (sep) {
+    if (sep->empty()) throw std::runtime_error("empty separator");
+    if (!from_right) {
+      size_t pos = 0;
+      while (maxsplit < 0 || static_cast<int64_t>(parts.size()) < maxsplit) {
+        size_t f = s.find(*sep, pos);
+        if (f == std::string::npos) break;
+        parts.push_back(s.substr(pos, f - pos));
+        pos = f + sep->size();
+      }
+      parts.push_back(s.substr(pos));
+    } else {
+      size_t end = s.size();
+      std::vector<std::string> rev;
+      while (maxsplit < 0 || static_cast<int64_t>(rev.size()) < maxsplit) {
+        if (end < sep->size()) break;
+        size_t f = s.rfind(*sep, end - sep->size());
+        if (f == std::string::npos) break;
+        rev.push_back(s.substr(f + sep->size(), end - f - sep->size()));
+        end = f;
+      }
+      rev.push_back(s.substr(0, end));
+      parts.assign(rev.rbegin(), rev.rend());
+    }
+    return parts;
+  }
+  // Whitespace splitting: runs of whitespace separate, ends are dropped.
+  auto chars = utf8::chars(s);
+  std::vector<std::pair<size_t, size_t>> words;  // char index ranges
+  size_t i = 0, n = chars.size();
+  auto space = [&](size_t k) { return utf8::is_space(utf8::code_points(chars[k])[0]); };
+  while (i < n) {
+    while (i < n && space(i)) ++i;
+    if (i >= n) break;
+    size_t b = i;
+    while (i < n && !space(i)) ++i;
+    words.emplace_back(b, i);
+  }
+  auto join_range = [&](size_t b, size_t e) {
+    std::string out;
+    for (size_t k = b; k < e; ++k) out += chars[k];
+    return out;
+  };
+  if (maxsplit < 0 || static_cast<int64_t>(words.size()) <= maxsplit + 1) {
+    for (auto& [b, e] : words) parts.push_back(join_range(b, e));
+    return parts;
+  }
+  size_t m = static_cast<size_t>(maxsplit);
+  if (!from_right) {
+    for (size_t k = 0; k < m; ++k) parts.push_back(join_range(words[k].first, words[k].second));
+    size_t rest_end = n;
+    while (rest_end > words[m].first && space(rest_end - 1)) --rest_end;
+    parts.push_back(join_range(words[m].first, rest_end));
+  } else {
+    size_t first_kept = words.size() - m;
+    size_t rest_begin = 0;
+    while (rest_begin < n && space(rest_begin)) ++rest_begin;
+    parts.push_back(join_range(rest_begin, words[first_kept - 1].second));
+    for (size_t k = first_kept; k < words.size(); ++k) parts.push_back(join_range(words[k].first, words[k].second));
+  }
+  return parts;
+}
+
+std::vector<std::string> splitlines(const std::string& s, bool keepends) {
+  std::vector<std::string> lines;
+  size_t start = 0;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '\n' || s[i] == '\r') {
+      size_t end = i;
+      if (s[i] == '\r' && i + 1 < s.size() && s[i + 1] == '\n') ++i;
+      lines.push_back(s.substr(start, (keepends ? i + 1 : end) - start));
+      start = i + 1;
+    }
+  }
+  if (start < s.size()) lines.push_back(s.substr(start));
+  return lines;
+}
+
+}  // namespace allm::jinja::text

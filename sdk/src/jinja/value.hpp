@@ -1,0 +1,156 @@
+#pragma once
+// The runtime value of the template language: Python's object model reduced to
+// what chat templates use (None, bool, int, float, str, list/tuple, dict,
+// namespace, callables) plus Jinja's Undefined.
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace allm::jinja {
+
+class Value;
+struct ListObj;
+struct DictObj;
+struct CallArgs;
+class Interpreter;
+
+using ListPtr = std::shared_ptr<ListObj>;
+using DictPtr = std::shared_ptr<DictObj>;
+
+// A function reachable from the template: a global, a bound method, a macro.
+struct Callable {
+  std::string name;
+  std::function<Value(CallArgs&, Interpreter&)> fn;
+};
+using CallablePtr = std::shared_ptr<Callable>;
+
+class Value {
+ public:
+  enum class Type { Undefined, None, Bool, Int, Float, String, List, Dict, Callable };
+
+  Value() : type_(Type::Undefined) {}
+  static Value undefined(std::string hint = {}) {
+    Value v;
+    v.str_ = std::move(hint);
+    return v;
+  }
+  static Value none() { Value v; v.type_ = Type::None; return v; }
+  Value(bool b) : type_(Type::Bool), int_(b) {}
+  Value(int i) : type_(Type::Int), int_(i) {}
+  Value(int64_t i) : type_(Type::Int), int_(i) {}
+  Value(double d) : type_(Type::Float), float_(d) {}
+  Value(std::string s) : type_(Type::String), str_(std::move(s)) {}
+  Value(const char* s) : type_(Type::String), str_(s) {}
+  Value(ListPtr l) : type_(Type::List), list_(std::move(l)) {}
+  Value(DictPtr d) : type_(Type::Dict), dict_(std::move(d)) {}
+  Value(CallablePtr c) : type_(Type::Callable), callable_(std::move(c)) {}
+
+  static Value list(std::vector<Value> items = {}, bool tuple = false);
+  static Value generator(std::vector<Value> items, std::string deferred_error = {});
+  static Value dict();
+  static Value function(std::string name, std::function<Value(CallArgs&, Interpreter&)> fn);
+
+  Type type() const { return type_; }
+  bool is_undefined() const { return type_ == Type::Undefined; }
+  bool is_none() const { return type_ == Type::None; }
+  bool is_bool() const { return type_ == Type::Bool; }
+  bool is_int() const { return type_ == Type::Int; }  // bool is not int here (see is_integral)
+  bool is_float() const { return type_ == Type::Float; }
+  bool is_number() const { return type_ == Type::Int || type_ == Type::Float || type_ == Type::Bool; }
+  bool is_integral() const { return type_ == Type::Int || type_ == Type::Bool; }
+  bool is_string() const { return type_ == Type::String; }
+  bool is_list() const { return type_ == Type::List; }
+  bool is_dict() const { return type_ == Type::Dict; }
+  bool is_callable() const { return type_ == Type::Callable; }
+
+  bool as_bool() const { return int_ != 0; }
+  int64_t as_int() const { return int_; }
+  double as_double() const { return type_ == Type::Float ? float_ : static_cast<double>(int_); }
+  const std::string& as_string() const { return str_; }
+  const std::string& undefined_hint() const { return str_; }
+  ListObj& as_list() const { return *list_; }
+  const ListPtr& list_ptr() const { return list_; }
+  DictObj& as_dict() const { return *dict_; }
+  const DictPtr& dict_ptr() const { return dict_; }
+  Callable& as_callable() const { return *callable_; }
+
+  // Python's bool(x).
+  bool truthy() const;
+  // Python's type name, for messages ("str", "list", "NoneType", ...).
+  std::string type_name() const;
+
+ private:
+  Type type_;
+  int64_t int_ = 0;
+  double float_ = 0;
+  std::string str_;
+  ListPtr list_;
+  DictPtr dict_;
+  CallablePtr callable_;
+};
+
+struct ListObj {
+  std::vector<Value> items;
+  bool tuple = false;
+  // A Python generator (what Jinja's select/map/items/batch/unique/reverse
+  // filters return): always truthy, no len(), prints as a generator object,
+  // empty once iterated, and any error it holds surfaces on iteration.
+  bool generator = false;
+  std::string deferred_error;
+};
+
+// Insertion-ordered mapping, like Python's dict. Small dicts dominate, so a
+// linear scan is fine. A namespace() object is a DictObj flagged as such.
+struct DictObj {
+  std::vector<std::pair<Value, Value>> items;
+  bool is_namespace = false;
+
+  const Value* find(const Value& key) const;
+  Value* find(const Value& key);
+  void set(const Value& key, Value value);
+};
+
+struct CallArgs {
+  std::vector<Value> positional;
+  std::vector<std::pair<std::string, Value>> keyword;
+
+  // The argument at `index` or named `name`; nullptr when absent. Marks it used.
+  const Value* get(size_t index, const char* name);
+  // Throws (via the caller's message) when an argument was not consumed.
+  void expect_no_more(const std::string& what);
+  std::vector<bool> used_positional;
+  std::vector<bool> used_keyword;
+};
+
+// Python == (1 == 1.0 == True; lists and dicts compare by value).
+bool values_equal(const Value& a, const Value& b);
+// Python <; throws std::invalid_argument for unorderable types.
+bool values_less(const Value& a, const Value& b);
+
+// Python str(x) and repr(x), the way Jinja prints values.
+std::string to_str(const Value& v);
+std::string to_repr(const Value& v);
+std::string float_repr(double d);
+
+// JSON <-> Value. JSON integers become int, floats float, objects keep order.
+Value from_json(const nlohmann::ordered_json& j);
+
+// Python json.dumps options, as transformers' `tojson` passes them.
+struct JsonStyle {
+  bool has_indent = false;  // indent=None -> one line
+  std::string indent;       // one level of indentation (an int n means n spaces)
+  std::string item_separator = ", ";  // ", " without indent, "," with one
+  std::string key_separator = ": ";
+  bool sort_keys = false;
+  bool ensure_ascii = false;
+};
+// Python json.dumps(v, ...). Throws std::invalid_argument for values JSON
+// cannot hold (Undefined, callables, namespaces).
+std::string json_dumps(const Value& v, const JsonStyle& style);
+
+}  // namespace allm::jinja

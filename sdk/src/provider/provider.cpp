@@ -1,0 +1,143 @@
+// Provider's public entry points: validation and attachment loading around
+// do_generate, one generation at a time, and the async form.
+#include <chrono>
+
+#include "allm/error.hpp"
+#include "allm/provider.hpp"
+#include "allm/provider/job_pool.hpp"
+#include "allm/registry.hpp"
+
+namespace allm {
+
+namespace {
+
+GenerateResponse cancelled_before_start(const std::string& model) {
+  GenerateResponse r;
+  r.model = model;
+  r.finish_reason = finish_reason::cancelled;
+  return r;
+}
+
+// Text attachments go before the turn's own text, each framed by its handler.
+void fold_text_attachments(Message& m, const std::vector<std::string>& texts) {
+  if (texts.empty()) return;
+  std::string folded;
+  for (auto& t : texts) folded += t;
+  if (!m.content.empty()) folded += "\n" + m.content;
+  m.content = std::move(folded);
+}
+
+}  // namespace
+
+void require_vision(const Capabilities& caps, const MediaContent& media) {
+  if (media.kind == MediaKind::image && !caps.vision) {
+    std::string which = caps.model.empty() ? "" : " (model '" + caps.model + "' has no vision support)";
+    throw MediaError(media.source.string() + ": this model does not support images" + which);
+  }
+}
+
+PreparedRequest Provider::prepare(const GenerateRequest& request) const {
+  request.validate();
+  PreparedRequest out;
+  out.params = request.params;
+  out.tools = request.tools;
+  out.truncation = request.truncation;
+  out.model = request.model;
+
+  if (request.system_prompt) out.messages.push_back({"system", *request.system_prompt, {}});
+  if (request.prompt) {
+    out.messages.push_back({"user", *request.prompt, request.files});
+  } else {
+    for (auto& m : request.messages) out.messages.push_back(m);
+    if (!request.files.empty()) {
+      for (auto it = out.messages.rbegin(); it != out.messages.rend(); ++it) {
+        if (it->role == "user") {
+          it->attachments.insert(it->attachments.end(), request.files.begin(), request.files.end());
+          break;
+        }
+      }
+    }
+  }
+
+  std::optional<Capabilities> caps;  // asked for only when an image shows up
+  for (size_t i = 0; i < out.messages.size(); ++i) {
+    Message& m = out.messages[i];
+    std::vector<std::string> texts;
+    for (auto& path : m.attachments) {
+      MediaContent media = load_attachment(path, media_limits_);
+      if (media.kind == MediaKind::image) {
+        if (!caps) caps = capabilities();
+        require_vision(*caps, media);
+        out.images.push_back({i, std::move(media)});
+      } else {
+        texts.push_back(std::move(media.text));
+      }
+    }
+    m.attachments.clear();
+    fold_text_attachments(m, texts);
+  }
+  return out;
+}
+
+GenerateResponse Provider::run_serialised(const GenerateRequest& request, const StreamCallback& on_delta,
+                                          const CancellationToken& cancel) {
+  if (cancel.cancelled()) return cancelled_before_start(request.model);
+  PreparedRequest prepared = prepare(request);
+  {
+    // Wait our turn, still noticing a cancellation while queued.
+    std::unique_lock lock(busy_mutex_);
+    while (busy_) {
+      if (cancel.cancelled()) return cancelled_before_start(request.model);
+      busy_cv_.wait_for(lock, std::chrono::milliseconds(10));
+    }
+    if (cancel.cancelled()) return cancelled_before_start(request.model);
+    busy_ = true;
+  }
+  struct Release {
+    Provider* p;
+    ~Release() {
+      {
+        std::lock_guard lock(p->busy_mutex_);
+        p->busy_ = false;
+      }
+      p->busy_cv_.notify_all();
+    }
+  } release{this};
+  static const StreamCallback ignore = [](const StreamDelta&) {};
+  return do_generate(prepared, on_delta ? on_delta : ignore, cancel);
+}
+
+GenerateResponse Provider::generate(const GenerateRequest& request, CancellationToken cancel) {
+  return run_serialised(request, {}, cancel);
+}
+
+GenerateResponse Provider::generate(const GenerateRequest& request, const StreamCallback& on_delta,
+                                    CancellationToken cancel) {
+  return run_serialised(request, on_delta, cancel);
+}
+
+std::shared_ptr<Provider> Provider::shared_self(const char* what) {
+  auto self = weak_from_this().lock();
+  if (!self)
+    throw InvalidArgumentError(std::string(what) +
+                               " needs the provider to be owned by a std::shared_ptr (as create_provider returns it)");
+  return self;
+}
+
+std::future<GenerateResponse> Provider::generate_async(const GenerateRequest& request, CancellationToken cancel,
+                                                       StreamCallback on_delta) {
+  auto self = shared_self("generate_async");
+  return async_job_pool().submit([self, request, cancel, on_delta = std::move(on_delta)] {
+    return self->run_serialised(request, on_delta, cancel);
+  });
+}
+
+std::shared_ptr<Provider> create_provider(const std::string& name, const nlohmann::json& options) {
+  if (auto* factory = Registry::instance().provider(name)) return factory->create(options);
+  std::string known;
+  for (auto& e : Registry::instance().list(ALLM_KIND_PROVIDER)) known += (known.empty() ? "" : ", ") + e.name;
+  throw PluginLoadError("no provider named '" + name + "' is registered (registered: " +
+                        (known.empty() ? "none — are the plugins loaded?" : known) + ")");
+}
+
+}  // namespace allm

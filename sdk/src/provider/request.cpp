@@ -1,0 +1,163 @@
+// Requests, responses and capabilities: validation and JSON forms.
+#include "allm/error.hpp"
+#include "allm/provider.hpp"
+
+namespace allm {
+
+using nlohmann::json;
+
+namespace {
+
+const std::string& require_string(const json& j, const char* key, const std::string& where) {
+  auto it = j.find(key);
+  if (it == j.end()) throw InvalidArgumentError(where + "." + key + ": missing");
+  if (!it->is_string()) throw InvalidArgumentError(where + "." + key + ": expected a string");
+  return it->get_ref<const std::string&>();
+}
+
+std::vector<std::filesystem::path> read_paths(const json& j, const std::string& where) {
+  if (!j.is_array()) throw InvalidArgumentError(where + ": expected an array of file paths");
+  std::vector<std::filesystem::path> out;
+  for (size_t i = 0; i < j.size(); ++i) {
+    if (!j[i].is_string()) throw InvalidArgumentError(where + "[" + std::to_string(i) + "]: expected a string");
+    out.emplace_back(j[i].get<std::string>());
+  }
+  return out;
+}
+
+json paths_json(const std::vector<std::filesystem::path>& paths) {
+  json a = json::array();
+  for (auto& p : paths) a.push_back(p.string());
+  return a;
+}
+
+bool known_role(const std::string& r) { return r == "system" || r == "user" || r == "assistant" || r == "tool"; }
+
+}  // namespace
+
+json Message::to_json() const {
+  json j = {{"role", role}, {"content", content}};
+  if (!attachments.empty()) j["attachments"] = paths_json(attachments);
+  return j;
+}
+
+Message Message::from_json(const json& j, const std::string& where) {
+  if (!j.is_object()) throw InvalidArgumentError(where + ": expected an object with role and content");
+  Message m;
+  m.role = require_string(j, "role", where);
+  m.content = require_string(j, "content", where);
+  if (auto it = j.find("attachments"); it != j.end()) m.attachments = read_paths(*it, where + ".attachments");
+  for (auto& [key, v] : j.items())
+    if (key != "role" && key != "content" && key != "attachments")
+      throw InvalidArgumentError(where + "." + key + ": unknown message field");
+  return m;
+}
+
+void GenerateRequest::validate() const {
+  if (prompt && !messages.empty())
+    throw InvalidArgumentError("request: give either prompt or messages, not both");
+  if (!prompt && messages.empty()) throw InvalidArgumentError("request: needs a prompt or at least one message");
+  bool has_system_message = false;
+  for (size_t i = 0; i < messages.size(); ++i) {
+    const auto& m = messages[i];
+    const std::string at = "request.messages[" + std::to_string(i) + "]";
+    if (!known_role(m.role))
+      throw InvalidArgumentError(at + ".role: unknown role '" + m.role + "' (expected system, user, assistant or tool)");
+    if (m.role == "system") {
+      if (i != 0) throw InvalidArgumentError(at + ": a system message must come first");
+      has_system_message = true;
+      if (!m.attachments.empty()) throw InvalidArgumentError(at + ".attachments: system messages take no files");
+    }
+  }
+  if (system_prompt && has_system_message)
+    throw InvalidArgumentError("request: system_prompt given and messages[0] is a system message; use one");
+  if (!files.empty() && !prompt) {
+    bool any_user = false;
+    for (auto& m : messages) any_user = any_user || m.role == "user";
+    if (!any_user) throw InvalidArgumentError("request.files: there is no user message to attach them to");
+  }
+  if (!tools.is_array()) throw InvalidArgumentError("request.tools: expected an array of tool specs");
+  for (size_t i = 0; i < tools.size(); ++i)
+    if (!tools[i].is_object())
+      throw InvalidArgumentError("request.tools[" + std::to_string(i) + "]: expected an object");
+  params.validate("request.params");
+}
+
+GenerateRequest GenerateRequest::from_json(const json& j) {
+  if (!j.is_object()) throw InvalidArgumentError("request: expected a JSON object");
+  GenerateRequest r;
+  for (auto& [key, v] : j.items()) {
+    const std::string at = "request." + key;
+    if (key == "messages") {
+      if (!v.is_array()) throw InvalidArgumentError(at + ": expected an array");
+      for (size_t i = 0; i < v.size(); ++i) r.messages.push_back(Message::from_json(v[i], at + "[" + std::to_string(i) + "]"));
+    } else if (key == "prompt") {
+      if (!v.is_string()) throw InvalidArgumentError(at + ": expected a string");
+      r.prompt = v.get<std::string>();
+    } else if (key == "system_prompt") {
+      if (!v.is_string()) throw InvalidArgumentError(at + ": expected a string");
+      r.system_prompt = v.get<std::string>();
+    } else if (key == "files") {
+      r.files = read_paths(v, at);
+    } else if (key == "params") {
+      r.params = GenerationParams::from_json(v, at);
+    } else if (key == "tools") {
+      r.tools = v;
+    } else if (key == "stream") {
+      if (!v.is_boolean()) throw InvalidArgumentError(at + ": expected true or false");
+      r.stream = v.get<bool>();
+    } else if (key == "truncation") {
+      if (!v.is_string()) throw InvalidArgumentError(at + ": expected a string");
+      r.truncation = truncation_policy_from_name(v.get<std::string>());
+    } else if (key == "model") {
+      if (!v.is_string()) throw InvalidArgumentError(at + ": expected a string");
+      r.model = v.get<std::string>();
+    } else {
+      throw InvalidArgumentError(at + ": unknown request field");
+    }
+  }
+  r.validate();
+  return r;
+}
+
+json GenerateRequest::to_json() const {
+  json j = json::object();
+  if (!messages.empty()) {
+    j["messages"] = json::array();
+    for (auto& m : messages) j["messages"].push_back(m.to_json());
+  }
+  if (prompt) j["prompt"] = *prompt;
+  if (system_prompt) j["system_prompt"] = *system_prompt;
+  if (!files.empty()) j["files"] = paths_json(files);
+  j["params"] = params.to_json();
+  j["tools"] = tools;
+  j["stream"] = stream;
+  j["truncation"] = truncation_policy_name(truncation);
+  if (!model.empty()) j["model"] = model;
+  return j;
+}
+
+json GenerateResponse::to_json() const {
+  return {{"text", text},
+          {"model", model},
+          {"finish_reason", finish_reason},
+          {"usage",
+           {{"prompt_tokens", usage.prompt_tokens},
+            {"completion_tokens", usage.completion_tokens},
+            {"total_tokens", usage.total_tokens}}},
+          {"timings",
+           {{"load_ms", timings.load_ms},
+            {"prompt_ms", timings.prompt_ms},
+            {"decode_ms", timings.decode_ms},
+            {"prefill_tokens_per_s", timings.prefill_tokens_per_s},
+            {"decode_tokens_per_s", timings.decode_tokens_per_s}}},
+          {"token_ids", token_ids}};
+}
+
+json Capabilities::to_json() const {
+  return {{"streaming", streaming},     {"system_prompt", system_prompt}, {"async", async},
+          {"tool_use", tool_use},       {"vision", vision},               {"cache_state", cache_state},
+          {"max_context", max_context}, {"model", model},                 {"model_info", model_info}};
+}
+
+}  // namespace allm

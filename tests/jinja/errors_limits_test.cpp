@@ -1,0 +1,102 @@
+// Errors name the template's place and carry its message; limits stop
+// runaway templates.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "allm/error.hpp"
+#include "render_helper.hpp"
+
+namespace {
+
+using jinja_test::render;
+using jinja_test::render_error;
+using json = nlohmann::ordered_json;
+using ::testing::HasSubstr;
+
+std::string parse_error(const std::string& tpl) {
+  try {
+    allm::ChatTemplate::parse(tpl, "test.jinja");
+  } catch (const allm::TemplateError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(JinjaErrors, ParseErrorsNameLineAndColumn) {
+  EXPECT_EQ(parse_error("ok\n{% if %}"), "test.jinja:2:7: unexpected '%}'");
+  EXPECT_EQ(parse_error("{{ (1 }}"), "test.jinja:1:7: unexpected '}'");
+  EXPECT_EQ(parse_error("{% endfor %}"), "test.jinja:1:4: Encountered unknown tag 'endfor'.");
+  EXPECT_EQ(parse_error("{% if true %}unclosed"), "test.jinja:1:22: unexpected end of template, expected 'elif' or 'else' or 'endif'");
+  EXPECT_EQ(parse_error("{{ 'unterminated }}"), "test.jinja:1:4: unterminated string");
+  EXPECT_EQ(parse_error("{% break %}"), "test.jinja:1:4: 'break' outside of a loop");
+  EXPECT_EQ(parse_error("{% include 'x.jinja' %}"),
+            "test.jinja:1:4: 'include' is not available: templates cannot load other files");
+  EXPECT_EQ(parse_error("{# open comment"), "test.jinja:1:1: unterminated comment");
+}
+
+TEST(JinjaErrors, UnknownFilterOrTestFailsAtParse) {
+  EXPECT_EQ(parse_error("a\n  {{ x | nosuchfilter }}"), "test.jinja:2:10: No filter named 'nosuchfilter'.");
+  EXPECT_EQ(parse_error("{% if x is nosuchtest %}{% endif %}"), "test.jinja:1:9: No test named 'nosuchtest'.");
+}
+
+TEST(JinjaErrors, RuntimeErrorsCarryTheTemplatesMessage) {
+  EXPECT_EQ(render_error("line\n{{ raise_exception('Boom: ' ~ s) }}", {{"s", "hey"}}), "test.jinja:2:4: Boom: hey");
+  EXPECT_EQ(render_error("{{ nope() }}"), "test.jinja:1:4: 'nope' is undefined");
+  EXPECT_EQ(render_error("{{ nope.attr }}"), "test.jinja:1:8: 'nope' is undefined");
+  EXPECT_EQ(render_error("{{ d.missing.attr }}", {{"d", json::object()}}), "test.jinja:1:13: 'dict object' has no attribute 'missing'");
+  EXPECT_EQ(render_error("{% for x in n %}{% endfor %}", {{"n", nullptr}}), "test.jinja:1:4: 'NoneType' object is not iterable");
+  EXPECT_EQ(render_error("{{ 1 + 'a' }}"), "test.jinja:1:6: unsupported operand type(s) for +: 'int' and 'str'");
+  EXPECT_EQ(render_error("{{ 'a' + 1 }}"), "test.jinja:1:8: can only concatenate str (not \"int\") to str");
+  EXPECT_EQ(render_error("{{ 1 // 0 }}"), "test.jinja:1:6: integer division or modulo by zero");
+  // transformers' sandbox is immutable: list.append is refused.
+  EXPECT_EQ(render_error("{% set x = [1] %}{{ x.append(2) }}"),
+            "test.jinja:1:22: access to attribute 'append' of 'list' object is unsafe.");
+  EXPECT_THROW(render("{{ x }}", json::array()), allm::InvalidArgumentError);
+}
+
+TEST(JinjaLimits, StepLimitStopsEndlessWork) {
+  allm::RenderOptions options;
+  options.limits.max_steps = 10000;
+  std::string err = render_error("{% for i in range(100) %}{% for j in range(100) %}{% for k in range(100) %}x{% endfor %}"
+                                 "{% endfor %}{% endfor %}",
+                                 json::object(), options);
+  EXPECT_THAT(err, HasSubstr("exceeded the limit of 10000 steps"));
+}
+
+TEST(JinjaLimits, OutputLimitStopsGrowth) {
+  allm::RenderOptions options;
+  options.limits.max_output_bytes = 1000;
+  EXPECT_THAT(render_error("{% for i in range(2000) %}x{% endfor %}", json::object(), options), HasSubstr("1000 bytes"));
+  EXPECT_THAT(render_error("{{ 'x' * 100000000000 }}", json::object(), options), HasSubstr("1000 bytes"));
+  EXPECT_THAT(render_error("{% set ns = namespace(s='ab') %}{% for i in range(20) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}",
+                           json::object(), options),
+              HasSubstr("1000 bytes"));
+  EXPECT_EQ(render("{% for i in range(999) %}x{% endfor %}", json::object(), options).size(), 999u);
+}
+
+TEST(JinjaLimits, RecursionLimitStopsRunawayMacros) {
+  allm::RenderOptions options;
+  options.limits.max_depth = 50;
+  EXPECT_THAT(render_error("{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{{ f(0) }}", json::object(), options),
+              HasSubstr("maximum macro recursion depth exceeded"));
+  EXPECT_EQ(render("{% macro f(n) %}{% if n > 0 %}{{ n }}{{ f(n - 1) }}{% endif %}{% endmacro %}{{ f(5) }}", json::object(),
+                   options),
+            "54321");
+}
+
+TEST(JinjaLimits, DeepNestingIsRefusedNotACrash) {
+  std::string deep = "{{ " + std::string(5000, '(') + "1" + std::string(5000, ')') + " }}";
+  EXPECT_THAT(parse_error(deep), HasSubstr("nested too deeply"));
+  std::string ifs;
+  for (int i = 0; i < 2000; ++i) ifs += "{% if true %}";
+  EXPECT_THAT(parse_error(ifs), HasSubstr("nested too deeply"));
+}
+
+TEST(JinjaBos, DoubledBosGuard) {
+  EXPECT_TRUE(allm::rendered_starts_with_bos("<s>[INST] hi", "<s>"));
+  EXPECT_FALSE(allm::rendered_starts_with_bos("[INST] hi", "<s>"));
+  EXPECT_FALSE(allm::rendered_starts_with_bos("<s>", ""));
+  EXPECT_FALSE(allm::rendered_starts_with_bos(" <s>", "<s>"));
+}
+
+}  // namespace
