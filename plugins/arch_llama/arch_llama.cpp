@@ -14,7 +14,8 @@ class LlamaFactory final : public ArchitectureFactory {
     DecoderSpec spec = llama_like_spec(cfg);
     spec.activation = activation_from_config(cfg);
     StandardLayerNames names;
-    names.qkv_bias = cfg.boolean("attention_bias", false);
+    names.qkv_bias = names.o_bias = cfg.boolean("attention_bias", false);
+    names.mlp_bias = cfg.boolean("mlp_bias", false);
     const bool tied = cfg.boolean("tie_word_embeddings", false);
     return make_decoder_model(spec, bind_standard(ckpt, spec, names, tied), options);
   }

@@ -7,9 +7,9 @@ namespace allm::media {
 class ImageHandler final : public MediaHandler {
  public:
   // Larger images are refused before decoding (a small file can inflate to
-  // gigabytes of pixels).
-  static constexpr int kMaxSide = 16384;
-  static constexpr uint64_t kMaxPixels = 64ull * 1024 * 1024;
+  // gigabytes of pixels); vision models downscale far below this anyway.
+  static constexpr int kMaxSide = 8192;
+  static constexpr uint64_t kMaxPixels = 32ull * 1024 * 1024;
 
   std::string describe() const override;
   // 100 when the bytes start with a PNG or JPEG signature, 50 for a .png,

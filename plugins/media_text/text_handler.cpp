@@ -63,6 +63,8 @@ int TextHandler::score(const std::filesystem::path& path, std::span<const uint8_
 }
 
 MediaContent TextHandler::load(const std::filesystem::path& path, std::span<const uint8_t> bytes) const {
+  if (bytes.size() >= 2 && ((bytes[0] == 0xFF && bytes[1] == 0xFE) || (bytes[0] == 0xFE && bytes[1] == 0xFF)))
+    throw MediaError(path.string() + ": UTF-16 text (byte-order mark at offset 0); convert it to UTF-8 first");
   size_t start = 0;
   if (bytes.size() >= 3 && bytes[0] == 0xEF && bytes[1] == 0xBB && bytes[2] == 0xBF) start = 3;  // BOM
   auto body_bytes = bytes.subspan(start);

@@ -124,6 +124,58 @@ TEST(ArchitectureContract, InterleavedRopeWithPermutedRowsIsEquivalent) {
   EXPECT_GT(m, 1e-3);
 }
 
+// Llama's attention_bias covers o_proj too, mlp_bias the three MLP projections.
+TEST(ArchitectureContract, LlamaBiasesAreAppliedWhenTheConfigAsksForThem) {
+  Checkpoint ckpt = load_fixture("llama");
+  const auto ids = std::vector<int32_t>{3, 14, 15, 92, 65};
+  auto plain = make_model(ckpt);
+  const int64_t V = plain->info().vocab_size, H = ckpt.config["hidden_size"], I = ckpt.config["intermediate_size"];
+  const int64_t q = 4 * 16, kv = 2 * 16;
+  std::vector<float> expected(ids.size() * V), got(ids.size() * V);
+  plain->forward(ids, *plain->make_cache(), LogitsMode::all, expected.data());
+
+  auto store = std::make_shared<PatchedStore>(ckpt.weights);
+  store->owned.reserve(64);
+  auto add_bias = [&](const std::string& name, int64_t n, float value) {
+    store->owned.emplace_back(static_cast<size_t>(n), value);
+    Tensor t;
+    t.name = name;
+    t.dtype = DType::F32;
+    t.shape = {n};
+    t.data = store->owned.back().data();
+    t.nbytes = static_cast<size_t>(n) * 4;
+    store->patched[name] = t;
+  };
+  for (int l = 0; l < 2; ++l) {
+    const std::string p = "model.layers." + std::to_string(l) + ".";
+    add_bias(p + "self_attn.q_proj.bias", q, 0);
+    add_bias(p + "self_attn.k_proj.bias", kv, 0);
+    add_bias(p + "self_attn.v_proj.bias", kv, 0);
+    add_bias(p + "self_attn.o_proj.bias", H, 0);
+    add_bias(p + "mlp.gate_proj.bias", I, 0);
+    add_bias(p + "mlp.up_proj.bias", I, 0);
+    add_bias(p + "mlp.down_proj.bias", H, 0);
+  }
+  ckpt.weights = store;
+  ckpt.config["attention_bias"] = true;
+  ckpt.config["mlp_bias"] = true;
+  auto zero = make_model(ckpt);
+  zero->forward(ids, *zero->make_cache(), LogitsMode::all, got.data());
+  double m = 0;
+  for (size_t i = 0; i < got.size(); ++i) m = std::max(m, std::fabs(double(got[i]) - expected[i]));
+  EXPECT_LT(m, 1e-5);  // zero biases change nothing
+
+  std::fill(store->owned.back().begin(), store->owned.back().end(), 0.5f);  // layer 1 down_proj.bias
+  auto shifted = make_model(ckpt);
+  shifted->forward(ids, *shifted->make_cache(), LogitsMode::all, got.data());
+  m = 0;
+  for (size_t i = 0; i < got.size(); ++i) m = std::max(m, std::fabs(double(got[i]) - expected[i]));
+  EXPECT_GT(m, 1e-3);  // and a non-zero one is applied
+
+  store->hidden.push_back("model.layers.0.self_attn.o_proj.bias");
+  EXPECT_NE(load_error(ckpt).find("model.layers.0.self_attn.o_proj.bias"), std::string::npos);
+}
+
 TEST(ArchitectureContract, EveryBundledArchitectureIsRegistered) {
   load_arch_plugins();
   for (const char* a : {"llama", "mistral", "qwen2", "qwen3", "gemma2", "gemma3_text", "phi3", "mixtral", "qwen3_moe"})

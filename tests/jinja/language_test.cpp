@@ -50,6 +50,8 @@ TEST(JinjaLanguage, ScopingAndNamespaces) {
                    kCtx),
             "[  inner hey ]XHEY");
   EXPECT_EQ(render("{% set messages = msgs[1:] %}{{ messages|length }}", kCtx), "1");
+  // Block set and filter bodies keep their assignments to themselves.
+  EXPECT_EQ(render("{% set b %}{% set k = 1 %}{% endset %}{% filter upper %}{% set j = 2 %}{% endfilter %}{{ k }}{{ j }}"), "");
 }
 
 TEST(JinjaLanguage, MacrosCallsAndFilterBlocks) {

@@ -72,6 +72,16 @@ TEST(TextHandler, RejectsNulAsBinary) {
   }
 }
 
+TEST(TextHandler, Utf16IsNamedAsSuch) {
+  const uint8_t utf16[] = {0xFF, 0xFE, 'h', 0, 'i', 0};
+  try {
+    TextHandler{}.load("wide.txt", utf16);
+    FAIL() << "expected MediaError";
+  } catch (const MediaError& e) {
+    EXPECT_NE(std::string(e.what()).find("wide.txt: UTF-16 text"), std::string::npos) << e.what();
+  }
+}
+
 TEST(Utf8Check, FindsFirstBadByte) {
   auto check = [](std::string s, bool tail = false) {
     return allm::find_non_text_byte({reinterpret_cast<const uint8_t*>(s.data()), s.size()}, tail);

@@ -32,6 +32,8 @@ TEST(GenerationParams, ModelDefaultsComeFromGenerationConfig) {
   EXPECT_EQ(p.temperature, 0.6);
   EXPECT_EQ(p.top_k, 20);
   EXPECT_FALSE(p.top_p.has_value());
+  d.do_sample = false;  // greedy, whatever the temperature
+  EXPECT_EQ(allm::params_from_model_defaults(d).temperature, 0.0);
 }
 
 TEST(GenerationParams, JsonRoundTripKeepsOnlySetFields) {

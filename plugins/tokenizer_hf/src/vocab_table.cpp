@@ -2,6 +2,14 @@
 
 namespace allm::hf {
 
+// The id -> token table is dense, so a stray huge id would allocate gigabytes:
+// ids must stay within a generous margin of the entry count.
+static void check_bound(const JsonNode& node, size_t bound, size_t entries) {
+  if (bound > entries * 4 + (size_t{1} << 20))
+    node.fail("token id " + std::to_string(bound - 1) + " is far beyond the vocabulary size (" +
+              std::to_string(entries) + " entries)");
+}
+
 void VocabTable::add(std::string token, TokenId id) {
   if (static_cast<size_t>(id) >= to_token_.size()) {
     to_token_.resize(static_cast<size_t>(id) + 1);
@@ -16,6 +24,7 @@ void VocabTable::load(const JsonNode& node, std::vector<std::pair<std::string, T
   if (captured) {
     size_t bound = 0;
     for (auto& [token, id] : *captured) bound = std::max(bound, static_cast<size_t>(id) + 1);
+    check_bound(node, bound, captured->size());
     to_token_.resize(bound);
     present_.assign(bound, false);
     to_id_.reserve(captured->size());
@@ -32,6 +41,7 @@ void VocabTable::load(const JsonNode& node, std::vector<std::pair<std::string, T
       node.at(it.key()).fail("expected a non-negative token id");
     max_id = std::max(max_id, static_cast<size_t>(it.value().get<int64_t>()));
   }
+  if (!obj.empty()) check_bound(node, max_id + 1, obj.size());
   to_token_.resize(obj.empty() ? 0 : max_id + 1);
   present_.assign(to_token_.size(), false);
   for (auto it = obj.begin(); it != obj.end(); ++it) add(it.key(), static_cast<TokenId>(it.value().get<int64_t>()));

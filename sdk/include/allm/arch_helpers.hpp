@@ -64,6 +64,8 @@ struct StandardLayerNames {
   std::string post_attn_norm;  // empty: none
   std::string post_ffn_norm;   // empty: none
   bool qkv_bias = false;
+  bool o_bias = false;
+  bool mlp_bias = false;  // gate/up/down biases
   bool qk_norm = false;
   bool dense_mlp = true;  // mlp.gate_proj/up_proj/down_proj
 };

@@ -53,8 +53,9 @@ struct LayerWeights {
   std::vector<float> post_ffn_norm;   // sandwich: on the MLP output
   std::vector<float> q_norm, k_norm;  // per-head RMSNorm of queries/keys (before rope)
   Tensor q, k, v, o;
-  std::vector<float> q_bias, k_bias, v_bias;
+  std::vector<float> q_bias, k_bias, v_bias, o_bias;
   Tensor gate, up, down;  // dense MLP
+  std::vector<float> gate_bias, up_bias, down_bias;
   Tensor router;          // [experts, hidden]
   std::vector<ExpertWeights> experts;
 };

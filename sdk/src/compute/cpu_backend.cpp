@@ -20,6 +20,9 @@ constexpr int64_t kDecodeGrain = 8;
 // Jobs smaller than this many multiply-adds run on the calling thread: waking
 // workers costs more than it saves.
 constexpr int64_t kMinParallelWork = 1 << 15;
+// Attention over a short context is cheaper inline than one more thread
+// synchronisation per layer (which costs most when the machine is busy).
+constexpr int64_t kMinParallelAttention = 1 << 20;
 
 class CpuBackend final : public Backend {
  public:
@@ -122,7 +125,7 @@ class CpuBackend final : public Backend {
     reserve_scratch(kv.capacity);  // sized by the cache, not per token
     const auto& k = kernels::active();
     const int64_t tasks = n * p.heads;
-    const int64_t grain = tasks * (pos0 + n) * d < kMinParallelWork ? tasks : 1;
+    const int64_t grain = tasks * (pos0 + n) * d < kMinParallelAttention ? tasks : 1;
     pool_.parallel_for(tasks, grain, [&](int th, int64_t b, int64_t e) {
       float* scores = scratch_[th].data();
       for (int64_t task = b; task < e; ++task) {

@@ -53,7 +53,10 @@ std::string ConfigView::string(const std::string& key, const std::string& fallba
 
 static std::string shape_text(const std::vector<int64_t>& s) {
   std::string out = "[";
-  for (size_t i = 0; i < s.size(); ++i) out += (i ? ", " : "") + std::to_string(s[i]);
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (i) out += ", ";
+    out += std::to_string(s[i]);
+  }
   return out + "]";
 }
 
@@ -178,6 +181,7 @@ void bind_standard_attention(const WeightBinder& b, const DecoderSpec& s, int64_
     lw.k_bias = b.vector(p + "k_proj.bias", kv_out);
     lw.v_bias = b.vector(p + "v_proj.bias", kv_out);
   }
+  if (n.o_bias) lw.o_bias = b.vector(p + "o_proj.bias", s.hidden);
   if (n.qk_norm) {
     lw.q_norm = b.vector(p + "q_norm.weight", s.head_dim);
     lw.k_norm = b.vector(p + "k_norm.weight", s.head_dim);
@@ -204,6 +208,11 @@ DecoderWeights bind_standard(const Checkpoint& ckpt, const DecoderSpec& s, const
       lw.gate = b.matrix(p + "mlp.gate_proj.weight", s.intermediate, s.hidden);
       lw.up = b.matrix(p + "mlp.up_proj.weight", s.intermediate, s.hidden);
       lw.down = b.matrix(p + "mlp.down_proj.weight", s.hidden, s.intermediate);
+      if (n.mlp_bias) {
+        lw.gate_bias = b.vector(p + "mlp.gate_proj.bias", s.intermediate);
+        lw.up_bias = b.vector(p + "mlp.up_proj.bias", s.intermediate);
+        lw.down_bias = b.vector(p + "mlp.down_proj.bias", s.hidden);
+      }
     }
   }
   return w;

@@ -107,7 +107,6 @@ class DecoderModel final : public Model {
 
     // Attention.
     be_->rms_norm(x_.data(), l.attn_norm.data(), n, H, s_.norm_eps, s_.norm_plus_one, h_.data());
-    auto bias = [](const std::vector<float>& b) { return b.empty() ? nullptr : b.data(); };
     const Backend::LinearJob qkv[] = {
         {&l.q, q_.data(), bias(l.q_bias)}, {&l.k, k_.data(), bias(l.k_bias)}, {&l.v, v_.data(), bias(l.v_bias)}};
     be_->linear_group(qkv, 3, h_.data(), n);
@@ -126,7 +125,7 @@ class DecoderModel final : public Model {
       }
     AttentionParams ap{s_.heads, s_.kv_heads, D, s_.attn_scale, s_.attn_softcap, ls.window};
     be_->attention(q_.data(), n, pos0, kv, ap, attn_.data());
-    be_->linear(l.o, attn_.data(), n, out_.data());
+    be_->linear(l.o, attn_.data(), n, out_.data(), bias(l.o_bias));
     if (!l.post_attn_norm.empty())
       be_->rms_norm(out_.data(), l.post_attn_norm.data(), n, H, s_.norm_eps, s_.norm_plus_one, out_.data());
     be_->add(x_.data(), out_.data(), n * H);
@@ -136,18 +135,23 @@ class DecoderModel final : public Model {
     if (ls.moe)
       moe(l, n);
     else
-      mlp(l.gate, l.up, l.down, h_.data(), n, out_.data());
+      mlp(l.gate, l.up, l.down, h_.data(), n, out_.data(), &l);
     if (!l.post_ffn_norm.empty())
       be_->rms_norm(out_.data(), l.post_ffn_norm.data(), n, H, s_.norm_eps, s_.norm_plus_one, out_.data());
     be_->add(x_.data(), out_.data(), n * H);
   }
 
-  void mlp(const Tensor& gate, const Tensor& up, const Tensor& down, const float* in, int64_t n, float* out) {
+  static const float* bias(const std::vector<float>& b) { return b.empty() ? nullptr : b.data(); }
+
+  // `biased` supplies MLP biases (dense layers only).
+  void mlp(const Tensor& gate, const Tensor& up, const Tensor& down, const float* in, int64_t n, float* out,
+           const LayerWeights* biased = nullptr) {
     const int64_t inter = gate.rows();
-    const Backend::LinearJob gate_up[] = {{&gate, gate_.data()}, {&up, up_.data()}};
+    const Backend::LinearJob gate_up[] = {{&gate, gate_.data(), biased ? bias(biased->gate_bias) : nullptr},
+                                          {&up, up_.data(), biased ? bias(biased->up_bias) : nullptr}};
     be_->linear_group(gate_up, 2, in, n);
     be_->gated_activation(gate_.data(), up_.data(), n * inter, s_.activation, gate_.data());
-    be_->linear(down, gate_.data(), n, out);
+    be_->linear(down, gate_.data(), n, out, biased ? bias(biased->down_bias) : nullptr);
   }
 
   // Softmax over the router logits, top-k, optional renormalisation; each

@@ -15,7 +15,7 @@ namespace {
 
 // Native-stack guard: evaluation recurses once per nested node, and macros
 // nest evaluations; past this depth the render fails instead of crashing.
-constexpr int kMaxEvalDepth = 3000;
+constexpr int kMaxEvalDepth = 1000;
 
 struct DepthGuard {
   int& depth;
@@ -124,7 +124,9 @@ Interpreter::Flow Interpreter::exec(const Stmt& s, const ScopePtr& scope) {
         write(str_of(call(callee, args)));
         return Flow::Normal;
       }
-      case StmtKind::FilterBlock: write(str_of(apply_filter_chain(s.filters, Value(capture(s.body, scope)), scope))); return Flow::Normal;
+      case StmtKind::FilterBlock:
+        write(str_of(apply_filter_chain(s.filters, Value(capture_scoped(s.body, scope)), scope)));
+        return Flow::Normal;
       case StmtKind::With: {
         auto inner = std::make_shared<Scope>();
         inner->parent = scope;
@@ -150,6 +152,12 @@ std::string Interpreter::capture(const Body& body, const ScopePtr& scope) {
   return buffer;
 }
 
+std::string Interpreter::capture_scoped(const Body& body, const ScopePtr& scope) {
+  auto inner = std::make_shared<Scope>();
+  inner->parent = scope;
+  return capture(body, inner);
+}
+
 Value Interpreter::apply_filter_chain(const std::vector<ExprPtr>& filters, Value value, const ScopePtr& scope) {
   for (auto& f : filters) {
     CallArgs args = eval_args(f->args, scope);
@@ -166,7 +174,7 @@ Value Interpreter::apply_filter_chain(const std::vector<ExprPtr>& filters, Value
 
 void Interpreter::exec_set(const Stmt& s, const ScopePtr& scope) {
   Value value = s.kind == StmtKind::Set ? eval(*s.expr, scope)
-                                        : apply_filter_chain(s.filters, Value(capture(s.body, scope)), scope);
+                                        : apply_filter_chain(s.filters, Value(capture_scoped(s.body, scope)), scope);
   assign(*s.target, value, scope);
 }
 

@@ -11,8 +11,9 @@
 
 namespace allm::jinja {
 
-// Variables visible at one nesting level. Jinja gives for-loop bodies, macro
-// calls and `with` blocks their own scope; `if` shares its parent's.
+// Variables visible at one nesting level. Jinja gives every for-loop
+// iteration, macro call, `with` block and block set / filter body its own
+// scope; `if` shares its parent's.
 struct Scope {
   std::shared_ptr<Scope> parent;
   std::unordered_map<std::string, Value> vars;
@@ -56,6 +57,8 @@ class Interpreter {
   void exec_set(const Stmt& s, const ScopePtr& scope);
   void assign(const Expr& target, const Value& value, const ScopePtr& scope);
   std::string capture(const Body& body, const ScopePtr& scope);
+  // Block `set` and `filter` bodies: assignments inside stay inside.
+  std::string capture_scoped(const Body& body, const ScopePtr& scope);
   Value make_macro(const Stmt& s, const ScopePtr& scope, const Value& caller);
   Value apply_filter_chain(const std::vector<ExprPtr>& filters, Value value, const ScopePtr& scope);
 

@@ -164,6 +164,9 @@ GenerationParams params_from_model_defaults(const GenerationDefaults& d) {
   p.min_p = d.min_p;
   p.repetition_penalty = d.repetition_penalty;
   p.top_k = d.top_k;
+  // do_sample: false means the checkpoint wants greedy decoding whatever its
+  // temperature says (transformers ignores the sampling knobs then).
+  if (d.do_sample && !*d.do_sample) p.temperature = 0.0;
   return p;
 }
 

@@ -20,7 +20,7 @@ class WordPieceDecoder : public Decoder {
         if (t.compare(0, prefix_.size(), prefix_) == 0)
           t.erase(0, prefix_.size());
         else
-          t.insert(0, " ");
+          t = std::string(" ").append(t);
       }
       if (cleanup_) {
         for (auto [from, to] : {std::pair<std::string_view, std::string_view>{" .", "."}, {" ?", "?"}, {" !", "!"},

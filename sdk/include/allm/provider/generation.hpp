@@ -29,7 +29,8 @@ struct ResolvedParams {
   bool ignore_eos = false;
 };
 
-// The model's generation_config.json values as GenerationParams.
+// The model's generation_config.json values as GenerationParams (do_sample
+// false becomes temperature 0).
 GenerationParams params_from_model_defaults(const GenerationDefaults& defaults);
 // request > model > config > the ResolvedParams defaults; the result is validated.
 ResolvedParams resolve_generation_params(const GenerationParams& request, const GenerationParams& model,
