@@ -29,6 +29,19 @@ piped=$(echo "hello" | "$allm" run "$model" --max-tokens 6 --ignore-eos "${greed
 dash=$(echo "hello" | "$allm" run "$model" - --max-tokens 6 --ignore-eos "${greedy[@]}") || fail "run -"
 [ "$dash" = "$out" ] || fail "prompt '-' differs"
 
+# A Hugging Face cache id names the model; alone, it is the model and the prompt comes from stdin.
+commit=0123456789abcdef0123456789abcdef01234567
+repo="$work/hub/models--tiny-org--qwen3-fixture"
+mkdir -p "$repo/refs" "$repo/snapshots/$commit"
+printf '%s' "$commit" > "$repo/refs/main"
+for f in "$(cd "$model" && pwd)"/*; do ln -s "$f" "$repo/snapshots/$commit/"; done
+hf=$(HF_HUB_CACHE="$work/hub" "$allm" run tiny-org/qwen3-fixture "hello" --max-tokens 6 --ignore-eos "${greedy[@]}") ||
+  fail "run with a HF cache id"
+[ "$hf" = "$out" ] || fail "HF cache id: '$hf' vs '$out'"
+hf=$(echo hello | HF_HUB_CACHE="$work/hub" "$allm" run tiny-org/qwen3-fixture --max-tokens 6 --ignore-eos "${greedy[@]}") ||
+  fail "run with a HF cache id and stdin"
+[ "$hf" = "$out" ] || fail "HF cache id + stdin: '$hf' vs '$out'"
+
 # --- system prompt, files, raw, stats ----------------------------------------
 echo "the moon is made of basalt" > "$work/notes.txt"
 "$allm" run "$model" "summarise" --system "You are a pirate." --file "$work/notes.txt" --show-prompt \
