@@ -149,6 +149,8 @@ static int run_text(Args& args) {
   args.finish();
 
   auto [model, prompt] = model_and_prompt(pos);
+  if (!prompt && isatty(STDIN_FILENO))
+    throw InvalidArgumentError("no prompt: give PROMPT, pipe it in, or pass '-' to type it (end with Ctrl-D)");
   if (!prompt || *prompt == "-") prompt = read_stdin();
   if (prompt->empty() && files.empty()) throw InvalidArgumentError("the prompt is empty (give PROMPT or pipe it in)");
   request.prompt = *prompt;
