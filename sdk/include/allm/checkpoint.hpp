@@ -13,7 +13,22 @@
 //    "model.layers.0.self_attn.q_proj.weight") to views of the mapped bytes.
 //    MLX-quantized linears appear once, under "<P>.weight", with dtype
 //    MLX_AFFINE and `scales`/`biases`/`bits`/`group_size` filled in; their
-//    ".scales"/".biases" tensors are not listed separately.
+//    ".scales"/".biases" tensors are not listed separately. Logical shape is
+//    [out, in] (in = packed_u32_cols * 32 / bits); codes are packed least
+//    significant bits first across consecutive u32 words: code k of a row
+//    occupies row bits [k*bits, (k+1)*bits) of the row's little-endian bit
+//    stream, so for bits 3/5/6 a code may straddle two words (low part in the
+//    earlier word). w = scale * code + bias, one scale/bias per group of
+//    `group_size` consecutive inputs of a row.
+//  * More normalisation done by the loader (docs/models.md has the list):
+//    `rope_scaling` is always present (null when plain rope; a legacy "type"
+//    key is copied to "rope_type"); `rope_parameters` is removed once folded;
+//    `partial_rotary_factor` is lifted to the top level; `eos_token_id` is a
+//    list of ints (possibly empty); `model_type` is always set (from
+//    `architectures` or the directory name when config.json lacks it).
+//  * `dtype` below is the storage type of the checkpoint's float tensors
+//    (e.g. "bfloat16" for the non-quantized tensors of an MLX checkpoint),
+//    `config["torch_dtype"]`/`config["dtype"]` what config.json declares.
 #include <cstdint>
 #include <filesystem>
 #include <map>
@@ -32,6 +47,7 @@ namespace allm {
 struct GenerationDefaults {
   std::optional<double> temperature, top_p, min_p, repetition_penalty;
   std::optional<int> top_k;
+  std::optional<bool> do_sample;  // false: the checkpoint asks for greedy decoding
   std::vector<int32_t> eos_token_ids;
   std::optional<int32_t> bos_token_id;
 };
@@ -50,6 +66,28 @@ class WeightStore {
   virtual const Tensor& get(const std::string& name) const = 0;
   virtual std::vector<std::string> names() const = 0;
   virtual uint64_t total_bytes() const = 0;
+};
+
+// The WeightStore every loader in this library fills: tensor views keyed by
+// name plus the owners (file mappings) that keep their bytes alive. GGUF and
+// other loaders can reuse it: add() each view, keep() what it points into.
+class MappedWeightStore final : public WeightStore {
+ public:
+  explicit MappedWeightStore(std::string source) : source_(std::move(source)) {}
+  // Throws ModelLoadError when `t.name` is already present.
+  void add(Tensor t);
+  void keep(std::shared_ptr<const void> owner) { owners_.push_back(std::move(owner)); }
+  const Tensor* find(const std::string& name) const override;
+  const Tensor& get(const std::string& name) const override;
+  std::vector<std::string> names() const override;  // sorted
+  uint64_t total_bytes() const override { return total_bytes_; }  // incl. MLX scales/biases
+  size_t size() const noexcept { return tensors_.size(); }
+
+ private:
+  std::string source_;
+  std::map<std::string, Tensor> tensors_;
+  std::vector<std::shared_ptr<const void>> owners_;
+  uint64_t total_bytes_ = 0;
 };
 
 struct Checkpoint {

@@ -1,0 +1,27 @@
+// Mistral: Llama blocks with sliding-window attention on every layer.
+#include "allm/arch_helpers.hpp"
+#include "allm/plugin.hpp"
+
+namespace {
+
+using namespace allm;
+
+class MistralFactory final : public ArchitectureFactory {
+ public:
+  std::unique_ptr<Model> create(const Checkpoint& ckpt, const ModelOptions& options) const override {
+    ConfigView cfg(ckpt);
+    DecoderSpec spec = llama_like_spec(cfg);
+    spec.activation = activation_from_config(cfg);
+    // A null sliding_window means full attention (Mistral 7B v0.2 and later).
+    if (cfg.has("sliding_window")) apply_layer_types(cfg, spec, 0, [](int64_t) { return true; });
+    const bool tied = cfg.boolean("tie_word_embeddings", false);
+    return make_decoder_model(spec, bind_standard(ckpt, spec, StandardLayerNames{}, tied), options);
+  }
+};
+
+MistralFactory factory;
+const allm_component components[] = {{ALLM_KIND_ARCHITECTURE, "mistral", 100, &factory}};
+
+}  // namespace
+
+ALLM_DEFINE_PLUGIN("arch-mistral", "1.0.0", "Mistral architecture (model_type mistral)", components)

@@ -1,0 +1,43 @@
+// Mixtral: Mistral attention with a sparse mixture-of-experts MLP
+// (block_sparse_moe: softmax router, top-k, weights renormalised over the top-k).
+#include "allm/arch_helpers.hpp"
+#include "allm/plugin.hpp"
+
+namespace {
+
+using namespace allm;
+
+class MixtralFactory final : public ArchitectureFactory {
+ public:
+  std::unique_ptr<Model> create(const Checkpoint& ckpt, const ModelOptions& options) const override {
+    ConfigView cfg(ckpt);
+    DecoderSpec spec = llama_like_spec(cfg);
+    spec.activation = activation_from_config(cfg);
+    if (cfg.has("sliding_window")) apply_layer_types(cfg, spec, 0, [](int64_t) { return true; });
+    spec.moe = {cfg.integer("num_local_experts"), cfg.integer("num_experts_per_tok"), true};
+    for (auto& l : spec.layer) l.moe = true;
+
+    StandardLayerNames names;
+    names.dense_mlp = false;
+    DecoderWeights w = bind_standard(ckpt, spec, names, cfg.boolean("tie_word_embeddings", false));
+    WeightBinder b(ckpt);
+    const int64_t H = spec.hidden, I = spec.intermediate;
+    for (int64_t i = 0; i < spec.layers; ++i) {
+      const std::string p = layer_prefix(i) + "block_sparse_moe.";
+      w.layers[i].router = b.matrix(p + "gate.weight", spec.moe.experts, H);
+      for (int64_t e = 0; e < spec.moe.experts; ++e) {
+        const std::string x = p + "experts." + std::to_string(e) + ".";
+        w.layers[i].experts.push_back(
+            {b.matrix(x + "w1.weight", I, H), b.matrix(x + "w3.weight", I, H), b.matrix(x + "w2.weight", H, I)});
+      }
+    }
+    return make_decoder_model(spec, std::move(w), options);
+  }
+};
+
+MixtralFactory factory;
+const allm_component components[] = {{ALLM_KIND_ARCHITECTURE, "mixtral", 100, &factory}};
+
+}  // namespace
+
+ALLM_DEFINE_PLUGIN("arch-mixtral", "1.0.0", "Mixtral architecture (model_type mixtral)", components)

@@ -1,0 +1,32 @@
+// Qwen2 / Qwen2.5: Llama blocks with q/k/v projection biases; optional
+// sliding window on layers from max_window_layers on.
+#include "allm/arch_helpers.hpp"
+#include "allm/plugin.hpp"
+
+namespace {
+
+using namespace allm;
+
+class Qwen2Factory final : public ArchitectureFactory {
+ public:
+  std::unique_ptr<Model> create(const Checkpoint& ckpt, const ModelOptions& options) const override {
+    ConfigView cfg(ckpt);
+    DecoderSpec spec = llama_like_spec(cfg);
+    spec.activation = activation_from_config(cfg);
+    if (cfg.boolean("use_sliding_window", false)) {
+      const int64_t first = cfg.integer("max_window_layers", spec.layers);
+      for (int64_t i = first; i < spec.layers; ++i) spec.layer[i].window = cfg.integer("sliding_window");
+    }
+    StandardLayerNames names;
+    names.qkv_bias = true;
+    const bool tied = cfg.boolean("tie_word_embeddings", false);
+    return make_decoder_model(spec, bind_standard(ckpt, spec, names, tied), options);
+  }
+};
+
+Qwen2Factory factory;
+const allm_component components[] = {{ALLM_KIND_ARCHITECTURE, "qwen2", 100, &factory}};
+
+}  // namespace
+
+ALLM_DEFINE_PLUGIN("arch-qwen2", "1.0.0", "Qwen2 architecture (model_type qwen2)", components)

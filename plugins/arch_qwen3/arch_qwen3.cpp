@@ -1,0 +1,30 @@
+// Qwen3: Llama blocks with per-head RMSNorm of queries and keys (before rope),
+// an explicit head_dim, usually tied embeddings.
+#include "allm/arch_helpers.hpp"
+#include "allm/plugin.hpp"
+
+namespace {
+
+using namespace allm;
+
+class Qwen3Factory final : public ArchitectureFactory {
+ public:
+  std::unique_ptr<Model> create(const Checkpoint& ckpt, const ModelOptions& options) const override {
+    ConfigView cfg(ckpt);
+    DecoderSpec spec = llama_like_spec(cfg);
+    spec.activation = activation_from_config(cfg);
+    if (cfg.boolean("use_sliding_window", false)) apply_layer_types(cfg, spec);
+    StandardLayerNames names;
+    names.qk_norm = true;
+    names.qkv_bias = cfg.boolean("attention_bias", false);
+    const bool tied = cfg.boolean("tie_word_embeddings", false);
+    return make_decoder_model(spec, bind_standard(ckpt, spec, names, tied), options);
+  }
+};
+
+Qwen3Factory factory;
+const allm_component components[] = {{ALLM_KIND_ARCHITECTURE, "qwen3", 100, &factory}};
+
+}  // namespace
+
+ALLM_DEFINE_PLUGIN("arch-qwen3", "1.0.0", "Qwen3 architecture (model_type qwen3)", components)

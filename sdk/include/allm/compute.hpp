@@ -1,0 +1,87 @@
+#pragma once
+// The compute layer architectures build on. Every op goes through a Backend
+// object (the CPU one here; a GPU backend would implement the same interface),
+// activations are F32 row-major [tokens, features], and weights stay in their
+// stored format (see weight_format.hpp).
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "allm/tensor.hpp"
+
+namespace allm {
+
+class ThreadPool;
+
+enum class Activation { silu, gelu_tanh };
+
+// Rotary position embedding settings of one layer kind.
+struct RopeConfig {
+  int64_t rotary_dim = 0;      // leading dims of each head that rotate (partial rotary)
+  bool interleaved = false;    // pairs (2i, 2i+1) (GPT-J/GGUF) instead of (i, i+d/2) (NeoX/HF)
+  std::vector<float> inv_freq; // rotary_dim/2 frequencies, scaling already applied
+  float attention_scale = 1;   // multiplies cos/sin (1 for every supported scaling)
+};
+
+// cos/sin of every (token, frequency) of one forward call.
+struct RopeTable {
+  int64_t tokens = 0, half = 0;
+  std::vector<float> cos, sin;  // [tokens][half]
+};
+
+// One layer's keys and values: [kv_heads][capacity][head_dim] each.
+struct KVLayerView {
+  float* k = nullptr;
+  float* v = nullptr;
+  int64_t capacity = 0;
+};
+
+struct AttentionParams {
+  int64_t heads = 0, kv_heads = 0, head_dim = 0;
+  float scale = 1;        // multiplies q·k
+  float softcap = 0;      // 0: none, else cap * tanh(s / cap)
+  int64_t window = 0;     // 0: full causal, else keys in (pos - window, pos]
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual const char* name() const = 0;
+  virtual int threads() const = 0;
+
+  // y[t] = W x[t] (+ bias) for t < n; W is [out, in] in any registered format.
+  virtual void linear(const Tensor& w, const float* x, int64_t n, float* y, const float* bias = nullptr) = 0;
+  // out[t] = row ids[t] of the table, widened to F32 (times `scale`).
+  virtual void embedding(const Tensor& table, const int32_t* ids, int64_t n, float* out, float scale = 1) = 0;
+  // out[t] = x[t] / rms(x[t]) * (w or 1 + w); x and out may alias.
+  virtual void rms_norm(const float* x, const float* w, int64_t n, int64_t dim, float eps, bool plus_one,
+                        float* out) = 0;
+  // Rotates the first rope.rotary_dim dims of each head in place; x is [n][heads][head_dim].
+  virtual void rope(float* x, int64_t n, int64_t heads, int64_t head_dim, const RopeConfig& rope,
+                    const RopeTable& table) = 0;
+  // out[t] = softmax(q[t] K^T * scale) V over the cached positions visible to
+  // position pos0 + t; q is [n][heads][head_dim], out likewise.
+  virtual void attention(const float* q, int64_t n, int64_t pos0, const KVLayerView& kv,
+                         const AttentionParams& p, float* out) = 0;
+  // out = act(gate) * up, elementwise over count values.
+  virtual void gated_activation(const float* gate, const float* up, int64_t count, Activation act, float* out) = 0;
+  // y += x
+  virtual void add(float* y, const float* x, int64_t count) = 0;
+  // x = cap * tanh(x / cap)
+  virtual void softcap(float* x, int64_t count, float cap) = 0;
+};
+
+// The CPU backend: SIMD kernels picked by CPUID, a persistent thread pool of
+// `threads` threads (0: physical cores).
+std::shared_ptr<Backend> make_cpu_backend(int threads = 0);
+
+// Name of the SIMD kernel table in use ("avx512", "avx2", "neon", "scalar").
+const char* cpu_kernel_name();
+
+// Fills `table` for positions [pos0, pos0 + n). Reuses its storage.
+void compute_rope_table(const RopeConfig& rope, int64_t pos0, int64_t n, RopeTable& table);
+
+// Widens a (small) tensor such as a norm weight or bias to F32.
+std::vector<float> to_f32(const Tensor& t);
+
+}  // namespace allm

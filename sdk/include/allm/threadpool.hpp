@@ -1,0 +1,57 @@
+#pragma once
+// A persistent pool of worker threads for data-parallel kernels. Workers are
+// created once and park between jobs (brief spin, then a condition variable),
+// so a decode step can dispatch hundreds of small jobs without creating
+// threads or allocating. The calling thread takes part in every job.
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace allm {
+
+class ThreadPool {
+ public:
+  // `threads` counts the caller too; 0 means physical_cores().
+  explicit ThreadPool(int threads = 0);
+  ~ThreadPool();
+  ThreadPool(const ThreadPool&) = delete;
+  ThreadPool& operator=(const ThreadPool&) = delete;
+
+  int size() const noexcept { return static_cast<int>(workers_.size()) + 1; }
+
+  // Runs fn(thread_index, begin, end) over [0, n) split into size() contiguous
+  // chunks whose boundaries are multiples of `grain`. Blocks until all are done.
+  // Not reentrant: call it from one thread at a time.
+  using RangeFn = void (*)(void* ctx, int thread, int64_t begin, int64_t end);
+  void parallel_for(int64_t n, int64_t grain, RangeFn fn, void* ctx);
+
+  template <class F>
+  void parallel_for(int64_t n, int64_t grain, F&& f) {
+    auto thunk = [](void* c, int t, int64_t b, int64_t e) { (*static_cast<F*>(c))(t, b, e); };
+    parallel_for(n, grain, +thunk, static_cast<void*>(&f));
+  }
+
+  // Physical cores of this machine (logical CPUs when unknown).
+  static int physical_cores();
+
+ private:
+  void worker_loop(int index);
+  void run_chunk(int index);
+
+  std::vector<std::thread> workers_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::atomic<uint64_t> generation_{0};
+  std::atomic<int> pending_{0};
+  bool stop_ = false;
+  // The current job.
+  RangeFn fn_ = nullptr;
+  void* ctx_ = nullptr;
+  int64_t n_ = 0, grain_ = 1;
+};
+
+}  // namespace allm

@@ -1,0 +1,36 @@
+#pragma once
+// Weight formats: how the engine multiplies by a weight matrix stored in some
+// dtype without widening it in memory. Each format is one pair of functions
+// registered under its DType — a fused row·vector dot product (decode) and a
+// row dequantiser (prefill tiles, embedding lookup, small vectors). Adding a
+// format (e.g. a GGUF block type) is one new file in sdk/src/kernels/ calling
+// `register_weight_format` from a static initialiser; nothing else changes.
+#include <cstdint>
+
+#include "allm/tensor.hpp"
+
+namespace allm {
+
+struct WeightFormat {
+  DType dtype;
+  // y[i] = dot(row r0+i of w, x) for r0 <= r0+i < r1; x holds w.cols() floats.
+  void (*dot_rows)(const Tensor& w, int64_t r0, int64_t r1, const float* x, float* y);
+  // out[i*cols + j] = element j of row r0+i of w, for r0 <= r0+i < r1.
+  void (*dequant_rows)(const Tensor& w, int64_t r0, int64_t r1, float* out);
+};
+
+// Registers (or replaces) the format for `f.dtype`. Thread-safe.
+void register_weight_format(const WeightFormat& f);
+// The format for `dtype`, or nullptr when none is registered.
+const WeightFormat* find_weight_format(DType dtype);
+// As find_weight_format, but throws UnsupportedError naming the tensor.
+const WeightFormat& weight_format_of(const Tensor& w);
+
+// A view of rows [r0, r0+n) of a 2-D weight (any dtype, including MLX affine
+// and block formats): pointers move, nothing is copied.
+Tensor slice_rows(const Tensor& w, int64_t r0, int64_t n);
+
+// Bytes one row occupies (codes plus, for MLX, its scales and biases).
+uint64_t row_bytes(const Tensor& w);
+
+}  // namespace allm

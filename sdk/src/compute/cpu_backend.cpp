@@ -1,0 +1,185 @@
+// The CPU backend: every op of compute.hpp on the thread pool and the SIMD
+// kernel table chosen at start-up.
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "allm/compute.hpp"
+#include "allm/error.hpp"
+#include "allm/threadpool.hpp"
+#include "allm/weight_format.hpp"
+#include "kernels/kernel_table.hpp"
+
+namespace allm {
+namespace {
+
+// Rows of a weight tile dequantised once and reused across all tokens of a prefill.
+constexpr int64_t kTileRows = 32;
+// Rows per scheduling unit when decoding one token.
+constexpr int64_t kDecodeGrain = 8;
+
+class CpuBackend final : public Backend {
+ public:
+  explicit CpuBackend(int threads) : pool_(threads), scratch_(pool_.size()) {}
+
+  const char* name() const override { return "cpu"; }
+  int threads() const override { return pool_.size(); }
+
+  void linear(const Tensor& w, const float* x, int64_t n, float* y, const float* bias) override {
+    const WeightFormat& fmt = weight_format_of(w);
+    const int64_t out = w.rows(), in = w.cols();
+    if (n == 1) {
+      pool_.parallel_for(out, kDecodeGrain, [&](int, int64_t b, int64_t e) { fmt.dot_rows(w, b, e, x, y + b); });
+    } else {
+      const bool direct = w.dtype == DType::F32;
+      if (!direct) reserve_scratch(kTileRows * in);
+      const auto& k = kernels::active();
+      pool_.parallel_for(out, kTileRows, [&](int t, int64_t b, int64_t e) {
+        for (int64_t r0 = b; r0 < e; r0 += kTileRows) {
+          const int64_t r1 = std::min(e, r0 + kTileRows);
+          const float* tile;
+          if (direct) {
+            tile = static_cast<const float*>(w.data) + r0 * in;
+          } else {
+            fmt.dequant_rows(w, r0, r1, scratch_[t].data());
+            tile = scratch_[t].data();
+          }
+          k.gemm_f32(tile, r1 - r0, x, n, in, y + r0, out);
+        }
+      });
+    }
+    if (bias)
+      for (int64_t t = 0; t < n; ++t)
+        for (int64_t r = 0; r < out; ++r) y[t * out + r] += bias[r];
+  }
+
+  void embedding(const Tensor& table, const int32_t* ids, int64_t n, float* out, float scale) override {
+    const WeightFormat& fmt = weight_format_of(table);
+    const int64_t dim = table.cols();
+    for (int64_t t = 0; t < n; ++t) {
+      fmt.dequant_rows(table, ids[t], ids[t] + 1, out + t * dim);
+      if (scale != 1)
+        for (int64_t j = 0; j < dim; ++j) out[t * dim + j] *= scale;
+    }
+  }
+
+  void rms_norm(const float* x, const float* w, int64_t n, int64_t dim, float eps, bool plus_one,
+                float* out) override {
+    for (int64_t t = 0; t < n; ++t) {
+      const float* xr = x + t * dim;
+      float* o = out + t * dim;
+      double ss = 0;
+      for (int64_t j = 0; j < dim; ++j) ss += static_cast<double>(xr[j]) * xr[j];
+      const float inv = 1.0f / std::sqrt(static_cast<float>(ss / dim) + eps);
+      if (plus_one)
+        for (int64_t j = 0; j < dim; ++j) o[j] = xr[j] * inv * (1.0f + w[j]);
+      else
+        for (int64_t j = 0; j < dim; ++j) o[j] = xr[j] * inv * w[j];
+    }
+  }
+
+  void rope(float* x, int64_t n, int64_t heads, int64_t head_dim, const RopeConfig& rope,
+            const RopeTable& table) override {
+    const int64_t half = rope.rotary_dim / 2;
+    for (int64_t t = 0; t < n; ++t) {
+      const float* c = table.cos.data() + t * half;
+      const float* s = table.sin.data() + t * half;
+      for (int64_t h = 0; h < heads; ++h) {
+        float* v = x + (t * heads + h) * head_dim;
+        if (rope.interleaved) {
+          for (int64_t i = 0; i < half; ++i) {
+            const float a = v[2 * i], b = v[2 * i + 1];
+            v[2 * i] = a * c[i] - b * s[i];
+            v[2 * i + 1] = b * c[i] + a * s[i];
+          }
+        } else {
+          for (int64_t i = 0; i < half; ++i) {
+            const float a = v[i], b = v[i + half];
+            v[i] = a * c[i] - b * s[i];
+            v[i + half] = b * c[i] + a * s[i];
+          }
+        }
+      }
+    }
+  }
+
+  void attention(const float* q, int64_t n, int64_t pos0, const KVLayerView& kv, const AttentionParams& p,
+                 float* out) override {
+    const int64_t group = p.heads / p.kv_heads, d = p.head_dim;
+    reserve_scratch(pos0 + n);
+    const auto& k = kernels::active();
+    pool_.parallel_for(n * p.heads, 1, [&](int th, int64_t b, int64_t e) {
+      float* scores = scratch_[th].data();
+      for (int64_t task = b; task < e; ++task) {
+        const int64_t t = task / p.heads, h = task % p.heads, kvh = h / group;
+        const int64_t pos = pos0 + t;
+        const int64_t start = p.window > 0 ? std::max<int64_t>(0, pos - p.window + 1) : 0;
+        const float* qv = q + (t * p.heads + h) * d;
+        const float* keys = kv.k + kvh * kv.capacity * d;
+        const float* values = kv.v + kvh * kv.capacity * d;
+        float mx = -INFINITY;
+        for (int64_t j = start; j <= pos; ++j) {
+          float s = k.dot_f32(keys + j * d, qv, d) * p.scale;
+          if (p.softcap > 0) s = p.softcap * std::tanh(s / p.softcap);
+          scores[j] = s;
+          mx = std::max(mx, s);
+        }
+        double sum = 0;
+        for (int64_t j = start; j <= pos; ++j) {
+          scores[j] = std::exp(scores[j] - mx);
+          sum += scores[j];
+        }
+        float* o = out + (t * p.heads + h) * d;
+        std::fill(o, o + d, 0.0f);
+        const float inv = static_cast<float>(1.0 / sum);
+        for (int64_t j = start; j <= pos; ++j) k.axpy(scores[j] * inv, values + j * d, o, d);
+      }
+    });
+  }
+
+  void gated_activation(const float* gate, const float* up, int64_t count, Activation act, float* out) override {
+    if (act == Activation::silu) {
+      for (int64_t i = 0; i < count; ++i) out[i] = gate[i] / (1.0f + std::exp(-gate[i])) * up[i];
+    } else {
+      constexpr float kSqrt2OverPi = 0.7978845608028654f;
+      for (int64_t i = 0; i < count; ++i) {
+        const float g = gate[i];
+        out[i] = 0.5f * g * (1.0f + std::tanh(kSqrt2OverPi * (g + 0.044715f * g * g * g))) * up[i];
+      }
+    }
+  }
+
+  void add(float* y, const float* x, int64_t count) override {
+    for (int64_t i = 0; i < count; ++i) y[i] += x[i];
+  }
+
+  void softcap(float* x, int64_t count, float cap) override {
+    for (int64_t i = 0; i < count; ++i) x[i] = cap * std::tanh(x[i] / cap);
+  }
+
+ private:
+  // Per-thread scratch of at least `floats` floats (grows, never shrinks).
+  void reserve_scratch(int64_t floats) {
+    for (auto& s : scratch_)
+      if (static_cast<int64_t>(s.size()) < floats) s.resize(static_cast<size_t>(floats));
+  }
+
+  ThreadPool pool_;
+  std::vector<std::vector<float>> scratch_;
+};
+
+}  // namespace
+
+std::shared_ptr<Backend> make_cpu_backend(int threads) { return std::make_shared<CpuBackend>(threads); }
+
+const char* cpu_kernel_name() { return kernels::active().name; }
+
+std::vector<float> to_f32(const Tensor& t) {
+  std::vector<float> out(static_cast<size_t>(t.numel()));
+  Tensor view = t;
+  if (view.shape.size() != 2) view.shape = {1, t.numel()};
+  weight_format_of(view).dequant_rows(view, 0, view.shape[0], out.data());
+  return out;
+}
+
+}  // namespace allm

@@ -1,0 +1,248 @@
+// Config access, tensor binding and the Llama-family defaults shared by the
+// architecture plugins.
+#include "allm/arch_helpers.hpp"
+
+#include <cmath>
+
+#include "allm/error.hpp"
+#include "allm/weight_format.hpp"
+
+namespace allm {
+
+// ---- ConfigView -------------------------------------------------------------
+
+bool ConfigView::has(const std::string& key) const { return json_.contains(key) && !json_[key].is_null(); }
+
+void ConfigView::fail(const std::string& key, const std::string& why) const {
+  throw ConfigError(origin_ + ": config key '" + key + "' " + why);
+}
+
+int64_t ConfigView::integer(const std::string& key) const {
+  if (!has(key)) fail(key, "is missing");
+  const auto& v = json_[key];
+  if (!v.is_number_integer() && !(v.is_number() && std::floor(v.get<double>()) == v.get<double>()))
+    fail(key, "must be an integer, got " + v.dump());
+  return v.is_number_integer() ? v.get<int64_t>() : static_cast<int64_t>(v.get<double>());
+}
+
+int64_t ConfigView::integer(const std::string& key, int64_t fallback) const {
+  return has(key) ? integer(key) : fallback;
+}
+
+double ConfigView::number(const std::string& key) const {
+  if (!has(key)) fail(key, "is missing");
+  if (!json_[key].is_number()) fail(key, "must be a number, got " + json_[key].dump());
+  return json_[key].get<double>();
+}
+
+double ConfigView::number(const std::string& key, double fallback) const { return has(key) ? number(key) : fallback; }
+
+bool ConfigView::boolean(const std::string& key, bool fallback) const {
+  if (!has(key)) return fallback;
+  if (!json_[key].is_boolean()) fail(key, "must be true or false, got " + json_[key].dump());
+  return json_[key].get<bool>();
+}
+
+std::string ConfigView::string(const std::string& key, const std::string& fallback) const {
+  if (!has(key)) return fallback;
+  if (!json_[key].is_string()) fail(key, "must be a string, got " + json_[key].dump());
+  return json_[key].get<std::string>();
+}
+
+// ---- WeightBinder -----------------------------------------------------------
+
+static std::string shape_text(const std::vector<int64_t>& s) {
+  std::string out = "[";
+  for (size_t i = 0; i < s.size(); ++i) out += (i ? ", " : "") + std::to_string(s[i]);
+  return out + "]";
+}
+
+bool WeightBinder::has(const std::string& name) const { return ckpt_.weights->find(name) != nullptr; }
+
+const Tensor& WeightBinder::get(const std::string& name) const { return ckpt_.weights->get(name); }
+
+Tensor WeightBinder::matrix(const std::string& name, int64_t rows, int64_t cols) const {
+  const Tensor& t = get(name);
+  if (t.shape != std::vector<int64_t>{rows, cols})
+    throw ModelLoadError(ckpt_.source.string() + ": tensor '" + name + "' has shape " + shape_text(t.shape) +
+                         ", expected " + shape_text({rows, cols}));
+  weight_format_of(t);  // a dtype without kernels fails now, not mid-forward
+  return t;
+}
+
+Tensor WeightBinder::matrix_rows(const std::string& name, int64_t total_rows, int64_t cols, int64_t r0,
+                                 int64_t n) const {
+  return slice_rows(matrix(name, total_rows, cols), r0, n);
+}
+
+std::vector<float> WeightBinder::vector(const std::string& name, int64_t n) const {
+  const Tensor& t = get(name);
+  if (t.numel() != n || t.shape.size() != 1)
+    throw ModelLoadError(ckpt_.source.string() + ": tensor '" + name + "' has shape " + shape_text(t.shape) +
+                         ", expected " + shape_text({n}));
+  return to_f32(t);
+}
+
+// ---- Llama-family defaults --------------------------------------------------
+
+RopeConfig rope_from_config(const ConfigView& cfg, int64_t head_dim, std::optional<double> base_override,
+                            bool with_scaling) {
+  RopeConfig rope;
+  const double base = base_override ? *base_override : cfg.number("rope_theta", 10000.0);
+  const double partial = cfg.number("partial_rotary_factor", 1.0);
+  rope.rotary_dim = static_cast<int64_t>(static_cast<double>(head_dim) * partial);
+  rope.rotary_dim -= rope.rotary_dim % 2;
+  if (rope.rotary_dim <= 0 || rope.rotary_dim > head_dim) cfg.fail("partial_rotary_factor", "gives no rotary dims");
+  rope.interleaved = cfg.boolean("rope_interleaved", false);
+  const int64_t half = rope.rotary_dim / 2;
+  rope.inv_freq.resize(static_cast<size_t>(half));
+  for (int64_t i = 0; i < half; ++i) {
+    const float exponent = static_cast<float>(2 * i) / static_cast<float>(rope.rotary_dim);
+    rope.inv_freq[i] = 1.0f / std::pow(static_cast<float>(base), exponent);
+  }
+
+  const auto& js = cfg.json();
+  if (!with_scaling || !js.contains("rope_scaling") || js["rope_scaling"].is_null()) return rope;
+  const auto& sc = js["rope_scaling"];
+  if (!sc.is_object()) cfg.fail("rope_scaling", "must be an object or null");
+  std::string type = sc.value("rope_type", sc.value("type", std::string("default")));
+  auto num = [&](const char* key) -> double {
+    if (!sc.contains(key) || !sc[key].is_number()) cfg.fail(std::string("rope_scaling.") + key, "is missing");
+    return sc[key].get<double>();
+  };
+  if (type == "default" || type == "dynamic") {
+    // Dynamic NTK only changes frequencies past the original context, which the
+    // model's context window (max_position_embeddings) never reaches.
+    return rope;
+  }
+  if (type == "linear") {
+    const float factor = static_cast<float>(num("factor"));
+    for (auto& f : rope.inv_freq) f /= factor;
+    return rope;
+  }
+  if (type == "llama3") {
+    const double factor = num("factor"), low = num("low_freq_factor"), high = num("high_freq_factor");
+    const double old_ctx = num("original_max_position_embeddings");
+    const double low_wavelen = old_ctx / low, high_wavelen = old_ctx / high;
+    for (auto& f : rope.inv_freq) {
+      const double wavelen = 2 * M_PI / f;
+      if (wavelen < high_wavelen) continue;  // high frequency: unchanged
+      if (wavelen > low_wavelen) {
+        f = static_cast<float>(f / factor);
+      } else {
+        const double smooth = (old_ctx / wavelen - low) / (high - low);
+        f = static_cast<float>((1 - smooth) * f / factor + smooth * f);
+      }
+    }
+    return rope;
+  }
+  cfg.fail("rope_scaling.rope_type", "'" + type + "' is not supported (default, linear, dynamic, llama3 are)");
+}
+
+DecoderSpec llama_like_spec(const ConfigView& cfg) {
+  DecoderSpec s;
+  s.model_type = cfg.string("model_type", "");
+  s.hidden = cfg.integer("hidden_size");
+  s.layers = cfg.integer("num_hidden_layers");
+  s.heads = cfg.integer("num_attention_heads");
+  s.kv_heads = cfg.integer("num_key_value_heads", s.heads);
+  s.head_dim = cfg.integer("head_dim", s.hidden / std::max<int64_t>(1, s.heads));
+  s.intermediate = cfg.integer("intermediate_size");
+  s.vocab = cfg.integer("vocab_size");
+  s.context_length = cfg.integer("max_position_embeddings", 4096);
+  s.norm_eps = static_cast<float>(cfg.number("rms_norm_eps", 1e-6));
+  if (s.hidden <= 0) cfg.fail("hidden_size", "must be positive");
+  if (s.layers <= 0) cfg.fail("num_hidden_layers", "must be positive");
+  if (s.heads <= 0) cfg.fail("num_attention_heads", "must be positive");
+  if (s.kv_heads <= 0 || s.heads % s.kv_heads != 0)
+    cfg.fail("num_key_value_heads", "must divide num_attention_heads");
+  if (s.head_dim <= 0) cfg.fail("head_dim", "must be positive");
+  if (s.vocab <= 0) cfg.fail("vocab_size", "must be positive");
+  s.ropes = {rope_from_config(cfg, s.head_dim)};
+  s.layer.assign(static_cast<size_t>(s.layers), LayerSpec{});
+  return s;
+}
+
+std::string layer_prefix(int64_t i) { return "model.layers." + std::to_string(i) + "."; }
+
+void bind_standard_attention(const WeightBinder& b, const DecoderSpec& s, int64_t i, const StandardLayerNames& n,
+                             LayerWeights& lw) {
+  const std::string p = layer_prefix(i) + "self_attn.";
+  const int64_t q_out = s.heads * s.head_dim, kv_out = s.kv_heads * s.head_dim;
+  lw.q = b.matrix(p + "q_proj.weight", q_out, s.hidden);
+  lw.k = b.matrix(p + "k_proj.weight", kv_out, s.hidden);
+  lw.v = b.matrix(p + "v_proj.weight", kv_out, s.hidden);
+  lw.o = b.matrix(p + "o_proj.weight", s.hidden, q_out);
+  if (n.qkv_bias) {
+    lw.q_bias = b.vector(p + "q_proj.bias", q_out);
+    lw.k_bias = b.vector(p + "k_proj.bias", kv_out);
+    lw.v_bias = b.vector(p + "v_proj.bias", kv_out);
+  }
+  if (n.qk_norm) {
+    lw.q_norm = b.vector(p + "q_norm.weight", s.head_dim);
+    lw.k_norm = b.vector(p + "k_norm.weight", s.head_dim);
+  }
+}
+
+DecoderWeights bind_standard(const Checkpoint& ckpt, const DecoderSpec& s, const StandardLayerNames& n, bool tied) {
+  WeightBinder b(ckpt);
+  DecoderWeights w;
+  w.store = ckpt.weights;
+  w.embed = b.matrix("model.embed_tokens.weight", s.vocab, s.hidden);
+  w.lm_head = tied ? w.embed : b.matrix("lm_head.weight", s.vocab, s.hidden);
+  w.final_norm = b.vector("model.norm.weight", s.hidden);
+  w.layers.resize(static_cast<size_t>(s.layers));
+  for (int64_t i = 0; i < s.layers; ++i) {
+    auto& lw = w.layers[i];
+    const std::string p = layer_prefix(i);
+    bind_standard_attention(b, s, i, n, lw);
+    lw.attn_norm = b.vector(p + n.attn_norm + ".weight", s.hidden);
+    lw.ffn_norm = b.vector(p + n.ffn_norm + ".weight", s.hidden);
+    if (!n.post_attn_norm.empty()) lw.post_attn_norm = b.vector(p + n.post_attn_norm + ".weight", s.hidden);
+    if (!n.post_ffn_norm.empty()) lw.post_ffn_norm = b.vector(p + n.post_ffn_norm + ".weight", s.hidden);
+    if (n.dense_mlp && !s.layer[i].moe) {
+      lw.gate = b.matrix(p + "mlp.gate_proj.weight", s.intermediate, s.hidden);
+      lw.up = b.matrix(p + "mlp.up_proj.weight", s.intermediate, s.hidden);
+      lw.down = b.matrix(p + "mlp.down_proj.weight", s.hidden, s.intermediate);
+    }
+  }
+  return w;
+}
+
+void apply_layer_types(const ConfigView& cfg, DecoderSpec& spec, int sliding_rope,
+                       const std::function<bool(int64_t)>& default_sliding) {
+  const auto& js = cfg.json();
+  std::vector<bool> sliding(static_cast<size_t>(spec.layers), false);
+  if (js.contains("layer_types") && js["layer_types"].is_array()) {
+    const auto& types = js["layer_types"];
+    if (static_cast<int64_t>(types.size()) != spec.layers)
+      cfg.fail("layer_types", "has " + std::to_string(types.size()) + " entries for " + std::to_string(spec.layers) +
+                                  " layers");
+    for (int64_t i = 0; i < spec.layers; ++i) {
+      const std::string t = types[i].is_string() ? types[i].get<std::string>() : "";
+      if (t != "sliding_attention" && t != "full_attention")
+        cfg.fail("layer_types[" + std::to_string(i) + "]", "must be sliding_attention or full_attention");
+      sliding[i] = t == "sliding_attention";
+    }
+  } else if (default_sliding) {
+    for (int64_t i = 0; i < spec.layers; ++i) sliding[i] = default_sliding(i);
+  }
+  const int64_t window = cfg.integer("sliding_window", 0);
+  for (int64_t i = 0; i < spec.layers; ++i) {
+    if (!sliding[i]) continue;
+    if (window <= 0) cfg.fail("sliding_window", "must be positive for sliding_attention layers");
+    spec.layer[i].window = window;
+    spec.layer[i].rope = sliding_rope;
+  }
+}
+
+Activation activation_from_config(const ConfigView& cfg) {
+  const std::string key = cfg.has("hidden_activation") ? "hidden_activation" : "hidden_act";
+  const std::string act = cfg.string(key, "silu");
+  if (act == "silu" || act == "swish") return Activation::silu;
+  if (act == "gelu_pytorch_tanh" || act == "gelu_tanh" || act == "gelu_new" || act == "gelu_fast")
+    return Activation::gelu_tanh;
+  cfg.fail(key, "'" + act + "' is not supported (silu, gelu_pytorch_tanh are)");
+}
+
+}  // namespace allm

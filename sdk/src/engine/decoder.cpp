@@ -1,0 +1,240 @@
+// The generic decoder-only transformer (see decoder.hpp). All scratch space is
+// sized once per batch size, so a decode step performs no heap allocation.
+#include "allm/decoder.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <string>
+
+#include "allm/error.hpp"
+#include "allm/weight_format.hpp"
+
+namespace allm {
+namespace {
+
+uint64_t stored_bytes(const Tensor& t) {
+  if (!t.valid()) return 0;
+  uint64_t b = t.nbytes;
+  if (t.dtype == DType::MLX_AFFINE)
+    b += 2 * static_cast<uint64_t>(t.rows() * (t.cols() / t.group_size)) * (t.scale_dtype == DType::F32 ? 4 : 2);
+  return b;
+}
+
+class DecoderModel final : public Model {
+ public:
+  DecoderModel(DecoderSpec spec, DecoderWeights w, std::shared_ptr<Backend> backend)
+      : s_(std::move(spec)), w_(std::move(w)), be_(std::move(backend)), tables_(s_.ropes.size()) {
+    if (s_.attn_scale == 0) s_.attn_scale = 1.0f / std::sqrt(static_cast<float>(s_.head_dim));
+    info_.model_type = s_.model_type;
+    info_.vocab_size = s_.vocab;
+    info_.context_length = s_.context_length;
+    info_.hidden_size = s_.hidden;
+    info_.layers = s_.layers;
+    info_.weight_bytes = w_.store ? w_.store->total_bytes() : 0;
+    uint64_t per_token = stored_bytes(w_.lm_head);
+    for (auto& l : w_.layers) {
+      for (const Tensor* t : {&l.q, &l.k, &l.v, &l.o, &l.gate, &l.up, &l.down, &l.router}) per_token += stored_bytes(*t);
+      if (!l.experts.empty()) {
+        uint64_t experts = 0;
+        for (auto& e : l.experts) experts += stored_bytes(e.gate) + stored_bytes(e.up) + stored_bytes(e.down);
+        per_token += experts / l.experts.size() * static_cast<uint64_t>(s_.moe.top_k);
+      }
+    }
+    info_.bytes_per_token = per_token;
+  }
+
+  const ModelInfo& info() const override { return info_; }
+
+  std::unique_ptr<KVCache> make_cache(int64_t capacity) const override {
+    return std::make_unique<KVCache>(s_.layers, s_.kv_heads, s_.head_dim, s_.context_length,
+                                     capacity > 0 ? capacity : std::min<int64_t>(s_.context_length, 512));
+  }
+
+  void forward(std::span<const int32_t> tokens, KVCache& cache, LogitsMode mode, float* logits) override {
+    const int64_t n = static_cast<int64_t>(tokens.size());
+    if (n == 0) return;
+    for (int64_t t = 0; t < n; ++t)
+      if (tokens[t] < 0 || tokens[t] >= s_.vocab)
+        throw InvalidArgumentError("token id " + std::to_string(tokens[t]) + " at index " + std::to_string(t) +
+                                   " is outside the vocabulary [0, " + std::to_string(s_.vocab) + ")");
+    if (cache.layers() != s_.layers) throw InvalidArgumentError("KV cache was made for another model");
+    const int64_t pos0 = cache.size();
+    cache.reserve(pos0 + n);
+    size_scratch(n);
+    for (size_t r = 0; r < s_.ropes.size(); ++r) compute_rope_table(s_.ropes[r], pos0, n, tables_[r]);
+
+    be_->embedding(w_.embed, tokens.data(), n, x_.data(), s_.embed_scale);
+    for (int64_t i = 0; i < s_.layers; ++i) layer(i, n, pos0, cache.layer(i));
+    cache.advance(n);
+
+    const int64_t first = mode == LogitsMode::last ? n - 1 : 0, rows = n - first;
+    be_->rms_norm(x_.data() + first * s_.hidden, w_.final_norm.data(), rows, s_.hidden, s_.norm_eps,
+                  s_.norm_plus_one, h_.data());
+    be_->linear(w_.lm_head, h_.data(), rows, logits);
+    if (s_.final_softcap > 0) be_->softcap(logits, rows * s_.vocab, s_.final_softcap);
+  }
+
+ private:
+  void size_scratch(int64_t n) {
+    if (n <= scratch_tokens_) return;
+    scratch_tokens_ = n;
+    const auto N = static_cast<size_t>(n);
+    const size_t q = static_cast<size_t>(s_.heads * s_.head_dim), kv = static_cast<size_t>(s_.kv_heads * s_.head_dim);
+    const size_t inter = static_cast<size_t>(std::max(s_.intermediate, s_.moe.experts ? s_.intermediate : 0));
+    x_.resize(N * s_.hidden);
+    h_.resize(N * s_.hidden);
+    out_.resize(N * s_.hidden);
+    q_.resize(N * q);
+    k_.resize(N * kv);
+    v_.resize(N * kv);
+    attn_.resize(N * q);
+    gate_.resize(N * inter);
+    up_.resize(N * inter);
+    if (s_.moe.experts) {
+      router_.resize(N * s_.moe.experts);
+      moe_in_.resize(N * s_.hidden);
+      moe_out_.resize(N * s_.hidden);
+      moe_tokens_.resize(N);
+      moe_weights_.resize(N);
+    }
+  }
+
+  void layer(int64_t i, int64_t n, int64_t pos0, KVLayerView kv) {
+    const LayerWeights& l = w_.layers[i];
+    const LayerSpec& ls = s_.layer[i];
+    const int64_t H = s_.hidden, D = s_.head_dim;
+
+    // Attention.
+    be_->rms_norm(x_.data(), l.attn_norm.data(), n, H, s_.norm_eps, s_.norm_plus_one, h_.data());
+    be_->linear(l.q, h_.data(), n, q_.data(), l.q_bias.empty() ? nullptr : l.q_bias.data());
+    be_->linear(l.k, h_.data(), n, k_.data(), l.k_bias.empty() ? nullptr : l.k_bias.data());
+    be_->linear(l.v, h_.data(), n, v_.data(), l.v_bias.empty() ? nullptr : l.v_bias.data());
+    if (!l.q_norm.empty()) {
+      be_->rms_norm(q_.data(), l.q_norm.data(), n * s_.heads, D, s_.norm_eps, s_.norm_plus_one, q_.data());
+      be_->rms_norm(k_.data(), l.k_norm.data(), n * s_.kv_heads, D, s_.norm_eps, s_.norm_plus_one, k_.data());
+    }
+    const RopeConfig& rope = s_.ropes[ls.rope];
+    be_->rope(q_.data(), n, s_.heads, D, rope, tables_[ls.rope]);
+    be_->rope(k_.data(), n, s_.kv_heads, D, rope, tables_[ls.rope]);
+    for (int64_t t = 0; t < n; ++t)
+      for (int64_t g = 0; g < s_.kv_heads; ++g) {
+        const int64_t dst = (g * kv.capacity + pos0 + t) * D, src = (t * s_.kv_heads + g) * D;
+        std::copy_n(k_.data() + src, D, kv.k + dst);
+        std::copy_n(v_.data() + src, D, kv.v + dst);
+      }
+    AttentionParams ap{s_.heads, s_.kv_heads, D, s_.attn_scale, s_.attn_softcap, ls.window};
+    be_->attention(q_.data(), n, pos0, kv, ap, attn_.data());
+    be_->linear(l.o, attn_.data(), n, out_.data());
+    if (!l.post_attn_norm.empty())
+      be_->rms_norm(out_.data(), l.post_attn_norm.data(), n, H, s_.norm_eps, s_.norm_plus_one, out_.data());
+    be_->add(x_.data(), out_.data(), n * H);
+
+    // MLP.
+    be_->rms_norm(x_.data(), l.ffn_norm.data(), n, H, s_.norm_eps, s_.norm_plus_one, h_.data());
+    if (ls.moe)
+      moe(l, n);
+    else
+      mlp(l.gate, l.up, l.down, h_.data(), n, out_.data());
+    if (!l.post_ffn_norm.empty())
+      be_->rms_norm(out_.data(), l.post_ffn_norm.data(), n, H, s_.norm_eps, s_.norm_plus_one, out_.data());
+    be_->add(x_.data(), out_.data(), n * H);
+  }
+
+  void mlp(const Tensor& gate, const Tensor& up, const Tensor& down, const float* in, int64_t n, float* out) {
+    const int64_t inter = gate.rows();
+    be_->linear(gate, in, n, gate_.data());
+    be_->linear(up, in, n, up_.data());
+    be_->gated_activation(gate_.data(), up_.data(), n * inter, s_.activation, gate_.data());
+    be_->linear(down, gate_.data(), n, out);
+  }
+
+  // Softmax over the router logits, top-k, optional renormalisation; each
+  // expert then runs once on all the tokens routed to it.
+  void moe(const LayerWeights& l, int64_t n) {
+    const int64_t E = s_.moe.experts, K = s_.moe.top_k, H = s_.hidden;
+    be_->linear(l.router, h_.data(), n, router_.data());
+    std::fill(out_.begin(), out_.begin() + n * H, 0.0f);
+    // chosen[t*K + j] = (expert, weight)
+    chosen_.resize(static_cast<size_t>(n * K));
+    for (int64_t t = 0; t < n; ++t) {
+      float* r = router_.data() + t * E;
+      const float mx = *std::max_element(r, r + E);
+      double sum = 0;
+      for (int64_t e = 0; e < E; ++e) sum += (r[e] = std::exp(r[e] - mx));
+      for (int64_t e = 0; e < E; ++e) r[e] = static_cast<float>(r[e] / sum);
+      float picked = 0;
+      for (int64_t j = 0; j < K; ++j) {
+        int64_t best = -1;
+        for (int64_t e = 0; e < E; ++e) {
+          bool taken = false;
+          for (int64_t q = 0; q < j; ++q) taken |= chosen_[t * K + q].first == e;
+          if (!taken && (best < 0 || r[e] > r[best])) best = e;
+        }
+        chosen_[t * K + j] = {best, r[best]};
+        picked += r[best];
+      }
+      if (s_.moe.renormalize)
+        for (int64_t j = 0; j < K; ++j) chosen_[t * K + j].second /= picked;
+    }
+    for (int64_t e = 0; e < E; ++e) {
+      int64_t m = 0;
+      for (int64_t t = 0; t < n; ++t)
+        for (int64_t j = 0; j < K; ++j)
+          if (chosen_[t * K + j].first == e) {
+            moe_tokens_[m] = t;
+            moe_weights_[m] = chosen_[t * K + j].second;
+            std::copy_n(h_.data() + t * H, H, moe_in_.data() + m * H);
+            ++m;
+          }
+      if (m == 0) continue;
+      const ExpertWeights& ex = l.experts[e];
+      mlp(ex.gate, ex.up, ex.down, moe_in_.data(), m, moe_out_.data());
+      for (int64_t i = 0; i < m; ++i) {
+        float* dst = out_.data() + moe_tokens_[i] * H;
+        const float* src = moe_out_.data() + i * H;
+        for (int64_t c = 0; c < H; ++c) dst[c] += moe_weights_[i] * src[c];
+      }
+    }
+  }
+
+  DecoderSpec s_;
+  DecoderWeights w_;
+  std::shared_ptr<Backend> be_;
+  ModelInfo info_;
+  std::vector<RopeTable> tables_;
+  int64_t scratch_tokens_ = 0;
+  std::vector<float> x_, h_, out_, q_, k_, v_, attn_, gate_, up_, router_, moe_in_, moe_out_, moe_weights_;
+  std::vector<int64_t> moe_tokens_;
+  std::vector<std::pair<int64_t, float>> chosen_;
+};
+
+void validate(const DecoderSpec& s, const DecoderWeights& w) {
+  auto bad = [&](const std::string& what) { throw ModelLoadError(s.model_type + " model: " + what); };
+  if (static_cast<int64_t>(s.layer.size()) != s.layers || static_cast<int64_t>(w.layers.size()) != s.layers)
+    bad("layer count does not match num_hidden_layers");
+  for (auto& ls : s.layer)
+    if (ls.rope < 0 || ls.rope >= static_cast<int>(s.ropes.size())) bad("layer refers to a missing rope");
+  for (int64_t i = 0; i < s.layers; ++i) {
+    const auto& l = w.layers[i];
+    if (s.layer[i].moe) {
+      if (static_cast<int64_t>(l.experts.size()) != s.moe.experts || s.moe.top_k <= 0 || s.moe.top_k > s.moe.experts)
+        bad("layer " + std::to_string(i) + ": expert count or top-k invalid");
+    } else if (!l.gate.valid() || !l.up.valid() || !l.down.valid()) {
+      bad("layer " + std::to_string(i) + " has no MLP weights");
+    }
+  }
+}
+
+}  // namespace
+
+std::unique_ptr<Model> make_decoder_model(DecoderSpec spec, DecoderWeights weights, const ModelOptions& options) {
+  // Scratch holds the widest MLP (dense or expert).
+  for (auto& l : weights.layers)
+    for (auto& e : l.experts) spec.intermediate = std::max(spec.intermediate, e.gate.rows());
+  validate(spec, weights);
+  auto backend = options.backend ? options.backend : make_cpu_backend(options.threads);
+  return std::make_unique<DecoderModel>(std::move(spec), std::move(weights), std::move(backend));
+}
+
+}  // namespace allm

@@ -1,0 +1,187 @@
+// AVX-512 (F/BW/VL/DQ) kernels. This file alone is compiled for AVX-512; it is
+// only entered after CPUID confirmed support (see dispatch.cpp).
+#if defined(__x86_64__)
+#pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma,f16c")
+// GCC 12 false positives inside avx512fintrin.h (self-initialised "undefined" vectors).
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <immintrin.h>
+
+#include "kernels/kernel_table.hpp"
+
+namespace allm::kernels {
+namespace {
+
+inline __mmask16 tail_mask(int64_t left) {
+  return left >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << left) - 1u);
+}
+
+inline __m512 load_bf16(const uint16_t* p) {
+  __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+  return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+}
+inline __m512 load_bf16_masked(const uint16_t* p, __mmask16 m) {
+  __m256i h = _mm256_maskz_loadu_epi16(m, p);
+  return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+}
+
+float dot_f32(const float* w, const float* x, int64_t n) {
+  __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
+  int64_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    a0 = _mm512_fmadd_ps(_mm512_loadu_ps(w + i), _mm512_loadu_ps(x + i), a0);
+    a1 = _mm512_fmadd_ps(_mm512_loadu_ps(w + i + 16), _mm512_loadu_ps(x + i + 16), a1);
+  }
+  for (; i < n; i += 16) {
+    __mmask16 m = tail_mask(n - i);
+    a0 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, w + i), _mm512_maskz_loadu_ps(m, x + i), a0);
+  }
+  return _mm512_reduce_add_ps(_mm512_add_ps(a0, a1));
+}
+
+float dot_bf16(const uint16_t* w, const float* x, int64_t n) {
+  __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
+  int64_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    a0 = _mm512_fmadd_ps(load_bf16(w + i), _mm512_loadu_ps(x + i), a0);
+    a1 = _mm512_fmadd_ps(load_bf16(w + i + 16), _mm512_loadu_ps(x + i + 16), a1);
+  }
+  for (; i < n; i += 16) {
+    __mmask16 m = tail_mask(n - i);
+    a0 = _mm512_fmadd_ps(load_bf16_masked(w + i, m), _mm512_maskz_loadu_ps(m, x + i), a0);
+  }
+  return _mm512_reduce_add_ps(_mm512_add_ps(a0, a1));
+}
+
+float dot_f16(const uint16_t* w, const float* x, int64_t n) {
+  __m512 a0 = _mm512_setzero_ps();
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16)
+    a0 = _mm512_fmadd_ps(_mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + i))),
+                         _mm512_loadu_ps(x + i), a0);
+  float acc = _mm512_reduce_add_ps(a0);
+  for (; i < n; ++i) acc += f16_to_float(w[i]) * x[i];
+  return acc;
+}
+
+// 16 codes starting at code index j (a multiple of 16) as floats.
+inline __m512 codes4(const uint32_t* codes, int64_t j) {
+  const __m128i dup = _mm_setr_epi8(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
+  const __m512i shifts = _mm512_setr_epi32(0, 4, 0, 4, 0, 4, 0, 4, 0, 4, 0, 4, 0, 4, 0, 4);
+  __m128i b = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(codes + j / 8));
+  __m512i v = _mm512_cvtepu8_epi32(_mm_shuffle_epi8(b, dup));
+  v = _mm512_and_si512(_mm512_srlv_epi32(v, shifts), _mm512_set1_epi32(0xf));
+  return _mm512_cvtepi32_ps(v);
+}
+inline __m512 codes8(const uint32_t* codes, int64_t j) {
+  __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(codes + j / 4));
+  return _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(b));
+}
+
+template <int Bits>
+float dot_mlx_bits(const MlxRow& r, const float* x, int64_t n) {
+  __m512 total = _mm512_setzero_ps();
+  const int gs = r.group_size;
+  for (int64_t g0 = 0, g = 0; g0 < n; g0 += gs, ++g) {
+    __m512 cx = _mm512_setzero_ps(), sx = _mm512_setzero_ps();
+    for (int64_t j = g0; j < g0 + gs; j += 16) {
+      __m512 xv = _mm512_loadu_ps(x + j);
+      __m512 c = Bits == 4 ? codes4(r.codes, j) : codes8(r.codes, j);
+      cx = _mm512_fmadd_ps(c, xv, cx);
+      sx = _mm512_add_ps(sx, xv);
+    }
+    total = _mm512_fmadd_ps(cx, _mm512_set1_ps(load_scale(r.scales, r.scale_type, g)), total);
+    total = _mm512_fmadd_ps(sx, _mm512_set1_ps(load_scale(r.biases, r.scale_type, g)), total);
+  }
+  return _mm512_reduce_add_ps(total);
+}
+
+bool mlx_fast(const MlxRow& r, int64_t n) {
+  return (r.bits == 4 || r.bits == 8) && r.group_size % 16 == 0 && n % r.group_size == 0;
+}
+
+float dot_mlx(const MlxRow& r, const float* x, int64_t n) {
+  if (!mlx_fast(r, n)) return scalar_table().dot_mlx(r, x, n);
+  return r.bits == 4 ? dot_mlx_bits<4>(r, x, n) : dot_mlx_bits<8>(r, x, n);
+}
+
+void bf16_to_f32(const uint16_t* s, float* d, int64_t n) {
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) _mm512_storeu_ps(d + i, load_bf16(s + i));
+  for (; i < n; ++i) d[i] = bf16_to_float(s[i]);
+}
+
+void f16_to_f32(const uint16_t* s, float* d, int64_t n) {
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16)
+    _mm512_storeu_ps(d + i, _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(s + i))));
+  for (; i < n; ++i) d[i] = f16_to_float(s[i]);
+}
+
+void mlx_to_f32(const MlxRow& r, float* d, int64_t n) {
+  if (!mlx_fast(r, n)) return scalar_table().mlx_to_f32(r, d, n);
+  for (int64_t g0 = 0, g = 0; g0 < n; g0 += r.group_size, ++g) {
+    const __m512 s = _mm512_set1_ps(load_scale(r.scales, r.scale_type, g));
+    const __m512 b = _mm512_set1_ps(load_scale(r.biases, r.scale_type, g));
+    for (int64_t j = g0; j < g0 + r.group_size; j += 16) {
+      __m512 c = r.bits == 4 ? codes4(r.codes, j) : codes8(r.codes, j);
+      _mm512_storeu_ps(d + j, _mm512_fmadd_ps(c, s, b));
+    }
+  }
+}
+
+// R rows x T tokens of dot products sharing every load.
+template <int R, int T>
+void micro(const float* w, const float* x, int64_t k, float* y, int64_t ldy) {
+  __m512 acc[R][T];
+  for (int r = 0; r < R; ++r)
+    for (int t = 0; t < T; ++t) acc[r][t] = _mm512_setzero_ps();
+  for (int64_t i = 0; i < k; i += 16) {
+    const __mmask16 m = tail_mask(k - i);
+    __m512 xv[T];
+    for (int t = 0; t < T; ++t) xv[t] = _mm512_maskz_loadu_ps(m, x + t * k + i);
+    for (int r = 0; r < R; ++r) {
+      const __m512 wv = _mm512_maskz_loadu_ps(m, w + r * k + i);
+      for (int t = 0; t < T; ++t) acc[r][t] = _mm512_fmadd_ps(wv, xv[t], acc[r][t]);
+    }
+  }
+  for (int r = 0; r < R; ++r)
+    for (int t = 0; t < T; ++t) y[t * ldy + r] = _mm512_reduce_add_ps(acc[r][t]);
+}
+
+void gemm_f32(const float* w, int64_t rows, const float* x, int64_t tokens, int64_t k, float* y,
+              int64_t ldy) {
+  int64_t r = 0;
+  for (; r + 4 <= rows; r += 4) {
+    int64_t t = 0;
+    for (; t + 3 <= tokens; t += 3) micro<4, 3>(w + r * k, x + t * k, k, y + t * ldy + r, ldy);
+    for (; t < tokens; ++t) micro<4, 1>(w + r * k, x + t * k, k, y + t * ldy + r, ldy);
+  }
+  for (; r < rows; ++r)
+    for (int64_t t = 0; t < tokens; ++t) y[t * ldy + r] = dot_f32(w + r * k, x + t * k, k);
+}
+
+void axpy(float a, const float* x, float* y, int64_t n) {
+  const __m512 av = _mm512_set1_ps(a);
+  int64_t i = 0;
+  for (; i < n; i += 16) {
+    __mmask16 m = tail_mask(n - i);
+    _mm512_mask_storeu_ps(y + i, m, _mm512_fmadd_ps(av, _mm512_maskz_loadu_ps(m, x + i), _mm512_maskz_loadu_ps(m, y + i)));
+  }
+}
+
+}  // namespace
+
+const KernelTable* avx512_table() {
+  static const KernelTable table = {"avx512", dot_f32,    dot_bf16, dot_f16, dot_mlx, bf16_to_f32,
+                                    f16_to_f32, mlx_to_f32, gemm_f32, axpy};
+  return &table;
+}
+
+}  // namespace allm::kernels
+#else
+#include "kernels/kernel_table.hpp"
+namespace allm::kernels {
+const KernelTable* avx512_table() { return nullptr; }
+}  // namespace allm::kernels
+#endif

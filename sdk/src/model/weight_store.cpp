@@ -1,0 +1,36 @@
+#include "allm/checkpoint.hpp"
+#include "allm/error.hpp"
+
+namespace allm {
+
+void MappedWeightStore::add(Tensor t) {
+  uint64_t bytes = t.nbytes;
+  if (t.dtype == DType::MLX_AFFINE && t.group_size > 0) {
+    // scales and biases: one value each per group of every row
+    const uint64_t groups = static_cast<uint64_t>(t.numel() / t.group_size);
+    bytes += groups * dtype_size(t.scale_dtype) * (t.biases ? 2 : 1);
+  }
+  auto name = t.name;
+  if (!tensors_.emplace(name, std::move(t)).second)
+    throw ModelLoadError(source_ + ": tensor '" + name + "' appears twice");
+  total_bytes_ += bytes;
+}
+
+const Tensor* MappedWeightStore::find(const std::string& name) const {
+  auto it = tensors_.find(name);
+  return it == tensors_.end() ? nullptr : &it->second;
+}
+
+const Tensor& MappedWeightStore::get(const std::string& name) const {
+  if (const Tensor* t = find(name)) return *t;
+  throw ModelLoadError(source_ + ": checkpoint has no tensor '" + name + "'");
+}
+
+std::vector<std::string> MappedWeightStore::names() const {
+  std::vector<std::string> out;
+  out.reserve(tensors_.size());
+  for (const auto& [name, _] : tensors_) out.push_back(name);
+  return out;
+}
+
+}  // namespace allm
