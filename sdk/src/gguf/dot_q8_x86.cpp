@@ -2,6 +2,8 @@
 // for AVX-512 VNNI). No -march flags: each function carries its own target.
 #include "gguf/dot_q8_x86.hpp"
 
+#include <atomic>
+
 namespace allm::gguf::detail {
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -25,11 +27,21 @@ Isa detect() {
     return Isa::avx512vnni;
   return Isa::avx2;
 }
-Isa isa() {
-  static const Isa v = detect();
+std::atomic<Isa>& current() {
+  static std::atomic<Isa> v{detect()};
   return v;
 }
+Isa isa() { return current().load(std::memory_order_relaxed); }
 }  // namespace
+
+bool x86_select_isa(const std::string& name) {
+  Isa best = detect();
+  Isa want = name == "avx512vnni" ? Isa::avx512vnni : name == "avx2" ? Isa::avx2 : Isa::scalar;
+  if (name != "avx512vnni" && name != "avx2" && name != "scalar") return false;
+  if (int(want) > int(best)) return false;
+  current().store(want);
+  return true;
+}
 
 bool x86_quantize_activations(const float* x, int64_t n, QuantizedActivations& out) {
   if (isa() == Isa::scalar) return false;
@@ -54,6 +66,7 @@ const char* x86_isa_name() noexcept {
 
 #else
 
+bool x86_select_isa(const std::string& name) { return name == "scalar"; }
 bool x86_quantize_activations(const float*, int64_t, QuantizedActivations&) { return false; }
 bool x86_dot_row_q8(DType, const void*, const QuantizedActivations&, int64_t, float&) { return false; }
 const char* x86_isa_name() noexcept { return "scalar"; }
