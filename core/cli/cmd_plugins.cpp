@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "allm/error.hpp"
+#include "allm/host/plugin_metadata.hpp"
 #include "command.hpp"
 #include "context.hpp"
 
@@ -56,6 +57,17 @@ static int run_plugins(Args& args) {
   auto pos = args.positionals();
   args.finish();
   std::string action = pos.empty() ? "list" : pos[0];
+  if (action == "inspect") {
+    // Reads the file's metadata section only: the plugin is not loaded.
+    if (pos.size() != 2) throw InvalidArgumentError("usage: allm plugins inspect FILE");
+    auto meta = host::read_plugin_metadata(pos[1]);
+    if (json) {
+      std::cout << nlohmann::json(meta).dump(2) << "\n";
+    } else {
+      for (auto& [k, v] : meta) std::cout << k << ": " << v << "\n";
+    }
+    return 0;
+  }
   const auto& loader = host().plugins();
 
   if (action == "list") {
@@ -86,14 +98,16 @@ static int run_plugins(Args& args) {
     }
     throw InvalidArgumentError("no plugin named '" + pos[1] + "' (see allm plugins list)");
   }
-  throw InvalidArgumentError("unknown action '" + action + "' (expected list or info)");
+  throw InvalidArgumentError("unknown action '" + action + "' (expected list, info or inspect)");
 }
 
 ALLM_CLI_COMMAND(plugins, "List the plugins found and what they register",
-                 "Usage: allm plugins [list|info NAME] [--json]\n\n"
+                 "Usage: allm plugins [list|info NAME|inspect FILE] [--json]\n\n"
                  "Lists every plugin file found in the search order (shown first), with\n"
                  "its components, version and path; a plugin that failed to load is listed\n"
-                 "with the reason. 'info NAME' shows one plugin (by name or file name).\n\n"
+                 "with the reason. 'info NAME' shows one plugin (by name or file name).\n"
+                 "'inspect FILE' reads a plugin file's metadata (name, version, ABI, SDK,\n"
+                 "toolchain) from its .allm_plugin section without loading or running it.\n\n"
                  "  --json    print JSON instead of text",
                  run_plugins)
 

@@ -9,8 +9,23 @@
 #include "allm/version.hpp"
 
 #define ALLM_PLUGIN_EXPORT extern "C" __attribute__((visibility("default")))
+#define ALLM_PLUGIN_STR2(x) #x
+#define ALLM_PLUGIN_STR(x) ALLM_PLUGIN_STR2(x)
+
+// Besides the entry point, the macro stores the plugin's identity as plain text
+// in an ELF section named ".allm_plugin", so tools can read it without loading
+// (running) the plugin: `allm plugins inspect FILE`.
+#define ALLM_PLUGIN_METADATA_SECTION ".allm_plugin"
 
 #define ALLM_DEFINE_PLUGIN(NAME, VERSION, DESCRIPTION, COMPONENTS)                            \
+  extern "C" __attribute__((used, section(ALLM_PLUGIN_METADATA_SECTION)))                    \
+  const char allm_plugin_metadata[] = "name=" NAME "\n"                                      \
+                                      "version=" VERSION "\n"                                \
+                                      "description=" DESCRIPTION "\n"                        \
+                                      "sdk_version=" ALLM_SDK_VERSION "\n"                   \
+                                      "toolchain=" ALLM_TOOLCHAIN_ID "\n"                    \
+                                      "abi=" ALLM_PLUGIN_STR(ALLM_ABI_MAJOR) "." ALLM_PLUGIN_STR( \
+                                          ALLM_ABI_MINOR) "\n";                              \
   ALLM_PLUGIN_EXPORT const allm_plugin_descriptor* allm_plugin_entry(void) {                 \
     static const allm_plugin_descriptor descriptor = {                                       \
         ALLM_ABI_MAJOR,                                                                      \
