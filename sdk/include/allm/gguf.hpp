@@ -121,21 +121,28 @@ class File {
 // ---------------------------------------------------------------- writer
 class Writer {
  public:
+  // Produces a tensor's bytes when write() reaches it (keeps memory flat while
+  // converting large checkpoints).
+  using Producer = std::function<std::vector<uint8_t>()>;
+
   explicit Writer(uint64_t alignment = 32) : alignment_(alignment) {}
   void set(const std::string& key, Value v);
-  // `shape` in PyTorch order; `data` must hold row_bytes(dtype, cols) * rows bytes.
-  void add_tensor(const std::string& name, DType dtype, std::vector<int64_t> shape,
-                  std::vector<uint8_t> data);
-  // Writes the file (v3). `progress(done_bytes, total_bytes)` is called as tensors are written.
+  // `shape` in PyTorch order; the data must hold row_bytes(dtype, cols) * rows bytes.
+  void add_tensor(const std::string& name, DType dtype, std::vector<int64_t> shape, std::vector<uint8_t> data);
+  void add_tensor(const std::string& name, DType dtype, std::vector<int64_t> shape, Producer produce);
+  size_t tensor_count() const { return tensors_.size(); }
+  // Writes the file (v3) through a temporary "<path>.part" renamed at the end.
+  // `progress(done_bytes, total_bytes, tensor)` is called after each tensor.
   void write(const std::filesystem::path& path,
-             const std::function<void(uint64_t, uint64_t)>& progress = {}) const;
+             const std::function<void(uint64_t, uint64_t, const std::string&)>& progress = {}) const;
 
  private:
   struct Pending {
     std::string name;
     DType dtype;
     std::vector<int64_t> shape;
-    std::vector<uint8_t> data;
+    size_t nbytes;
+    Producer produce;
   };
   uint64_t alignment_;
   std::vector<std::pair<std::string, Value>> metadata_;

@@ -17,7 +17,18 @@ struct Keys {
   int64_t need_int(const std::string& suffix) const {
     auto v = int_or_first(suffix);
     if (!v) throw ModelLoadError(f.origin() + ": metadata '" + k(suffix) + "' is missing");
-    return *v;
+    return sane(suffix, *v);
+  }
+  // Sizes and counts far beyond any real model mean a corrupt file.
+  int64_t sane(const std::string& suffix, int64_t v) const {
+    if (v < 0 || v > (int64_t(1) << 24))
+      throw ModelLoadError(f.origin() + ": metadata '" + k(suffix) + "' = " + std::to_string(v) + " is out of range");
+    return v;
+  }
+  std::optional<int64_t> opt_int(const std::string& suffix) const {
+    auto v = int_or_first(suffix);
+    if (v) sane(suffix, *v);
+    return v;
   }
   // Some files store per-layer values (head counts) as arrays; allm needs them uniform.
   std::optional<int64_t> int_or_first(const std::string& suffix) const {
@@ -61,15 +72,17 @@ nlohmann::json config_from_gguf(const File& f) {
   int64_t hidden = k.need_int("embedding_length");
   int64_t heads = k.need_int("attention.head_count");
   if (heads <= 0 || hidden <= 0) throw ModelLoadError(f.origin() + ": metadata '" + k.k("attention.head_count") + "' must be positive");
-  int64_t kv_heads = k.int_or_first("attention.head_count_kv").value_or(heads);
-  int64_t head_dim = k.int_or_first("attention.key_length").value_or(hidden / heads);
+  int64_t kv_heads = k.opt_int("attention.head_count_kv").value_or(heads);
+  int64_t head_dim = k.opt_int("attention.key_length").value_or(hidden / heads);
   c["hidden_size"] = hidden;
-  c["num_hidden_layers"] = k.need_int("block_count");
+  int64_t layers = k.need_int("block_count");
+  if (layers > 4096) throw ModelLoadError(f.origin() + ": metadata '" + k.k("block_count") + "' = " + std::to_string(layers) + " is out of range");
+  c["num_hidden_layers"] = layers;
   c["num_attention_heads"] = heads;
   c["num_key_value_heads"] = kv_heads;
   c["head_dim"] = head_dim;
-  if (auto ff = k.int_or_first("feed_forward_length")) c["intermediate_size"] = *ff;
-  c["max_position_embeddings"] = k.int_or_first("context_length").value_or(4096);
+  if (auto ff = k.opt_int("feed_forward_length")) c["intermediate_size"] = *ff;
+  c["max_position_embeddings"] = k.opt_int("context_length").value_or(4096);
   c["rms_norm_eps"] = k.num("attention.layer_norm_rms_epsilon").value_or(1e-6);
   c["rope_theta"] = k.num("rope.freq_base").value_or(10000.0);
   c["hidden_act"] = "silu";
@@ -77,18 +90,18 @@ nlohmann::json config_from_gguf(const File& f) {
   c["tie_word_embeddings"] = f.find_tensor("output.weight") == nullptr;
 
   int64_t vocab = 0;
-  if (auto v = k.int_or_first("vocab_size")) vocab = *v;
+  if (auto v = k.opt_int("vocab_size")) vocab = *v;
   else if (auto* toks = f.get_array("tokenizer.ggml.tokens")) vocab = int64_t(toks->size());
   else if (auto* e = f.find_tensor("token_embd.weight"); e && e->ne.size() == 2) vocab = int64_t(e->ne[1]);
   c["vocab_size"] = vocab;
 
-  if (auto rot = k.int_or_first("rope.dimension_count"); rot && *rot != head_dim && head_dim > 0)
+  if (auto rot = k.opt_int("rope.dimension_count"); rot && *rot != head_dim && head_dim > 0)
     c["partial_rotary_factor"] = double(*rot) / double(head_dim);
 
   // Rope scaling as llama.cpp stores it.
   if (auto type = f.get_string(k.k("rope.scaling.type")); type && *type != "none") {
     nlohmann::json rs = {{"rope_type", *type}, {"factor", k.num("rope.scaling.factor").value_or(1.0)}};
-    if (auto orig = k.int_or_first("rope.scaling.original_context_length")) rs["original_max_position_embeddings"] = *orig;
+    if (auto orig = k.opt_int("rope.scaling.original_context_length")) rs["original_max_position_embeddings"] = *orig;
     if (auto a = k.num("rope.scaling.attn_factor")) rs["attention_factor"] = *a;
     if (auto b = k.num("rope.scaling.yarn_beta_fast")) rs["beta_fast"] = *b;
     if (auto b = k.num("rope.scaling.yarn_beta_slow")) rs["beta_slow"] = *b;
@@ -112,8 +125,8 @@ nlohmann::json config_from_gguf(const File& f) {
   // pairs are adjacent (GPT-J style); the engine must rotate (2i, 2i+1) pairs.
   c["rope_interleaved"] = *arch == "llama";
 
-  if (auto e = k.int_or_first("expert_count"); e && *e > 0) {
-    int64_t used = k.int_or_first("expert_used_count").value_or(2);
+  if (auto e = k.opt_int("expert_count"); e && *e > 0) {
+    int64_t used = k.opt_int("expert_used_count").value_or(2);
     if (model_type == "mixtral") {
       c["num_local_experts"] = *e;
     } else {
@@ -121,7 +134,7 @@ nlohmann::json config_from_gguf(const File& f) {
       c["decoder_sparse_step"] = 1;
       c["mlp_only_layers"] = nlohmann::json::array();
       c["norm_topk_prob"] = f.get_bool(k.k("expert_weights_norm")).value_or(true);
-      if (auto m = k.int_or_first("expert_feed_forward_length")) c["moe_intermediate_size"] = *m;
+      if (auto m = k.opt_int("expert_feed_forward_length")) c["moe_intermediate_size"] = *m;
     }
     c["num_experts_per_tok"] = used;
   }
@@ -130,14 +143,13 @@ nlohmann::json config_from_gguf(const File& f) {
     c["hidden_activation"] = "gelu_pytorch_tanh";
     c["hidden_act"] = "gelu_pytorch_tanh";
     c["query_pre_attn_scalar"] = head_dim;
-    int64_t layers = c["num_hidden_layers"].get<int64_t>();
     // llama.cpp: gemma3 layers are local except every 6th; gemma2 alternates starting local.
     int period = model_type == "gemma3_text" ? 6 : 2;
     nlohmann::json types = nlohmann::json::array();
     for (int64_t i = 0; i < layers; ++i)
       types.push_back(i % period < period - 1 ? "sliding_attention" : "full_attention");
     c["layer_types"] = types;
-    if (auto w = k.int_or_first("attention.sliding_window")) c["sliding_window"] = *w;
+    if (auto w = k.opt_int("attention.sliding_window")) c["sliding_window"] = *w;
     if (model_type == "gemma3_text") {
       c["rope_local_base_freq"] = k.num("rope.freq_base_swa").value_or(10000.0);
       c["sliding_window_pattern"] = 6;

@@ -68,10 +68,33 @@ nlohmann::json added_tokens(const nlohmann::json& tokens, const nlohmann::json* 
   return out;
 }
 
+// Byte offset of the first invalid UTF-8 sequence, or npos.
+size_t invalid_utf8(const std::string& s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    auto c = uint8_t(s[i]);
+    size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+    if (len == 0 || i + len > s.size()) return i;
+    for (size_t k = 1; k < len; ++k)
+      if ((uint8_t(s[i + k]) & 0xC0) != 0x80) return i;
+    i += len;
+  }
+  return std::string::npos;
+}
+
+void check_strings(const File& f, const nlohmann::json& items, const char* key) {
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (!items[i].is_string())
+      throw ModelLoadError(f.origin() + ": metadata '" + key + "'[" + std::to_string(i) + "] is not a string");
+    if (auto at = invalid_utf8(items[i].get_ref<const std::string&>()); at != std::string::npos)
+      throw ModelLoadError(f.origin() + ": metadata '" + key + "'[" + std::to_string(i) + "] has invalid UTF-8 at byte " +
+                           std::to_string(at));
+  }
+}
+
 void check_tokens(const File& f, const nlohmann::json& tokens, const nlohmann::json* types, const nlohmann::json* scores) {
-  for (size_t i = 0; i < tokens.size(); ++i)
-    if (!tokens[i].is_string())
-      throw ModelLoadError(f.origin() + ": metadata 'tokenizer.ggml.tokens'[" + std::to_string(i) + "] is not a string");
+  check_strings(f, tokens, "tokenizer.ggml.tokens");
+  if (auto* merges = f.get_array("tokenizer.ggml.merges")) check_strings(f, *merges, "tokenizer.ggml.merges");
   if (types) {
     if (types->size() != tokens.size())
       throw ModelLoadError(f.origin() + ": metadata 'tokenizer.ggml.token_type' has " + std::to_string(types->size()) +

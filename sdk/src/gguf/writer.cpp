@@ -78,6 +78,15 @@ void Writer::set(const std::string& key, Value v) {
 }
 
 void Writer::add_tensor(const std::string& name, DType dtype, std::vector<int64_t> shape, std::vector<uint8_t> data) {
+  auto bytes = std::make_shared<std::vector<uint8_t>>(std::move(data));
+  size_t n = bytes->size();
+  add_tensor(name, dtype, std::move(shape), [bytes] { return std::move(*bytes); });
+  if (tensors_.back().nbytes != n)
+    throw InvalidArgumentError("GGUF writer: tensor '" + name + "' has " + std::to_string(n) + " bytes, expected " +
+                               std::to_string(tensors_.back().nbytes));
+}
+
+void Writer::add_tensor(const std::string& name, DType dtype, std::vector<int64_t> shape, Producer produce) {
   auto g = detail::geometry(dtype);
   if (g.elems == 0 || !ggml_from_dtype(dtype))
     throw UnsupportedError("GGUF writer: tensor '" + name + "' has a type GGUF cannot store");
@@ -90,15 +99,13 @@ void Writer::add_tensor(const std::string& name, DType dtype, std::vector<int64_
   if (shape.back() % int64_t(g.elems) != 0)
     throw InvalidArgumentError("GGUF writer: tensor '" + name + "': row length " + std::to_string(shape.back()) +
                                " is not a multiple of the block size " + std::to_string(g.elems));
-  if (data.size() != size_t(numel) / g.elems * g.bytes)
-    throw InvalidArgumentError("GGUF writer: tensor '" + name + "' has " + std::to_string(data.size()) +
-                               " bytes, expected " + std::to_string(size_t(numel) / g.elems * g.bytes));
   for (auto& t : tensors_)
     if (t.name == name) throw InvalidArgumentError("GGUF writer: tensor '" + name + "' added twice");
-  tensors_.push_back({name, dtype, std::move(shape), std::move(data)});
+  tensors_.push_back({name, dtype, std::move(shape), size_t(numel) / g.elems * g.bytes, std::move(produce)});
 }
 
-void Writer::write(const std::filesystem::path& path, const std::function<void(uint64_t, uint64_t)>& progress) const {
+void Writer::write(const std::filesystem::path& path,
+                   const std::function<void(uint64_t, uint64_t, const std::string&)>& progress) const {
   std::vector<uint8_t> head;
   Out o(head);
   o.put<uint32_t>(0x46554747u);  // "GGUF"
@@ -124,8 +131,8 @@ void Writer::write(const std::filesystem::path& path, const std::function<void(u
     for (auto it = t.shape.rbegin(); it != t.shape.rend(); ++it) o.put<uint64_t>(uint64_t(*it));
     o.put<uint32_t>(uint32_t(*ggml_from_dtype(t.dtype)));
     o.put<uint64_t>(offset);
-    offset += (t.data.size() + alignment_ - 1) / alignment_ * alignment_;
-    total += t.data.size();
+    offset += (t.nbytes + alignment_ - 1) / alignment_ * alignment_;
+    total += t.nbytes;
   }
   head.resize((head.size() + alignment_ - 1) / alignment_ * alignment_, 0);
 
@@ -137,15 +144,20 @@ void Writer::write(const std::filesystem::path& path, const std::function<void(u
   static const char zeros[64] = {};
   uint64_t done = 0;
   for (auto& t : tensors_) {
-    f.write(reinterpret_cast<const char*>(t.data.data()), std::streamsize(t.data.size()));
-    size_t pad = (alignment_ - t.data.size() % alignment_) % alignment_;
+    std::vector<uint8_t> data = t.produce();
+    if (data.size() != t.nbytes)
+      throw InvalidArgumentError("GGUF writer: tensor '" + t.name + "' produced " + std::to_string(data.size()) +
+                                 " bytes, expected " + std::to_string(t.nbytes));
+    f.write(reinterpret_cast<const char*>(data.data()), std::streamsize(data.size()));
+    size_t pad = (alignment_ - data.size() % alignment_) % alignment_;
     while (pad > 0) {
       size_t k = std::min(pad, sizeof zeros);
       f.write(zeros, std::streamsize(k));
       pad -= k;
     }
-    done += t.data.size();
-    if (progress) progress(done, total);
+    done += t.nbytes;
+    if (!f) throw IoError(path.string() + ": write failed at tensor '" + t.name + "'");
+    if (progress) progress(done, total, t.name);
   }
   f.close();
   if (!f) throw IoError(path.string() + ": write failed");
