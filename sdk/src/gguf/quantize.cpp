@@ -35,7 +35,7 @@ void q8_0(const float* x, BlockQ8_0& b) {
   for (int i = 0; i < QK; ++i) amax = std::max(amax, std::fabs(x[i]));
   float d = amax / 127.f, id = d ? 1.f / d : 0.f;
   b.d = float_to_half(d);
-  for (int i = 0; i < QK; ++i) b.qs[i] = int8_t(nearest_int(x[i] * id));
+  for (int i = 0; i < QK; ++i) b.qs[i] = int8_t(std::round(x[i] * id));  // halves away from zero, as llama.cpp
 }
 void q4_0(const float* x, BlockQ4_0& b) {
   float d = signed_absmax(x, QK) / -8.f, id = d ? 1.f / d : 0.f;
