@@ -51,6 +51,14 @@ class Backend {
 
   // y[t] = W x[t] (+ bias) for t < n; W is [out, in] in any registered format.
   virtual void linear(const Tensor& w, const float* x, int64_t n, float* y, const float* bias = nullptr) = 0;
+  // Several products of the same input in one parallel pass (q/k/v, gate/up):
+  // jobs[j].y[t] = jobs[j].w x[t] (+ bias). Fewer synchronisations per token.
+  struct LinearJob {
+    const Tensor* w;
+    float* y;
+    const float* bias = nullptr;
+  };
+  virtual void linear_group(const LinearJob* jobs, int count, const float* x, int64_t n) = 0;
   // out[t] = row ids[t] of the table, widened to F32 (times `scale`).
   virtual void embedding(const Tensor& table, const int32_t* ids, int64_t n, float* out, float scale = 1) = 0;
   // out[t] = x[t] / rms(x[t]) * (w or 1 + w); x and out may alias.

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "allm/checkpoint.hpp"
+#include "allm/model_cache.hpp"
 
 namespace allm {
 
@@ -28,6 +29,49 @@ struct LoadOptions {
 // modes this library does not handle.
 Checkpoint load_checkpoint(const std::filesystem::path& path);
 Checkpoint load_checkpoint(const std::filesystem::path& path, const LoadOptions& options);
+
+// ---- Resolution ------------------------------------------------------------
+struct ResolvedModel {
+  std::filesystem::path path;  // what load_checkpoint() should open
+  std::string kind;            // "directory", "file" or "hf-cache"
+  std::string repo_id;         // hf-cache: "org/name"
+  std::string revision;        // hf-cache: as requested ("main" by default)
+  std::string commit;          // hf-cache: the snapshot's commit hash
+};
+
+// Resolves what a user typed, in this order:
+//  1. an existing path: a checkpoint directory, or a file (.safetensors,
+//     .gguf, anything a registered loader accepts);
+//  2. a Hugging Face repo id "org/name[@revision]" in the local HF cache
+//     (hf_hub_cache_dir()): refs/<revision> -> snapshots/<commit>, revision
+//     "main" by default, or a commit hash (or unique prefix of one). A
+//     snapshot without config.json but with one .gguf file resolves to it.
+// Throws ModelLoadError listing every place looked in when nothing matches.
+ResolvedModel resolve_model(const std::string& spec);
+// resolve_model() + load_checkpoint(), served from `cache` when already loaded.
+std::shared_ptr<const Checkpoint> load_model_cached(const std::string& spec, const LoadOptions& options = {},
+                                                    ModelCache& cache = ModelCache::instance());
+
+// The HF hub cache: $HF_HUB_CACHE, else $HUGGINGFACE_HUB_CACHE, else
+// $HF_HOME/hub, else $XDG_CACHE_HOME/huggingface/hub, else
+// ~/.cache/huggingface/hub (the same order huggingface_hub uses).
+std::filesystem::path hf_hub_cache_dir();
+
+struct HfCachedRevision {
+  std::string commit;
+  std::vector<std::string> refs;  // branch/tag names pointing at it ("main")
+  std::filesystem::path snapshot;
+};
+struct HfCachedRepo {
+  std::string repo_id;  // "org/name"
+  std::filesystem::path path;
+  std::vector<HfCachedRevision> revisions;
+  uint64_t size_on_disk = 0;  // bytes of the distinct blobs
+  int64_t last_used = 0;      // newest atime/mtime of its files, seconds since the epoch
+};
+// Every model repo in the HF cache (datasets and spaces skipped), sorted by id.
+// An absent cache directory yields an empty list.
+std::vector<HfCachedRepo> scan_hf_cache(const std::filesystem::path& cache_dir = hf_hub_cache_dir());
 
 // ---- Pluggable loaders -----------------------------------------------------
 // Another component (the GGUF reader) plugs in without touching this code:

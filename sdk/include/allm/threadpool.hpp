@@ -9,6 +9,7 @@
 #include <functional>
 #include <mutex>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 namespace allm {
@@ -23,15 +24,17 @@ class ThreadPool {
 
   int size() const noexcept { return static_cast<int>(workers_.size()) + 1; }
 
-  // Runs fn(thread_index, begin, end) over [0, n) split into size() contiguous
-  // chunks whose boundaries are multiples of `grain`. Blocks until all are done.
+  // Runs fn(ctx, thread_index, begin, end) over [0, n) in blocks of about
+  // `grain` items whose boundaries are multiples of `grain`. Blocks are claimed
+  // dynamically, so a worker the OS has descheduled delays nothing it has not
+  // started: the caller simply takes its share. Blocks until all are done.
   // Not reentrant: call it from one thread at a time.
   using RangeFn = void (*)(void* ctx, int thread, int64_t begin, int64_t end);
   void parallel_for(int64_t n, int64_t grain, RangeFn fn, void* ctx);
 
   template <class F>
   void parallel_for(int64_t n, int64_t grain, F&& f) {
-    auto thunk = [](void* c, int t, int64_t b, int64_t e) { (*static_cast<F*>(c))(t, b, e); };
+    auto thunk = [](void* c, int t, int64_t b, int64_t e) { (*static_cast<std::remove_reference_t<F>*>(c))(t, b, e); };
     parallel_for(n, grain, +thunk, static_cast<void*>(&f));
   }
 
@@ -40,18 +43,22 @@ class ThreadPool {
 
  private:
   void worker_loop(int index);
-  void run_chunk(int index);
+  // Claims and runs blocks of job `job` until none is left.
+  void work(uint32_t job, int index);
 
   std::vector<std::thread> workers_;
   std::mutex mutex_;
   std::condition_variable wake_;
-  std::atomic<uint64_t> generation_{0};
-  std::atomic<int> pending_{0};
-  bool stop_ = false;
-  // The current job.
-  RangeFn fn_ = nullptr;
-  void* ctx_ = nullptr;
-  int64_t n_ = 0, grain_ = 1;
+  std::atomic<bool> stop_{false};
+  // The current job. Fields are written only between jobs; `state_` packs the
+  // job number (high 32 bits) with the next unclaimed block, so a worker that
+  // wakes late can only claim blocks of the job it read the fields of.
+  std::atomic<uint32_t> job_{0};
+  std::atomic<uint64_t> state_{0};
+  std::atomic<int64_t> done_{0};
+  std::atomic<RangeFn> fn_{nullptr};
+  std::atomic<void*> ctx_{nullptr};
+  std::atomic<int64_t> n_{0}, grain_{1}, blocks_{0};
 };
 
 }  // namespace allm

@@ -17,6 +17,12 @@ namespace {
 constexpr int64_t kTileRows = 32;
 // Rows per scheduling unit when decoding one token.
 constexpr int64_t kDecodeGrain = 8;
+// Jobs smaller than this many multiply-adds run on the calling thread: waking
+// workers costs more than it saves.
+constexpr int64_t kMinParallelWork = 1 << 15;
+// Attention over a short context is cheaper inline than one more thread
+// synchronisation per layer (which costs most when the machine is busy).
+constexpr int64_t kMinParallelAttention = 1 << 20;
 
 class CpuBackend final : public Backend {
  public:
@@ -26,31 +32,41 @@ class CpuBackend final : public Backend {
   int threads() const override { return pool_.size(); }
 
   void linear(const Tensor& w, const float* x, int64_t n, float* y, const float* bias) override {
-    const WeightFormat& fmt = weight_format_of(w);
-    const int64_t out = w.rows(), in = w.cols();
-    if (n == 1) {
-      pool_.parallel_for(out, kDecodeGrain, [&](int, int64_t b, int64_t e) { fmt.dot_rows(w, b, e, x, y + b); });
-    } else {
-      const bool direct = w.dtype == DType::F32;
-      if (!direct) reserve_scratch(kTileRows * in);
-      const auto& k = kernels::active();
-      pool_.parallel_for(out, kTileRows, [&](int t, int64_t b, int64_t e) {
-        for (int64_t r0 = b; r0 < e; r0 += kTileRows) {
-          const int64_t r1 = std::min(e, r0 + kTileRows);
-          const float* tile;
-          if (direct) {
-            tile = static_cast<const float*>(w.data) + r0 * in;
-          } else {
-            fmt.dequant_rows(w, r0, r1, scratch_[t].data());
-            tile = scratch_[t].data();
-          }
-          k.gemm_f32(tile, r1 - r0, x, n, in, y + r0, out);
-        }
-      });
+    LinearJob job{&w, y, bias};
+    linear_group(&job, 1, x, n);
+  }
+
+  void linear_group(const LinearJob* jobs, int count, const float* x, int64_t n) override {
+    // One row space over all jobs: job j owns rows [start[j], start[j+1]).
+    int64_t start[kMaxGroup + 1] = {0};
+    const WeightFormat* fmt[kMaxGroup];
+    int64_t work = 0, in = 0;
+    if (count > kMaxGroup) throw InvalidArgumentError("linear_group: too many jobs");
+    for (int j = 0; j < count; ++j) {
+      fmt[j] = &weight_format_of(*jobs[j].w);
+      start[j + 1] = start[j] + jobs[j].w->rows();
+      in = std::max(in, jobs[j].w->cols());
+      work += jobs[j].w->rows() * jobs[j].w->cols() * n;
     }
-    if (bias)
+    const int64_t total = start[count];
+    auto run = [&](int t, int64_t b, int64_t e) {
+      for (int j = 0; j < count && b < e; ++j) {
+        const int64_t lo = std::max(b, start[j]), hi = std::min(e, start[j + 1]);
+        if (lo < hi) rows(*jobs[j].w, *fmt[j], lo - start[j], hi - start[j], x, n, jobs[j].y, t);
+      }
+    };
+    if (n == 1) {
+      pool_.parallel_for(total, work < kMinParallelWork ? total : kDecodeGrain, run);
+    } else {
+      reserve_scratch(kTileRows * in);
+      pool_.parallel_for(total, work < kMinParallelWork ? total : kTileRows, run);
+    }
+    for (int j = 0; j < count; ++j) {
+      if (!jobs[j].bias) continue;
+      const int64_t out = jobs[j].w->rows();
       for (int64_t t = 0; t < n; ++t)
-        for (int64_t r = 0; r < out; ++r) y[t * out + r] += bias[r];
+        for (int64_t r = 0; r < out; ++r) jobs[j].y[t * out + r] += jobs[j].bias[r];
+    }
   }
 
   void embedding(const Tensor& table, const int32_t* ids, int64_t n, float* out, float scale) override {
@@ -106,9 +122,11 @@ class CpuBackend final : public Backend {
   void attention(const float* q, int64_t n, int64_t pos0, const KVLayerView& kv, const AttentionParams& p,
                  float* out) override {
     const int64_t group = p.heads / p.kv_heads, d = p.head_dim;
-    reserve_scratch(pos0 + n);
+    reserve_scratch(kv.capacity);  // sized by the cache, not per token
     const auto& k = kernels::active();
-    pool_.parallel_for(n * p.heads, 1, [&](int th, int64_t b, int64_t e) {
+    const int64_t tasks = n * p.heads;
+    const int64_t grain = tasks * (pos0 + n) * d < kMinParallelAttention ? tasks : 1;
+    pool_.parallel_for(tasks, grain, [&](int th, int64_t b, int64_t e) {
       float* scores = scratch_[th].data();
       for (int64_t task = b; task < e; ++task) {
         const int64_t t = task / p.heads, h = task % p.heads, kvh = h / group;
@@ -158,6 +176,27 @@ class CpuBackend final : public Backend {
   }
 
  private:
+  // Rows [r0, r1) of y = W x for n tokens (y row stride = W's rows).
+  void rows(const Tensor& w, const WeightFormat& fmt, int64_t r0, int64_t r1, const float* x, int64_t n, float* y,
+            int thread) {
+    if (n == 1) return fmt.dot_rows(w, r0, r1, x, y + r0);
+    const int64_t in = w.cols(), out = w.rows();
+    const auto& k = kernels::active();
+    for (int64_t t0 = r0; t0 < r1; t0 += kTileRows) {
+      const int64_t t1 = std::min(r1, t0 + kTileRows);
+      const float* tile;
+      if (w.dtype == DType::F32) {
+        tile = static_cast<const float*>(w.data) + t0 * in;
+      } else {  // dequantise once, reuse for every token
+        fmt.dequant_rows(w, t0, t1, scratch_[thread].data());
+        tile = scratch_[thread].data();
+      }
+      k.gemm_f32(tile, t1 - t0, x, n, in, y + t0, out);
+    }
+  }
+
+  static constexpr int kMaxGroup = 8;
+
   // Per-thread scratch of at least `floats` floats (grows, never shrinks).
   void reserve_scratch(int64_t floats) {
     for (auto& s : scratch_)

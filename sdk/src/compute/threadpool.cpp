@@ -37,39 +37,46 @@ ThreadPool::ThreadPool(int threads) {
 ThreadPool::~ThreadPool() {
   {
     std::lock_guard lock(mutex_);
-    stop_ = true;
-    generation_.fetch_add(1, std::memory_order_release);
+    stop_.store(true);
+    job_.fetch_add(1, std::memory_order_release);
   }
   wake_.notify_all();
   for (auto& t : workers_) t.join();
 }
 
-void ThreadPool::run_chunk(int index) {
-  const int64_t parts = size();
-  const int64_t blocks = (n_ + grain_ - 1) / grain_;
-  const int64_t b0 = blocks * index / parts, b1 = blocks * (index + 1) / parts;
-  const int64_t begin = std::min(n_, b0 * grain_), end = std::min(n_, b1 * grain_);
-  if (begin < end) fn_(ctx_, index, begin, end);
+void ThreadPool::work(uint32_t job, int index) {
+  const RangeFn fn = fn_.load(std::memory_order_relaxed);
+  void* ctx = ctx_.load(std::memory_order_relaxed);
+  const int64_t n = n_.load(std::memory_order_relaxed), grain = grain_.load(std::memory_order_relaxed);
+  const int64_t blocks = blocks_.load(std::memory_order_relaxed);
+  uint64_t s = state_.load(std::memory_order_acquire);
+  for (;;) {
+    if ((s >> 32) != job || static_cast<int64_t>(s & 0xffffffffu) >= blocks) return;
+    if (!state_.compare_exchange_weak(s, s + 1, std::memory_order_acq_rel)) continue;
+    const int64_t b = static_cast<int64_t>(s & 0xffffffffu);
+    fn(ctx, index, b * grain, std::min(n, (b + 1) * grain));
+    done_.fetch_add(1, std::memory_order_acq_rel);
+    s = state_.load(std::memory_order_acquire);
+  }
 }
 
 void ThreadPool::worker_loop(int index) {
-  uint64_t seen = 0;
+  uint32_t seen = 0;
   for (;;) {
     // Spin briefly: decode dispatches jobs microseconds apart.
-    uint64_t gen = generation_.load(std::memory_order_acquire);
-    for (int spin = 0; gen == seen && spin < 20000; ++spin) {
+    uint32_t job = job_.load(std::memory_order_acquire);
+    for (int spin = 0; job == seen && spin < 20000; ++spin) {
       ALLM_CPU_RELAX();
-      gen = generation_.load(std::memory_order_acquire);
+      job = job_.load(std::memory_order_acquire);
     }
-    if (gen == seen) {
+    if (job == seen) {
       std::unique_lock lock(mutex_);
-      wake_.wait(lock, [&] { return generation_.load(std::memory_order_acquire) != seen; });
-      gen = generation_.load(std::memory_order_acquire);
+      wake_.wait(lock, [&] { return job_.load(std::memory_order_acquire) != seen; });
+      job = job_.load(std::memory_order_acquire);
     }
-    seen = gen;
-    if (stop_) return;
-    run_chunk(index);
-    pending_.fetch_sub(1, std::memory_order_acq_rel);
+    seen = job;
+    if (stop_.load()) return;
+    work(job, index);
   }
 }
 
@@ -80,18 +87,32 @@ void ThreadPool::parallel_for(int64_t n, int64_t grain, RangeFn fn, void* ctx) {
     fn(ctx, 0, 0, n);
     return;
   }
-  fn_ = fn;
-  ctx_ = ctx;
-  n_ = n;
-  grain_ = grain;
-  pending_.store(static_cast<int>(workers_.size()), std::memory_order_release);
+  // At most 16 blocks per thread: enough to balance, few enough to be cheap.
+  const int64_t max_blocks = 16 * static_cast<int64_t>(size());
+  if ((n + grain - 1) / grain > max_blocks) grain = ((n + max_blocks - 1) / max_blocks + grain - 1) / grain * grain;
+  const int64_t blocks = (n + grain - 1) / grain;
+  const uint32_t job = job_.load(std::memory_order_relaxed) + 1;
+  fn_.store(fn, std::memory_order_relaxed);
+  ctx_.store(ctx, std::memory_order_relaxed);
+  n_.store(n, std::memory_order_relaxed);
+  grain_.store(grain, std::memory_order_relaxed);
+  blocks_.store(blocks, std::memory_order_relaxed);
+  done_.store(0, std::memory_order_relaxed);
+  state_.store(static_cast<uint64_t>(job) << 32, std::memory_order_release);
   {
     std::lock_guard lock(mutex_);
-    generation_.fetch_add(1, std::memory_order_acq_rel);
+    job_.store(job, std::memory_order_release);
   }
   wake_.notify_all();
-  run_chunk(0);
-  while (pending_.load(std::memory_order_acquire) != 0) ALLM_CPU_RELAX();
+  work(job, 0);
+  // Only blocks other threads already started remain: spin, then yield so a
+  // descheduled worker can finish its block on an oversubscribed machine.
+  for (int spin = 0; done_.load(std::memory_order_acquire) != blocks; ++spin) {
+    if (spin < 4000)
+      ALLM_CPU_RELAX();
+    else
+      std::this_thread::yield();
+  }
 }
 
 }  // namespace allm

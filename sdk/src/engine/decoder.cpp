@@ -107,9 +107,10 @@ class DecoderModel final : public Model {
 
     // Attention.
     be_->rms_norm(x_.data(), l.attn_norm.data(), n, H, s_.norm_eps, s_.norm_plus_one, h_.data());
-    be_->linear(l.q, h_.data(), n, q_.data(), l.q_bias.empty() ? nullptr : l.q_bias.data());
-    be_->linear(l.k, h_.data(), n, k_.data(), l.k_bias.empty() ? nullptr : l.k_bias.data());
-    be_->linear(l.v, h_.data(), n, v_.data(), l.v_bias.empty() ? nullptr : l.v_bias.data());
+    auto bias = [](const std::vector<float>& b) { return b.empty() ? nullptr : b.data(); };
+    const Backend::LinearJob qkv[] = {
+        {&l.q, q_.data(), bias(l.q_bias)}, {&l.k, k_.data(), bias(l.k_bias)}, {&l.v, v_.data(), bias(l.v_bias)}};
+    be_->linear_group(qkv, 3, h_.data(), n);
     if (!l.q_norm.empty()) {
       be_->rms_norm(q_.data(), l.q_norm.data(), n * s_.heads, D, s_.norm_eps, s_.norm_plus_one, q_.data());
       be_->rms_norm(k_.data(), l.k_norm.data(), n * s_.kv_heads, D, s_.norm_eps, s_.norm_plus_one, k_.data());
@@ -143,8 +144,8 @@ class DecoderModel final : public Model {
 
   void mlp(const Tensor& gate, const Tensor& up, const Tensor& down, const float* in, int64_t n, float* out) {
     const int64_t inter = gate.rows();
-    be_->linear(gate, in, n, gate_.data());
-    be_->linear(up, in, n, up_.data());
+    const Backend::LinearJob gate_up[] = {{&gate, gate_.data()}, {&up, up_.data()}};
+    be_->linear_group(gate_up, 2, in, n);
     be_->gated_activation(gate_.data(), up_.data(), n * inter, s_.activation, gate_.data());
     be_->linear(down, gate_.data(), n, out);
   }

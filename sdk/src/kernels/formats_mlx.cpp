@@ -1,5 +1,7 @@
 // MLX affine quantization (2..8 bits, any group size dividing the row): codes
 // are unpacked and scaled inside the dot product, w = scale * code + bias.
+#include <vector>
+
 #include "allm/weight_format.hpp"
 #include "kernels/kernel_table.hpp"
 
@@ -20,7 +22,20 @@ kernels::MlxRow row_of(const Tensor& w, int64_t r) {
 
 void dot_rows(const Tensor& w, int64_t r0, int64_t r1, const float* x, float* y) {
   const auto& k = kernels::active();
-  for (int64_t r = r0; r < r1; ++r) y[r - r0] = k.dot_mlx(row_of(w, r), x, w.cols());
+  // Σx per group once for all rows of this call (the bias term is bias * Σx).
+  thread_local std::vector<float> xsum;
+  const int64_t cols = w.cols(), groups = cols / w.group_size;
+  if (static_cast<int64_t>(xsum.size()) < groups) xsum.resize(static_cast<size_t>(groups));
+  for (int64_t g = 0; g < groups; ++g) {
+    float s = 0;
+    for (int64_t j = g * w.group_size; j < (g + 1) * w.group_size; ++j) s += x[j];
+    xsum[g] = s;
+  }
+  for (int64_t r = r0; r < r1; ++r) {
+    kernels::MlxRow row = row_of(w, r);
+    row.xsum = xsum.data();
+    y[r - r0] = k.dot_mlx(row, x, cols);
+  }
 }
 
 void dequant_rows(const Tensor& w, int64_t r0, int64_t r1, float* out) {

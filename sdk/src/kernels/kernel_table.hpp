@@ -19,6 +19,9 @@ struct MlxRow {
   int scale_type;         // ScaleType
   int bits;
   int group_size;
+  // Optional: Σx over each group of the input vector, shared by every row of
+  // a matrix (lets the kernels skip summing x per row). May be null.
+  const float* xsum = nullptr;
 };
 
 struct KernelTable {
@@ -38,6 +41,8 @@ struct KernelTable {
                    float* y, int64_t ldy);
   // y += a * x
   void (*axpy)(float a, const float* x, float* y, int64_t n);
+  // Σ p[i]: a pure streaming read (memory-bandwidth measurement).
+  float (*read_sum)(const float* p, int64_t n);
 };
 
 const KernelTable& scalar_table();

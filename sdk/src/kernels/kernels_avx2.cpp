@@ -75,19 +75,16 @@ inline __m256 codes8(const uint32_t* codes, int64_t j) {
 template <int Bits>
 float dot_mlx_bits(const MlxRow& r, const float* x, int64_t n) {
   __m256 total = _mm256_setzero_ps();
+  float bias_total = 0;
   const int gs = r.group_size;
   for (int64_t g0 = 0, g = 0; g0 < n; g0 += gs, ++g) {
-    __m256 cx = _mm256_setzero_ps(), sx = _mm256_setzero_ps();
-    for (int64_t j = g0; j < g0 + gs; j += 8) {
-      __m256 xv = _mm256_loadu_ps(x + j);
-      __m256 c = Bits == 4 ? codes4(r.codes, j) : codes8(r.codes, j);
-      cx = _mm256_fmadd_ps(c, xv, cx);
-      sx = _mm256_add_ps(sx, xv);
-    }
+    __m256 cx = _mm256_setzero_ps();
+    for (int64_t j = g0; j < g0 + gs; j += 8)
+      cx = _mm256_fmadd_ps(Bits == 4 ? codes4(r.codes, j) : codes8(r.codes, j), _mm256_loadu_ps(x + j), cx);
     total = _mm256_fmadd_ps(cx, _mm256_set1_ps(load_scale(r.scales, r.scale_type, g)), total);
-    total = _mm256_fmadd_ps(sx, _mm256_set1_ps(load_scale(r.biases, r.scale_type, g)), total);
+    bias_total += load_scale(r.biases, r.scale_type, g) * r.xsum[g];
   }
-  return hsum(total);
+  return hsum(total) + bias_total;
 }
 
 bool mlx_fast(const MlxRow& r, int64_t n) {
@@ -95,7 +92,7 @@ bool mlx_fast(const MlxRow& r, int64_t n) {
 }
 
 float dot_mlx(const MlxRow& r, const float* x, int64_t n) {
-  if (!mlx_fast(r, n)) return scalar_table().dot_mlx(r, x, n);
+  if (!mlx_fast(r, n) || !r.xsum) return scalar_table().dot_mlx(r, x, n);
   return r.bits == 4 ? dot_mlx_bits<4>(r, x, n) : dot_mlx_bits<8>(r, x, n);
 }
 
@@ -165,11 +162,25 @@ void axpy(float a, const float* x, float* y, int64_t n) {
   for (; i < n; ++i) y[i] += a * x[i];
 }
 
+float read_sum(const float* p, int64_t n) {
+  __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+  int64_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    a0 = _mm256_add_ps(a0, _mm256_loadu_ps(p + i));
+    a1 = _mm256_add_ps(a1, _mm256_loadu_ps(p + i + 8));
+    a2 = _mm256_add_ps(a2, _mm256_loadu_ps(p + i + 16));
+    a3 = _mm256_add_ps(a3, _mm256_loadu_ps(p + i + 24));
+  }
+  float s = hsum(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
+  for (; i < n; ++i) s += p[i];
+  return s;
+}
+
 }  // namespace
 
 const KernelTable* avx2_table() {
   static const KernelTable table = {"avx2",     dot_f32,    dot_bf16, dot_f16, dot_mlx, bf16_to_f32,
-                                    f16_to_f32, mlx_to_f32, gemm_f32, axpy};
+                                    f16_to_f32, mlx_to_f32, gemm_f32, axpy,    read_sum};
   return &table;
 }
 

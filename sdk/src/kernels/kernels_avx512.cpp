@@ -78,22 +78,39 @@ inline __m512 codes8(const uint32_t* codes, int64_t j) {
   return _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(b));
 }
 
+// Σ code·x over one group of 64 4-bit codes (32 bytes): nibbles are split and
+// re-interleaved with byte unpacks, so 64 codes cost a handful of shuffles.
+inline __m512 group64_4bit(const uint8_t* bytes, const float* x, __m512 acc) {
+  const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bytes));
+  const __m256i mask = _mm256_set1_epi8(0x0f);
+  const __m256i lo = _mm256_and_si256(v, mask), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), mask);
+  const __m256i a = _mm256_unpacklo_epi8(lo, hi);  // codes 0-15 | 32-47
+  const __m256i b = _mm256_unpackhi_epi8(lo, hi);  // codes 16-31 | 48-63
+  acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm256_castsi256_si128(a))), _mm512_loadu_ps(x), acc);
+  acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm256_castsi256_si128(b))), _mm512_loadu_ps(x + 16), acc);
+  acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm256_extracti128_si256(a, 1))), _mm512_loadu_ps(x + 32), acc);
+  acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm256_extracti128_si256(b, 1))), _mm512_loadu_ps(x + 48), acc);
+  return acc;
+}
+
 template <int Bits>
 float dot_mlx_bits(const MlxRow& r, const float* x, int64_t n) {
   __m512 total = _mm512_setzero_ps();
+  float bias_total = 0;
   const int gs = r.group_size;
+  const uint8_t* bytes = reinterpret_cast<const uint8_t*>(r.codes);
   for (int64_t g0 = 0, g = 0; g0 < n; g0 += gs, ++g) {
-    __m512 cx = _mm512_setzero_ps(), sx = _mm512_setzero_ps();
-    for (int64_t j = g0; j < g0 + gs; j += 16) {
-      __m512 xv = _mm512_loadu_ps(x + j);
-      __m512 c = Bits == 4 ? codes4(r.codes, j) : codes8(r.codes, j);
-      cx = _mm512_fmadd_ps(c, xv, cx);
-      sx = _mm512_add_ps(sx, xv);
+    __m512 cx = _mm512_setzero_ps();
+    if (Bits == 4 && gs % 64 == 0) {
+      for (int64_t j = g0; j < g0 + gs; j += 64) cx = group64_4bit(bytes + j / 2, x + j, cx);
+    } else {
+      for (int64_t j = g0; j < g0 + gs; j += 16)
+        cx = _mm512_fmadd_ps(Bits == 4 ? codes4(r.codes, j) : codes8(r.codes, j), _mm512_loadu_ps(x + j), cx);
     }
     total = _mm512_fmadd_ps(cx, _mm512_set1_ps(load_scale(r.scales, r.scale_type, g)), total);
-    total = _mm512_fmadd_ps(sx, _mm512_set1_ps(load_scale(r.biases, r.scale_type, g)), total);
+    bias_total += load_scale(r.biases, r.scale_type, g) * r.xsum[g];
   }
-  return _mm512_reduce_add_ps(total);
+  return _mm512_reduce_add_ps(total) + bias_total;
 }
 
 bool mlx_fast(const MlxRow& r, int64_t n) {
@@ -101,7 +118,7 @@ bool mlx_fast(const MlxRow& r, int64_t n) {
 }
 
 float dot_mlx(const MlxRow& r, const float* x, int64_t n) {
-  if (!mlx_fast(r, n)) return scalar_table().dot_mlx(r, x, n);
+  if (!mlx_fast(r, n) || !r.xsum) return scalar_table().dot_mlx(r, x, n);
   return r.bits == 4 ? dot_mlx_bits<4>(r, x, n) : dot_mlx_bits<8>(r, x, n);
 }
 
@@ -170,11 +187,25 @@ void axpy(float a, const float* x, float* y, int64_t n) {
   }
 }
 
+float read_sum(const float* p, int64_t n) {
+  __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+  int64_t i = 0;
+  for (; i + 64 <= n; i += 64) {
+    a0 = _mm512_add_ps(a0, _mm512_loadu_ps(p + i));
+    a1 = _mm512_add_ps(a1, _mm512_loadu_ps(p + i + 16));
+    a2 = _mm512_add_ps(a2, _mm512_loadu_ps(p + i + 32));
+    a3 = _mm512_add_ps(a3, _mm512_loadu_ps(p + i + 48));
+  }
+  float s = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
+  for (; i < n; ++i) s += p[i];
+  return s;
+}
+
 }  // namespace
 
 const KernelTable* avx512_table() {
-  static const KernelTable table = {"avx512", dot_f32,    dot_bf16, dot_f16, dot_mlx, bf16_to_f32,
-                                    f16_to_f32, mlx_to_f32, gemm_f32, axpy};
+  static const KernelTable table = {"avx512",   dot_f32,    dot_bf16, dot_f16, dot_mlx, bf16_to_f32,
+                                    f16_to_f32, mlx_to_f32, gemm_f32, axpy,    read_sum};
   return &table;
 }
 

@@ -63,12 +63,26 @@ void axpy(float a, const float* x, float* y, int64_t n) {
   for (; i < n; ++i) y[i] += a * x[i];
 }
 
+float read_sum(const float* p, int64_t n) {
+  float32x4_t a0 = vdupq_n_f32(0), a1 = a0, a2 = a0, a3 = a0;
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    a0 = vaddq_f32(a0, vld1q_f32(p + i));
+    a1 = vaddq_f32(a1, vld1q_f32(p + i + 4));
+    a2 = vaddq_f32(a2, vld1q_f32(p + i + 8));
+    a3 = vaddq_f32(a3, vld1q_f32(p + i + 12));
+  }
+  float s = vaddvq_f32(vaddq_f32(vaddq_f32(a0, a1), vaddq_f32(a2, a3)));
+  for (; i < n; ++i) s += p[i];
+  return s;
+}
+
 }  // namespace
 
 const KernelTable* neon_table() {
   const KernelTable& s = scalar_table();
   static const KernelTable table = {"neon",        dot_f32,      dot_bf16, dot_f16, s.dot_mlx, bf16_to_f32,
-                                    s.f16_to_f32, s.mlx_to_f32, gemm_f32, axpy};
+                                    s.f16_to_f32, s.mlx_to_f32, gemm_f32, axpy,      read_sum};
   return &table;
 }
 

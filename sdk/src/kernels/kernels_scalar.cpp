@@ -65,11 +65,22 @@ void axpy(float a, const float* x, float* y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] += a * x[i];
 }
 
+float read_sum(const float* p, int64_t n) {
+  float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int j = 0; j < 8; ++j) acc[j] += p[i + j];
+  for (; i < n; ++i) acc[0] += p[i];
+  float s = 0;
+  for (float a : acc) s += a;
+  return s;
+}
+
 }  // namespace
 
 const KernelTable& scalar_table() {
-  static const KernelTable table = {"scalar", dot_f32,    dot_bf16, dot_f16, dot_mlx, bf16_to_f32,
-                                    f16_to_f32, mlx_to_f32, gemm_f32, axpy};
+  static const KernelTable table = {"scalar",   dot_f32,    dot_bf16, dot_f16, dot_mlx, bf16_to_f32,
+                                    f16_to_f32, mlx_to_f32, gemm_f32, axpy,    read_sum};
   return table;
 }
 

@@ -27,7 +27,7 @@ json canonical_scaling(json scaling) {
   if (!scaling.contains("rope_type") && scaling.contains("type")) scaling["rope_type"] = scaling["type"];
   scaling.erase("type");
   if (scaling.empty()) return nullptr;
-  if (scaling.size() == 1 && scaling.value("rope_type", "") == "default") return nullptr;
+  if (scaling.size() == 1 && scaling.begin().key() == "rope_type" && *scaling.begin() == "default") return nullptr;
   return scaling;
 }
 
@@ -97,7 +97,7 @@ void normalize_eos(json& cfg, const std::string& where) {
 
 // gemma3 multimodal configs keep the language model under text_config.
 void lift_text_config(json& cfg) {
-  if (cfg.value("model_type", "") != "gemma3") return;
+  if (auto mt = cfg.find("model_type"); mt == cfg.end() || *mt != "gemma3") return;
   auto tc = cfg.find("text_config");
   if (tc == cfg.end() || !tc->is_object()) return;
   json lifted = *tc;
@@ -114,10 +114,14 @@ void lift_text_config(json& cfg) {
 json normalize_config(const json& raw, const std::string& where) {
   if (!raw.is_object()) throw ModelLoadError(where + ": top level is " + std::string(raw.type_name()) + ", not an object");
   json cfg = raw;
-  lift_text_config(cfg);
-  normalize_rope(cfg, where);
-  normalize_dtype(cfg);
-  normalize_eos(cfg, where);
+  try {
+    lift_text_config(cfg);
+    normalize_rope(cfg, where);
+    normalize_dtype(cfg);
+    normalize_eos(cfg, where);
+  } catch (const json::exception& e) {  // a key of an unexpected JSON type
+    throw ModelLoadError(where + ": unexpected value: " + e.what());
+  }
   return cfg;
 }
 
@@ -130,6 +134,8 @@ json read_config_file(const std::filesystem::path& file) {
   try {
     raw = json::parse(ss.str());
   } catch (const json::parse_error& e) {
+    throw ModelLoadError(file.string() + ": malformed JSON: " + e.what());
+  } catch (const json::exception& e) {
     throw ModelLoadError(file.string() + ": malformed JSON: " + e.what());
   }
   return normalize_config(raw, file.string());

@@ -46,6 +46,8 @@ GenerationDefaults read_generation_defaults(const std::filesystem::path& model_d
       gc = json::parse(ss.str());
     } catch (const json::parse_error& e) {
       throw ModelLoadError(file.string() + ": malformed JSON: " + e.what());
+    } catch (const json::exception& e) {
+      throw ModelLoadError(file.string() + ": malformed JSON: " + e.what());
     }
     if (!gc.is_object()) throw ModelLoadError(file.string() + ": top level is not an object");
   }

@@ -95,6 +95,8 @@ SafetensorsHeader parse_safetensors_header(const uint8_t* data, size_t size, con
   } catch (const nlohmann::json::parse_error& e) {
     // e.byte is 1-based within the JSON text; report the file offset too.
     fail(source, "malformed JSON header at byte " + std::to_string(e.byte + 7) + " of the file: " + e.what());
+  } catch (const nlohmann::json::exception& e) {  // e.g. a number too large for any type
+    fail(source, std::string("malformed JSON header: ") + e.what());
   }
   if (!header.is_object()) fail(source, "JSON header is " + std::string(header.type_name()) + ", not an object");
 

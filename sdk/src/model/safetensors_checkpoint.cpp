@@ -32,6 +32,8 @@ json read_json(const fs::path& file) {
     return json::parse(read_text(file));
   } catch (const json::parse_error& e) {
     throw ModelLoadError(file.string() + ": malformed JSON: " + e.what());
+  } catch (const json::exception& e) {
+    throw ModelLoadError(file.string() + ": malformed JSON: " + e.what());
   }
 }
 
@@ -112,7 +114,8 @@ std::string float_dtype_of(const std::map<std::string, RawTensor>& tensors, cons
   for (const auto& kv : bytes)
     if (!best || kv.second > best->second) best = &kv;
   if (best) return torch_dtype_name(best->first);
-  return cfg.value("torch_dtype", "");
+  auto declared = cfg.find("torch_dtype");
+  return declared != cfg.end() && declared->is_string() ? declared->get<std::string>() : "";
 }
 
 std::optional<std::string> chat_template_of(const fs::path& dir, const json* tokenizer_config) {
@@ -127,7 +130,7 @@ std::optional<std::string> chat_template_of(const fs::path& dir, const json* tok
         for (const auto& t : *it) {
           if (!t.is_object() || !t.contains("template") || !t["template"].is_string()) continue;
           if (!first) first = &t;
-          if (t.value("name", "") == "default") return t["template"].get<std::string>();
+          if (t.contains("name") && t["name"] == "default") return t["template"].get<std::string>();
         }
         if (first) return (*first)["template"].get<std::string>();
       }
@@ -143,7 +146,9 @@ std::optional<std::string> chat_template_of(const fs::path& dir, const json* tok
 
 }  // namespace
 
-Checkpoint load_safetensors_checkpoint(const fs::path& dir, const std::optional<fs::path>& only_file) {
+namespace {
+
+Checkpoint load_checkpoint_directory(const fs::path& dir, const std::optional<fs::path>& only_file) {
   const fs::path config_file = dir / "config.json";
   if (!fs::is_regular_file(config_file))
     throw ModelLoadError(dir.string() + ": no config.json (not a Hugging Face-style model directory)");
@@ -202,6 +207,18 @@ Checkpoint load_safetensors_checkpoint(const fs::path& dir, const std::optional<
   }
   ck.chat_template = chat_template_of(dir, tokenizer_config.is_object() ? &tokenizer_config : nullptr);
   return ck;
+}
+
+}  // namespace
+
+Checkpoint load_safetensors_checkpoint(const fs::path& dir, const std::optional<fs::path>& only_file) {
+  try {
+    return load_checkpoint_directory(dir, only_file);
+  } catch (const json::exception& e) {
+    // A config value of an unexpected JSON type somewhere the checks above
+    // did not anticipate: still a load error naming the model.
+    throw ModelLoadError(dir.string() + ": unexpected value in the checkpoint's JSON files: " + e.what());
+  }
 }
 
 }  // namespace allm::detail

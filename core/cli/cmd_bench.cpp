@@ -1,0 +1,157 @@
+// allm bench MODEL [--prompt-tokens N] [--gen-tokens N] [--threads N] [--json]
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <random>
+
+#include <nlohmann/json.hpp>
+
+#include "allm/bandwidth.hpp"
+#include "allm/threadpool.hpp"
+#include "engine_cli.hpp"
+
+namespace allm::cli {
+
+namespace {
+
+double now_ms() {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+double cpu_seconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) * 1e-6;
+}
+
+uint64_t peak_rss_bytes() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<uint64_t>(u.ru_maxrss) * 1024;  // Linux reports KiB
+}
+
+}  // namespace
+
+static int run_bench(Args& args) {
+  const bool json = args.flag("json");
+  const int64_t prompt = args.integer("prompt-tokens").value_or(512);
+  const int64_t gen = args.integer("gen-tokens").value_or(128);
+  const int threads_arg = thread_option(args);
+  const bool skip_bw = args.flag("no-bandwidth");
+  auto pos = args.positionals();
+  args.finish();
+  if (pos.size() != 1) throw InvalidArgumentError("usage: allm bench MODEL [options]");
+  if (prompt < 1) throw InvalidArgumentError("--prompt-tokens must be >= 1");
+  if (gen < 1) throw InvalidArgumentError("--gen-tokens must be >= 1");
+  const int threads = threads_arg > 0 ? threads_arg : ThreadPool::physical_cores();
+
+  LoadedModel lm = load_cli_model(pos[0], threads);
+  Model& model = *lm.model;
+  const ModelInfo& info = model.info();
+  if (prompt + gen > info.context_length)
+    throw InvalidArgumentError("--prompt-tokens + --gen-tokens exceed the context window of " +
+                               std::to_string(info.context_length));
+
+  std::mt19937 rng(1234);
+  std::vector<int32_t> ids(static_cast<size_t>(prompt));
+  for (auto& t : ids) t = static_cast<int32_t>(rng() % static_cast<uint32_t>(info.vocab_size));
+  std::vector<float> logits(static_cast<size_t>(info.vocab_size));
+  auto cache = model.make_cache(prompt + gen);
+
+  double t0 = now_ms();
+  model.forward(ids, *cache, LogitsMode::last, logits.data());
+  const double prefill_ms = now_ms() - t0;
+
+  int32_t next = 0;
+  std::vector<double> step_ms;
+  step_ms.reserve(static_cast<size_t>(gen));
+  t0 = now_ms();
+  const double cpu0 = cpu_seconds();
+  for (int64_t i = 0; i < gen; ++i) {
+    next = static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
+    const double s0 = now_ms();
+    model.forward(std::span<const int32_t>(&next, 1), *cache, LogitsMode::last, logits.data());
+    step_ms.push_back(now_ms() - s0);
+  }
+  const double decode_ms = now_ms() - t0;
+  // CPU time this process got while decoding, per thread and wall second: below
+  // 1 when other processes compete for the cores (the measurement is then
+  // limited by CPU share, not by memory bandwidth).
+  const double cpu_share = (cpu_seconds() - cpu0) / (decode_ms / 1000.0) / threads;
+  std::sort(step_ms.begin(), step_ms.end());
+  const double median_step_ms = step_ms[step_ms.size() / 2];
+  const double prefill_tps = prompt * 1000.0 / prefill_ms, decode_tps = gen * 1000.0 / decode_ms;
+  const double median_tps = 1000.0 / median_step_ms;
+  const double achieved_gb_s = static_cast<double>(info.bytes_per_token) * decode_tps / 1e9;
+
+  const uint64_t model_peak_rss = peak_rss_bytes();  // before the bandwidth buffers exist
+  BandwidthResult bw;
+  if (!skip_bw) {
+    ThreadPool pool(threads);
+    bw = measure_memory_bandwidth(pool);
+  }
+  const double fraction = bw.read_gb_s > 0 ? achieved_gb_s / bw.read_gb_s : 0;
+  const double median_fraction =
+      bw.read_gb_s > 0 ? static_cast<double>(info.bytes_per_token) * median_tps / 1e9 / bw.read_gb_s : 0;
+
+  nlohmann::json j = {{"model", pos[0]},
+                      {"model_type", info.model_type},
+                      {"dtype", lm.checkpoint.dtype},
+                      {"threads", threads},
+                      {"kernels", cpu_kernel_name()},
+                      {"load_ms", lm.load_ms},
+                      {"prompt_tokens", prompt},
+                      {"gen_tokens", gen},
+                      {"prefill_tokens_per_s", prefill_tps},
+                      {"decode_tokens_per_s", decode_tps},
+                      {"decode_median_tokens_per_s", median_tps},
+                      {"bytes_per_token", info.bytes_per_token},
+                      {"decode_gb_per_s", achieved_gb_s},
+                      {"memory_read_gb_per_s", bw.read_gb_s},
+                      {"memory_copy_gb_per_s", bw.copy_gb_s},
+                      {"bandwidth_fraction", fraction},
+                      {"bandwidth_fraction_median", median_fraction},
+                      {"decode_cpu_share", cpu_share},
+                      {"peak_rss_bytes", model_peak_rss}};
+  if (json) {
+    std::cout << j.dump(2) << "\n";
+    return 0;
+  }
+  std::printf("model            %s (%s, %s)\n", pos[0].c_str(), info.model_type.c_str(), lm.checkpoint.dtype.c_str());
+  std::printf("threads          %d (%s kernels)\n", threads, cpu_kernel_name());
+  std::printf("load             %.0f ms\n", lm.load_ms);
+  std::printf("prefill          %lld tokens, %.1f tok/s\n", static_cast<long long>(prompt), prefill_tps);
+  std::printf("decode           %lld tokens, %.2f tok/s (median step: %.2f tok/s)\n", static_cast<long long>(gen),
+              decode_tps, median_tps);
+  std::printf("cpu share        %.0f%% of %d threads during decode%s\n", cpu_share * 100, threads,
+              cpu_share < 0.9 ? " (other processes compete for the cores)" : "");
+  std::printf("bytes/token      %.1f MB  -> %.2f GB/s of weights\n", info.bytes_per_token / 1e6, achieved_gb_s);
+  if (!skip_bw)
+    std::printf("memory bandwidth read %.2f GB/s, copy %.2f GB/s  -> decode at %.0f%% of read bandwidth "
+                "(median step: %.0f%%)\n",
+                bw.read_gb_s, bw.copy_gb_s, fraction * 100, median_fraction * 100);
+  std::printf("peak RSS         %.1f MB\n", model_peak_rss / 1e6);
+  return 0;
+}
+
+ALLM_CLI_COMMAND(bench, "Measure load time, prefill and decode speed against memory bandwidth",
+                 "Usage: allm bench MODEL [--prompt-tokens N] [--gen-tokens N] [--threads N] [--json]\n\n"
+                 "Loads MODEL, prefills N random prompt tokens in one forward pass, then\n"
+                 "decodes greedily token by token. Reports load time, prefill and decode\n"
+                 "tokens/s (overall and from the median step), the weight bytes one decode step reads, the memory bandwidth of\n"
+                 "this machine (a read pass and a copy over 512 MiB buffers on the same number\n"
+                 "of threads), the fraction of the read bandwidth decode achieves, the CPU\n"
+                 "share the process got while decoding (below 100% when other processes compete\n"
+                 "for the cores), and peak RSS.\n\n"
+                 "  --prompt-tokens N    prompt length (default 512)\n"
+                 "  --gen-tokens N       tokens to decode (default 128)\n"
+                 "  --threads N          compute threads (default: physical cores)\n"
+                 "  --no-bandwidth       skip the memory bandwidth measurement\n"
+                 "  --json               print one JSON object\n",
+                 run_bench)
+
+}  // namespace allm::cli

@@ -1,0 +1,24 @@
+#pragma once
+// One call from a model path to a runnable Model: load the checkpoint, find
+// the architecture plugin registered for its model_type, build the model.
+#include <filesystem>
+#include <memory>
+
+#include "allm/architecture.hpp"
+#include "allm/checkpoint.hpp"
+
+namespace allm {
+
+struct LoadedModel {
+  Checkpoint checkpoint;
+  std::unique_ptr<Model> model;
+  double load_ms = 0;  // checkpoint mapping + model construction
+};
+
+// Architecture plugins must already be registered (the host loads them).
+// Throws UnsupportedError listing the installed architectures when none fits.
+LoadedModel load_model(const std::filesystem::path& path, const ModelOptions& options = {});
+// Builds the model for an already loaded checkpoint.
+std::unique_ptr<Model> build_model(const Checkpoint& checkpoint, const ModelOptions& options = {});
+
+}  // namespace allm

@@ -1,0 +1,41 @@
+#pragma once
+// The token-generation loop shared by the CLI and providers: prefill the
+// prompt into a KV cache, then sample token by token until EOS, a stop string,
+// max_tokens, the context window, or the caller cancels.
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "allm/model.hpp"
+#include "allm/sampling.hpp"
+
+namespace allm {
+
+struct GenerationRequest {
+  std::vector<int32_t> prompt;
+  SamplingParams sampling;
+  int64_t max_tokens = 256;
+  std::vector<int32_t> eos_ids;
+  bool ignore_eos = false;
+  std::vector<std::string> stop;  // stop strings; need `token_text`
+  // Text of each new token as it streams (e.g. a StreamDecoder's push); may be empty.
+  std::function<std::string(int32_t token)> token_text;
+  // Called after each token with the text released so far; return false to cancel.
+  std::function<bool(int32_t token, const std::string& text)> on_token;
+  int64_t prefill_chunk = 512;  // prompt tokens per forward call
+};
+
+struct GenerationResult {
+  std::vector<int32_t> tokens;  // generated ids (EOS included when it ended generation)
+  std::string text;             // concatenated released text (stop string excluded)
+  std::string finish_reason;    // "stop" (EOS or stop string), "length", "cancelled"
+  int64_t prompt_tokens = 0;
+  double prefill_ms = 0, decode_ms = 0;
+  int64_t decode_steps = 0;  // forward calls after the prompt
+};
+
+// Appends the prompt to `cache` (whatever it already holds is kept as prefix).
+GenerationResult generate(Model& model, KVCache& cache, const GenerationRequest& request);
+
+}  // namespace allm

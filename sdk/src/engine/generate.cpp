@@ -1,0 +1,65 @@
+#include "allm/generate.hpp"
+
+#include <algorithm>
+#include <chrono>
+
+#include "allm/error.hpp"
+
+namespace allm {
+
+namespace {
+double ms_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+}
+}  // namespace
+
+GenerationResult generate(Model& model, KVCache& cache, const GenerationRequest& req) {
+  if (req.prompt.empty()) throw InvalidArgumentError("generate: the prompt has no tokens");
+  if (req.max_tokens < 0) throw InvalidArgumentError("generate: max_tokens must be >= 0");
+  const int64_t vocab = model.info().vocab_size;
+  Sampler sampler(req.sampling, vocab);
+  StopStringMatcher stops(req.stop);
+  std::vector<float> logits(static_cast<size_t>(vocab));
+  GenerationResult out;
+  out.prompt_tokens = static_cast<int64_t>(req.prompt.size());
+  if (cache.size() + out.prompt_tokens > cache.max_positions())
+    throw ContextWindowError("prompt of " + std::to_string(out.prompt_tokens) + " tokens (after " +
+                             std::to_string(cache.size()) + " cached) exceeds the context window of " +
+                             std::to_string(cache.max_positions()));
+
+  auto t0 = std::chrono::steady_clock::now();
+  const int64_t chunk = std::max<int64_t>(1, req.prefill_chunk);
+  for (size_t at = 0; at < req.prompt.size(); at += static_cast<size_t>(chunk)) {
+    const size_t len = std::min(req.prompt.size() - at, static_cast<size_t>(chunk));
+    model.forward(std::span<const int32_t>(req.prompt.data() + at, len), cache, LogitsMode::last, logits.data());
+  }
+  out.prefill_ms = ms_since(t0);
+  out.tokens.reserve(static_cast<size_t>(req.max_tokens));
+
+  t0 = std::chrono::steady_clock::now();
+  out.finish_reason = "length";
+  while (static_cast<int64_t>(out.tokens.size()) < req.max_tokens) {
+    const int32_t token = sampler.sample(logits.data(), req.prompt, out.tokens);
+    out.tokens.push_back(token);
+    const bool eos = !req.ignore_eos && std::find(req.eos_ids.begin(), req.eos_ids.end(), token) != req.eos_ids.end();
+    std::string piece;
+    if (req.token_text && !eos) piece = stops.push(req.token_text(token));
+    out.text += piece;
+    if (req.on_token && !req.on_token(token, piece)) {
+      out.finish_reason = "cancelled";
+      break;
+    }
+    if (eos || stops.stopped()) {
+      out.finish_reason = "stop";
+      break;
+    }
+    if (static_cast<int64_t>(out.tokens.size()) >= req.max_tokens || cache.size() >= cache.max_positions()) break;
+    model.forward(std::span<const int32_t>(&token, 1), cache, LogitsMode::last, logits.data());
+    ++out.decode_steps;
+  }
+  if (!stops.stopped()) out.text += stops.flush();
+  out.decode_ms = ms_since(t0);
+  return out;
+}
+
+}  // namespace allm

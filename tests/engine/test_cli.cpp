@@ -1,0 +1,96 @@
+// The engine's CLI contract, through the real binary: `allm logits` writes
+// transformers' logits, `allm run --json` reproduces the greedy continuation.
+#include <gtest/gtest.h>
+
+#include <array>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "allm/safetensors.hpp"
+#include "engine_test_util.hpp"
+
+namespace allm::test {
+namespace {
+
+struct Result {
+  int status;
+  std::string out;
+};
+
+Result run_cli(const std::string& args) {
+  const std::string cmd = std::string(ALLM_CLI_BINARY) + " " + args + " 2>/dev/null";
+  Result r{-1, ""};
+  FILE* p = popen(cmd.c_str(), "r");
+  if (!p) return r;
+  std::array<char, 4096> buf{};
+  size_t n;
+  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
+  const int st = pclose(p);
+  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  return r;
+}
+
+std::string join(const Tensor& ids) {
+  std::string s;
+  const auto* p = static_cast<const int32_t*>(ids.data);
+  for (int64_t i = 0; i < ids.numel(); ++i) {
+    if (i) s += ',';
+    s += std::to_string(p[i]);
+  }
+  return s;
+}
+
+TEST(Cli, LogitsWritesEveryPosition) {
+  const auto ref = SafetensorsFile::open(fixture("gemma2") / "reference.safetensors");
+  const auto out = std::filesystem::temp_directory_path() / ("allm_engine_logits_" + std::to_string(getpid()) + ".safetensors");
+  auto r = run_cli("logits " + fixture("gemma2").string() + " --tokens " + join(ref.get("input_ids")) + " --out " +
+                   out.string());
+  ASSERT_EQ(r.status, 0);
+  {
+    const auto got = SafetensorsFile::open(out);
+    const Tensor& logits = got.get("logits");
+    const Tensor& expected = ref.get("logits");
+    ASSERT_EQ(logits.dtype, DType::F32);
+    ASSERT_EQ(logits.shape, expected.shape);
+    double m = 0;
+    for (int64_t i = 0; i < logits.numel(); ++i)
+      m = std::max(m, std::fabs(double(static_cast<const float*>(logits.data)[i]) -
+                                static_cast<const float*>(expected.data)[i]));
+    EXPECT_LE(m, 1e-3);
+  }
+  std::filesystem::remove(out);
+}
+
+TEST(Cli, RunJsonReproducesGreedyContinuation) {
+  const auto ref = SafetensorsFile::open(fixture("qwen3-mlx4") / "reference.safetensors");
+  auto r = run_cli("run " + fixture("qwen3-mlx4").string() + " --prompt-tokens " + join(ref.get("input_ids")) +
+                   " --temperature 0 --max-tokens 16 --ignore-eos --json");
+  ASSERT_EQ(r.status, 0) << r.out;
+  const auto j = nlohmann::json::parse(r.out);
+  const auto ids = j.at("token_ids").get<std::vector<int32_t>>();
+  const auto* greedy = static_cast<const int32_t*>(ref.get("greedy_ids").data);
+  const auto* margins = static_cast<const float*>(ref.get("greedy_margins").data);
+  ASSERT_EQ(ids.size(), 16u);
+  for (size_t i = 0; i < ids.size() && margins[i] >= 0.05f; ++i) EXPECT_EQ(ids[i], greedy[i]) << "step " << i;
+  EXPECT_EQ(j.at("finish_reason"), "length");
+  EXPECT_EQ(j.at("usage").at("prompt_tokens"), 24);
+  EXPECT_EQ(j.at("usage").at("completion_tokens"), 16);
+  EXPECT_EQ(j.at("usage").at("total_tokens"), 40);
+  EXPECT_TRUE(j.at("text").is_string());
+  for (const char* k : {"load_ms", "prefill_tokens_per_s", "decode_tokens_per_s"})
+    EXPECT_TRUE(j.at("timings").at(k).is_number()) << k;
+}
+
+TEST(Cli, BadArgumentsExitWithInvalidArgument) {
+  EXPECT_EQ(run_cli("run " + fixture("llama").string() + " --prompt-tokens 1,x").status, 2);
+  EXPECT_EQ(run_cli("run " + fixture("llama").string() + " --prompt-tokens 1 --temperature -1").status, 2);
+  EXPECT_EQ(run_cli("run " + fixture("llama").string() + " --prompt-tokens 1,600").status, 2);  // outside the vocabulary
+  EXPECT_EQ(run_cli("logits " + fixture("llama").string() + " --tokens 1").status, 2);          // no --out
+}
+
+}  // namespace
+}  // namespace allm::test

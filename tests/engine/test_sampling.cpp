@@ -1,0 +1,216 @@
+// Sampling semantics: greedy, seeded determinism, top-k / top-p / min-p
+// support, penalties, parameter validation, stop strings, the generate loop.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+#include <map>
+#include <set>
+#include <vector>
+
+#include "allm/error.hpp"
+#include "allm/generate.hpp"
+#include "allm/sampling.hpp"
+#include "engine_test_util.hpp"
+
+namespace allm {
+namespace {
+
+// Logits with softmax probabilities proportional to `weights`.
+std::vector<float> logits_for(const std::vector<double>& weights) {
+  std::vector<float> out;
+  for (double w : weights) out.push_back(w > 0 ? static_cast<float>(std::log(w)) : -1e9f);
+  return out;
+}
+
+std::set<int32_t> support(SamplingParams p, const std::vector<double>& weights, int draws = 2000) {
+  Sampler s(p, static_cast<int64_t>(weights.size()));
+  std::set<int32_t> seen;
+  for (int i = 0; i < draws; ++i) {
+    auto l = logits_for(weights);
+    seen.insert(s.sample(l.data(), {}, {}));
+  }
+  return seen;
+}
+
+TEST(Sampling, TemperatureZeroIsArgmax) {
+  SamplingParams p;
+  p.temperature = 0;
+  Sampler s(p, 5);
+  std::vector<float> l = {0.1f, 2.0f, -1.0f, 1.9f, 0.0f};
+  EXPECT_EQ(s.sample(l.data(), {}, {}), 1);
+}
+
+TEST(Sampling, SameSeedSameTokens) {
+  SamplingParams p;
+  p.seed = 1234;
+  std::vector<double> w(50, 1.0);
+  auto run = [&](uint64_t seed) {
+    p.seed = seed;
+    Sampler s(p, 50);
+    std::vector<int32_t> out;
+    for (int i = 0; i < 64; ++i) {
+      auto l = logits_for(w);
+      out.push_back(s.sample(l.data(), {}, {}));
+    }
+    return out;
+  };
+  EXPECT_EQ(run(1234), run(1234));
+  EXPECT_NE(run(1234), run(999));
+}
+
+TEST(Sampling, FollowsTheDistribution) {
+  SamplingParams p;
+  p.seed = 5;
+  Sampler s(p, 3);
+  std::map<int32_t, int> counts;
+  const int draws = 20000;
+  for (int i = 0; i < draws; ++i) {
+    auto l = logits_for({0.6, 0.3, 0.1});
+    ++counts[s.sample(l.data(), {}, {})];
+  }
+  EXPECT_NEAR(counts[0] / double(draws), 0.6, 0.02);
+  EXPECT_NEAR(counts[1] / double(draws), 0.3, 0.02);
+  EXPECT_NEAR(counts[2] / double(draws), 0.1, 0.02);
+}
+
+TEST(Sampling, TopKKeepsTheKBest) {
+  SamplingParams p;
+  p.top_k = 2;
+  EXPECT_EQ(support(p, {0.1, 0.4, 0.2, 0.3}), (std::set<int32_t>{1, 3}));
+}
+
+TEST(Sampling, TopPKeepsTheSmallestPrefixReachingP) {
+  SamplingParams p;
+  p.top_p = 0.65;  // 0.4 + 0.3 reaches it; 0.2 and 0.1 are cut
+  EXPECT_EQ(support(p, {0.1, 0.4, 0.2, 0.3}), (std::set<int32_t>{1, 3}));
+  p.top_p = 0.1;  // the best token always survives
+  EXPECT_EQ(support(p, {0.1, 0.4, 0.2, 0.3}), (std::set<int32_t>{1}));
+}
+
+TEST(Sampling, MinPDropsTokensBelowAFractionOfTheBest) {
+  SamplingParams p;
+  p.min_p = 0.5;  // floor 0.2: keeps 0.4, 0.3, 0.2
+  EXPECT_EQ(support(p, {0.1, 0.4, 0.2, 0.3}), (std::set<int32_t>{1, 2, 3}));
+}
+
+TEST(Sampling, LowTemperatureSharpens) {
+  SamplingParams p;
+  p.temperature = 0.005;
+  EXPECT_EQ(support(p, {0.3, 0.35, 0.35 * 0.9}), (std::set<int32_t>{1}));
+}
+
+TEST(Sampling, RepetitionPenaltyDividesPositiveAndMultipliesNegative) {
+  SamplingParams p;
+  p.temperature = 0;
+  p.repetition_penalty = 2.0;
+  Sampler s(p, 4);
+  std::vector<float> l = {3.0f, 2.0f, -1.0f, 1.0f};
+  const std::vector<int32_t> prompt = {0, 2}, generated = {0};
+  EXPECT_EQ(s.sample(l.data(), prompt, generated), 1);  // 3 -> 1.5 loses to 2
+  EXPECT_FLOAT_EQ(l[0], 1.5f);                          // penalised once despite two occurrences
+  EXPECT_FLOAT_EQ(l[2], -2.0f);
+  EXPECT_FLOAT_EQ(l[3], 1.0f);
+}
+
+TEST(Sampling, PresenceAndFrequencyPenaltiesCountGeneratedTokens) {
+  SamplingParams p;
+  p.temperature = 0;
+  p.presence_penalty = 0.5;
+  p.frequency_penalty = 0.25;
+  Sampler s(p, 3);
+  std::vector<float> l = {2.0f, 1.9f, 0.0f};
+  const std::vector<int32_t> prompt = {1}, generated = {0, 0, 2};
+  EXPECT_EQ(s.sample(l.data(), prompt, generated), 1);
+  EXPECT_FLOAT_EQ(l[0], 2.0f - 0.5f - 0.5f);  // presence once + frequency twice
+  EXPECT_FLOAT_EQ(l[1], 1.9f);                // prompt tokens are not penalised
+  EXPECT_FLOAT_EQ(l[2], -0.75f);
+}
+
+TEST(Sampling, InvalidParametersNameTheParameter) {
+  auto message = [](SamplingParams p) -> std::string {
+    try {
+      p.validate();
+    } catch (const InvalidArgumentError& e) {
+      return e.what();
+    }
+    return "";
+  };
+  SamplingParams p;
+  p.temperature = -0.5;
+  EXPECT_NE(message(p).find("temperature"), std::string::npos);
+  p = {};
+  p.temperature = std::numeric_limits<double>::quiet_NaN();
+  EXPECT_NE(message(p).find("temperature"), std::string::npos);
+  p = {};
+  p.top_p = 0;
+  EXPECT_NE(message(p).find("top_p"), std::string::npos);
+  p = {};
+  p.min_p = 1.5;
+  EXPECT_NE(message(p).find("min_p"), std::string::npos);
+  p = {};
+  p.top_k = -1;
+  EXPECT_NE(message(p).find("top_k"), std::string::npos);
+  p = {};
+  p.repetition_penalty = 0;
+  EXPECT_NE(message(p).find("repetition_penalty"), std::string::npos);
+  p = {};
+  p.frequency_penalty = 3;
+  EXPECT_NE(message(p).find("frequency_penalty"), std::string::npos);
+  EXPECT_EQ(message(SamplingParams{}), "");
+  p = {};
+  p.temperature = -1;
+  EXPECT_THROW(Sampler(p, 10), InvalidArgumentError);
+}
+
+TEST(StopStrings, HoldsBackPossiblePrefixesAndCutsAtTheMatch) {
+  StopStringMatcher m({"</end>", "STOP"});
+  EXPECT_EQ(m.push("hello </"), "hello ");
+  EXPECT_EQ(m.push("e"), "");
+  EXPECT_EQ(m.push("x and S"), "</ex and ");
+  EXPECT_EQ(m.push("TOP tail"), "");
+  EXPECT_TRUE(m.stopped());
+  EXPECT_EQ(m.matched(), "STOP");
+  StopStringMatcher n({"##"});
+  EXPECT_EQ(n.push("a#"), "a");
+  EXPECT_EQ(n.flush(), "#");
+  EXPECT_FALSE(n.stopped());
+}
+
+TEST(Generate, StopsAtEosMaxTokensAndStopStrings) {
+  Checkpoint ckpt = test::load_fixture("qwen3");
+  auto model = test::make_model(ckpt);
+  GenerationRequest req;
+  req.prompt = {49, 31, 266, 391, 351, 299, 351, 135, 414, 192, 332, 330, 73, 96, 364, 415, 440, 89, 168, 283, 495, 272, 225, 199};
+  req.sampling.temperature = 0;
+  req.max_tokens = 16;
+  req.ignore_eos = true;
+  auto r = generate(*model, *model->make_cache(), req);
+  const std::vector<int32_t> greedy = {67, 460, 492, 492, 492, 440, 440, 440, 440, 440, 440, 322, 93, 424, 354, 324};
+  EXPECT_EQ(r.tokens, greedy);  // transformers' greedy continuation (all margins >= 0.05 here)
+  EXPECT_EQ(r.finish_reason, "length");
+
+  req.ignore_eos = false;
+  req.eos_ids = {492};
+  r = generate(*model, *model->make_cache(), req);
+  EXPECT_EQ(r.tokens, (std::vector<int32_t>{67, 460, 492}));
+  EXPECT_EQ(r.finish_reason, "stop");
+
+  req.eos_ids = {};
+  req.token_text = [](int32_t t) { return "<" + std::to_string(t) + ">"; };
+  req.stop = {"<440><440>"};
+  r = generate(*model, *model->make_cache(), req);
+  EXPECT_EQ(r.finish_reason, "stop");
+  EXPECT_EQ(r.text, "<67><460><492><492><492>");
+  EXPECT_EQ(r.tokens.size(), 7u);
+
+  req.stop = {};
+  int calls = 0;
+  req.on_token = [&](int32_t, const std::string&) { return ++calls < 3; };
+  r = generate(*model, *model->make_cache(), req);
+  EXPECT_EQ(r.finish_reason, "cancelled");
+  EXPECT_EQ(r.tokens.size(), 3u);
+}
+
+}  // namespace
+}  // namespace allm
