@@ -68,14 +68,34 @@ nlohmann::json added_tokens(const nlohmann::json& tokens, const nlohmann::json* 
   return out;
 }
 
-// Byte offset of the first invalid UTF-8 sequence, or npos.
+// Byte offset of the first invalid UTF-8 sequence (overlong forms and
+// surrogates included), or npos.
 size_t invalid_utf8(const std::string& s) {
   size_t i = 0;
   while (i < s.size()) {
     auto c = uint8_t(s[i]);
-    size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-    if (len == 0 || i + len > s.size()) return i;
-    for (size_t k = 1; k < len; ++k)
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    size_t len;
+    uint8_t lo = 0x80, hi = 0xBF;  // allowed range of the second byte
+    if (c >= 0xC2 && c <= 0xDF) len = 2;
+    else if (c >= 0xE0 && c <= 0xEF) {
+      len = 3;
+      if (c == 0xE0) lo = 0xA0;
+      if (c == 0xED) hi = 0x9F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      len = 4;
+      if (c == 0xF0) lo = 0x90;
+      if (c == 0xF4) hi = 0x8F;
+    } else {
+      return i;
+    }
+    if (i + len > s.size()) return i;
+    auto c1 = uint8_t(s[i + 1]);
+    if (c1 < lo || c1 > hi) return i;
+    for (size_t k = 2; k < len; ++k)
       if ((uint8_t(s[i + k]) & 0xC0) != 0x80) return i;
     i += len;
   }
