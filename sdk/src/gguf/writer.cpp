@@ -138,6 +138,15 @@ void Writer::write(const std::filesystem::path& path,
 
   auto tmp = path;
   tmp += ".part";
+  // Remove the partial file whatever goes wrong below.
+  struct Cleanup {
+    std::filesystem::path p;
+    bool armed = true;
+    ~Cleanup() {
+      std::error_code ec;
+      if (armed) std::filesystem::remove(p, ec);
+    }
+  } cleanup{tmp};
   std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
   if (!f) throw IoError(path.string() + ": cannot open for writing");
   f.write(reinterpret_cast<const char*>(head.data()), std::streamsize(head.size()));
@@ -164,6 +173,7 @@ void Writer::write(const std::filesystem::path& path,
   std::error_code ec;
   std::filesystem::rename(tmp, path, ec);
   if (ec) throw IoError(path.string() + ": cannot rename " + tmp.string() + ": " + ec.message());
+  cleanup.armed = false;
 }
 
 }  // namespace allm::gguf
