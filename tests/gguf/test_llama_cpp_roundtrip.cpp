@@ -22,7 +22,8 @@ nlohmann::json recorded() {
 
 std::vector<std::string> names() {
   std::vector<std::string> out;
-  for (auto& [k, v] : recorded().items()) out.push_back(k);
+  const nlohmann::json all = recorded();
+  for (auto& [k, v] : all.items()) out.push_back(k);
   return out;
 }
 
