@@ -105,6 +105,12 @@ RopeConfig rope_from_config(const ConfigView& cfg, int64_t head_dim, std::option
   }
 
   const auto& js = cfg.json();
+  // GGUF (llama.cpp) stores llama3-style scaling as one divisor per frequency.
+  if (with_scaling && js.contains("rope_freq_factors")) {
+    const auto& ff = js["rope_freq_factors"];
+    if (!ff.is_array() || ff.size() != rope.inv_freq.size()) cfg.fail("rope_freq_factors", "needs one number per rotary frequency");
+    for (size_t i = 0; i < ff.size(); ++i) rope.inv_freq[i] /= ff[i].get<float>();
+  }
   if (!with_scaling || !js.contains("rope_scaling") || js["rope_scaling"].is_null()) return rope;
   const auto& sc = js["rope_scaling"];
   if (!sc.is_object()) cfg.fail("rope_scaling", "must be an object or null");

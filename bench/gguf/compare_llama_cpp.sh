@@ -1,0 +1,61 @@
+#!/bin/sh
+# Side-by-side speed of allm and llama.cpp on the same GGUF file: prefill and
+# decode tokens/s at the same thread counts and prompt/generation lengths, and
+# the ratio allm / llama.cpp (> 1: allm is faster).
+#
+#   bench/gguf/compare_llama_cpp.sh --llama-bench /path/to/llama-bench --model model.gguf \
+#       [--allm build/bin/allm] [--threads "1 2"] [--prompt 128] [--gen 64] [--reps 3]
+#
+# llama.cpp is not part of allm: build or download llama-bench yourself.
+# allm's decode is measured after the prompt (KV cache of --prompt tokens),
+# llama-bench's tg test from an empty cache; both are reported as llama-bench
+# reports them (mean of --reps runs; allm: best of --reps runs).
+set -eu
+
+LLAMA_BENCH="" MODEL="" ALLM="" THREADS="1 2" PROMPT=128 GEN=64 REPS=3
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --llama-bench) LLAMA_BENCH="$2"; shift 2 ;;
+    --model) MODEL="$2"; shift 2 ;;
+    --allm) ALLM="$2"; shift 2 ;;
+    --threads) THREADS="$2"; shift 2 ;;
+    --prompt) PROMPT="$2"; shift 2 ;;
+    --gen) GEN="$2"; shift 2 ;;
+    --reps) REPS="$2"; shift 2 ;;
+    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    *) echo "unknown option $1 (see --help)" >&2; exit 2 ;;
+  esac
+done
+[ -n "$LLAMA_BENCH" ] && [ -x "$LLAMA_BENCH" ] || { echo "--llama-bench PATH (an executable) is required" >&2; exit 2; }
+[ -n "$MODEL" ] && [ -f "$MODEL" ] || { echo "--model FILE.gguf is required" >&2; exit 2; }
+if [ -z "$ALLM" ]; then ALLM="$(dirname "$0")/../../build/bin/allm"; fi
+[ -x "$ALLM" ] || { echo "allm not found at $ALLM (use --allm)" >&2; exit 2; }
+
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+
+printf '%s\n' "model: $MODEL  prompt: $PROMPT  gen: $GEN  reps: $REPS"
+printf '%-8s %12s %12s %7s   %12s %12s %7s\n' threads "allm pp/s" "llama pp/s" ratio "allm tg/s" "llama tg/s" ratio
+for t in $THREADS; do
+  : > "$TMP/allm.jsonl"
+  r=0
+  while [ "$r" -lt "$REPS" ]; do
+    "$ALLM" bench "$MODEL" --threads "$t" --prompt-tokens "$PROMPT" --gen-tokens "$GEN" --no-bandwidth --json \
+      2>/dev/null | tr -d '\n' >> "$TMP/allm.jsonl"
+    echo >> "$TMP/allm.jsonl"
+    r=$((r + 1))
+  done
+  "$LLAMA_BENCH" -m "$MODEL" -t "$t" -p "$PROMPT" -n "$GEN" -r "$REPS" -o json > "$TMP/llama.json" 2>/dev/null
+  python3 - "$t" "$TMP/allm.jsonl" "$TMP/llama.json" <<'PY'
+import json, sys
+t, allm_file, llama_file = sys.argv[1:]
+runs = [json.loads(l) for l in open(allm_file) if l.strip()]
+a_pp = max(r["prefill_tokens_per_s"] for r in runs)
+a_tg = max(r["decode_tokens_per_s"] for r in runs)
+l_pp = l_tg = float("nan")
+for e in json.load(open(llama_file)):
+    if e.get("n_prompt", 0) > 0 and e.get("n_gen", 0) == 0: l_pp = e["avg_ts"]
+    if e.get("n_gen", 0) > 0 and e.get("n_prompt", 0) == 0: l_tg = e["avg_ts"]
+print(f"{t:<8} {a_pp:12.1f} {l_pp:12.1f} {a_pp / l_pp:7.2f}   {a_tg:12.2f} {l_tg:12.2f} {a_tg / l_tg:7.2f}")
+PY
+done

@@ -1,0 +1,336 @@
+// Checkpoint (HF or MLX) -> GGUF as llama.cpp's converter and llama-quantize
+// write it: architecture keys, vocabulary, HF -> GGUF tensor names, stacked
+// experts, llama's Q/K row permutation, gemma's 1 + w norms, llama3 rope
+// factors, and the per-tensor type recipe of the requested file type.
+#include <algorithm>
+#include <cmath>
+#include <regex>
+#include <thread>
+
+#include "allm/error.hpp"
+#include "allm/gguf.hpp"
+#include "allm/weight_format.hpp"
+#include "gguf/convert_vocab.hpp"
+#include "gguf/types.hpp"
+
+namespace allm::gguf {
+namespace {
+
+struct ArchInfo {
+  std::string gguf;  // general.architecture
+  bool permute_qk = false;
+  bool gemma = false;
+};
+
+ArchInfo arch_for(const std::string& model_type, const std::string& origin) {
+  if (model_type == "llama" || model_type == "mistral" || model_type == "mixtral") return {"llama", true, false};
+  if (model_type == "qwen2") return {"qwen2", false, false};
+  if (model_type == "qwen3") return {"qwen3", false, false};
+  if (model_type == "qwen3_moe") return {"qwen3moe", false, false};
+  if (model_type == "gemma3_text") return {"gemma3", false, true};
+  throw UnsupportedError(origin + ": cannot write model_type '" + model_type +
+                         "' as GGUF (llama, mistral, mixtral, qwen2, qwen3, qwen3_moe, gemma3_text can be)");
+}
+
+// HF name -> (GGUF name, expert index or -1), by inverting hf_tensor_name.
+struct GgufName {
+  std::string name;
+  int64_t expert = -1;
+};
+std::optional<GgufName> gguf_name(const std::string& model_type, const std::string& hf) {
+  static const char* kSuffixes[] = {
+      "attn_norm.weight", "attn_q.weight", "attn_k.weight", "attn_v.weight", "attn_q.bias", "attn_k.bias",
+      "attn_v.bias", "attn_output.weight", "attn_output.bias", "attn_q_norm.weight", "attn_k_norm.weight",
+      "ffn_gate.weight", "ffn_up.weight", "ffn_down.weight", "ffn_norm.weight", "post_attention_norm.weight",
+      "post_ffw_norm.weight", "ffn_gate_inp.weight", "ffn_gate_exps.weight", "ffn_down_exps.weight",
+      "ffn_up_exps.weight"};
+  for (const char* top : {"token_embd.weight", "output_norm.weight", "output.weight"})
+    if (hf_tensor_name(model_type, top) == hf) return GgufName{top};
+  static const std::regex layer_rx(R"(model\.layers\.(\d+)\.(.+))");
+  static const std::regex expert_rx(R"((.*experts\.)(\d+)(\..*))");
+  std::smatch m;
+  if (!std::regex_match(hf, m, layer_rx)) return std::nullopt;
+  std::string layer = m[1], rest = m[2];
+  int64_t expert = -1;
+  std::smatch e;
+  if (std::regex_match(rest, e, expert_rx)) {
+    expert = std::stoll(e[2]);
+    rest = std::string(e[1]) + "{}" + std::string(e[3]);
+  }
+  for (const char* s : kSuffixes) {
+    auto mapped = hf_tensor_name(model_type, "blk.0." + std::string(s));
+    if (mapped && *mapped == "model.layers.0." + rest) return GgufName{"blk." + layer + "." + s, expert};
+  }
+  return std::nullopt;
+}
+
+enum class Role { other, attn_v, ffn_down, output, embedding, router, vector };
+
+Role role_of(const std::string& gguf, int64_t rank) {
+  if (rank == 1) return Role::vector;
+  if (gguf == "output.weight") return Role::output;
+  if (gguf == "token_embd.weight") return Role::embedding;
+  if (gguf.find("attn_v.weight") != std::string::npos) return Role::attn_v;
+  if (gguf.find("ffn_down") != std::string::npos) return Role::ffn_down;
+  if (gguf.find("ffn_gate_inp") != std::string::npos) return Role::router;
+  return Role::other;
+}
+
+int64_t layer_of(const std::string& gguf) {
+  if (gguf.rfind("blk.", 0) != 0) return -1;
+  return std::stoll(gguf.substr(4, gguf.find('.', 4) - 4));
+}
+
+// llama-quantize's "use more bits" layers of the *_M recipes.
+bool more_bits(int64_t layer, int64_t layers) {
+  return layer < layers / 8 || layer >= 7 * layers / 8 || (layer - layers / 8) % 3 == 2;
+}
+
+DType fallback(DType t, int64_t cols) {
+  if (cols % int64_t(detail::geometry(t).elems) == 0) return t;
+  switch (t) {  // llama-quantize's substitutes for rows that are not whole super-blocks
+    case DType::Q4_K: return cols % 32 == 0 ? DType::Q5_0 : DType::F16;
+    case DType::Q5_K: return cols % 32 == 0 ? DType::Q5_1 : DType::F16;
+    case DType::Q6_K: return cols % 32 == 0 ? DType::Q8_0 : DType::F16;
+    default: return DType::F16;
+  }
+}
+
+DType choose_type(FileType ft, Role role, int64_t layer, int64_t layers, int64_t cols, bool tied) {
+  if (role == Role::vector || role == Role::router) return DType::F32;
+  switch (ft) {
+    case FileType::F32: return DType::F32;
+    case FileType::F16: return DType::F16;
+    case FileType::BF16: return DType::BF16;
+    case FileType::Q8_0: return fallback(DType::Q8_0, cols);
+    case FileType::Q4_0:
+      if (role == Role::output || (role == Role::embedding && tied)) return fallback(DType::Q6_K, cols);
+      return fallback(DType::Q4_0, cols);
+    case FileType::Q4_K_M:
+      if (role == Role::output || (role == Role::embedding && tied)) return fallback(DType::Q6_K, cols);
+      if ((role == Role::attn_v || role == Role::ffn_down) && more_bits(layer, layers)) return fallback(DType::Q6_K, cols);
+      return fallback(DType::Q4_K, cols);
+  }
+  return DType::F32;
+}
+
+int ftype_id(FileType t) {
+  switch (t) {
+    case FileType::F32: return 0;
+    case FileType::F16: return 1;
+    case FileType::Q4_0: return 2;
+    case FileType::Q8_0: return 7;
+    case FileType::Q4_K_M: return 15;
+    case FileType::BF16: return 32;
+  }
+  return 0;
+}
+
+// Rows of `t` as floats, whatever its stored format.
+void read_rows(const Tensor& t, int64_t r0, int64_t r1, float* out) {
+  if (t.shape.size() == 1) {
+    dequantize_row(t.dtype, t.data, out, t.shape[0]);
+    return;
+  }
+  weight_format_of(t).dequant_rows(t, r0, r1, out);
+}
+
+struct Source {
+  std::vector<const Tensor*> parts;  // one, or one per expert
+  std::vector<int64_t> shape;        // output shape (PyTorch order)
+};
+
+// llama.cpp's converter reorders each head's rows so rotary pairs are adjacent.
+int64_t permuted_source_row(int64_t r, int64_t head_dim) {
+  int64_t h = r / head_dim, i = r % head_dim, half = head_dim / 2;
+  return h * head_dim + (i % 2) * half + i / 2;
+}
+
+std::vector<uint8_t> encode_tensor(const Source& src, DType type, bool permute, int64_t head_dim, bool plus_one) {
+  const int64_t cols = src.shape.back();
+  const int64_t rows_per_part = src.shape.size() == 1 ? 1 : src.shape[src.shape.size() - 2];
+  const int64_t total_rows = rows_per_part * int64_t(src.parts.size());
+  const size_t rb = row_bytes(type, cols);
+  std::vector<uint8_t> out(rb * size_t(total_rows));
+  unsigned workers = std::max(1u, std::min(std::thread::hardware_concurrency(), unsigned(total_rows / 16 + 1)));
+  auto work = [&](unsigned w) {
+    std::vector<float> row(static_cast<size_t>(cols));
+    for (int64_t r = w; r < total_rows; r += workers) {
+      const Tensor& part = *src.parts[size_t(r / rows_per_part)];
+      int64_t local = r % rows_per_part;
+      if (permute) local = permuted_source_row(local, head_dim);
+      read_rows(part, local, local + 1, row.data());
+      if (plus_one)
+        for (auto& v : row) v += 1.0f;
+      quantize_row(type, row.data(), out.data() + size_t(r) * rb, cols);
+    }
+  };
+  std::vector<std::thread> pool;
+  for (unsigned w = 1; w < workers; ++w) pool.emplace_back(work, w);
+  work(0);
+  for (auto& t : pool) t.join();
+  return out;
+}
+
+// llama3 rope scaling as llama.cpp stores it: one divisor per frequency,
+// computed in float32 as its converter does.
+std::vector<float> llama3_factors(const nlohmann::json& c, int64_t rot_dim) {
+  const auto& s = c["rope_scaling"];
+  const float base = float(c.value("rope_theta", 10000.0));
+  const float factor = float(s.value("factor", 8.0)), low = float(s.value("low_freq_factor", 1.0));
+  const float high = float(s.value("high_freq_factor", 4.0));
+  const float old_ctx = float(s.value("original_max_position_embeddings", 8192.0));
+  const float low_wl = old_ctx / low, high_wl = old_ctx / high;
+  std::vector<float> out;
+  for (int64_t i = 0; i < rot_dim; i += 2) {
+    float freq = 1.0f / std::pow(base, float(i) / float(rot_dim));
+    float wl = float(2 * M_PI) / freq;
+    if (wl < high_wl) out.push_back(1.0f);
+    else if (wl > low_wl) out.push_back(factor);
+    else {
+      float smooth = (old_ctx / wl - low) / (high - low);
+      out.push_back(1.0f / ((1 - smooth) / factor + smooth));
+    }
+  }
+  return out;
+}
+
+void write_arch_metadata(const Checkpoint& ck, const ArchInfo& a, FileType ft, Writer& w, int64_t& rot_dim) {
+  const auto& c = ck.config;
+  auto k = [&](const std::string& s) { return a.gguf + "." + s; };
+  auto need = [&](const char* key) -> int64_t {
+    if (!c.contains(key) || !c[key].is_number_integer())
+      throw ModelLoadError(ck.source.string() + ": config.json '" + key + "' is missing");
+    return c[key].get<int64_t>();
+  };
+  int64_t hidden = need("hidden_size"), heads = need("num_attention_heads");
+  int64_t kv = c.value("num_key_value_heads", heads);
+  int64_t head_dim = c.contains("head_dim") && c["head_dim"].is_number_integer() ? c["head_dim"].get<int64_t>() : hidden / heads;
+  rot_dim = int64_t(double(head_dim) * c.value("partial_rotary_factor", 1.0));
+  w.set("general.architecture", Value::string(a.gguf));
+  w.set("general.name", Value::string(ck.source.filename().string()));
+  w.set("general.file_type", Value::u32(uint32_t(ftype_id(ft))));
+  w.set("general.quantization_version", Value::u32(2));
+  w.set(k("block_count"), Value::u32(uint32_t(need("num_hidden_layers"))));
+  w.set(k("context_length"), Value::u32(uint32_t(c.value("max_position_embeddings", int64_t(4096)))));
+  w.set(k("embedding_length"), Value::u32(uint32_t(hidden)));
+  if (c.contains("intermediate_size")) w.set(k("feed_forward_length"), Value::u32(uint32_t(need("intermediate_size"))));
+  w.set(k("attention.head_count"), Value::u32(uint32_t(heads)));
+  w.set(k("attention.head_count_kv"), Value::u32(uint32_t(kv)));
+  w.set(k("attention.key_length"), Value::u32(uint32_t(head_dim)));
+  w.set(k("attention.value_length"), Value::u32(uint32_t(head_dim)));
+  w.set(k("rope.freq_base"), Value::f32(float(c.value("rope_theta", 10000.0))));
+  w.set(k("rope.dimension_count"), Value::u32(uint32_t(rot_dim)));
+  w.set(k("attention.layer_norm_rms_epsilon"), Value::f32(float(c.value("rms_norm_eps", 1e-6))));
+  w.set(k("vocab_size"), Value::u32(uint32_t(need("vocab_size"))));
+  int64_t experts = c.value("num_local_experts", c.value("num_experts", int64_t(0)));
+  if (experts > 0) {
+    w.set(k("expert_count"), Value::u32(uint32_t(experts)));
+    w.set(k("expert_used_count"), Value::u32(uint32_t(need("num_experts_per_tok"))));
+    if (c.contains("moe_intermediate_size"))
+      w.set(k("expert_feed_forward_length"), Value::u32(uint32_t(need("moe_intermediate_size"))));
+  }
+  if (a.gemma) {
+    w.set(k("rope.freq_base_swa"), Value::f32(float(c.value("rope_local_base_freq", 10000.0))));
+    if (c.contains("sliding_window") && c["sliding_window"].is_number_integer())
+      w.set(k("attention.sliding_window"), Value::u32(uint32_t(need("sliding_window"))));
+  }
+  if (c.contains("rope_scaling") && c["rope_scaling"].is_object()) {
+    std::string type = c["rope_scaling"].value("rope_type", c["rope_scaling"].value("type", std::string("default")));
+    if (type == "linear") {
+      w.set(k("rope.scaling.type"), Value::string("linear"));
+      w.set(k("rope.scaling.factor"), Value::f32(float(c["rope_scaling"].value("factor", 1.0))));
+    } else if (type != "llama3" && type != "default") {
+      throw UnsupportedError(ck.source.string() + ": rope_scaling type '" + type + "' cannot be written to GGUF");
+    }
+  }
+  if (ck.generation.temperature) w.set("general.sampling.temp", Value::f32(float(*ck.generation.temperature)));
+  if (ck.generation.top_p) w.set("general.sampling.top_p", Value::f32(float(*ck.generation.top_p)));
+  if (ck.generation.top_k) w.set("general.sampling.top_k", Value::i32(*ck.generation.top_k));
+}
+
+}  // namespace
+
+std::optional<FileType> file_type_from_name(const std::string& name) noexcept {
+  if (name == "f32") return FileType::F32;
+  if (name == "f16") return FileType::F16;
+  if (name == "bf16") return FileType::BF16;
+  if (name == "q8_0") return FileType::Q8_0;
+  if (name == "q4_0") return FileType::Q4_0;
+  if (name == "q4_k_m") return FileType::Q4_K_M;
+  return std::nullopt;
+}
+
+void write_checkpoint(const Checkpoint& ck, const std::filesystem::path& out, const ConvertOptions& options) {
+  const std::string origin = ck.source.string();
+  ArchInfo arch = arch_for(ck.model_type, origin);
+  Writer w;
+  int64_t rot_dim = 0;
+  write_arch_metadata(ck, arch, options.type, w, rot_dim);
+  detail::write_vocabulary(ck, w);
+
+  const auto& c = ck.config;
+  const int64_t layers = c["num_hidden_layers"].get<int64_t>();
+  const int64_t heads = c["num_attention_heads"].get<int64_t>();
+  const int64_t kv_heads = c.value("num_key_value_heads", heads);
+  const int64_t head_dim = c.contains("head_dim") && c["head_dim"].is_number_integer() ? c["head_dim"].get<int64_t>()
+                                                                                      : c["hidden_size"].get<int64_t>() / heads;
+  const bool tied = !ck.weights->find("lm_head.weight");
+
+  if (c.contains("rope_scaling") && c["rope_scaling"].is_object() &&
+      c["rope_scaling"].value("rope_type", c["rope_scaling"].value("type", std::string())) == "llama3") {
+    auto f = llama3_factors(c, rot_dim);
+    std::vector<uint8_t> bytes(f.size() * 4);
+    std::memcpy(bytes.data(), f.data(), bytes.size());
+    w.add_tensor("rope_freqs.weight", DType::F32, {int64_t(f.size())}, std::move(bytes));
+  }
+
+  // Group HF tensors by GGUF name (experts stack into one tensor).
+  std::map<std::string, std::map<int64_t, const Tensor*>> groups;
+  std::vector<std::string> order;
+  for (const auto& hf : ck.weights->names()) {
+    auto g = gguf_name(ck.model_type, hf);
+    if (!g) {
+      if (hf == "lm_head.weight" || hf.find("rotary_emb") != std::string::npos) continue;
+      throw UnsupportedError(origin + ": tensor '" + hf + "' has no GGUF counterpart for model_type '" + ck.model_type + "'");
+    }
+    if (!groups.count(g->name)) order.push_back(g->name);
+    groups[g->name][g->expert] = &ck.weights->get(hf);
+  }
+  // token_embd first, output last, blocks in numeric order (as llama.cpp writes).
+  std::stable_sort(order.begin(), order.end(), [](const std::string& a, const std::string& b) {
+    auto rank = [](const std::string& n) { return n == "token_embd.weight" ? -2 : n == "output.weight" ? 1 << 30 : n == "output_norm.weight" ? (1 << 30) - 1 : int(layer_of(n)); };
+    return rank(a) < rank(b);
+  });
+
+  for (const auto& name : order) {
+    const auto& parts = groups[name];
+    Source src;
+    for (auto& [e, t] : parts) src.parts.push_back(t);
+    const Tensor& first = *src.parts[0];
+    if (parts.begin()->first >= 0) {
+      if (parts.rbegin()->first != int64_t(parts.size()) - 1)
+        throw ModelLoadError(origin + ": experts of '" + name + "' are not numbered 0.." + std::to_string(parts.size() - 1));
+      src.shape = {int64_t(parts.size()), first.rows(), first.cols()};
+    } else {
+      src.shape = first.shape;
+    }
+    for (auto* p : src.parts)
+      if (p->cols() != first.cols() || p->rows() != first.rows())
+        throw ModelLoadError(origin + ": experts of '" + name + "' differ in shape");
+    const int64_t rank = int64_t(first.shape.size());
+    Role role = role_of(name, rank);
+    DType type = choose_type(options.type, role, layer_of(name), layers, src.shape.back(), tied);
+    bool permute = arch.permute_qk && rank == 2 &&
+                   (name.find("attn_q.weight") != std::string::npos || name.find("attn_k.weight") != std::string::npos);
+    if (permute && first.rows() != (name.find("attn_q") != std::string::npos ? heads : kv_heads) * head_dim)
+      throw ModelLoadError(origin + ": '" + name + "' rows do not match heads * head_dim");
+    bool plus_one = arch.gemma && name.size() >= 11 && name.compare(name.size() - 11, 11, "norm.weight") == 0;
+    w.add_tensor(name, type, src.shape, [src, type, permute, head_dim, plus_one] {
+      return encode_tensor(src, type, permute, head_dim, plus_one);
+    });
+  }
+  w.write(out, options.progress);
+}
+
+}  // namespace allm::gguf

@@ -1,0 +1,310 @@
+// GGUF reader: parses and validates the header, metadata and tensor table of
+// a memory-mapped file. Every failure names the file and the key or tensor.
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <limits>
+
+#include "allm/error.hpp"
+#include "allm/gguf.hpp"
+#include "gguf/types.hpp"
+
+namespace allm::gguf {
+namespace {
+
+constexpr uint32_t kMaxDims = 4;           // GGML_MAX_DIMS
+constexpr int kMaxArrayNesting = 8;
+constexpr uint64_t kMaxNameLength = 65535;  // keys and tensor names
+
+// Bounds-checked little-endian reader over the file bytes.
+class Cursor {
+ public:
+  Cursor(const uint8_t* data, size_t size, const std::string& origin)
+      : data_(data), size_(size), origin_(origin) {}
+  size_t pos() const { return pos_; }
+  size_t remaining() const { return size_ - pos_; }
+
+  [[noreturn]] void fail(const std::string& what) const {
+    throw ModelLoadError(origin_ + ": " + what + " (at byte offset " + std::to_string(pos_) + ")");
+  }
+  template <class T>
+  T read(const std::string& what) {
+    if (remaining() < sizeof(T)) fail("truncated file while reading " + what);
+    T v;
+    std::memcpy(&v, data_ + pos_, sizeof(T));
+    pos_ += sizeof(T);
+    return v;
+  }
+  std::string string(const std::string& what, uint64_t max_len = std::numeric_limits<uint64_t>::max()) {
+    auto n = read<uint64_t>(what + " length");
+    if (n > remaining()) fail(what + ": string of " + std::to_string(n) + " bytes runs past the end of the file");
+    if (n > max_len) fail(what + ": string of " + std::to_string(n) + " bytes is too long");
+    std::string s(reinterpret_cast<const char*>(data_ + pos_), n);
+    pos_ += n;
+    return s;
+  }
+
+ private:
+  const uint8_t* data_;
+  size_t size_;
+  size_t pos_ = 0;
+  const std::string& origin_;
+};
+
+size_t min_encoded_size(ValueType t) {
+  switch (t) {
+    case ValueType::U8: case ValueType::I8: case ValueType::BOOL: return 1;
+    case ValueType::U16: case ValueType::I16: return 2;
+    case ValueType::U32: case ValueType::I32: case ValueType::F32: return 4;
+    case ValueType::U64: case ValueType::I64: case ValueType::F64: return 8;
+    case ValueType::STRING: return 8;
+    case ValueType::ARRAY: return 12;
+  }
+  return 1;
+}
+
+bool known_value_type(uint32_t t) { return t <= 12; }
+
+nlohmann::json read_value(Cursor& c, ValueType t, const std::string& key, int depth, ValueType* inner = nullptr) {
+  switch (t) {
+    case ValueType::U8: return c.read<uint8_t>(key);
+    case ValueType::I8: return c.read<int8_t>(key);
+    case ValueType::U16: return c.read<uint16_t>(key);
+    case ValueType::I16: return c.read<int16_t>(key);
+    case ValueType::U32: return c.read<uint32_t>(key);
+    case ValueType::I32: return c.read<int32_t>(key);
+    case ValueType::F32: return c.read<float>(key);
+    case ValueType::U64: return c.read<uint64_t>(key);
+    case ValueType::I64: return c.read<int64_t>(key);
+    case ValueType::F64: return c.read<double>(key);
+    case ValueType::BOOL: {
+      auto b = c.read<uint8_t>(key);
+      if (b > 1) c.fail("metadata '" + key + "': bool value " + std::to_string(b) + " is neither 0 nor 1");
+      return b != 0;
+    }
+    case ValueType::STRING: return c.string("metadata '" + key + "'");
+    case ValueType::ARRAY: {
+      if (depth >= kMaxArrayNesting) c.fail("metadata '" + key + "': arrays nested too deeply");
+      auto et = c.read<uint32_t>(key + " array type");
+      if (!known_value_type(et)) c.fail("metadata '" + key + "': unknown array element type " + std::to_string(et));
+      auto n = c.read<uint64_t>(key + " array length");
+      auto elem = static_cast<ValueType>(et);
+      if (n > c.remaining() / min_encoded_size(elem))
+        c.fail("metadata '" + key + "': array of " + std::to_string(n) + " elements runs past the end of the file");
+      if (inner) *inner = elem;
+      nlohmann::json arr = nlohmann::json::array();
+      arr.get_ref<nlohmann::json::array_t&>().reserve(n);
+      for (uint64_t i = 0; i < n; ++i) arr.push_back(read_value(c, elem, key, depth + 1));
+      return arr;
+    }
+  }
+  c.fail("metadata '" + key + "': unknown value type");
+}
+
+}  // namespace
+
+std::shared_ptr<File> File::open(const std::filesystem::path& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw IoError(path.string() + ": cannot open: " + std::strerror(errno));
+  struct stat st {};
+  if (fstat(fd, &st) != 0) {
+    int e = errno;
+    ::close(fd);
+    throw IoError(path.string() + ": cannot stat: " + std::strerror(e));
+  }
+  size_t size = size_t(st.st_size);
+  void* map = nullptr;
+  if (size > 0) {
+    map = mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (map == MAP_FAILED) {
+      int e = errno;
+      ::close(fd);
+      throw IoError(path.string() + ": cannot map: " + std::strerror(e));
+    }
+  }
+  ::close(fd);
+  std::shared_ptr<File> f(new File());
+  f->origin_ = path.string();
+  f->mapping_ = map;
+  f->mapping_size_ = size;
+  f->base_ = static_cast<const uint8_t*>(map);
+  f->size_ = size;
+  f->parse_all();
+  return f;
+}
+
+std::shared_ptr<File> File::parse(const uint8_t* data, size_t size, std::string origin) {
+  std::shared_ptr<File> f(new File());
+  f->origin_ = std::move(origin);
+  f->base_ = data;
+  f->size_ = size;
+  f->parse_all();
+  return f;
+}
+
+File::~File() {
+  if (mapping_) munmap(mapping_, mapping_size_);
+}
+
+void File::parse_all() {
+  static const uint8_t empty = 0;
+  Cursor c(base_ ? base_ : &empty, base_ ? size_ : 0, origin_);
+  auto magic = c.read<uint32_t>("magic");
+  if (std::memcmp(&magic, "GGUF", 4) != 0) c.fail("not a GGUF file (bad magic)");
+  version_ = c.read<uint32_t>("version");
+  if (version_ != 2 && version_ != 3)
+    c.fail("unsupported GGUF version " + std::to_string(version_) + " (expected 2 or 3)");
+  auto n_tensors = c.read<uint64_t>("tensor count");
+  auto n_kv = c.read<uint64_t>("metadata count");
+  // Each metadata entry needs >= 8+1+4+1 bytes, each tensor info >= 8+1+4+8+4+8.
+  if (n_kv > c.remaining() / 14) c.fail("metadata count " + std::to_string(n_kv) + " is larger than the file can hold");
+  if (n_tensors > c.remaining() / 33) c.fail("tensor count " + std::to_string(n_tensors) + " is larger than the file can hold");
+
+  for (uint64_t i = 0; i < n_kv; ++i) {
+    std::string key = c.string("metadata key #" + std::to_string(i), kMaxNameLength);
+    auto t = c.read<uint32_t>("type of metadata '" + key + "'");
+    if (!known_value_type(t)) c.fail("metadata '" + key + "': unknown value type " + std::to_string(t));
+    Value v;
+    v.type = static_cast<ValueType>(t);
+    v.value = read_value(c, v.type, key, 0, &v.array_type);
+    if (!metadata_.emplace(key, std::move(v)).second) c.fail("metadata key '" + key + "' appears twice");
+  }
+
+  if (auto it = metadata_.find("general.alignment"); it != metadata_.end()) {
+    const auto& v = it->second;
+    if (v.type != ValueType::U32) c.fail("metadata 'general.alignment' must be u32, not " + std::string(value_type_name(v.type)));
+    uint64_t a = v.value.get<uint64_t>();
+    if (a == 0 || (a & (a - 1)) != 0) c.fail("metadata 'general.alignment' = " + std::to_string(a) + " is not a power of two");
+    alignment_ = a;
+  }
+
+  tensors_.reserve(n_tensors);
+  for (uint64_t i = 0; i < n_tensors; ++i) {
+    TensorInfo t;
+    t.name = c.string("name of tensor #" + std::to_string(i), kMaxNameLength);
+    auto nd = c.read<uint32_t>("dimension count of tensor '" + t.name + "'");
+    if (nd == 0 || nd > kMaxDims) c.fail("tensor '" + t.name + "': " + std::to_string(nd) + " dimensions (expected 1 to 4)");
+    uint64_t numel = 1;
+    for (uint32_t d = 0; d < nd; ++d) {
+      auto ne = c.read<uint64_t>("shape of tensor '" + t.name + "'");
+      if (ne == 0 || ne > (uint64_t(1) << 40)) c.fail("tensor '" + t.name + "': dimension " + std::to_string(d) + " = " + std::to_string(ne) + " is out of range");
+      if (numel > std::numeric_limits<uint64_t>::max() / ne) c.fail("tensor '" + t.name + "': element count overflows");
+      numel *= ne;
+      t.ne.push_back(ne);
+    }
+    if (numel > (uint64_t(1) << 48)) c.fail("tensor '" + t.name + "': element count is absurd");
+    t.ggml_type = c.read<uint32_t>("type of tensor '" + t.name + "'");
+    auto dt = dtype_from_ggml(t.ggml_type);
+    auto geo = dt ? detail::geometry(*dt) : detail::BlockGeometry{};
+    if (!dt || geo.elems == 0) c.fail("tensor '" + t.name + "': unsupported ggml type " + std::to_string(t.ggml_type));
+    t.dtype = *dt;
+    if (t.ne[0] % geo.elems != 0)
+      c.fail("tensor '" + t.name + "': row length " + std::to_string(t.ne[0]) + " is not a multiple of the " +
+             detail::format_name(t.dtype) + " block size " + std::to_string(geo.elems));
+    t.nbytes = numel / geo.elems * geo.bytes;
+    t.offset = c.read<uint64_t>("offset of tensor '" + t.name + "'");
+    if (t.offset % alignment_ != 0)
+      c.fail("tensor '" + t.name + "': data offset " + std::to_string(t.offset) + " is not aligned to " + std::to_string(alignment_));
+    if (!tensor_index_.emplace(t.name, tensors_.size()).second) c.fail("tensor '" + t.name + "' appears twice");
+    tensors_.push_back(std::move(t));
+  }
+
+  data_offset_ = (c.pos() + alignment_ - 1) / alignment_ * alignment_;
+  uint64_t data_size = size_ > data_offset_ ? size_ - data_offset_ : 0;
+  if (!tensors_.empty() && data_offset_ > size_)
+    throw ModelLoadError(origin_ + ": tensor data section starts at " + std::to_string(data_offset_) + ", past the end of the file");
+
+  // Offsets inside the data section, no two tensors sharing bytes.
+  std::vector<const TensorInfo*> by_offset;
+  for (auto& t : tensors_) {
+    if (t.offset > data_size || t.nbytes > data_size - t.offset)
+      throw ModelLoadError(origin_ + ": tensor '" + t.name + "': data [" + std::to_string(t.offset) + ", " +
+                           std::to_string(t.offset + t.nbytes) + ") runs past the end of the file (data section is " +
+                           std::to_string(data_size) + " bytes)");
+    by_offset.push_back(&t);
+  }
+  std::sort(by_offset.begin(), by_offset.end(), [](auto* a, auto* b) { return a->offset < b->offset; });
+  for (size_t i = 1; i < by_offset.size(); ++i) {
+    auto* prev = by_offset[i - 1];
+    if (prev->offset + prev->nbytes > by_offset[i]->offset)
+      throw ModelLoadError(origin_ + ": tensor '" + by_offset[i]->name + "' overlaps the data of tensor '" + prev->name + "'");
+  }
+  if (base_ && !tensors_.empty() && (reinterpret_cast<uintptr_t>(base_ + data_offset_) % 4) != 0)
+    throw ModelLoadError(origin_ + ": tensor data is misaligned in memory");
+}
+
+const Value* File::find(const std::string& key) const {
+  auto it = metadata_.find(key);
+  return it == metadata_.end() ? nullptr : &it->second;
+}
+
+static bool is_integer(ValueType t) {
+  switch (t) {
+    case ValueType::U8: case ValueType::I8: case ValueType::U16: case ValueType::I16:
+    case ValueType::U32: case ValueType::I32: case ValueType::U64: case ValueType::I64: return true;
+    default: return false;
+  }
+}
+
+std::optional<std::string> File::get_string(const std::string& key) const {
+  auto* v = find(key);
+  if (!v) return std::nullopt;
+  if (v->type != ValueType::STRING)
+    throw ModelLoadError(origin_ + ": metadata '" + key + "' is " + value_type_name(v->type) + ", expected a string");
+  return v->value.get<std::string>();
+}
+
+std::optional<int64_t> File::get_int(const std::string& key) const {
+  auto* v = find(key);
+  if (!v) return std::nullopt;
+  if (!is_integer(v->type))
+    throw ModelLoadError(origin_ + ": metadata '" + key + "' is " + value_type_name(v->type) + ", expected an integer");
+  if (v->type == ValueType::U64 && v->value.get<uint64_t>() > uint64_t(std::numeric_limits<int64_t>::max()))
+    throw ModelLoadError(origin_ + ": metadata '" + key + "' is out of range");
+  return v->value.get<int64_t>();
+}
+
+std::optional<double> File::get_float(const std::string& key) const {
+  auto* v = find(key);
+  if (!v) return std::nullopt;
+  if (!is_integer(v->type) && v->type != ValueType::F32 && v->type != ValueType::F64)
+    throw ModelLoadError(origin_ + ": metadata '" + key + "' is " + value_type_name(v->type) + ", expected a number");
+  return v->value.get<double>();
+}
+
+std::optional<bool> File::get_bool(const std::string& key) const {
+  auto* v = find(key);
+  if (!v) return std::nullopt;
+  if (v->type != ValueType::BOOL)
+    throw ModelLoadError(origin_ + ": metadata '" + key + "' is " + value_type_name(v->type) + ", expected a bool");
+  return v->value.get<bool>();
+}
+
+const nlohmann::json* File::get_array(const std::string& key) const {
+  auto* v = find(key);
+  if (!v) return nullptr;
+  if (v->type != ValueType::ARRAY)
+    throw ModelLoadError(origin_ + ": metadata '" + key + "' is " + value_type_name(v->type) + ", expected an array");
+  return &v->value;
+}
+
+const TensorInfo* File::find_tensor(const std::string& name) const {
+  auto it = tensor_index_.find(name);
+  return it == tensor_index_.end() ? nullptr : &tensors_[it->second];
+}
+
+Tensor File::view(const TensorInfo& info) const {
+  Tensor t;
+  t.name = info.name;
+  t.dtype = info.dtype;
+  for (auto it = info.ne.rbegin(); it != info.ne.rend(); ++it) t.shape.push_back(int64_t(*it));
+  t.data = tensor_data(info);
+  t.nbytes = info.nbytes;
+  return t;
+}
+
+}  // namespace allm::gguf

@@ -1,0 +1,242 @@
+// Block kernels: dequantize, float and integer dot products, quantize, against
+// each other and against hand-built blocks; and the fixture files' quantized
+// tensors against the same weights in the F32 files.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+
+#include "allm/error.hpp"
+#include "allm/gguf.hpp"
+#include "gguf/blocks.hpp"
+#include "gguf/codes.hpp"
+#include "gguf/dot_q8_x86.hpp"
+#include "gguf_test_util.hpp"
+
+namespace allm::gguf::test {
+namespace {
+
+const std::vector<DType> kAllFormats = {DType::F32,  DType::F16,  DType::BF16, DType::Q4_0, DType::Q4_1,
+                                        DType::Q5_0, DType::Q5_1, DType::Q8_0, DType::Q2_K, DType::Q3_K,
+                                        DType::Q4_K, DType::Q5_K, DType::Q6_K};
+const std::vector<DType> kBlockFormats = {DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::Q8_0,
+                                          DType::Q2_K, DType::Q3_K, DType::Q4_K, DType::Q5_K, DType::Q6_K};
+
+std::vector<float> random_floats(size_t n, uint32_t seed, float scale = 1.0f) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> d(0.0f, scale);
+  std::vector<float> v(n);
+  for (auto& x : v) x = d(rng);
+  return v;
+}
+
+// Random bytes are a valid block of any format once its f16 scales are tamed.
+std::vector<uint8_t> random_row(DType t, int64_t n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::vector<uint8_t> row(row_bytes(t, n));
+  for (auto& b : row) b = uint8_t(rng());
+  auto fix_half = [&](size_t off) {
+    uint16_t h = detail::float_to_half(std::uniform_real_distribution<float>(0.001f, 0.05f)(rng));
+    std::memcpy(row.data() + off, &h, 2);
+  };
+  size_t bb = row_bytes(t, t == DType::Q2_K || t == DType::Q3_K || t == DType::Q4_K || t == DType::Q5_K ||
+                                   t == DType::Q6_K ? 256 : 32);
+  for (size_t b = 0; b < row.size(); b += bb) {
+    switch (t) {
+      case DType::Q4_0: case DType::Q5_0: case DType::Q8_0: fix_half(b); break;
+      case DType::Q4_1: case DType::Q5_1: fix_half(b); fix_half(b + 2); break;
+      case DType::Q4_K: case DType::Q5_K: fix_half(b); fix_half(b + 2); break;
+      case DType::Q2_K: fix_half(b + 80); fix_half(b + 82); break;
+      case DType::Q3_K: fix_half(b + 108); break;
+      case DType::Q6_K: fix_half(b + 208); break;
+      default: break;
+    }
+  }
+  return row;
+}
+
+double rel_rms(const std::vector<float>& a, const std::vector<float>& b) {
+  double e = 0, s = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    e += (a[i] - b[i]) * double(a[i] - b[i]);
+    s += double(a[i]) * a[i];
+  }
+  return std::sqrt(e / s);
+}
+
+TEST(GgufBlocks, HandBuiltQ8_0AndQ4_0) {
+  detail::BlockQ8_0 q8{};
+  q8.d = detail::float_to_half(0.5f);
+  for (int i = 0; i < 32; ++i) q8.qs[i] = int8_t(i - 16);
+  float out[32];
+  dequantize_row(DType::Q8_0, &q8, out, 32);
+  for (int i = 0; i < 32; ++i) EXPECT_FLOAT_EQ(out[i], 0.5f * float(i - 16));
+
+  detail::BlockQ4_0 q4{};
+  q4.d = detail::float_to_half(2.0f);
+  for (int j = 0; j < 16; ++j) q4.qs[j] = uint8_t(j | ((15 - j) << 4));
+  dequantize_row(DType::Q4_0, &q4, out, 32);
+  for (int j = 0; j < 16; ++j) {
+    EXPECT_FLOAT_EQ(out[j], 2.0f * float(j - 8));
+    EXPECT_FLOAT_EQ(out[j + 16], 2.0f * float(15 - j - 8));
+  }
+}
+
+TEST(GgufBlocks, HalfConversionsRoundTrip) {
+  for (uint32_t h = 0; h < 0x10000; ++h) {
+    if ((h & 0x7c00) == 0x7c00 && (h & 0x3ff)) continue;  // NaN payloads
+    EXPECT_EQ(detail::float_to_half(detail::half_to_float(uint16_t(h))), h) << h;
+  }
+  EXPECT_EQ(detail::float_to_half(1.0f + 1.0f / 4096), 0x3C00);  // ties to even
+  EXPECT_EQ(detail::float_to_half(1e6f), 0x7C00);
+  EXPECT_EQ(detail::bf16_to_float(detail::float_to_bf16(3.140625f)), 3.140625f);
+}
+
+// Integer codes * scale - offset reproduce dequantize_row exactly (same floats).
+TEST(GgufBlocks, DecodedCodesMatchDequantize) {
+  for (DType t : kBlockFormats) {
+    const int64_t n = 512;
+    auto row = random_row(t, n, 7);
+    std::vector<float> ref(n);
+    dequantize_row(t, row.data(), ref.data(), n);
+    int per = detail::decoded_block_elems(t);
+    detail::DecodedBlock blk;
+    for (int64_t b = 0; b < n / per; ++b) {
+      ASSERT_TRUE(detail::decode_block(t, row.data(), b, blk));
+      for (int i = 0; i < per; ++i) {
+        float v = blk.scale[i / 16] * float(blk.code[i]) - blk.offset[i / 16];
+        ASSERT_NEAR(v, ref[b * per + i], 1e-6f * (1 + std::fabs(ref[b * per + i]))) << dtype_name(t) << " " << i;
+      }
+    }
+  }
+}
+
+TEST(GgufBlocks, FloatDotMatchesDequantizedDot) {
+  for (DType t : kAllFormats) {
+    const int64_t n = 768;
+    auto row = random_row(t, n, 11);
+    if (t == DType::F32 || t == DType::F16 || t == DType::BF16) {  // random bits would hold NaNs
+      auto f = random_floats(n, 3);
+      quantize_row(t, f.data(), row.data(), n);
+    }
+    auto x = random_floats(n, 5);
+    std::vector<float> w(n);
+    dequantize_row(t, row.data(), w.data(), n);
+    double ref = 0, mag = 0;
+    for (int64_t i = 0; i < n; ++i) {
+      ref += double(w[i]) * x[i];
+      mag += std::fabs(double(w[i]) * x[i]);
+    }
+    EXPECT_NEAR(dot_row_f32(t, row.data(), x.data(), n), ref, 1e-5 * mag + 1e-6) << dtype_name(t);
+  }
+}
+
+// The SIMD integer path equals the exact integer arithmetic on decoded codes,
+// and stays within activation-quantisation noise of the float dot product.
+TEST(GgufBlocks, IntegerDotMatchesCodes) {
+  for (const char* isa : {"avx512vnni", "avx2", "scalar"}) {
+  if (!detail::x86_select_isa(isa)) continue;
+  for (DType t : kBlockFormats) {
+    ASSERT_TRUE(q8_dot_supported(t));
+    const int64_t n = 1024;
+    auto row = random_row(t, n, 13);
+    auto x = random_floats(n, 17);
+    QuantizedActivations q;
+    quantize_activations(x.data(), n, q);
+    int per = detail::decoded_block_elems(t);
+    detail::DecodedBlock blk;
+    double exact = 0, mag = 0;
+    for (int64_t b = 0; b < n / per; ++b) {
+      detail::decode_block(t, row.data(), b, blk);
+      for (int i = 0; i < per; ++i) {
+        int64_t k = b * per + i;
+        double w = double(blk.scale[i / 16]) * blk.code[i] - blk.offset[i / 16];
+        exact += w * q.scale[size_t(k / 32)] * q.q[size_t(k)];
+        mag += std::fabs(w * x[k]);
+      }
+    }
+    float got = dot_row_q8(t, row.data(), q, n);
+    EXPECT_NEAR(got, exact, 2e-5 * mag) << dtype_name(t) << " (" << q8_dot_isa() << ")";
+    EXPECT_NEAR(got, dot_row_f32(t, row.data(), x.data(), n), 0.02 * mag) << dtype_name(t);
+  }
+  }
+  detail::x86_select_isa("avx512vnni") || detail::x86_select_isa("avx2");
+}
+
+TEST(GgufBlocks, ActivationQuantisation) {
+  auto x = random_floats(256, 19, 3.0f);
+  x[5] = 0;
+  QuantizedActivations q;
+  quantize_activations(x.data(), 256, q);
+  for (int b = 0; b < 8; ++b) {
+    int s0 = 0, s1 = 0;
+    for (int i = 0; i < 16; ++i) s0 += q.q[size_t(32 * b + i)];
+    for (int i = 16; i < 32; ++i) s1 += q.q[size_t(32 * b + i)];
+    EXPECT_EQ(q.bsum[size_t(2 * b)], s0);
+    EXPECT_EQ(q.bsum[size_t(2 * b + 1)], s1);
+    for (int i = 0; i < 32; ++i)
+      EXPECT_NEAR(q.scale[size_t(b)] * q.q[size_t(32 * b + i)], x[size_t(32 * b + i)], q.scale[size_t(b)] * 0.5001f);
+  }
+  EXPECT_THROW(quantize_activations(x.data(), 40, q), InvalidArgumentError);
+}
+
+TEST(GgufBlocks, QuantizeRoundTripError) {
+  const std::map<DType, double> bound = {{DType::F32, 0},       {DType::F16, 1e-3},  {DType::BF16, 5e-3},
+                                         {DType::Q8_0, 0.01},   {DType::Q6_K, 0.025}, {DType::Q5_0, 0.05},
+                                         {DType::Q5_1, 0.05},   {DType::Q5_K, 0.04},  {DType::Q4_0, 0.11},
+                                         {DType::Q4_1, 0.11},   {DType::Q4_K, 0.09}};
+  auto x = random_floats(4096, 23);
+  for (auto [t, b] : bound) {
+    ASSERT_TRUE(quantize_supported(t));
+    std::vector<uint8_t> buf(row_bytes(t, 4096));
+    quantize_row(t, x.data(), buf.data(), 4096);
+    std::vector<float> back(4096);
+    dequantize_row(t, buf.data(), back.data(), 4096);
+    double e = rel_rms(x, back);
+    EXPECT_LE(e, b) << dtype_name(t);
+    std::printf("[ %s ] relative RMS error %.4f\n", dtype_name(t), e);
+  }
+  std::vector<uint8_t> buf(64);
+  EXPECT_THROW(quantize_row(DType::Q2_K, x.data(), buf.data(), 256), UnsupportedError);
+  EXPECT_THROW(quantize_row(DType::Q8_0, x.data(), buf.data(), 33), InvalidArgumentError);
+  EXPECT_THROW(dequantize_row(DType::Q4_K, buf.data(), x.data(), 32), InvalidArgumentError);
+}
+
+TEST(GgufBlocks, ZeroBlocksStayZero) {
+  std::vector<float> z(256, 0.0f), back(256, 1.0f);
+  for (DType t : {DType::Q8_0, DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::Q4_K, DType::Q5_K, DType::Q6_K}) {
+    std::vector<uint8_t> buf(row_bytes(t, 256));
+    quantize_row(t, z.data(), buf.data(), 256);
+    dequantize_row(t, buf.data(), back.data(), 256);
+    for (float v : back) ASSERT_EQ(v, 0.0f) << dtype_name(t);
+  }
+}
+
+// llama.cpp's own Q8_0 / Q4_0 / Q5_0 tensors against the F32 file of the same model.
+TEST(GgufBlocks, FixtureQuantizedTensorsMatchF32File) {
+  for (const char* model : {"llama", "qwen3"}) {
+    auto f32 = File::open(data(std::string(model) + "-f32.gguf"));
+    for (const char* type : {"q8_0", "q4_0", "q4_k_m"}) {
+      auto q = File::open(data(std::string(model) + "-" + type + ".gguf"));
+      int compared = 0;
+      for (auto& info : q->tensors()) {
+        auto* ref = f32->find_tensor(info.name);
+        ASSERT_NE(ref, nullptr) << info.name;
+        ASSERT_EQ(ref->ne, info.ne) << info.name;
+        int64_t cols = int64_t(info.ne[0]), rows = int64_t(ref->nbytes / 4) / cols;
+        std::vector<float> a(size_t(rows * cols)), b(size_t(rows * cols));
+        for (int64_t r = 0; r < rows; ++r) {
+          dequantize_row(info.dtype, q->tensor_data(info) + size_t(r) * row_bytes(info.dtype, cols), a.data() + r * cols, cols);
+          std::memcpy(b.data() + r * cols, f32->tensor_data(*ref) + size_t(r * cols) * 4, size_t(cols) * 4);
+        }
+        double bound = info.dtype == DType::F32 ? 0 : info.dtype == DType::Q8_0 ? 0.01 : info.dtype == DType::Q5_0 ? 0.06 : 0.12;
+        EXPECT_LE(rel_rms(b, a), bound) << model << "-" << type << " " << info.name << " " << dtype_name(info.dtype);
+        ++compared;
+      }
+      EXPECT_GT(compared, 10);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace allm::gguf::test
