@@ -42,6 +42,10 @@ hf=$(echo hello | HF_HUB_CACHE="$work/hub" "$allm" run tiny-org/qwen3-fixture --
   fail "run with a HF cache id and stdin"
 [ "$hf" = "$out" ] || fail "HF cache id + stdin: '$hf' vs '$out'"
 
+# A GGUF file: tokenizer and template from the file.
+gg=$("$allm" run "$data/gguf/qwen3-f32.gguf" "hello" --max-tokens 4 --ignore-eos --json "${greedy[@]}") || fail "run a .gguf"
+[ "$(echo "$gg" | jq '.token_ids | length')" = 4 ] || fail "gguf run: $gg"
+
 # --- system prompt, files, raw, stats ----------------------------------------
 echo "the moon is made of basalt" > "$work/notes.txt"
 "$allm" run "$model" "summarise" --system "You are a pirate." --file "$work/notes.txt" --show-prompt \
