@@ -1,5 +1,14 @@
 #!/usr/bin/env bash
-# Runs the whole test suite (CTest + GoogleTest) on the build made by setup.sh.
+# Runs the whole test suite (CTest + GoogleTest) on the build made by setup.sh,
+# then the streaming, cancellation and session tests again under
+# AddressSanitizer + UndefinedBehaviorSanitizer (build-asan/).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-ctest --test-dir build --output-on-failure -j"$(nproc)" "$@"
+jobs=$(nproc)
+ctest --test-dir build --output-on-failure -j"$jobs" "$@"
+
+if [ "${ALLM_SKIP_ASAN:-0}" != "1" ]; then
+  cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DALLM_ASAN=ON -DALLM_BUILD_BENCH=OFF > /dev/null
+  cmake --build build-asan -j"$jobs" --target provider_test local_provider_tests allm-plugins
+  ASAN_OPTIONS=detect_leaks=1 ctest --test-dir build-asan -R '^(provider|local)\.' --output-on-failure -j"$jobs"
+fi

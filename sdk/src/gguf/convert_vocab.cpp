@@ -96,8 +96,14 @@ void write_vocabulary(const Checkpoint& ck, Writer& w) {
       if (!text.empty() && tokens[i] == text) return int64_t(i);
     return std::nullopt;
   };
-  std::optional<int64_t> bos = ck.generation.bos_token_id ? std::optional<int64_t>(*ck.generation.bos_token_id) : std::nullopt;
-  if (!bos && tcfg.contains("bos_token")) bos = id_of(tcfg["bos_token"]);
+  // Plain int64_t + flag: gcc 12 misreports an optional built by a conditional as uninitialized.
+  int64_t bos_id = -1;
+  if (ck.generation.bos_token_id) {
+    bos_id = *ck.generation.bos_token_id;
+  } else if (tcfg.contains("bos_token")) {
+    if (auto found = id_of(tcfg["bos_token"])) bos_id = *found;
+  }
+  std::optional<int64_t> bos = bos_id >= 0 ? std::optional<int64_t>(bos_id) : std::nullopt;
   std::optional<int64_t> eos;
   if (!ck.generation.eos_token_ids.empty()) eos = ck.generation.eos_token_ids[0];
   else if (tcfg.contains("eos_token")) eos = id_of(tcfg["eos_token"]);
