@@ -74,22 +74,12 @@ size_t row_bytes(DType t, int64_t n) noexcept {
 namespace detail {
 
 BlockGeometry geometry(DType t) noexcept {
+  // The layouts themselves live once, in tensor.cpp; GGUF knows only these types.
   switch (t) {
-    case DType::F32: return {1, 4};
-    case DType::F16: return {1, 2};
-    case DType::BF16: return {1, 2};
-    case DType::Q4_0: return {32, 18};
-    case DType::Q4_1: return {32, 20};
-    case DType::Q5_0: return {32, 22};
-    case DType::Q5_1: return {32, 24};
-    case DType::Q8_0: return {32, 34};
-    case DType::Q8_1: return {32, 36};
-    case DType::Q2_K: return {256, 84};
-    case DType::Q3_K: return {256, 110};
-    case DType::Q4_K: return {256, 144};
-    case DType::Q5_K: return {256, 176};
-    case DType::Q6_K: return {256, 210};
-    case DType::Q8_K: return {256, 292};
+    case DType::F32: case DType::F16: case DType::BF16:
+    case DType::Q4_0: case DType::Q4_1: case DType::Q5_0: case DType::Q5_1: case DType::Q8_0: case DType::Q8_1:
+    case DType::Q2_K: case DType::Q3_K: case DType::Q4_K: case DType::Q5_K: case DType::Q6_K: case DType::Q8_K:
+      return {dtype_block_elems(t), dtype_block_bytes(t)};
     default: return {};
   }
 }
