@@ -7,6 +7,8 @@
 #include <string_view>
 #include <vector>
 
+#include "allm/utf8.hpp"
+
 namespace allm::jinja::utf8 {
 
 // Length in bytes of the sequence starting at s[i] (1 for malformed bytes).
@@ -55,21 +57,7 @@ inline size_t length(std::string_view s) {
 }
 
 inline void append(std::string& out, uint32_t cp) {
-  if (cp < 0x80) {
-    out += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    out += static_cast<char>(0xC0 | (cp >> 6));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    out += static_cast<char>(0xE0 | (cp >> 12));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else {
-    out += static_cast<char>(0xF0 | (cp >> 18));
-    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  }
+  allm::utf8::append_code_point(out, static_cast<char32_t>(cp));
 }
 
 // Python's str.isspace for the code points templates meet.
