@@ -85,24 +85,8 @@ BlockGeometry geometry(DType t) noexcept {
 }
 
 const char* format_name(DType t) noexcept {
-  switch (t) {
-    case DType::F32: return "F32";
-    case DType::F16: return "F16";
-    case DType::BF16: return "BF16";
-    case DType::Q4_0: return "Q4_0";
-    case DType::Q4_1: return "Q4_1";
-    case DType::Q5_0: return "Q5_0";
-    case DType::Q5_1: return "Q5_1";
-    case DType::Q8_0: return "Q8_0";
-    case DType::Q8_1: return "Q8_1";
-    case DType::Q2_K: return "Q2_K";
-    case DType::Q3_K: return "Q3_K";
-    case DType::Q4_K: return "Q4_K";
-    case DType::Q5_K: return "Q5_K";
-    case DType::Q6_K: return "Q6_K";
-    case DType::Q8_K: return "Q8_K";
-    default: return "non-GGUF";
-  }
+  // The names themselves live once, in tensor.cpp.
+  return geometry(t).elems != 0 ? dtype_name(t) : "non-GGUF";
 }
 
 }  // namespace detail
