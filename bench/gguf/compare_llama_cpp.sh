@@ -7,9 +7,11 @@
 #       [--allm build/bin/allm] [--threads "1 2"] [--prompt 128] [--gen 64] [--reps 3]
 #
 # llama.cpp is not part of allm: build or download llama-bench yourself.
+# Both warm up first (llama-bench's warm-up run; allm bench's warm-up pass).
 # allm's decode is measured after the prompt (KV cache of --prompt tokens),
-# llama-bench's tg test from an empty cache; both are reported as llama-bench
-# reports them (mean of --reps runs; allm: best of --reps runs).
+# llama-bench's tg test from an empty cache. Each side reports the best of
+# --reps runs (llama-bench: the fastest of its per-repetition samples), which
+# is the fairest figure on a machine shared with other work.
 set -eu
 
 LLAMA_BENCH="" MODEL="" ALLM="" THREADS="1 2" PROMPT=128 GEN=64 REPS=3
@@ -22,7 +24,7 @@ while [ $# -gt 0 ]; do
     --prompt) PROMPT="$2"; shift 2 ;;
     --gen) GEN="$2"; shift 2 ;;
     --reps) REPS="$2"; shift 2 ;;
-    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
     *) echo "unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -54,8 +56,9 @@ a_pp = max(r["prefill_tokens_per_s"] for r in runs)
 a_tg = max(r["decode_tokens_per_s"] for r in runs)
 l_pp = l_tg = float("nan")
 for e in json.load(open(llama_file)):
-    if e.get("n_prompt", 0) > 0 and e.get("n_gen", 0) == 0: l_pp = e["avg_ts"]
-    if e.get("n_gen", 0) > 0 and e.get("n_prompt", 0) == 0: l_tg = e["avg_ts"]
+    best = max(e.get("samples_ts") or [e["avg_ts"]])
+    if e.get("n_prompt", 0) > 0 and e.get("n_gen", 0) == 0: l_pp = best
+    if e.get("n_gen", 0) > 0 and e.get("n_prompt", 0) == 0: l_tg = best
 print(f"{t:<8} {a_pp:12.1f} {l_pp:12.1f} {a_pp / l_pp:7.2f}   {a_tg:12.2f} {l_tg:12.2f} {a_tg / l_tg:7.2f}")
 PY
 done

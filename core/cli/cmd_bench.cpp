@@ -1,4 +1,4 @@
-// allm bench MODEL [--prompt-tokens N] [--gen-tokens N] [--threads N] [--json]
+// allm bench MODEL [--prompt-tokens N] [--gen-tokens N] [--threads N] [--no-warmup] [--json]
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -42,6 +42,7 @@ static int run_bench(Args& args) {
   const int64_t gen = args.integer("gen-tokens").value_or(128);
   const int threads_arg = thread_option(args);
   const bool skip_bw = args.flag("no-bandwidth");
+  const bool warmup = !args.flag("no-warmup");
   auto pos = args.positionals();
   args.finish();
   if (pos.size() != 1) throw InvalidArgumentError("usage: allm bench MODEL [options]");
@@ -60,6 +61,14 @@ static int run_bench(Args& args) {
   std::vector<int32_t> ids(static_cast<size_t>(prompt));
   for (auto& t : ids) t = static_cast<int32_t>(rng() % static_cast<uint32_t>(info.vocab_size));
   std::vector<float> logits(static_cast<size_t>(info.vocab_size));
+  if (warmup) {
+    // As llama-bench: one short prefill and one decode step first, so the
+    // timed runs neither fault in the mapped weights nor grow scratch buffers.
+    auto scratch = model.make_cache(std::min<int64_t>(prompt, 16) + 1);
+    model.forward(std::span<const int32_t>(ids.data(), static_cast<size_t>(std::min<int64_t>(prompt, 16))), *scratch,
+                  LogitsMode::last, logits.data());
+    model.forward(std::span<const int32_t>(ids.data(), 1), *scratch, LogitsMode::last, logits.data());
+  }
   auto cache = model.make_cache(prompt + gen);
 
   double t0 = now_ms();
@@ -139,8 +148,9 @@ static int run_bench(Args& args) {
 }
 
 ALLM_CLI_COMMAND(bench, "Measure load time, prefill and decode speed against memory bandwidth",
-                 "Usage: allm bench MODEL [--prompt-tokens N] [--gen-tokens N] [--threads N] [--json]\n\n"
-                 "Loads MODEL, prefills N random prompt tokens in one forward pass, then\n"
+                 "Usage: allm bench MODEL [--prompt-tokens N] [--gen-tokens N] [--threads N] [--no-warmup] [--json]\n\n"
+                 "Loads MODEL, runs a short warm-up (a 16-token prefill and one decode step,\n"
+                 "as llama-bench does), prefills N random prompt tokens in one forward pass, then\n"
                  "decodes greedily token by token. Reports load time, prefill and decode\n"
                  "tokens/s (overall and from the median step), the weight bytes one decode step reads, the memory bandwidth of\n"
                  "this machine (a read pass and a copy over 512 MiB buffers on the same number\n"
@@ -151,6 +161,7 @@ ALLM_CLI_COMMAND(bench, "Measure load time, prefill and decode speed against mem
                  "  --gen-tokens N       tokens to decode (default 128)\n"
                  "  --threads N          compute threads (default: physical cores)\n"
                  "  --no-bandwidth       skip the memory bandwidth measurement\n"
+                 "  --no-warmup          time the first forward passes too (page faults, buffer growth)\n"
                  "  --json               print one JSON object\n",
                  run_bench)
 

@@ -5,6 +5,7 @@
 // row dequantiser (prefill tiles, embedding lookup, small vectors). Adding a
 // format (e.g. a GGUF block type) is one new file in sdk/src/kernels/ calling
 // `register_weight_format` from a static initialiser; nothing else changes.
+#include <cstddef>
 #include <cstdint>
 
 #include "allm/tensor.hpp"
@@ -17,6 +18,17 @@ struct WeightFormat {
   void (*dot_rows)(const Tensor& w, int64_t r0, int64_t r1, const float* x, float* y);
   // out[i*cols + j] = element j of row r0+i of w, for r0 <= r0+i < r1.
   void (*dequant_rows)(const Tensor& w, int64_t r0, int64_t r1, float* out);
+
+  // Optional batched path (null when absent): formats that multiply faster
+  // against activations converted once per matmul (GGUF blocks against int8
+  // activations). `prepare` converts n tokens of x (`cols` floats each) into
+  // `prepared`, at least `prepared_bytes(n, cols)` bytes; `matmul` then sets
+  // y[t*ldy + r] = dot(row r of w, token t) for r in [r0, r1) and every token,
+  // and may be called from many threads at once on disjoint rows. Formats
+  // with the same `prepare` share one prepared buffer.
+  size_t (*prepared_bytes)(int64_t n, int64_t cols) = nullptr;
+  void (*prepare)(const float* x, int64_t n, int64_t cols, void* prepared) = nullptr;
+  void (*matmul)(const Tensor& w, int64_t r0, int64_t r1, const void* prepared, float* y, int64_t ldy) = nullptr;
 };
 
 // Registers (or replaces) the format for `f.dtype`. Thread-safe.

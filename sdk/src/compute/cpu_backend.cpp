@@ -17,6 +17,8 @@ namespace {
 constexpr int64_t kTileRows = 32;
 // Rows per scheduling unit when decoding one token.
 constexpr int64_t kDecodeGrain = 8;
+// Rows per scheduling unit of a batched (prepared-activation) matmul.
+constexpr int64_t kPreparedGrain = 16;
 // Jobs smaller than this many multiply-adds run on the calling thread: waking
 // workers costs more than it saves.
 constexpr int64_t kMinParallelWork = 1 << 15;
@@ -49,18 +51,28 @@ class CpuBackend final : public Backend {
       work += jobs[j].w->rows() * jobs[j].w->cols() * n;
     }
     const int64_t total = start[count];
+    // Formats with a batched path convert x once here (one buffer per
+    // distinct `prepare`), not once per row range.
+    const void* prepared[kMaxGroup] = {};
+    const bool all_batched = prepare_inputs(fmt, count, x, n, in, prepared);
     auto run = [&](int t, int64_t b, int64_t e) {
       for (int j = 0; j < count && b < e; ++j) {
         const int64_t lo = std::max(b, start[j]), hi = std::min(e, start[j + 1]);
-        if (lo < hi) rows(*jobs[j].w, *fmt[j], lo - start[j], hi - start[j], x, n, jobs[j].y, t);
+        if (lo >= hi) continue;
+        if (prepared[j])
+          fmt[j]->matmul(*jobs[j].w, lo - start[j], hi - start[j], prepared[j], jobs[j].y, jobs[j].w->rows());
+        else
+          rows(*jobs[j].w, *fmt[j], lo - start[j], hi - start[j], x, n, jobs[j].y, t);
       }
     };
-    if (n == 1) {
-      pool_.parallel_for(total, work < kMinParallelWork ? total : kDecodeGrain, run);
-    } else {
+    int64_t grain = kDecodeGrain;
+    if (n > 1 && all_batched) {
+      grain = kPreparedGrain;
+    } else if (n > 1) {
       reserve_scratch(kTileRows * in);
-      pool_.parallel_for(total, work < kMinParallelWork ? total : kTileRows, run);
+      grain = kTileRows;
     }
+    pool_.parallel_for(total, work < kMinParallelWork ? total : grain, run);
     for (int j = 0; j < count; ++j) {
       if (!jobs[j].bias) continue;
       const int64_t out = jobs[j].w->rows();
@@ -197,6 +209,41 @@ class CpuBackend final : public Backend {
 
   static constexpr int kMaxGroup = 8;
 
+  // Runs each distinct `prepare` of the jobs' formats once over x and points
+  // prepared[j] at its result; null for jobs whose format has no batched path.
+  // Returns true when every job has one.
+  bool prepare_inputs(const WeightFormat* const* fmt, int count, const float* x, int64_t n, int64_t in,
+                      const void** prepared) {
+    size_t offset[kMaxGroup] = {}, bytes = 0;
+    int owner[kMaxGroup];  // the job whose buffer job j reads, or -1
+    bool all = true;
+    for (int j = 0; j < count; ++j) {
+      owner[j] = -1;
+      if (!fmt[j]->matmul) {
+        all = false;
+        continue;
+      }
+      owner[j] = j;
+      for (int i = 0; i < j; ++i)
+        if (owner[i] >= 0 && fmt[i]->prepare == fmt[j]->prepare) {
+          owner[j] = owner[i];
+          break;
+        }
+      if (owner[j] == j) {
+        offset[j] = bytes;
+        bytes += (fmt[j]->prepared_bytes(n, in) + 63) / 64 * 64;
+      }
+    }
+    if (bytes == 0) return false;
+    if (prepared_.size() < bytes) prepared_.resize(bytes);
+    for (int j = 0; j < count; ++j) {
+      if (owner[j] < 0) continue;
+      if (owner[j] == j) fmt[j]->prepare(x, n, in, prepared_.data() + offset[j]);
+      prepared[j] = prepared_.data() + offset[owner[j]];
+    }
+    return all;
+  }
+
   // Per-thread scratch of at least `floats` floats (grows, never shrinks).
   void reserve_scratch(int64_t floats) {
     for (auto& s : scratch_)
@@ -205,6 +252,7 @@ class CpuBackend final : public Backend {
 
   ThreadPool pool_;
   std::vector<std::vector<float>> scratch_;
+  std::vector<uint8_t> prepared_;  // activations converted for batched formats
 };
 
 }  // namespace

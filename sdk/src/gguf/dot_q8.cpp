@@ -42,13 +42,13 @@ void quantize_activations(const float* x, int64_t n, QuantizedActivations& out) 
 
 bool q8_dot_supported(DType t) noexcept { return decoded_block_elems(t) != 0; }
 
-static float dot_scalar(DType t, const void* row, const QuantizedActivations& x, int64_t n) {
+static float dot_scalar(DType t, const void* row, const Q8View& x, int64_t n) {
   int per = decoded_block_elems(t);
   DecodedBlock blk;
   float total = 0;
   for (int64_t b = 0; b < n / per; ++b) {
     decode_block(t, row, b, blk);
-    const int8_t* xq = x.q.data() + b * per;
+    const int8_t* xq = x.q + b * per;
     for (int g = 0; g < per / 16; ++g) {
       int s = 0;
       for (int i = 0; i < 16; ++i) s += int(blk.code[16 * g + i]) * int(xq[16 * g + i]);
@@ -66,6 +66,10 @@ float dot_row_q8(DType t, const void* row, const QuantizedActivations& x, int64_
   if (n % per != 0 || n > x.n)
     throw InvalidArgumentError("dot_row_q8: row length " + std::to_string(n) + " does not fit " + format_name(t) +
                                " blocks / activations of length " + std::to_string(x.n));
+  return dot_row_q8_unchecked(t, row, view_of(x), n);
+}
+
+float detail::dot_row_q8_unchecked(DType t, const void* row, const Q8View& x, int64_t n) {
   float r;
   if (x86_dot_row_q8(t, row, x, n, r)) return r;
   return dot_scalar(t, row, x, n);

@@ -10,10 +10,10 @@ namespace allm::gguf::detail {
 
 namespace avx2 {
 bool quantize_activations(const float* x, int64_t n, QuantizedActivations& out);
-bool dot_row(DType t, const void* row, const QuantizedActivations& x, int64_t n, float& result);
+bool dot_row(DType t, const void* row, const Q8View& x, int64_t n, float& result);
 }  // namespace avx2
 namespace vnni {
-bool dot_row(DType t, const void* row, const QuantizedActivations& x, int64_t n, float& result);
+bool dot_row(DType t, const void* row, const Q8View& x, int64_t n, float& result);
 }  // namespace vnni
 
 namespace {
@@ -48,7 +48,7 @@ bool x86_quantize_activations(const float* x, int64_t n, QuantizedActivations& o
   return avx2::quantize_activations(x, n, out);
 }
 
-bool x86_dot_row_q8(DType t, const void* row, const QuantizedActivations& x, int64_t n, float& result) {
+bool x86_dot_row_q8(DType t, const void* row, const Q8View& x, int64_t n, float& result) {
   switch (isa()) {
     case Isa::avx512vnni: return vnni::dot_row(t, row, x, n, result);
     case Isa::avx2: return avx2::dot_row(t, row, x, n, result);
@@ -68,7 +68,7 @@ const char* x86_isa_name() noexcept {
 
 bool x86_select_isa(const std::string& name) { return name == "scalar"; }
 bool x86_quantize_activations(const float*, int64_t, QuantizedActivations&) { return false; }
-bool x86_dot_row_q8(DType, const void*, const QuantizedActivations&, int64_t, float&) { return false; }
+bool x86_dot_row_q8(DType, const void*, const Q8View&, int64_t, float&) { return false; }
 const char* x86_isa_name() noexcept { return "scalar"; }
 
 #endif

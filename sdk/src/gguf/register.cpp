@@ -1,13 +1,15 @@
 // Hooks the GGUF code into the rest of the SDK at load time: the `.gguf`
 // checkpoint loader, and a weight format per GGUF block type so the engine's
-// matmuls run on the stored blocks (decode: integer dot products against
-// Q8-quantised activations; prefill tiles: row dequantisation).
+// matmuls run on the stored blocks: with AVX-512 VNNI, one batched int8 kernel
+// for any token count (gemm.hpp); elsewhere integer dot products against
+// Q8-quantised activations for one token and row dequantisation for many.
 #include <cstring>
 #include <fstream>
 
 #include "allm/gguf.hpp"
 #include "allm/model_loader.hpp"
 #include "allm/weight_format.hpp"
+#include "gguf/gemm.hpp"
 
 namespace allm::gguf {
 namespace {
@@ -58,8 +60,15 @@ void dequant_rows(const Tensor& w, int64_t r0, int64_t r1, float* out) {
 
 const bool registered = [] {
   for (DType t : {DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::Q8_0, DType::Q2_K, DType::Q3_K,
-                  DType::Q4_K, DType::Q5_K, DType::Q6_K})
-    register_weight_format({t, dot_rows, dequant_rows});
+                  DType::Q4_K, DType::Q5_K, DType::Q6_K}) {
+    WeightFormat f{t, dot_rows, dequant_rows};
+    if (detail::vnni_gemm_available()) {  // every token count through the batched int8 kernel
+      f.prepared_bytes = detail::vnni_prepared_bytes;
+      f.prepare = detail::vnni_prepare;
+      f.matmul = detail::vnni_matmul;
+    }
+    register_weight_format(f);
+  }
   register_checkpoint_loader("gguf", looks_like_gguf,
                              [](const std::filesystem::path& p) { return load_checkpoint(p); });
   return true;
