@@ -29,6 +29,9 @@ const char* dtype_name(DType t) noexcept {
     case DType::Q5_K: return "Q5_K";
     case DType::Q6_K: return "Q6_K";
     case DType::Q8_K: return "Q8_K";
+    case DType::Q4_0_X16: return "Q4_0x16";
+    case DType::Q4_K_X16: return "Q4_Kx16";
+    case DType::Q6_K_X16: return "Q6_Kx16";
   }
   return "?";
 }
@@ -70,6 +73,9 @@ BlockLayout block_layout(DType t) noexcept {
     case DType::Q5_K: return {256, 176};
     case DType::Q6_K: return {256, 210};
     case DType::Q8_K: return {256, 292};
+    case DType::Q4_0_X16: return {32, 18};
+    case DType::Q4_K_X16: return {256, 148};
+    case DType::Q6_K_X16: return {256, 210};
     default: return {1, dtype_size(t)};
   }
 }

@@ -9,9 +9,11 @@
 
 #include "allm/error.hpp"
 #include "allm/gguf.hpp"
+#include "allm/weight_format.hpp"
 #include "gguf/blocks.hpp"
 #include "gguf/codes.hpp"
 #include "gguf/gemm.hpp"
+#include "gguf/interleave.hpp"
 #include "gguf_test_util.hpp"
 
 namespace allm::gguf::test {
@@ -101,6 +103,78 @@ TEST(GgufGemm, MatchesExactIntegerDotForEveryBlockType) {
             EXPECT_NEAR(got, want, 2e-5 * mag + 1e-6)
                 << dtype_name(t) << " cols " << cols << " tokens " << tokens << " row " << r << " token " << tok;
           }
+        }
+      }
+    }
+  }
+}
+
+TEST(GgufGemm, InterleavedRowsDequantizeToTheStoredValues) {
+  for (DType t : {DType::Q4_0, DType::Q4_K, DType::Q6_K}) {
+    const int64_t rows = 32, cols = 512;
+    auto w = random_rows(t, rows, cols, 5);
+    Tensor stored;
+    stored.name = "w";
+    stored.dtype = t;
+    stored.shape = {rows, cols};
+    stored.data = w.data();
+    ASSERT_TRUE(detail::can_interleave(stored));
+    const DType to = detail::interleaved_type(t);
+    std::vector<uint8_t> packed(size_t(rows) * allm::row_bytes(Tensor{"w", to, {rows, cols}}));
+    detail::interleave(stored, packed.data());
+    Tensor inter = stored;
+    inter.dtype = to;
+    inter.data = packed.data();
+    std::vector<float> want(size_t(rows * cols)), got(size_t(rows * cols));
+    for (int64_t r = 0; r < rows; ++r)
+      dequantize_row(t, w.data() + size_t(r) * row_bytes(t, cols), want.data() + r * cols, cols);
+    detail::dequantize_interleaved(inter, 0, rows, got.data());
+    for (size_t i = 0; i < got.size(); ++i) ASSERT_FLOAT_EQ(got[i], want[i]) << dtype_name(to) << " element " << i;
+    // a 15-row matrix cannot be interleaved
+    stored.shape = {15, cols};
+    EXPECT_FALSE(detail::can_interleave(stored));
+  }
+}
+
+TEST(GgufGemm, InterleavedMatmulMatchesExactIntegerDot) {
+  if (!detail::vnni_gemm_available()) GTEST_SKIP() << "no AVX-512 VNNI on this CPU";
+  for (DType t : {DType::Q4_0, DType::Q4_K, DType::Q6_K}) {
+    const int64_t rows = 48, cols = 768;
+    auto w = random_rows(t, rows, cols, 9);
+    Tensor stored;
+    stored.name = "w";
+    stored.dtype = t;
+    stored.shape = {rows, cols};
+    stored.data = w.data();
+    const DType to = detail::interleaved_type(t);
+    std::vector<uint8_t> packed(size_t(rows) * allm::row_bytes(Tensor{"w", to, {rows, cols}}));
+    detail::interleave(stored, packed.data());
+    Tensor inter = stored;
+    inter.dtype = to;
+    inter.data = packed.data();
+    for (int64_t tokens : {1, 2, 3, 7, 8, 13}) {
+      std::mt19937 rng{uint32_t(tokens * 31)};
+      std::normal_distribution<float> nd(0.f, 1.f);
+      std::vector<float> x(size_t(tokens * cols));
+      for (auto& v : x) v = nd(rng);
+      std::vector<uint8_t> prepared(detail::vnni_prepared_bytes(tokens, cols));
+      detail::vnni_prepare(x.data(), tokens, cols, prepared.data());
+      // rows [3, 45): partial first and last panels
+      std::vector<float> y(size_t(tokens * rows), -7.f);
+      detail::vnni_matmul(inter, 3, 45, prepared.data(), y.data(), rows);
+      for (int64_t tok = 0; tok < tokens; ++tok) {
+        QuantizedActivations q;
+        quantize_activations(x.data() + tok * cols, cols, q);
+        for (int64_t r = 0; r < rows; ++r) {
+          const float got = y[size_t(tok * rows + r)];
+          if (r < 3 || r >= 45) {
+            EXPECT_EQ(got, -7.f) << dtype_name(to) << " row " << r;
+            continue;
+          }
+          double mag;
+          const double want = exact_dot(t, w.data() + size_t(r) * row_bytes(t, cols), q, cols, mag);
+          EXPECT_NEAR(got, want, 2e-5 * mag + 1e-6)
+              << dtype_name(to) << " tokens " << tokens << " row " << r << " token " << tok;
         }
       }
     }

@@ -35,7 +35,8 @@ class WeightBinder {
  public:
   explicit WeightBinder(const Checkpoint& ckpt) : ckpt_(ckpt) {}
   bool has(const std::string& name) const;
-  // A matrix of exactly [rows, cols].
+  // A matrix of exactly [rows, cols], in the layout its kernels prefer
+  // (WeightStore::prepared: GGUF blocks may come back interleaved).
   Tensor matrix(const std::string& name, int64_t rows, int64_t cols) const;
   // Rows [r0, r0+n) of a [total_rows, cols] matrix (fused projections).
   Tensor matrix_rows(const std::string& name, int64_t total_rows, int64_t cols, int64_t r0, int64_t n) const;
@@ -44,6 +45,7 @@ class WeightBinder {
 
  private:
   const Tensor& get(const std::string& name) const;
+  const Tensor& checked(const std::string& name, int64_t rows, int64_t cols) const;  // shape + kernels exist
   const Checkpoint& ckpt_;
 };
 

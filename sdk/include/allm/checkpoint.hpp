@@ -33,6 +33,7 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -61,11 +62,19 @@ struct QuantizationInfo {
 class WeightStore {
  public:
   virtual ~WeightStore() = default;
+  // `t` (one of this store's tensors, or a row slice of one) in the layout
+  // its weight format prefers for compute (WeightFormat::repack): converted
+  // on the first request, then kept and shared for as long as the store
+  // lives. `t` itself when the format has no such layout. Thread-safe.
+  Tensor prepared(const Tensor& t) const;
   virtual const Tensor* find(const std::string& name) const = 0;
   // Throws ModelLoadError naming the tensor and the checkpoint when absent.
   virtual const Tensor& get(const std::string& name) const = 0;
   virtual std::vector<std::string> names() const = 0;
   virtual uint64_t total_bytes() const = 0;
+ private:
+  mutable std::mutex prepared_mutex_;
+  mutable std::map<std::pair<const void*, std::vector<int64_t>>, std::pair<Tensor, std::shared_ptr<void>>> prepared_;
 };
 
 // The WeightStore every loader in this library fills: tensor views keyed by

@@ -7,6 +7,7 @@
 // `register_weight_format` from a static initialiser; nothing else changes.
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 
 #include "allm/tensor.hpp"
 
@@ -29,6 +30,13 @@ struct WeightFormat {
   size_t (*prepared_bytes)(int64_t n, int64_t cols) = nullptr;
   void (*prepare)(const float* x, int64_t n, int64_t cols, void* prepared) = nullptr;
   void (*matmul)(const Tensor& w, int64_t r0, int64_t r1, const void* prepared, float* y, int64_t ldy) = nullptr;
+
+  // Optional: converts a matrix once at load into a layout of another
+  // registered format that multiplies faster (GGUF blocks interleaved by 16
+  // rows). Returns false to keep `w` as stored; otherwise sets `out` (same
+  // name and shape) to point into `storage`, which the caller keeps alive.
+  // Reached through WeightStore::prepared.
+  bool (*repack)(const Tensor& w, std::shared_ptr<void>& storage, Tensor& out) = nullptr;
 };
 
 // Registers (or replaces) the format for `f.dtype`. Thread-safe.

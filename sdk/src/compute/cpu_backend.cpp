@@ -15,8 +15,9 @@ namespace {
 
 // Rows of a weight tile dequantised once and reused across all tokens of a prefill.
 constexpr int64_t kTileRows = 32;
-// Rows per scheduling unit when decoding one token.
-constexpr int64_t kDecodeGrain = 8;
+// Rows per scheduling unit when decoding one token (a multiple of the
+// 16-row panels of interleaved GGUF matrices).
+constexpr int64_t kDecodeGrain = 16;
 // Rows per scheduling unit of a batched (prepared-activation) matmul.
 constexpr int64_t kPreparedGrain = 16;
 // Jobs smaller than this many multiply-adds run on the calling thread: waking

@@ -64,7 +64,7 @@ bool WeightBinder::has(const std::string& name) const { return ckpt_.weights->fi
 
 const Tensor& WeightBinder::get(const std::string& name) const { return ckpt_.weights->get(name); }
 
-Tensor WeightBinder::matrix(const std::string& name, int64_t rows, int64_t cols) const {
+const Tensor& WeightBinder::checked(const std::string& name, int64_t rows, int64_t cols) const {
   const Tensor& t = get(name);
   if (t.shape != std::vector<int64_t>{rows, cols})
     throw ModelLoadError(ckpt_.source.string() + ": tensor '" + name + "' has shape " + shape_text(t.shape) +
@@ -73,9 +73,13 @@ Tensor WeightBinder::matrix(const std::string& name, int64_t rows, int64_t cols)
   return t;
 }
 
+Tensor WeightBinder::matrix(const std::string& name, int64_t rows, int64_t cols) const {
+  return ckpt_.weights->prepared(checked(name, rows, cols));
+}
+
 Tensor WeightBinder::matrix_rows(const std::string& name, int64_t total_rows, int64_t cols, int64_t r0,
                                  int64_t n) const {
-  return slice_rows(matrix(name, total_rows, cols), r0, n);
+  return ckpt_.weights->prepared(slice_rows(checked(name, total_rows, cols), r0, n));
 }
 
 std::vector<float> WeightBinder::vector(const std::string& name, int64_t n) const {

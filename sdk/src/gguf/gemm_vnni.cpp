@@ -14,6 +14,7 @@
 #include "gguf/blocks.hpp"
 #include "gguf/codes.hpp"
 #include "gguf/dot_q8_x86.hpp"
+#include "gguf/interleave.hpp"
 #include "gguf/types.hpp"
 
 #if defined(__x86_64__)
@@ -362,6 +363,133 @@ K_FN void matmul_rows(DType type, const uint8_t* base, size_t stride, int64_t r0
   }
 }
 
+// ---------------------------------------------------------- interleaved rows
+// Matrices interleaved at load (interleave.hpp): the codes are read straight
+// from the panel, 16 rows per vector, for any token count.
+
+// 32 codes of 16 rows from 4 nibble vectors: c[k] holds codes 4k..4k+3.
+K_FN void unpack_nibbles(const uint8_t* src, __m512i c[8]) {
+  const __m512i m4 = _mm512_set1_epi8(0xF);
+  for (int j = 0; j < 4; ++j) {
+    const __m512i z = _mm512_loadu_si512(src + 64 * j);
+    c[j] = _mm512_and_si512(z, m4);
+    c[j + 4] = _mm512_and_si512(_mm512_srli_epi16(z, 4), m4);
+  }
+}
+
+// Adds the high 2 bits (Q6_K) from their 2 vectors: bits 2m..2m+1 of vector h
+// belong to c[4h + m].
+K_FN void add_high_bits(const uint8_t* src, __m512i c[8]) {
+  const __m512i m3 = _mm512_set1_epi8(3);
+  for (int h = 0; h < 2; ++h) {
+    const __m512i z = _mm512_loadu_si512(src + 64 * h);
+    c[4 * h + 0] = _mm512_or_si512(c[4 * h + 0], _mm512_slli_epi16(_mm512_and_si512(z, m3), 4));
+    c[4 * h + 1] = _mm512_or_si512(c[4 * h + 1], _mm512_slli_epi16(_mm512_and_si512(_mm512_srli_epi16(z, 2), m3), 4));
+    c[4 * h + 2] = _mm512_or_si512(c[4 * h + 2], _mm512_slli_epi16(_mm512_and_si512(_mm512_srli_epi16(z, 4), m3), 4));
+    c[4 * h + 3] = _mm512_or_si512(c[4 * h + 3], _mm512_slli_epi16(_mm512_and_si512(_mm512_srli_epi16(z, 6), m3), 4));
+  }
+}
+
+// Σ over codes [4*k0, 4*k1) of c[k] * x, per row lane.
+K_FN __m512i dot_codes(const __m512i c[8], const int8_t* x, int k0, int k1) {
+  __m512i even = _mm512_setzero_si512(), odd = _mm512_setzero_si512();
+  for (int k = k0; k < k1; k += 2) {
+    int32_t a, b;
+    std::memcpy(&a, x + 4 * k, 4);
+    std::memcpy(&b, x + 4 * k + 4, 4);
+    even = _mm512_dpbusd_epi32(even, c[k], _mm512_set1_epi32(a));
+    odd = _mm512_dpbusd_epi32(odd, c[k + 1], _mm512_set1_epi32(b));
+  }
+  return _mm512_add_epi32(even, odd);
+}
+
+K_FN __m512 halves16(const uint8_t* p) {
+  return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+}
+K_FN __m512 bytes16(const uint8_t* p, bool is_signed) {
+  const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+  return _mm512_cvtepi32_ps(is_signed ? _mm512_cvtepi8_epi32(v) : _mm512_cvtepu8_epi32(v));
+}
+
+// acc[t] (16 rows) += one panel's dot products with tokens t0..t0+T-1.
+template <DType F, int T>
+K_FN void interleaved_tile(const uint8_t* panel, int64_t blocks, const Activations& a, int64_t t0, __m512 acc[T]) {
+  const int64_t nb = a.blocks();
+  __m512i c[8];
+  if constexpr (F == DType::Q4_0_X16) {
+    for (int64_t b = 0; b < blocks; ++b, panel += 288) {
+      unpack_nibbles(panel, c);
+      const __m512 d = halves16(panel + 256);
+      for (int t = 0; t < T; ++t) {
+        const int64_t at = (t0 + t) * nb + b;
+        const __m512 v = _mm512_fmsub_ps(_mm512_cvtepi32_ps(dot_codes(c, a.q + at * 32, 0, 8)),
+                                         _mm512_set1_ps(a.block_scale[at]), _mm512_set1_ps(8.f * a.sum32[at]));
+        acc[t] = _mm512_fmadd_ps(d, v, acc[t]);
+      }
+    }
+  } else if constexpr (F == DType::Q4_K_X16) {
+    for (int64_t b = 0; b < blocks; ++b, panel += 2368) {
+      const __m512 d = halves16(panel + 2048), dmin = halves16(panel + 2080);
+      for (int s = 0; s < 8; ++s) {
+        unpack_nibbles(panel + 256 * s, c);
+        const __m512 scale = _mm512_mul_ps(d, bytes16(panel + 2112 + 16 * s, false));
+        const __m512 min = _mm512_mul_ps(dmin, bytes16(panel + 2240 + 16 * s, false));
+        for (int t = 0; t < T; ++t) {
+          const int64_t at = (t0 + t) * nb + 8 * b + s;
+          const __m512 v = _mm512_mul_ps(_mm512_cvtepi32_ps(dot_codes(c, a.q + at * 32, 0, 8)),
+                                         _mm512_set1_ps(a.block_scale[at]));
+          acc[t] = _mm512_fnmadd_ps(min, _mm512_set1_ps(a.sum32[at]), _mm512_fmadd_ps(scale, v, acc[t]));
+        }
+      }
+    }
+  } else {  // Q6_K_X16: 16-element scale groups
+    for (int64_t b = 0; b < blocks; ++b, panel += 3360) {
+      const __m512 d = halves16(panel + 3072);
+      for (int j = 0; j < 8; ++j) {
+        unpack_nibbles(panel + 256 * j, c);
+        add_high_bits(panel + 2048 + 128 * j, c);
+        const __m512 s0 = _mm512_mul_ps(d, bytes16(panel + 3104 + 16 * (2 * j), true));
+        const __m512 s1 = _mm512_mul_ps(d, bytes16(panel + 3104 + 16 * (2 * j + 1), true));
+        for (int t = 0; t < T; ++t) {
+          const int64_t at = (t0 + t) * nb + 8 * b + j;
+          const int8_t* x = a.q + at * 32;
+          const __m512 dx = _mm512_set1_ps(a.block_scale[at]);
+          const __m512 v0 = _mm512_fmsub_ps(_mm512_cvtepi32_ps(dot_codes(c, x, 0, 4)), dx,
+                                            _mm512_set1_ps(32.f * a.sum16[2 * at]));
+          const __m512 v1 = _mm512_fmsub_ps(_mm512_cvtepi32_ps(dot_codes(c, x, 4, 8)), dx,
+                                            _mm512_set1_ps(32.f * a.sum16[2 * at + 1]));
+          acc[t] = _mm512_fmadd_ps(s1, v1, _mm512_fmadd_ps(s0, v0, acc[t]));
+        }
+      }
+    }
+  }
+}
+
+template <DType F, int T>
+K_FN void interleaved_tokens(const uint8_t* panel, int64_t blocks, const Activations& a, int64_t t0, float* y,
+                             int64_t ldy, int64_t row0, __mmask16 live) {
+  __m512 acc[T];
+  for (auto& v : acc) v = _mm512_setzero_ps();
+  interleaved_tile<F, T>(panel, blocks, a, t0, acc);
+  for (int t = 0; t < T; ++t) _mm512_mask_storeu_ps(y + (t0 + t) * ldy + row0, live, acc[t]);
+}
+
+template <DType F>
+K_FN void interleaved_rows(const uint8_t* base, int64_t blocks, size_t panel_bytes, int64_t r0, int64_t r1,
+                           const Activations& a, float* y, int64_t ldy) {
+  for (int64_t p = r0 / 16; p * 16 < r1; ++p) {
+    const int64_t lo = std::max(r0, p * 16) - p * 16, hi = std::min(r1, p * 16 + 16) - p * 16;
+    const __mmask16 live = __mmask16(((1u << hi) - 1) & ~((1u << lo) - 1));
+    const uint8_t* panel = base + size_t(p) * panel_bytes;
+    int64_t t = 0;
+    for (; t + kTileTokens <= a.n; t += kTileTokens)
+      interleaved_tokens<F, kTileTokens>(panel, blocks, a, t, y, ldy, p * 16, live);
+    if (a.n - t >= 4) { interleaved_tokens<F, 4>(panel, blocks, a, t, y, ldy, p * 16, live); t += 4; }
+    if (a.n - t >= 2) { interleaved_tokens<F, 2>(panel, blocks, a, t, y, ldy, p * 16, live); t += 2; }
+    if (a.n - t >= 1) interleaved_tokens<F, 1>(panel, blocks, a, t, y, ldy, p * 16, live);
+  }
+}
+
 #undef K_FN
 
 bool cpu_has_vnni() {
@@ -381,7 +509,7 @@ bool vnni_gemm_available() noexcept {
   return on;
 }
 
-bool vnni_gemm_supports(DType t) noexcept { return decoded_block_elems(t) != 0; }
+bool vnni_gemm_supports(DType t) noexcept { return decoded_block_elems(stored_type(t)) != 0; }
 
 size_t vnni_prepared_bytes(int64_t n, int64_t cols) {
   const int64_t cp = pad64(cols);
@@ -400,11 +528,21 @@ void vnni_prepare(const float* x, int64_t n, int64_t cols, void* prepared) {
 void vnni_matmul(const Tensor& w, int64_t r0, int64_t r1, const void* prepared, float* y, int64_t ldy) {
   const Activations a = view(prepared);
   const int64_t cols = w.cols();
-  const int per = decoded_block_elems(w.dtype);
+  const int per = decoded_block_elems(stored_type(w.dtype));
   if (cols != a.cols || per == 0 || cols % per != 0)
     throw InvalidArgumentError("tensor '" + w.name + "': gguf matmul of " + std::to_string(cols) + " columns (" +
                                format_name(w.dtype) + ") by activations of length " + std::to_string(a.cols));
   const auto* base = static_cast<const uint8_t*>(w.data);
+  if (is_interleaved(w.dtype)) {
+    const int64_t blocks = cols / per;
+    const size_t panel_bytes = size_t(blocks) * 16 * dtype_block_bytes(w.dtype);
+    switch (w.dtype) {
+      case DType::Q4_0_X16: interleaved_rows<DType::Q4_0_X16>(base, blocks, panel_bytes, r0, r1, a, y, ldy); break;
+      case DType::Q4_K_X16: interleaved_rows<DType::Q4_K_X16>(base, blocks, panel_bytes, r0, r1, a, y, ldy); break;
+      default: interleaved_rows<DType::Q6_K_X16>(base, blocks, panel_bytes, r0, r1, a, y, ldy); break;
+    }
+    return;
+  }
   const size_t stride = row_bytes(w.dtype, cols);
   if (a.n == 1) {
     // One token: nothing to share a decoded row with, so the row-at-a-time

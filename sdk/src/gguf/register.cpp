@@ -1,15 +1,19 @@
 // Hooks the GGUF code into the rest of the SDK at load time: the `.gguf`
 // checkpoint loader, and a weight format per GGUF block type so the engine's
 // matmuls run on the stored blocks: with AVX-512 VNNI, one batched int8 kernel
-// for any token count (gemm.hpp); elsewhere integer dot products against
+// for any token count (gemm.hpp), on Q4_0 / Q4_K / Q6_K matrices interleaved
+// by 16 rows at load (interleave.hpp); elsewhere integer dot products against
 // Q8-quantised activations for one token and row dequantisation for many.
 #include <cstring>
+#include <new>
+#include <vector>
 #include <fstream>
 
 #include "allm/gguf.hpp"
 #include "allm/model_loader.hpp"
 #include "allm/weight_format.hpp"
 #include "gguf/gemm.hpp"
+#include "gguf/interleave.hpp"
 
 namespace allm::gguf {
 namespace {
@@ -58,6 +62,34 @@ void dequant_rows(const Tensor& w, int64_t r0, int64_t r1, float* out) {
   for (int64_t r = r0; r < r1; ++r) dequantize_row(w.dtype, base + size_t(r) * stride, out + (r - r0) * cols, cols);
 }
 
+// Interleaved matrices (interleave.hpp): only the batched kernel reads them
+// fast; single rows (embedding lookups) are decoded in portable code.
+void dot_rows_interleaved(const Tensor& w, int64_t r0, int64_t r1, const float* x, float* y) {
+  std::vector<float> row(size_t(w.cols()));
+  for (int64_t r = r0; r < r1; ++r) {
+    detail::dequantize_interleaved(w, r, r + 1, row.data());
+    double sum = 0;
+    for (int64_t i = 0; i < w.cols(); ++i) sum += double(row[size_t(i)]) * x[i];
+    y[r - r0] = float(sum);
+  }
+}
+
+void dequant_rows_interleaved(const Tensor& w, int64_t r0, int64_t r1, float* out) {
+  detail::dequantize_interleaved(w, r0, r1, out);
+}
+
+bool repack_interleaved(const Tensor& w, std::shared_ptr<void>& storage, Tensor& out) {
+  if (!detail::can_interleave(w)) return false;
+  out = w;
+  out.dtype = detail::interleaved_type(w.dtype);
+  out.nbytes = size_t(w.rows()) * size_t(row_bytes(out));
+  auto* bytes = new (std::align_val_t(64)) uint8_t[out.nbytes];
+  storage = std::shared_ptr<void>(bytes, [](void* p) { ::operator delete[](p, std::align_val_t(64)); });
+  detail::interleave(w, bytes);
+  out.data = bytes;
+  return true;
+}
+
 const bool registered = [] {
   for (DType t : {DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::Q8_0, DType::Q2_K, DType::Q3_K,
                   DType::Q4_K, DType::Q5_K, DType::Q6_K}) {
@@ -66,9 +98,18 @@ const bool registered = [] {
       f.prepared_bytes = detail::vnni_prepared_bytes;
       f.prepare = detail::vnni_prepare;
       f.matmul = detail::vnni_matmul;
+      if (detail::interleaved_type(t) != t) f.repack = repack_interleaved;
     }
     register_weight_format(f);
   }
+  if (detail::vnni_gemm_available())
+    for (DType t : {DType::Q4_0_X16, DType::Q4_K_X16, DType::Q6_K_X16}) {
+      WeightFormat f{t, dot_rows_interleaved, dequant_rows_interleaved};
+      f.prepared_bytes = detail::vnni_prepared_bytes;
+      f.prepare = detail::vnni_prepare;
+      f.matmul = detail::vnni_matmul;
+      register_weight_format(f);
+    }
   register_checkpoint_loader("gguf", looks_like_gguf,
                              [](const std::filesystem::path& p) { return load_checkpoint(p); });
   return true;

@@ -1,5 +1,6 @@
 #include "allm/checkpoint.hpp"
 #include "allm/error.hpp"
+#include "allm/weight_format.hpp"
 
 namespace allm {
 
@@ -30,6 +31,27 @@ std::vector<std::string> MappedWeightStore::names() const {
   std::vector<std::string> out;
   out.reserve(tensors_.size());
   for (const auto& [name, _] : tensors_) out.push_back(name);
+  return out;
+}
+
+}  // namespace allm
+
+namespace allm {
+
+Tensor WeightStore::prepared(const Tensor& t) const {
+  const WeightFormat* fmt = find_weight_format(t.dtype);
+  if (!fmt || !fmt->repack) return t;
+  std::lock_guard lock(prepared_mutex_);
+  const auto key = std::make_pair(t.data, t.shape);
+  if (auto it = prepared_.find(key); it != prepared_.end()) {
+    Tensor out = it->second.first;
+    out.name = t.name;  // a tied matrix keeps the name it was asked for
+    return out;
+  }
+  std::shared_ptr<void> storage;
+  Tensor out;
+  if (!fmt->repack(t, storage, out)) out = t;
+  prepared_.emplace(key, std::make_pair(out, std::move(storage)));
   return out;
 }
 

@@ -1,0 +1,195 @@
+// Stored GGUF rows <-> the 16-row interleaved layout (interleave.hpp), in
+// portable code: interleaving runs once per matrix at load, and the scalar
+// decoder serves embedding lookups and tests.
+#include "gguf/interleave.hpp"
+
+#include <cstring>
+
+#include "allm/error.hpp"
+#include "allm/gguf.hpp"
+#include "gguf/blocks.hpp"
+#include "gguf/codes.hpp"
+
+namespace allm::gguf::detail {
+namespace {
+
+constexpr int kNibbleBytes = 256;  // 4 nibble vectors of 64 bytes: 32 codes x 16 rows
+constexpr int kHighBytes = 128;    // 2 vectors of 2-bit fields: 32 codes x 16 rows
+
+// 32 codes (< 16) of row r into the 4 nibble vectors at `dst`.
+void put_nibbles(uint8_t* dst, int r, const uint8_t* codes) {
+  for (int k = 0; k < 8; ++k)
+    for (int i = 0; i < 4; ++i) {
+      uint8_t& byte = dst[(k % 4) * 64 + 4 * r + i];
+      byte = uint8_t(k < 4 ? (byte & 0xF0) | codes[4 * k + i] : (byte & 0x0F) | (codes[4 * k + i] << 4));
+    }
+}
+
+uint8_t get_nibble(const uint8_t* src, int r, int e) {
+  const int k = e / 4, i = e % 4;
+  const uint8_t byte = src[(k % 4) * 64 + 4 * r + i];
+  return k < 4 ? byte & 0xF : byte >> 4;
+}
+
+// The high 2 bits of 32 codes (< 64) of row r into the 2 vectors at `dst`.
+void put_high(uint8_t* dst, int r, const uint8_t* codes) {
+  for (int k = 0; k < 8; ++k)
+    for (int i = 0; i < 4; ++i) {
+      uint8_t& byte = dst[(k / 4) * 64 + 4 * r + i];
+      const int shift = 2 * (k % 4);
+      byte = uint8_t((byte & ~(3 << shift)) | ((codes[4 * k + i] >> 4) << shift));
+    }
+}
+
+uint8_t get_high(const uint8_t* src, int r, int e) {
+  const int k = e / 4, i = e % 4;
+  return (src[(k / 4) * 64 + 4 * r + i] >> (2 * (k % 4))) & 3;
+}
+
+void put_half(uint8_t* dst, int r, uint16_t h) { std::memcpy(dst + 2 * r, &h, 2); }
+float get_half(const uint8_t* src, int r) {
+  uint16_t h;
+  std::memcpy(&h, src + 2 * r, 2);
+  return half_to_float(h);
+}
+
+// One panel block from the same block b of 16 stored rows.
+void interleave_block(DType stored, const uint8_t* const* rows, int64_t b, uint8_t* out) {
+  DecodedBlock blk;
+  uint8_t u[256];
+  for (int r = 0; r < kInterleave; ++r) {
+    decode_block(stored, rows[r], b, blk);
+    switch (stored) {
+      case DType::Q4_0: {
+        for (int e = 0; e < 32; ++e) u[e] = uint8_t(blk.code[e] + 8);
+        put_nibbles(out, r, u);
+        put_half(out + kNibbleBytes, r, reinterpret_cast<const BlockQ4_0*>(rows[r])[b].d);
+        break;
+      }
+      case DType::Q4_K: {
+        const auto& raw = reinterpret_cast<const BlockQ4_K*>(rows[r])[b];
+        for (int e = 0; e < 256; ++e) u[e] = uint8_t(blk.code[e]);
+        for (int s = 0; s < 8; ++s) {
+          put_nibbles(out + s * kNibbleBytes, r, u + 32 * s);
+          uint8_t sc, m;
+          k4_scale_min(s, raw.scales, sc, m);
+          out[2112 + 16 * s + r] = sc;
+          out[2240 + 16 * s + r] = m;
+        }
+        put_half(out + 2048, r, raw.d);
+        put_half(out + 2080, r, raw.dmin);
+        break;
+      }
+      case DType::Q6_K: {
+        const auto& raw = reinterpret_cast<const BlockQ6_K*>(rows[r])[b];
+        for (int e = 0; e < 256; ++e) u[e] = uint8_t(blk.code[e] + 32);
+        for (int j = 0; j < 8; ++j) {
+          uint8_t lo[32];
+          for (int e = 0; e < 32; ++e) lo[e] = u[32 * j + e] & 0xF;
+          put_nibbles(out + j * kNibbleBytes, r, lo);
+          put_high(out + 2048 + j * kHighBytes, r, u + 32 * j);
+        }
+        put_half(out + 3072, r, raw.d);
+        for (int g = 0; g < 16; ++g) out[3104 + 16 * g + r] = uint8_t(raw.scales[g]);
+        break;
+      }
+      default: throw UnsupportedError(std::string("interleave: no layout for ") + dtype_name(stored));
+    }
+  }
+}
+
+}  // namespace
+
+DType interleaved_type(DType stored) noexcept {
+  switch (stored) {
+    case DType::Q4_0: return DType::Q4_0_X16;
+    case DType::Q4_K: return DType::Q4_K_X16;
+    case DType::Q6_K: return DType::Q6_K_X16;
+    default: return stored;
+  }
+}
+
+bool is_interleaved(DType t) noexcept {
+  return t == DType::Q4_0_X16 || t == DType::Q4_K_X16 || t == DType::Q6_K_X16;
+}
+
+DType stored_type(DType t) noexcept {
+  switch (t) {
+    case DType::Q4_0_X16: return DType::Q4_0;
+    case DType::Q4_K_X16: return DType::Q4_K;
+    case DType::Q6_K_X16: return DType::Q6_K;
+    default: return t;
+  }
+}
+
+bool can_interleave(const Tensor& w) noexcept {
+  return w.shape.size() == 2 && interleaved_type(w.dtype) != w.dtype && w.rows() % kInterleave == 0 &&
+         w.cols() % int64_t(dtype_block_elems(w.dtype)) == 0;
+}
+
+void interleave(const Tensor& w, uint8_t* dst) {
+  if (!can_interleave(w)) throw InvalidArgumentError("tensor '" + w.name + "': cannot be interleaved by 16 rows");
+  const DType to = interleaved_type(w.dtype);
+  const int64_t blocks = w.cols() / int64_t(dtype_block_elems(w.dtype));
+  const size_t src_stride = row_bytes(w.dtype, w.cols()), panel_block = 16 * dtype_block_bytes(to);
+  const auto* base = static_cast<const uint8_t*>(w.data);
+  for (int64_t p = 0; p < w.rows() / kInterleave; ++p) {
+    const uint8_t* rows[kInterleave];
+    for (int r = 0; r < kInterleave; ++r) rows[r] = base + size_t(p * kInterleave + r) * src_stride;
+    uint8_t* panel = dst + size_t(p) * panel_block * size_t(blocks);
+    std::memset(panel, 0, panel_block * size_t(blocks));
+    for (int64_t b = 0; b < blocks; ++b) interleave_block(w.dtype, rows, b, panel + size_t(b) * panel_block);
+  }
+}
+
+void decode_panel_row(DType t, const uint8_t* blk, int r, uint8_t* code, float* scale, float* offset) {
+  switch (t) {
+    case DType::Q4_0_X16: {
+      for (int e = 0; e < 32; ++e) code[e] = get_nibble(blk, r, e);
+      const float d = get_half(blk + kNibbleBytes, r);
+      scale[0] = scale[1] = d;
+      offset[0] = offset[1] = 8 * d;
+      return;
+    }
+    case DType::Q4_K_X16: {
+      const float d = get_half(blk + 2048, r), dmin = get_half(blk + 2080, r);
+      for (int s = 0; s < 8; ++s) {
+        for (int e = 0; e < 32; ++e) code[32 * s + e] = get_nibble(blk + s * kNibbleBytes, r, e);
+        scale[2 * s] = scale[2 * s + 1] = d * float(blk[2112 + 16 * s + r]);
+        offset[2 * s] = offset[2 * s + 1] = dmin * float(blk[2240 + 16 * s + r]);
+      }
+      return;
+    }
+    case DType::Q6_K_X16: {
+      const float d = get_half(blk + 3072, r);
+      for (int j = 0; j < 8; ++j)
+        for (int e = 0; e < 32; ++e)
+          code[32 * j + e] = uint8_t(get_nibble(blk + j * kNibbleBytes, r, e) |
+                                     (get_high(blk + 2048 + j * kHighBytes, r, e) << 4));
+      for (int g = 0; g < 16; ++g) {
+        scale[g] = d * float(int8_t(blk[3104 + 16 * g + r]));
+        offset[g] = 32 * scale[g];
+      }
+      return;
+    }
+    default: throw UnsupportedError(std::string("decode_panel_row: ") + dtype_name(t) + " is not interleaved");
+  }
+}
+
+void dequantize_interleaved(const Tensor& w, int64_t r0, int64_t r1, float* out) {
+  const int64_t cols = w.cols(), per = int64_t(dtype_block_elems(w.dtype)), blocks = cols / per;
+  const size_t panel_block = 16 * dtype_block_bytes(w.dtype);
+  const auto* base = static_cast<const uint8_t*>(w.data);
+  uint8_t code[256];
+  float scale[16], offset[16];
+  for (int64_t row = r0; row < r1; ++row) {
+    const uint8_t* panel = base + size_t(row / kInterleave) * panel_block * size_t(blocks);
+    float* o = out + (row - r0) * cols;
+    for (int64_t b = 0; b < blocks; ++b) {
+      decode_panel_row(w.dtype, panel + size_t(b) * panel_block, int(row % kInterleave), code, scale, offset);
+      for (int64_t e = 0; e < per; ++e) o[b * per + e] = scale[e / 16] * float(code[e]) - offset[e / 16];
+    }
+  }
+}
+
+}  // namespace allm::gguf::detail

@@ -1,0 +1,58 @@
+#pragma once
+// GGUF matrices re-laid out at load for the AVX-512 VNNI kernels: 16 rows
+// interleaved so that one 64-byte vector holds the same 4 codes of all 16
+// rows (one vpdpbusd lane per row), and each block's 16 scales sit together.
+// The bytes per row equal the stored format's (Q4_K: +4 per super-block), so
+// a tensor of the interleaved type has the same row_bytes arithmetic.
+//
+// A "panel" is 16 consecutive rows; panel p starts at p * 16 * row_bytes and
+// holds, for each block b of the stored format in order, one panel block:
+//
+//  Q4_0x16 (per 32 elements, 288 bytes)
+//    [0, 256)    4 nibble vectors: byte 4r+i of vector j has code 4j+i of row r
+//                in its low nibble and code 4(j+4)+i in its high nibble
+//    [256, 288)  f16 d of each row                       w = d * (code - 8)
+//  Q4_Kx16 (per 256 elements, 2368 bytes)
+//    [0, 2048)   8 sub-blocks of 32 codes, each as the 4 nibble vectors above
+//    [2048, 2112) f16 d, then f16 dmin of each row
+//    [2112, 2240) 6-bit scale sc[s] of sub-block s, row r at 16s+r
+//    [2240, 2368) 6-bit min m[s], same order       w = d*sc*code - dmin*m
+//  Q6_Kx16 (per 256 elements, 3360 bytes)
+//    [0, 2048)   low 4 bits of the codes, as Q4_Kx16
+//    [2048, 3072) high 2 bits: per 32-element group 2 vectors; byte 4r+i of
+//                vector h holds in bits 2m..2m+1 code 4(4h+m)+i's high bits
+//    [3072, 3104) f16 d of each row
+//    [3104, 3360) int8 scale of each 16 elements g, row r at 16g+r
+//                                                  w = d * scale * (code - 32)
+#include <cstdint>
+#include <memory>
+
+#include "allm/tensor.hpp"
+
+namespace allm::gguf::detail {
+
+constexpr int kInterleave = 16;
+
+// The interleaved type of a stored type (Q4_0 -> Q4_0x16, ...), or the type
+// itself when it has none.
+DType interleaved_type(DType stored) noexcept;
+bool is_interleaved(DType t) noexcept;
+// The stored type an interleaved one came from.
+DType stored_type(DType interleaved) noexcept;
+
+// Whether `w` can be interleaved: a 2-D matrix of a type with an interleaved
+// layout and a multiple of 16 rows.
+bool can_interleave(const Tensor& w) noexcept;
+// Writes w's rows in the interleaved layout to `dst` (rows * row_bytes of
+// the interleaved type bytes).
+void interleave(const Tensor& w, uint8_t* dst);
+
+// Unsigned codes (0..15 or 0..63), scale and offset per 16 elements of row r
+// of one panel block: element e is scale[e/16] * code[e] - offset[e/16].
+// `per` = 32 or 256 elements.
+void decode_panel_row(DType interleaved, const uint8_t* panel_block, int r, uint8_t* code, float* scale,
+                      float* offset);
+// Rows [r0, r1) of an interleaved matrix as floats (dequant_rows).
+void dequantize_interleaved(const Tensor& w, int64_t r0, int64_t r1, float* out);
+
+}  // namespace allm::gguf::detail
