@@ -32,6 +32,7 @@ const char* dtype_name(DType t) noexcept {
     case DType::Q4_0_X16: return "Q4_0x16";
     case DType::Q4_K_X16: return "Q4_Kx16";
     case DType::Q6_K_X16: return "Q6_Kx16";
+    case DType::Q8_0_X16: return "Q8_0x16";
   }
   return "?";
 }
@@ -76,6 +77,7 @@ BlockLayout block_layout(DType t) noexcept {
     case DType::Q4_0_X16: return {32, 18};
     case DType::Q4_K_X16: return {256, 148};
     case DType::Q6_K_X16: return {256, 210};
+    case DType::Q8_0_X16: return {32, 34};
     default: return {1, dtype_size(t)};
   }
 }

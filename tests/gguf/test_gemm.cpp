@@ -110,7 +110,7 @@ TEST(GgufGemm, MatchesExactIntegerDotForEveryBlockType) {
 }
 
 TEST(GgufGemm, InterleavedRowsDequantizeToTheStoredValues) {
-  for (DType t : {DType::Q4_0, DType::Q4_K, DType::Q6_K}) {
+  for (DType t : {DType::Q4_0, DType::Q4_K, DType::Q6_K, DType::Q8_0}) {
     const int64_t rows = 32, cols = 512;
     auto w = random_rows(t, rows, cols, 5);
     Tensor stored;
@@ -138,7 +138,7 @@ TEST(GgufGemm, InterleavedRowsDequantizeToTheStoredValues) {
 
 TEST(GgufGemm, InterleavedMatmulMatchesExactIntegerDot) {
   if (!detail::vnni_gemm_available()) GTEST_SKIP() << "no AVX-512 VNNI on this CPU";
-  for (DType t : {DType::Q4_0, DType::Q4_K, DType::Q6_K}) {
+  for (DType t : {DType::Q4_0, DType::Q4_K, DType::Q6_K, DType::Q8_0}) {
     const int64_t rows = 48, cols = 768;
     auto w = random_rows(t, rows, cols, 9);
     Tensor stored;

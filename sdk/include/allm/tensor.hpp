@@ -18,7 +18,7 @@ enum class DType : uint8_t {
   // GGUF blocks re-laid out at load with 16 rows interleaved (never in a
   // file; see sdk/src/gguf/interleave.hpp). Same bytes per row as stored
   // (Q4_K: 148 per 256 elements instead of 144).
-  Q4_0_X16, Q4_K_X16, Q6_K_X16,
+  Q4_0_X16, Q4_K_X16, Q6_K_X16, Q8_0_X16,
 };
 
 const char* dtype_name(DType t) noexcept;

@@ -427,6 +427,17 @@ K_FN void interleaved_tile(const uint8_t* panel, int64_t blocks, const Activatio
         acc[t] = _mm512_fmadd_ps(d, v, acc[t]);
       }
     }
+  } else if constexpr (F == DType::Q8_0_X16) {
+    for (int64_t b = 0; b < blocks; ++b, panel += 544) {
+      for (int k = 0; k < 8; ++k) c[k] = _mm512_loadu_si512(panel + 64 * k);
+      const __m512 d = halves16(panel + 512);
+      for (int t = 0; t < T; ++t) {
+        const int64_t at = (t0 + t) * nb + b;
+        const __m512 v = _mm512_fmsub_ps(_mm512_cvtepi32_ps(dot_codes(c, a.q + at * 32, 0, 8)),
+                                         _mm512_set1_ps(a.block_scale[at]), _mm512_set1_ps(128.f * a.sum32[at]));
+        acc[t] = _mm512_fmadd_ps(d, v, acc[t]);
+      }
+    }
   } else if constexpr (F == DType::Q4_K_X16) {
     for (int64_t b = 0; b < blocks; ++b, panel += 2368) {
       const __m512 d = halves16(panel + 2048), dmin = halves16(panel + 2080);
@@ -539,6 +550,7 @@ void vnni_matmul(const Tensor& w, int64_t r0, int64_t r1, const void* prepared, 
     switch (w.dtype) {
       case DType::Q4_0_X16: interleaved_rows<DType::Q4_0_X16>(base, blocks, panel_bytes, r0, r1, a, y, ldy); break;
       case DType::Q4_K_X16: interleaved_rows<DType::Q4_K_X16>(base, blocks, panel_bytes, r0, r1, a, y, ldy); break;
+      case DType::Q8_0_X16: interleaved_rows<DType::Q8_0_X16>(base, blocks, panel_bytes, r0, r1, a, y, ldy); break;
       default: interleaved_rows<DType::Q6_K_X16>(base, blocks, panel_bytes, r0, r1, a, y, ldy); break;
     }
     return;

@@ -3,7 +3,10 @@
 // decoder serves embedding lookups and tests.
 #include "gguf/interleave.hpp"
 
+#include <algorithm>
 #include <cstring>
+#include <thread>
+#include <vector>
 
 #include "allm/error.hpp"
 #include "allm/gguf.hpp"
@@ -16,13 +19,15 @@ namespace {
 constexpr int kNibbleBytes = 256;  // 4 nibble vectors of 64 bytes: 32 codes x 16 rows
 constexpr int kHighBytes = 128;    // 2 vectors of 2-bit fields: 32 codes x 16 rows
 
-// 32 codes (< 16) of row r into the 4 nibble vectors at `dst`.
-void put_nibbles(uint8_t* dst, int r, const uint8_t* codes) {
-  for (int k = 0; k < 8; ++k)
-    for (int i = 0; i < 4; ++i) {
-      uint8_t& byte = dst[(k % 4) * 64 + 4 * r + i];
-      byte = uint8_t(k < 4 ? (byte & 0xF0) | codes[4 * k + i] : (byte & 0x0F) | (codes[4 * k + i] << 4));
-    }
+// Codes [32j, 32j+32) of all 16 rows (codes[r][e]; low 4 bits) into the 4
+// nibble vectors at `dst`.
+void put_nibbles(uint8_t* dst, const uint8_t (*codes)[256], int j) {
+  for (int v = 0; v < 4; ++v)
+    for (int r = 0; r < kInterleave; ++r)
+      for (int i = 0; i < 4; ++i) {
+        const uint8_t* c = codes[r] + 32 * j;
+        dst[v * 64 + 4 * r + i] = uint8_t((c[4 * v + i] & 0xF) | ((c[4 * (v + 4) + i] & 0xF) << 4));
+      }
 }
 
 uint8_t get_nibble(const uint8_t* src, int r, int e) {
@@ -31,14 +36,17 @@ uint8_t get_nibble(const uint8_t* src, int r, int e) {
   return k < 4 ? byte & 0xF : byte >> 4;
 }
 
-// The high 2 bits of 32 codes (< 64) of row r into the 2 vectors at `dst`.
-void put_high(uint8_t* dst, int r, const uint8_t* codes) {
-  for (int k = 0; k < 8; ++k)
-    for (int i = 0; i < 4; ++i) {
-      uint8_t& byte = dst[(k / 4) * 64 + 4 * r + i];
-      const int shift = 2 * (k % 4);
-      byte = uint8_t((byte & ~(3 << shift)) | ((codes[4 * k + i] >> 4) << shift));
-    }
+// The high 2 bits of codes [32j, 32j+32) (< 64) of all 16 rows into the 2
+// vectors at `dst`.
+void put_high(uint8_t* dst, const uint8_t (*codes)[256], int j) {
+  for (int h = 0; h < 2; ++h)
+    for (int r = 0; r < kInterleave; ++r)
+      for (int i = 0; i < 4; ++i) {
+        const uint8_t* c = codes[r] + 32 * j;
+        int byte = 0;
+        for (int m = 0; m < 4; ++m) byte |= (c[4 * (4 * h + m) + i] >> 4) << (2 * m);
+        dst[h * 64 + 4 * r + i] = uint8_t(byte);
+      }
 }
 
 uint8_t get_high(const uint8_t* src, int r, int e) {
@@ -56,21 +64,32 @@ float get_half(const uint8_t* src, int r) {
 // One panel block from the same block b of 16 stored rows.
 void interleave_block(DType stored, const uint8_t* const* rows, int64_t b, uint8_t* out) {
   DecodedBlock blk;
-  uint8_t u[256];
+  uint8_t codes[kInterleave][256];
+  // signed code -> the unsigned code the layout stores
+  const int bias = stored == DType::Q4_0 ? 8 : stored == DType::Q6_K ? 32 : stored == DType::Q8_0 ? 128 : 0;
+  const int per = decoded_block_elems(stored);
   for (int r = 0; r < kInterleave; ++r) {
-    decode_block(stored, rows[r], b, blk);
+    if (!decode_block(stored, rows[r], b, blk))
+      throw UnsupportedError(std::string("interleave: no layout for ") + dtype_name(stored));
+    for (int e = 0; e < per; ++e) codes[r][e] = uint8_t(blk.code[e] + bias);
+  }
+  if (stored == DType::Q8_0) {
+    for (int k = 0; k < 8; ++k)
+      for (int r = 0; r < kInterleave; ++r) std::memcpy(out + 64 * k + 4 * r, codes[r] + 4 * k, 4);
+  } else {
+    for (int j = 0; j < per / 32; ++j) put_nibbles(out + j * kNibbleBytes, codes, j);
+  }
+  for (int r = 0; r < kInterleave; ++r) {
     switch (stored) {
-      case DType::Q4_0: {
-        for (int e = 0; e < 32; ++e) u[e] = uint8_t(blk.code[e] + 8);
-        put_nibbles(out, r, u);
+      case DType::Q4_0:
         put_half(out + kNibbleBytes, r, reinterpret_cast<const BlockQ4_0*>(rows[r])[b].d);
         break;
-      }
+      case DType::Q8_0:
+        put_half(out + 512, r, reinterpret_cast<const BlockQ8_0*>(rows[r])[b].d);
+        break;
       case DType::Q4_K: {
         const auto& raw = reinterpret_cast<const BlockQ4_K*>(rows[r])[b];
-        for (int e = 0; e < 256; ++e) u[e] = uint8_t(blk.code[e]);
         for (int s = 0; s < 8; ++s) {
-          put_nibbles(out + s * kNibbleBytes, r, u + 32 * s);
           uint8_t sc, m;
           k4_scale_min(s, raw.scales, sc, m);
           out[2112 + 16 * s + r] = sc;
@@ -80,22 +99,16 @@ void interleave_block(DType stored, const uint8_t* const* rows, int64_t b, uint8
         put_half(out + 2080, r, raw.dmin);
         break;
       }
-      case DType::Q6_K: {
+      default: {  // Q6_K
         const auto& raw = reinterpret_cast<const BlockQ6_K*>(rows[r])[b];
-        for (int e = 0; e < 256; ++e) u[e] = uint8_t(blk.code[e] + 32);
-        for (int j = 0; j < 8; ++j) {
-          uint8_t lo[32];
-          for (int e = 0; e < 32; ++e) lo[e] = u[32 * j + e] & 0xF;
-          put_nibbles(out + j * kNibbleBytes, r, lo);
-          put_high(out + 2048 + j * kHighBytes, r, u + 32 * j);
-        }
         put_half(out + 3072, r, raw.d);
         for (int g = 0; g < 16; ++g) out[3104 + 16 * g + r] = uint8_t(raw.scales[g]);
         break;
       }
-      default: throw UnsupportedError(std::string("interleave: no layout for ") + dtype_name(stored));
     }
   }
+  if (stored == DType::Q6_K)
+    for (int j = 0; j < 8; ++j) put_high(out + 2048 + j * kHighBytes, codes, j);
 }
 
 }  // namespace
@@ -105,12 +118,13 @@ DType interleaved_type(DType stored) noexcept {
     case DType::Q4_0: return DType::Q4_0_X16;
     case DType::Q4_K: return DType::Q4_K_X16;
     case DType::Q6_K: return DType::Q6_K_X16;
+    case DType::Q8_0: return DType::Q8_0_X16;
     default: return stored;
   }
 }
 
 bool is_interleaved(DType t) noexcept {
-  return t == DType::Q4_0_X16 || t == DType::Q4_K_X16 || t == DType::Q6_K_X16;
+  return t == DType::Q4_0_X16 || t == DType::Q4_K_X16 || t == DType::Q6_K_X16 || t == DType::Q8_0_X16;
 }
 
 DType stored_type(DType t) noexcept {
@@ -118,6 +132,7 @@ DType stored_type(DType t) noexcept {
     case DType::Q4_0_X16: return DType::Q4_0;
     case DType::Q4_K_X16: return DType::Q4_K;
     case DType::Q6_K_X16: return DType::Q6_K;
+    case DType::Q8_0_X16: return DType::Q8_0;
     default: return t;
   }
 }
@@ -133,13 +148,22 @@ void interleave(const Tensor& w, uint8_t* dst) {
   const int64_t blocks = w.cols() / int64_t(dtype_block_elems(w.dtype));
   const size_t src_stride = row_bytes(w.dtype, w.cols()), panel_block = 16 * dtype_block_bytes(to);
   const auto* base = static_cast<const uint8_t*>(w.data);
-  for (int64_t p = 0; p < w.rows() / kInterleave; ++p) {
-    const uint8_t* rows[kInterleave];
-    for (int r = 0; r < kInterleave; ++r) rows[r] = base + size_t(p * kInterleave + r) * src_stride;
-    uint8_t* panel = dst + size_t(p) * panel_block * size_t(blocks);
-    std::memset(panel, 0, panel_block * size_t(blocks));
-    for (int64_t b = 0; b < blocks; ++b) interleave_block(w.dtype, rows, b, panel + size_t(b) * panel_block);
-  }
+  auto panels = [&](int64_t p0, int64_t p1) {
+    for (int64_t p = p0; p < p1; ++p) {
+      const uint8_t* rows[kInterleave];
+      for (int r = 0; r < kInterleave; ++r) rows[r] = base + size_t(p * kInterleave + r) * src_stride;
+      uint8_t* panel = dst + size_t(p) * panel_block * size_t(blocks);
+      for (int64_t b = 0; b < blocks; ++b) interleave_block(w.dtype, rows, b, panel + size_t(b) * panel_block);
+    }
+  };
+  // Large matrices (the output projection) are split over the cores: this
+  // runs once per matrix at load, before any thread pool exists.
+  const int64_t count = w.rows() / kInterleave;
+  const int64_t threads = std::clamp<int64_t>(std::thread::hardware_concurrency(), 1, std::max<int64_t>(1, count / 256));
+  std::vector<std::thread> workers;
+  for (int64_t i = 1; i < threads; ++i) workers.emplace_back(panels, count * i / threads, count * (i + 1) / threads);
+  panels(0, count / threads);
+  for (auto& t : workers) t.join();
 }
 
 void decode_panel_row(DType t, const uint8_t* blk, int r, uint8_t* code, float* scale, float* offset) {
@@ -149,6 +173,13 @@ void decode_panel_row(DType t, const uint8_t* blk, int r, uint8_t* code, float* 
       const float d = get_half(blk + kNibbleBytes, r);
       scale[0] = scale[1] = d;
       offset[0] = offset[1] = 8 * d;
+      return;
+    }
+    case DType::Q8_0_X16: {
+      for (int e = 0; e < 32; ++e) code[e] = blk[(e / 4) * 64 + 4 * r + e % 4];
+      const float d = get_half(blk + 512, r);
+      scale[0] = scale[1] = d;
+      offset[0] = offset[1] = 128 * d;
       return;
     }
     case DType::Q4_K_X16: {

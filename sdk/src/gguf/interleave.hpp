@@ -12,6 +12,10 @@
 //    [0, 256)    4 nibble vectors: byte 4r+i of vector j has code 4j+i of row r
 //                in its low nibble and code 4(j+4)+i in its high nibble
 //    [256, 288)  f16 d of each row                       w = d * (code - 8)
+//  Q8_0x16 (per 32 elements, 544 bytes)
+//    [0, 512)    8 code vectors: byte 4r+i of vector k has code 4k+i of row r,
+//                plus 128 (unsigned)
+//    [512, 544)  f16 d of each row                       w = d * (code - 128)
 //  Q4_Kx16 (per 256 elements, 2368 bytes)
 //    [0, 2048)   8 sub-blocks of 32 codes, each as the 4 nibble vectors above
 //    [2048, 2112) f16 d, then f16 dmin of each row

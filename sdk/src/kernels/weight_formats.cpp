@@ -55,7 +55,8 @@ Tensor slice_rows(const Tensor& w, int64_t r0, int64_t n) {
   if (w.shape.size() != 2 || r0 < 0 || n < 0 || r0 + n > w.shape[0])
     throw ModelLoadError("tensor '" + w.name + "': cannot take rows [" + std::to_string(r0) + ", " +
                          std::to_string(r0 + n) + ")");
-  const bool interleaved = w.dtype == DType::Q4_0_X16 || w.dtype == DType::Q4_K_X16 || w.dtype == DType::Q6_K_X16;
+  const bool interleaved = w.dtype == DType::Q4_0_X16 || w.dtype == DType::Q4_K_X16 || w.dtype == DType::Q6_K_X16 ||
+                           w.dtype == DType::Q8_0_X16;
   if (interleaved && (r0 % 16 != 0 || n % 16 != 0))
     throw ModelLoadError("tensor '" + w.name + "': rows [" + std::to_string(r0) + ", " + std::to_string(r0 + n) +
                          ") split a 16-row panel of " + dtype_name(w.dtype));
