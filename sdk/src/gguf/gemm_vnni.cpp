@@ -380,13 +380,17 @@ K_FN void unpack_nibbles(const uint8_t* src, __m512i c[8]) {
 // Adds the high 2 bits (Q6_K) from their 2 vectors: bits 2m..2m+1 of vector h
 // belong to c[4h + m].
 K_FN void add_high_bits(const uint8_t* src, __m512i c[8]) {
-  const __m512i m3 = _mm512_set1_epi8(3);
+  // Each field is shifted to bits 4..5 and or-ed in under a mask in one
+  // ternary-logic op (c | (shifted & 0x30)); 16-bit shifts only move bits
+  // the mask drops across byte boundaries.
+  const __m512i mask = _mm512_set1_epi8(0x30);
+  constexpr int kOrMasked = 0xF8;
   for (int h = 0; h < 2; ++h) {
     const __m512i z = _mm512_loadu_si512(src + 64 * h);
-    c[4 * h + 0] = _mm512_or_si512(c[4 * h + 0], _mm512_slli_epi16(_mm512_and_si512(z, m3), 4));
-    c[4 * h + 1] = _mm512_or_si512(c[4 * h + 1], _mm512_slli_epi16(_mm512_and_si512(_mm512_srli_epi16(z, 2), m3), 4));
-    c[4 * h + 2] = _mm512_or_si512(c[4 * h + 2], _mm512_slli_epi16(_mm512_and_si512(_mm512_srli_epi16(z, 4), m3), 4));
-    c[4 * h + 3] = _mm512_or_si512(c[4 * h + 3], _mm512_slli_epi16(_mm512_and_si512(_mm512_srli_epi16(z, 6), m3), 4));
+    c[4 * h + 0] = _mm512_ternarylogic_epi32(c[4 * h + 0], _mm512_slli_epi16(z, 4), mask, kOrMasked);
+    c[4 * h + 1] = _mm512_ternarylogic_epi32(c[4 * h + 1], _mm512_slli_epi16(z, 2), mask, kOrMasked);
+    c[4 * h + 2] = _mm512_ternarylogic_epi32(c[4 * h + 2], z, mask, kOrMasked);
+    c[4 * h + 3] = _mm512_ternarylogic_epi32(c[4 * h + 3], _mm512_srli_epi16(z, 2), mask, kOrMasked);
   }
 }
 
