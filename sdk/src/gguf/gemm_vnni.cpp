@@ -377,6 +377,17 @@ K_FN void unpack_nibbles(const uint8_t* src, __m512i c[8]) {
   }
 }
 
+// The same 32 codes with one shift fewer per vector: c[k] for k >= 4 holds
+// 16 x the code (the high nibble left in place), for dot_nibbles.
+K_FN void unpack_nibbles_x16(const uint8_t* src, __m512i c[8]) {
+  const __m512i lo = _mm512_set1_epi8(0x0F), hi = _mm512_set1_epi8(char(0xF0));
+  for (int j = 0; j < 4; ++j) {
+    const __m512i z = _mm512_loadu_si512(src + 64 * j);
+    c[j] = _mm512_and_si512(z, lo);
+    c[j + 4] = _mm512_and_si512(z, hi);
+  }
+}
+
 // Adds the high 2 bits (Q6_K) from their 2 vectors: bits 2m..2m+1 of vector h
 // belong to c[4h + m].
 K_FN void add_high_bits(const uint8_t* src, __m512i c[8]) {
@@ -407,12 +418,39 @@ K_FN __m512i dot_codes(const __m512i c[8], const int8_t* x, int k0, int k1) {
   return _mm512_add_epi32(even, odd);
 }
 
+// Σ code * x over 32 codes unpacked by unpack_nibbles_x16: the high half's
+// sum is exactly 16 x its value, so one arithmetic shift restores it.
+K_FN __m512i dot_nibbles(const __m512i c[8], const int8_t* x) {
+  __m512i lo = _mm512_setzero_si512(), hi = _mm512_setzero_si512();
+  for (int k = 0; k < 4; ++k) {
+    int32_t a, b;
+    std::memcpy(&a, x + 4 * k, 4);
+    std::memcpy(&b, x + 4 * k + 16, 4);
+    lo = _mm512_dpbusd_epi32(lo, c[k], _mm512_set1_epi32(a));
+    hi = _mm512_dpbusd_epi32(hi, c[k + 4], _mm512_set1_epi32(b));
+  }
+  return _mm512_add_epi32(lo, _mm512_srai_epi32(hi, 4));
+}
+
 K_FN __m512 halves16(const uint8_t* p) {
   return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
 }
-K_FN __m512 bytes16(const uint8_t* p, bool is_signed) {
-  const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
-  return _mm512_cvtepi32_ps(is_signed ? _mm512_cvtepi8_epi32(v) : _mm512_cvtepu8_epi32(v));
+// Byte i of every dword moved to the dword's top byte, the rest zero: an
+// in-lane shuffle (cheap) instead of a widening one. Converted to float the
+// lanes are the (signed) byte times 2^24, which the caller's scale absorbs.
+struct TopByte {
+  __m512i select[4];
+  TopByte() __attribute__((target("avx512f,avx512bw"))) {
+    const __m512i dword_bytes = _mm512_set1_epi32(0x00808080);
+    const __m512i lane_dword = _mm512_setr_epi32(0, 4, 8, 12, 0, 4, 8, 12, 0, 4, 8, 12, 0, 4, 8, 12);
+    for (int i = 0; i < 4; ++i)
+      select[i] = _mm512_or_si512(dword_bytes, _mm512_slli_epi32(_mm512_add_epi32(lane_dword, _mm512_set1_epi32(i)), 24));
+  }
+};
+constexpr float kTopByte = 1.f / 16777216.f;  // 2^-24
+
+K_FN __m512 byte_lanes(const TopByte& tb, __m512i v, int i) {
+  return _mm512_cvtepi32_ps(_mm512_shuffle_epi8(v, tb.select[i]));
 }
 
 // acc[t] (16 rows) += one panel's dot products with tokens t0..t0+T-1.
@@ -422,11 +460,11 @@ K_FN void interleaved_tile(const uint8_t* panel, int64_t blocks, const Activatio
   __m512i c[8];
   if constexpr (F == DType::Q4_0_X16) {
     for (int64_t b = 0; b < blocks; ++b, panel += 288) {
-      unpack_nibbles(panel, c);
+      unpack_nibbles_x16(panel, c);
       const __m512 d = halves16(panel + 256);
       for (int t = 0; t < T; ++t) {
         const int64_t at = (t0 + t) * nb + b;
-        const __m512 v = _mm512_fmsub_ps(_mm512_cvtepi32_ps(dot_codes(c, a.q + at * 32, 0, 8)),
+        const __m512 v = _mm512_fmsub_ps(_mm512_cvtepi32_ps(dot_nibbles(c, a.q + at * 32)),
                                          _mm512_set1_ps(a.block_scale[at]), _mm512_set1_ps(8.f * a.sum32[at]));
         acc[t] = _mm512_fmadd_ps(d, v, acc[t]);
       }
@@ -443,28 +481,38 @@ K_FN void interleaved_tile(const uint8_t* panel, int64_t blocks, const Activatio
       }
     }
   } else if constexpr (F == DType::Q4_K_X16) {
+    __m512 macc[T];
+    for (auto& v : macc) v = _mm512_setzero_ps();
+    const TopByte tb;
     for (int64_t b = 0; b < blocks; ++b, panel += 2368) {
-      const __m512 d = halves16(panel + 2048), dmin = halves16(panel + 2080);
+      const __m512 d = _mm512_mul_ps(halves16(panel + 2048), _mm512_set1_ps(kTopByte));
+      const __m512 dmin = _mm512_mul_ps(halves16(panel + 2080), _mm512_set1_ps(kTopByte));
       for (int s = 0; s < 8; ++s) {
-        unpack_nibbles(panel + 256 * s, c);
-        const __m512 scale = _mm512_mul_ps(d, bytes16(panel + 2112 + 16 * s, false));
-        const __m512 min = _mm512_mul_ps(dmin, bytes16(panel + 2240 + 16 * s, false));
+        unpack_nibbles_x16(panel + 256 * s, c);
+        const __m512i sc4 = _mm512_loadu_si512(panel + 2112 + 64 * (s / 4));
+        const __m512i m4 = _mm512_loadu_si512(panel + 2240 + 64 * (s / 4));
+        const __m512 scale = _mm512_mul_ps(d, byte_lanes(tb, sc4, s % 4));
+        const __m512 min = _mm512_mul_ps(dmin, byte_lanes(tb, m4, s % 4));
         for (int t = 0; t < T; ++t) {
           const int64_t at = (t0 + t) * nb + 8 * b + s;
-          const __m512 v = _mm512_mul_ps(_mm512_cvtepi32_ps(dot_codes(c, a.q + at * 32, 0, 8)),
+          const __m512 v = _mm512_mul_ps(_mm512_cvtepi32_ps(dot_nibbles(c, a.q + at * 32)),
                                          _mm512_set1_ps(a.block_scale[at]));
-          acc[t] = _mm512_fnmadd_ps(min, _mm512_set1_ps(a.sum32[at]), _mm512_fmadd_ps(scale, v, acc[t]));
+          acc[t] = _mm512_fmadd_ps(scale, v, acc[t]);
+          macc[t] = _mm512_fmadd_ps(min, _mm512_set1_ps(a.sum32[at]), macc[t]);
         }
       }
     }
+    for (int t = 0; t < T; ++t) acc[t] = _mm512_sub_ps(acc[t], macc[t]);
   } else {  // Q6_K_X16: 16-element scale groups
+    const TopByte tb;
     for (int64_t b = 0; b < blocks; ++b, panel += 3360) {
-      const __m512 d = halves16(panel + 3072);
+      const __m512 d = _mm512_mul_ps(halves16(panel + 3072), _mm512_set1_ps(kTopByte));
       for (int j = 0; j < 8; ++j) {
         unpack_nibbles(panel + 256 * j, c);
         add_high_bits(panel + 2048 + 128 * j, c);
-        const __m512 s0 = _mm512_mul_ps(d, bytes16(panel + 3104 + 16 * (2 * j), true));
-        const __m512 s1 = _mm512_mul_ps(d, bytes16(panel + 3104 + 16 * (2 * j + 1), true));
+        const __m512i sc4 = _mm512_loadu_si512(panel + 3104 + 64 * (j / 2));
+        const __m512 s0 = _mm512_mul_ps(d, byte_lanes(tb, sc4, (2 * j) % 4));
+        const __m512 s1 = _mm512_mul_ps(d, byte_lanes(tb, sc4, (2 * j + 1) % 4));
         for (int t = 0; t < T; ++t) {
           const int64_t at = (t0 + t) * nb + 8 * b + j;
           const int8_t* x = a.q + at * 32;

@@ -92,8 +92,8 @@ void interleave_block(DType stored, const uint8_t* const* rows, int64_t b, uint8
         for (int s = 0; s < 8; ++s) {
           uint8_t sc, m;
           k4_scale_min(s, raw.scales, sc, m);
-          out[2112 + 16 * s + r] = sc;
-          out[2240 + 16 * s + r] = m;
+          out[2112 + 64 * (s / 4) + 4 * r + s % 4] = sc;
+          out[2240 + 64 * (s / 4) + 4 * r + s % 4] = m;
         }
         put_half(out + 2048, r, raw.d);
         put_half(out + 2080, r, raw.dmin);
@@ -102,7 +102,7 @@ void interleave_block(DType stored, const uint8_t* const* rows, int64_t b, uint8
       default: {  // Q6_K
         const auto& raw = reinterpret_cast<const BlockQ6_K*>(rows[r])[b];
         put_half(out + 3072, r, raw.d);
-        for (int g = 0; g < 16; ++g) out[3104 + 16 * g + r] = uint8_t(raw.scales[g]);
+        for (int g = 0; g < 16; ++g) out[3104 + 64 * (g / 4) + 4 * r + g % 4] = uint8_t(raw.scales[g]);
         break;
       }
     }
@@ -186,8 +186,8 @@ void decode_panel_row(DType t, const uint8_t* blk, int r, uint8_t* code, float* 
       const float d = get_half(blk + 2048, r), dmin = get_half(blk + 2080, r);
       for (int s = 0; s < 8; ++s) {
         for (int e = 0; e < 32; ++e) code[32 * s + e] = get_nibble(blk + s * kNibbleBytes, r, e);
-        scale[2 * s] = scale[2 * s + 1] = d * float(blk[2112 + 16 * s + r]);
-        offset[2 * s] = offset[2 * s + 1] = dmin * float(blk[2240 + 16 * s + r]);
+        scale[2 * s] = scale[2 * s + 1] = d * float(blk[2112 + 64 * (s / 4) + 4 * r + s % 4]);
+        offset[2 * s] = offset[2 * s + 1] = dmin * float(blk[2240 + 64 * (s / 4) + 4 * r + s % 4]);
       }
       return;
     }
@@ -198,7 +198,7 @@ void decode_panel_row(DType t, const uint8_t* blk, int r, uint8_t* code, float* 
           code[32 * j + e] = uint8_t(get_nibble(blk + j * kNibbleBytes, r, e) |
                                      (get_high(blk + 2048 + j * kHighBytes, r, e) << 4));
       for (int g = 0; g < 16; ++g) {
-        scale[g] = d * float(int8_t(blk[3104 + 16 * g + r]));
+        scale[g] = d * float(int8_t(blk[3104 + 64 * (g / 4) + 4 * r + g % 4]));
         offset[g] = 32 * scale[g];
       }
       return;

@@ -19,14 +19,18 @@
 //  Q4_Kx16 (per 256 elements, 2368 bytes)
 //    [0, 2048)   8 sub-blocks of 32 codes, each as the 4 nibble vectors above
 //    [2048, 2112) f16 d, then f16 dmin of each row
-//    [2112, 2240) 6-bit scale sc[s] of sub-block s, row r at 16s+r
+//    [2112, 2240) 6-bit scale sc[s] of sub-block s: 2 vectors, byte 4r+i of
+//                vector v for sub-block 4v+i of row r
 //    [2240, 2368) 6-bit min m[s], same order       w = d*sc*code - dmin*m
 //  Q6_Kx16 (per 256 elements, 3360 bytes)
 //    [0, 2048)   low 4 bits of the codes, as Q4_Kx16
 //    [2048, 3072) high 2 bits: per 32-element group 2 vectors; byte 4r+i of
 //                vector h holds in bits 2m..2m+1 code 4(4h+m)+i's high bits
 //    [3072, 3104) f16 d of each row
-//    [3104, 3360) int8 scale of each 16 elements g, row r at 16g+r
+//    [3104, 3360) int8 scale of each 16 elements g: 4 vectors, byte 4r+i of
+//                vector v for group 4v+i of row r
+// (Scales sit at byte i of each row's dword so one in-lane byte shuffle
+// puts a sub-block's 16 scales into 16 int32 lanes.)
 //                                                  w = d * scale * (code - 32)
 #include <cstdint>
 #include <memory>
