@@ -76,7 +76,7 @@ BlockLayout block_layout(DType t) noexcept {
     case DType::Q8_K: return {256, 292};
     case DType::Q4_0_X16: return {32, 18};
     case DType::Q4_K_X16: return {256, 148};
-    case DType::Q6_K_X16: return {256, 210};
+    case DType::Q6_K_X16: return {256, 274};
     case DType::Q8_0_X16: return {32, 34};
     default: return {1, dtype_size(t)};
   }

@@ -16,8 +16,9 @@ enum class DType : uint8_t {
   // GGUF block formats (ggml's layouts).
   Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q8_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, Q8_K,
   // GGUF blocks re-laid out at load with 16 rows interleaved (never in a
-  // file; see sdk/src/gguf/interleave.hpp). Same bytes per row as stored
-  // (Q4_K: 148 per 256 elements instead of 144).
+  // file; see sdk/src/gguf/interleave.hpp). About the bytes per row of the
+  // stored type (per 256 elements: Q4_K 148 instead of 144, Q6_K 274 instead
+  // of 210).
   Q4_0_X16, Q4_K_X16, Q6_K_X16, Q8_0_X16,
 };
 

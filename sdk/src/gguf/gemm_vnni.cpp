@@ -388,23 +388,6 @@ K_FN void unpack_nibbles_x16(const uint8_t* src, __m512i c[8]) {
   }
 }
 
-// Adds the high 2 bits (Q6_K) from their 2 vectors: bits 2m..2m+1 of vector h
-// belong to c[4h + m].
-K_FN void add_high_bits(const uint8_t* src, __m512i c[8]) {
-  // Each field is shifted to bits 4..5 and or-ed in under a mask in one
-  // ternary-logic op (c | (shifted & 0x30)); 16-bit shifts only move bits
-  // the mask drops across byte boundaries.
-  const __m512i mask = _mm512_set1_epi8(0x30);
-  constexpr int kOrMasked = 0xF8;
-  for (int h = 0; h < 2; ++h) {
-    const __m512i z = _mm512_loadu_si512(src + 64 * h);
-    c[4 * h + 0] = _mm512_ternarylogic_epi32(c[4 * h + 0], _mm512_slli_epi16(z, 4), mask, kOrMasked);
-    c[4 * h + 1] = _mm512_ternarylogic_epi32(c[4 * h + 1], _mm512_slli_epi16(z, 2), mask, kOrMasked);
-    c[4 * h + 2] = _mm512_ternarylogic_epi32(c[4 * h + 2], z, mask, kOrMasked);
-    c[4 * h + 3] = _mm512_ternarylogic_epi32(c[4 * h + 3], _mm512_srli_epi16(z, 2), mask, kOrMasked);
-  }
-}
-
 // Σ over codes [4*k0, 4*k1) of c[k] * x, per row lane.
 K_FN __m512i dot_codes(const __m512i c[8], const int8_t* x, int k0, int k1) {
   __m512i even = _mm512_setzero_si512(), odd = _mm512_setzero_si512();
@@ -505,12 +488,11 @@ K_FN void interleaved_tile(const uint8_t* panel, int64_t blocks, const Activatio
     for (int t = 0; t < T; ++t) acc[t] = _mm512_sub_ps(acc[t], macc[t]);
   } else {  // Q6_K_X16: 16-element scale groups
     const TopByte tb;
-    for (int64_t b = 0; b < blocks; ++b, panel += 3360) {
-      const __m512 d = _mm512_mul_ps(halves16(panel + 3072), _mm512_set1_ps(kTopByte));
+    for (int64_t b = 0; b < blocks; ++b, panel += 4384) {
+      const __m512 d = _mm512_mul_ps(halves16(panel + 4096), _mm512_set1_ps(kTopByte));
       for (int j = 0; j < 8; ++j) {
-        unpack_nibbles(panel + 256 * j, c);
-        add_high_bits(panel + 2048 + 128 * j, c);
-        const __m512i sc4 = _mm512_loadu_si512(panel + 3104 + 64 * (j / 2));
+        for (int k = 0; k < 8; ++k) c[k] = _mm512_loadu_si512(panel + 512 * j + 64 * k);
+        const __m512i sc4 = _mm512_loadu_si512(panel + 4128 + 64 * (j / 2));
         const __m512 s0 = _mm512_mul_ps(d, byte_lanes(tb, sc4, (2 * j) % 4));
         const __m512 s1 = _mm512_mul_ps(d, byte_lanes(tb, sc4, (2 * j + 1) % 4));
         for (int t = 0; t < T; ++t) {

@@ -17,7 +17,6 @@ namespace allm::gguf::detail {
 namespace {
 
 constexpr int kNibbleBytes = 256;  // 4 nibble vectors of 64 bytes: 32 codes x 16 rows
-constexpr int kHighBytes = 128;    // 2 vectors of 2-bit fields: 32 codes x 16 rows
 
 // Codes [32j, 32j+32) of all 16 rows (codes[r][e]; low 4 bits) into the 4
 // nibble vectors at `dst`.
@@ -34,24 +33,6 @@ uint8_t get_nibble(const uint8_t* src, int r, int e) {
   const int k = e / 4, i = e % 4;
   const uint8_t byte = src[(k % 4) * 64 + 4 * r + i];
   return k < 4 ? byte & 0xF : byte >> 4;
-}
-
-// The high 2 bits of codes [32j, 32j+32) (< 64) of all 16 rows into the 2
-// vectors at `dst`.
-void put_high(uint8_t* dst, const uint8_t (*codes)[256], int j) {
-  for (int h = 0; h < 2; ++h)
-    for (int r = 0; r < kInterleave; ++r)
-      for (int i = 0; i < 4; ++i) {
-        const uint8_t* c = codes[r] + 32 * j;
-        int byte = 0;
-        for (int m = 0; m < 4; ++m) byte |= (c[4 * (4 * h + m) + i] >> 4) << (2 * m);
-        dst[h * 64 + 4 * r + i] = uint8_t(byte);
-      }
-}
-
-uint8_t get_high(const uint8_t* src, int r, int e) {
-  const int k = e / 4, i = e % 4;
-  return (src[(k / 4) * 64 + 4 * r + i] >> (2 * (k % 4))) & 3;
 }
 
 void put_half(uint8_t* dst, int r, uint16_t h) { std::memcpy(dst + 2 * r, &h, 2); }
@@ -73,8 +54,8 @@ void interleave_block(DType stored, const uint8_t* const* rows, int64_t b, uint8
       throw UnsupportedError(std::string("interleave: no layout for ") + dtype_name(stored));
     for (int e = 0; e < per; ++e) codes[r][e] = uint8_t(blk.code[e] + bias);
   }
-  if (stored == DType::Q8_0) {
-    for (int k = 0; k < 8; ++k)
+  if (stored == DType::Q8_0 || stored == DType::Q6_K) {  // whole-byte codes
+    for (int k = 0; k < per / 4; ++k)
       for (int r = 0; r < kInterleave; ++r) std::memcpy(out + 64 * k + 4 * r, codes[r] + 4 * k, 4);
   } else {
     for (int j = 0; j < per / 32; ++j) put_nibbles(out + j * kNibbleBytes, codes, j);
@@ -101,14 +82,12 @@ void interleave_block(DType stored, const uint8_t* const* rows, int64_t b, uint8
       }
       default: {  // Q6_K
         const auto& raw = reinterpret_cast<const BlockQ6_K*>(rows[r])[b];
-        put_half(out + 3072, r, raw.d);
-        for (int g = 0; g < 16; ++g) out[3104 + 64 * (g / 4) + 4 * r + g % 4] = uint8_t(raw.scales[g]);
+        put_half(out + 4096, r, raw.d);
+        for (int g = 0; g < 16; ++g) out[4128 + 64 * (g / 4) + 4 * r + g % 4] = uint8_t(raw.scales[g]);
         break;
       }
     }
   }
-  if (stored == DType::Q6_K)
-    for (int j = 0; j < 8; ++j) put_high(out + 2048 + j * kHighBytes, codes, j);
 }
 
 }  // namespace
@@ -192,13 +171,10 @@ void decode_panel_row(DType t, const uint8_t* blk, int r, uint8_t* code, float* 
       return;
     }
     case DType::Q6_K_X16: {
-      const float d = get_half(blk + 3072, r);
-      for (int j = 0; j < 8; ++j)
-        for (int e = 0; e < 32; ++e)
-          code[32 * j + e] = uint8_t(get_nibble(blk + j * kNibbleBytes, r, e) |
-                                     (get_high(blk + 2048 + j * kHighBytes, r, e) << 4));
+      const float d = get_half(blk + 4096, r);
+      for (int e = 0; e < 256; ++e) code[e] = blk[(e / 4) * 64 + 4 * r + e % 4];
       for (int g = 0; g < 16; ++g) {
-        scale[g] = d * float(int8_t(blk[3104 + 64 * (g / 4) + 4 * r + g % 4]));
+        scale[g] = d * float(int8_t(blk[4128 + 64 * (g / 4) + 4 * r + g % 4]));
         offset[g] = 32 * scale[g];
       }
       return;

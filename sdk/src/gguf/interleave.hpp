@@ -2,8 +2,10 @@
 // GGUF matrices re-laid out at load for the AVX-512 VNNI kernels: 16 rows
 // interleaved so that one 64-byte vector holds the same 4 codes of all 16
 // rows (one vpdpbusd lane per row), and each block's 16 scales sit together.
-// The bytes per row equal the stored format's (Q4_K: +4 per super-block), so
-// a tensor of the interleaved type has the same row_bytes arithmetic.
+// The bytes per row are about the stored format's, so
+// a tensor of the interleaved type has the same row_bytes arithmetic, with
+// its own bytes per block (Q4_K: 148 per 256 weights instead of 144, Q6_K:
+// 274 instead of 210).
 //
 // A "panel" is 16 consecutive rows; panel p starts at p * 16 * row_bytes and
 // holds, for each block b of the stored format in order, one panel block:
@@ -22,12 +24,12 @@
 //    [2112, 2240) 6-bit scale sc[s] of sub-block s: 2 vectors, byte 4r+i of
 //                vector v for sub-block 4v+i of row r
 //    [2240, 2368) 6-bit min m[s], same order       w = d*sc*code - dmin*m
-//  Q6_Kx16 (per 256 elements, 3360 bytes)
-//    [0, 2048)   low 4 bits of the codes, as Q4_Kx16
-//    [2048, 3072) high 2 bits: per 32-element group 2 vectors; byte 4r+i of
-//                vector h holds in bits 2m..2m+1 code 4(4h+m)+i's high bits
-//    [3072, 3104) f16 d of each row
-//    [3104, 3360) int8 scale of each 16 elements g: 4 vectors, byte 4r+i of
+//  Q6_Kx16 (per 256 elements, 4384 bytes: 274 per row instead of 210)
+//    [0, 4096)   the 6-bit codes as whole bytes, 8 vectors per 32 elements as
+//                Q8_0x16 (unpacking 6-bit fields cost more than reading the
+//                extra bytes: see docs/performance.md)
+//    [4096, 4128) f16 d of each row
+//    [4128, 4384) int8 scale of each 16 elements g: 4 vectors, byte 4r+i of
 //                vector v for group 4v+i of row r
 // (Scales sit at byte i of each row's dword so one in-lane byte shuffle
 // puts a sub-block's 16 scales into 16 int32 lanes.)
