@@ -72,6 +72,11 @@ class WeightStore {
   virtual const Tensor& get(const std::string& name) const = 0;
   virtual std::vector<std::string> names() const = 0;
   virtual uint64_t total_bytes() const = 0;
+ protected:
+  // Called after `t`'s bytes were repacked into a copy the model uses
+  // instead: a store backed by a file mapping may let those pages go.
+  virtual void source_replaced(const Tensor& t) const { (void)t; }
+
  private:
   mutable std::mutex prepared_mutex_;
   mutable std::map<std::pair<const void*, std::vector<int64_t>>, std::pair<Tensor, std::shared_ptr<void>>> prepared_;

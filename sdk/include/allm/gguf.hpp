@@ -83,6 +83,10 @@ class File {
   File& operator=(const File&) = delete;
 
   const std::string& origin() const { return origin_; }
+  // Tells the OS the mapped pages wholly inside [data, data+bytes) are not
+  // needed now (a repacked copy replaced them). They stay readable: touched
+  // again, they are read back from the file. No-op outside the mapping.
+  void release(const void* data, size_t bytes) const;
   uint32_t version() const { return version_; }
   uint64_t alignment() const { return alignment_; }
   uint64_t data_offset() const { return data_offset_; }

@@ -48,6 +48,9 @@ class GgufWeights : public WeightStore {
   }
   const File& file() const { return *file_; }
 
+ protected:
+  void source_replaced(const Tensor& t) const override { file_->release(t.data, t.nbytes); }
+
  private:
   std::shared_ptr<File> file_;
   std::map<std::string, Tensor> tensors_;

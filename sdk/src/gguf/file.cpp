@@ -150,6 +150,16 @@ File::~File() {
   if (mapping_) munmap(mapping_, mapping_size_);
 }
 
+void File::release(const void* data, size_t bytes) const {
+  const auto* p = static_cast<const uint8_t*>(data);
+  const auto* map = static_cast<const uint8_t*>(mapping_);
+  if (!map || p < map || p + bytes > map + mapping_size_) return;
+  const uintptr_t page = uintptr_t(sysconf(_SC_PAGESIZE));
+  const uintptr_t first = (uintptr_t(p) + page - 1) / page * page, last = (uintptr_t(p) + bytes) / page * page;
+  // A read-only private file mapping: dropped pages come back from the file.
+  if (first < last) madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED);
+}
+
 void File::parse_all() {
   static const uint8_t empty = 0;
   Cursor c(base_ ? base_ : &empty, base_ ? size_ : 0, origin_);

@@ -44,6 +44,24 @@ float get_half(const uint8_t* src, int r) {
 
 // One panel block from the same block b of 16 stored rows.
 void interleave_block(DType stored, const uint8_t* const* rows, int64_t b, uint8_t* out) {
+  // Q8_0 and Q4_0 need no decoding: Q8_0x16's bytes are the codes + 128, and
+  // Q4_0x16's nibble vectors are the stored qs bytes themselves (byte j holds
+  // codes j and j+16).
+  if (stored == DType::Q8_0 || stored == DType::Q4_0) {
+    const bool q8 = stored == DType::Q8_0;
+    const size_t block = q8 ? sizeof(BlockQ8_0) : sizeof(BlockQ4_0);
+    for (int r = 0; r < kInterleave; ++r) {
+      const uint8_t* blk = rows[r] + size_t(b) * block;
+      for (int k = 0; k < (q8 ? 8 : 4); ++k) {
+        uint32_t v;
+        std::memcpy(&v, blk + 2 + 4 * k, 4);
+        if (q8) v ^= 0x80808080u;
+        std::memcpy(out + 64 * k + 4 * r, &v, 4);
+      }
+      std::memcpy(out + (q8 ? 512 : kNibbleBytes) + 2 * r, blk, 2);  // f16 d
+    }
+    return;
+  }
   DecodedBlock blk;
   uint8_t codes[kInterleave][256];
   // signed code -> the unsigned code the layout stores

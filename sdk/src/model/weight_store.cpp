@@ -50,7 +50,10 @@ Tensor WeightStore::prepared(const Tensor& t) const {
   }
   std::shared_ptr<void> storage;
   Tensor out;
-  if (!fmt->repack(t, storage, out)) out = t;
+  if (fmt->repack(t, storage, out))
+    source_replaced(t);
+  else
+    out = t;
   prepared_.emplace(key, std::make_pair(out, std::move(storage)));
   return out;
 }
