@@ -4,7 +4,6 @@
 // factors, and the per-tensor type recipe of the requested file type.
 #include <algorithm>
 #include <cmath>
-#include <regex>
 #include <thread>
 
 #include "allm/error.hpp"
@@ -37,6 +36,10 @@ struct GgufName {
   std::string name;
   int64_t expert = -1;
 };
+bool all_digits(const std::string& s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
 std::optional<GgufName> gguf_name(const std::string& model_type, const std::string& hf) {
   static const char* kSuffixes[] = {
       "attn_norm.weight", "attn_q.weight", "attn_k.weight", "attn_v.weight", "attn_q.bias", "attn_k.bias",
@@ -46,16 +49,22 @@ std::optional<GgufName> gguf_name(const std::string& model_type, const std::stri
       "ffn_up_exps.weight"};
   for (const char* top : {"token_embd.weight", "output_norm.weight", "output.weight"})
     if (hf_tensor_name(model_type, top) == hf) return GgufName{top};
-  static const std::regex layer_rx(R"(model\.layers\.(\d+)\.(.+))");
-  static const std::regex expert_rx(R"((.*experts\.)(\d+)(\..*))");
-  std::smatch m;
-  if (!std::regex_match(hf, m, layer_rx)) return std::nullopt;
-  std::string layer = m[1], rest = m[2];
+  // "model.layers.<N>.<rest>"
+  const std::string prefix = "model.layers.";
+  if (hf.compare(0, prefix.size(), prefix) != 0) return std::nullopt;
+  const size_t layer_end = hf.find('.', prefix.size());
+  if (layer_end == std::string::npos || layer_end + 1 == hf.size()) return std::nullopt;
+  const std::string layer = hf.substr(prefix.size(), layer_end - prefix.size());
+  if (!all_digits(layer)) return std::nullopt;
+  std::string rest = hf.substr(layer_end + 1);
+  // "<...>experts.<E>.<tail>" -> "<...>experts.{}.<tail>" and expert E
   int64_t expert = -1;
-  std::smatch e;
-  if (std::regex_match(rest, e, expert_rx)) {
-    expert = std::stoll(e[2]);
-    rest = std::string(e[1]) + "{}" + std::string(e[3]);
+  if (const size_t at = rest.rfind("experts."); at != std::string::npos) {
+    const size_t begin = at + 8, end = rest.find('.', begin);
+    if (end != std::string::npos && all_digits(rest.substr(begin, end - begin))) {
+      expert = std::stoll(rest.substr(begin, end - begin));
+      rest = rest.substr(0, begin) + "{}" + rest.substr(end);
+    }
   }
   for (const char* s : kSuffixes) {
     auto mapped = hf_tensor_name(model_type, "blk.0." + std::string(s));

@@ -1,7 +1,7 @@
 // What a user typed -> what to load: a path, or a repo id in the HF cache.
 #include <cstdlib>
 #include <fstream>
-#include <regex>
+#include <optional>
 
 #include "allm/error.hpp"
 #include "allm/model_loader.hpp"
@@ -29,6 +29,46 @@ std::string read_ref(const fs::path& file) {
 
 bool is_hex(const std::string& s) {
   return !s.empty() && s.find_first_not_of("0123456789abcdef") == std::string::npos;
+}
+
+// A Hugging Face repo id "[org/]name[@revision]": org and name start with a
+// letter or digit and hold letters, digits and "._-"; a revision may also hold '/'.
+struct RepoId {
+  std::string org, name, revision;
+};
+
+bool id_chars(const std::string& s, bool slash) {
+  if (s.empty()) return false;
+  for (char c : s) {
+    const bool alnum = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+    if (!alnum && c != '.' && c != '_' && c != '-' && !(slash && c == '/')) return false;
+  }
+  return true;
+}
+
+bool id_part(const std::string& s) {
+  const char c = s.empty() ? '\0' : s[0];
+  const bool starts_alnum = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+  return starts_alnum && id_chars(s, false);
+}
+
+std::optional<RepoId> parse_repo_id(const std::string& spec) {
+  RepoId id;
+  std::string repo = spec;
+  if (const size_t at = spec.find('@'); at != std::string::npos) {
+    repo = spec.substr(0, at);
+    id.revision = spec.substr(at + 1);
+    if (!id_chars(id.revision, true)) return std::nullopt;
+  }
+  if (const size_t slash = repo.find('/'); slash != std::string::npos) {
+    id.org = repo.substr(0, slash);
+    id.name = repo.substr(slash + 1);
+    if (!id_part(id.org)) return std::nullopt;
+  } else {
+    id.name = repo;
+  }
+  if (!id_part(id.name)) return std::nullopt;
+  return id;
 }
 
 // A snapshot of a GGUF-only repo resolves to its single .gguf file.
@@ -66,16 +106,13 @@ ResolvedModel resolve_model(const std::string& spec) {
   }
   looked.push_back("path " + fs::absolute(path, ec).lexically_normal().string() + " (does not exist)");
 
-  static const std::regex kRepoId(R"(^([A-Za-z0-9][A-Za-z0-9._-]*/)?([A-Za-z0-9][A-Za-z0-9._-]*)(@([A-Za-z0-9._/-]+))?$)");
-  std::smatch m;
-  if (std::regex_match(spec, m, kRepoId)) {
-    std::string org = m[1].str();
-    if (!org.empty()) org.pop_back();
-    const std::string name = m[2].str();
+  if (const auto id = parse_repo_id(spec)) {
+    const std::string& org = id->org;
+    const std::string& name = id->name;
     ResolvedModel r;
     r.kind = "hf-cache";
     r.repo_id = org.empty() ? name : org + "/" + name;
-    r.revision = m[4].matched ? m[4].str() : "main";
+    r.revision = id->revision.empty() ? "main" : id->revision;
     const fs::path cache = hf_hub_cache_dir();
     const fs::path repo = cache / ("models--" + (org.empty() ? name : org + "--" + name));
     if (!fs::is_directory(repo, ec)) {
