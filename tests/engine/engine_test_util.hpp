@@ -5,24 +5,14 @@
 #include <string>
 
 #include "allm/architecture.hpp"
-#include "allm/host/plugin_loader.hpp"
 #include "allm/model_loader.hpp"
 #include "allm/registry.hpp"
+#include "../common/arch_plugins.hpp"
 
 namespace allm::test {
 
 inline std::filesystem::path fixture(const std::string& name) {
   return std::filesystem::path(ALLM_TEST_DATA_DIR) / "models" / name;
-}
-
-// Loads the architecture plugins of the build tree once per process.
-inline void load_arch_plugins() {
-  static bool loaded = [] {
-    static host::PluginLoader loader(Registry::instance());
-    loader.load_all({{ALLM_TEST_PLUGIN_DIR, "test"}});
-    return true;
-  }();
-  (void)loaded;
 }
 
 // The fixture's checkpoint, with config.v5.json instead of config.json when `v5`.

@@ -1,14 +1,18 @@
 #pragma once
 // Shared helpers of the GGUF tests: data paths, plugin loading, models.
+#include <cstring>
 #include <filesystem>
 #include <memory>
+#include <random>
 #include <string>
 #include <vector>
 
 #include "allm/architecture.hpp"
-#include "allm/host/plugin_loader.hpp"
+#include "allm/gguf.hpp"
 #include "allm/registry.hpp"
 #include "allm/tensor.hpp"
+#include "gguf/blocks.hpp"
+#include "../common/arch_plugins.hpp"
 
 namespace allm::gguf::test {
 
@@ -16,14 +20,7 @@ inline std::filesystem::path data(const std::string& name) {
   return std::filesystem::path(ALLM_TEST_DATA_DIR) / "gguf" / name;
 }
 
-inline void load_arch_plugins() {
-  static bool loaded = [] {
-    static host::PluginLoader loader(Registry::instance());
-    loader.load_all({{ALLM_TEST_PLUGIN_DIR, "test"}});
-    return true;
-  }();
-  (void)loaded;
-}
+using allm::test::load_arch_plugins;
 
 inline std::unique_ptr<Model> make_model(const Checkpoint& ckpt, int threads = 2) {
   load_arch_plugins();
@@ -38,6 +35,32 @@ template <class T>
 std::vector<T> values(const Tensor& t) {
   const T* p = static_cast<const T*>(t.data);
   return std::vector<T>(p, p + t.numel());
+}
+
+// n elements of block type t as random bytes: a valid block of any type once
+// its f16 scales are tamed (a matrix of rows x cols is random_row(t, rows*cols)).
+inline std::vector<uint8_t> random_row(DType t, int64_t n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::vector<uint8_t> row(row_bytes(t, n));
+  for (auto& b : row) b = uint8_t(rng());
+  auto fix_half = [&](size_t off) {
+    uint16_t h = detail::float_to_half(std::uniform_real_distribution<float>(0.001f, 0.05f)(rng));
+    std::memcpy(row.data() + off, &h, 2);
+  };
+  size_t bb = row_bytes(t, t == DType::Q2_K || t == DType::Q3_K || t == DType::Q4_K || t == DType::Q5_K ||
+                                   t == DType::Q6_K ? 256 : 32);
+  for (size_t b = 0; b < row.size(); b += bb) {
+    switch (t) {
+      case DType::Q4_0: case DType::Q5_0: case DType::Q8_0: fix_half(b); break;
+      case DType::Q4_1: case DType::Q5_1: fix_half(b); fix_half(b + 2); break;
+      case DType::Q4_K: case DType::Q5_K: fix_half(b); fix_half(b + 2); break;
+      case DType::Q2_K: fix_half(b + 80); fix_half(b + 82); break;
+      case DType::Q3_K: fix_half(b + 108); break;
+      case DType::Q6_K: fix_half(b + 208); break;
+      default: break;
+    }
+  }
+  return row;
 }
 
 // Every NAME-TYPE.gguf under tests/data/gguf, as "NAME-TYPE".

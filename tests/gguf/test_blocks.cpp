@@ -30,31 +30,6 @@ std::vector<float> random_floats(size_t n, uint32_t seed, float scale = 1.0f) {
   return v;
 }
 
-// Random bytes are a valid block of any format once its f16 scales are tamed.
-std::vector<uint8_t> random_row(DType t, int64_t n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::vector<uint8_t> row(row_bytes(t, n));
-  for (auto& b : row) b = uint8_t(rng());
-  auto fix_half = [&](size_t off) {
-    uint16_t h = detail::float_to_half(std::uniform_real_distribution<float>(0.001f, 0.05f)(rng));
-    std::memcpy(row.data() + off, &h, 2);
-  };
-  size_t bb = row_bytes(t, t == DType::Q2_K || t == DType::Q3_K || t == DType::Q4_K || t == DType::Q5_K ||
-                                   t == DType::Q6_K ? 256 : 32);
-  for (size_t b = 0; b < row.size(); b += bb) {
-    switch (t) {
-      case DType::Q4_0: case DType::Q5_0: case DType::Q8_0: fix_half(b); break;
-      case DType::Q4_1: case DType::Q5_1: fix_half(b); fix_half(b + 2); break;
-      case DType::Q4_K: case DType::Q5_K: fix_half(b); fix_half(b + 2); break;
-      case DType::Q2_K: fix_half(b + 80); fix_half(b + 82); break;
-      case DType::Q3_K: fix_half(b + 108); break;
-      case DType::Q6_K: fix_half(b + 208); break;
-      default: break;
-    }
-  }
-  return row;
-}
-
 double rel_rms(const std::vector<float>& a, const std::vector<float>& b) {
   double e = 0, s = 0;
   for (size_t i = 0; i < a.size(); ++i) {
