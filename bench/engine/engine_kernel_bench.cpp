@@ -1,7 +1,6 @@
 // Matrix-vector products (the decode hot path) for each weight format, as a
 // fraction of the memory read bandwidth measured in the same run on the same
 // threads. Weights are larger than the caches, as in a real model.
-#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <vector>
@@ -9,23 +8,9 @@
 #include "allm/bandwidth.hpp"
 #include "allm/compute.hpp"
 #include "allm/threadpool.hpp"
+#include "best_time.hpp"
 
 using namespace allm;
-
-namespace {
-
-double seconds_per_call(Backend& be, const Tensor& w, const float* x, float* y) {
-  be.linear(w, x, 1, y);  // warm-up
-  double best = 1e30;
-  for (int r = 0; r < 5; ++r) {
-    auto t0 = std::chrono::steady_clock::now();
-    for (int i = 0; i < 4; ++i) be.linear(w, x, 1, y);
-    best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() / 4);
-  }
-  return best;
-}
-
-}  // namespace
 
 int main(int argc, char** argv) {
   const int threads = argc > 1 ? std::atoi(argv[1]) : 0;
@@ -61,7 +46,7 @@ int main(int argc, char** argv) {
       w.bits = c.bits;
       w.group_size = 64;
     }
-    const double s = seconds_per_call(*backend, w, x.data(), y.data());
+    const double s = bench::best_seconds_per_call([&] { backend->linear(w, x.data(), 1, y.data()); });
     const double gbs = static_cast<double>(c.bytes) / s / 1e9;
     std::printf("%-5s matvec %5lldx%lld: %7.2f ms  %6.2f GB/s  = %3.0f%% of read bandwidth\n", c.name,
                 static_cast<long long>(rows), static_cast<long long>(cols), s * 1e3, gbs, 100 * gbs / bw.read_gb_s);

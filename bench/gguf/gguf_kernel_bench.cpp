@@ -6,7 +6,6 @@
 //
 //   gguf_kernel_bench [threads]
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
@@ -18,23 +17,9 @@
 #include "allm/gguf.hpp"
 #include "allm/threadpool.hpp"
 #include "allm/weight_format.hpp"
+#include "best_time.hpp"
 
 using namespace allm;
-
-namespace {
-
-double seconds_per_call(Backend& be, const Tensor& w, const float* x, int64_t n, float* y) {
-  be.linear(w, x, n, y);  // warm-up
-  double best = 1e30;
-  for (int r = 0; r < 5; ++r) {
-    auto t0 = std::chrono::steady_clock::now();
-    for (int i = 0; i < 3; ++i) be.linear(w, x, n, y);
-    best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() / 3);
-  }
-  return best;
-}
-
-}  // namespace
 
 int main(int argc, char** argv) {
   const int threads = argc > 1 ? std::atoi(argv[1]) : 0;
@@ -70,8 +55,8 @@ int main(int argc, char** argv) {
     const WeightFormat& fmt = weight_format_of(stored);
     if (fmt.repack && fmt.repack(stored, storage, packed)) layouts.push_back({"loaded", packed});
     for (auto& [layout, w] : layouts) {
-      const double one = seconds_per_call(*backend, w, x.data(), 1, y.data());
-      const double many = seconds_per_call(*backend, w, x.data(), tokens, y.data());
+      const double one = bench::best_seconds_per_call([&] { backend->linear(w, x.data(), 1, y.data()); }, 5, 3);
+      const double many = bench::best_seconds_per_call([&] { backend->linear(w, x.data(), tokens, y.data()); }, 5, 3);
       const double gbs = double(w.nbytes) / one / 1e9;
       std::printf("%-10s %-9s %10.1f %10.2f %8.0f%% %14.2f\n", dtype_name(w.dtype), layout, w.nbytes / 1048576.0, gbs,
                   100 * gbs / bw.read_gb_s, double(rows * cols * tokens) / many / 1e9);
