@@ -8,6 +8,7 @@
 namespace {
 
 using jinja_test::render;
+using jinja_test::render_error;
 using json = nlohmann::ordered_json;
 
 const json kCtx = json::parse(R"({"items":[1,2,3,4,5],"d":{"a":1,"b":2},"n":null,"s":"hey",
@@ -143,6 +144,15 @@ TEST(JinjaLanguage, StrftimeNowUsesTheInjectedClock) {
 
 TEST(JinjaLanguage, GenerationBlockRendersItsBody) {
   EXPECT_EQ(render("a{% generation %}b{{ 1 }}{% endgeneration %}c"), "ab1c");
+}
+
+// Expectations from Jinja 3.1.6.
+TEST(JinjaLanguage, UndefinedKeyFindsNothing) {
+  const json ctx = {{"x", json::object()}};
+  EXPECT_EQ(render("{{ {'a': 1}[x.y] is defined }}|{{ [1][x.y] is defined }}|{{ {'a': 1}[x.y] }}|{{ (x|items).type is defined }}", ctx),
+            "False|False||False");
+  EXPECT_EQ(render_error("{{ ({'a': 1}[x.y]).z }}", ctx), "test.jinja:1:19: dict object has no element Undefined");
+  EXPECT_EQ(render_error("{{ ([1][5]).z }}"), "test.jinja:1:12: list object has no element 5");
 }
 
 }  // namespace

@@ -159,20 +159,16 @@ Value f_dictsort(Interpreter&, const Value& v, CallArgs& a) {
   return Value::list(std::move(out));
 }
 
+// escape / e: a Markup is already safe and stays as is.
 Value f_escape(Interpreter&, const Value& v, CallArgs& a) {
   a.expect_no_more("escape");
-  std::string out;
-  for (char c : str_of(v)) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&#34;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out += c;
-    }
-  }
-  return Value(std::move(out));
+  return html_escape(v);
+}
+
+// forceescape: escapes even a Markup's text.
+Value f_forceescape(Interpreter&, const Value& v, CallArgs& a) {
+  a.expect_no_more("forceescape");
+  return html_escape(Value(str_of(v)));
 }
 
 Value f_first(Interpreter&, const Value& v, CallArgs& a) {
@@ -219,9 +215,9 @@ Value f_format(Interpreter& in, const Value& v, CallArgs& a) {
   if (!a.keyword.empty()) {
     Value d = Value::dict();
     for (auto& [k, val] : a.keyword) d.as_dict().set(Value(k), val);
-    return binary_op("%", Value(str_of(v)), d, in.size_limit());
+    return binary_op("%", v.is_markup() ? v : Value(str_of(v)), d, in.size_limit());
   }
-  return binary_op("%", Value(str_of(v)), Value::list(a.positional, true), in.size_limit());
+  return binary_op("%", v.is_markup() ? v : Value(str_of(v)), Value::list(a.positional, true), in.size_limit());
 }
 
 Value f_indent(Interpreter& in, const Value& v, CallArgs& a) {
@@ -450,7 +446,7 @@ Value f_round(Interpreter&, const Value& v, CallArgs& a) {
 
 Value f_safe(Interpreter&, const Value& v, CallArgs& a) {
   a.expect_no_more("safe");
-  return Value(str_of(v));  // Markup(value) is a str
+  return v.is_markup() ? v : Value::markup(str_of(v));
 }
 
 Value f_sort(Interpreter&, const Value& v, CallArgs& a) {
@@ -471,7 +467,7 @@ Value f_sort(Interpreter&, const Value& v, CallArgs& a) {
 
 Value f_string(Interpreter&, const Value& v, CallArgs& a) {
   a.expect_no_more("string");
-  return Value(str_of(v));
+  return v.is_string() ? v : Value(str_of(v));  // a Markup stays Markup (soft_str)
 }
 
 Value f_sum(Interpreter& in, const Value& v, CallArgs& a) {
@@ -569,37 +565,52 @@ Value f_wordcount(Interpreter&, const Value& v, CallArgs& a) {
   return Value(count);
 }
 
+// markupsafe's Markup.striptags: drop <!-- comments --> then <tags> (an
+// unclosed one stops the search), collapse whitespace, then unescape the
+// entities. The result is a plain str.
 Value f_striptags(Interpreter&, const Value& v, CallArgs& a) {
   a.expect_no_more("striptags");
-  std::string s = str_of(v), out;
-  bool in_tag = false;
-  for (char c : s) {
-    if (c == '<') in_tag = true;
-    else if (c == '>' && in_tag) in_tag = false;
-    else if (!in_tag) out += c;
-  }
+  std::string s = str_of(v);
+  auto drop = [&s](const std::string& open, const std::string& close) {
+    size_t start;
+    while ((start = s.find(open)) != std::string::npos) {
+      size_t end = s.find(close, start);
+      if (end == std::string::npos) break;
+      s.erase(start, end + close.size() - start);
+    }
+  };
+  drop("<!--", "-->");
+  drop("<", ">");
   std::string joined;
-  for (auto& w : text::split(out, nullptr, -1, false)) joined += (joined.empty() ? "" : " ") + w;
-  return Value(joined);
+  for (auto& w : text::split(s, nullptr, -1, false)) joined += (joined.empty() ? "" : " ") + w;
+  return Value(text::html_unescape(joined));
+}
+
+// Filters that return a Markup when given one (they call the Markup's own
+// str methods in Jinja).
+template <FilterFn F>
+Value keep_markup(Interpreter& in, const Value& v, CallArgs& a) {
+  Value out = F(in, v, a);
+  return v.is_markup() && out.is_string() ? Value::markup(out.as_string()) : out;
 }
 
 const std::unordered_map<std::string, FilterFn>& table() {
   static const std::unordered_map<std::string, FilterFn> filters = {
       {"abs", f_abs},           {"attr", f_attr},           {"batch", f_batch},
-      {"capitalize", f_capitalize}, {"center", f_center},   {"count", f_length},
+      {"capitalize", keep_markup<f_capitalize>}, {"center", keep_markup<f_center>},   {"count", f_length},
       {"d", f_default},         {"default", f_default},     {"dictsort", f_dictsort},
-      {"e", f_escape},          {"escape", f_escape},       {"forceescape", f_escape},
+      {"e", f_escape},          {"escape", f_escape},       {"forceescape", f_forceescape},
       {"first", f_first},       {"float", f_float},         {"format", f_format},
-      {"indent", f_indent},     {"int", f_int},             {"items", f_items},
+      {"indent", keep_markup<f_indent>},     {"int", f_int},             {"items", f_items},
       {"join", f_join},         {"last", f_last},           {"length", f_length},
-      {"list", f_list},         {"lower", f_lower},         {"map", f_map},
+      {"list", f_list},         {"lower", keep_markup<f_lower>},         {"map", f_map},
       {"max", f_max},           {"min", f_min},             {"reject", f_reject},
-      {"rejectattr", f_rejectattr}, {"replace", f_replace}, {"reverse", f_reverse},
+      {"rejectattr", f_rejectattr}, {"replace", f_replace}, {"reverse", keep_markup<f_reverse>},
       {"round", f_round},       {"safe", f_safe},           {"select", f_select},
       {"selectattr", f_selectattr}, {"sort", f_sort},       {"string", f_string},
       {"striptags", f_striptags}, {"sum", f_sum},           {"title", f_title},
-      {"tojson", f_tojson},     {"trim", f_trim},           {"truncate", f_truncate},
-      {"unique", f_unique},     {"upper", f_upper},         {"wordcount", f_wordcount},
+      {"tojson", f_tojson},     {"trim", keep_markup<f_trim>},           {"truncate", f_truncate},
+      {"unique", f_unique},     {"upper", keep_markup<f_upper>},         {"wordcount", f_wordcount},
   };
   return filters;
 }

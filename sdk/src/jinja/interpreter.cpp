@@ -382,11 +382,15 @@ Value Interpreter::eval_inner(const Expr& e, const ScopePtr& scope) {
       return call(callee, args);
     }
     case ExprKind::Filter: {
+      // Only reachable for a filter unknown at parse time inside an `if` or
+      // an inline if: Jinja 3 raises when it is reached, with this message.
+      if (!find_filter(e.name)) throw runtime_error("No filter named '" + e.name + "' found.");
       Value target = eval(*e.target, scope);
       CallArgs args = eval_args(e.args, scope);
       return apply_filter(e.name, target, args);
     }
     case ExprKind::Test: {
+      if (!find_test(e.name)) throw runtime_error("No test named '" + e.name + "' found.");
       Value target = eval(*e.target, scope);
       CallArgs args = eval_args(e.args, scope);
       bool r = apply_test(e.name, target, args);

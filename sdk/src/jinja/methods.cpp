@@ -428,7 +428,47 @@ const std::unordered_set<std::string>& unsafe_list() {
   return s;
 }
 
+// markupsafe's Markup overrides these str methods: their string results are
+// Markup again, and the strings they insert (replace's `new`, the fill
+// character, join's items, format's arguments) are escaped first.
+Value as_markup(const Value& v) {
+  if (v.is_string()) return Value::markup(v.as_string());
+  if (v.is_list() && !v.as_list().generator) {
+    std::vector<Value> items;
+    for (auto& item : v.as_list().items) items.push_back(as_markup(item));
+    return Value::list(std::move(items), v.as_list().tuple);
+  }
+  return v;
+}
+
+Value call_markup_method(const Value& self, const std::string& name, Method m, CallArgs& a, Interpreter& in) {
+  static const std::unordered_set<std::string> wrapped = {
+      "capitalize", "title", "lower", "upper", "replace", "ljust", "rjust", "lstrip", "rstrip",
+      "center", "strip", "expandtabs", "swapcase", "zfill", "casefold", "removeprefix", "removesuffix",
+      "partition", "rpartition", "format", "format_map", "join", "split", "rsplit", "splitlines"};
+  if (!wrapped.count(name)) return m(self, a, in);
+  auto escape_strings = [](Value& v) {
+    if (v.is_string()) v = html_escape(v);
+  };
+  if ((name == "replace" || name == "ljust" || name == "rjust" || name == "center") && a.positional.size() > 1)
+    escape_strings(a.positional[1]);
+  if (name == "format") {
+    for (auto& v : a.positional) escape_strings(v);
+    for (auto& [k, v] : a.keyword) escape_strings(v);
+  }
+  if (name == "join" && !a.positional.empty()) {
+    std::vector<Value> items;
+    for (auto& item : iterate(a.positional[0])) items.push_back(item.is_string() ? html_escape(item) : item);
+    a.positional[0] = Value::list(std::move(items));
+  }
+  return as_markup(m(self, a, in));
+}
+
 Value bind(const Value& self, const std::string& name, Method m) {
+  if (self.is_markup())
+    return Value::function(name, [self, name, m](CallArgs& a, Interpreter& in) {
+      return call_markup_method(self, name, m, a, in);
+    });
   return Value::function(name, [self, m](CallArgs& a, Interpreter& in) { return m(self, a, in); });
 }
 

@@ -76,7 +76,9 @@ static std::optional<size_t> normalize_index(int64_t index, size_t size) {
 
 Value get_item(const Value& obj, const Value& key) {
   if (obj.is_undefined()) fail_undefined(obj);
-  if (key.is_undefined()) fail_undefined(key);
+  // An Undefined key finds nothing (Python's lookup fails, Jinja turns that
+  // into an Undefined): `map[x.missing] is defined` is false, not an error.
+  if (key.is_undefined()) return Value::undefined(object_type_repr(obj) + " has no element Undefined");
   if (obj.is_dict()) {
     if (const Value* v = obj.as_dict().find(key)) return *v;
   } else if (obj.is_list() && !obj.as_list().generator && key.is_integral()) {
@@ -84,17 +86,18 @@ Value get_item(const Value& obj, const Value& key) {
     if (auto i = normalize_index(key.as_int(), items.size())) return items[*i];
   } else if (obj.is_string() && key.is_integral()) {
     auto chars = utf8::chars(obj.as_string());
-    if (auto i = normalize_index(key.as_int(), chars.size())) return Value(std::string(chars[*i]));
+    if (auto i = normalize_index(key.as_int(), chars.size())) {
+      std::string ch(chars[*i]);
+      return obj.is_markup() ? Value::markup(std::move(ch)) : Value(std::move(ch));
+    }
   }
   if (key.is_string()) {
     if (obj.is_dict() && obj.as_dict().is_namespace) return missing_attribute(obj, key.as_string());
     if (auto method = bound_method(obj, key.as_string())) return *method;
     return missing_attribute(obj, key.as_string());
   }
-  std::string hint = "'";
-  hint += object_type_repr(obj);
-  hint += "' has no element " + to_repr(key);
-  return Value::undefined(hint);
+  // Jinja quotes the object's type for a missing attribute, not here.
+  return Value::undefined(object_type_repr(obj) + " has no element " + to_repr(key));
 }
 
 Value get_slice(const Value& obj, const Value* start_v, const Value* stop_v, const Value* step_v, size_t size_limit) {
@@ -133,7 +136,7 @@ Value get_slice(const Value& obj, const Value* start_v, const Value* stop_v, con
   if (obj.is_string()) {
     std::string out;
     for (size_t i : picks) out += chars[i];
-    return Value(std::move(out));
+    return obj.is_markup() ? Value::markup(std::move(out)) : Value(std::move(out));
   }
   std::vector<Value> items;
   items.reserve(picks.size());
@@ -300,6 +303,23 @@ static std::string percent_format(const std::string& fmt, const Value& args) {
   return out;
 }
 
+// Markup % args escapes what the arguments print as (markupsafe wraps each
+// one in an escaping helper); numbers stay numbers for %d and %f.
+static Value escape_format_args(const Value& args) {
+  auto escape_one = [](const Value& v) { return v.is_number() ? v : html_escape(v); };
+  if (args.is_list() && args.as_list().tuple) {
+    std::vector<Value> items;
+    for (auto& item : args.as_list().items) items.push_back(escape_one(item));
+    return Value::list(std::move(items), true);
+  }
+  if (args.is_dict()) {
+    Value d = Value::dict();
+    for (auto& [k, v] : args.as_dict().items) d.as_dict().set(k, escape_one(v));
+    return d;
+  }
+  return escape_one(args);
+}
+
 Value binary_op(const std::string& op, const Value& a, const Value& b, size_t limit) {
   if (op == "~") {
     std::string s = str_of(a) + str_of(b);
@@ -319,8 +339,16 @@ Value binary_op(const std::string& op, const Value& a, const Value& b, size_t li
     if (nums) return Value(a.as_double() + b.as_double());
     if (a.is_string() && b.is_string()) {
       check_size(a.as_string().size() + b.as_string().size(), limit);
+      // Markup + str and str + Markup escape the plain side (markupsafe's
+      // __add__ / __radd__).
+      if (a.is_markup() || b.is_markup()) {
+        std::string s = html_escape(a).as_string() + html_escape(b).as_string();
+        check_size(s.size(), limit);
+        return Value::markup(std::move(s));
+      }
       return Value(a.as_string() + b.as_string());
     }
+    if (a.is_markup() || b.is_markup()) throw runtime_error(operand_error(op, a, b));
     if (a.is_list() && b.is_list() && a.as_list().tuple == b.as_list().tuple && !a.as_list().generator &&
         !b.as_list().generator) {
       check_size(a.as_list().items.size() + b.as_list().items.size(), limit);
@@ -347,8 +375,11 @@ Value binary_op(const std::string& op, const Value& a, const Value& b, size_t li
     }
     if (nums) return Value(a.as_double() * b.as_double());
     auto repeatable = [](const Value& v) { return v.is_string() || (v.is_list() && !v.as_list().generator); };
-    if (repeatable(a) && b.is_integral()) return repeat(a, b.as_int(), limit);
-    if (repeatable(b) && a.is_integral()) return repeat(b, a.as_int(), limit);
+    auto keep_markup = [](const Value& seq, Value out) {
+      return seq.is_markup() ? Value::markup(out.as_string()) : out;
+    };
+    if (repeatable(a) && b.is_integral()) return keep_markup(a, repeat(a, b.as_int(), limit));
+    if (repeatable(b) && a.is_integral()) return keep_markup(b, repeat(b, a.as_int(), limit));
     throw runtime_error(operand_error(op, a, b));
   }
   if (op == "/") {
@@ -366,6 +397,7 @@ Value binary_op(const std::string& op, const Value& a, const Value& b, size_t li
     return Value(std::floor(a.as_double() / b.as_double()));
   }
   if (op == "%") {
+    if (a.is_markup()) return Value::markup(percent_format(a.as_string(), escape_format_args(b)));
     if (a.is_string()) return Value(percent_format(a.as_string(), b));
     if (!nums) throw runtime_error(operand_error(op, a, b));
     if (b.as_double() == 0) throw runtime_error("integer division or modulo by zero");

@@ -102,7 +102,11 @@ bool t_upper(Interpreter&, const Value& v, CallArgs& a) {
   }
   return cased;
 }
-bool t_escaped(Interpreter&, const Value&, CallArgs& a) { a.expect_no_more("escaped"); return false; }
+// Markup has __html__; nothing else does.
+bool t_escaped(Interpreter&, const Value& v, CallArgs& a) {
+  a.expect_no_more("escaped");
+  return v.is_markup();
+}
 bool t_filter(Interpreter&, const Value& v, CallArgs& a) { a.expect_no_more("filter"); return v.is_string() && find_filter(v.as_string()); }
 bool t_test(Interpreter&, const Value& v, CallArgs& a) { a.expect_no_more("test"); return v.is_string() && find_test(v.as_string()); }
 

@@ -4,6 +4,8 @@
 #include <wctype.h>
 
 #include <algorithm>
+#include <cctype>
+#include <utility>
 #include <stdexcept>
 
 #include "jinja/utf8.hpp"
@@ -183,6 +185,51 @@ std::vector<std::string> splitlines(const std::string& s, bool keepends) {
   }
   if (start < s.size()) lines.push_back(s.substr(start));
   return lines;
+}
+
+std::string html_unescape(const std::string& s) {
+  static const std::pair<const char*, uint32_t> named[] = {
+      {"amp", '&'}, {"lt", '<'}, {"gt", '>'}, {"quot", '"'}, {"apos", '\''}, {"nbsp", 0xA0}};
+  std::string out;
+  for (size_t i = 0; i < s.size();) {
+    if (s[i] != '&') {
+      out += s[i++];
+      continue;
+    }
+    size_t j = i + 1;
+    if (j < s.size() && s[j] == '#') {
+      bool hex = j + 1 < s.size() && (s[j + 1] == 'x' || s[j + 1] == 'X');
+      size_t k = j + (hex ? 2 : 1), digits = k;
+      uint64_t cp = 0;
+      while (k < s.size() && (hex ? std::isxdigit(static_cast<unsigned char>(s[k])) : std::isdigit(static_cast<unsigned char>(s[k])))) {
+        if (cp <= 0x10FFFF) cp = cp * (hex ? 16 : 10) + static_cast<uint64_t>(std::isdigit(static_cast<unsigned char>(s[k])) ? s[k] - '0' : (s[k] | 0x20) - 'a' + 10);
+        ++k;
+      }
+      if (k > digits) {
+        if (k < s.size() && s[k] == ';') ++k;
+        // Python maps invalid and surrogate code points to U+FFFD.
+        if (cp == 0 || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) cp = 0xFFFD;
+        utf8::append(out, static_cast<uint32_t>(cp));
+        i = k;
+        continue;
+      }
+    } else {
+      bool done = false;
+      for (auto& [name, cp] : named) {
+        size_t n = std::char_traits<char>::length(name);
+        if (s.compare(j, n, name) != 0) continue;
+        bool semicolon = j + n < s.size() && s[j + n] == ';';
+        if (!semicolon && (cp == '\'' || cp == 0xA0)) continue;  // only "&apos;" and "&nbsp;"
+        utf8::append(out, cp);
+        i = j + n + (semicolon ? 1 : 0);
+        done = true;
+        break;
+      }
+      if (done) continue;
+    }
+    out += s[i++];
+  }
+  return out;
 }
 
 }  // namespace allm::jinja::text

@@ -25,6 +25,11 @@ std::string jinja_title(const std::string& s);   // the `title` filter
 std::string strip(const std::string& s, const std::string* chars, bool left, bool right);
 // str.split / str.rsplit; `sep` null means runs of whitespace.
 std::vector<std::string> split(const std::string& s, const std::string* sep, int64_t maxsplit, bool from_right);
+// html.unescape for the entities Markup.striptags meets in practice: numeric
+// (&#34; &#x27;) and &amp; &lt; &gt; &quot; &apos; &nbsp; (the first four also
+// without ';'). Other named entities are left as written.
+std::string html_unescape(const std::string& s);
+
 // str.splitlines.
 std::vector<std::string> splitlines(const std::string& s, bool keepends);
 

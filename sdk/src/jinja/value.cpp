@@ -52,7 +52,7 @@ std::string Value::type_name() const {
     case Type::Bool: return "bool";
     case Type::Int: return "int";
     case Type::Float: return "float";
-    case Type::String: return "str";
+    case Type::String: return markup_ ? "Markup" : "str";
     case Type::List: return list_->generator ? "generator" : list_->tuple ? "tuple" : "list";
     case Type::Dict: return dict_->is_namespace ? "Namespace" : "dict";
     case Type::Callable: return "function";
@@ -225,7 +225,7 @@ static std::string string_repr(const std::string& s) {
 std::string to_repr(const Value& v) {
   using T = Value::Type;
   switch (v.type()) {
-    case T::String: return string_repr(v.as_string());
+    case T::String: return v.is_markup() ? "Markup(" + string_repr(v.as_string()) + ")" : string_repr(v.as_string());
     case T::List: {
       auto& l = v.as_list();
       if (l.generator) return "<generator object>";
@@ -250,6 +250,22 @@ std::string to_repr(const Value& v) {
     }
     default: return to_str(v);
   }
+}
+
+Value html_escape(const Value& v) {
+  if (v.is_markup()) return v;
+  std::string out;
+  for (char c : v.is_undefined() ? std::string() : to_str(v)) {
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&#34;"; break;
+      case '\'': out += "&#39;"; break;
+      default: out += c;
+    }
+  }
+  return Value::markup(std::move(out));
 }
 
 std::string to_str(const Value& v) {

@@ -50,6 +50,14 @@ class Value {
   Value(DictPtr d) : type_(Type::Dict), dict_(std::move(d)) {}
   Value(CallablePtr c) : type_(Type::Callable), callable_(std::move(c)) {}
 
+  // markupsafe's Markup: a str that is already HTML-safe (what `safe` and
+  // `escape` return). Jinja without autoescape prints it as is, but `+`, `%`
+  // and some of its methods HTML-escape the plain strings combined with it.
+  static Value markup(std::string s) {
+    Value v(std::move(s));
+    v.markup_ = true;
+    return v;
+  }
   static Value list(std::vector<Value> items = {}, bool tuple = false);
   static Value generator(std::vector<Value> items, std::string deferred_error = {});
   static Value dict();
@@ -64,6 +72,7 @@ class Value {
   bool is_number() const { return type_ == Type::Int || type_ == Type::Float || type_ == Type::Bool; }
   bool is_integral() const { return type_ == Type::Int || type_ == Type::Bool; }
   bool is_string() const { return type_ == Type::String; }
+  bool is_markup() const { return type_ == Type::String && markup_; }
   bool is_list() const { return type_ == Type::List; }
   bool is_dict() const { return type_ == Type::Dict; }
   bool is_callable() const { return type_ == Type::Callable; }
@@ -86,6 +95,7 @@ class Value {
 
  private:
   Type type_;
+  bool markup_ = false;
   int64_t int_ = 0;
   double float_ = 0;
   std::string str_;
@@ -131,6 +141,10 @@ struct CallArgs {
 bool values_equal(const Value& a, const Value& b);
 // Python <; throws std::invalid_argument for unorderable types.
 bool values_less(const Value& a, const Value& b);
+
+// markupsafe.escape(x): a Markup stays as is; anything else is converted
+// with str() and its & < > " ' replaced by entities.
+Value html_escape(const Value& v);
 
 // Python str(x) and repr(x), the way Jinja prints values.
 std::string to_str(const Value& v);
