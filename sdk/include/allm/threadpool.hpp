@@ -50,15 +50,19 @@ class ThreadPool {
   std::mutex mutex_;
   std::condition_variable wake_;
   std::atomic<bool> stop_{false};
-  // The current job. Fields are written only between jobs; `state_` packs the
-  // job number (high 32 bits) with the next unclaimed block, so a worker that
-  // wakes late can only claim blocks of the job it read the fields of.
+  // The current job. `state_` packs the job number (bits 32-63), its block
+  // count (bits 16-31) and the next unclaimed block (bits 0-15) in one word, so
+  // a claim is valid only for the job it names. The other fields are written
+  // between jobs and read only after a successful claim: while a block of job
+  // J is claimed and unfinished, the caller is still waiting inside job J and
+  // cannot have rewritten them (a worker waking late for an older job fails
+  // its claim instead of running a block with a newer job's fields).
   std::atomic<uint32_t> job_{0};
   std::atomic<uint64_t> state_{0};
   std::atomic<int64_t> done_{0};
   std::atomic<RangeFn> fn_{nullptr};
   std::atomic<void*> ctx_{nullptr};
-  std::atomic<int64_t> n_{0}, grain_{1}, blocks_{0};
+  std::atomic<int64_t> n_{0}, grain_{1};
 };
 
 }  // namespace allm

@@ -45,16 +45,16 @@ ThreadPool::~ThreadPool() {
 }
 
 void ThreadPool::work(uint32_t job, int index) {
-  const RangeFn fn = fn_.load(std::memory_order_relaxed);
-  void* ctx = ctx_.load(std::memory_order_relaxed);
-  const int64_t n = n_.load(std::memory_order_relaxed), grain = grain_.load(std::memory_order_relaxed);
-  const int64_t blocks = blocks_.load(std::memory_order_relaxed);
   uint64_t s = state_.load(std::memory_order_acquire);
   for (;;) {
-    if ((s >> 32) != job || static_cast<int64_t>(s & 0xffffffffu) >= blocks) return;
+    const int64_t next = static_cast<int64_t>(s & 0xffffu), blocks = static_cast<int64_t>((s >> 16) & 0xffffu);
+    if ((s >> 32) != job || next >= blocks) return;
     if (!state_.compare_exchange_weak(s, s + 1, std::memory_order_acq_rel)) continue;
-    const int64_t b = static_cast<int64_t>(s & 0xffffffffu);
-    fn(ctx, index, b * grain, std::min(n, (b + 1) * grain));
+    // Claimed block `next` of `job`: its fields stay put until it is done.
+    const RangeFn fn = fn_.load(std::memory_order_relaxed);
+    void* ctx = ctx_.load(std::memory_order_relaxed);
+    const int64_t n = n_.load(std::memory_order_relaxed), grain = grain_.load(std::memory_order_relaxed);
+    fn(ctx, index, next * grain, std::min(n, (next + 1) * grain));
     done_.fetch_add(1, std::memory_order_acq_rel);
     s = state_.load(std::memory_order_acquire);
   }
@@ -87,8 +87,9 @@ void ThreadPool::parallel_for(int64_t n, int64_t grain, RangeFn fn, void* ctx) {
     fn(ctx, 0, 0, n);
     return;
   }
-  // At most 16 blocks per thread: enough to balance, few enough to be cheap.
-  const int64_t max_blocks = 16 * static_cast<int64_t>(size());
+  // At most 16 blocks per thread: enough to balance, few enough to be cheap
+  // (and within the 16-bit block count of `state_`).
+  const int64_t max_blocks = std::min<int64_t>(16 * static_cast<int64_t>(size()), 0xffff);
   if ((n + grain - 1) / grain > max_blocks) grain = ((n + max_blocks - 1) / max_blocks + grain - 1) / grain * grain;
   const int64_t blocks = (n + grain - 1) / grain;
   const uint32_t job = job_.load(std::memory_order_relaxed) + 1;
@@ -96,9 +97,8 @@ void ThreadPool::parallel_for(int64_t n, int64_t grain, RangeFn fn, void* ctx) {
   ctx_.store(ctx, std::memory_order_relaxed);
   n_.store(n, std::memory_order_relaxed);
   grain_.store(grain, std::memory_order_relaxed);
-  blocks_.store(blocks, std::memory_order_relaxed);
   done_.store(0, std::memory_order_relaxed);
-  state_.store(static_cast<uint64_t>(job) << 32, std::memory_order_release);
+  state_.store(static_cast<uint64_t>(job) << 32 | static_cast<uint64_t>(blocks) << 16, std::memory_order_release);
   {
     std::lock_guard lock(mutex_);
     job_.store(job, std::memory_order_release);
