@@ -74,6 +74,7 @@ enum class StmtKind {
   Break,
   Continue,
   Generation,  // {% generation %}: transformers' assistant-mask marker; renders its body
+  Load,        // include / import / from / extends (name: the tag; expr: the template name)
 };
 
 struct MacroParam {

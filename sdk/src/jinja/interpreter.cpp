@@ -136,6 +136,11 @@ Interpreter::Flow Interpreter::exec(const Stmt& s, const ScopePtr& scope) {
       case StmtKind::Break: return Flow::Break;
       case StmtKind::Continue: return Flow::Continue;
       case StmtKind::Generation: return exec_body(s.body, scope);
+      case StmtKind::Load:
+        // Jinja evaluates the name, then its environment (transformers' has
+        // no loader) refuses: templates cannot load other files.
+        eval(*s.expr, scope);
+        fail(s.pos, "no loader for this environment specified ('" + s.name + "' cannot load other templates)");
     }
     return Flow::Normal;
   } catch (const allm::Error&) {

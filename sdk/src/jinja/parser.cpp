@@ -131,6 +131,41 @@ class Parser {
     }
   }
 
+  // include / import / from ... import / extends. Jinja compiles them and
+  // fails only when one runs (transformers' environment has no loader), so a
+  // branch never taken may hold one; the interpreter raises Jinja's error.
+  StmtPtr parse_load(const std::string& tag, Pos p) {
+    auto s = make_stmt(StmtKind::Load, p);
+    s->name = tag;
+    s->expr = parse_expression();
+    if (tag == "include" && is_name("ignore")) {
+      next();
+      expect_name("missing");
+    }
+    if (tag == "import") {
+      expect_name("as");
+      expect_name();
+    }
+    if (tag == "from") {
+      expect_name("import");
+      while (!is_name("with") && !is_name("without")) {
+        expect_name();
+        if (is_name("as")) {
+          next();
+          expect_name();
+        }
+        if (!is_op(",")) break;
+        next();
+      }
+    }
+    if (tag != "extends" && (is_name("with") || is_name("without"))) {
+      next();
+      expect_name("context");
+    }
+    expect_block_end();
+    return s;
+  }
+
   StmtPtr parse_statement() {
     Token tag = next();
     const std::string& n = tag.text;
@@ -155,8 +190,7 @@ class Parser {
       expect_block_end();
       return make_stmt(n == "break" ? StmtKind::Break : StmtKind::Continue, p);
     }
-    if (n == "include" || n == "import" || n == "from" || n == "extends")
-      fail(tag, "'" + n + "' is not available: templates cannot load other files");
+    if (n == "include" || n == "import" || n == "from" || n == "extends") return parse_load(n, p);
     fail(tag, "Encountered unknown tag '" + n + "'.");
   }
 

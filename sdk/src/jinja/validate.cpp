@@ -53,6 +53,9 @@ struct Validator {
         for (auto& [n, v] : s.assignments) expr(v.get(), soft);
         body(s.body, false);
         return;
+      case StmtKind::Load:
+        expr(s.expr.get(), soft);
+        return;
       case StmtKind::CallBlock:
         // The call itself is evaluated in the enclosing frame.
         expr(s.expr.get(), soft);
