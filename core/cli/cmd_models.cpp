@@ -11,6 +11,7 @@
 #include "allm/model_loader.hpp"
 #include "command.hpp"
 #include "context.hpp"
+#include "models_extra.hpp"
 
 namespace allm::cli {
 
@@ -76,13 +77,19 @@ int list_models(bool as_json) {
       json revs = json::array();
       for (const auto& rev : r.revisions)
         revs.push_back({{"commit", rev.commit}, {"refs", rev.refs}, {"snapshot", rev.snapshot.string()}});
+      const auto [format, quant] =
+          r.revisions.empty() ? std::pair<std::string, std::string>{} : describe_checkpoint(r.revisions.front().snapshot);
       out["hf_cache"]["repos"].push_back({{"repo", r.repo_id},
+                                          {"format", format},
+                                          {"quantization", quant},
                                           {"path", r.path.string()},
                                           {"revisions", revs},
                                           {"size_on_disk", r.size_on_disk},
                                           {"last_used", utc_time(r.last_used)},
                                           {"last_used_unix", r.last_used}});
     }
+    const json stores = stored_models_json();
+    for (auto it = stores.begin(); it != stores.end(); ++it) out[it.key()] = it.value();
     for (const auto& m : loaded)
       out["loaded"].push_back({{"key", m.key},
                                {"type", m.type},
@@ -100,13 +107,18 @@ int list_models(bool as_json) {
   } else {
     size_t w = 4;
     for (const auto& r : repos) w = std::max(w, r.repo_id.size());
-    std::cout << "  " << std::left << std::setw(static_cast<int>(w)) << "REPO" << "  " << std::setw(10) << "SIZE"
-              << "  " << std::setw(20) << "LAST USED" << "  REVISIONS\n";
-    for (const auto& r : repos)
-      std::cout << "  " << std::setw(static_cast<int>(w)) << r.repo_id << "  " << std::setw(10)
-                << human_bytes(r.size_on_disk) << "  " << std::setw(20) << utc_time(r.last_used) << "  "
-                << revisions_text(r) << "\n";
+    std::cout << "  " << std::left << std::setw(static_cast<int>(w)) << "REPO" << "  " << std::setw(11) << "FORMAT"
+              << "  " << std::setw(9) << "QUANT" << "  " << std::setw(10) << "SIZE" << "  " << std::setw(20)
+              << "LAST USED" << "  REVISIONS\n";
+    for (const auto& r : repos) {
+      const auto [format, quant] = r.revisions.empty() ? std::pair<std::string, std::string>{"-", "-"}
+                                                       : describe_checkpoint(r.revisions.front().snapshot);
+      std::cout << "  " << std::setw(static_cast<int>(w)) << r.repo_id << "  " << std::setw(11) << format << "  "
+                << std::setw(9) << (quant.empty() ? "-" : quant) << "  " << std::setw(10) << human_bytes(r.size_on_disk)
+                << "  " << std::setw(20) << utc_time(r.last_used) << "  " << revisions_text(r) << "\n";
+    }
   }
+  print_stored_models(std::cout);
   std::cout << "\nLoaded in this process (max " << cache.capacity() << "):\n";
   if (loaded.empty()) std::cout << "  (none: a CLI process starts empty; a long-running server keeps models loaded)\n";
   for (const auto& m : loaded)
@@ -167,6 +179,9 @@ int show_model(const std::string& spec, std::optional<long long> context, bool a
 int run_models(Args& args) {
   const bool as_json = args.flag("json");
   const auto context = args.integer("context");
+  const bool fits = args.flag("fits");
+  const bool dry_run = args.flag("dry-run");
+  const auto memory = args.integer("memory");
   auto pos = args.positionals();
   args.finish();
   const std::string action = pos.empty() ? "list" : pos[0];
@@ -178,14 +193,27 @@ int run_models(Args& args) {
     if (pos.size() != 2) throw InvalidArgumentError("usage: allm models show MODEL [--context N] [--json]");
     return show_model(pos[1], context, as_json);
   }
-  throw InvalidArgumentError("unknown action '" + action + "' (expected list or show)");
+  if (action == "search") {
+    if (pos.size() > 2) throw InvalidArgumentError("usage: allm models search [TEXT] [--fits] [--context N] [--memory BYTES]");
+    if (memory && *memory <= 0) throw InvalidArgumentError("--memory must be a positive number of bytes");
+    if (context && *context <= 0) throw InvalidArgumentError("--context must be positive");
+    return search_catalog(pos.size() == 2 ? pos[1] : "", fits, context.value_or(0),
+                          memory ? std::optional<uint64_t>(static_cast<uint64_t>(*memory)) : std::nullopt, as_json);
+  }
+  if (action == "rm") {
+    if (pos.size() != 2) throw InvalidArgumentError("usage: allm models rm REPO[@REVISION] [--dry-run]");
+    return remove_cached(pos[1], dry_run, as_json);
+  }
+  throw InvalidArgumentError("unknown action '" + action + "' (expected list, show, search or rm)");
 }
 
 }  // namespace
 
 ALLM_CLI_COMMAND(models, "List cached and loaded models, or show one checkpoint",
                  "Usage: allm models [list] [--json]\n"
-                 "       allm models show MODEL [--context N] [--json]\n\n"
+                 "       allm models show MODEL [--context N] [--json]\n"
+                 "       allm models search [TEXT] [--fits] [--context N] [--memory BYTES] [--json]\n"
+                 "       allm models rm REPO[@REVISION] [--dry-run] [--json]\n\n"
                  "list  Shows the local Hugging Face cache ($HF_HUB_CACHE, else $HF_HOME/hub,\n"
                  "      else ~/.cache/huggingface/hub): each repo with its revisions\n"
                  "      (ref@commit), size on disk and last use (newest access/modification\n"
@@ -196,10 +224,20 @@ ALLM_CLI_COMMAND(models, "List cached and loaded models, or show one checkpoint"
                  "      id org/name[@revision] in the local cache), loads it and prints its\n"
                  "      architecture, dtype, quantization, tensor count and bytes, the KV\n"
                  "      cache for N tokens (default: context_length from the config) and\n"
-                 "      the generation defaults from generation_config.json.\n\n"
+                 "      the generation defaults from generation_config.json.\n"
+                 "      MODEL may also be ollama-local:NAME or lmstudio:NAME.\n"
+                 "search  The curated catalog (config/models-catalog.json): models whose\n"
+                 "      name, family, description, licence or capability holds TEXT, with\n"
+                 "      the memory each variant needs (weights + KV cache at --context,\n"
+                 "      default min(4096, its context)) against free memory (or --memory),\n"
+                 "      and the variant that fits. --fits shows only models that fit.\n"
+                 "rm    Removes a repo from the HF cache, or one revision of it: its\n"
+                 "      snapshot, refs, and the blobs no other revision links to.\n"
+                 "list also shows Ollama's store ($OLLAMA_MODELS, else ~/.ollama/models)\n"
+                 "and LM Studio's models folder ($LMSTUDIO_MODELS, else ~/.lmstudio/models).\n\n"
                  "  --context N   context length for the KV-cache estimate (show)\n"
                  "  --json        print JSON instead of text\n\n"
-                 "Models are never downloaded: fetch them with huggingface-cli or git first.",
+                 "Models are downloaded with `allm pull` (or huggingface-cli), never by this command.",
                  run_models)
 
 }  // namespace allm::cli

@@ -88,6 +88,7 @@ std::shared_ptr<EngineModel> load_engine_model(const std::string& spec, int thre
     m->id = spec;
     m->resolved_path = resolved_path;
     m->checkpoint = load_checkpoint(resolved.path);
+    if (resolved.stored) apply_stored_defaults(*resolved.stored, m->checkpoint);  // Ollama's params layer
     ModelOptions options;
     options.threads = threads;
     m->model = build_model(m->checkpoint, options);

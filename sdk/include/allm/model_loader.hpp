@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "allm/checkpoint.hpp"
+#include "allm/local_stores.hpp"
 #include "allm/model_cache.hpp"
 
 namespace allm {
@@ -33,10 +34,11 @@ Checkpoint load_checkpoint(const std::filesystem::path& path, const LoadOptions&
 // ---- Resolution ------------------------------------------------------------
 struct ResolvedModel {
   std::filesystem::path path;  // what load_checkpoint() should open
-  std::string kind;            // "directory", "file" or "hf-cache"
+  std::string kind;            // "directory", "file", "hf-cache", "ollama" or "lmstudio"
   std::string repo_id;         // hf-cache: "org/name"
   std::string revision;        // hf-cache: as requested ("main" by default)
   std::string commit;          // hf-cache: the snapshot's commit hash
+  std::optional<StoredModel> stored;  // ollama/lmstudio: the store's entry (name, template, params)
 };
 
 // Resolves what a user typed, in this order:
@@ -45,7 +47,11 @@ struct ResolvedModel {
 //  2. a Hugging Face repo id "org/name[@revision]" in the local HF cache
 //     (hf_hub_cache_dir()): refs/<revision> -> snapshots/<commit>, revision
 //     "main" by default, or a commit hash (or unique prefix of one). A
-//     snapshot without config.json but with one .gguf file resolves to it.
+//     snapshot without config.json but with one .gguf file resolves to it;
+//  3. "ollama-local:NAME[:TAG]" in Ollama's store, "lmstudio:PUBLISHER/REPO[/FILE]"
+//     in LM Studio's (local_stores.hpp), used in place;
+//  4. a bare name no HF cache entry matches: the one Ollama or LM Studio
+//     model of that name (ModelLoadError listing them when several match).
 // Throws ModelLoadError listing every place looked in when nothing matches.
 ResolvedModel resolve_model(const std::string& spec);
 // resolve_model() + load_checkpoint(), served from `cache` when already loaded

@@ -90,6 +90,56 @@ ResolvedModel snapshot_target(ResolvedModel r) {
   return r;
 }
 
+ResolvedModel from_store(const StoredModel& m) {
+  ResolvedModel r;
+  r.path = m.path;
+  r.kind = m.store;
+  r.stored = m;
+  return r;
+}
+
+std::string store_listing(const std::vector<StoredModel>& models) {
+  std::string out;
+  for (const auto& m : models) out += (out.empty() ? "" : ", ") + m.name;
+  return out.empty() ? "none" : out;
+}
+
+// LM Studio names are publisher/repo/file.gguf (or publisher/repo for a
+// checkpoint folder); "repo", "publisher/repo" and "file.gguf" also match.
+bool lmstudio_matches(const StoredModel& m, const std::string& want) {
+  if (m.name == want) return true;
+  const size_t a = m.name.find('/');
+  const size_t b = m.name.find('/', a + 1);
+  const std::string base = m.name.substr(0, b);
+  const std::string repo = m.name.substr(a + 1, b == std::string::npos ? std::string::npos : b - a - 1);
+  const std::string file = b == std::string::npos ? "" : m.name.substr(b + 1);
+  return base == want || repo == want || file == want;
+}
+
+// "ollama-local:" and "lmstudio:" prefixed specs.
+std::optional<ResolvedModel> resolve_prefixed_store(const std::string& spec) {
+  if (spec.rfind("ollama-local:", 0) == 0) {
+    const std::string name = spec.substr(13);
+    if (auto m = find_ollama_model(name)) return from_store(*m);
+    throw ModelLoadError("'" + name + "' is not in Ollama's store " + ollama_models_dir().string() +
+                         " (set OLLAMA_MODELS to use another); it holds: " + store_listing(scan_ollama_store()));
+  }
+  if (spec.rfind("lmstudio:", 0) == 0) {
+    const std::string name = spec.substr(9);
+    const auto all = scan_lmstudio_store();
+    std::vector<StoredModel> hits;
+    for (const auto& m : all)
+      if (lmstudio_matches(m, name)) hits.push_back(m);
+    if (hits.size() == 1) return from_store(hits[0]);
+    if (hits.empty())
+      throw ModelLoadError("'" + name + "' is not in LM Studio's models folder " + lmstudio_models_dir().string() +
+                           " (set LMSTUDIO_MODELS to use another); it holds: " + store_listing(all));
+    throw ModelLoadError("'" + name + "' matches several LM Studio models: " + store_listing(hits) +
+                         "; name one with lmstudio:PUBLISHER/REPO/FILE");
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 ResolvedModel resolve_model(const std::string& spec) {
@@ -105,6 +155,7 @@ ResolvedModel resolve_model(const std::string& spec) {
     return r;
   }
   looked.push_back("path " + fs::absolute(path, ec).lexically_normal().string() + " (does not exist)");
+  if (auto r = resolve_prefixed_store(spec)) return *r;
 
   if (const auto id = parse_repo_id(spec)) {
     const std::string& org = id->org;
@@ -146,6 +197,20 @@ ResolvedModel resolve_model(const std::string& spec) {
   } else {
     looked.push_back("Hugging Face cache (not a repo id of the form org/name[@revision])");
   }
+
+  // A bare name: the model of that name in Ollama's or LM Studio's store, if only one.
+  std::vector<StoredModel> hits;
+  if (auto m = find_ollama_model(spec)) hits.push_back(*m);
+  for (const auto& m : scan_lmstudio_store())
+    if (lmstudio_matches(m, spec)) hits.push_back(m);
+  if (hits.size() == 1) return from_store(hits[0]);
+  if (hits.size() > 1) {
+    std::string names;
+    for (const auto& m : hits) names += "\n  " + std::string(m.store == "ollama" ? "ollama-local:" : "lmstudio:") + m.name;
+    throw ModelLoadError("model '" + spec + "' is ambiguous; it names several stored models:" + names);
+  }
+  looked.push_back("Ollama store " + ollama_models_dir().string() + " and LM Studio folder " +
+                   lmstudio_models_dir().string() + " (no model named '" + spec + "')");
 
   std::string msg = "model '" + spec + "' not found; looked in:";
   for (const auto& l : looked) msg += "\n  - " + l;
