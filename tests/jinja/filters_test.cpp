@@ -7,6 +7,7 @@
 namespace {
 
 using jinja_test::render;
+using jinja_test::render_error;
 using json = nlohmann::ordered_json;
 
 const json kCtx = json::parse(R"({"l":[3,1,2],"d":{"b":1,"a":2},"n":null,"e":"","s":"  Hello World  ",
@@ -106,6 +107,29 @@ TEST(JinjaGlobals, RangeDictNamespace) {
   EXPECT_EQ(render("{{ range(3)|list }}|{{ range(1, 10, 3)|list }}|{{ range(5, 0, -2)|list }}|{{ dict(a=1, b=2) }}|"
                    "{{ namespace(a=1).a }}"),
             "[0, 1, 2]|[1, 4, 7]|[5, 3, 1]|{'a': 1, 'b': 2}|1");
+}
+
+// Expectations from Jinja 3.1.6.
+TEST(JinjaFilters, Groupby) {
+  const json ctx = {{"msgs", json::parse(R"([{"role": "user", "n": 1}, {"role": "Assistant", "n": 2},
+      {"role": "assistant", "n": 3}, {"n": 4}, {"role": "user", "n": 5}])")}};
+  EXPECT_EQ(render("{% for g in msgs|groupby('role', default='none') %}{{ g.grouper }}:{{ g.list|map(attribute='n')|list }};{% endfor %}", ctx),
+            "Assistant:[2, 3];none:[4];user:[1, 5];");
+  EXPECT_EQ(render("{% for g in msgs|groupby('role', default='none', case_sensitive=true) %}{{ g.grouper }}={{ g['list']|length }};{% endfor %}", ctx),
+            "Assistant=1;assistant=1;none=1;user=2;");
+  EXPECT_EQ(render("{% for k, items in msgs|groupby('n') %}{{ k }}{{ items|length }} {% endfor %}", ctx), "11 21 31 41 51 ");
+  EXPECT_EQ(render("{{ [{'a': 1}, {'a': 1}]|groupby('a') }}|{{ ([{'a': 1}]|groupby('a'))[0].grouper }}|{{ ([{'a': 1}]|groupby('a'))[0][0] }}"),
+            "[(1, [{'a': 1}, {'a': 1}])]|1|1");
+  EXPECT_EQ(render("{{ ['b', 'a']|groupby(0) }}"), "[('a', ['a']), ('b', ['b'])]");
+  EXPECT_EQ(render_error("{{ msgs|groupby('role') }}", ctx), "test.jinja:1:9: 'dict object' has no attribute 'role'");
+}
+
+TEST(JinjaFilters, Slice) {
+  EXPECT_EQ(render("{{ [1,2,3,4,5,6,7]|slice(3)|list }}|{{ [1,2,3,4]|slice(3, 0)|list }}|{{ [1,2]|slice(3) }}|{{ 'abcde'|slice(2)|list }}"),
+            "[[1, 2, 3], [4, 5], [6, 7]]|[[1, 2], [3, 0], [4, 0]]|<generator object>|[['a', 'b', 'c'], ['d', 'e']]");
+  EXPECT_EQ(render("{{ [1,2]|slice(0) }}x"), "<generator object>x");  // fails only when iterated
+  EXPECT_EQ(render_error("{{ [1,2]|slice(0)|list }}"), "test.jinja:1:19: integer division or modulo by zero");
+  EXPECT_EQ(render("{{ [1,2]|slice(-1)|list }}"), "[]");
 }
 
 }  // namespace

@@ -112,6 +112,69 @@ Value f_batch(Interpreter& in, const Value& v, CallArgs& a) {
   });
 }
 
+// groupby(attribute, default=None, case_sensitive=False): items sorted by
+// the attribute and grouped, as a list of (grouper, list) named tuples.
+Value f_groupby(Interpreter& in, const Value& v, CallArgs& a) {
+  const Value* attribute = a.get(0, "attribute");
+  const Value* fallback = a.get(1, "default");
+  bool case_sensitive = bool_arg(a.get(2, "case_sensitive"), false);
+  a.expect_no_more("groupby");
+  if (!attribute) throw runtime_error("groupby() missing 1 required positional argument: 'attribute'");
+  auto attr_of = [&](const Value& item) {
+    Value key = walk_attribute(item, *attribute);
+    return key.is_undefined() && fallback && !fallback->is_none() ? *fallback : key;
+  };
+  std::vector<std::pair<Value, Value>> keyed;  // (sort key, item)
+  for (auto& item : iterate(v)) {
+    in.step();
+    keyed.emplace_back(sort_key(attr_of(item), case_sensitive), item);
+  }
+  // Python's sort compares Undefined keys, and Undefined refuses comparisons.
+  if (keyed.size() > 1)
+    for (auto& [key, item] : keyed)
+      if (key.is_undefined()) fail_undefined(key);
+  std::stable_sort(keyed.begin(), keyed.end(), [](auto& x, auto& y) { return values_less(x.first, y.first); });
+  std::vector<Value> groups;
+  for (size_t i = 0; i < keyed.size();) {
+    std::vector<Value> members;
+    size_t j = i;
+    for (; j < keyed.size() && values_equal(keyed[j].first, keyed[i].first); ++j) members.push_back(keyed[j].second);
+    // The grouper is the attribute as the group's first item has it (not lowered).
+    Value group = Value::list({case_sensitive ? keyed[i].first : attr_of(keyed[i].second), Value::list(std::move(members))}, true);
+    group.as_list().fields = {"grouper", "list"};
+    groups.push_back(std::move(group));
+    i = j;
+  }
+  return Value::list(std::move(groups));
+}
+
+// slice(slices, fill_with=None): the items cut into `slices` columns, the
+// first ones one longer; a generator, like Jinja's.
+Value f_slice(Interpreter& in, const Value& v, CallArgs& a) {
+  return lazily([&] {
+    int64_t slices = int_arg(a.get(0, "slices"), 1, "slices");
+    const Value* fill = a.get(1, "fill_with");
+    a.expect_no_more("slice");
+    std::vector<Value> seq = iterate(v);
+    if (slices == 0) throw runtime_error("integer division or modulo by zero");
+    std::vector<Value> out;
+    if (slices < 0) return out;  // range(slices) is empty
+    int64_t length = static_cast<int64_t>(seq.size());
+    int64_t per = length / slices, extra = length % slices;
+    int64_t offset = 0;
+    for (int64_t n = 0; n < slices; ++n) {
+      in.step();
+      int64_t start = offset + n * per;
+      if (n < extra) ++offset;
+      int64_t end = offset + (n + 1) * per;
+      std::vector<Value> column(seq.begin() + start, seq.begin() + end);
+      if (fill && !fill->is_none() && n >= extra) column.push_back(*fill);
+      out.push_back(Value::list(std::move(column)));
+    }
+    return out;
+  });
+}
+
 Value f_capitalize(Interpreter&, const Value& v, CallArgs& a) {
   a.expect_no_more("capitalize");
   return Value(text::capitalize(str_of(v)));
@@ -600,13 +663,13 @@ const std::unordered_map<std::string, FilterFn>& table() {
       {"capitalize", keep_markup<f_capitalize>}, {"center", keep_markup<f_center>},   {"count", f_length},
       {"d", f_default},         {"default", f_default},     {"dictsort", f_dictsort},
       {"e", f_escape},          {"escape", f_escape},       {"forceescape", f_forceescape},
-      {"first", f_first},       {"float", f_float},         {"format", f_format},
+      {"first", f_first},       {"groupby", f_groupby},       {"float", f_float},         {"format", f_format},
       {"indent", keep_markup<f_indent>},     {"int", f_int},             {"items", f_items},
       {"join", f_join},         {"last", f_last},           {"length", f_length},
       {"list", f_list},         {"lower", keep_markup<f_lower>},         {"map", f_map},
       {"max", f_max},           {"min", f_min},             {"reject", f_reject},
       {"rejectattr", f_rejectattr}, {"replace", f_replace}, {"reverse", keep_markup<f_reverse>},
-      {"round", f_round},       {"safe", f_safe},           {"select", f_select},
+      {"round", f_round},       {"safe", f_safe},           {"select", f_select},     {"slice", f_slice},
       {"selectattr", f_selectattr}, {"sort", f_sort},       {"string", f_string},
       {"striptags", f_striptags}, {"sum", f_sum},           {"title", f_title},
       {"tojson", f_tojson},     {"trim", keep_markup<f_trim>},           {"truncate", f_truncate},

@@ -54,8 +54,18 @@ std::vector<Value> iterate(const Value& v) {
   throw runtime_error("'" + v.type_name() + "' object is not iterable");
 }
 
+// A named tuple's field, if `obj` is one and has `name`.
+static const Value* named_field(const Value& obj, const std::string& name) {
+  if (!obj.is_list() || obj.as_list().fields.empty()) return nullptr;
+  auto& fields = obj.as_list().fields;
+  for (size_t i = 0; i < fields.size() && i < obj.as_list().items.size(); ++i)
+    if (fields[i] == name) return &obj.as_list().items[i];
+  return nullptr;
+}
+
 Value get_attr(const Value& obj, const std::string& name) {
   if (obj.is_undefined()) fail_undefined(obj);
+  if (const Value* field = named_field(obj, name)) return *field;
   if (obj.is_dict() && obj.as_dict().is_namespace) {
     if (const Value* v = obj.as_dict().find(Value(name))) return *v;
     return missing_attribute(obj, name);
@@ -92,6 +102,7 @@ Value get_item(const Value& obj, const Value& key) {
     }
   }
   if (key.is_string()) {
+    if (const Value* field = named_field(obj, key.as_string())) return *field;
     if (obj.is_dict() && obj.as_dict().is_namespace) return missing_attribute(obj, key.as_string());
     if (auto method = bound_method(obj, key.as_string())) return *method;
     return missing_attribute(obj, key.as_string());

@@ -112,6 +112,9 @@ struct ListObj {
   // empty once iterated, and any error it holds surfaces on iteration.
   bool generator = false;
   std::string deferred_error;
+  // A named tuple's field names (groupby's (grouper, list)): `t.grouper`
+  // reads items[0]. It prints as a plain tuple, as Jinja's _GroupTuple does.
+  std::vector<std::string> fields;
 };
 
 // Insertion-ordered mapping, like Python's dict. Small dicts dominate, so a
