@@ -129,7 +129,8 @@ int list_models(bool as_json) {
 
 int show_model(const std::string& spec, std::optional<long long> context, bool as_json) {
   const ResolvedModel r = resolve_model(spec);
-  const Checkpoint ck = load_checkpoint(r.path);
+  Checkpoint ck = load_checkpoint(r.path);
+  if (r.stored) apply_stored_defaults(*r.stored, ck);  // Ollama's params layer, as `allm run` uses it
   const auto& cfg = host().config().merged();
   const int64_t ctx = context ? *context : cfg.value("context_length", int64_t{4096});
   const MemoryEstimate mem = estimate_memory(ck, ctx);

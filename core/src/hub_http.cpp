@@ -1,11 +1,13 @@
-// libcurl behind HttpClient. Stalls are curl's low-speed limit (under one
-// byte per second for stall_seconds), reported as TransportError::stalled so
-// the caller retries with a Range request instead of hanging at 99%.
+// libcurl behind HttpClient. A stall (no byte received for stall_seconds,
+// watched in curl's progress callback) aborts the transfer and is reported as
+// TransportError::stalled, so the caller retries with a Range request instead
+// of hanging at 99%.
 #include "hub_http.hpp"
 
 #include <curl/curl.h>
 
 #include <algorithm>
+#include <chrono>
 #include <mutex>
 
 #include "allm/error.hpp"
@@ -21,7 +23,24 @@ struct Transfer {
   HttpResponse* response;
   const HttpClient::Sink* sink;
   bool aborted_by_sink = false;
+  std::chrono::steady_clock::duration stall_after;
+  std::chrono::steady_clock::time_point last_byte = std::chrono::steady_clock::now();
+  curl_off_t last_now = 0;
+  bool stalled = false;
 };
+
+int on_progress(void* user, curl_off_t, curl_off_t dlnow, curl_off_t, curl_off_t) {
+  auto* t = static_cast<Transfer*>(user);
+  const auto now = std::chrono::steady_clock::now();
+  if (dlnow != t->last_now) {
+    t->last_now = dlnow;
+    t->last_byte = now;
+  } else if (now - t->last_byte > t->stall_after) {
+    t->stalled = true;
+    return 1;  // abort: CURLE_ABORTED_BY_CALLBACK
+  }
+  return 0;
+}
 
 std::string lower(std::string s) {
   std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
@@ -102,7 +121,7 @@ std::optional<HttpResponse> HttpClient::perform(const Request& request, Transpor
   curl_easy_reset(c);
   HttpResponse response;
   response.url = request.url;
-  Transfer transfer{c, &response, &request.sink};
+  Transfer transfer{c, &response, &request.sink, false, std::chrono::seconds(std::max(1, stall_seconds_))};
   char errbuf[CURL_ERROR_SIZE] = {};
   curl_easy_setopt(c, CURLOPT_URL, request.url.c_str());
   curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
@@ -111,8 +130,9 @@ std::optional<HttpResponse> HttpClient::perform(const Request& request, Transpor
   curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, request.follow_redirects ? 1L : 0L);
   curl_easy_setopt(c, CURLOPT_MAXREDIRS, 10L);
   curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 20L);
-  curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
-  curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, static_cast<long>(std::max(1, stall_seconds_)));
+  curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+  curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+  curl_easy_setopt(c, CURLOPT_XFERINFODATA, &transfer);
   curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
   curl_easy_setopt(c, CURLOPT_HEADERDATA, &transfer);
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
@@ -138,9 +158,10 @@ std::optional<HttpResponse> HttpClient::perform(const Request& request, Transpor
   curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &response.status);
   if (rc != CURLE_OK) {
     error.curl_code = static_cast<int>(rc);
-    error.stalled = rc == CURLE_OPERATION_TIMEDOUT;
+    error.stalled = transfer.stalled;
     error.message = errbuf[0] ? errbuf : curl_easy_strerror(rc);
     if (transfer.aborted_by_sink) error.message = "aborted";
+    if (transfer.stalled) error.message = "no data for " + std::to_string(std::max(1, stall_seconds_)) + " s (stalled)";
     return std::nullopt;
   }
   return response;

@@ -332,8 +332,7 @@ uint64_t fetch_blob(Context& c, HttpClient& http, const FileMeta& m, const std::
     if (r && (!m.size || offset == m.size)) break;
     // Cut, stalled, or closed early: try again from where the part ends.
     const std::string why = r ? "the connection closed at " + human(offset) + " of " + human(m.size)
-                              : (err.stalled ? "no data for " + std::to_string(c.req.stall_seconds) + " s"
-                                             : err.message);
+                              : err.message;
     if (attempt >= c.req.retries)
       throw IoError(m.path + ": download failed after " + std::to_string(attempt + 1) + " attempts: " + why +
                     " (" + m.download_url + "); run allm pull again to resume from " + part.string());

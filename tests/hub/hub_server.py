@@ -14,7 +14,7 @@ Errors as the hub sends them: 401 + X-Error-Code: RepoNotFound / GatedRepo, 404 
 RevisionNotFound / EntryNotFound.
 
 Faults for the tests: --cut-once PATH:BYTES closes the first CDN transfer of PATH after
-BYTES; --corrupt PATH flips a byte of PATH on the CDN; --throttle B/s slows the CDN.
+BYTES; --stall-once PATH:BYTES sends BYTES of it then nothing (the connection stays open); --corrupt PATH flips a byte of PATH on the CDN; --throttle B/s slows the CDN.
 Every request is logged as one JSON line to --log (never the token itself).
 """
 import argparse
@@ -59,6 +59,7 @@ class State:
     repos = {}
     token = None
     cut_once = {}  # path -> bytes, removed after the first cut
+    stall_once = {}  # path -> bytes, removed after the first stall
     corrupt = set()
     throttle = 0
     log_path = None
@@ -197,13 +198,15 @@ class Handler(BaseHTTPRequestHandler):
             data = bytearray(data)
             data[len(data) // 2] ^= 0x5A
             data = bytes(data)
-        cut = None
+        cut = stall = None
         with State.lock:
             if path in State.cut_once:
                 cut = State.cut_once.pop(path)
-        self.send_bytes(data, {"ETag": f'"{sha}"', "Content-Type": "application/octet-stream"}, cut)
+            if path in State.stall_once:
+                stall = State.stall_once.pop(path)
+        self.send_bytes(data, {"ETag": f'"{sha}"', "Content-Type": "application/octet-stream"}, cut, stall)
 
-    def send_bytes(self, data, headers, cut=None):
+    def send_bytes(self, data, headers, cut=None, stall=None):
         start = 0
         status = 200
         rng = self.headers.get("Range")
@@ -228,6 +231,12 @@ class Handler(BaseHTTPRequestHandler):
         sent = 0
         while sent < len(data):
             piece = data[sent:sent + chunk]
+            if stall is not None and sent + len(piece) > stall:
+                self.wfile.write(piece[:stall - sent])
+                self.wfile.flush()
+                time.sleep(60)  # a stalled transfer: open, silent
+                self.close_connection = True
+                return
             if cut is not None and sent + len(piece) > cut:
                 self.wfile.write(piece[:cut - sent])
                 self.wfile.flush()
@@ -246,6 +255,7 @@ def main():
     ap.add_argument("--gated", action="append", default=[], help="org/name needing the token")
     ap.add_argument("--token")
     ap.add_argument("--cut-once", action="append", default=[], help="PATH:BYTES")
+    ap.add_argument("--stall-once", action="append", default=[], help="PATH:BYTES")
     ap.add_argument("--corrupt", action="append", default=[])
     ap.add_argument("--throttle", type=int, default=0, help="CDN bytes per second")
     ap.add_argument("--log")
@@ -258,6 +268,9 @@ def main():
     for c in args.cut_once:
         path, _, n = c.rpartition(":")
         State.cut_once[path] = int(n)
+    for c in args.stall_once:
+        path, _, n = c.rpartition(":")
+        State.stall_once[path] = int(n)
     State.corrupt = set(args.corrupt)
     State.throttle = args.throttle
     State.log_path = args.log

@@ -136,6 +136,14 @@ PY
   "$allm" pull tiny-org/qwen3-fixture --quiet > /dev/null || fail "pull resuming a .incomplete"
   grep -q '"range": "bytes=300000-", "auth": false' "$work/log" || fail "no Range from the .incomplete: $(cat "$work/log")"
   check_layout "$repo_dir" "$repo_src" main "${model_files[@]}"
+  # A stalled connection (open, silent) is dropped after --stall-timeout and resumed.
+  stop_server; rm -rf "$repo_dir"; : > "$work/log"
+  start_server --stall-once model.safetensors:150000
+  timeout 30 "$allm" pull tiny-org/qwen3-fixture --stall-timeout 1 > /dev/null 2> "$work/err" ||
+    fail "pull with a stall: $(cat "$work/err")"
+  grep -q "retrying model.safetensors from .*: no data for 1 s (stalled)" "$work/err" || fail "no stall retry: $(cat "$work/err")"
+  grep -q '"range": "bytes=[1-9][0-9]*-", "auth": false' "$work/log" || fail "no Range after the stall"
+  check_layout "$repo_dir" "$repo_src" main "${model_files[@]}"
   ;;
 sha256_mismatch)
   start_server --corrupt model.safetensors

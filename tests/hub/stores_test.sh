@@ -38,6 +38,8 @@ got=$("$allm" run qwen3-fixture:latest "hello" "${greedy[@]}") || fail "run a ba
 [ "$got" = "$expected" ] || fail "bare name run: '$got' vs '$expected'"
 # Ollama's params are the model's defaults (temperature 0.6, top_k 20) unless flags say otherwise.
 "$allm" models show ollama-local:qwen3-fixture --json > "$work/show.json" || fail "models show ollama-local"
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); g=d["generation_defaults"]; assert d["kind"]=="ollama" and g["temperature"]==0.6 and g["top_k"]==20, d' \
+  "$work/show.json" || fail "Ollama params as defaults: $(cat "$work/show.json")"
 set +e
 "$allm" run ollama-local:nosuch "hello" 2> "$work/err"; code=$?
 set -e
