@@ -14,7 +14,8 @@ Errors as the hub sends them: 401 + X-Error-Code: RepoNotFound / GatedRepo, 404 
 RevisionNotFound / EntryNotFound.
 
 Faults for the tests: --cut-once PATH:BYTES closes the first CDN transfer of PATH after
-BYTES; --stall-once PATH:BYTES sends BYTES of it then nothing (the connection stays open); --corrupt PATH flips a byte of PATH on the CDN; --throttle B/s slows the CDN.
+BYTES; --stall-once PATH:BYTES sends BYTES of it then nothing (the connection stays open); --corrupt PATH flips a byte of PATH on the CDN; --claim-size PATH:BYTES
+announces another size for PATH (a repo larger than the disk); --throttle B/s slows the CDN.
 Every request is logged as one JSON line to --log (never the token itself).
 """
 import argparse
@@ -61,6 +62,7 @@ class State:
     cut_once = {}  # path -> bytes, removed after the first cut
     stall_once = {}  # path -> bytes, removed after the first stall
     corrupt = set()
+    claim_size = {}  # path -> the size the headers and the tree claim
     throttle = 0
     log_path = None
     lock = threading.Lock()
@@ -159,9 +161,10 @@ class Handler(BaseHTTPRequestHandler):
                 continue
             for i in range(rest.count("/")):
                 dirs.add(prefix + "/".join(rest.split("/")[:i + 1]))
-            e = {"type": "file", "oid": repo.oid[p], "size": len(repo.files[p]), "path": p}
+            size = State.claim_size.get(p, len(repo.files[p]))
+            e = {"type": "file", "oid": repo.oid[p], "size": size, "path": p}
             if repo.lfs[p]:
-                e["lfs"] = {"oid": repo.sha256[p], "size": len(repo.files[p]), "pointerSize": 134}
+                e["lfs"] = {"oid": repo.sha256[p], "size": size, "pointerSize": 134}
             entries.append(e)
         entries = [{"type": "directory", "oid": hashlib.sha1(d.encode()).hexdigest(), "size": 0, "path": d}
                    for d in sorted(dirs)] + entries
@@ -184,7 +187,8 @@ class Handler(BaseHTTPRequestHandler):
             location = f"http://127.0.0.1:{State.cdn_port}/cdn/{sha}"  # another origin, as the hub's CDN is
             body = f"Found. Redirecting to {location}".encode()
             self.send(302, dict(common, **{"Location": location, "X-Linked-Etag": f'"{sha}"',
-                                           "X-Linked-Size": str(len(data)), "ETag": f'"{repo.oid[path]}"',
+                                           "X-Linked-Size": str(State.claim_size.get(path, len(data))),
+                                           "ETag": f'"{repo.oid[path]}"',
                                            "Content-Type": "text/plain; charset=utf-8"}), body)
         else:
             self.send_bytes(data, dict(common, **{"ETag": f'"{repo.oid[path]}"'}))
@@ -257,6 +261,7 @@ def main():
     ap.add_argument("--cut-once", action="append", default=[], help="PATH:BYTES")
     ap.add_argument("--stall-once", action="append", default=[], help="PATH:BYTES")
     ap.add_argument("--corrupt", action="append", default=[])
+    ap.add_argument("--claim-size", action="append", default=[], help="PATH:BYTES (a lie about its size)")
     ap.add_argument("--throttle", type=int, default=0, help="CDN bytes per second")
     ap.add_argument("--log")
     ap.add_argument("--port-file", required=True)
@@ -272,6 +277,9 @@ def main():
         path, _, n = c.rpartition(":")
         State.stall_once[path] = int(n)
     State.corrupt = set(args.corrupt)
+    for c in args.claim_size:
+        path, _, n = c.rpartition(":")
+        State.claim_size[path] = int(n)
     State.throttle = args.throttle
     State.log_path = args.log
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)

@@ -109,6 +109,15 @@ gguf_include)
   # Without --include, the Q4_K_M file of several GGUFs, said in a note.
   HF_HOME="$work/hf2" "$allm" pull tiny-org/qwen3-gguf > /dev/null 2> "$work/err" || fail "pull gguf default"
   grep -q "took Qwen3-Fixture-Q4_K_M.gguf" "$work/err" || fail "default gguf note: $(cat "$work/err")"
+  # A catalog name pulls its repo and the GGUF file of the variant asked for.
+  cat > "$work/catalog.json" <<JSON
+{"models": [{"name": "qwen3-fixture", "params_b": 0.001, "context": 512, "layers": 2, "kv_heads": 2, "head_dim": 16,
+  "gguf": {"repo": "tiny-org/qwen3-gguf", "files": {"Q8_0": "Qwen3-Fixture-Q8_0.gguf", "Q4_K_M": "Qwen3-Fixture-Q4_K_M.gguf"}}}]}
+JSON
+  ALLM_CATALOG="$work/catalog.json" HF_HOME="$work/hf3" "$allm" pull qwen3-fixture --quant Q8_0 --json > "$work/cat.json" 2>/dev/null ||
+    fail "pull a catalog name"
+  python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["repo"]=="tiny-org/qwen3-gguf" and [f["path"] for f in d["files"]]==["Qwen3-Fixture-Q8_0.gguf"], d' \
+    "$work/cat.json" || fail "catalog pull result: $(cat "$work/cat.json")"
   stop_server
   expected=$("$allm" run "$gguf_src/Qwen3-Fixture-Q8_0.gguf" "hello" "${greedy[@]}") || fail "run gguf"
   got=$(HF_HUB_OFFLINE=1 "$allm" run tiny-org/qwen3-gguf "hello" "${greedy[@]}") || fail "offline gguf run"
@@ -155,6 +164,14 @@ sha256_mismatch)
   sha=$(sha256sum "$repo_src/model.safetensors" | cut -d' ' -f1)
   [ ! -e "$repo_dir/blobs/$sha" ] && [ ! -e "$repo_dir/blobs/$sha.incomplete" ] || fail "corrupted bytes kept"
   [ ! -e "$repo_dir/refs/main" ] || fail "refs/main written for a failed pull"
+  # A repo larger than the free disk space is refused before any byte is fetched.
+  stop_server; : > "$work/log"
+  start_server --claim-size model.safetensors:900000000000000000
+  set +e
+  "$allm" pull tiny-org/qwen3-fixture --quiet > /dev/null 2> "$work/err"; code=$?
+  set -e
+  [ "$code" -eq 10 ] && grep -q "not enough disk space in $repo_dir/blobs" "$work/err" || fail "disk space: $code $(cat "$work/err")"
+  [ "$(cdn_gets)" = 0 ] || fail "bytes fetched before the disk space check"
   ;;
 gated)
   start_server
