@@ -1,5 +1,6 @@
 // Language features: statements, expressions, scoping, whitespace control.
 // Expected strings are what Jinja2 3.1 renders with transformers' settings.
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "allm/error.hpp"
@@ -153,6 +154,24 @@ TEST(JinjaLanguage, UndefinedKeyFindsNothing) {
             "False|False||False");
   EXPECT_EQ(render_error("{{ ({'a': 1}[x.y]).z }}", ctx), "test.jinja:1:19: dict object has no element Undefined");
   EXPECT_EQ(render_error("{{ ([1][5]).z }}"), "test.jinja:1:12: list object has no element 5");
+}
+
+// Expectations from Jinja 3.1.6.
+TEST(JinjaLanguage, RecursiveLoops) {
+  const json ctx = {{"tree", json::parse(R"([{"n": "a", "c": [{"n": "b", "c": []}, {"n": "x", "c": [{"n": "y", "c": []}]}]},
+      {"n": "d", "c": []}])")}};
+  EXPECT_EQ(render("{% for i in tree recursive %}[{{ loop.depth }}{{ i.n }}{% if i.c %}{{ loop(i.c) }}{% endif %}]{% endfor %}", ctx),
+            "[1a[2b][2x[3y]]][1d]");
+  EXPECT_EQ(render("{% for i in tree if i.n != 'd' recursive %}{{ i.n }}{{ loop.index }}/{{ loop.length }}{{ loop(i.c)|upper }}{% else %}-{% endfor %}", ctx),
+            "a1/1B1/2-X2/2Y1/1-");
+  EXPECT_EQ(render("{% for i in tree recursive %}{% if loop.depth0 > 0 %}{% break %}{% endif %}{{ i.n }}{{ loop(i.c) }}{% endfor %}", ctx),
+            "ad");
+  EXPECT_EQ(render("{% for i in tree recursive %}{% set x = loop(i.c) %}{{ x|length }}{% endfor %}", ctx), "20");
+  EXPECT_EQ(render_error("{% for i in [1] %}{{ loop([2]) }}{% endfor %}"),
+            "test.jinja:1:22: The loop must have the 'recursive' marker to be called recursively.");
+  // Endless recursion stops at RenderLimits::max_depth, like macros.
+  EXPECT_THAT(render_error("{% for i in [1] recursive %}{{ loop([1]) }}{% endfor %}"),
+              ::testing::HasSubstr("maximum recursion depth of a recursive loop exceeded"));
 }
 
 }  // namespace

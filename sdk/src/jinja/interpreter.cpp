@@ -206,7 +206,11 @@ void Interpreter::assign(const Expr& target, const Value& value, const ScopePtr&
 }
 
 Interpreter::Flow Interpreter::exec_for(const Stmt& s, const ScopePtr& scope) {
-  std::vector<Value> items = iterate(eval(*s.expr, scope));
+  return run_loop(s, eval(*s.expr, scope), scope, 1);
+}
+
+Interpreter::Flow Interpreter::run_loop(const Stmt& s, const Value& iterable, const ScopePtr& scope, int64_t depth) {
+  std::vector<Value> items = iterate(iterable);
   auto loop_scope = std::make_shared<Scope>();
   loop_scope->parent = scope;
   if (s.filter) {
@@ -238,8 +242,8 @@ Interpreter::Flow Interpreter::exec_for(const Stmt& s, const ScopePtr& scope) {
     d.set(Value("first"), Value(i == 0));
     d.set(Value("last"), Value(i == n - 1));
     d.set(Value("length"), Value(n));
-    d.set(Value("depth"), Value(int64_t{1}));
-    d.set(Value("depth0"), Value(int64_t{0}));
+    d.set(Value("depth"), Value(depth));
+    d.set(Value("depth0"), Value(depth - 1));
     d.set(Value("previtem"), i > 0 ? items[static_cast<size_t>(i - 1)] : Value::undefined("there is no previous item"));
     d.set(Value("nextitem"), i + 1 < n ? items[static_cast<size_t>(i + 1)] : Value::undefined("there is no next item"));
     d.set(Value("cycle"), Value::function("cycle", [i](CallArgs& a, Interpreter&) {
@@ -252,6 +256,25 @@ Interpreter::Flow Interpreter::exec_for(const Stmt& s, const ScopePtr& scope) {
             *last_changed = current;
             return Value(changed);
           }));
+    if (!s.recursive) {
+      static const CallablePtr not_recursive = std::make_shared<Callable>(Callable{"loop", [](CallArgs&, Interpreter&) -> Value {
+        throw runtime_error("The loop must have the 'recursive' marker to be called recursively.");
+      }});
+      d.call = not_recursive;
+    } else {
+      // loop(x) renders this loop's body for x, one level deeper, and
+      // returns the text (Jinja's recursive loops).
+      const Stmt* stmt = &s;
+      d.call = std::make_shared<Callable>(Callable{"loop", [stmt, scope, depth](CallArgs& a, Interpreter& in) {
+        if (a.positional.size() != 1 || !a.keyword.empty())
+          throw runtime_error("loop() takes exactly one argument, the iterable to loop over");
+        DepthGuard guard(in.call_depth_, in.options_.limits.max_depth, "maximum recursion depth of a recursive loop exceeded");
+        std::string buffer;
+        OutputSwap swap(in.out_, &buffer);
+        in.run_loop(*stmt, a.positional[0], scope, depth + 1);
+        return Value(std::move(buffer));
+      }});
+    }
     iteration->vars["loop"] = loop;
     Flow f = exec_body(s.body, iteration);
     if (f == Flow::Break) break;
@@ -301,6 +324,11 @@ Value Interpreter::invoke_macro(const Stmt& s, const ScopePtr& defining, const V
 
 Value Interpreter::call(const Value& callee, CallArgs& args) {
   if (callee.is_undefined()) fail_undefined(callee);
+  if (callee.is_dict() && callee.as_dict().call) {
+    step();
+    return callee.as_dict().call->fn(args, *this);
+  }
+
   if (!callee.is_callable()) throw runtime_error("'" + callee.type_name() + "' object is not callable");
   step();
   return callee.as_callable().fn(args, *this);

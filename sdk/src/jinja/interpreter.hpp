@@ -54,6 +54,9 @@ class Interpreter {
   Flow exec_body(const Body& body, const ScopePtr& scope);
   Flow exec(const Stmt& s, const ScopePtr& scope);
   Flow exec_for(const Stmt& s, const ScopePtr& scope);
+  // One level of a for loop over `iterable` (a recursive loop's `loop(x)`
+  // runs another level at depth + 1).
+  Flow run_loop(const Stmt& s, const Value& iterable, const ScopePtr& scope, int64_t depth);
   void exec_set(const Stmt& s, const ScopePtr& scope);
   void assign(const Expr& target, const Value& value, const ScopePtr& scope);
   std::string capture(const Body& body, const ScopePtr& scope);

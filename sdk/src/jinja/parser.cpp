@@ -258,7 +258,10 @@ class Parser {
       next();
       s->filter = parse_expression();
     }
-    if (is_name("recursive")) fail(cur(), "recursive loops are not supported");
+    if (is_name("recursive")) {
+      next();
+      s->recursive = true;
+    }
     expect_block_end();
     ++loop_depth_;
     std::string found;

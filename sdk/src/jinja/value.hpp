@@ -122,6 +122,9 @@ struct ListObj {
 struct DictObj {
   std::vector<std::pair<Value, Value>> items;
   bool is_namespace = false;
+  // Set when the object can also be called: a recursive for-loop's `loop`,
+  // whose call renders the loop body for another iterable.
+  CallablePtr call;
 
   const Value* find(const Value& key) const;
   Value* find(const Value& key);
