@@ -174,4 +174,16 @@ TEST(JinjaLanguage, RecursiveLoops) {
               ::testing::HasSubstr("maximum recursion depth of a recursive loop exceeded"));
 }
 
+// Expectations from Jinja 3.1.6.
+TEST(JinjaLanguage, SpreadArguments) {
+  EXPECT_EQ(render("{% macro m(a, b=2, c=3) %}{{ a }}{{ b }}{{ c }}{% endmacro %}{{ m(*[1, 5]) }}|{{ m(1, **{'c': 9}) }}|{{ m(*[1], c=4, **{'b': 7}) }}"),
+            "153|129|174");
+  EXPECT_EQ(render("{{ '{}-{}'.format(*['a', 'b']) }}|{{ [3,1,2]|sort(*[true]) }}|{{ range(*[1, 4])|list }}"),
+            "a-b|[3, 2, 1]|[1, 2, 3]");
+  for (const char* bad : {"{{ dict(**{'a': 1}, b=2) }}", "{{ f(a=1, 2) }}", "{{ f(*a, 2) }}", "{{ f(**a, *b) }}"})
+    EXPECT_THAT(render_error(bad), ::testing::HasSubstr("invalid syntax for function call expression")) << bad;
+  EXPECT_EQ(render_error("{{ range(*5) }}"), "test.jinja:1:4: Value after * must be an iterable, not int");
+  EXPECT_EQ(render_error("{{ dict(**[1]) }}"), "test.jinja:1:4: argument after ** must be a mapping, not list");
+}
+
 }  // namespace

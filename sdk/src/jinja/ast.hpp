@@ -22,7 +22,7 @@ struct Pos {
 };
 
 struct Arg {
-  std::string name;  // empty for positional
+  std::string name;  // empty for positional; "*" / "**" for f(*items) / f(**mapping)
   ExprPtr value;
 };
 

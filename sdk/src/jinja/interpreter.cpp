@@ -351,7 +351,20 @@ bool Interpreter::apply_test(const std::string& name, const Value& target, CallA
 CallArgs Interpreter::eval_args(const std::vector<Arg>& args, const ScopePtr& scope) {
   CallArgs out;
   for (auto& a : args) {
-    if (a.name.empty()) {
+    if (a.name == "*") {
+      Value items = eval(*a.value, scope);
+      if (!items.is_list() && !items.is_string() && !items.is_dict() && !items.is_undefined())
+        throw runtime_error("Value after * must be an iterable, not " + items.type_name());
+      for (auto& item : iterate(items)) out.positional.push_back(item);
+    } else if (a.name == "**") {
+      Value mapping = eval(*a.value, scope);
+      if (!mapping.is_dict() || mapping.as_dict().is_namespace)
+        throw runtime_error("argument after ** must be a mapping, not " + mapping.type_name());
+      for (auto& [k, v] : mapping.as_dict().items) {
+        if (!k.is_string()) throw runtime_error("keywords must be strings");
+        out.keyword.emplace_back(k.as_string(), v);
+      }
+    } else if (a.name.empty()) {
       if (!out.keyword.empty()) throw runtime_error("positional argument follows keyword argument");
       out.positional.push_back(eval(*a.value, scope));
     } else {

@@ -693,15 +693,31 @@ class Parser {
   std::vector<Arg> parse_args() {
     expect_op("(");
     std::vector<Arg> args;
+    // Jinja's order: positional, *iterable, keyword=value and **mapping
+    // (keywords may also precede **mapping); anything else is its syntax error.
+    bool star = false, star_star = false, keyword = false;
     while (!is_op(")")) {
       if (!args.empty()) expect_op(",");
       if (is_op(")")) break;
       Arg a;
+      auto ensure = [&](bool ok) {
+        if (!ok) fail(cur(), "invalid syntax for function call expression");
+      };
       if (cur().kind == Tok::Name && peek().kind == Tok::Op && peek().text == "=") {
+        ensure(!star_star);
+        keyword = true;
         a.name = next().text;
         next();
-      } else if (is_op("*") || is_op("**")) {
-        fail(cur(), "*args and **kwargs in calls are not supported");
+      } else if (is_op("*")) {
+        ensure(!star && !star_star);
+        star = true;
+        a.name = next().text;  // "*": spread into the positional arguments
+      } else if (is_op("**")) {
+        ensure(!star_star);
+        star_star = true;
+        a.name = next().text;  // "**": spread into the keyword arguments
+      } else {
+        ensure(!star && !star_star && !keyword);
       }
       a.value = parse_expression();
       args.push_back(std::move(a));
