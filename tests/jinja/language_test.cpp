@@ -186,4 +186,18 @@ TEST(JinjaLanguage, SpreadArguments) {
   EXPECT_EQ(render_error("{{ dict(**[1]) }}"), "test.jinja:1:4: argument after ** must be a mapping, not list");
 }
 
+// Without `extends` a block renders in place. Expectations from Jinja 3.1.6.
+TEST(JinjaLanguage, BlocksRenderInPlace) {
+  const json ctx = {{"x", 7}};
+  EXPECT_EQ(render("{% set a = 1 %}{% block b %}[{{ a }}{{ x }}]{% endblock %}{% set a = 2 %}{{ a }}", ctx), "[17]2");
+  EXPECT_EQ(render("{% for x in [1] %}{% block b %}[{{ x }}]{% endblock %}{% endfor %}", ctx), "[7]");
+  EXPECT_EQ(render("{% for x in [1] %}{% block b scoped %}[{{ x }}]{% endblock b %}{% endfor %}", ctx), "[1]");
+  EXPECT_EQ(render("{% block b %}{% set q = 5 %}{% endblock %}{{ q }}", ctx), "");
+  EXPECT_EQ(render("{% macro m(y) %}{% block c %}[{{ y }}]{% endblock %}{% endmacro %}{{ m(3) }}", ctx), "[]");
+  EXPECT_THAT(render_error("{% block b %}1{% endblock %}{% block b %}2{% endblock %}"),
+              ::testing::HasSubstr("block 'b' defined twice"));
+  EXPECT_THAT(render_error("{% block b required %}x{% endblock %}"),
+              ::testing::HasSubstr("Required blocks can only contain comments or whitespace"));
+}
+
 }  // namespace

@@ -75,6 +75,7 @@ enum class StmtKind {
   Continue,
   Generation,  // {% generation %}: transformers' assistant-mask marker; renders its body
   Load,        // include / import / from / extends (name: the tag; expr: the template name)
+  Block,       // {% block name %}: renders its body in a scope of its own
 };
 
 struct MacroParam {
@@ -99,6 +100,7 @@ struct Stmt {
   std::vector<MacroParam> params;               // Macro / CallBlock caller params
   std::vector<std::pair<std::string, ExprPtr>> assignments;  // With
   bool recursive = false;
+  bool scoped = false;  // Block: sees the enclosing variables, not just the top level
 };
 
 struct Program {

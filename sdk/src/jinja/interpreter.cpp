@@ -73,7 +73,9 @@ std::string Interpreter::render(const Value& context) {
   std::string out;
   OutputSwap swap(out_, &out);
   auto root = std::make_shared<Scope>();
+  root_ = root;
   exec_body(program_->body, root);
+  root_.reset();
   return out;
 }
 
@@ -136,6 +138,12 @@ Interpreter::Flow Interpreter::exec(const Stmt& s, const ScopePtr& scope) {
       case StmtKind::Break: return Flow::Break;
       case StmtKind::Continue: return Flow::Continue;
       case StmtKind::Generation: return exec_body(s.body, scope);
+      case StmtKind::Block: {
+        auto inner = std::make_shared<Scope>();
+        inner->parent = s.scoped ? scope : root_;
+        exec_body(s.body, inner);
+        return Flow::Normal;
+      }
       case StmtKind::Load:
         // Jinja evaluates the name, then its environment (transformers' has
         // no loader) refuses: templates cannot load other files.

@@ -76,6 +76,7 @@ class Interpreter {
   std::shared_ptr<const Program> program_;
   RenderOptions options_;
   Value context_;
+  ScopePtr root_;  // the template's top level (what blocks see)
   std::string* out_ = nullptr;
   uint64_t steps_ = 0;
   int depth_ = 0;       // evaluation recursion (guards the native stack)

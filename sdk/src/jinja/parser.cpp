@@ -166,6 +166,34 @@ class Parser {
     return s;
   }
 
+  // {% block name [scoped] [required] %}: with no `extends` it renders in
+  // place; its body sees the template's top-level variables (and, when
+  // `scoped`, the enclosing ones), as Jinja's block functions do.
+  StmtPtr parse_block(Pos p) {
+    auto s = make_stmt(StmtKind::Block, p);
+    Token name_tok = cur();
+    s->name = expect_name();
+    if (!block_names_.insert(s->name).second) fail(name_tok, "block '" + s->name + "' defined twice");
+    bool required = false;
+    while (is_name("scoped") || is_name("required")) {
+      if (next().text == "scoped") s->scoped = true;
+      else required = true;
+    }
+    expect_block_end();
+    int saved_loop_depth = loop_depth_;
+    loop_depth_ = 0;  // the body is a function of its own: no break/continue
+    std::string found;
+    s->body = parse_until({"endblock"}, found);
+    loop_depth_ = saved_loop_depth;
+    if (cur().kind == Tok::Name) next();  // {% endblock name %}
+    expect_block_end();
+    if (required)
+      for (auto& st : s->body)
+        if (st->kind != StmtKind::Text || st->text.find_first_not_of(" \t\r\n") != std::string::npos)
+          fail_at(origin_, p.line, p.column, "Required blocks can only contain comments or whitespace");
+    return s;
+  }
+
   StmtPtr parse_statement() {
     Token tag = next();
     const std::string& n = tag.text;
@@ -177,6 +205,7 @@ class Parser {
     if (n == "call") return parse_call_block(p);
     if (n == "filter") return parse_filter_block(p);
     if (n == "with") return parse_with(p);
+    if (n == "block") return parse_block(p);
     if (n == "generation") {
       auto s = make_stmt(StmtKind::Generation, p);
       expect_block_end();
@@ -784,6 +813,7 @@ class Parser {
   size_t i_ = 0;
   int depth_ = 0;
   int loop_depth_ = 0;
+  std::set<std::string> block_names_;
 };
 
 }  // namespace
