@@ -116,6 +116,7 @@ Capabilities LocalProvider::capabilities() const {
                   {"chat_template", raw_ ? "none" : model_->template_source.origin},
                   {"chat_template_fallback", model_->template_source.fallback},
                   {"fingerprint", model_->fingerprint},
+                  {"prompt_inspection", true},
                   {"last_prompt",
                    {{"prompt_tokens", last_stats_.prompt_tokens},
                     {"reused_tokens", last_stats_.reused_tokens},
@@ -127,6 +128,25 @@ RenderedPrompt LocalProvider::render(const GenerateRequest& request) {
   PreparedRequest p = prepare(request);
   auto m = model_for(p.model.empty() ? default_spec_ : p.model);
   return render_prompt(*m, p.messages, p.tools, raw_);
+}
+
+Provider::PromptPreview LocalProvider::preview_prompt(const GenerateRequest& request) {
+  RenderedPrompt r = render(request);
+  return {std::move(r.text), std::move(r.ids)};
+}
+
+std::vector<TokenId> LocalProvider::tokenize(const std::string& text, bool add_special_tokens) {
+  return model_for(default_spec_)->tokenizer->encode(text, add_special_tokens);
+}
+
+std::string LocalProvider::detokenize(const std::vector<TokenId>& ids, bool skip_special_tokens) {
+  auto m = model_for(default_spec_);
+  const size_t vocab = m->tokenizer->vocab_size();
+  for (size_t i = 0; i < ids.size(); ++i)
+    if (ids[i] < 0 || static_cast<size_t>(ids[i]) >= vocab)
+      throw InvalidArgumentError("token id " + std::to_string(ids[i]) + " (item " + std::to_string(i + 1) +
+                                 ") is outside the vocabulary of " + std::to_string(vocab) + " tokens");
+  return m->tokenizer->decode(ids, skip_special_tokens);
 }
 
 GenerateResponse LocalProvider::do_generate(const PreparedRequest& request, const StreamCallback& on_delta,

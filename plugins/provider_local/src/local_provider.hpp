@@ -48,6 +48,9 @@ class LocalProvider : public Provider {
 
   // The prompt a request would be given (template, system prompt, files, tools).
   RenderedPrompt render(const GenerateRequest& request);
+  PromptPreview preview_prompt(const GenerateRequest& request) override;
+  std::vector<TokenId> tokenize(const std::string& text, bool add_special_tokens) override;
+  std::string detokenize(const std::vector<TokenId>& ids, bool skip_special_tokens) override;
   PromptStats last_prompt_stats() const { return last_stats_; }
   // Context window in tokens: min(config/option context_length, the model's).
   int64_t context_length() const;

@@ -235,6 +235,19 @@ class Provider : public std::enable_shared_from_this<Provider> {
 
   const MediaLimits& media_limits() const { return media_limits_; }
 
+  // Prompt inspection, for front ends that count or show tokens (allm serve's
+  // /tokenize, /detokenize, /apply-template, count_tokens). A provider that
+  // implements these sets "prompt_inspection": true in capabilities().model_info;
+  // callers check it first (a plugin built against ABI 2.0 lacks these slots).
+  // The defaults throw UnsupportedError. Safe to call while a generation runs.
+  struct PromptPreview {
+    std::string text;            // the prompt as the model will see it (template applied)
+    std::vector<TokenId> ids;    // its token ids
+  };
+  virtual PromptPreview preview_prompt(const GenerateRequest& request);
+  virtual std::vector<TokenId> tokenize(const std::string& text, bool add_special_tokens);
+  virtual std::string detokenize(const std::vector<TokenId>& ids, bool skip_special_tokens);
+
  protected:
   // The engine-specific part. Runs with at most one call per provider at a
   // time. Must check `cancel` between tokens and return finish_reason

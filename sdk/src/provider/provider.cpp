@@ -36,6 +36,18 @@ void require_vision(const Capabilities& caps, const MediaContent& media) {
   }
 }
 
+Provider::PromptPreview Provider::preview_prompt(const GenerateRequest&) {
+  throw UnsupportedError("this provider does not expose its prompts (no prompt_inspection)");
+}
+
+std::vector<TokenId> Provider::tokenize(const std::string&, bool) {
+  throw UnsupportedError("this provider does not expose its tokenizer (no prompt_inspection)");
+}
+
+std::string Provider::detokenize(const std::vector<TokenId>&, bool) {
+  throw UnsupportedError("this provider does not expose its tokenizer (no prompt_inspection)");
+}
+
 PreparedRequest Provider::prepare(const GenerateRequest& request) const {
   request.validate();
   PreparedRequest out;

@@ -1,0 +1,246 @@
+// The Anthropic Messages API: /v1/messages (also ?beta=true) and
+// /v1/messages/count_tokens — a thin adapter onto InferenceRequest.
+#include "routes.hpp"
+
+namespace allm::server {
+
+namespace {
+
+// A block list's text; tool calls and results stay in the conversation as text.
+std::string blocks_text(const json& content, const std::string& where) {
+  if (content.is_string()) return content.get<std::string>();
+  if (!content.is_array()) throw bad_request(where + " must be a string or an array of content blocks");
+  std::string text;
+  auto append = [&](const std::string& t) {
+    if (t.empty()) return;
+    if (!text.empty()) text += "\n";
+    text += t;
+  };
+  for (size_t i = 0; i < content.size(); ++i) {
+    const json& b = content[i];
+    const std::string at = where + "[" + std::to_string(i) + "]";
+    if (!b.is_object() || !b.contains("type") || !b["type"].is_string())
+      throw bad_request(at + " must be a content block object with a 'type'");
+    const std::string type = b["type"].get<std::string>();
+    if (type == "text") {
+      auto t = opt_string(b, "text");
+      if (!t) throw bad_request(at + ".text is missing");
+      append(*t);
+    } else if (type == "tool_use") {
+      append(json{{"type", "tool_use"}, {"name", b.value("name", "")}, {"input", b.value("input", json::object())}}
+                 .dump());
+    } else if (type == "tool_result") {
+      const json& c = b.contains("content") ? b["content"] : json("");
+      append("[tool_result " + b.value("tool_use_id", std::string()) + "] " +
+             (c.is_null() ? std::string() : blocks_text(c, at + ".content")));
+    } else if (type == "thinking" || type == "redacted_thinking") {
+      // Earlier turns' reasoning is not shown to the model again (as Anthropic does).
+    } else if (type == "image" || type == "document") {
+      throw unsupported_param("messages", at + " is a '" + type + "' block; this server's models take text only");
+    } else {
+      throw bad_request(at + ": unknown content block type '" + type + "'");
+    }
+  }
+  return text;
+}
+
+struct ParsedMessages {
+  std::vector<Message> messages;
+  std::optional<std::string> system;
+};
+
+ParsedMessages anthropic_messages(const json& body) {
+  ParsedMessages out;
+  if (body.contains("system") && !body["system"].is_null()) out.system = blocks_text(body["system"], "system");
+  const json* msgs = opt_array(body, "messages");
+  if (!msgs) throw bad_request("messages: field required");
+  if (msgs->empty()) throw bad_request("messages: at least one message is required");
+  for (size_t i = 0; i < msgs->size(); ++i) {
+    const json& m = (*msgs)[i];
+    const std::string where = "messages." + std::to_string(i);
+    if (!m.is_object()) throw bad_request(where + ": must be an object");
+    auto role = opt_string(m, "role");
+    if (!role || (*role != "user" && *role != "assistant" && *role != "system"))
+      throw bad_request(where + ".role: must be 'user' or 'assistant'");
+    if (!m.contains("content")) throw bad_request(where + ".content: field required");
+    std::string text = blocks_text(m["content"], where + ".content");
+    if (*role == "system") {  // Claude Code sends system turns inside messages
+      if (out.messages.empty() && !out.system) {
+        out.system = text;
+        continue;
+      }
+    }
+    out.messages.push_back({*role, std::move(text), {}});
+  }
+  if (out.system && !out.messages.empty() && out.messages.front().role == "system") {
+    out.messages.front().content = *out.system + "\n" + out.messages.front().content;
+    out.system.reset();
+  }
+  return out;
+}
+
+// Anthropic tools -> the OpenAI-style function specs chat templates render.
+json anthropic_tools(const json& body) {
+  json tools = json::array();
+  const json* t = opt_array(body, "tools");
+  if (!t) return tools;
+  for (size_t i = 0; i < t->size(); ++i) {
+    const json& tool = (*t)[i];
+    if (!tool.is_object() || !tool.contains("name") || !tool["name"].is_string())
+      throw bad_request("tools." + std::to_string(i) + ".name: field required");
+    tools.push_back({{"type", "function"},
+                     {"function",
+                      {{"name", tool["name"]},
+                       {"description", tool.value("description", std::string())},
+                       {"parameters", tool.value("input_schema", json::object())}}}});
+  }
+  return tools;
+}
+
+InferenceRequest anthropic_request(ServerContext& ctx, const json& body, bool need_max_tokens) {
+  InferenceRequest req;
+  req.model = ctx.models.find(opt_string(body, "model").value_or(""));
+  ParsedMessages pm = anthropic_messages(body);
+  req.generate.messages = std::move(pm.messages);
+  req.generate.system_prompt = pm.system;
+  req.generate.tools = anthropic_tools(body);
+  if (const json* tc = opt_object(body, "tool_choice")) {
+    auto type = opt_string(*tc, "type").value_or("auto");
+    if (type == "none") req.generate.tools = json::array();
+    else if (type != "auto")
+      throw unsupported_param("tool_choice", "only 'auto' and 'none' (forcing a tool needs constrained decoding)");
+  }
+  if (const json* th = opt_object(body, "thinking")) {
+    if (opt_string(*th, "type").value_or("disabled") != "disabled")
+      throw unsupported_param("thinking", "extended thinking budgets are not implemented");
+  }
+  GenerationParams& p = req.generate.params;
+  p.temperature = opt_number(body, "temperature");
+  p.top_p = opt_number(body, "top_p");
+  if (auto k = opt_int(body, "top_k")) {
+    if (*k < 0 || *k > INT32_MAX) throw bad_request("top_k: must be a non-negative integer");
+    p.top_k = static_cast<int>(*k);
+  }
+  p.max_tokens = opt_token_count(body, "max_tokens");
+  if (need_max_tokens && !p.max_tokens) throw bad_request("max_tokens: field required");
+  p.stop = opt_strings(body, "stop_sequences");
+  if (p.stop && p.stop->empty()) p.stop.reset();
+  if (p.temperature && (*p.temperature < 0 || *p.temperature > 1))
+    throw bad_request("temperature: must be between 0 and 1");
+  validate_params(p);
+  cap_max_tokens(p, *req.model);
+  return req;
+}
+
+std::string stop_reason_of(const InferenceResult& r) {
+  if (r.response.finish_reason == finish_reason::length) return "max_tokens";
+  if (!r.stop_sequence.empty()) return "stop_sequence";
+  return "end_turn";
+}
+
+json usage_of(const InferenceResult& r) {
+  return {{"input_tokens", r.response.usage.prompt_tokens - r.cached_tokens},
+          {"output_tokens", r.response.usage.completion_tokens},
+          {"cache_creation_input_tokens", 0},
+          {"cache_read_input_tokens", r.cached_tokens}};
+}
+
+std::string event(const char* name, const json& data) {
+  return std::string("event: ") + name + "\ndata: " + data.dump(-1, ' ', false, json::error_handler_t::replace) +
+         "\n\n";
+}
+
+void messages(ServerContext& ctx, const std::shared_ptr<Exchange>& ex) {
+  const json body = request_json(ctx, *ex);
+  InferenceRequest req = anthropic_request(ctx, body, true);
+  const bool stream = opt_bool(body, "stream").value_or(false);
+  const std::string id = random_id("msg_");
+  const std::string model_id = req.model->id;
+  int64_t input_estimate = 0;
+  if (stream && req.model->caps.model_info.value("prompt_inspection", false))
+    input_estimate = static_cast<int64_t>(req.model->chat->preview_prompt(req.generate).ids.size());
+
+  auto job = std::make_shared<InferenceJob>();
+  job->request = std::move(req);
+  auto opened = std::make_shared<bool>(false);
+  auto open = [=] {
+    if (*opened) return;
+    *opened = true;
+    ex->begin_stream(200, "text/event-stream");
+    ex->write(event("message_start",
+                    {{"type", "message_start"},
+                     {"message",
+                      {{"id", id}, {"type", "message"}, {"role", "assistant"}, {"model", model_id},
+                       {"content", json::array()}, {"stop_reason", nullptr}, {"stop_sequence", nullptr},
+                       {"usage",
+                        {{"input_tokens", input_estimate}, {"output_tokens", 0},
+                         {"cache_creation_input_tokens", 0}, {"cache_read_input_tokens", 0}}}}}}));
+    ex->write(event("content_block_start",
+                    {{"type", "content_block_start"}, {"index", 0}, {"content_block", {{"type", "text"}, {"text", ""}}}}));
+    ex->write(event("ping", {{"type", "ping"}}));
+  };
+  job->on_delta = [=](const StreamDelta& d) {
+    if (d.text.empty()) return;
+    ex->note_first_token();
+    if (!stream) return;
+    open();
+    ex->write(event("content_block_delta", {{"type", "content_block_delta"},
+                                            {"index", 0},
+                                            {"delta", {{"type", "text_delta"}, {"text", d.text}}}}));
+  };
+  job->on_done = [=](const InferenceResult& r) {
+    ex->note_tokens(r.response.usage.prompt_tokens, r.response.usage.completion_tokens, r.cached_tokens);
+    const json stop_seq = r.stop_sequence.empty() ? json(nullptr) : json(r.stop_sequence);
+    if (stream) {
+      open();
+      ex->write(event("content_block_stop", {{"type", "content_block_stop"}, {"index", 0}}));
+      ex->write(event("message_delta", {{"type", "message_delta"},
+                                        {"delta", {{"stop_reason", stop_reason_of(r)}, {"stop_sequence", stop_seq}}},
+                                        {"usage", usage_of(r)}}));
+      ex->write(event("message_stop", {{"type", "message_stop"}}));
+      ex->end_stream();
+      return;
+    }
+    send_json(*ex, 200,
+              {{"id", id}, {"type", "message"}, {"role", "assistant"}, {"model", model_id},
+               {"content", json::array({{{"type", "text"}, {"text", r.response.text}}})},
+               {"stop_reason", stop_reason_of(r)}, {"stop_sequence", stop_seq}, {"usage", usage_of(r)}});
+  };
+  job->on_error = [=](std::exception_ptr e) {
+    const ApiError err = to_api_error(e);
+    if (*opened) {
+      ex->write("event: error\ndata: " + error_body(ApiFlavor::anthropic, err) + "\n\n");
+      ex->end_stream();
+    } else {
+      send_error(*ex, ApiFlavor::anthropic, err);
+    }
+  };
+  submit_job(ctx, *ex, job);
+}
+
+void count_tokens(ServerContext& ctx, Exchange& ex) {
+  const json body = request_json(ctx, ex);
+  InferenceRequest req = anthropic_request(ctx, body, false);
+  Provider& p = inspecting_provider(*req.model, false);
+  ex.note_model(req.model->id);
+  send_json(ex, 200, {{"input_tokens", p.preview_prompt(req.generate).ids.size()}});
+}
+
+}  // namespace
+
+bool anthropic_route(ServerContext& ctx, const std::shared_ptr<Exchange>& ex) {
+  const auto& r = ex->request();
+  if (r.method == "POST" && r.path == "/v1/messages") {
+    ex->note_route("/v1/messages");
+    messages(ctx, ex);
+    return true;
+  }
+  if (r.method == "POST" && r.path == "/v1/messages/count_tokens") {
+    ex->note_route("/v1/messages/count_tokens");
+    count_tokens(ctx, *ex);
+    return true;
+  }
+  return false;
+}
+
+}  // namespace allm::server

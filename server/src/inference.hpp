@@ -1,0 +1,55 @@
+#pragma once
+// The one internal request type every API adapter produces, and the job the
+// scheduler runs for it. Adapters translate their JSON into an
+// InferenceRequest and the job's callbacks back into their wire format.
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "allm/provider.hpp"
+
+namespace allm::server {
+
+// A model the server can run: two providers over the same loaded weights
+// (one renders the chat template, one completes plain text).
+struct ServedModel {
+  std::string id;    // the name clients use (/v1/models, /api/tags)
+  std::string spec;  // what was resolved: a path or a Hugging Face repo id
+  std::shared_ptr<Provider> chat, raw;
+  Capabilities caps;  // of `chat`, taken at load
+  bool pinned = false;  // named on the command line: never evicted
+  std::chrono::system_clock::time_point loaded_at = std::chrono::system_clock::now();
+  std::atomic<int64_t> last_used_ms{0};  // steady clock, for LRU
+  std::atomic<int> in_use{0};            // jobs holding it
+
+  int64_t context_length() const { return caps.max_context; }
+};
+
+struct InferenceRequest {
+  std::shared_ptr<ServedModel> model;
+  bool raw = false;          // plain completion (no chat template)
+  GenerateRequest generate;  // messages or prompt, parameters, tools
+};
+
+struct InferenceResult {
+  GenerateResponse response;
+  int64_t cached_tokens = 0;  // prompt tokens served from the KV cache
+  std::string stop_sequence;  // the stop string that ended it, if one did
+};
+
+// Callbacks run on the scheduler's thread, in order: on_start once, on_delta
+// any number of times, then exactly one of on_done / on_error.
+struct InferenceJob {
+  InferenceRequest request;
+  CancellationToken cancel;
+  std::function<void()> on_start;
+  std::function<void(const StreamDelta&)> on_delta;
+  std::function<void(const InferenceResult&)> on_done;
+  std::function<void(std::exception_ptr)> on_error;
+};
+
+}  // namespace allm::server

@@ -1,0 +1,28 @@
+#pragma once
+// Counters behind GET /metrics (Prometheus text format).
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <string>
+
+#include "http_exchange.hpp"
+
+namespace allm::server {
+
+struct SchedulerStats;
+
+class Metrics {
+ public:
+  void record(const ExchangeRecord& r, double duration_ms);
+  std::string render(const SchedulerStats& s, size_t models_loaded) const;
+
+ private:
+  mutable std::mutex mutex_;
+  std::map<std::pair<std::string, int>, uint64_t> requests_;  // (route, status) -> count
+  uint64_t prompt_tokens_ = 0, completion_tokens_ = 0, cached_tokens_ = 0;
+  double ttft_sum_ms_ = 0, duration_sum_ms_ = 0;
+  uint64_t ttft_count_ = 0, duration_count_ = 0;
+};
+
+}  // namespace allm::server
