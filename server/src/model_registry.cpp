@@ -100,10 +100,12 @@ std::shared_ptr<ServedModel> ModelRegistry::find(const std::string& name) {
   } catch (const Error&) {
     throw ApiError(404, "not_found", "the model '" + name + "' does not exist or is not served here", "model");
   }
-  if (resolved.kind != "hf-cache" && !allow_any_path_)
+  const bool configured_place = resolved.kind == "hf-cache" || resolved.kind == "ollama" || resolved.kind == "lmstudio";
+  if (!configured_place && !allow_any_path_)
     throw ApiError(404, "not_found",
                    "the model '" + name +
-                       "' is not served here: requests may name the server's models or Hugging Face cache ids, "
+                       "' is not served here: requests may name the server's models or models of the Hugging Face "
+                       "cache and the Ollama/LM Studio stores, "
                        "not filesystem paths (start the server with it, or with --allow-any-model-path)",
                    "model");
   std::lock_guard load_lock(load_mutex_);

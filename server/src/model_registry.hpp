@@ -1,6 +1,7 @@
 #pragma once
 // The models a server answers for: those named on the command line, plus
-// models of the Hugging Face cache loaded on demand when a request names one
+// models of the configured places (the Hugging Face cache, the Ollama and LM
+// Studio stores) loaded on demand when a request names one
 // (LRU-evicted beyond the limit). A request can never name an arbitrary
 // filesystem path unless the server was started with --allow-any-model-path.
 #include <memory>

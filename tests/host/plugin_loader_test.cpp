@@ -90,8 +90,10 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(BrokenCase{"empty.so", "not a loadable shared object"},
                       BrokenCase{"x.so", "not a loadable shared object (invalid ELF header)"},
                       BrokenCase{"no_entry.so", "no entry symbol 'allm_plugin_entry'"},
-                      BrokenCase{"abi_major.so", "ABI major 3 does not match the host's 2"},
-                      BrokenCase{"abi_minor.so", "ABI minor 1 is newer than the host's 0"},
+                      BrokenCase{"abi_major.so", "ABI major " + std::to_string(ALLM_ABI_MAJOR + 1) +
+                                                       " does not match the host's " + std::to_string(ALLM_ABI_MAJOR)},
+                      BrokenCase{"abi_minor.so", "ABI minor " + std::to_string(ALLM_ABI_MINOR + 1) +
+                                                       " is newer than the host's " + std::to_string(ALLM_ABI_MINOR)},
                       BrokenCase{"throws.so", "entry point threw: plugin exploded on purpose"},
                       BrokenCase{"null.so", "entry point returned null"},
                       BrokenCase{"no_name.so", "descriptor has no name"},

@@ -69,7 +69,7 @@ allm::GenerateResponse FakeProvider::do_generate(const allm::PreparedRequest& re
   last_params = allm::resolve_generation_params(request.params, options_.model_defaults, options_.config_defaults);
   std::vector<allm::Message> messages = request.messages;
   last_prompt_ids = allm::fit_to_context(messages, request.truncation, options_.context_length, options_.reserve,
-                                         tokenize);
+                                         fake::tokenize);
   last_request.messages = messages;
 
   // The token loop, as the engine's allm::generate runs it: cancellation is
