@@ -165,16 +165,26 @@ std::map<std::string, TreeEntry> fetch_tree(Context& c, HttpClient& http, const 
   std::string url = c.hub.endpoint + "/api/models/" + c.req.repo_id + "/tree/" + url_encode(commit, false) +
                     "?recursive=true&expand=false";
   for (int page = 0; !url.empty() && page < 1000; ++page) {
-    const HttpResponse r = get_json(c, http, url, c.req.repo_id + " file tree");
+    TransportError err;
+    auto resp = http.perform({url, false, true, 0, {}}, err);
+    if (!resp) throw_transport(c, err, url);
+    // A mirror without the tree API: sizes come from HEAD, sha256 from X-Linked-Etag.
+    if (resp->status == 404 && page == 0 && resp->headers.count("x-error-code") == 0) return out;
+    if (resp->status != 200) throw_http(c, *resp, c.req.repo_id + " file tree");
+    const HttpResponse& r = *resp;
     const json j = parse_json(r);
     if (!j.is_array()) throw IoError(url + ": the file tree is not a JSON array");
-    for (const auto& e : j) {
-      if (e.value("type", "") != "file") continue;
-      TreeEntry t;
-      t.size = e.value("size", uint64_t{0});
-      t.oid = e.value("oid", "");
-      if (e.contains("lfs") && e["lfs"].is_object()) t.lfs_sha256 = e["lfs"].value("oid", "");
-      out[e.value("path", "")] = t;
+    try {
+      for (const auto& e : j) {
+        if (e.value("type", "") != "file") continue;
+        TreeEntry t;
+        t.size = e.value("size", uint64_t{0});
+        t.oid = e.value("oid", "");
+        if (e.contains("lfs") && e["lfs"].is_object()) t.lfs_sha256 = e["lfs"].value("oid", "");
+        out[e.value("path", "")] = t;
+      }
+    } catch (const json::exception& e) {
+      throw IoError(url + ": unexpected file tree entry (" + e.what() + ")");
     }
     url.clear();
     if (auto it = r.headers.find("link"); it != r.headers.end()) {
@@ -437,13 +447,20 @@ PullResult pull(const PullRequest& request, const HubSettings& hub, const Progre
                                         hub.endpoint + "/api/models/" + req.repo_id + "/revision/" +
                                             url_encode(req.revision, false),
                                         req.repo_id + "@" + req.revision));
-  const std::string commit = info.value("sha", "");
-  if (!is_hex(commit, 40)) throw IoError(hub.endpoint + ": repo info of " + req.repo_id + " has no commit sha");
-  const bool gated = info.contains("gated") && !(info["gated"].is_boolean() && !info["gated"].get<bool>());
-  if ((gated || info.value("private", false)) && !hub.token) throw_needs_token(c);
+  std::string commit;
+  bool gated = false, is_private = false;
   std::vector<std::string> files;
-  if (info.contains("siblings") && info["siblings"].is_array())
-    for (const auto& s : info["siblings"]) files.push_back(s.value("rfilename", ""));
+  try {
+    commit = info.value("sha", "");
+    gated = info.contains("gated") && !info["gated"].is_null() && !(info["gated"].is_boolean() && !info["gated"].get<bool>());
+    is_private = info.contains("private") && info["private"].is_boolean() && info["private"].get<bool>();
+    if (info.contains("siblings") && info["siblings"].is_array())
+      for (const auto& s : info["siblings"]) files.push_back(s.value("rfilename", ""));
+  } catch (const json::exception& e) {
+    throw IoError(hub.endpoint + ": unexpected repo info of " + req.repo_id + " (" + e.what() + ")");
+  }
+  if (!is_hex(commit, 40)) throw IoError(hub.endpoint + ": repo info of " + req.repo_id + " has no commit sha");
+  if ((gated || is_private) && !hub.token) throw_needs_token(c);
 
   const auto tree = fetch_tree(c, http, commit);
   Selection sel = select_files(files, req.include, req.exclude);
