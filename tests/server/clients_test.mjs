@@ -177,6 +177,38 @@ try {
   const afterAt = records.findLastIndex((r) => r.route === '/v1/chat/completions' && r.completion_tokens === 4);
   const gone = records.slice(0, afterAt).findLast((r) => r.client_gone);
   check(gone && gone.completion_tokens < 900, `the vanished client's generation was cancelled (${gone?.completion_tokens} of 900 tokens)`);
+
+  // ------------------------------- 200 requests at 16-way concurrency, RSS steady
+  const fs = await import('node:fs');
+  const rss = () => Number(fs.readFileSync(`/proc/${server.proc.pid}/status`, 'utf8').match(/VmRSS:\s+(\d+)/)[1]);
+  const burst = async (n) => {
+    let next = 0;
+    let errors = 0;
+    await Promise.all(Array.from({ length: 16 }, async (_, w) => {
+      while (next < n) {
+        const i = next++;
+        try {
+          if (i % 2) {
+            let t = '';
+            for await (const c of await openai.chat.completions.create({ model, messages: [{ role: 'user', content: `Question ${i}?` }], max_tokens: 4, stream: true }))
+              t += c.choices[0]?.delta?.content ?? '';
+          } else {
+            await anthropic.messages.create({ model, max_tokens: 4, messages: [{ role: 'user', content: `Question ${i}?` }] });
+          }
+        } catch (e) {
+          errors++;
+          console.error(e.message);
+        }
+      }
+    }));
+    return errors;
+  };
+  await burst(32);  // warm-up: allocator pools, thread stacks
+  const before = rss();
+  const errors = await burst(200);
+  const afterRss = rss();
+  check(errors === 0, '200 requests at 16-way concurrency, no error');
+  check(afterRss < before * 1.1, `RSS growth under 10% (${before} kB -> ${afterRss} kB)`);
 } finally {
   const st = await stopServer(server);
   if (st.code !== 0) fail(`server exit: ${JSON.stringify(st)}\n${server.stderr}`);
