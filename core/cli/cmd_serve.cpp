@@ -37,6 +37,7 @@ static int run_serve(Args& args) {
   else if (const char* env = std::getenv("ALLM_API_KEY")) o.api_key = env;
   o.cors_origins = args.values("cors-origin");
   o.allow_any_model_path = args.flag("allow-any-model-path");
+  o.webui = !args.flag("no-webui");
   o.parallel = static_cast<int>(positive_size(args, "parallel", 1));
   o.queue_size = positive_size(args, "queue", o.queue_size);
   o.max_body_bytes = positive_size(args, "max-body-bytes", o.max_body_bytes);
@@ -73,6 +74,7 @@ ALLM_CLI_COMMAND(serve, "Serve models over HTTP (OpenAI, Anthropic and Ollama AP
                  "/v1/models; Hugging Face cache ids not loaded yet are loaded on demand (up\n"
                  "to config max_cached_models). Prints 'allm serve: listening on http://H:P'\n"
                  "on stderr when ready; SIGTERM finishes in-flight requests, then exits.\n"
+                 "A browser opening http://H:P/ gets a chat page (docs/server.md).\n"
                  "Details, limits and client setup: docs/server.md.\n\n"
                  "  --host H               address to bind (default 127.0.0.1: this machine only)\n"
                  "  --port P               TCP port (default 8080; 0 picks a free one)\n"
@@ -81,6 +83,7 @@ ALLM_CLI_COMMAND(serve, "Serve models over HTTP (OpenAI, Anthropic and Ollama AP
                  "  --cors-origin O        allow browser requests from origin O ('*': any;\n"
                  "                         repeatable; default: no CORS headers)\n"
                  "  --allow-any-model-path requests may name any model directory or .gguf path\n"
+                 "  --no-webui             no chat page at / (browsers get it by default)\n"
                  "  --parallel N           sequences decoding at once per model (this build: 1)\n"
                  "  --queue N              requests waiting per model before 503 (default 16)\n"
                  "  --max-body-bytes N     request body limit (default 8388608), else 413\n"

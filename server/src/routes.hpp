@@ -14,6 +14,8 @@ bool anthropic_route(ServerContext& ctx, const std::shared_ptr<Exchange>& ex);
 bool ollama_route(ServerContext& ctx, const std::shared_ptr<Exchange>& ex);
 // /health, /tokenize, /detokenize, /apply-template, /metrics.
 bool utility_route(ServerContext& ctx, const std::shared_ptr<Exchange>& ex);
+// The chat page: GET / (for browsers) and /webui/<file>; public, unless --no-webui.
+bool webui_route(ServerContext& ctx, const std::shared_ptr<Exchange>& ex);
 
 // Answers `e` in `flavor`'s shape (with Retry-After when it has one).
 void send_error(Exchange& ex, ApiFlavor flavor, const ApiError& e);

@@ -57,6 +57,7 @@ class Router {
     const ApiFlavor flavor = flavor_of_path(r.path);
     try {
       if (!apply_cors(*ex)) return;  // a preflight, answered
+      if (webui_route(ctx_, ex)) return;  // static files only: the page asks for the key itself
       if (ctx_.options.api_key.size() && r.path != "/health" && !same_secret(presented_key(r), ctx_.options.api_key))
         throw ApiError(401, "authentication",
                        "missing or wrong API key (send 'Authorization: Bearer KEY' or 'x-api-key: KEY')");

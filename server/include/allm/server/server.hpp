@@ -19,6 +19,7 @@ struct ServerOptions {
   std::vector<std::string> models;    // specs as given on the command line (first = default)
   std::string api_key;                // empty: no authentication
   std::vector<std::string> cors_origins;  // empty: no CORS headers; "*" allows any origin
+  bool webui = true;                  // the chat page at GET / (--no-webui: off)
   bool allow_any_model_path = false;  // requests may name any directory/.gguf path
   size_t max_loaded_models = 2;       // models loaded at once (started-with + on demand), LRU beyond
   int parallel = 1;                   // sequences decoding at once per model
