@@ -438,6 +438,11 @@ PullResult pull(const PullRequest& request, const HubSettings& hub, const Progre
   std::error_code ec;
   fs::create_directories(repo_dir / "blobs", ec);
   if (ec) throw IoError(repo_dir.string() + ": cannot create the cache folder: " + ec.message());
+  // Backup tools skip a folder tagged so (bford.info/cachedir); huggingface_hub tags the cache too.
+  if (const fs::path tag = hub.cache_dir / "CACHEDIR.TAG"; !fs::exists(tag, ec))
+    std::ofstream(tag) << "Signature: 8a477f597d28d172789f06886806bc55\n"
+                          "# This file is a cache directory tag created by allm (the Hugging Face hub cache).\n"
+                          "# For information about cache directory tags, see https://bford.info/cachedir/\n";
   // One pull of a repo at a time; a second one waits, then finds the blobs there.
   FileLock repo_lock(c.locks_dir / "allm-pull.lock",
                      [&] { c.progress({ProgressEvent::waiting_for_lock, "", 0, 0, "another pull of " + req.repo_id + " is running; waiting for it"}); });

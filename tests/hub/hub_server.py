@@ -184,7 +184,9 @@ class Handler(BaseHTTPRequestHandler):
         if repo.lfs[path]:
             sha = repo.sha256[path]
             State.blobs[sha] = (repo, path)
-            location = f"http://127.0.0.1:{State.cdn_port}/cdn/{sha}"  # another origin, as the hub's CDN is
+            # Another host name (and port), as the hub's CDN is: clients follow a
+            # redirect to the hub's own host for metadata, never one to the CDN.
+            location = f"http://localhost:{State.cdn_port}/cdn/{sha}"
             body = f"Found. Redirecting to {location}".encode()
             self.send(302, dict(common, **{"Location": location, "X-Linked-Etag": f'"{sha}"',
                                            "X-Linked-Size": str(State.claim_size.get(path, len(data))),

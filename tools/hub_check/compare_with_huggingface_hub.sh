@@ -24,10 +24,13 @@ serve() {  # repo_dir [server options]
   export HF_ENDPOINT="http://127.0.0.1:$(cat "$work/port")"
 }
 
-# Tree of a cache: every path, symlink target, ref content, blob size.
+# Tree of a cache: every path, symlink target, ref content, blob size. Left
+# out: .locks/, and trees/<commit>.json, a listing cache huggingface_hub 1.x
+# keeps for itself; CACHEDIR.TAG is compared by presence (its comment differs).
 listing() {
-  (cd "$1" && find . -path ./.locks -prune -o -print | sort | while read -r p; do
-    if [ -L "$p" ]; then echo "$p -> $(readlink "$p")"
+  (cd "$1" && find . \( -path ./.locks -o -path './*/trees' \) -prune -o -print | LC_ALL=C sort | while read -r p; do
+    if [ "$p" = ./CACHEDIR.TAG ]; then echo "$p (present)"
+    elif [ -L "$p" ]; then echo "$p -> $(readlink "$p")"
     elif [ -f "$p" ] && [[ "$p" == */refs/* ]]; then echo "$p = $(cat "$p")"
     elif [ -f "$p" ]; then echo "$p ($(stat -c %s "$p") bytes)"
     else echo "$p/"; fi
