@@ -217,7 +217,7 @@ function attachmentChips(atts) {
   ul.className = 'chips';
   for (const a of atts) {
     const li = document.createElement('li');
-    li.textContent = (a.kind === 'image' ? '🖼 ' : '📄 ') + a.name;
+    li.textContent = (a.kind === 'image' ? 'Image: ' : 'File: ') + a.name;
     ul.append(li);
   }
   return ul;
@@ -476,7 +476,7 @@ function renderAttachments() {
     ...state.pending.map((a, i) => {
       const li = document.createElement('li');
       const name = document.createElement('span');
-      name.textContent = (a.kind === 'image' ? '🖼 ' : '📄 ') + a.name;
+      name.textContent = (a.kind === 'image' ? 'Image: ' : 'File: ') + a.name;
       li.append(name, button('×', () => {
         state.pending.splice(i, 1);
         renderAttachments();
