@@ -263,7 +263,8 @@ async function main() {
     await page.waitForFunction(() => window.__lengths.filter((n) => n > 0).length >= 5);
     await shot('04-streaming');
     const lengths = await page.evaluate(() => window.__lengths.filter((n) => n > 0));
-    check(lengths.every((n, i) => i === 0 || n > lengths[i - 1]), 'the reply grows token by token: ' + lengths.slice(0, 8).join(' < '));
+    // (Markdown may shorten a reply by a few characters when a `**` closes.)
+    check(new Set(lengths).size >= 5 && lengths.at(-1) > lengths[0], 'the reply grows piece by piece: ' + lengths.slice(0, 8).join(', '));
     await page.click('#stop');
     await idle();
     const stoppedLen = (await lastReply().locator('.markdown').textContent()).length;
@@ -327,7 +328,25 @@ async function main() {
     check(requests.at(-1).messages.filter((m) => m.role !== 'system').length === turns - 1 &&
       (await page.locator('#messages li.msg').count()) === turns, 'Regenerate replaces the last reply');
 
-    // 8. Script injection, reasoning and tool calls in a reply: served as
+    // 8. Edit rewrites a turn and replies anew; later turns are dropped.
+    await page.locator('#messages li.user').last().getByRole('button', { name: /Edit/ }).click();
+    await page.fill('#messages li.user textarea', 'Hello again');
+    await page.getByRole('button', { name: 'Save and send' }).click();
+    await idle();
+    const edited = requests.at(-1).messages.filter((m) => m.role !== 'system');
+    check(edited.length === 1 && edited[0].content === 'Hello again' && (await page.locator('#messages li.msg').count()) === 2 &&
+      (await page.locator('#messages li.user .markdown').textContent()) === 'Hello again', 'Edit resends the rewritten turn');
+
+    // 9. Export downloads every conversation; importing the file adds them again.
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('#export')]);
+    const exported = JSON.parse(fs.readFileSync(await download.path(), 'utf8'));
+    check(exported.format === 'allm-webui-conversations' && exported.conversations.length === 2 &&
+      exported.conversations.some((c) => c.messages.some((m) => m.content === 'Hello again')), 'Export writes both conversations');
+    await page.setInputFiles('#import-file', { name: 'export.json', mimeType: 'application/json', buffer: Buffer.from(JSON.stringify(exported)) });
+    await page.waitForFunction(() => document.querySelectorAll('#conversation-list .open').length === 4);
+    check(/Imported 2 conversation/.test(await page.textContent('#status')), 'Import adds them under new ids');
+
+    // 10. Script injection, reasoning and tool calls in a reply: served as
     //    the stream a model would send (the tiny model does not write them).
     const events = [
       { reasoning_content: 'Thinking <b>hard</b>.' },
@@ -358,7 +377,7 @@ async function main() {
     await details.locator('summary').click();
     await shot('10-injection-reasoning-tools');
 
-    // 9. Phone width: one column, nothing wider than the screen.
+    // 11. Phone width: one column, nothing wider than the screen.
     await page.setViewportSize({ width: 390, height: 800 });
     check(await page.evaluate(() => document.documentElement.scrollWidth <= 390), 'no horizontal scrolling at 390 px');
     check(!(await page.isVisible('#sidebar')) && (await page.isVisible('#toggle-sidebar')), 'the conversation list folds away');
