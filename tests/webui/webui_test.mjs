@@ -346,7 +346,26 @@ async function main() {
     await page.waitForFunction(() => document.querySelectorAll('#conversation-list .open').length === 4);
     check(/Imported 2 conversation/.test(await page.textContent('#status')), 'Import adds them under new ids');
 
-    // 10. Script injection, reasoning and tool calls in a reply: served as
+    // 10. Images: refused for a text-only model; sent as an image_url part
+    //     to a model whose /v1/models entry lists vision (no served model has
+    //     it, so the list is answered with one more entry).
+    const png = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==', 'base64');
+    await page.setInputFiles('#attach-file', { name: 'dot.png', mimeType: 'image/png', buffer: png });
+    check(/dot\.png: the model .* does not take images/.test(await page.textContent('#status')) &&
+      (await page.locator('#attachments li').count()) === 0, 'an image is refused for a text-only model');
+    await page.route('**/v1/models', async (route) => {
+      const response = await route.fetch();
+      const json = await response.json();
+      json.data.push({ id: 'vision-model', object: 'model', owned_by: 'test', capabilities: ['vision'] });
+      await route.fulfill({ response, json });
+    });
+    await page.reload();
+    await page.waitForSelector('html[data-ready]');
+    await page.selectOption('#model', 'vision-model');
+    await page.setInputFiles('#attach-file', { name: 'dot.png', mimeType: 'image/png', buffer: png });
+    await page.waitForSelector('#attachments li');
+
+    // 11. Script injection, reasoning and tool calls in a reply: served as
     //    the stream a model would send (the tiny model does not write them).
     const events = [
       { reasoning_content: 'Thinking <b>hard</b>.' },
@@ -362,6 +381,12 @@ async function main() {
     await sendMessage('Show me some HTML.');
     await idle();
     await page.unroute('**/v1/chat/completions');
+    await page.unroute('**/v1/models');
+    const withImage = requests.at(-1);
+    const parts = withImage.messages.at(-1).content;
+    check(withImage.model === 'vision-model' && Array.isArray(parts) && parts[0].type === 'text' &&
+      parts[0].text === 'Show me some HTML.' && parts[1].type === 'image_url' &&
+      parts[1].image_url.url === 'data:image/png;base64,' + png.toString('base64'), 'the image is sent as an image_url part');
     const reply = lastReply();
     const text = await reply.locator('.markdown').textContent();
     check(text.includes('<img src=x onerror="window.__xss=1">') && text.includes('<script>window.__xss=2</script>'),
@@ -377,7 +402,7 @@ async function main() {
     await details.locator('summary').click();
     await shot('10-injection-reasoning-tools');
 
-    // 11. Phone width: one column, nothing wider than the screen.
+    // 12. Phone width: one column, nothing wider than the screen.
     await page.setViewportSize({ width: 390, height: 800 });
     check(await page.evaluate(() => document.documentElement.scrollWidth <= 390), 'no horizontal scrolling at 390 px');
     check(!(await page.isVisible('#sidebar')) && (await page.isVisible('#toggle-sidebar')), 'the conversation list folds away');
