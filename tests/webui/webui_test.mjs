@@ -26,6 +26,16 @@ function check(cond, msg) {
   console.log('ok - ' + msg);
 }
 
+// axe-core's WCAG 2 A/AA rules over the page as it is now: [] when clean.
+async function axeViolations(page) {
+  const source = fs.readFileSync(path.join(process.env.ALLM_WEBUI_DRIVER, 'node_modules', 'axe-core', 'axe.min.js'), 'utf8');
+  await page.evaluate(source);
+  return page.evaluate(async () => {
+    const r = await window.axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } });
+    return r.violations.map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+  });
+}
+
 function loadDriver() {
   const cache = process.env.ALLM_WEBUI_DRIVER;
   if (!cache || !fs.existsSync(path.join(cache, 'node_modules', 'playwright-core'))) {
@@ -221,6 +231,8 @@ async function main() {
     await setSetting('temperature', '0');
     await setSetting('max_tokens', '24');
     await setSetting('system', 'You are brief.');
+    const a11ySettings = await axeViolations(page);
+    check(a11ySettings.length === 0, 'axe-core finds no WCAG 2.1 A/AA violation (settings open): ' + a11ySettings.join(' | '));
     await page.click('#toggle-settings');
     await shot('02-settings-closed');
     await page.focus('#prompt');
@@ -407,6 +419,8 @@ async function main() {
     check(await page.evaluate(() => document.documentElement.scrollWidth <= 390), 'no horizontal scrolling at 390 px');
     check(!(await page.isVisible('#sidebar')) && (await page.isVisible('#toggle-sidebar')), 'the conversation list folds away');
     await shot('11-phone');
+    const a11yPhone = await axeViolations(page);
+    check(a11yPhone.length === 0, 'axe-core finds no WCAG 2.1 A/AA violation (phone width, rich reply): ' + a11yPhone.join(' | '));
     await page.click('#toggle-sidebar');
     await page.waitForSelector('#sidebar.open');
     await shot('12-phone-conversations');
