@@ -423,6 +423,7 @@ async function main() {
     check(a11yPhone.length === 0, 'axe-core finds no WCAG 2.1 A/AA violation (phone width, rich reply): ' + a11yPhone.join(' | '));
     await page.click('#toggle-sidebar');
     await page.waitForSelector('#sidebar.open');
+    await sleep(300);  // the slide-in transition
     await shot('12-phone-conversations');
 
     check(JSON.stringify(failures) === JSON.stringify(['401 /v1/models']), 'the only failed request is the first, keyless one: ' + failures.join(', '));

@@ -437,7 +437,10 @@ async function respond(c) {
     reply.stats.ttft_ms = first - started;
     reply.stats.tokens = tokens;
     // Decode speed: the tokens after the first over the time after the first.
-    if (tokens > 1 && last > first) reply.stats.tokens_per_s = ((tokens - 1) * 1000) / (last - first);
+    // When they all arrived at once (a short reply in one network read), that
+    // span measures nothing: then all tokens over the whole request.
+    if (tokens > 1 && last - first >= 20) reply.stats.tokens_per_s = ((tokens - 1) * 1000) / (last - first);
+    else if (last > started) reply.stats.tokens_per_s = (tokens * 1000) / (last - started);
   }
   reply.tool_calls = reply.tool_calls.filter(Boolean);
   if (!reply.tool_calls.length) delete reply.tool_calls;
@@ -584,7 +587,10 @@ ui.importFile.addEventListener('change', async () => {
   ui.importFile.value = '';
 });
 ui.toggleSettings.addEventListener('click', () => toggle(ui.toggleSettings, ui.settings));
-ui.toggleSidebar.addEventListener('click', () => toggle(ui.toggleSidebar, ui.sidebar, 'open'));
+ui.toggleSidebar.addEventListener('click', () => {
+  toggle(ui.toggleSidebar, ui.sidebar, 'open');
+  if (ui.sidebar.classList.contains('open')) ui.newChat.focus();  // keyboard users land in the list
+});
 ui.settings.addEventListener('change', () => {
   readSettings();
   const c = conversation();
