@@ -468,6 +468,8 @@ PullResult pull(const PullRequest& request, const HubSettings& hub, const Progre
   if ((gated || is_private) && !hub.token) throw_needs_token(c);
 
   const auto tree = fetch_tree(c, http, commit);
+  if (files.empty())  // repo info without "siblings" (very large repos): the tree lists the files
+    for (const auto& [path, entry] : tree) files.push_back(path);
   Selection sel = select_files(files, req.include, req.exclude);
   if (sel.files.empty()) throw InvalidArgumentError("nothing to download from " + req.repo_id + " (--exclude removed every file)");
 

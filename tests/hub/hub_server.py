@@ -68,6 +68,7 @@ class State:
     lock = threading.Lock()
     blobs = {}  # sha256 -> (repo, path)
     cdn_port = 0
+    no_siblings = False
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -144,6 +145,8 @@ class Handler(BaseHTTPRequestHandler):
                 "gated": "manual" if repo.gated else False, "disabled": False, "downloads": 0, "likes": 0,
                 "tags": [], "library_name": "transformers", "createdAt": "2025-01-01T00:00:00.000Z",
                 "siblings": [{"rfilename": p} for p in sorted(repo.files)]}
+        if State.no_siblings:  # as the hub answers for very large repos: the tree lists the files
+            del body["siblings"]
         self.send(200, {"Content-Type": "application/json"}, json.dumps(body).encode())
 
     def tree(self, repo, rev, under, query):
@@ -265,6 +268,7 @@ def main():
     ap.add_argument("--corrupt", action="append", default=[])
     ap.add_argument("--claim-size", action="append", default=[], help="PATH:BYTES (a lie about its size)")
     ap.add_argument("--throttle", type=int, default=0, help="CDN bytes per second")
+    ap.add_argument("--no-siblings", action="store_true", help="repo info without its file list")
     ap.add_argument("--log")
     ap.add_argument("--port-file", required=True)
     args = ap.parse_args()
@@ -283,6 +287,7 @@ def main():
         path, _, n = c.rpartition(":")
         State.claim_size[path] = int(n)
     State.throttle = args.throttle
+    State.no_siblings = args.no_siblings
     State.log_path = args.log
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True

@@ -90,6 +90,10 @@ layout_and_offline_run)
   # A tag revision gets its own ref to the same commit.
   "$allm" pull tiny-org/qwen3-fixture@v1.0 --quiet > /dev/null || fail "pull @v1.0"
   [ "$(cat "$repo_dir/refs/v1.0")" = "$(cat "$repo_dir/refs/main")" ] || fail "refs/v1.0"
+  # Repo info without "siblings": the file list comes from the tree.
+  stop_server; start_server --no-siblings
+  HF_HOME="$work/hf-tree" "$allm" pull tiny-org/qwen3-fixture --quiet > /dev/null || fail "pull without siblings"
+  check_layout "$work/hf-tree/hub/models--tiny-org--qwen3-fixture" "$repo_src" main "${model_files[@]}"
   stop_server
   # Runs with the server gone and HF_HUB_OFFLINE=1, the same as from the fixture directory.
   expected=$("$allm" run "$data/models/qwen3" "hello" "${greedy[@]}") || fail "run fixture"
