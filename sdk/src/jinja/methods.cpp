@@ -259,11 +259,11 @@ Value m_join(const Value& s, CallArgs& a, Interpreter& in) {
   a.expect_no_more("join");
   if (!items) throw runtime_error("join() takes exactly one argument (0 given)");
   std::string out;
-  bool first = true;
+  size_t index = 0;
   for (auto& item : iterate(*items)) {
-    if (!item.is_string()) throw runtime_error("sequence item: expected str instance, " + item.type_name() + " found");
-    if (!first) out += s.as_string();
-    first = false;
+    if (!item.is_string())
+      throw runtime_error("sequence item " + std::to_string(index) + ": expected str instance, " + item.type_name() + " found");
+    if (index++ > 0) out += s.as_string();
     out += item.as_string();
     in.check_size(out.size());
   }
@@ -458,7 +458,8 @@ Value call_markup_method(const Value& self, const std::string& name, Method m, C
   }
   if (name == "join" && !a.positional.empty()) {
     std::vector<Value> items;
-    for (auto& item : iterate(a.positional[0])) items.push_back(item.is_string() ? html_escape(item) : item);
+    // markupsafe escapes every item, so numbers and the like join as text.
+    for (auto& item : iterate(a.positional[0])) items.push_back(html_escape(item));
     a.positional[0] = Value::list(std::move(items));
   }
   return as_markup(m(self, a, in));
