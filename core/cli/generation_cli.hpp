@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "allm/error.hpp"
+#include "allm/kv_pool.hpp"
 #include "allm/model_loader.hpp"
 #include "allm/provider.hpp"
 #include "allm/registry.hpp"
@@ -105,7 +106,9 @@ inline constexpr const char* kGenerationFlagsHelp =
     "  --ignore-eos           keep going past end-of-sequence tokens\n"
     "  --ctx N                context window (default: config context_length,\n"
     "                         capped at the model's max_position_embeddings)\n"
-    "  --threads N            compute threads (default: physical cores)\n";
+    "  --threads N            compute threads (default: physical cores)\n"
+    "  --kv-budget SIZE       most memory the KV cache may take, e.g. 512M, 4GiB\n"
+    "                         (default: config kv_budget; 0 = no limit)\n";
 
 // Shows "loading MODEL… 1.2 s" on stderr while `work` runs, when stderr is a
 // terminal and the work takes longer than half a second.
@@ -160,6 +163,7 @@ inline nlohmann::json provider_flags(Args& args) {
     o["context_length"] = *ctx;
   }
   if (int t = thread_option(args)) o["threads"] = t;
+  if (auto budget = args.value("kv-budget")) o["kv_budget"] = parse_byte_size(*budget, "--kv-budget");
   return o;
 }
 

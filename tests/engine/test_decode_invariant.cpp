@@ -32,7 +32,10 @@ double worst_decode_drift(Model& model, std::vector<int32_t> ids) {
   for (int i = 0; i < kGenerated; ++i) {
     auto fresh = model.make_cache();
     model.forward(ids, *fresh, LogitsMode::last, full.data());
-    for (int64_t j = 0; j < V; ++j) worst = std::max(worst, std::fabs(double(step[j]) - full[j]));
+    for (int64_t j = 0; j < V; ++j) {
+      const double d = std::fabs(double(step[j]) - full[j]);
+      worst = std::isnan(d) ? INFINITY : std::max(worst, d);
+    }
     const int32_t next = argmax(full);
     ids.push_back(next);
     model.forward(std::span<const int32_t>(&next, 1), *cache, LogitsMode::last, step.data());

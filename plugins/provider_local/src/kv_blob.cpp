@@ -52,12 +52,13 @@ std::vector<uint8_t> save_kv_blob(KVCache& cache, const std::vector<TokenId>& id
                               static_cast<uint64_t>(s.head_dim)};
   put(out, header, 4);
   put(out, ids.data(), ids.size());
-  for (int64_t l = 0; l < s.layers; ++l) {
-    KVLayerView view = cache.layer(l);
-    for (const float* side : {view.k, view.v})
-      for (int64_t h = 0; h < s.kv_heads; ++h)
-        put(out, side + h * view.capacity * s.head_dim, static_cast<size_t>(n * s.head_dim));
-  }
+  std::vector<float> row(static_cast<size_t>(n * s.head_dim));
+  for (int64_t l = 0; l < s.layers; ++l)
+    for (bool values : {false, true})
+      for (int64_t h = 0; h < s.kv_heads; ++h) {
+        cache.read(l, values, h, 0, static_cast<int64_t>(n), row.data());
+        put(out, row.data(), row.size());
+      }
   return out;
 }
 
@@ -75,16 +76,21 @@ RestoredKv load_kv_blob(const std::vector<uint8_t>& blob, const Model& model, co
                   ") does not match the model");
   const int64_t n = static_cast<int64_t>(header[0]);
   if (header[0] > blob.size()) throw IoError("KV cache blob: position count at byte 8 is larger than the blob");
+  const uint64_t kv_bytes = header[0] * static_cast<uint64_t>(s.layers * 2 * s.kv_heads * s.head_dim) * 4;
+  if (kv_bytes / 4 / static_cast<uint64_t>(s.layers * 2 * s.kv_heads * s.head_dim) != header[0] || kv_bytes > blob.size())
+    throw IoError("KV cache blob: " + std::to_string(header[0]) + " positions at byte 8 need more bytes than the blob has");
   RestoredKv out;
   out.ids.resize(static_cast<size_t>(n));
   r.get(out.ids.data(), out.ids.size());
   out.cache = model.make_cache(std::max<int64_t>(n, 1));
   out.cache->reserve(n);
-  for (int64_t l = 0; l < s.layers; ++l) {
-    KVLayerView view = out.cache->layer(l);
-    for (float* side : {view.k, view.v})
-      for (int64_t h = 0; h < s.kv_heads; ++h) r.get(side + h * view.capacity * s.head_dim, static_cast<size_t>(n * s.head_dim));
-  }
+  std::vector<float> row(static_cast<size_t>(n * s.head_dim));
+  for (int64_t l = 0; l < s.layers; ++l)
+    for (bool values : {false, true})
+      for (int64_t h = 0; h < s.kv_heads; ++h) {
+        r.get(row.data(), row.size());
+        out.cache->write(l, values, h, 0, n, row.data());
+      }
   if (r.at() != r.size()) throw IoError("KV cache blob: " + std::to_string(r.size() - r.at()) + " stray bytes at byte " + std::to_string(r.at()));
   out.cache->advance(n);
   return out;

@@ -66,6 +66,14 @@ LocalProvider::LocalProvider(const json& options) : Provider(media_limits_of(opt
   if (!context_option_) context_option_ = option_int(config_, "context_length", "config");
   threads_ = static_cast<int>(option_int(opts, "threads", "options"));
   if (!threads_) threads_ = static_cast<int>(option_int(config_, "threads", "config"));
+  for (const json* where : {static_cast<const json*>(&opts), static_cast<const json*>(&config_)}) {
+    auto it = where->find("kv_budget");
+    if (it == where->end() || it->is_null() || kv_budget_) continue;
+    const std::string key = where == &opts ? "options.kv_budget" : "config.kv_budget";
+    if (it->is_string()) kv_budget_ = parse_byte_size(it->get<std::string>(), key);
+    else if (it->is_number_unsigned()) kv_budget_ = it->get<uint64_t>();
+    else throw InvalidArgumentError(key + ": expected a byte count or a size such as \"2GiB\", got " + it->dump());
+  }
   if (config_.contains("max_cached_models"))
     ModelCache::instance().set_capacity(static_cast<size_t>(option_int(config_, "max_cached_models", "config")));
   const std::string tmpl = opts.value("template", std::string("auto"));
@@ -185,7 +193,10 @@ GenerateResponse LocalProvider::do_generate(const PreparedRequest& request, cons
     while (reuse < limit && ids[reuse] == cached_ids_[reuse]) ++reuse;
     cache_->truncate(static_cast<int64_t>(reuse));
   } else {
-    cache_ = m->model->make_cache(std::min<int64_t>(ctx, static_cast<int64_t>(ids.size()) + params.max_tokens));
+    if (kv_budget_)  // positions are taken from the budget as generation needs them
+      cache_ = std::make_unique<KVCache>(m->model->make_pool(kv_budget_));
+    else
+      cache_ = m->model->make_cache(std::min<int64_t>(ctx, static_cast<int64_t>(ids.size()) + params.max_tokens));
   }
   cached_ids_.resize(reuse);
 

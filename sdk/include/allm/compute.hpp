@@ -29,11 +29,15 @@ struct RopeTable {
   std::vector<float> cos, sin;  // [tokens][half]
 };
 
-// One layer's keys and values: [kv_heads][capacity][head_dim] each.
+// One layer's keys and values of one sequence, stored in blocks of `block`
+// positions (a KVPool's layout): block i holds positions [i*block, (i+1)*block),
+// and the key of kv head g at position p is at
+// blocks[p / block] + k_offset + g * head_stride + (p % block) * head_dim
+// (values: v_offset).
 struct KVLayerView {
-  float* k = nullptr;
-  float* v = nullptr;
-  int64_t capacity = 0;
+  float* const* blocks = nullptr;
+  int64_t k_offset = 0, v_offset = 0;
+  int64_t block = 0, head_stride = 0;
 };
 
 struct AttentionParams {
@@ -41,6 +45,17 @@ struct AttentionParams {
   float scale = 1;        // multiplies q·k
   float softcap = 0;      // 0: none, else cap * tanh(s / cap)
   int64_t window = 0;     // 0: full causal, else keys in (pos - window, pos]
+  const float* sinks = nullptr;  // per query head: a learned logit in every softmax (gpt-oss), or null
+};
+
+// The queries of one sequence's new tokens (positions pos0 .. pos0 + n - 1,
+// already in its cache) and where their outputs go; q and out are
+// [n][heads][head_dim].
+struct AttentionSeq {
+  const float* q = nullptr;
+  float* out = nullptr;
+  int64_t n = 0, pos0 = 0;
+  KVLayerView kv;
 };
 
 class Backend {
@@ -67,10 +82,9 @@ class Backend {
   // Rotates the first rope.rotary_dim dims of each head in place; x is [n][heads][head_dim].
   virtual void rope(float* x, int64_t n, int64_t heads, int64_t head_dim, const RopeConfig& rope,
                     const RopeTable& table) = 0;
-  // out[t] = softmax(q[t] K^T * scale) V over the cached positions visible to
-  // position pos0 + t; q is [n][heads][head_dim], out likewise.
-  virtual void attention(const float* q, int64_t n, int64_t pos0, const KVLayerView& kv,
-                         const AttentionParams& p, float* out) = 0;
+  // For every sequence s and token t: out = softmax(q K^T * scale) V over the
+  // cached positions of s visible to position pos0 + t (causal, windowed).
+  virtual void attention(const AttentionSeq* seqs, int64_t count, const AttentionParams& p) = 0;
   // out = act(gate) * up, elementwise over count values.
   virtual void gated_activation(const float* gate, const float* up, int64_t count, Activation act, float* out) = 0;
   // y += x
@@ -88,6 +102,8 @@ const char* cpu_kernel_name();
 
 // Fills `table` for positions [pos0, pos0 + n). Reuses its storage.
 void compute_rope_table(const RopeConfig& rope, int64_t pos0, int64_t n, RopeTable& table);
+// Fills `table` for the n positions listed (tokens of several sequences).
+void compute_rope_table(const RopeConfig& rope, const int64_t* positions, int64_t n, RopeTable& table);
 
 // Widens a (small) tensor such as a norm weight or bias to F32.
 std::vector<float> to_f32(const Tensor& t);

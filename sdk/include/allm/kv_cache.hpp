@@ -1,39 +1,64 @@
 #pragma once
-// The key/value cache of one sequence. Keys and values are kept in F32 (exact
-// with respect to the model's activations; 4 bytes per value), laid out
-// [layer][kv_head][position][head_dim] so attention streams each head's keys
-// contiguously. Capacity grows by doubling (never per token in steady state);
-// `truncate` drops a suffix so a session can rewind and reuse a prefix.
+// The key/value cache of one sequence: a table of blocks in a KVPool (see
+// kv_pool.hpp). A cache made by Model::make_cache has a private pool without
+// a budget; caches made from a shared pool (KVCache(pool)) draw on its budget,
+// and `fork` starts a sequence that shares a prefix's blocks copy-on-write (a
+// prompt cache). Keys and values are F32. `truncate` drops a suffix so a
+// session can rewind and reuse a prefix; destroying the cache frees its blocks.
 #include <cstdint>
+#include <memory>
 #include <vector>
 
-#include "allm/compute.hpp"
+#include "allm/kv_pool.hpp"
 
 namespace allm {
 
 class KVCache {
  public:
+  // A sequence in its own pool (no budget), `initial_capacity` positions preallocated.
   KVCache(int64_t layers, int64_t kv_heads, int64_t head_dim, int64_t max_positions, int64_t initial_capacity);
+  // An empty sequence drawing blocks from `pool`.
+  explicit KVCache(std::shared_ptr<KVPool> pool);
+  ~KVCache();
+  KVCache(const KVCache&) = delete;
+  KVCache& operator=(const KVCache&) = delete;
 
-  int64_t size() const noexcept { return size_; }          // positions stored
-  int64_t capacity() const noexcept { return capacity_; }  // positions allocated
-  int64_t max_positions() const noexcept { return max_positions_; }
-  int64_t layers() const noexcept { return static_cast<int64_t>(k_.size()); }
+  int64_t size() const noexcept { return size_; }  // positions stored
+  // Positions the blocks held now can store.
+  int64_t capacity() const noexcept { return static_cast<int64_t>(table_.size()) * pool_->block_positions(); }
+  int64_t max_positions() const noexcept { return pool_->shape().max_positions; }
+  int64_t layers() const noexcept { return pool_->shape().layers; }
+  const std::shared_ptr<KVPool>& pool() const noexcept { return pool_; }
+  const std::vector<int32_t>& blocks() const noexcept { return table_; }
 
-  // Makes room for `positions` positions (throws ContextWindowError past max_positions).
+  // Makes room for `positions` positions: ContextWindowError past
+  // max_positions, OutOfMemoryError when the pool's budget cannot supply the
+  // blocks (the cache is left as it was).
   void reserve(int64_t positions);
-  // Keeps the first n positions (n <= size()).
+  // Keeps the first n positions (n <= size()); whole blocks past them go back to the pool.
   void truncate(int64_t n);
-  void clear() { size_ = 0; }
+  void clear() { truncate(0); }
+  // A new sequence in the same pool holding this one's first n positions; full
+  // blocks are shared until either side writes into them.
+  std::unique_ptr<KVCache> fork(int64_t n) const;
+  // Called by the model before writing positions [from, to): gives this
+  // sequence private copies of shared blocks in that range and reserves `to`.
+  void prepare_write(int64_t from, int64_t to);
   // Called by the model once a forward call has written positions [size(), size() + n).
   void advance(int64_t n) { size_ += n; }
 
-  KVLayerView layer(int64_t i) noexcept { return {k_[i].data(), v_[i].data(), capacity_}; }
-  uint64_t bytes() const noexcept;
+  // Copies positions [p0, p0 + n) of one layer's keys (values: `values`) of
+  // kv head `head` to/from `n * head_dim` floats (session save/load).
+  void read(int64_t layer, bool values, int64_t head, int64_t p0, int64_t n, float* out) const;
+  void write(int64_t layer, bool values, int64_t head, int64_t p0, int64_t n, const float* in);
+
+  // Bytes of the blocks this sequence holds (shared blocks counted in full).
+  uint64_t bytes() const noexcept { return static_cast<uint64_t>(capacity()) * pool_->bytes_per_position(); }
 
  private:
-  int64_t kv_heads_, head_dim_, max_positions_, capacity_ = 0, size_ = 0;
-  std::vector<std::vector<float>> k_, v_;
+  std::shared_ptr<KVPool> pool_;
+  std::vector<int32_t> table_;
+  int64_t size_ = 0;
 };
 
 }  // namespace allm

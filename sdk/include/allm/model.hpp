@@ -1,5 +1,5 @@
 #pragma once
-// A model ready to run: forward passes over token batches with a KV cache.
+// A model ready to run: forward passes over token batches with KV caches.
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -17,21 +17,48 @@ struct ModelInfo {
   int64_t layers = 0;
   uint64_t weight_bytes = 0;     // all weights as stored
   uint64_t bytes_per_token = 0;  // weight bytes one decode step reads
+  uint64_t kv_bytes_per_position = 0;  // KV cache bytes one cached position takes
 };
 
-enum class LogitsMode { all, last };
+// Which logits a forward call returns for a sequence's new tokens.
+enum class LogitsMode { all, last, none };
+
+// One sequence's part of a batched forward call: `tokens` go at positions
+// start .. start + n - 1 of `cache` (start -1: its current end; otherwise the
+// cache is first truncated to `start`, which must not exceed its size).
+struct BatchEntry {
+  KVCache* cache = nullptr;
+  std::span<const int32_t> tokens;
+  LogitsMode logits = LogitsMode::last;
+  int64_t start = -1;
+};
 
 class Model {
  public:
   virtual ~Model() = default;
   virtual const ModelInfo& info() const = 0;
-  // A cache for this model; `capacity` positions preallocated (0: a default).
+  // A cache in its own pool (no budget); `capacity` positions preallocated (0: a default).
   virtual std::unique_ptr<KVCache> make_cache(int64_t capacity = 0) const = 0;
-  // Runs `tokens` at positions cache.size() .. cache.size()+n-1, appends their
-  // keys/values to the cache and writes logits: [n][vocab] for `all`, [vocab]
-  // for `last`. One forward call at a time per model (scratch is shared).
-  // Token ids outside the vocabulary throw InvalidArgumentError.
-  virtual void forward(std::span<const int32_t> tokens, KVCache& cache, LogitsMode mode, float* logits) = 0;
+  // A pool shared by many sequences (KVCache(pool)); budget_bytes 0: unlimited.
+  virtual std::shared_ptr<KVPool> make_pool(uint64_t budget_bytes = 0) const = 0;
+
+  // One forward pass over several sequences (prefill chunks and single decode
+  // tokens mixed): every weight matrix is read once for all their tokens, and
+  // each sequence attends only to its own cache. Logits rows ([vocab] each)
+  // are written in entry order: all new positions of an `all` entry, the last
+  // one of a `last` entry, none of a `none` entry. Each cache may appear once.
+  // Bad input (token id outside the vocabulary, context window) is refused
+  // before any cache changes; when the KV pool's budget cannot hold the new
+  // positions, OutOfMemoryError leaves every cache's contents as they were
+  // (apart from a requested rewind). One forward call at a time per model.
+  virtual void forward(std::span<const BatchEntry> batch, float* logits) = 0;
+
+  // One sequence: `tokens` at positions cache.size() ...; logits [n][vocab]
+  // for `all`, [vocab] for `last`.
+  void forward(std::span<const int32_t> tokens, KVCache& cache, LogitsMode mode, float* logits) {
+    const BatchEntry entry{&cache, tokens, mode, -1};
+    forward(std::span<const BatchEntry>(&entry, 1), logits);
+  }
 };
 
 }  // namespace allm

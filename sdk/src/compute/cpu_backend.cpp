@@ -132,38 +132,75 @@ class CpuBackend final : public Backend {
     }
   }
 
-  void attention(const float* q, int64_t n, int64_t pos0, const KVLayerView& kv, const AttentionParams& p,
-                 float* out) override {
+  // One task = one token of one sequence and one kv head: all query heads of
+  // that kv head go through the visible positions block by block with an
+  // online softmax (running max and sum per head, rescaled once per block), so
+  // no score row of the whole context is ever stored.
+  void attention(const AttentionSeq* seqs, int64_t count, const AttentionParams& p) override {
     const int64_t group = p.heads / p.kv_heads, d = p.head_dim;
-    reserve_scratch(kv.capacity);  // sized by the cache, not per token
+    int64_t tasks = 0, work = 0, max_block = 0;
+    task_start_.resize(static_cast<size_t>(count + 1));
+    for (int64_t s = 0; s < count; ++s) {
+      task_start_[s] = tasks;
+      tasks += seqs[s].n * p.kv_heads;
+      work += seqs[s].n * p.heads * (seqs[s].pos0 + seqs[s].n) * d;
+      max_block = std::max(max_block, seqs[s].kv.block);
+    }
+    task_start_[count] = tasks;
+    reserve_scratch(group * (d + max_block + 2));
     const auto& k = kernels::active();
-    const int64_t tasks = n * p.heads;
-    const int64_t grain = tasks * (pos0 + n) * d < kMinParallelAttention ? tasks : 1;
+    const int64_t grain = work < kMinParallelAttention ? tasks : 1;
     pool_.parallel_for(tasks, grain, [&](int th, int64_t b, int64_t e) {
-      float* scores = scratch_[th].data();
+      float* acc = scratch_[th].data();     // [group][d]
+      float* scores = acc + group * d;      // [group][block]
+      float* mx = scores + group * max_block, *sum = mx + group;
+      int64_t s = std::upper_bound(task_start_.begin(), task_start_.end(), b) - task_start_.begin() - 1;
       for (int64_t task = b; task < e; ++task) {
-        const int64_t t = task / p.heads, h = task % p.heads, kvh = h / group;
-        const int64_t pos = pos0 + t;
-        const int64_t start = p.window > 0 ? std::max<int64_t>(0, pos - p.window + 1) : 0;
-        const float* qv = q + (t * p.heads + h) * d;
-        const float* keys = kv.k + kvh * kv.capacity * d;
-        const float* values = kv.v + kvh * kv.capacity * d;
-        float mx = -INFINITY;
-        for (int64_t j = start; j <= pos; ++j) {
-          float s = k.dot_f32(keys + j * d, qv, d) * p.scale;
-          if (p.softcap > 0) s = p.softcap * std::tanh(s / p.softcap);
-          scores[j] = s;
-          mx = std::max(mx, s);
+        while (task >= task_start_[s + 1]) ++s;
+        const AttentionSeq& sq = seqs[s];
+        const KVLayerView& kv = sq.kv;
+        const int64_t local = task - task_start_[s], t = local / p.kv_heads, g = local % p.kv_heads;
+        const int64_t pos = sq.pos0 + t, bs = kv.block;
+        const int64_t first = p.window > 0 ? std::max<int64_t>(0, pos - p.window + 1) : 0;
+        const float* q = sq.q + (t * p.heads + g * group) * d;
+        for (int64_t h = 0; h < group; ++h) {
+          mx[h] = p.sinks ? p.sinks[g * group + h] : -INFINITY;
+          sum[h] = p.sinks ? 1.0f : 0.0f;
         }
-        double sum = 0;
-        for (int64_t j = start; j <= pos; ++j) {
-          scores[j] = std::exp(scores[j] - mx);
-          sum += scores[j];
+        std::fill(acc, acc + group * d, 0.0f);
+        for (int64_t j0 = first; j0 <= pos; j0 = (j0 / bs + 1) * bs) {
+          const int64_t j1 = std::min(pos + 1, (j0 / bs + 1) * bs), len = j1 - j0;
+          const float* base = kv.blocks[j0 / bs] + g * kv.head_stride + (j0 % bs) * d;
+          const float* keys = base + kv.k_offset;
+          const float* values = base + kv.v_offset;
+          for (int64_t h = 0; h < group; ++h) {
+            float* sc = scores + h * max_block;
+            float m = mx[h];
+            for (int64_t j = 0; j < len; ++j) {
+              float v = k.dot_f32(keys + j * d, q + h * d, d) * p.scale;
+              if (p.softcap > 0) v = p.softcap * std::tanh(v / p.softcap);
+              sc[j] = v;
+              m = std::max(m, v);
+            }
+            const float correction = std::exp(mx[h] - m);  // 0 while nothing was seen
+            float* o = acc + h * d;
+            if (correction != 1.0f)
+              for (int64_t c = 0; c < d; ++c) o[c] *= correction;
+            float add = 0;
+            for (int64_t j = 0; j < len; ++j) {
+              const float w = std::exp(sc[j] - m);
+              add += w;
+              k.axpy(w, values + j * d, o, d);
+            }
+            sum[h] = sum[h] * correction + add;
+            mx[h] = m;
+          }
         }
-        float* o = out + (t * p.heads + h) * d;
-        std::fill(o, o + d, 0.0f);
-        const float inv = static_cast<float>(1.0 / sum);
-        for (int64_t j = start; j <= pos; ++j) k.axpy(scores[j] * inv, values + j * d, o, d);
+        for (int64_t h = 0; h < group; ++h) {
+          float* out = sq.out + (t * p.heads + g * group + h) * d;
+          const float inv = 1.0f / sum[h];
+          for (int64_t c = 0; c < d; ++c) out[c] = acc[h * d + c] * inv;
+        }
       }
     });
   }
@@ -254,6 +291,7 @@ class CpuBackend final : public Backend {
   ThreadPool pool_;
   std::vector<std::vector<float>> scratch_;
   std::vector<uint8_t> prepared_;  // activations converted for batched formats
+  std::vector<int64_t> task_start_;  // attention: first task of each sequence
 };
 
 }  // namespace

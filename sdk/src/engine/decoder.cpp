@@ -42,6 +42,7 @@ class DecoderModel final : public Model {
       }
     }
     info_.bytes_per_token = per_token;
+    info_.kv_bytes_per_position = KVPool(kv_shape()).bytes_per_position();
   }
 
   const ModelInfo& info() const override { return info_; }
@@ -51,31 +52,96 @@ class DecoderModel final : public Model {
                                      capacity > 0 ? capacity : std::min<int64_t>(s_.context_length, 512));
   }
 
-  void forward(std::span<const int32_t> tokens, KVCache& cache, LogitsMode mode, float* logits) override {
-    const int64_t n = static_cast<int64_t>(tokens.size());
+  std::shared_ptr<KVPool> make_pool(uint64_t budget_bytes) const override {
+    return std::make_shared<KVPool>(kv_shape(), budget_bytes);
+  }
+
+  using Model::forward;
+
+  void forward(std::span<const BatchEntry> batch, float* logits) override {
+    const int64_t n = plan(batch);
     if (n == 0) return;
-    for (int64_t t = 0; t < n; ++t)
-      if (tokens[t] < 0 || tokens[t] >= s_.vocab)
-        throw InvalidArgumentError("token id " + std::to_string(tokens[t]) + " at index " + std::to_string(t) +
-                                   " is outside the vocabulary [0, " + std::to_string(s_.vocab) + ")");
-    if (cache.layers() != s_.layers) throw InvalidArgumentError("KV cache was made for another model");
-    const int64_t pos0 = cache.size();
-    cache.reserve(pos0 + n);
     size_scratch(n);
-    for (size_t r = 0; r < s_.ropes.size(); ++r) compute_rope_table(s_.ropes[r], pos0, n, tables_[r]);
+    for (size_t r = 0; r < s_.ropes.size(); ++r) compute_rope_table(s_.ropes[r], positions_.data(), n, tables_[r]);
 
-    be_->embedding(w_.embed, tokens.data(), n, x_.data(), s_.embed_scale);
-    for (int64_t i = 0; i < s_.layers; ++i) layer(i, n, pos0, cache.layer(i));
-    cache.advance(n);
+    be_->embedding(w_.embed, ids_.data(), n, x_.data(), s_.embed_scale);
+    for (int64_t i = 0; i < s_.layers; ++i) layer(i, n);
+    for (auto& seq : seqs_) seq.cache->advance(seq.n);
 
-    const int64_t first = mode == LogitsMode::last ? n - 1 : 0, rows = n - first;
-    be_->rms_norm(x_.data() + first * s_.hidden, w_.final_norm.data(), rows, s_.hidden, s_.norm_eps,
-                  s_.norm_plus_one, h_.data());
+    // Rows whose logits were asked for, gathered in entry order.
+    int64_t rows = 0;
+    for (const auto& seq : seqs_) {
+      const int64_t first = seq.mode == LogitsMode::all ? 0 : seq.mode == LogitsMode::last ? seq.n - 1 : seq.n;
+      for (int64_t t = first; t < seq.n; ++t, ++rows)
+        std::copy_n(x_.data() + (seq.offset + t) * s_.hidden, s_.hidden, out_.data() + rows * s_.hidden);
+    }
+    if (rows == 0) return;
+    be_->rms_norm(out_.data(), w_.final_norm.data(), rows, s_.hidden, s_.norm_eps, s_.norm_plus_one, h_.data());
     be_->linear(w_.lm_head, h_.data(), rows, logits);
     if (s_.final_softcap > 0) be_->softcap(logits, rows * s_.vocab, s_.final_softcap);
   }
 
  private:
+  KVShape kv_shape() const { return KVShape{s_.layers, s_.kv_heads, s_.head_dim, s_.context_length}; }
+
+  // One sequence of the current call: its tokens are rows [offset, offset + n).
+  struct Seq {
+    KVCache* cache;
+    int64_t offset, n, pos0;
+    LogitsMode mode;
+    std::vector<float*> blocks;  // the cache's blocks, in position order
+  };
+
+  // Checks the batch, makes room in every cache (private copies of shared
+  // blocks about to be written) and lays the tokens out; returns their count.
+  // Throws before any cache changes size.
+  int64_t plan(std::span<const BatchEntry> batch) {
+    seqs_.resize(batch.size());
+    int64_t n = 0;
+    for (size_t e = 0; e < batch.size(); ++e) {
+      const BatchEntry& b = batch[e];
+      const std::string where = batch.size() > 1 ? "batch entry " + std::to_string(e) + ": " : "";
+      if (!b.cache) throw InvalidArgumentError(where + "no KV cache");
+      const KVShape& ks = b.cache->pool()->shape();
+      if (ks.layers != s_.layers || ks.kv_heads != s_.kv_heads || ks.head_dim != s_.head_dim)
+        throw InvalidArgumentError(where + "KV cache was made for another model");
+      for (size_t f = 0; f < e; ++f)
+        if (batch[f].cache == b.cache)
+          throw InvalidArgumentError(where + "the same KV cache is already batch entry " + std::to_string(f));
+      for (size_t t = 0; t < b.tokens.size(); ++t)
+        if (b.tokens[t] < 0 || b.tokens[t] >= s_.vocab)
+          throw InvalidArgumentError(where + "token id " + std::to_string(b.tokens[t]) + " at index " +
+                                     std::to_string(t) + " is outside the vocabulary [0, " + std::to_string(s_.vocab) +
+                                     ")");
+      if (b.start < -1 || b.start > b.cache->size())
+        throw InvalidArgumentError(where + "start position " + std::to_string(b.start) + " is past the " +
+                                   std::to_string(b.cache->size()) + " cached positions");
+      const int64_t pos0 = b.start < 0 ? b.cache->size() : b.start;
+      const int64_t len = static_cast<int64_t>(b.tokens.size());
+      if (pos0 + len > b.cache->max_positions())
+        throw ContextWindowError(where + std::to_string(pos0 + len) + " positions exceed the context window of " +
+                                 std::to_string(b.cache->max_positions()));
+      seqs_[e] = Seq{b.cache, n, len, pos0, b.logits, {}};
+      n += len;
+    }
+    for (auto& seq : seqs_) {
+      if (seq.pos0 < seq.cache->size()) seq.cache->truncate(seq.pos0);  // a requested rewind
+      seq.cache->prepare_write(seq.pos0, seq.pos0 + seq.n);            // may throw OutOfMemoryError
+    }
+    ids_.resize(static_cast<size_t>(n));
+    positions_.resize(static_cast<size_t>(n));
+    attn_seqs_.resize(seqs_.size());
+    for (size_t e = 0; e < seqs_.size(); ++e) {
+      Seq& seq = seqs_[e];
+      std::copy(batch[e].tokens.begin(), batch[e].tokens.end(), ids_.begin() + seq.offset);
+      for (int64_t t = 0; t < seq.n; ++t) positions_[seq.offset + t] = seq.pos0 + t;
+      const auto& pool = *seq.cache->pool();
+      seq.blocks.clear();
+      for (int32_t b : seq.cache->blocks()) seq.blocks.push_back(pool.data(b));
+    }
+    return n;
+  }
+
   void size_scratch(int64_t n) {
     if (n <= scratch_tokens_) return;
     scratch_tokens_ = n;
@@ -100,7 +166,7 @@ class DecoderModel final : public Model {
     }
   }
 
-  void layer(int64_t i, int64_t n, int64_t pos0, KVLayerView kv) {
+  void layer(int64_t i, int64_t n) {
     const LayerWeights& l = w_.layers[i];
     const LayerSpec& ls = s_.layer[i];
     const int64_t H = s_.hidden, D = s_.head_dim;
@@ -117,14 +183,27 @@ class DecoderModel final : public Model {
     const RopeConfig& rope = s_.ropes[ls.rope];
     be_->rope(q_.data(), n, s_.heads, D, rope, tables_[ls.rope]);
     be_->rope(k_.data(), n, s_.kv_heads, D, rope, tables_[ls.rope]);
-    for (int64_t t = 0; t < n; ++t)
-      for (int64_t g = 0; g < s_.kv_heads; ++g) {
-        const int64_t dst = (g * kv.capacity + pos0 + t) * D, src = (t * s_.kv_heads + g) * D;
-        std::copy_n(k_.data() + src, D, kv.k + dst);
-        std::copy_n(v_.data() + src, D, kv.v + dst);
+    int64_t used = 0;
+    for (size_t e = 0; e < seqs_.size(); ++e) {
+      const Seq& seq = seqs_[e];
+      if (seq.n == 0) continue;
+      const KVPool& pool = *seq.cache->pool();
+      const KVLayerView kv{seq.blocks.data(), pool.key_offset(i), pool.value_offset(i), pool.block_positions(),
+                           pool.head_stride()};
+      for (int64_t t = 0; t < seq.n; ++t) {
+        const int64_t pos = seq.pos0 + t;
+        float* block = seq.blocks[static_cast<size_t>(pos / kv.block)] + (pos % kv.block) * D;
+        for (int64_t g = 0; g < s_.kv_heads; ++g) {
+          const int64_t src = ((seq.offset + t) * s_.kv_heads + g) * D;
+          std::copy_n(k_.data() + src, D, block + kv.k_offset + g * kv.head_stride);
+          std::copy_n(v_.data() + src, D, block + kv.v_offset + g * kv.head_stride);
+        }
       }
-    AttentionParams ap{s_.heads, s_.kv_heads, D, s_.attn_scale, s_.attn_softcap, ls.window};
-    be_->attention(q_.data(), n, pos0, kv, ap, attn_.data());
+      const int64_t q_row = seq.offset * s_.heads * D;
+      attn_seqs_[used++] = AttentionSeq{q_.data() + q_row, attn_.data() + q_row, seq.n, seq.pos0, kv};
+    }
+    AttentionParams ap{s_.heads, s_.kv_heads, D, s_.attn_scale, s_.attn_softcap, ls.window, nullptr};
+    be_->attention(attn_seqs_.data(), used, ap);
     be_->linear(l.o, attn_.data(), n, out_.data(), bias(l.o_bias));
     if (!l.post_attn_norm.empty())
       be_->rms_norm(out_.data(), l.post_attn_norm.data(), n, H, s_.norm_eps, s_.norm_plus_one, out_.data());
@@ -212,6 +291,10 @@ class DecoderModel final : public Model {
   std::vector<float> x_, h_, out_, q_, k_, v_, attn_, gate_, up_, router_, moe_in_, moe_out_, moe_weights_;
   std::vector<int64_t> moe_tokens_;
   std::vector<std::pair<int64_t, float>> chosen_;
+  std::vector<Seq> seqs_;
+  std::vector<int32_t> ids_;
+  std::vector<int64_t> positions_;
+  std::vector<AttentionSeq> attn_seqs_;
 };
 
 void validate(const DecoderSpec& s, const DecoderWeights& w) {

@@ -1,6 +1,7 @@
 #include "allm/kv_cache.hpp"
 
 #include <algorithm>
+#include <cstring>
 #include <string>
 
 #include "allm/error.hpp"
@@ -8,25 +9,33 @@
 namespace allm {
 
 KVCache::KVCache(int64_t layers, int64_t kv_heads, int64_t head_dim, int64_t max_positions, int64_t initial_capacity)
-    : kv_heads_(kv_heads), head_dim_(head_dim), max_positions_(max_positions), k_(layers), v_(layers) {
+    : pool_(std::make_shared<KVPool>(KVShape{layers, kv_heads, head_dim, max_positions})) {
   reserve(std::min(max_positions, std::max<int64_t>(1, initial_capacity)));
 }
 
+KVCache::KVCache(std::shared_ptr<KVPool> pool) : pool_(std::move(pool)) {
+  if (!pool_) throw InvalidArgumentError("KV cache: no pool");
+}
+
+KVCache::~KVCache() {
+  for (int32_t b : table_) pool_->release(b);
+}
+
 void KVCache::reserve(int64_t positions) {
-  if (positions <= capacity_) return;
-  if (positions > max_positions_)
+  if (positions <= capacity()) return;
+  if (positions > max_positions())
     throw ContextWindowError("KV cache: " + std::to_string(positions) + " positions exceed the context window of " +
-                             std::to_string(max_positions_));
-  const int64_t cap = std::min(max_positions_, std::max(positions, capacity_ * 2));
-  for (auto* side : {&k_, &v_}) {
-    for (auto& buf : *side) {
-      std::vector<float> grown(static_cast<size_t>(kv_heads_ * cap * head_dim_));
-      for (int64_t h = 0; h < kv_heads_ && size_ > 0; ++h)
-        std::copy_n(buf.begin() + h * capacity_ * head_dim_, size_ * head_dim_, grown.begin() + h * cap * head_dim_);
-      buf = std::move(grown);
-    }
+                             std::to_string(max_positions()));
+  const int64_t bp = pool_->block_positions();
+  const size_t want = static_cast<size_t>((positions + bp - 1) / bp), had = table_.size();
+  try {
+    while (table_.size() < want) table_.push_back(pool_->take());
+  } catch (const OutOfMemoryError& e) {
+    for (size_t i = had; i < table_.size(); ++i) pool_->release(table_[i]);
+    table_.resize(had);
+    throw OutOfMemoryError(std::string(e.what()) + "; this sequence needs " + std::to_string(positions) +
+                           " positions (" + std::to_string(want) + " blocks)");
   }
-  capacity_ = cap;
 }
 
 void KVCache::truncate(int64_t n) {
@@ -34,10 +43,59 @@ void KVCache::truncate(int64_t n) {
     throw InvalidArgumentError("KV cache: cannot truncate " + std::to_string(size_) + " positions to " +
                                std::to_string(n));
   size_ = n;
+  // Blocks holding positions < n stay; the rest go back to the pool.
+  const int64_t bp = pool_->block_positions();
+  const size_t keep = static_cast<size_t>((n + bp - 1) / bp);
+  while (table_.size() > keep) {
+    pool_->release(table_.back());
+    table_.pop_back();
+  }
 }
 
-uint64_t KVCache::bytes() const noexcept {
-  return static_cast<uint64_t>(k_.size()) * 2 * static_cast<uint64_t>(kv_heads_ * capacity_ * head_dim_) * 4;
+std::unique_ptr<KVCache> KVCache::fork(int64_t n) const {
+  if (n < 0 || n > size_)
+    throw InvalidArgumentError("KV cache: cannot fork " + std::to_string(n) + " positions of " +
+                               std::to_string(size_));
+  auto child = std::make_unique<KVCache>(pool_);
+  const int64_t bp = pool_->block_positions();
+  const size_t blocks = static_cast<size_t>((n + bp - 1) / bp);
+  for (size_t i = 0; i < blocks; ++i) {
+    pool_->retain(table_[i]);
+    child->table_.push_back(table_[i]);
+  }
+  child->size_ = n;
+  return child;
+}
+
+void KVCache::prepare_write(int64_t from, int64_t to) {
+  reserve(to);
+  const int64_t bp = pool_->block_positions();
+  const size_t floats = pool_->block_bytes() / sizeof(float);
+  for (int64_t b = from / bp; b * bp < to; ++b) {
+    int32_t& id = table_[static_cast<size_t>(b)];
+    if (pool_->refs(id) == 1) continue;
+    const int32_t copy = pool_->take();  // OutOfMemoryError leaves the shared block in place
+    std::memcpy(pool_->data(copy), pool_->data(id), floats * sizeof(float));
+    pool_->release(id);
+    id = copy;
+  }
+}
+
+void KVCache::read(int64_t layer, bool values, int64_t head, int64_t p0, int64_t n, float* out) const {
+  const int64_t bp = pool_->block_positions(), d = pool_->shape().head_dim;
+  const int64_t off = (values ? pool_->value_offset(layer) : pool_->key_offset(layer)) + head * pool_->head_stride();
+  for (int64_t p = p0; p < p0 + n; ++p)
+    std::memcpy(out + (p - p0) * d, pool_->data(table_[static_cast<size_t>(p / bp)]) + off + (p % bp) * d,
+                static_cast<size_t>(d) * sizeof(float));
+}
+
+void KVCache::write(int64_t layer, bool values, int64_t head, int64_t p0, int64_t n, const float* in) {
+  prepare_write(p0, p0 + n);
+  const int64_t bp = pool_->block_positions(), d = pool_->shape().head_dim;
+  const int64_t off = (values ? pool_->value_offset(layer) : pool_->key_offset(layer)) + head * pool_->head_stride();
+  for (int64_t p = p0; p < p0 + n; ++p)
+    std::memcpy(pool_->data(table_[static_cast<size_t>(p / bp)]) + off + (p % bp) * d, in + (p - p0) * d,
+                static_cast<size_t>(d) * sizeof(float));
 }
 
 }  // namespace allm

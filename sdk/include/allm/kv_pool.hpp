@@ -1,0 +1,72 @@
+#pragma once
+// A pool of fixed-size KV blocks shared by many sequences (a paged KV cache).
+// One block holds `block_positions` consecutive positions of one sequence for
+// every layer, keys and values: [layer][K,V][kv_head][position][head_dim].
+// Sequences (KVCache) own a table of block ids; blocks are reference counted
+// so a fork shares its parent's prefix and copies a block only when it writes
+// into a shared one (copy-on-write). The pool never holds more than its byte
+// budget: taking a block past it throws OutOfMemoryError naming the sizes.
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace allm {
+
+// "4096", "512M", "4GiB", "1.5G" (K/M/G/T, with or without "iB"/"B"; powers
+// of 1024) -> bytes; InvalidArgumentError naming `what` otherwise.
+uint64_t parse_byte_size(const std::string& text, const std::string& what);
+
+// What one sequence's cache stores.
+struct KVShape {
+  int64_t layers = 0, kv_heads = 0, head_dim = 0;
+  int64_t max_positions = 0;  // the model's context window
+};
+
+class KVPool {
+ public:
+  static constexpr int64_t kDefaultBlockPositions = 16;
+
+  // budget_bytes 0: no limit beyond the memory of the machine.
+  explicit KVPool(KVShape shape, uint64_t budget_bytes = 0, int64_t block_positions = kDefaultBlockPositions);
+  KVPool(const KVPool&) = delete;
+  KVPool& operator=(const KVPool&) = delete;
+
+  const KVShape& shape() const noexcept { return shape_; }
+  int64_t block_positions() const noexcept { return block_; }
+  uint64_t bytes_per_position() const noexcept;  // all layers, keys and values
+  uint64_t block_bytes() const noexcept { return bytes_per_position() * static_cast<uint64_t>(block_); }
+  uint64_t budget_bytes() const noexcept { return budget_; }
+  // Blocks (and their bytes) referenced by at least one sequence.
+  int64_t blocks_in_use() const;
+  uint64_t bytes_in_use() const { return static_cast<uint64_t>(blocks_in_use()) * block_bytes(); }
+  // Blocks the budget still allows a sequence to take (free ones plus unallocated).
+  int64_t blocks_available() const;
+
+  // ---- for KVCache and the model --------------------------------------------
+  // A block with one reference; throws OutOfMemoryError past the budget.
+  int32_t take();
+  void retain(int32_t block);
+  void release(int32_t block);
+  int32_t refs(int32_t block) const;
+  // A block's floats (stable while the block is referenced; other threads may
+  // take blocks meanwhile, hence the lock).
+  float* data(int32_t block) const;
+  // Floats from a block's start to layer l's keys / values, and per kv head.
+  int64_t key_offset(int64_t layer) const noexcept { return layer * 2 * head_stride_ * shape_.kv_heads; }
+  int64_t value_offset(int64_t layer) const noexcept { return key_offset(layer) + head_stride_ * shape_.kv_heads; }
+  int64_t head_stride() const noexcept { return head_stride_; }  // block_positions * head_dim
+
+ private:
+  KVShape shape_;
+  uint64_t budget_;
+  int64_t block_, head_stride_;
+  mutable std::mutex mutex_;
+  std::vector<std::unique_ptr<float[]>> blocks_;
+  std::vector<int32_t> refs_;
+  std::vector<int32_t> free_;
+  int64_t in_use_ = 0;
+};
+
+}  // namespace allm

@@ -1,0 +1,109 @@
+#include "allm/kv_pool.hpp"
+
+#include <cctype>
+#include <cmath>
+#include <cstdlib>
+#include <string>
+
+#include "allm/error.hpp"
+
+namespace allm {
+
+uint64_t parse_byte_size(const std::string& text, const std::string& what) {
+  auto bad = [&]() -> uint64_t {
+    throw InvalidArgumentError(what + ": '" + text + "' is not a size (bytes, or a number with K, M, G or T, e.g. 512M, 4GiB)");
+  };
+  if (text.empty() || !(std::isdigit(static_cast<unsigned char>(text[0])) || text[0] == '.')) return bad();
+  char* end = nullptr;
+  const double number = std::strtod(text.c_str(), &end);
+  std::string unit(end);
+  for (auto& c : unit) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  if (unit.size() > 1 && unit.back() == 'B') unit.pop_back();
+  if (unit.size() > 1 && unit.back() == 'I') unit.pop_back();
+  double scale = 1;
+  if (unit == "K") scale = 1024.0;
+  else if (unit == "M") scale = 1024.0 * 1024;
+  else if (unit == "G") scale = 1024.0 * 1024 * 1024;
+  else if (unit == "T") scale = 1024.0 * 1024 * 1024 * 1024;
+  else if (!unit.empty() && unit != "B") return bad();
+  const double bytes = number * scale;
+  if (!std::isfinite(bytes) || bytes < 0 || bytes > 1.8e19) return bad();
+  return static_cast<uint64_t>(bytes);
+}
+
+KVPool::KVPool(KVShape shape, uint64_t budget_bytes, int64_t block_positions)
+    : shape_(shape), budget_(budget_bytes), block_(block_positions), head_stride_(block_positions * shape.head_dim) {
+  if (shape.layers <= 0 || shape.kv_heads <= 0 || shape.head_dim <= 0 || shape.max_positions <= 0)
+    throw InvalidArgumentError("KV pool: layers, kv heads, head dim and context window must be positive");
+  if (block_positions <= 0 || block_positions > 4096)
+    throw InvalidArgumentError("KV pool: block size must be between 1 and 4096 positions, got " +
+                               std::to_string(block_positions));
+  if (budget_ != 0 && budget_ < block_bytes())
+    throw InvalidArgumentError("KV pool: a budget of " + std::to_string(budget_) + " bytes is smaller than one block (" +
+                               std::to_string(block_bytes()) + " bytes for " + std::to_string(block_) +
+                               " positions)");
+}
+
+uint64_t KVPool::bytes_per_position() const noexcept {
+  return static_cast<uint64_t>(shape_.layers) * 2 * static_cast<uint64_t>(shape_.kv_heads * shape_.head_dim) *
+         sizeof(float);
+}
+
+int64_t KVPool::blocks_in_use() const {
+  std::lock_guard lock(mutex_);
+  return in_use_;
+}
+
+int64_t KVPool::blocks_available() const {
+  std::lock_guard lock(mutex_);
+  const int64_t spare = static_cast<int64_t>(free_.size());
+  if (budget_ == 0) return INT64_MAX;
+  return spare + static_cast<int64_t>(budget_ / block_bytes()) - static_cast<int64_t>(blocks_.size());
+}
+
+int32_t KVPool::take() {
+  std::lock_guard lock(mutex_);
+  int32_t b;
+  if (!free_.empty()) {
+    b = free_.back();
+    free_.pop_back();
+  } else {
+    if (budget_ != 0 && (blocks_.size() + 1) * block_bytes() > budget_)
+      throw OutOfMemoryError("KV cache budget exhausted: " + std::to_string(in_use_) + " blocks of " +
+                             std::to_string(block_bytes()) + " bytes (" + std::to_string(block_) +
+                             " positions each) are in use and the budget is " + std::to_string(budget_) +
+                             " bytes (kv_budget / --kv-budget)");
+    const size_t floats = block_bytes() / sizeof(float);
+    blocks_.emplace_back(new float[floats]());
+    refs_.push_back(0);
+    b = static_cast<int32_t>(blocks_.size() - 1);
+  }
+  refs_[static_cast<size_t>(b)] = 1;
+  ++in_use_;
+  return b;
+}
+
+void KVPool::retain(int32_t block) {
+  std::lock_guard lock(mutex_);
+  ++refs_[static_cast<size_t>(block)];
+}
+
+void KVPool::release(int32_t block) {
+  std::lock_guard lock(mutex_);
+  if (--refs_[static_cast<size_t>(block)] == 0) {
+    free_.push_back(block);
+    --in_use_;
+  }
+}
+
+float* KVPool::data(int32_t block) const {
+  std::lock_guard lock(mutex_);
+  return blocks_[static_cast<size_t>(block)].get();
+}
+
+int32_t KVPool::refs(int32_t block) const {
+  std::lock_guard lock(mutex_);
+  return refs_[static_cast<size_t>(block)];
+}
+
+}  // namespace allm
