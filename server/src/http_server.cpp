@@ -393,8 +393,14 @@ HttpServer::~HttpServer() {
 
 tcp::endpoint HttpServer::listen(const std::string& host, uint16_t port) {
   beast::error_code ec;
-  const auto address = asio::ip::make_address(host, ec);
-  if (ec) throw InvalidArgumentError("--host: '" + host + "' is not an IP address (" + ec.message() + ")");
+  asio::ip::address address = asio::ip::make_address(host, ec);
+  if (ec) {  // a name ("localhost"): its first address
+    tcp::resolver resolver(io_);
+    auto results = resolver.resolve(host, std::to_string(port), ec);
+    if (ec || results.empty())
+      throw InvalidArgumentError("--host: cannot resolve '" + host + "' (" + ec.message() + ")");
+    address = results.begin()->endpoint().address();
+  }
   tcp::endpoint endpoint(address, port);
   acceptor_.open(endpoint.protocol(), ec);
   if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);

@@ -7,6 +7,12 @@ import fs from 'node:fs';
 export const ALLM = process.env.ALLM_BIN;
 export const MODEL = process.env.ALLM_MODEL;
 
+// Servers still running when the test exits (a failed check) are killed.
+const running = new Set();
+process.on('exit', () => {
+  for (const p of running) p.kill('SIGKILL');
+});
+
 export function fail(msg) {
   console.error('FAIL: ' + msg);
   process.exit(1);
@@ -40,6 +46,7 @@ export function startServer(extraArgs = [], env = {}) {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const server = { proc, stderr: '', url: null, exited: null };
+    running.add(proc);
     const timer = setTimeout(() => reject(new Error('server did not start:\n' + server.stderr)), 60000);
     proc.stderr.on('data', (d) => {
       server.stderr += d.toString();
@@ -51,6 +58,7 @@ export function startServer(extraArgs = [], env = {}) {
       }
     });
     proc.on('exit', (code, signal) => {
+      running.delete(proc);
       server.exited = { code, signal };
       if (!server.url) {
         clearTimeout(timer);
