@@ -161,6 +161,17 @@ async function rendererChecks(page) {
     const code = document.createElement('div');
     code.append(renderMarkdown('```python\ndef f(): return "s"  # c\n```'));
     out.kinds = [...code.querySelectorAll('span')].map((s) => s.className + ':' + s.textContent);
+    // A long reply re-rendered while it streams must stay cheap (linear).
+    const long = 'Some *words* and a http://example.org link, with _stress_ on `code`. '.repeat(2000);
+    const t0 = performance.now();
+    const big = document.createElement('div');
+    big.append(renderMarkdown(long));
+    out.longMs = performance.now() - t0;
+    out.longEm = big.querySelectorAll('em').length;
+    // Openers without closers (a model stuck repeating "**a [b ") neither.
+    const t1 = performance.now();
+    renderMarkdown('**a [b ![c ~~d _e *f `g '.repeat(5000));
+    out.unclosedMs = performance.now() - t1;
     return out;
   }, MARKDOWN_CASES);
   MARKDOWN_CASES.forEach(([src, want], i) =>
@@ -170,6 +181,8 @@ async function rendererChecks(page) {
   check(/conversations\[0\]/.test(results.importError || ''), 'a bad import names the conversation: ' + results.importError);
   check(JSON.stringify(results.kinds) === JSON.stringify(['tok-kw:def', 'tok-kw:return', 'tok-str:"s"', 'tok-com:# c']),
     'python is highlighted: ' + JSON.stringify(results.kinds));
+  check(results.longEm === 4000 && results.longMs < 1000, `a 140 kB reply renders in ${Math.round(results.longMs)} ms`);
+  check(results.unclosedMs < 1000, `a 125 kB reply of unclosed spans renders in ${Math.round(results.unclosedMs)} ms`);
 }
 
 // ---- the browser session ---------------------------------------------------

@@ -27,26 +27,30 @@ function safeLink(url, children) {
 }
 
 // Inline spans: code, links, images (as links), bold, italic, strike, breaks.
+// Sticky (y) regexes, matched at the current position. Spans are bounded
+// (1000 characters of emphasis, 2000 of a URL, ...) so an opener without a
+// closer costs a bounded scan, not one to the end of the reply: rendering
+// stays linear while a long reply streams in.
 const INLINE_RULES = [
-  { re: /^(`+)([\s\S]*?[^`])\1(?!`)/, make: (m) => el('code', null, m[2].replace(/^ (.*) $/, '$1')) },
+  { re: /(`+)([\s\S]{0,4000}?[^`])\1(?!`)/y, make: (m) => el('code', null, m[2].replace(/^ (.*) $/, '$1')) },
   {
-    re: /^!\[([^\]]*)\]\(([^)\s]+)(?:\s+"[^"]*")?\)/,
+    re: /!\[([^\]]{0,500})\]\(([^)\s]{1,2000})(?:\s+"[^"]{0,500}")?\)/y,
     make: (m) => safeLink(m[2], [document.createTextNode('[image: ' + (m[1] || m[2]) + ']')]),
   },
-  { re: /^\[((?:[^\[\]]|\[[^\]]*\])+)\]\(([^)\s]+)(?:\s+"[^"]*")?\)/, make: (m) => safeLink(m[2], inline(m[1])) },
-  { re: /^<(https?:\/\/[^>\s]+)>/, make: (m) => safeLink(m[1], [document.createTextNode(m[1])]) },
+  { re: /\[((?:[^\[\]]|\[[^\[\]]{0,500}\]){1,500})\]\(([^)\s]{1,2000})(?:\s+"[^"]{0,500}")?\)/y, make: (m) => safeLink(m[2], inline(m[1])) },
+  { re: /<(https?:\/\/[^>\s]{1,2000})>/y, make: (m) => safeLink(m[1], [document.createTextNode(m[1])]) },
   {
-    re: /^https?:\/\/[^\s<>()]*[^\s<>().,;:!?'"*_~]/,
+    re: /https?:\/\/[^\s<>()]*[^\s<>().,;:!?'"*_~]/y,
     make: (m) => safeLink(m[0], [document.createTextNode(m[0])]),
   },
-  { re: /^\*\*(?=\S)([\s\S]*?\S)\*\*/, make: (m) => wrap('strong', m[1]) },
+  { re: /\*\*(?=\S)([\s\S]{0,1000}?\S)\*\*/y, make: (m) => wrap('strong', m[1]) },
   // Underscores close only at a word's end (CommonMark: snake__case is text).
-  { re: /^__(?=\S)([\s\S]*?\S)__(?![A-Za-z0-9_])/, make: (m) => wrap('strong', m[1]) },
-  { re: /^~~(?=\S)([\s\S]*?\S)~~/, make: (m) => wrap('del', m[1]) },
-  { re: /^\*(?=[^\s*])([\s\S]*?[^\s*])\*(?!\*)/, make: (m) => wrap('em', m[1]) },
-  { re: /^_(?=[^\s_])([\s\S]*?[^\s_])_(?![A-Za-z0-9_])/, make: (m) => wrap('em', m[1]) },
-  { re: /^ {2,}\n|^\\\n/, make: () => el('br') },
-  { re: /^\\([!-/:-@[-`{-~])/, make: (m) => document.createTextNode(m[1]) },
+  { re: /__(?=\S)([\s\S]{0,1000}?\S)__(?![A-Za-z0-9_])/y, make: (m) => wrap('strong', m[1]) },
+  { re: /~~(?=\S)([\s\S]{0,1000}?\S)~~/y, make: (m) => wrap('del', m[1]) },
+  { re: /\*(?=[^\s*])([\s\S]{0,1000}?[^\s*])\*(?!\*)/y, make: (m) => wrap('em', m[1]) },
+  { re: /_(?=[^\s_])([\s\S]{0,1000}?[^\s_])_(?![A-Za-z0-9_])/y, make: (m) => wrap('em', m[1]) },
+  { re: / {2,}\n|\\\n/y, make: () => el('br') },
+  { re: /\\([!-/:-@[-`{-~])/y, make: (m) => document.createTextNode(m[1]) },
 ];
 
 function wrap(tag, text) {
@@ -69,10 +73,14 @@ export function inline(text) {
     // Emphasis inside a word (snake_case) is not emphasis.
     const wordBefore = i > 0 && /[A-Za-z0-9]/.test(text[i - 1]);
     let matched = false;
-    if ('`![<h*_~ \\'.includes(ch) && !(ch === '_' && wordBefore)) {
-      const rest = text.slice(i);
+    // Only characters that can start a span are tried (sticky regexes at i:
+    // no copy of the rest of the text, so a long reply stays linear).
+    const candidate =
+      '`![<*_~\\'.includes(ch) || (ch === ' ' && text[i + 1] === ' ') || (ch === 'h' && text.startsWith('http', i));
+    if (candidate && !(ch === '_' && wordBefore)) {
       for (const rule of INLINE_RULES) {
-        const m = rule.re.exec(rest);
+        rule.re.lastIndex = i;
+        const m = rule.re.exec(text);
         if (!m) continue;
         const node = rule.make(m);
         if (!node) continue;
