@@ -3,14 +3,14 @@
 // API key), one browser. Each step leaves a screenshot in ALLM_SCREENSHOTS.
 // Oracles: `allm run` on the same prompt (the streamed reply), the server's
 // access log (cancellation), CommonMark's rendering of the Markdown cases.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
-const ALLM = process.env.ALLM_BIN;
-const MODEL = process.env.ALLM_MODEL;
+import { ALLM, MODEL, startServer, stopServer } from '../server/serve.mjs';
+
 const SECOND = process.env.ALLM_SECOND_MODEL;
 const SHOTS = process.env.ALLM_SCREENSHOTS;
 const KEY = 'webui-test-key';
@@ -47,39 +47,6 @@ function loadDriver() {
     process.exit(77);
   }
   return createRequire(path.join(cache, 'package.json'))('playwright-core');
-}
-
-// Resolves once "allm serve: listening on http://H:P" is on stderr.
-function startServer(args) {
-  return new Promise((resolve, reject) => {
-    const proc = spawn(ALLM, ['serve', ...args, '--port', '0', '--threads', '1'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    const server = { proc, stderr: '', url: null };
-    const timer = setTimeout(() => reject(new Error('server did not start:\n' + server.stderr)), 60000);
-    proc.stderr.on('data', (d) => {
-      server.stderr += d.toString();
-      const m = server.stderr.match(/allm serve: listening on (http:\/\/\S+)\n/);
-      if (m && !server.url) {
-        server.url = m[1];
-        clearTimeout(timer);
-        resolve(server);
-      }
-    });
-    proc.on('exit', (code) => {
-      server.exited = true;
-      if (!server.url) {
-        clearTimeout(timer);
-        reject(new Error(`server exited (${code}) before listening:\n${server.stderr}`));
-      }
-    });
-  });
-}
-
-function stopServer(server) {
-  return new Promise((resolve) => {
-    if (server.exited) return resolve();
-    server.proc.on('exit', resolve);
-    server.proc.kill('SIGTERM');
-  });
 }
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -190,7 +157,7 @@ async function rendererChecks(page) {
 async function main() {
   const { chromium } = loadDriver();
   fs.mkdirSync(SHOTS, { recursive: true });
-  const server = await startServer([MODEL, SECOND, '--api-key', KEY]);
+  const server = await startServer([SECOND, '--api-key', KEY]);
   const userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'allm-webui-'));
   let browser;
   try {
@@ -448,7 +415,7 @@ async function main() {
   }
 
   // --no-webui: the page is not served, the API is.
-  const bare = await startServer([MODEL, '--no-webui']);
+  const bare = await startServer(['--no-webui']);
   try {
     const r = await fetch(bare.url + '/', { headers: { accept: 'text/html' } });
     check(r.status === 200 && (await r.text()) === 'allm is running', '--no-webui: GET / is the plain probe answer');
