@@ -132,4 +132,28 @@ TEST(JinjaFilters, Slice) {
   EXPECT_EQ(render("{{ [1,2]|slice(-1)|list }}"), "[]");
 }
 
+// Found by a differential run against Jinja 3.1.6; expectations from it.
+TEST(JinjaFilters, FullCaseMappingAsPython) {
+  EXPECT_EQ(render("{{ \"ßtraße ﬁx İ\"|upper }}|{{ \"ßtraße\".title() }}|{{ \"ﬁx\"|capitalize }}|{{ \"ßa\"|title }}|{{ \"İ\"|lower|length }}|{{ \"ß\".islower() }}"),
+            "SSTRASSE FIX İ|Sstraße|Fix|SSa|2|True");
+}
+
+TEST(JinjaFilters, TruncateOfNonStrings) {
+  EXPECT_EQ(render("{{ [1,2]|truncate(3) }}|{{ \"abc\"|truncate(3) }}|{{ x|truncate(3) }}|{{ y|truncate(3) }}", {{"x", json::object()}}),
+            "[1, 2]|abc|{}|");
+  EXPECT_EQ(render_error("{{ 3|truncate(3) }}"), "test.jinja:1:6: object of type 'int' has no len()");
+  EXPECT_EQ(render_error("{{ (range(20)|list)|truncate(3) }}"), "test.jinja:1:21: 'list' object has no attribute 'rsplit'");
+}
+
+TEST(JinjaFilters, UndefinedInsideAPrintedList) {
+  EXPECT_EQ(render("{{ [x.y, 1] }}|{{ ['3']|groupby('a') }}", {{"x", json::object()}}), "[Undefined, 1]|[(Undefined, ['3'])]");
+}
+
+TEST(JinjaFilters, NumberConversionOfUndefinedRaises) {
+  EXPECT_EQ(render_error("{{ x|int }}"), "test.jinja:1:6: 'x' is undefined");
+  EXPECT_EQ(render_error("{{ x|float(1.5) }}"), "test.jinja:1:6: 'x' is undefined");
+  EXPECT_EQ(render_error("{{ [1,2]|select|last }}"), "test.jinja:1:17: 'generator' object is not reversible");
+  EXPECT_EQ(render("{{ x|string }}|{{ x|length }}|{{ x|list }}|{{ x|first }}|{{ x|last }}|{{ x|sum }}"), "|0|[]|||0");
+}
+
 }  // namespace

@@ -243,6 +243,8 @@ Value f_first(Interpreter&, const Value& v, CallArgs& a) {
 
 Value f_last(Interpreter&, const Value& v, CallArgs& a) {
   a.expect_no_more("last");
+  // Jinja takes next(reversed(seq)): a generator cannot be reversed.
+  if (v.is_list() && v.as_list().generator) throw runtime_error("'generator' object is not reversible");
   auto items = iterate(v);
   if (items.empty()) return Value::undefined("No last item, sequence was empty.");
   return items.back();
@@ -251,6 +253,7 @@ Value f_last(Interpreter&, const Value& v, CallArgs& a) {
 Value f_float(Interpreter&, const Value& v, CallArgs& a) {
   const Value* dflt = a.get(0, "default");
   a.expect_no_more("float");
+  if (v.is_undefined()) fail_undefined(v);  // float(Undefined) raises, it is not a failed conversion
   if (v.is_number()) return Value(v.as_double());
   if (v.is_string())
     if (auto d = parse_float(v.as_string())) return Value(*d);
@@ -261,6 +264,7 @@ Value f_int(Interpreter&, const Value& v, CallArgs& a) {
   const Value* dflt = a.get(0, "default");
   int64_t base = int_arg(a.get(1, "base"), 10, "base");
   a.expect_no_more("int");
+  if (v.is_undefined()) fail_undefined(v);  // int(Undefined) raises, it is not a failed conversion
   if (v.is_integral()) return Value(v.as_int());
   if (v.is_float()) {
     double d = v.as_double();
@@ -584,7 +588,16 @@ Value f_truncate(Interpreter&, const Value& v, CallArgs& a) {
   std::string end = string_arg(a.get(2, "end"), "...", "end");
   int64_t leeway = int_arg(a.get(3, "leeway"), 5, "leeway");
   a.expect_no_more("truncate");
-  std::string s = str_of(v);
+  if (!v.is_string()) {
+    // Jinja measures len(s) of what it was given: a short list comes back
+    // as it is; a number has no len().
+    auto n = length(v);
+    if (!n) throw runtime_error("object of type '" + v.type_name() + "' has no len()");
+    if (*n <= len + leeway) return v;
+    if (killwords) throw runtime_error("can only concatenate " + v.type_name() + " (not \"str\") to " + v.type_name());
+    throw runtime_error("'" + v.type_name() + "' object has no attribute 'rsplit'");
+  }
+  std::string s = v.as_string();
   auto chars = utf8::chars(s);
   int64_t n = static_cast<int64_t>(chars.size());
   int64_t end_len = static_cast<int64_t>(utf8::length(end));

@@ -20,13 +20,6 @@ locale_t utf8_locale() {
   return loc;
 }
 
-std::string map_chars(const std::string& s, uint32_t (*fn)(uint32_t)) {
-  std::string out;
-  out.reserve(s.size());
-  for (uint32_t cp : utf8::code_points(s)) utf8::append(out, fn(cp));
-  return out;
-}
-
 }  // namespace
 
 uint32_t to_upper(uint32_t cp) {
@@ -46,17 +39,73 @@ bool is_alpha(uint32_t cp) {
 }
 bool is_digit(uint32_t cp) { return cp >= '0' && cp <= '9'; }
 bool is_alnum(uint32_t cp) { return is_alpha(cp) || is_digit(cp); }
+namespace {
+
+// Unicode's unconditional special casings (SpecialCasing.txt) that Python's
+// str.upper/lower/title apply: one code point becoming several ("ß" -> "SS").
+struct SpecialCase {
+  uint32_t cp;
+  const char* lower;  // nullptr: the simple mapping
+  const char* title;
+  const char* upper;
+};
+constexpr SpecialCase kSpecialCases[] = {
+    {0x00DF, nullptr, "Ss", "SS"},
+    {0x0130, "i\xCC\x87", nullptr, nullptr},
+    {0x0149, nullptr, "\xCA\xBCN", "\xCA\xBCN"},
+    {0x01F0, nullptr, "J\xCC\x8C", "J\xCC\x8C"},
+    {0x0587, nullptr, "\xD4\xB5\xD6\x82", "\xD4\xB5\xD5\x92"},
+    {0xFB00, nullptr, "Ff", "FF"},
+    {0xFB01, nullptr, "Fi", "FI"},
+    {0xFB02, nullptr, "Fl", "FL"},
+    {0xFB03, nullptr, "Ffi", "FFI"},
+    {0xFB04, nullptr, "Ffl", "FFL"},
+    {0xFB05, nullptr, "St", "ST"},
+    {0xFB06, nullptr, "St", "ST"},
+};
+
+enum class Case { Lower, Title, Upper };
+
+void append_cased(std::string& out, uint32_t cp, Case c) {
+  if (cp >= 0x80)
+    for (auto& sc : kSpecialCases)
+      if (sc.cp == cp) {
+        const char* mapped = c == Case::Lower ? sc.lower : c == Case::Title ? sc.title : sc.upper;
+        if (mapped) {
+          out += mapped;
+          return;
+        }
+        break;
+      }
+  utf8::append(out, c == Case::Lower ? to_lower(cp) : to_upper(cp));
+}
+
+bool has_special_upper(uint32_t cp) {
+  for (auto& sc : kSpecialCases)
+    if (sc.cp == cp) return sc.upper != nullptr;
+  return false;
+}
+
+std::string map_case(const std::string& s, Case c) {
+  std::string out;
+  for (uint32_t cp : utf8::code_points(s)) append_cased(out, cp, c);
+  return out;
+}
+
+}  // namespace
+
 bool is_upper(uint32_t cp) { return to_lower(cp) != cp; }
-bool is_lower(uint32_t cp) { return to_upper(cp) != cp; }
+bool is_lower(uint32_t cp) { return to_upper(cp) != cp || (cp >= 0x80 && has_special_upper(cp)); }
 
-std::string upper(const std::string& s) { return map_chars(s, to_upper); }
-std::string lower(const std::string& s) { return map_chars(s, to_lower); }
+std::string upper(const std::string& s) { return map_case(s, Case::Upper); }
+std::string lower(const std::string& s) { return map_case(s, Case::Lower); }
 
+// str.capitalize: the first character in title case, the rest lower case.
 std::string capitalize(const std::string& s) {
   std::string out;
   bool first = true;
   for (uint32_t cp : utf8::code_points(s)) {
-    utf8::append(out, first ? to_upper(cp) : to_lower(cp));
+    append_cased(out, cp, first ? Case::Title : Case::Lower);
     first = false;
   }
   return out;
@@ -67,7 +116,8 @@ std::string python_title(const std::string& s) {
   bool prev_cased = false;
   for (uint32_t cp : utf8::code_points(s)) {
     bool cased = is_upper(cp) || is_lower(cp);
-    utf8::append(out, cased ? (prev_cased ? to_lower(cp) : to_upper(cp)) : cp);
+    if (cased) append_cased(out, cp, prev_cased ? Case::Lower : Case::Title);
+    else utf8::append(out, cp);
     prev_cased = cased;
   }
   return out;
@@ -83,7 +133,8 @@ std::string jinja_title(const std::string& s) {
       utf8::append(out, cp);
       at_start = true;
     } else {
-      utf8::append(out, at_start ? to_upper(cp) : to_lower(cp));
+      // Jinja's title filter: item[0].upper() + item[1:].lower().
+      append_cased(out, cp, at_start ? Case::Upper : Case::Lower);
       at_start = false;
     }
   }

@@ -248,6 +248,7 @@ std::string to_repr(const Value& v) {
       }
       return out + (d.is_namespace ? "}>" : "}");
     }
+    case T::Undefined: return "Undefined";  // Jinja's Undefined.__repr__ (inside printed lists)
     default: return to_str(v);
   }
 }
