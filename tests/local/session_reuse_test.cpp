@@ -50,6 +50,30 @@ TEST(LocalSession, FollowUpTurnPrefillsOnlyNewTokensAndMatchesAFreshRun) {
   EXPECT_EQ(expected.text, second.text);
 }
 
+// The repetition penalty counts the whole prompt, also the part a request
+// takes from the cache: repeating a request must repeat its reply (a server's
+// prompt cache serves the second one from the cached prefix).
+TEST(LocalSession, ReusedPrefixSamplesLikeAFreshRunUnderRepetitionPenalty) {
+  GenerateRequest req;
+  req.system_prompt = "Be brief.";
+  req.messages = {{"user", "tell me about the sea and the sea and the sea", {}}};
+  req.params.temperature = 0;
+  req.params.repetition_penalty = 1.8;
+  req.params.max_tokens = 12;
+  req.params.ignore_eos = true;
+
+  auto p = make_provider(fixture("qwen3"));
+  const GenerateResponse first = p->generate(req);
+  EXPECT_EQ(p->last_prompt_stats().reused_tokens, 0);
+  const GenerateResponse again = p->generate(req);
+  EXPECT_GT(p->last_prompt_stats().reused_tokens, 0);
+  EXPECT_EQ(first.token_ids, again.token_ids);
+  EXPECT_EQ(first.text, again.text);
+
+  auto fresh = make_provider(fixture("qwen3"));
+  EXPECT_EQ(fresh->generate(req).token_ids, again.token_ids);
+}
+
 TEST(LocalSession, SavedKvCacheIsRestoredOnTheSameModelOnly) {
   const auto file = std::filesystem::temp_directory_path() / "allm_local_session.json";
   auto p = make_provider(fixture("qwen3"));

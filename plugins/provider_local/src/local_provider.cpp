@@ -202,6 +202,7 @@ GenerateResponse LocalProvider::do_generate(const PreparedRequest& request, cons
 
   GenerationRequest gen;
   gen.prompt.assign(ids.begin() + static_cast<long>(reuse), ids.end());
+  gen.cached_prefix.assign(ids.begin(), ids.begin() + static_cast<long>(reuse));
   gen.sampling.temperature = params.temperature;
   gen.sampling.top_k = params.top_k;
   gen.sampling.top_p = params.top_p;

@@ -14,6 +14,10 @@ namespace allm {
 
 struct GenerationRequest {
   std::vector<int32_t> prompt;
+  // Tokens already in the cache before `prompt` (a reused prefix). They are not
+  // fed again, but the repetition penalty sees them as part of the prompt, so a
+  // run that reuses a cached prefix samples exactly like one that does not.
+  std::vector<int32_t> cached_prefix;
   SamplingParams sampling;
   int64_t max_tokens = 256;
   std::vector<int32_t> eos_ids;

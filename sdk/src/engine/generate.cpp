@@ -36,10 +36,19 @@ GenerationResult generate(Model& model, KVCache& cache, const GenerationRequest&
   out.prefill_ms = ms_since(t0);
   out.tokens.reserve(static_cast<size_t>(req.max_tokens));
 
+  // What the repetition penalty counts as the prompt: the whole context.
+  std::vector<int32_t> context;
+  if (!req.cached_prefix.empty()) {
+    context.reserve(req.cached_prefix.size() + req.prompt.size());
+    context.assign(req.cached_prefix.begin(), req.cached_prefix.end());
+    context.insert(context.end(), req.prompt.begin(), req.prompt.end());
+  }
+  const std::span<const int32_t> seen = context.empty() ? std::span<const int32_t>(req.prompt) : context;
+
   t0 = std::chrono::steady_clock::now();
   out.finish_reason = "length";
   while (static_cast<int64_t>(out.tokens.size()) < req.max_tokens) {
-    const int32_t token = sampler.sample(logits.data(), req.prompt, out.tokens);
+    const int32_t token = sampler.sample(logits.data(), seen, out.tokens);
     out.tokens.push_back(token);
     const bool eos = !req.ignore_eos && std::find(req.eos_ids.begin(), req.eos_ids.end(), token) != req.eos_ids.end();
     std::string piece;
