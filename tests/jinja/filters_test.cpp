@@ -156,4 +156,11 @@ TEST(JinjaFilters, NumberConversionOfUndefinedRaises) {
   EXPECT_EQ(render("{{ x|string }}|{{ x|length }}|{{ x|list }}|{{ x|first }}|{{ x|last }}|{{ x|sum }}"), "|0|[]|||0");
 }
 
+TEST(JinjaMethods, MoreStrMethods) {
+  EXPECT_EQ(render("{{ 'ab'.isascii() }}{{ 'é'.isascii() }}{{ ''.isascii() }}|{{ 'Hello World'.istitle() }}{{ 'Hello world'.istitle() }}"
+                   "{{ '123'.istitle() }}{{ 'A1 B'.istitle() }}|{{ 'a\tbc\td'.expandtabs() }}|{{ 'ab\tc'.expandtabs(4) }}|"
+                   "{{ '{a}-{b}'.format_map({'a': 1, 'b': 'x'}) }}"),
+            "TrueFalseTrue|TrueFalseFalseTrue|a       bc      d|ab  c|1-x");
+}
+
 }  // namespace

@@ -43,6 +43,7 @@ TEST(JinjaMarkup, MethodsAndOperatorsKeepMarkup) {
   EXPECT_EQ(render(R"({{ ("<a>"|safe).upper() + "<" }}|{{ ("a-b"|safe).replace("-", "<") }}|{{ ("x"|safe).join(["<", ">"]) }})"),
             "<A>&lt;|a&lt;b|&lt;x&gt;");
   EXPECT_EQ(render(R"({{ ("&"|forceescape).join(["<", 3]) }})"), "&lt;&amp;3");
+  EXPECT_EQ(render(R"({{ ("<{a}>"|safe).format_map({"a": "&"}) + "<" }})"), "<&amp;>&lt;");
   EXPECT_EQ(render(R"({{ ("%s|%d"|safe) % ("<", 3) }}|{{ "<"|safe * 2 + "&" }}|{{ ("<ab>"|safe)[1:] + "<" }})"),
             "&lt;|3|<<&amp;|ab>&lt;");
   EXPECT_EQ(render(R"({{ ["<a>"|safe] }}|{{ ("<a>"|safe|upper) + "<" }}|{{ ("<a>"|safe|title) + "<" }}|{{ ("<a>"|safe|replace("a","b")) + "<" }})"),

@@ -254,6 +254,57 @@ bool space_pred(uint32_t cp) { return utf8::is_space(cp); }
 Value m_islower(const Value& s, CallArgs& a, Interpreter& in) { return Value(in.apply_test("lower", s, a)); }
 Value m_isupper(const Value& s, CallArgs& a, Interpreter& in) { return Value(in.apply_test("upper", s, a)); }
 
+Value m_isascii(const Value& s, CallArgs& a, Interpreter&) {
+  a.expect_no_more("isascii");
+  for (unsigned char c : s.as_string())
+    if (c >= 0x80) return Value(false);
+  return Value(true);
+}
+
+// str.istitle: upper-case letters only after uncased characters, lower-case
+// ones only after cased characters, and at least one cased character.
+Value m_istitle(const Value& s, CallArgs& a, Interpreter&) {
+  a.expect_no_more("istitle");
+  bool prev_cased = false, any = false;
+  for (uint32_t cp : utf8::code_points(s.as_string())) {
+    bool up = text::is_upper(cp), low = text::is_lower(cp);
+    if ((up && prev_cased) || (low && !prev_cased)) return Value(false);
+    prev_cased = up || low;
+    any = any || prev_cased;
+  }
+  return Value(any);
+}
+
+Value m_expandtabs(const Value& s, CallArgs& a, Interpreter&) {
+  int64_t tabsize = int_arg(a.get(0, "tabsize"), 8, "tabsize");
+  a.expect_no_more("expandtabs");
+  std::string out;
+  int64_t column = 0;
+  for (auto ch : utf8::chars(s.as_string())) {
+    if (ch == "\t") {
+      int64_t spaces = tabsize > 0 ? tabsize - column % tabsize : 0;
+      out.append(static_cast<size_t>(spaces), ' ');
+      column += spaces;
+    } else {
+      out += ch;
+      column = (ch == "\n" || ch == "\r") ? 0 : column + 1;
+    }
+  }
+  return Value(std::move(out));
+}
+
+// str.format_map(mapping): format with the mapping's entries as names.
+Value m_format_map(const Value& s, CallArgs& a, Interpreter& in) {
+  const Value* mapping = a.get(0, nullptr);
+  a.expect_no_more("format_map");
+  if (!mapping) throw runtime_error("format_map() takes exactly one argument (0 given)");
+  if (!mapping->is_dict()) throw runtime_error("'" + mapping->type_name() + "' object is not a mapping");
+  CallArgs named;
+  for (auto& [k, v] : mapping->as_dict().items)
+    if (k.is_string()) named.keyword.emplace_back(k.as_string(), v);
+  return m_format(s, named, in);
+}
+
 Value m_join(const Value& s, CallArgs& a, Interpreter& in) {
   const Value* items = a.get(0, nullptr);
   a.expect_no_more("join");
@@ -404,6 +455,7 @@ const std::unordered_map<std::string, Method>& string_methods() {
       {"isupper", m_isupper}, {"join", m_join}, {"center", m_center}, {"ljust", m_ljust}, {"rjust", m_rjust},
       {"zfill", m_zfill}, {"partition", m_partition}, {"rpartition", m_rpartition},
       {"removeprefix", m_removeprefix}, {"removesuffix", m_removesuffix},
+      {"isascii", m_isascii}, {"istitle", m_istitle}, {"expandtabs", m_expandtabs}, {"format_map", m_format_map},
   };
   return m;
 }
@@ -455,6 +507,11 @@ Value call_markup_method(const Value& self, const std::string& name, Method m, C
   if (name == "format") {
     for (auto& v : a.positional) escape_strings(v);
     for (auto& [k, v] : a.keyword) escape_strings(v);
+  }
+  if (name == "format_map" && !a.positional.empty() && a.positional[0].is_dict()) {
+    Value escaped = Value::dict();
+    for (auto& [k, v] : a.positional[0].as_dict().items) escaped.as_dict().set(k, v.is_string() ? html_escape(v) : v);
+    a.positional[0] = escaped;
   }
   if (name == "join" && !a.positional.empty()) {
     std::vector<Value> items;
