@@ -6,10 +6,26 @@
 
 #include "allm/error.hpp"
 #include "allm/host/plugin_metadata.hpp"
+#include "allm/media.hpp"
+#include "allm/registry.hpp"
 #include "command.hpp"
 #include "context.hpp"
 
 namespace allm::cli {
+
+// A media handler is chosen per file by its own MediaHandler::score(), not by
+// the component score it registered with (which only says whether it runs
+// here: 0 = not registered). So for media handlers show what files they take.
+static std::string media_handler_summary(const host::ComponentRecord& c) {
+  if (c.kind != "media_handler" || !c.active) return "";
+  const MediaHandler* h = Registry::instance().media_handler(c.name);
+  if (!h) return "";
+  try {
+    return h->describe();
+  } catch (const std::exception& e) {
+    return std::string("(describe() threw: ") + e.what() + ")";
+  }
+}
 
 static nlohmann::json plugin_json(const host::PluginRecord& p) {
   nlohmann::json j = {{"path", p.path.string()},
@@ -29,6 +45,7 @@ static nlohmann::json plugin_json(const host::PluginRecord& p) {
   for (auto& c : p.components) {
     nlohmann::json cj = {{"kind", c.kind}, {"name", c.name}, {"score", c.score}, {"active", c.active}};
     if (!c.note.empty()) cj["note"] = c.note;
+    if (auto handles = media_handler_summary(c); !handles.empty()) cj["handles"] = handles;
     comps.push_back(cj);
     kinds.insert(c.kind);
   }
@@ -46,7 +63,13 @@ static void print_plugin(const host::PluginRecord& p, bool details) {
   if (details && !p.description.empty()) std::cout << "  " << p.description << "\n";
   for (auto& c : p.components) {
     std::cout << "  " << c.kind << " " << c.name;
-    if (details) std::cout << " (score " << c.score << ")";
+    const std::string handles = media_handler_summary(c);
+    if (!handles.empty()) std::cout << ": " << handles;
+    if (details && !handles.empty())
+      std::cout << "\n    (picked per file by its MediaHandler::score(); registered with component score " << c.score
+                << ")";
+    else if (details)
+      std::cout << " (score " << c.score << ")";
     if (!c.active) std::cout << "  [inactive: " << c.note << "]";
     std::cout << "\n";
   }
@@ -107,7 +130,9 @@ ALLM_CLI_COMMAND(plugins, "List the plugins found and what they register",
                  "its components, version and path; a plugin that failed to load is listed\n"
                  "with the reason. 'info NAME' shows one plugin (by name or file name).\n"
                  "'inspect FILE' reads a plugin file's metadata (name, version, ABI, SDK,\n"
-                 "toolchain) from its .allm_plugin section without loading or running it.\n\n"
+                 "toolchain) from its .allm_plugin section without loading or running it.\n"
+                 "A media handler is listed with the files it takes: which handler loads an\n"
+                 "attachment is decided per file by each handler's score() (docs/media.md).\n\n"
                  "  --json    print JSON instead of text",
                  run_plugins)
 

@@ -1,20 +1,45 @@
-// A minimal media-handler plugin: treats `.hello` files as text.
-// Shows the whole plugin contract: implement an SDK interface, list it in a
-// component table, export the descriptor with ALLM_DEFINE_PLUGIN.
+// A minimal media-handler plugin: attaches `.hello` files as text.
+// Shows the whole plugin contract: implement an SDK interface (here
+// allm::MediaHandler), list it in a typed component table, export the
+// descriptor with ALLM_DEFINE_PLUGIN.
+#include <string>
+
+#include "allm/error.hpp"
+#include "allm/media.hpp"
 #include "allm/plugin.hpp"
 
 namespace {
 
-// The implementation object the host receives (here a plain struct: the
-// media-handler interface of allm/media.hpp is what a real handler implements).
-struct HelloHandler {
-  const char* extension = ".hello";
+class HelloHandler final : public allm::MediaHandler {
+ public:
+  std::string describe() const override { return "hello (.hello files as UTF-8 text)"; }
+
+  // 50 = a known extension (the convention in allm/media.hpp); 0 = not ours,
+  // so every other file still goes to the handler that fits it.
+  int score(const std::filesystem::path& path, std::span<const uint8_t>) const override {
+    return allm::lower_extension(path) == "hello" ? 50 : 0;
+  }
+
+  allm::MediaContent load(const std::filesystem::path& path, std::span<const uint8_t> bytes) const override {
+    const size_t bad = allm::find_non_text_byte(bytes);
+    if (bad != std::string::npos)
+      throw allm::MediaError(path.string() + ": not UTF-8 text (byte offset " + std::to_string(bad) + ")");
+    allm::MediaContent content;
+    content.kind = allm::MediaKind::text;
+    content.name = path.filename().string();
+    content.mime = "text/plain";
+    content.text = allm::format_text_attachment(
+        content.name, std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+    return content;
+  }
 };
 
 HelloHandler handler;
 
-const allm_component components[] = {
-    {ALLM_KIND_MEDIA_HANDLER, "hello", /*score=*/10, &handler},
+// The typed helper only accepts an allm::MediaHandler: registering anything
+// else as a media handler does not compile.
+const allm::Component components[] = {
+    allm::media_handler_component("hello", /*score=*/10, handler),
 };
 
 }  // namespace

@@ -33,7 +33,7 @@ class Gemma2Factory final : public ArchitectureFactory {
 };
 
 Gemma2Factory factory;
-const allm_component components[] = {{ALLM_KIND_ARCHITECTURE, "gemma2", 100, &factory}};
+const allm::Component components[] = {allm::architecture_component("gemma2", 100, factory)};
 
 }  // namespace
 

@@ -36,7 +36,7 @@ class Gemma3Factory final : public ArchitectureFactory {
 };
 
 Gemma3Factory factory;
-const allm_component components[] = {{ALLM_KIND_ARCHITECTURE, "gemma3_text", 100, &factory}};
+const allm::Component components[] = {allm::architecture_component("gemma3_text", 100, factory)};
 
 }  // namespace
 

@@ -22,7 +22,7 @@ class LlamaFactory final : public ArchitectureFactory {
 };
 
 LlamaFactory factory;
-const allm_component components[] = {{ALLM_KIND_ARCHITECTURE, "llama", 100, &factory}};
+const allm::Component components[] = {allm::architecture_component("llama", 100, factory)};
 
 }  // namespace
 

@@ -20,7 +20,7 @@ class MistralFactory final : public ArchitectureFactory {
 };
 
 MistralFactory factory;
-const allm_component components[] = {{ALLM_KIND_ARCHITECTURE, "mistral", 100, &factory}};
+const allm::Component components[] = {allm::architecture_component("mistral", 100, factory)};
 
 }  // namespace
 

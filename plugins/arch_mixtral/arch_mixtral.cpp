@@ -36,7 +36,7 @@ class MixtralFactory final : public ArchitectureFactory {
 };
 
 MixtralFactory factory;
-const allm_component components[] = {{ALLM_KIND_ARCHITECTURE, "mixtral", 100, &factory}};
+const allm::Component components[] = {allm::architecture_component("mixtral", 100, factory)};
 
 }  // namespace
 

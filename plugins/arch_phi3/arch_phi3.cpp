@@ -45,7 +45,7 @@ class Phi3Factory final : public ArchitectureFactory {
 };
 
 Phi3Factory factory;
-const allm_component components[] = {{ALLM_KIND_ARCHITECTURE, "phi3", 100, &factory}};
+const allm::Component components[] = {allm::architecture_component("phi3", 100, factory)};
 
 }  // namespace
 

@@ -25,7 +25,7 @@ class Qwen2Factory final : public ArchitectureFactory {
 };
 
 Qwen2Factory factory;
-const allm_component components[] = {{ALLM_KIND_ARCHITECTURE, "qwen2", 100, &factory}};
+const allm::Component components[] = {allm::architecture_component("qwen2", 100, factory)};
 
 }  // namespace
 

@@ -23,7 +23,7 @@ class Qwen3Factory final : public ArchitectureFactory {
 };
 
 Qwen3Factory factory;
-const allm_component components[] = {{ALLM_KIND_ARCHITECTURE, "qwen3", 100, &factory}};
+const allm::Component components[] = {allm::architecture_component("qwen3", 100, factory)};
 
 }  // namespace
 

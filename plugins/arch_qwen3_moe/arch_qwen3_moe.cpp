@@ -45,7 +45,7 @@ class Qwen3MoeFactory final : public ArchitectureFactory {
 };
 
 Qwen3MoeFactory factory;
-const allm_component components[] = {{ALLM_KIND_ARCHITECTURE, "qwen3_moe", 100, &factory}};
+const allm::Component components[] = {allm::architecture_component("qwen3_moe", 100, factory)};
 
 }  // namespace
 

@@ -3,5 +3,5 @@
 #include "pdf_handler.hpp"
 
 static allm::media::PdfHandler pdf_handler;
-static const allm_component components[] = {{ALLM_KIND_MEDIA_HANDLER, "pdf", 100, &pdf_handler}};
+static const allm::Component components[] = {allm::media_handler_component("pdf", 100, pdf_handler)};
 ALLM_DEFINE_PLUGIN("media-pdf", "1.0.0", "Attach PDF files as text, page by page", components)

@@ -3,5 +3,5 @@
 #include "text_handler.hpp"
 
 static allm::media::TextHandler text_handler;
-static const allm_component components[] = {{ALLM_KIND_MEDIA_HANDLER, "text", 100, &text_handler}};
+static const allm::Component components[] = {allm::media_handler_component("text", 100, text_handler)};
 ALLM_DEFINE_PLUGIN("media-text", "1.0.0", "Attach text and source-code files as prompt text", components)

@@ -98,3 +98,34 @@ TEST(MediaLimits, ReadsConfig) {
 TEST(FormatTextAttachment, AddsFinalNewline) {
   EXPECT_EQ(allm::format_text_attachment("a.txt", "x"), "--- file: a.txt ---\nx\n--- end of file: a.txt ---\n");
 }
+
+namespace {
+
+// A handler with a bug: it throws a non-allm exception from one of its calls.
+class ThrowingHandler : public allm::MediaHandler {
+ public:
+  explicit ThrowingHandler(bool in_score) : in_score_(in_score) {}
+  std::string describe() const override { return "throws"; }
+  int score(const std::filesystem::path&, std::span<const uint8_t>) const override {
+    if (in_score_) throw std::out_of_range("vector::at out of range");
+    return 1000;
+  }
+  allm::MediaContent load(const std::filesystem::path&, std::span<const uint8_t>) const override {
+    throw std::runtime_error("null row pointer");
+  }
+
+ private:
+  bool in_score_;
+};
+
+}  // namespace
+
+TEST(LoadAttachment, AHandlerThatThrowsIsNamedWithItsPlugin) {
+  const ThrowingHandler in_score(true), in_load(false);
+  auto m = error_of(data("notes.md"), {}, {{"text", &text, "", ""}, {"buggy", &in_score, "buggy-plugin", "/p/buggy.so"}});
+  EXPECT_TRUE(contains(m, "notes.md: media handler 'buggy' (plugin 'buggy-plugin', /p/buggy.so) threw in score(): "
+                          "vector::at out of range")) << m;
+  m = error_of(data("notes.md"), {}, {{"text", &text, "", ""}, {"buggy", &in_load, "buggy-plugin", "/p/buggy.so"}});
+  EXPECT_TRUE(contains(m, "media handler 'buggy' (plugin 'buggy-plugin', /p/buggy.so) threw in load(): null row pointer"))
+      << m;
+}

@@ -7,7 +7,7 @@
 
 namespace {
 allm::local::LocalProviderFactory factory;
-const allm_component components[] = {{ALLM_KIND_PROVIDER, "local", 100, &factory}};
+const allm::Component components[] = {allm::provider_component("local", 100, factory)};
 }  // namespace
 
 ALLM_DEFINE_PLUGIN("provider-local", "1.0.0", "The native engine as provider 'local'", components)

@@ -7,7 +7,7 @@
 
 namespace {
 allm::hf::HfTokenizerFactory factory;
-const allm_component components[] = {{ALLM_KIND_TOKENIZER, "hf", 100, &factory}};
+const allm::Component components[] = {allm::tokenizer_component("hf", 100, factory)};
 }  // namespace
 
 ALLM_DEFINE_PLUGIN("tokenizer-hf", "1.0.0", "Hugging Face tokenizer.json tokenizers (BPE, WordPiece)", components)

@@ -62,16 +62,23 @@ class MediaHandler {
   virtual MediaContent load(const std::filesystem::path& path, std::span<const uint8_t> bytes) const = 0;
 };
 
-// A candidate handler with its registry name.
+// A candidate handler with its registry name and where it came from (plugin
+// name and file, for errors about a handler that throws).
 struct NamedMediaHandler {
+  NamedMediaHandler(std::string name_, const MediaHandler* handler_, std::string plugin_ = {}, std::string path_ = {})
+      : name(std::move(name_)), handler(handler_), plugin(std::move(plugin_)), path(std::move(path_)) {}
   std::string name;
   const MediaHandler* handler = nullptr;
+  std::string plugin;  // empty for a handler not from a plugin
+  std::string path;
 };
 
 // Loads `path` with the best-scoring handler registered in the Registry.
 // MediaError (naming the file) for: missing or unreadable file, a directory,
 // an empty file, a file over limits.max_file_bytes, and a file no handler
 // accepts (the message lists the handlers and says when the file is binary).
+// A handler that throws anything but an allm::Error from score(), load() or
+// describe() is reported as a MediaError naming the handler, its plugin and file.
 MediaContent load_attachment(const std::filesystem::path& path, const MediaLimits& limits = {});
 // Same, choosing among `handlers` only (tests, embedders with their own set).
 MediaContent load_attachment(const std::filesystem::path& path, const MediaLimits& limits,

@@ -1,6 +1,8 @@
 // Picking a media handler for an attachment and the checks every file gets
 // before any handler sees it (exists, readable, not empty, not too big).
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 
 #include "allm/error.hpp"
@@ -34,7 +36,7 @@ MediaLimits MediaLimits::from_config(const nlohmann::json& config) {
 std::vector<NamedMediaHandler> registered_media_handlers() {
   std::vector<NamedMediaHandler> out;
   for (auto& e : Registry::instance().list(ALLM_KIND_MEDIA_HANDLER))
-    out.push_back({e.name, static_cast<const MediaHandler*>(e.impl)});
+    out.push_back({e.name, static_cast<const MediaHandler*>(e.impl), e.plugin, e.path});
   return out;
 }
 
@@ -48,11 +50,34 @@ namespace {
   throw MediaError(path.string() + ": " + reason);
 }
 
-std::string handler_list(const std::vector<NamedMediaHandler>& handlers) {
+std::string origin(const NamedMediaHandler& h) {
+  if (h.plugin.empty() && h.path.empty()) return "(not from a plugin)";
+  return "(plugin '" + h.plugin + "', " + h.path + ")";
+}
+
+// Runs one call into a handler; an exception that is not one of ours (a bug in
+// a plugin) becomes a MediaError saying which handler, plugin and file threw.
+template <class F>
+auto call_handler(const NamedMediaHandler& h, const fs::path& file, const char* what, F&& call) {
+  try {
+    return call();
+  } catch (const Error&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw MediaError(file.string() + ": media handler '" + h.name + "' " + origin(h) + " threw in " + what +
+                     ": " + e.what());
+  } catch (...) {
+    throw MediaError(file.string() + ": media handler '" + h.name + "' " + origin(h) + " threw in " + what +
+                     " (not a std::exception)");
+  }
+}
+
+std::string handler_list(const std::vector<NamedMediaHandler>& handlers, const fs::path& file) {
   if (handlers.empty()) return "no media handlers are registered (are the media plugins loaded?)";
   std::string s = "registered handlers: ";
   for (size_t i = 0; i < handlers.size(); ++i)
-    s += (i ? "; " : "") + handlers[i].name + " — " + handlers[i].handler->describe();
+    s += (i ? "; " : "") + handlers[i].name + " — " +
+         call_handler(handlers[i], file, "describe()", [&] { return handlers[i].handler->describe(); });
   return s;
 }
 
@@ -64,25 +89,43 @@ MediaContent load_attachment(const fs::path& path, const MediaLimits& limits,
   auto status = fs::status(path, ec);
   if (ec || !fs::exists(status)) fail(path, "cannot attach: no such file");
   if (fs::is_directory(status)) fail(path, "cannot attach: is a directory");
-  if (!fs::is_regular_file(status)) fail(path, "cannot attach: not a regular file");
-  const uint64_t size = fs::file_size(path, ec);
-  if (ec) fail(path, "cannot attach: cannot read its size (" + ec.message() + ")");
-  if (size == 0) fail(path, "cannot attach: the file is empty");
-  if (size > limits.max_file_bytes)
+  // A pipe (stdin, <(command)) is read to its end, within the same limit.
+  const bool stream = fs::is_fifo(status) || fs::is_character_file(status);
+  if (!fs::is_regular_file(status) && !stream) fail(path, "cannot attach: not a regular file or a pipe");
+  const auto over_limit = [&](uint64_t size) {
     fail(path, "cannot attach: the file is " + std::to_string(size) + " bytes, over the limit of " +
                    std::to_string(limits.max_file_bytes) + " bytes (config media.max_file_bytes)");
+  };
+  uint64_t size = 0;
+  if (!stream) {
+    size = fs::file_size(path, ec);
+    if (ec) fail(path, "cannot attach: cannot read its size (" + ec.message() + ")");
+    if (size == 0) fail(path, "cannot attach: the file is empty");
+    if (size > limits.max_file_bytes) over_limit(size);
+  }
 
   std::ifstream in(path, std::ios::binary);
-  if (!in) fail(path, "cannot attach: cannot open the file for reading (permission denied?)");
-  std::vector<uint8_t> bytes(static_cast<size_t>(size));
-  in.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(size));
-  if (in.gcount() != static_cast<std::streamsize>(size)) fail(path, "cannot attach: read error (file changed while reading?)");
+  if (!in) fail(path, std::string("cannot attach: cannot open the file for reading (") + std::strerror(errno) + ")");
+  std::vector<uint8_t> bytes;
+  if (stream) {
+    char buf[65536];
+    while (in.read(buf, sizeof buf) || in.gcount() > 0) {
+      bytes.insert(bytes.end(), buf, buf + in.gcount());
+      if (bytes.size() > limits.max_file_bytes) over_limit(bytes.size());
+    }
+    if (bytes.empty()) fail(path, "cannot attach: the pipe gave no data");
+  } else {
+    bytes.resize(static_cast<size_t>(size));
+    in.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(size));
+    if (in.gcount() != static_cast<std::streamsize>(size))
+      fail(path, "cannot attach: read error (file changed while reading?)");
+  }
 
   std::span<const uint8_t> head(bytes.data(), std::min<size_t>(bytes.size(), kMediaSniffBytes));
   const NamedMediaHandler* best = nullptr;
   int best_score = 0;
   for (auto& h : handlers) {
-    int s = h.handler->score(path, head);
+    int s = call_handler(h, path, "score()", [&] { return h.handler->score(path, head); });
     if (s > best_score) {
       best_score = s;
       best = &h;
@@ -92,9 +135,9 @@ MediaContent load_attachment(const fs::path& path, const MediaLimits& limits,
     const bool binary = find_non_text_byte(head, true) != std::string::npos;
     fail(path, std::string(binary ? "binary file of a type no media handler accepts"
                                   : "no media handler accepts this file type") +
-                   " (" + handler_list(handlers) + ")");
+                   " (" + handler_list(handlers, path) + ")");
   }
-  MediaContent content = best->handler->load(path, bytes);
+  MediaContent content = call_handler(*best, path, "load()", [&] { return best->handler->load(path, bytes); });
   content.handler = best->name;
   if (content.source.empty()) content.source = path;
   if (content.name.empty()) content.name = path.filename().string();

@@ -14,13 +14,13 @@ Dummy impl;
 #if defined(TEST_PLUGIN_GOOD_A)
 static const allm_component components[] = {{ALLM_KIND_TOKENIZER, "shared-name", 10, &impl},
                                             {ALLM_KIND_ARCHITECTURE, "test-arch-a", 10, &impl}};
-ALLM_DEFINE_PLUGIN("test-good-a", "1.0.0", "A well-formed test plugin", components)
+ALLM_DEFINE_PLUGIN_UNCHECKED("test-good-a", "1.0.0", "A well-formed test plugin", components)
 
 #elif defined(TEST_PLUGIN_GOOD_B)
 static const allm_component components[] = {{ALLM_KIND_TOKENIZER, "shared-name", 50, &impl},
                                             {ALLM_KIND_MEDIA_HANDLER, "test-media-b", 10, &impl},
                                             {ALLM_KIND_PROVIDER, "test-cannot-run", 0, &impl}};
-ALLM_DEFINE_PLUGIN("test-good-b", "2.0.0", "Registers a name test-good-a also registers", components)
+ALLM_DEFINE_PLUGIN_UNCHECKED("test-good-b", "2.0.0", "Registers a name test-good-a also registers", components)
 
 #elif defined(TEST_PLUGIN_ABI_MAJOR)
 static const allm_component components[] = {{ALLM_KIND_TOKENIZER, "abi", 10, &impl}};
@@ -57,7 +57,7 @@ ALLM_PLUGIN_EXPORT const allm_plugin_descriptor* allm_plugin_entry(void) {
 
 #elif defined(TEST_PLUGIN_NO_IMPL)
 static const allm_component components[] = {{ALLM_KIND_TOKENIZER, "no-impl", 10, nullptr}};
-ALLM_DEFINE_PLUGIN("test-no-impl", "1.0", "", components)
+ALLM_DEFINE_PLUGIN_UNCHECKED("test-no-impl", "1.0", "", components)
 
 #elif defined(TEST_PLUGIN_SHORT_STRUCT)
 static const allm_component components[] = {{ALLM_KIND_TOKENIZER, "short", 10, &impl}};
