@@ -106,6 +106,40 @@ TEST(GgufConvert, MlxCheckpointRequantizes) {
   std::filesystem::remove(path);
 }
 
+// Every generation default with a GGUF key survives the round trip, with the
+// checkpoint's own values as the oracle (the fixture's generation_config.json
+// has repetition_penalty 1.05 and eos_token_id [2, 0]).
+TEST(GgufConvert, GenerationDefaultsRoundTrip) {
+  auto src = allm::load_checkpoint(model_dir("qwen3"));
+  ASSERT_TRUE(src.generation.repetition_penalty);
+  ASSERT_EQ(src.generation.eos_token_ids, (std::vector<int32_t>{2, 0}));
+  src.generation.min_p = 0.05;
+  auto out = std::filesystem::temp_directory_path() / ("allm-convert-gen-" + std::to_string(::getpid()) + ".gguf");
+  ConvertOptions opt;
+  opt.type = FileType::F32;
+  write_checkpoint(src, out, opt);
+  auto back = allm::load_checkpoint(out);
+  const auto& a = src.generation;
+  const auto& b = back.generation;
+  ASSERT_TRUE(b.repetition_penalty && b.temperature && b.top_p && b.top_k && b.min_p);
+  EXPECT_FLOAT_EQ(float(*b.repetition_penalty), float(*a.repetition_penalty));
+  EXPECT_FLOAT_EQ(float(*b.temperature), float(*a.temperature));
+  EXPECT_FLOAT_EQ(float(*b.top_p), float(*a.top_p));
+  EXPECT_FLOAT_EQ(float(*b.min_p), 0.05f);
+  EXPECT_EQ(*b.top_k, *a.top_k);
+  EXPECT_EQ(b.eos_token_ids, a.eos_token_ids);  // id 0 kept, order kept
+
+  // do_sample=false asks for greedy decoding: written as temperature 0.
+  src.generation.do_sample = false;
+  src.generation.eos_token_ids = {0, 2, 5};
+  write_checkpoint(src, out, opt);
+  back = allm::load_checkpoint(out);
+  ASSERT_TRUE(back.generation.temperature);
+  EXPECT_EQ(*back.generation.temperature, 0.0);
+  EXPECT_EQ(back.generation.eos_token_ids, (std::vector<int32_t>{0, 2, 5}));
+  std::filesystem::remove(out);
+}
+
 TEST(GgufConvert, Errors) {
   EXPECT_EQ(file_type_from_name("q3_k_s"), std::nullopt);
   auto ck = allm::load_checkpoint(model_dir("phi3"));

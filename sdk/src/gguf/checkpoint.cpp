@@ -1,6 +1,7 @@
 // A GGUF file as an allm::Checkpoint: HF config and names, tensor views into
 // the mapping (stacked experts split into per-expert views), gemma norms
 // shifted back by -1 (llama.cpp's converter stored 1 + w; the engine applies 1 + w).
+#include <algorithm>
 #include <map>
 
 #include "allm/error.hpp"
@@ -69,9 +70,10 @@ GenerationDefaults generation_from(const File& f) {
   if (auto v = f.get_float("general.sampling.min_p")) g.min_p = *v;
   if (auto v = f.get_float("general.sampling.penalty_repeat")) g.repetition_penalty = *v;
   if (auto v = f.get_int("general.sampling.top_k")) g.top_k = int(*v);
-  if (auto v = f.get_int("tokenizer.ggml.eos_token_id")) g.eos_token_ids.push_back(int32_t(*v));
-  if (auto v = f.get_int("tokenizer.ggml.eot_token_id"); v && (g.eos_token_ids.empty() || g.eos_token_ids[0] != *v))
-    g.eos_token_ids.push_back(int32_t(*v));
+  // End tokens: EOS, then end-of-turn and end-of-message (each once).
+  for (const char* key : {"tokenizer.ggml.eos_token_id", "tokenizer.ggml.eot_token_id", "tokenizer.ggml.eom_token_id"})
+    if (auto v = f.get_int(key); v && std::find(g.eos_token_ids.begin(), g.eos_token_ids.end(), *v) == g.eos_token_ids.end())
+      g.eos_token_ids.push_back(int32_t(*v));
   if (auto v = f.get_int("tokenizer.ggml.bos_token_id")) g.bos_token_id = int32_t(*v);
   return g;
 }

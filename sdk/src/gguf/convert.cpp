@@ -253,9 +253,16 @@ void write_arch_metadata(const Checkpoint& ck, const ArchInfo& a, FileType ft, W
       throw UnsupportedError(ck.source.string() + ": rope_scaling type '" + type + "' cannot be written to GGUF");
     }
   }
-  if (ck.generation.temperature) w.set("general.sampling.temp", Value::f32(float(*ck.generation.temperature)));
-  if (ck.generation.top_p) w.set("general.sampling.top_p", Value::f32(float(*ck.generation.top_p)));
-  if (ck.generation.top_k) w.set("general.sampling.top_k", Value::i32(*ck.generation.top_k));
+  // Every generation default that has a llama.cpp key (general.sampling.*),
+  // so the GGUF samples like the original. do_sample=false means greedy
+  // whatever the temperature says: written as temp 0.
+  const GenerationDefaults& g = ck.generation;
+  if (g.do_sample && !*g.do_sample) w.set("general.sampling.temp", Value::f32(0.0f));
+  else if (g.temperature) w.set("general.sampling.temp", Value::f32(float(*g.temperature)));
+  if (g.top_p) w.set("general.sampling.top_p", Value::f32(float(*g.top_p)));
+  if (g.top_k) w.set("general.sampling.top_k", Value::i32(*g.top_k));
+  if (g.min_p) w.set("general.sampling.min_p", Value::f32(float(*g.min_p)));
+  if (g.repetition_penalty) w.set("general.sampling.penalty_repeat", Value::f32(float(*g.repetition_penalty)));
 }
 
 }  // namespace

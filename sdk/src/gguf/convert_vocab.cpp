@@ -1,5 +1,7 @@
 // tokenizer.json -> GGUF vocabulary, the inverse of vocab.cpp for byte-level
 // BPE tokenizers (GPT-2, Llama 3, Qwen style).
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 
 #include "allm/error.hpp"
@@ -10,7 +12,7 @@ namespace {
 
 nlohmann::json read_json(const std::filesystem::path& p) {
   std::ifstream f(p);
-  if (!f) throw IoError(p.string() + ": cannot open");
+  if (!f) throw IoError(p.string() + ": cannot open: " + std::strerror(errno));
   try {
     return nlohmann::json::parse(f);
   } catch (const nlohmann::json::exception& e) {
@@ -110,6 +112,15 @@ void write_vocabulary(const Checkpoint& ck, Writer& w) {
   std::optional<int64_t> pad = tcfg.contains("pad_token") ? id_of(tcfg["pad_token"]) : std::nullopt;
   if (bos) w.set("tokenizer.ggml.bos_token_id", Value::u32(uint32_t(*bos)));
   if (eos) w.set("tokenizer.ggml.eos_token_id", Value::u32(uint32_t(*eos)));
+  // generation_config.json may list several end tokens ([2, 0] for "<|im_end|>"
+  // and "<|endoftext|>"); GGUF has one key each for EOS, end-of-turn and
+  // end-of-message, which llama.cpp and the reader all treat as stop tokens.
+  const auto& ends = ck.generation.eos_token_ids;
+  if (ends.size() > 1) w.set("tokenizer.ggml.eot_token_id", Value::u32(uint32_t(ends[1])));
+  if (ends.size() > 2) w.set("tokenizer.ggml.eom_token_id", Value::u32(uint32_t(ends[2])));
+  if (ends.size() > 3)
+    throw UnsupportedError(ck.source.string() + ": " + std::to_string(ends.size()) +
+                           " end-of-sequence token ids; GGUF holds three (eos, eot, eom)");
   if (pad) w.set("tokenizer.ggml.padding_token_id", Value::u32(uint32_t(*pad)));
   bool add_bos = tcfg.value("add_bos_token", false) && bos.has_value();
   w.set("tokenizer.ggml.add_bos_token", Value::boolean(add_bos));
