@@ -79,6 +79,8 @@ std::optional<long long> Args::integer(const std::string& name) {
   if (!v) return std::nullopt;
   long long n = 0;
   auto [end, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
+  if (ec == std::errc::result_out_of_range && end == v->data() + v->size())
+    throw InvalidArgumentError("--" + name + " is out of range, got " + *v);
   if (ec != std::errc() || end != v->data() + v->size())
     throw InvalidArgumentError("--" + name + " expects an integer, got '" + *v + "'");
   return n;
@@ -92,6 +94,7 @@ std::vector<std::string> Args::positionals() {
     if (!after_dashdash && t.text == "--") {
       t.used = true;
       after_dashdash = true;
+      before_dashdash_ = out.size();
       continue;
     }
     if (after_dashdash || !is_option(t.text)) {
@@ -99,6 +102,7 @@ std::vector<std::string> Args::positionals() {
       out.push_back(t.text);
     }
   }
+  if (!after_dashdash) before_dashdash_ = out.size();
   positionals_taken_ = true;
   return out;
 }

@@ -1,4 +1,4 @@
-// allm bench MODEL [--prompt-tokens N] [--gen-tokens N] [--threads N] [--no-warmup] [--json]
+// allm bench MODEL [--prompt-tokens N] [--gen-tokens N] [--threads N] [--no-warmup] [--no-bandwidth] [--json]
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -45,7 +45,10 @@ static int run_bench(Args& args) {
   const bool warmup = !args.flag("no-warmup");
   auto pos = args.positionals();
   args.finish();
-  if (pos.size() != 1) throw InvalidArgumentError("usage: allm bench MODEL [options]");
+  if (pos.size() != 1)
+    throw InvalidArgumentError(
+        "usage: allm bench MODEL [--prompt-tokens N] [--gen-tokens N] [--threads N] [--no-warmup] [--no-bandwidth] "
+        "[--json]");
   if (prompt < 1) throw InvalidArgumentError("--prompt-tokens must be >= 1");
   if (gen < 1) throw InvalidArgumentError("--gen-tokens must be >= 1");
   const int threads = threads_arg > 0 ? threads_arg : ThreadPool::physical_cores();
@@ -148,7 +151,8 @@ static int run_bench(Args& args) {
 }
 
 ALLM_CLI_COMMAND(bench, "Measure load time, prefill and decode speed against memory bandwidth",
-                 "Usage: allm bench MODEL [--prompt-tokens N] [--gen-tokens N] [--threads N] [--no-warmup] [--json]\n\n"
+                 "Usage: allm bench MODEL [--prompt-tokens N] [--gen-tokens N] [--threads N] [--no-warmup]\n"
+                 "                        [--no-bandwidth] [--json]\n\n"
                  "Loads MODEL, runs a short warm-up (a 16-token prefill and one decode step,\n"
                  "as llama-bench does), prefills N random prompt tokens in one forward pass, then\n"
                  "decodes greedily token by token. Reports load time, prefill and decode\n"

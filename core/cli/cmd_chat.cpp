@@ -4,10 +4,15 @@
 #include <readline/readline.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <csignal>
+#include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <iostream>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "allm/provider/session.hpp"
 #include "generation_cli.hpp"
@@ -25,22 +30,122 @@ constexpr const char* kChatCommands =
     "  /stats          statistics of the last answer\n"
     "  /exit           leave (also Ctrl-D)\n";
 
-// A line of input: readline on a terminal, plain getline otherwise (no
-// prompt on stdout, so piped output holds only answers).
-std::optional<std::string> read_line(bool tty) {
-  if (tty) {
-    char* line = readline("> ");
-    if (!line) return std::nullopt;
-    std::string s(line);
-    std::free(line);
-    if (!s.empty()) add_history(s.c_str());
+// ~/.local/state/allm/history ($XDG_STATE_HOME/allm/history): the prompt's
+// history across sessions. Empty when HOME is unknown.
+std::filesystem::path history_file() {
+  std::filesystem::path state;
+  if (const char* x = std::getenv("XDG_STATE_HOME"); x && *x) state = x;
+  else if (const char* h = std::getenv("HOME"); h && *h) state = std::filesystem::path(h) / ".local" / "state";
+  else return {};
+  return state / "allm" / "history";
+}
+
+// Ctrl-C at the prompt (readline on a terminal): the first clears the line,
+// like a shell; a second one in a row leaves, as Ctrl-D does. The handler
+// only sets a flag (installed without SA_RESTART, so read() returns EINTR);
+// the key reader below acts on it outside the signal handler.
+volatile std::sig_atomic_t g_prompt_sigint = 0;
+int g_prompt_interrupts = 0;
+bool g_leave = false;
+
+extern "C" void on_prompt_sigint(int) { g_prompt_sigint = 1; }
+
+int read_key(FILE* stream) {
+  while (true) {
+    unsigned char c;
+    const ssize_t n = ::read(fileno(stream), &c, 1);
+    if (n == 1) {
+      g_prompt_interrupts = 0;  // "in a row": a key in between starts over
+      return c;
+    }
+    if (n == 0 || errno != EINTR) return EOF;
+    if (!g_prompt_sigint) continue;
+    g_prompt_sigint = 0;
+    rl_replace_line("", 0);
+    if (++g_prompt_interrupts >= 2) {
+      g_leave = true;
+      return EOF;  // on an empty line: readline returns NULL, as for Ctrl-D
+    }
+    std::fputs("^C (Ctrl-C again or Ctrl-D to leave)\n", rl_outstream ? rl_outstream : stdout);
+    rl_on_new_line();
+    rl_redisplay();
+  }
+}
+
+class Prompt {
+ public:
+  explicit Prompt(bool tty) : tty_(tty) {
+    if (!tty_) return;
+    history_ = history_file();
+    if (!history_.empty()) read_history(history_.c_str());
+    rl_catch_signals = 0;  // SIGINT at the prompt is ours (see read_key)
+    rl_getc_function = read_key;
+  }
+
+  // One message: a line, or the lines between a line starting with """ and
+  // one ending with """ (as Ollama). nullopt at the end of input / to leave.
+  std::optional<std::string> read() {
+    auto first = line("> ");
+    if (!first || first->rfind("\"\"\"", 0) != 0) return remember(first);
+    std::string rest = first->substr(3);
+    if (ends_with_quotes(rest)) return remember(rest.substr(0, rest.size() - 3));  // """one line"""
+    std::vector<std::string> lines;
+    if (!rest.empty()) lines.push_back(rest);
+    while (true) {
+      auto next = line("... ");
+      if (!next) return std::nullopt;
+      const bool closing = ends_with_quotes(*next);
+      if (closing) next->resize(next->size() - 3);
+      if (!closing || !next->empty()) lines.push_back(*next);
+      if (closing) break;
+    }
+    std::string text;
+    for (size_t i = 0; i < lines.size(); ++i) text += (i ? "\n" : "") + lines[i];
+    return remember(text);
+  }
+
+ private:
+  static bool ends_with_quotes(const std::string& s) { return s.size() >= 3 && s.compare(s.size() - 3, 3, "\"\"\"") == 0; }
+
+  std::optional<std::string> line(const char* prompt) {
+    if (!tty_) {
+      std::string s;
+      if (!std::getline(std::cin, s)) return std::nullopt;
+      if (!s.empty() && s.back() == '\r') s.pop_back();
+      return s;
+    }
+    struct sigaction sa {}, previous {};
+    sa.sa_handler = on_prompt_sigint;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &previous);
+    char* raw = readline(prompt);
+    sigaction(SIGINT, &previous, nullptr);
+    if (g_leave || !raw) {
+      std::free(raw);
+      return std::nullopt;
+    }
+    std::string s(raw);
+    std::free(raw);
+    g_prompt_interrupts = 0;
     return s;
   }
-  std::string s;
-  if (!std::getline(std::cin, s)) return std::nullopt;
-  if (!s.empty() && s.back() == '\r') s.pop_back();
-  return s;
-}
+
+  std::optional<std::string> remember(std::optional<std::string> entry) {
+    if (!tty_ || !entry || entry->empty()) return entry;
+    add_history(entry->c_str());
+    if (!history_.empty()) {
+      std::error_code ec;
+      std::filesystem::create_directories(history_.parent_path(), ec);
+      if (!std::filesystem::exists(history_, ec)) write_history(history_.c_str());
+      else append_history(1, history_.c_str());
+      history_truncate_file(history_.c_str(), 1000);
+    }
+    return entry;
+  }
+
+  bool tty_;
+  std::filesystem::path history_;
+};
 
 struct Chat {
   std::shared_ptr<Provider> provider;
@@ -63,7 +168,9 @@ struct Chat {
     std::cout << "\n" << std::flush;
     if (r.finish_reason == finish_reason::cancelled) std::cerr << "[answer cancelled]\n";
     last = r;
-    if (stats) std::cerr << "[" << stats_line(r, provider->capabilities()) << "]\n";
+    const Capabilities caps = provider->capabilities();
+    if (stats) std::cerr << "[" << stats_line(r, caps) << "]\n";
+    if (auto note = context_notes(r, caps); !note.empty()) std::cerr << "[" << note << "]\n";
   }
 
   // Returns false on /exit.
@@ -109,20 +216,28 @@ static int run_chat(Args& args) {
   Chat chat;
   chat.stats = args.flag("stats");
   auto system = args.value("system");
+  auto truncation = args.value("truncation");
   nlohmann::json options = provider_flags(args);
   chat.options.params = generation_flags(args);
   auto pos = args.positionals();
   args.finish();
   if (pos.size() > 1) throw InvalidArgumentError("allm chat takes at most one MODEL");
-  const std::string model = pos.empty() ? default_model_spec() : pos[0];
+  const std::string model = pos.empty() ? default_model_spec() : model_spec(pos[0]);
 
-  chat.options.system_prompt = system;
+  // --system "" is no system turn, as /system with no text.
+  if (system && !system->empty()) chat.options.system_prompt = system;
+  // A long chat drops its oldest turns (with a notice) rather than stopping.
+  chat.options.truncation = truncation ? truncation_flag(*truncation) : TruncationPolicy::drop_oldest;
   chat.provider = make_local_provider(model, options);
   chat.start_over();
   const bool tty = isatty(STDIN_FILENO);
-  if (tty) std::cerr << "Chatting with " << model << ". /help lists commands; Ctrl-C stops an answer, Ctrl-D quits.\n";
+  if (tty)
+    std::cerr << "Chatting with " << model
+              << ". /help lists commands; \"\"\" starts and ends a multi-line message; Ctrl-C stops an answer, "
+                 "Ctrl-D quits.\n";
 
-  while (auto line = read_line(tty)) {
+  Prompt prompt(tty);
+  while (auto line = prompt.read()) {
     if (line->empty()) continue;
     try {
       if ((*line)[0] == '/') {
@@ -144,12 +259,19 @@ ALLM_CLI_COMMAND(chat, "Chat with a model interactively",
                  "for 'allm run' (default: config default_model). On a terminal the input has\n"
                  "line editing and history (readline); otherwise lines are read from stdin and\n"
                  "only the answers are written to stdout, one per line group.\n\n"
+                 "A message spanning several lines goes between two \"\"\" (a line starting\n"
+                 "with \"\"\" opens it, one ending with \"\"\" closes it). The terminal's input\n"
+                 "history is kept in ~/.local/state/allm/history ($XDG_STATE_HOME/allm).\n\n"
                  "Each turn reuses the KV cache of the conversation so far: only the new\n"
-                 "tokens are processed. Ctrl-C stops the current answer (the part produced\n"
-                 "is kept); Ctrl-D or /exit leaves.\n\n"
+                 "tokens are processed. When the conversation outgrows the context window\n"
+                 "its oldest turns are left out (with a notice; --truncation changes that).\n"
+                 "Ctrl-C stops the current answer (the part produced is kept); at the prompt\n"
+                 "it clears the line, and a second Ctrl-C, Ctrl-D or /exit leaves.\n\n"
                  "Commands:\n" + std::string(kChatCommands) +
                  "\nOptions:\n"
-                 "  --system S             system prompt\n"
+                 "  --system S             system prompt (\"\" = none)\n"
+                 "  --truncation P         when the conversation outgrows the context window:\n"
+                 "                         drop_oldest (default), truncate_left or error\n"
                  "  --stats                after each answer, print on stderr the prompt tokens\n"
                  "                         processed (only the new ones on follow-up turns)\n"
                  "                         and tok/s\n" +

@@ -1,4 +1,4 @@
-// allm config show [--json]: every effective key and the layer it came from.
+// allm config [show] [--json]: every effective key and the layer it came from.
 #include <iostream>
 
 #include <nlohmann/json.hpp>
@@ -13,7 +13,9 @@ static int run_config(Args& args) {
   bool json = args.flag("json");
   auto pos = args.positionals();
   args.finish();
-  if (pos.empty() || pos[0] != "show" || pos.size() > 1) throw InvalidArgumentError("usage: allm config show [--json]");
+  // Like `models` and `plugins`, the command alone does its one listing.
+  if (pos.size() > 1 || (!pos.empty() && pos[0] != "show"))
+    throw InvalidArgumentError("usage: allm config [show] [--json] (unknown action '" + pos[0] + "')");
   const auto& config = host().config();
   if (json) {
     nlohmann::json out = nlohmann::json::object();
@@ -27,7 +29,7 @@ static int run_config(Args& args) {
 }
 
 ALLM_CLI_COMMAND(config, "Show the effective configuration and where each value came from",
-                 "Usage: allm config show [--json]\n\n"
+                 "Usage: allm config [show] [--json]\n\n"
                  "Layers, lowest first: built-in defaults (config/allm.json) < system config\n"
                  "(/etc/allm/config.json or $ALLM_SYSTEM_CONFIG) < user config\n"
                  "(~/.config/allm/config.json, $XDG_CONFIG_HOME, $ALLM_CONFIG or --config) <\n"

@@ -1,7 +1,8 @@
-// allm models [list|show MODEL] [--json]: what is on disk (the Hugging Face
-// cache) and what this process has loaded; details of one checkpoint.
+// allm models [list|show MODEL] [--json]: what is on disk (the models bundled
+// with allm, the Hugging Face cache); details of one checkpoint.
 #include <ctime>
 #include <iomanip>
+#include <map>
 #include <iostream>
 #include <sstream>
 
@@ -9,6 +10,8 @@
 
 #include "allm/error.hpp"
 #include "allm/model_loader.hpp"
+#include "allm/tensor.hpp"
+#include "bundled_models.hpp"
 #include "command.hpp"
 #include "context.hpp"
 #include "models_extra.hpp"
@@ -42,10 +45,6 @@ std::string utc_time(int64_t seconds) {
   return buf;
 }
 
-std::string utc_time(std::chrono::system_clock::time_point tp) {
-  return utc_time(std::chrono::duration_cast<std::chrono::seconds>(tp.time_since_epoch()).count());
-}
-
 std::string revisions_text(const HfCachedRepo& r) {
   std::string out;
   for (const auto& rev : r.revisions) {
@@ -60,19 +59,32 @@ std::string revisions_text(const HfCachedRepo& r) {
   return out.empty() ? "(no snapshots)" : out;
 }
 
+uint64_t directory_bytes(const std::filesystem::path& dir) {
+  uint64_t total = 0;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(dir, ec))
+    if (e.is_regular_file(ec)) total += e.file_size(ec);
+  return total;
+}
+
+// A CLI process never holds models between commands, so only what is on disk
+// is listed (a server lists what it keeps loaded through its own API).
 int list_models(bool as_json) {
   const auto cache_dir = hf_hub_cache_dir();
   const auto repos = scan_hf_cache(cache_dir);
-  auto& cache = ModelCache::instance();
-  const auto& cfg = host().config().merged();
-  if (cfg.contains("max_cached_models") && cfg["max_cached_models"].is_number_unsigned())
-    cache.set_capacity(cfg["max_cached_models"].get<size_t>());
-  const auto loaded = cache.list();
+  const std::string default_spec = host().config().merged().value("default_model", std::string());
+  const auto default_bundled = bundled_model(default_spec);
+  const auto bundled = bundled_models();
 
   if (as_json) {
-    json out = {{"hf_cache", {{"path", cache_dir.string()}, {"repos", json::array()}}},
-                {"loaded", json::array()},
-                {"max_cached_models", cache.capacity()}};
+    json out = {{"default_model", default_spec},
+                {"bundled", json::array()},
+                {"hf_cache", {{"path", cache_dir.string()}, {"repos", json::array()}}}};
+    for (const auto& m : bundled)
+      out["bundled"].push_back({{"name", m.filename().string()},
+                                {"path", m.string()},
+                                {"size_on_disk", directory_bytes(m)},
+                                {"default", default_bundled && *default_bundled == m.string()}});
     for (const auto& r : repos) {
       json revs = json::array();
       for (const auto& rev : r.revisions)
@@ -90,17 +102,20 @@ int list_models(bool as_json) {
     }
     const json stores = stored_models_json();
     for (auto it = stores.begin(); it != stores.end(); ++it) out[it.key()] = it.value();
-    for (const auto& m : loaded)
-      out["loaded"].push_back({{"key", m.key},
-                               {"type", m.type},
-                               {"bytes", m.bytes},
-                               {"hits", m.hits},
-                               {"loaded_at", utc_time(m.loaded_at)},
-                               {"last_used", utc_time(m.last_used)}});
     std::cout << out.dump(2) << "\n";
     return 0;
   }
 
+  std::cout << "Default model: " << (default_spec.empty() ? "(none: config default_model is empty)" : default_spec)
+            << "\n\n";
+  if (!bundled.empty()) {
+    std::cout << "Bundled with allm: " << bundled.front().parent_path().string() << "\n";
+    for (const auto& m : bundled)
+      std::cout << "  " << std::left << std::setw(20) << m.filename().string() << "  " << std::setw(10)
+                << human_bytes(directory_bytes(m))
+                << (default_bundled && *default_bundled == m.string() ? "  (default)" : "") << "\n";
+    std::cout << "\n";
+  }
   std::cout << "Hugging Face cache: " << cache_dir.string() << "\n";
   if (repos.empty()) {
     std::cout << "  (no models)\n";
@@ -119,21 +134,78 @@ int list_models(bool as_json) {
     }
   }
   print_stored_models(std::cout);
-  std::cout << "\nLoaded in this process (max " << cache.capacity() << "):\n";
-  if (loaded.empty()) std::cout << "  (none: a CLI process starts empty; a long-running server keeps models loaded)\n";
-  for (const auto& m : loaded)
-    std::cout << "  " << m.key << "  " << human_bytes(m.bytes) << "  hits " << m.hits << "  last used "
-              << utc_time(m.last_used) << "\n";
   return 0;
 }
 
+// What the weights are made of: parameters and tensors per storage type.
+struct WeightSummary {
+  uint64_t parameters = 0;
+  std::map<std::string, std::pair<size_t, uint64_t>> by_type;  // dtype name -> (tensors, parameters)
+  std::string main_type;  // the type holding the most parameters
+};
+
+WeightSummary summarize_weights(const Checkpoint& ck) {
+  WeightSummary w;
+  if (!ck.weights) return w;
+  const bool mlx = ck.quantization.mode == "affine" && ck.quantization.bits > 0;
+  for (const auto& name : ck.weights->names()) {
+    const Tensor& t = ck.weights->get(name);
+    uint64_t n = static_cast<uint64_t>(t.numel());
+    if (t.dtype == DType::MLX_AFFINE && mlx) n = n * 32 / static_cast<uint64_t>(ck.quantization.bits);
+    auto& slot = w.by_type[dtype_name(t.dtype)];
+    slot.first++;
+    slot.second += n;
+    w.parameters += n;
+  }
+  uint64_t most = 0;
+  for (const auto& [type, counts] : w.by_type)
+    if (counts.second > most) most = counts.second, w.main_type = type;
+  return w;
+}
+
+std::string human_count(uint64_t n) {
+  std::ostringstream os;
+  os << std::fixed << std::setprecision(n >= 1000000000ull ? 2 : 1);
+  if (n >= 1000000000ull) os << double(n) / 1e9 << " B";
+  else if (n >= 1000000ull) os << double(n) / 1e6 << " M";
+  else if (n >= 1000ull) os << double(n) / 1e3 << " K";
+  else return std::to_string(n);
+  return os.str();
+}
+
+int64_t config_int(const json& config, const char* key) {
+  auto it = config.find(key);
+  return it != config.end() && it->is_number_integer() ? it->get<int64_t>() : 0;
+}
+
 int show_model(const std::string& spec, std::optional<long long> context, bool as_json) {
-  const ResolvedModel r = resolve_model(spec);
+  const ResolvedModel r = resolve_model(bundled_model(spec).value_or(spec));
   Checkpoint ck = load_checkpoint(r.path);
   if (r.stored) apply_stored_defaults(*r.stored, ck);  // Ollama's params layer, as `allm run` uses it
   const auto& cfg = host().config().merged();
-  const int64_t ctx = context ? *context : cfg.value("context_length", int64_t{4096});
+  const int64_t model_context = config_int(ck.config, "max_position_embeddings");
+  int64_t ctx = context ? *context : cfg.value("context_length", int64_t{4096});
+  // The KV cache never grows past what the model can attend to.
+  const bool capped = model_context > 0 && ctx > model_context;
+  if (capped) ctx = model_context;
   const MemoryEstimate mem = estimate_memory(ck, ctx);
+  const WeightSummary weights = summarize_weights(ck);
+  // GGUF stores each tensor in its own type: report the one holding most of the
+  // parameters (the quantization), not the float type of the norms.
+  const bool gguf = ck.quantization.mode == "gguf";
+  const std::string dtype = gguf && !weights.main_type.empty() ? weights.main_type : ck.dtype;
+  json quant = {{"mode", ck.quantization.mode}, {"bits", ck.quantization.bits}, {"group_size", ck.quantization.group_size}};
+  if (gguf && !weights.main_type.empty()) {
+    const DType main = [&] {
+      for (const auto& name : ck.weights->names())
+        if (dtype_name(ck.weights->get(name).dtype) == weights.main_type) return ck.weights->get(name).dtype;
+      return DType::F32;
+    }();
+    const double bits = dtype_size(main) ? 8.0 * double(dtype_size(main))
+                                         : 8.0 * double(dtype_block_bytes(main)) / double(dtype_block_elems(main));
+    quant = {{"mode", "gguf"}, {"type", weights.main_type}, {"bits_per_weight", bits},
+             {"group_size", dtype_size(main) ? 0 : dtype_block_elems(main)}};
+  }
   json gen = json::object();
   const auto& g = ck.generation;
   if (g.temperature) gen["temperature"] = *g.temperature;
@@ -144,13 +216,20 @@ int show_model(const std::string& spec, std::optional<long long> context, bool a
   if (g.do_sample) gen["do_sample"] = *g.do_sample;
   gen["eos_token_ids"] = g.eos_token_ids;
   if (g.bos_token_id) gen["bos_token_id"] = *g.bos_token_id;
+  json types = json::object();
+  for (const auto& [type, counts] : weights.by_type) types[type] = {{"tensors", counts.first}, {"parameters", counts.second}};
   json out = {{"spec", spec},
               {"path", r.path.string()},
               {"kind", r.kind},
               {"model_type", ck.model_type},
-              {"dtype", ck.dtype},
-              {"quantization", {{"mode", ck.quantization.mode}, {"bits", ck.quantization.bits},
-                                {"group_size", ck.quantization.group_size}}},
+              {"parameters", weights.parameters},
+              {"model_context_length", model_context},
+              {"layers", config_int(ck.config, "num_hidden_layers")},
+              {"hidden_size", config_int(ck.config, "hidden_size")},
+              {"vocab_size", config_int(ck.config, "vocab_size")},
+              {"dtype", dtype},
+              {"tensor_types", types},
+              {"quantization", quant},
               {"tensors", ck.weights ? ck.weights->names().size() : 0},
               {"weight_bytes", mem.weight_bytes},
               {"context_length", ctx},
@@ -164,16 +243,35 @@ int show_model(const std::string& spec, std::optional<long long> context, bool a
     std::cout << out.dump(2) << "\n";
     return 0;
   }
-  std::cout << "Model:         " << spec << "\nPath:          " << r.path.string() << " (" << r.kind << ")\n";
-  if (!r.repo_id.empty()) std::cout << "HF revision:   " << r.revision << " -> " << r.commit << "\n";
-  std::cout << "Architecture:  " << ck.model_type << "\nDtype:         " << ck.dtype << "\nQuantization:  "
-            << (ck.quantization.mode.empty() ? std::string("none")
-                                             : ck.quantization.mode + " " + std::to_string(ck.quantization.bits) +
-                                                   "-bit, group " + std::to_string(ck.quantization.group_size))
-            << "\nTensors:       " << out["tensors"].get<size_t>() << " (" << human_bytes(mem.weight_bytes) << ")\n"
-            << "KV cache:      " << human_bytes(mem.kv_cache_bytes) << " for " << ctx << " tokens\n"
-            << "Generation:    " << gen.dump() << "\n"
-            << "Chat template: " << (ck.chat_template ? "yes" : "no") << "\n";
+  std::string quant_text = "none";
+  if (gguf && quant.contains("type")) {
+    std::ostringstream os;
+    os << "gguf " << weights.main_type << " (" << std::setprecision(3) << quant["bits_per_weight"].get<double>()
+       << " bits per weight)";
+    quant_text = os.str();
+  } else if (!ck.quantization.mode.empty()) {
+    quant_text = ck.quantization.mode + " " + std::to_string(ck.quantization.bits) + "-bit, group " +
+                 std::to_string(ck.quantization.group_size);
+  }
+  std::string type_text;
+  for (const auto& [type, counts] : weights.by_type)
+    type_text += (type_text.empty() ? "" : ", ") + type + " x" + std::to_string(counts.first);
+  std::cout << "Model:          " << spec << "\nPath:           " << r.path.string() << " (" << r.kind << ")\n";
+  if (!r.repo_id.empty()) std::cout << "HF revision:    " << r.revision << " -> " << r.commit << "\n";
+  std::cout << "Architecture:   " << ck.model_type << "\n"
+            << "Parameters:     " << human_count(weights.parameters) << " (" << weights.parameters << ")\n"
+            << "Context length: " << (model_context > 0 ? std::to_string(model_context) : std::string("unknown")) << "\n"
+            << "Layers:         " << out["layers"].get<int64_t>() << "\n"
+            << "Hidden size:    " << out["hidden_size"].get<int64_t>() << "\n"
+            << "Vocabulary:     " << out["vocab_size"].get<int64_t>() << "\n"
+            << "Dtype:          " << dtype << "\n"
+            << "Quantization:   " << quant_text << "\n"
+            << "Tensors:        " << out["tensors"].get<size_t>() << " (" << human_bytes(mem.weight_bytes) << "; "
+            << type_text << ")\n"
+            << "KV cache:       " << human_bytes(mem.kv_cache_bytes) << " for " << ctx << " tokens"
+            << (capped ? " (the model's maximum)" : "") << "\n"
+            << "Generation:     " << gen.dump() << "\n"
+            << "Chat template:  " << (ck.chat_template ? "yes" : "no") << "\n";
   return 0;
 }
 
@@ -210,22 +308,24 @@ int run_models(Args& args) {
 
 }  // namespace
 
-ALLM_CLI_COMMAND(models, "List cached and loaded models, or show one checkpoint",
+ALLM_CLI_COMMAND(models, "List bundled and cached models, or show one checkpoint",
                  "Usage: allm models [list] [--json]\n"
                  "       allm models show MODEL [--context N] [--json]\n"
                  "       allm models search [TEXT] [--fits] [--context N] [--memory BYTES] [--json]\n"
                  "       allm models rm REPO[@REVISION] [--dry-run] [--json]\n\n"
-                 "list  Shows the local Hugging Face cache ($HF_HUB_CACHE, else $HF_HOME/hub,\n"
-                 "      else ~/.cache/huggingface/hub): each repo with its revisions\n"
-                 "      (ref@commit), size on disk and last use (newest access/modification\n"
-                 "      time of its files), then the models loaded in this process. A CLI\n"
-                 "      process starts empty, so that list is empty here; a long-running\n"
-                 "      server keeps up to max_cached_models models loaded.\n"
-                 "show  Resolves MODEL (a directory, a .safetensors/.gguf file, or a HF repo\n"
-                 "      id org/name[@revision] in the local cache), loads it and prints its\n"
-                 "      architecture, dtype, quantization, tensor count and bytes, the KV\n"
-                 "      cache for N tokens (default: context_length from the config) and\n"
-                 "      the generation defaults from generation_config.json.\n"
+                 "list  Shows the default model (config default_model), the models bundled\n"
+                 "      with allm (found next to the executable; usable by name, e.g.\n"
+                 "      allm-tiny) and the local Hugging Face cache ($HF_HUB_CACHE, else\n"
+                 "      $HF_HOME/hub, else ~/.cache/huggingface/hub): each repo with its\n"
+                 "      revisions (ref@commit), size on disk and last use (newest\n"
+                 "      access/modification time of its files).\n"
+                 "show  Resolves MODEL (a directory, a .safetensors/.gguf file, a bundled\n"
+                 "      model's name or a HF repo id org/name[@revision] in the local cache),\n"
+                 "      loads it and prints its architecture, parameter count, context\n"
+                 "      length, layers, vocabulary, dtype and quantization (for GGUF: the\n"
+                 "      type holding most parameters), tensor count and bytes, the KV cache\n"
+                 "      for N tokens (default: context_length from the config, capped at the\n"
+                 "      model's own) and the generation defaults.\n"
                  "      MODEL may also be ollama-local:NAME or lmstudio:NAME.\n"
                  "search  The curated catalog (config/models-catalog.json): models whose\n"
                  "      name, family, description, licence or capability holds TEXT, with\n"

@@ -1,5 +1,10 @@
 // allm run: text generation through the local provider (streamed), or the
 // engine's token-id mode (--prompt-tokens) for exact, template-free checks.
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
 #include <iostream>
 #include <optional>
 
@@ -7,6 +12,7 @@
 
 #include "allm/generate.hpp"
 #include "allm/log.hpp"
+#include "allm/media.hpp"
 #include "allm/registry.hpp"
 #include "allm/tokenizer.hpp"
 #include "engine_cli.hpp"
@@ -75,10 +81,11 @@ static int run_token_ids(Args& args, const std::string& prompt_tokens) {
   const SamplingFlags sampling(args);
   auto pos = args.positionals();
   args.finish();
-  if (pos.size() != 1) throw InvalidArgumentError("usage: allm run MODEL --prompt-tokens 1,2,3 [options]");
-  if (max_tokens && *max_tokens < 0) throw InvalidArgumentError("--max-tokens must be >= 0");
+  if (pos.size() > 1) throw InvalidArgumentError("usage: allm run [MODEL] --prompt-tokens 1,2,3 [options]");
+  if (max_tokens && (*max_tokens < 0 || *max_tokens > INT32_MAX))
+    throw InvalidArgumentError("--max-tokens must be between 0 and 2147483647, got " + std::to_string(*max_tokens));
 
-  LoadedModel lm = load_cli_model(pos[0], threads);
+  LoadedModel lm = load_cli_model(pos.empty() ? default_model_spec() : model_spec(pos[0]), threads);
   GenerationRequest req;
   req.prompt = parse_token_list(*prompt_text, "--prompt-tokens");
   req.sampling = sampling.resolve(lm.checkpoint.generation);
@@ -115,21 +122,58 @@ static int run_token_ids(Args& args, const std::string& prompt_tokens) {
 
 namespace {
 
+// The prompt from stdin, checked here so a bad byte is reported at its place
+// in what was piped in.
 std::string read_stdin() {
   std::string all((std::istreambuf_iterator<char>(std::cin)), std::istreambuf_iterator<char>());
   while (!all.empty() && (all.back() == '\n' || all.back() == '\r')) all.pop_back();
+  const size_t bad = find_non_text_byte({reinterpret_cast<const uint8_t*>(all.data()), all.size()});
+  if (bad != std::string::npos) {
+    char hex[8];
+    std::snprintf(hex, sizeof hex, "0x%02X", static_cast<unsigned char>(all[bad]));
+    throw InvalidArgumentError("the prompt read from stdin is not valid UTF-8 at byte " + std::to_string(bad + 1) +
+                               " (" + hex + ")");
+  }
   return all;
 }
 
-// [MODEL] [PROMPT]: the first positional is the model when it resolves to one.
-std::pair<std::string, std::optional<std::string>> model_and_prompt(const std::vector<std::string>& pos) {
+// stdin is a pipe or a redirected file (not a terminal, not /dev/null).
+bool stdin_has_data() {
+  struct stat st {};
+  if (fstat(STDIN_FILENO, &st) != 0) return false;
+  return S_ISFIFO(st.st_mode) || S_ISREG(st.st_mode);
+}
+
+struct ModelAndPrompt {
+  std::string model;
+  std::optional<std::string> prompt;
+  std::string ambiguity;  // set when a lone word was taken as the model because a path of that name exists
+};
+
+// [MODEL] [PROMPT]: the first positional is the model when it names one,
+// unless --model names it or `--` marks what follows as the prompt.
+ModelAndPrompt model_and_prompt(const std::vector<std::string>& pos, size_t before_dashdash,
+                                const std::optional<std::string>& model_flag) {
+  if (model_flag) {
+    if (pos.size() > 1)
+      throw InvalidArgumentError("with --model, allm run takes at most PROMPT; quote a prompt with spaces (got " +
+                                 std::to_string(pos.size()) + " arguments)");
+    return {model_spec(*model_flag), pos.empty() ? std::nullopt : std::optional<std::string>(pos[0]), ""};
+  }
   if (pos.size() > 2)
     throw InvalidArgumentError("allm run takes at most MODEL and PROMPT; quote a prompt with spaces (got " +
                                std::to_string(pos.size()) + " arguments)");
-  if (pos.size() == 2) return {pos[0], pos[1]};
-  if (pos.size() == 1 && names_a_model(pos[0])) return {pos[0], std::nullopt};
-  if (pos.size() == 1) return {default_model_spec(), pos[0]};
-  return {default_model_spec(), std::nullopt};
+  if (pos.size() == 2) return {model_spec(pos[0]), pos[1], ""};
+  if (pos.size() == 1 && before_dashdash == 1 && names_a_model(pos[0])) {
+    std::string ambiguity;
+    std::error_code ec;
+    if (pos[0].find('/') == std::string::npos && std::filesystem::exists(pos[0], ec))
+      ambiguity = "'" + pos[0] + "' was taken as the model, since a file or folder of that name is here; to send it "
+                  "as the prompt instead: allm run -- " + pos[0] + " (or allm run --model MODEL " + pos[0] + ")";
+    return {model_spec(pos[0]), std::nullopt, ambiguity};
+  }
+  if (pos.size() == 1) return {default_model_spec(), pos[0], ""};
+  return {default_model_spec(), std::nullopt, ""};
 }
 
 }  // namespace
@@ -140,7 +184,9 @@ static int run_text(Args& args) {
   const bool stats = args.flag("stats");
   const bool raw = args.flag("raw");
   const bool show_prompt = args.flag("show-prompt");
+  auto model_flag = args.value("model");
   auto system = args.value("system");
+  auto truncation = args.value("truncation");
   auto files = args.values("file");
   nlohmann::json options = provider_flags(args);
   GenerateRequest request;
@@ -148,14 +194,29 @@ static int run_text(Args& args) {
   auto pos = args.positionals();
   args.finish();
 
-  auto [model, prompt] = model_and_prompt(pos);
+  auto [model, prompt, ambiguity] = model_and_prompt(pos, args.positionals_before_dashdash(), model_flag);
+  const auto because = [&] { return ambiguity.empty() ? std::string() : " (" + ambiguity + ")"; };
+  const bool file_from_stdin = std::find(files.begin(), files.end(), "-") != files.end();
+  if (file_from_stdin && (!prompt || *prompt == "-"))
+    throw InvalidArgumentError("stdin is already the attached file (--file -): give PROMPT as an argument");
   if (!prompt && isatty(STDIN_FILENO))
-    throw InvalidArgumentError("no prompt: give PROMPT, pipe it in, or pass '-' to type it (end with Ctrl-D)");
-  if (!prompt || *prompt == "-") prompt = read_stdin();
-  if (prompt->empty() && files.empty()) throw InvalidArgumentError("the prompt is empty (give PROMPT or pipe it in)");
+    throw InvalidArgumentError("no prompt: give PROMPT, pipe it in, or pass '-' to type it (end with Ctrl-D)" +
+                               because());
+  if (!prompt || *prompt == "-") {
+    prompt = read_stdin();
+  } else if (!file_from_stdin && stdin_has_data()) {
+    // `git diff | allm run MODEL "Review this"`: the argument, then what was piped in.
+    const std::string piped = read_stdin();
+    if (!piped.empty()) *prompt += "\n\n" + piped;
+  }
+  if (prompt->empty() && files.empty())
+    throw InvalidArgumentError("the prompt is empty (give PROMPT or pipe it in)" + because());
+  if (!ambiguity.empty()) std::cerr << "allm: note: " << ambiguity << "\n";
   request.prompt = *prompt;
-  request.system_prompt = system;
-  for (auto& f : files) request.files.emplace_back(f);
+  // --system "" means no system turn at all, as chat's /system with no text.
+  if (system && !system->empty()) request.system_prompt = system;
+  if (truncation) request.truncation = truncation_flag(*truncation);
+  for (auto& f : files) request.files.emplace_back(f == "-" ? "/dev/stdin" : f);
   options["template"] = raw ? "none" : "auto";
   options["show_prompt"] = show_prompt;
 
@@ -175,6 +236,7 @@ static int run_text(Args& args) {
   }
   if (json) std::cout << response.to_json().dump() << "\n";
   if (stats) std::cerr << stats_line(response, provider->capabilities()) << "\n";
+  if (auto note = context_notes(response, provider->capabilities()); !note.empty()) std::cerr << "allm: note: " << note << "\n";
   if (response.finish_reason == finish_reason::cancelled) throw CancelledError("generation cancelled (Ctrl-C)");
   return 0;
 }
@@ -186,19 +248,26 @@ static int run_run(Args& args) {
 
 ALLM_CLI_COMMAND(run, "Generate text from a model (streamed)",
                  "Usage: allm run [MODEL] [PROMPT] [options]\n"
-                 "       allm run MODEL --prompt-tokens 1,2,3 [options]\n\n"
+                 "       allm run [MODEL] --prompt-tokens 1,2,3 [options]\n\n"
                  "Streams the model's answer to PROMPT on stdout as it is generated.\n"
-                 "MODEL is a model directory, a .gguf file or a Hugging Face repo id in the\n"
-                 "local HF cache (e.g. Qwen/Qwen3-0.6B); without it, config default_model is\n"
-                 "used (built in: the shipped models/allm-tiny). The first argument is taken\n"
-                 "as MODEL when it names one, else as PROMPT. Without PROMPT (or with '-'),\n"
-                 "the prompt is read from stdin.\n\n"
+                 "MODEL is a model directory, a .gguf file, a Hugging Face repo id in the\n"
+                 "local HF cache (e.g. Qwen/Qwen3-0.6B) or a bundled model's name (allm-tiny);\n"
+                 "without it, config default_model is used (built in: the bundled allm-tiny).\n"
+                 "A lone first argument is taken as MODEL when it names one (an existing\n"
+                 "path too), else as PROMPT: 'allm run -- WORDS' or '--model MODEL' forces it\n"
+                 "to be the prompt. Without PROMPT (or with '-'), the prompt is read from\n"
+                 "stdin; with PROMPT, piped stdin is appended to it after a blank line\n"
+                 "(git diff | allm run MODEL \"Review this\").\n\n"
                  "The prompt goes through the model's chat template as one user turn (with\n"
                  "--system before it); --raw skips the template for plain text completion.\n"
                  "A model without a template gets a 'role: content' fallback, with a warning.\n\n"
-                 "  --system S             system prompt\n"
+                 "  --model M              the model (then every argument is the prompt)\n"
+                 "  --system S             system prompt (\"\" = no system turn)\n"
                  "  --file F               attach a file (text files join the prompt under\n"
-                 "                         their name; repeatable)\n"
+                 "                         their name; repeatable); '-' reads it from stdin,\n"
+                 "                         <(command) works too\n"
+                 "  --truncation P         when the prompt outgrows the context window: error\n"
+                 "                         (default), drop_oldest or truncate_left\n"
                  "  --raw                  no chat template: continue PROMPT as plain text\n"
                  "  --json                 print one JSON object instead of streaming: text,\n"
                  "                         token_ids, finish_reason, usage, timings, model\n"

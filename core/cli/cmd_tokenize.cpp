@@ -1,4 +1,6 @@
 // allm tokenize SOURCE [TEXT] [--add-special-tokens] [--json] | --jsonl FILE
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <iostream>
 #include <iterator>
@@ -14,7 +16,7 @@ namespace allm::cli {
 // the fields of the reference fixtures.
 static int tokenize_jsonl(const Tokenizer& tok, const std::string& file) {
   std::ifstream in(file, std::ios::binary);
-  if (!in) throw IoError(file + ": cannot open for reading");
+  if (!in) throw IoError(file + ": cannot open for reading: " + std::strerror(errno));
   std::string line;
   for (size_t line_no = 1; std::getline(in, line); ++line_no) {
     if (line.empty() || line == "\r") continue;

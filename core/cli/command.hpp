@@ -31,6 +31,8 @@ class Args {
   std::optional<long long> integer(const std::string& name);
   // Positionals left after all options were consumed.
   std::vector<std::string> positionals();
+  // How many of positionals() came before a `--` (all of them without one).
+  size_t positionals_before_dashdash() const { return before_dashdash_; }
   // Throws InvalidArgumentError on any option nobody consumed.
   void finish();
 
@@ -42,6 +44,7 @@ class Args {
   std::string command_;
   std::vector<Token> tokens_;
   bool positionals_taken_ = false;
+  size_t before_dashdash_ = 0;
 };
 
 struct Command {

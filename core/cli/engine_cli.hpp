@@ -1,7 +1,10 @@
 #pragma once
 // Helpers shared by the engine subcommands (logits, run, bench): token-list
 // parsing, thread options, model loading through the host's plugins.
+#include <algorithm>
 #include <cstdint>
+#include <iostream>
+#include <thread>
 #include <string>
 #include <vector>
 
@@ -38,10 +41,19 @@ inline std::vector<int32_t> parse_token_list(const std::string& text, const std:
   return ids;
 }
 
+// --threads N; more threads than logical cores only make the threads wait for
+// each other (minutes instead of seconds), so N is capped there, with a warning.
 inline int thread_option(Args& args) {
   auto t = args.integer("threads");
-  if (t && (*t < 1 || *t > 1024)) throw InvalidArgumentError("--threads must be between 1 and 1024");
-  return t ? static_cast<int>(*t) : 0;
+  if (!t) return 0;
+  if (*t < 1) throw InvalidArgumentError("--threads must be at least 1, got " + std::to_string(*t));
+  const long long cores = std::max(1u, std::thread::hardware_concurrency());
+  if (*t > cores) {
+    std::cerr << "allm: warning: --threads " << *t << " is more than the " << cores
+              << " logical cores of this machine; using " << cores << "\n";
+    return static_cast<int>(cores);
+  }
+  return static_cast<int>(*t);
 }
 
 // Loads plugins (for the architectures), then the model.

@@ -38,7 +38,9 @@ std::string stats_line(const GenerateResponse& r, const Capabilities& caps) {
                 r.timings.load_ms, static_cast<long long>(r.usage.prompt_tokens), static_cast<long long>(processed),
                 r.timings.prefill_tokens_per_s, static_cast<long long>(r.usage.completion_tokens),
                 r.timings.decode_tokens_per_s);
-  return buf;
+  std::string line = buf;
+  if (r.seed) line += " | seed " + std::to_string(*r.seed);
+  return line;
 }
 
 }  // namespace allm::cli

@@ -4,12 +4,14 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <memory>
 #include <string>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -19,39 +21,38 @@
 #include "allm/model_loader.hpp"
 #include "allm/provider.hpp"
 #include "allm/registry.hpp"
+#include "bundled_models.hpp"
 #include "command.hpp"
 #include "context.hpp"
 #include "engine_cli.hpp"
 
 namespace allm::cli {
 
-// The built-in default_model; found next to the executable, not the cwd.
+// The built-in default_model: the bundled models/allm-tiny.
 inline constexpr const char* kShippedModel = "models/allm-tiny";
 
-// config default_model; the shipped model's relative default is looked up
-// from the executable: <prefix>/share/allm/models/allm-tiny (installed) or
-// <build>/../models/allm-tiny (build tree).
+// A model spec as the user typed it, with a bundled model's name ("allm-tiny",
+// "models/allm-tiny") resolved from the install location, not the cwd.
+inline std::string model_spec(const std::string& spec) { return bundled_model(spec).value_or(spec); }
+
+// config default_model, resolved like a typed spec.
 inline std::string default_model_spec() {
   std::string spec = host().config().merged().value("default_model", std::string());
   if (spec.empty())
     throw InvalidArgumentError("no model named and config default_model is empty (see allm config show)");
-  if (spec != kShippedModel) return spec;
-  std::error_code ec;
-  const auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
-  if (!ec) {
-    const auto bin = exe.parent_path();
-    for (auto candidate : {bin / ".." / "share" / "allm" / spec, bin / ".." / ".." / spec})
-      if (std::filesystem::is_directory(candidate)) return candidate.lexically_normal().string();
-  }
-  if (std::filesystem::is_directory(spec)) return spec;
-  throw ModelLoadError("the shipped model '" + spec + "' was not found next to the executable (" +
-                       (ec ? std::string("/proc/self/exe unreadable") : exe.string()) +
-                       "); name a model or set default_model");
+  if (auto bundled = bundled_model(spec)) return *bundled;
+  if (spec == kShippedModel && !std::filesystem::is_directory(spec))
+    throw ModelLoadError("the shipped model '" + spec +
+                         "' was not found next to the executable (<prefix>/share/allm/models or the source "
+                         "tree's models/); name a model or set default_model");
+  return spec;
 }
 
-// True when `text` names a model: an existing path or a repo id in the HF cache.
+// True when `text` names a model: a bundled model, an existing path or a repo
+// id in the HF cache.
 inline bool names_a_model(const std::string& text) {
   if (text.empty() || text == "-") return false;
+  if (bundled_model(text)) return true;
   try {
     resolve_model(text);
     return true;
@@ -60,36 +61,81 @@ inline bool names_a_model(const std::string& text) {
   }
 }
 
+// A number as the user would write it: 2, 0.5, 1e+30 (not 2.000000).
+inline std::string shortest_number(double v) {
+  char buf[32];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  return ec == std::errc() ? std::string(buf, end) : std::to_string(v);
+}
+
+// Checks one flag's value: "--top-p must be in (0, 1], got 2".
+template <class T, class Ok>
+void check_flag(const char* flag, const std::optional<T>& v, Ok ok, const char* rule) {
+  if (!v || ok(*v)) return;
+  std::string got;
+  if constexpr (std::is_floating_point_v<T>) got = shortest_number(*v);
+  else got = std::to_string(*v);
+  throw InvalidArgumentError(std::string("--") + flag + " must be " + rule + ", got " + got);
+}
+
 // Sampling and stopping flags -> GenerationParams (unset flags stay unset, so
-// the model's generation_config.json and then the config decide).
+// the model's generation_config.json and then the config decide). Each value
+// is checked here, so errors name the flag the user typed.
 inline GenerationParams generation_flags(Args& args) {
   GenerationParams p;
-  auto nonneg = [](const char* flag, std::optional<double> v) {
-    if (v && *v < 0) throw InvalidArgumentError(std::string("--") + flag + " must be >= 0, got " + std::to_string(*v));
-    return v;
-  };
-  p.temperature = nonneg("temperature", args.number("temperature"));
+  p.temperature = args.number("temperature");
+  check_flag("temperature", p.temperature, [](double v) { return v >= 0; }, ">= 0");
   p.top_p = args.number("top-p");
+  check_flag("top-p", p.top_p, [](double v) { return v > 0 && v <= 1; }, "in (0, 1]");
   p.min_p = args.number("min-p");
-  auto rep = args.number("repeat-penalty");
-  if (!rep) rep = args.number("repetition-penalty");
+  check_flag("min-p", p.min_p, [](double v) { return v >= 0 && v <= 1; }, "in [0, 1]");
+  const char* rep_flag = "repeat-penalty";
+  auto rep = args.number(rep_flag);
+  if (!rep) rep = args.number(rep_flag = "repetition-penalty");
+  check_flag(rep_flag, rep, [](double v) { return v > 0; }, "> 0 (1 = off)");
   p.repetition_penalty = rep;
   p.presence_penalty = args.number("presence-penalty");
+  check_flag("presence-penalty", p.presence_penalty, [](double v) { return v >= -2 && v <= 2; }, "in [-2, 2]");
   p.frequency_penalty = args.number("frequency-penalty");
-  if (auto k = args.integer("top-k")) {
-    if (*k < 0 || *k > INT32_MAX) throw InvalidArgumentError("--top-k must be between 0 and 2147483647");
-    p.top_k = static_cast<int>(*k);
-  }
-  if (auto s = args.integer("seed")) p.seed = *s;
-  if (auto n = args.integer("max-tokens")) {
-    if (*n <= 0 || *n > INT32_MAX) throw InvalidArgumentError("--max-tokens must be a positive integer");
-    p.max_tokens = static_cast<int>(*n);
-  }
+  check_flag("frequency-penalty", p.frequency_penalty, [](double v) { return v >= -2 && v <= 2; }, "in [-2, 2]");
+  auto k = args.integer("top-k");
+  check_flag("top-k", k, [](long long v) { return v >= 0 && v <= INT32_MAX; }, "between 0 (off) and 2147483647");
+  if (k) p.top_k = static_cast<int>(*k);
+  auto seed = args.integer("seed");
+  check_flag("seed", seed, [](long long v) { return v >= -1; }, ">= 0, or -1 for random");
+  p.seed = seed;
+  auto n = args.integer("max-tokens");
+  check_flag("max-tokens", n, [](long long v) { return v >= 1 && v <= INT32_MAX; }, "between 1 and 2147483647");
+  if (n) p.max_tokens = static_cast<int>(*n);
   auto stops = args.values("stop");
+  for (auto& s : stops)
+    if (s.empty()) throw InvalidArgumentError("--stop must not be empty");
   if (!stops.empty()) p.stop = stops;
   if (args.flag("ignore-eos")) p.ignore_eos = true;
-  p.validate("options");
+  p.validate("options");  // the checks above cover every rule; this one guards new fields
   return p;
+}
+
+// --truncation POLICY: what to do when the conversation outgrows the context window.
+inline TruncationPolicy truncation_flag(const std::string& name) {
+  for (auto p : {TruncationPolicy::error, TruncationPolicy::drop_oldest, TruncationPolicy::truncate_left})
+    if (name == truncation_policy_name(p)) return p;
+  throw InvalidArgumentError("--truncation must be error, drop_oldest or truncate_left, got " + name);
+}
+
+// What the user should know about the context window after a reply: turns
+// left out to make room, or a reply that stopped because the window was full
+// (not because the model finished). Empty when neither happened.
+inline std::string context_notes(const GenerateResponse& r, const Capabilities& caps) {
+  std::string note;
+  if (r.dropped_messages > 0)
+    note = "left out the " + std::to_string(r.dropped_messages) +
+           " oldest messages to fit the context window (" + std::to_string(caps.max_context) + " tokens)";
+  if (r.finish_reason == finish_reason::length && caps.max_context > 0 && r.usage.total_tokens >= caps.max_context)
+    note += std::string(note.empty() ? "" : "; ") + "the reply stopped because the context window (" +
+            std::to_string(caps.max_context) + " tokens) is full: raise --ctx, shorten the prompt" +
+            " or start a new conversation";
+  return note;
 }
 
 inline constexpr const char* kGenerationFlagsHelp =
@@ -106,7 +152,8 @@ inline constexpr const char* kGenerationFlagsHelp =
     "  --ignore-eos           keep going past end-of-sequence tokens\n"
     "  --ctx N                context window (default: config context_length,\n"
     "                         capped at the model's max_position_embeddings)\n"
-    "  --threads N            compute threads (default: physical cores)\n"
+    "  --threads N            compute threads (default: physical cores; capped at\n"
+    "                         the logical cores, with a warning)\n"
     "  --kv-budget SIZE       most memory the KV cache may take, e.g. 512M, 4GiB\n"
     "                         (default: config kv_budget; 0 = no limit)\n";
 
@@ -181,7 +228,7 @@ class SigintCancels {
   SigintCancels& operator=(const SigintCancels&) = delete;
 };
 
-// "load 12 ms | prompt 34 tokens (30 new) 812.3 tok/s | reply 40 tokens 312.5 tok/s"
+// "load 12 ms | prompt 34 tokens (30 new) 812.3 tok/s | reply 40 tokens 312.5 tok/s | seed 7"
 std::string stats_line(const GenerateResponse& r, const Capabilities& caps);
 
 }  // namespace allm::cli

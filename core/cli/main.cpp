@@ -1,6 +1,8 @@
 // allm — the host CLI. Parses the common options, builds the host, then hands
 // the rest of the command line to the subcommand.
+#include <algorithm>
 #include <cstdlib>
+#include <filesystem>
 #include <iostream>
 #include <memory>
 
@@ -42,7 +44,13 @@ struct CommonOptions {
 
 static CommonOptions take_common_options(Args& args) {
   CommonOptions o;
-  for (auto& d : args.values("plugin-dir")) o.host.plugin_dirs.emplace_back(d);
+  for (auto& d : args.values("plugin-dir")) {
+    std::error_code ec;
+    if (!std::filesystem::is_directory(d, ec))
+      throw InvalidArgumentError("--plugin-dir " + d + ": " +
+                                 (std::filesystem::exists(d, ec) ? "not a directory" : "no such directory"));
+    o.host.plugin_dirs.emplace_back(d);
+  }
   if (auto f = args.value("config")) o.host.config.user_file = *f;
   if (auto l = args.value("log-level")) o.log_level = *l;
   while (args.flag("verbose")) o.verbosity++;
@@ -53,6 +61,8 @@ static CommonOptions take_common_options(Args& args) {
 static int run(int argc, char** argv) {
   std::vector<std::string> rest(argv + 1, argv + argc);
   // Split off the command name: the first argument that is not an option or an option's value.
+  // Only common options may come before it: anything else there is reported
+  // as such, not as an unknown option of the command.
   std::string name;
   size_t name_at = rest.size();
   for (size_t i = 0; i < rest.size(); ++i) {
@@ -66,6 +76,13 @@ static int run(int argc, char** argv) {
       name_at = i;
       break;
     }
+    const std::string option = a.substr(0, a.find('='));
+    static const char* kBeforeCommand[] = {"--plugin-dir", "--config", "--log-level", "--verbose", "-v", "-vv",
+                                           "--help",       "-h",       "--version"};
+    if (std::find(std::begin(kBeforeCommand), std::end(kBeforeCommand), option) == std::end(kBeforeCommand))
+      throw InvalidArgumentError("'" + a + "' before the command is not a common option (common options: " +
+                                 "--plugin-dir, --config, --log-level, -v, -h, --version); put a command's " +
+                                 "options after the command, e.g. allm run " + a + " ...");
   }
   if (name_at < rest.size()) rest.erase(rest.begin() + static_cast<long>(name_at));
   // -v / -vv are short forms of --verbose.

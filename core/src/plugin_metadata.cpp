@@ -2,6 +2,7 @@
 
 #include <elf.h>
 
+#include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -15,7 +16,13 @@ namespace allm::host {
 std::map<std::string, std::string> read_plugin_metadata(const std::filesystem::path& file) {
   auto fail = [&](const std::string& why) { return PluginLoadError(file.string() + ": " + why); };
   std::ifstream in(file, std::ios::binary);
-  if (!in) throw fail("cannot open");
+  if (!in) {
+    const int err = errno;
+    if (err == ENOENT && !file.has_parent_path())
+      throw fail(std::string("cannot open: ") + std::strerror(err) +
+                 " (inspect takes a plugin file; 'allm plugins info NAME' shows a loaded plugin by name)");
+    throw fail(std::string("cannot open: ") + std::strerror(err));
+  }
   std::vector<char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   auto size = bytes.size();
   if (size < sizeof(Elf64_Ehdr) || std::memcmp(bytes.data(), ELFMAG, SELFMAG) != 0) throw fail("not an ELF file");

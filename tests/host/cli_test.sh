@@ -47,6 +47,23 @@ grep -q "$work/bad.json:3:" "$work/err" || fail "config error lacks file:line: $
 ALLM_GENERATION_TOP_K=9 "$allm" config show | grep -q 'generation.top_k = 9    # environment (ALLM_GENERATION_TOP_K)' \
   || fail "env layer in config show"
 
+# `allm config` alone shows the configuration, as `models` and `plugins` list.
+[ "$("$allm" config)" = "$("$allm" config show)" ] || fail "allm config is not allm config show"
+# Errors keep their reason; a missing --plugin-dir is named as missing.
+set +e
+"$allm" plugins --plugin-dir "$work/no-such-dir" >/dev/null 2>"$work/err"; code=$?
+set -e
+[ "$code" -eq 2 ] && grep -q -- "--plugin-dir $work/no-such-dir: no such directory" "$work/err" ||
+  fail "missing --plugin-dir: $code $(cat "$work/err")"
+set +e
+(cd "$work" && "$allm" plugins inspect media-text) 2>"$work/err"; code=$?
+set -e
+[ "$code" -eq 4 ] && grep -q "media-text: cannot open: No such file or directory" "$work/err" &&
+  grep -q "allm plugins info NAME" "$work/err" || fail "inspect of a name: $code $(cat "$work/err")"
+set +e
+"$allm" bench 2>"$work/err"; code=$?
+set -e
+[ "$code" -eq 2 ] && grep -q -- "--no-bandwidth" "$work/err" || fail "bench usage error: $(cat "$work/err")"
 "$allm" --version | grep -q '^allm ' || fail "--version"
 for cmd in plugins info config; do "$allm" "$cmd" --help | grep -q "Usage: allm $cmd" || fail "$cmd --help"; done
 "$allm" info --json | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["logical_cores"] >= 1 and "simd" in d' \

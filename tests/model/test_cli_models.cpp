@@ -53,13 +53,25 @@ TEST(CliModels, ListJsonShowsTheHfCacheAndAnEmptyProcessCache) {
   EXPECT_EQ(repo["repo"], "acme/tiny-qwen3");
   EXPECT_EQ(repo["revisions"][0]["refs"], nlohmann::json::array({"main"}));
   EXPECT_GT(repo["size_on_disk"].get<uint64_t>(), 80000u);
-  EXPECT_TRUE(j["loaded"].empty());
-  EXPECT_EQ(j["max_cached_models"], 2);
+  // The shipped model is listed (and marked the default) though no HF cache holds it.
+  ASSERT_EQ(j["bundled"].size(), 1u) << j.dump();
+  EXPECT_EQ(j["bundled"][0]["name"], "allm-tiny");
+  EXPECT_TRUE(j["bundled"][0]["default"].get<bool>());
+  EXPECT_TRUE(fs::is_regular_file(j["bundled"][0]["path"].get<std::string>() + "/config.json"));
+  EXPECT_FALSE(j.contains("loaded"));  // a CLI process holds no models
 
   CliResult text = run_cli(cache.path(), "models");
   ASSERT_EQ(text.status, 0);
   EXPECT_NE(text.out.find("acme/tiny-qwen3"), std::string::npos) << text.out;
   EXPECT_NE(text.out.find("main@abcdef012345"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("allm-tiny"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("(default)"), std::string::npos) << text.out;
+  EXPECT_EQ(text.out.find("Loaded in this process"), std::string::npos) << text.out;
+
+  // An empty HF cache still lists the bundled model.
+  TempDir empty;
+  CliResult none = run_cli(empty.path(), "models list");
+  EXPECT_NE(none.out.find("allm-tiny"), std::string::npos) << none.out;
 }
 
 TEST(CliModels, ShowResolvesARepoIdAndReportsQuantization) {
@@ -75,6 +87,37 @@ TEST(CliModels, ShowResolvesARepoIdAndReportsQuantization) {
   EXPECT_EQ(j["hf"]["revision"], "main");
   CliResult missing = run_cli(cache.path(), "models show acme/absent");
   EXPECT_EQ(missing.status, 5);  // model load error
+}
+
+// A GGUF converted by llama.cpp from the llama fixture: the fixture's own
+// config.json is the oracle for its shape, and both formats hold the same
+// number of parameters. The KV cache is sized for at most the model's window.
+TEST(CliModels, ShowGgufReportsShapeQuantizationAndCapsTheKvCache) {
+  TempDir cache;
+  const auto gguf = models_dir().parent_path() / "gguf" / "llama-q8_0.gguf";
+  CliResult g = run_cli(cache.path(), "models show '" + gguf.string() + "' --context 100000 --json");
+  ASSERT_EQ(g.status, 0) << g.out;
+  CliResult h = run_cli(cache.path(), "models show '" + fixture("llama").string() + "' --context 100000 --json");
+  ASSERT_EQ(h.status, 0) << h.out;
+  auto gj = nlohmann::json::parse(g.out), hj = nlohmann::json::parse(h.out);
+  auto config = nlohmann::json::parse(read_file(fixture("llama") / "config.json"));
+  EXPECT_EQ(gj["model_context_length"], config["max_position_embeddings"]);
+  EXPECT_EQ(gj["layers"], config["num_hidden_layers"]);
+  EXPECT_EQ(gj["vocab_size"], config["vocab_size"]);
+  EXPECT_EQ(gj["hidden_size"], config["hidden_size"]);
+  EXPECT_GT(gj["parameters"].get<uint64_t>(), 0u);
+  EXPECT_EQ(gj["parameters"], hj["parameters"]);
+  EXPECT_EQ(gj["dtype"], "Q8_0");
+  EXPECT_EQ(gj["quantization"]["type"], "Q8_0");
+  EXPECT_DOUBLE_EQ(gj["quantization"]["bits_per_weight"].get<double>(), 8.5);  // 34 bytes per 32 weights
+  EXPECT_EQ(gj["context_length"], config["max_position_embeddings"]);
+  EXPECT_EQ(gj["kv_cache_bytes"], hj["kv_cache_bytes"]);
+
+  CliResult text = run_cli(cache.path(), "models show '" + gguf.string() + "' --context 100000");
+  EXPECT_NE(text.out.find("Quantization:   gguf Q8_0"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("Context length: " + config["max_position_embeddings"].dump()), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("(the model's maximum)"), std::string::npos) << text.out;
+  EXPECT_EQ(text.out.find("0-bit"), std::string::npos) << text.out;
 }
 
 }  // namespace

@@ -47,10 +47,12 @@ std::optional<KvShape> kv_shape_of(const EngineModel& m, const KVCache& cache) {
   return s;
 }
 
+// A drawn seed stays below 2^53: exact as a JSON number in every client
+// (JavaScript, jq) and as `--seed N`, so the reported seed reproduces the sample.
 uint64_t draw_seed(int64_t seed) {
   if (seed >= 0) return static_cast<uint64_t>(seed);
   std::random_device rd;
-  return (static_cast<uint64_t>(rd()) << 32) ^ rd();
+  return ((static_cast<uint64_t>(rd()) << 32) ^ rd()) & ((uint64_t{1} << 53) - 1);
 }
 
 }  // namespace
@@ -171,6 +173,7 @@ GenerateResponse LocalProvider::do_generate(const PreparedRequest& request, cons
   const size_t reserve = static_cast<size_t>(std::min<int64_t>(params.max_tokens, std::max<int64_t>(1, ctx / 2)));
 
   std::vector<Message> messages = request.messages;
+  const size_t messages_given = messages.size();
   std::string prompt_text;
   const size_t keep_prefix = m->tokenizer->bos_id() && m->tokenizer->adds_bos() ? 1 : 0;
   const std::vector<TokenId> ids = fit_to_context(
@@ -256,9 +259,20 @@ GenerateResponse LocalProvider::do_generate(const PreparedRequest& request, cons
   r.text = std::move(out.text);
   r.finish_reason = out.finish_reason;
   r.token_ids = out.tokens;
-  if (out.finish_reason == finish_reason::stop && !params.ignore_eos && !r.token_ids.empty() &&
-      std::find(gen.eos_ids.begin(), gen.eos_ids.end(), r.token_ids.back()) != gen.eos_ids.end())
+  r.seed = gen.sampling.seed;
+  r.dropped_messages = static_cast<int64_t>(messages_given - messages.size());
+  const bool ended_on_eos = out.finish_reason == finish_reason::stop && !params.ignore_eos && !r.token_ids.empty() &&
+                            std::find(gen.eos_ids.begin(), gen.eos_ids.end(), r.token_ids.back()) != gen.eos_ids.end();
+  if (ended_on_eos) {
     r.token_ids.pop_back();
+  } else if (out.finish_reason == finish_reason::stop && !gen.stop.empty()) {
+    // A stop string ended the reply and `text` leaves it out: so do the ids
+    // and the count. Keep the tokens up to the one completing the kept text.
+    StreamDecoder recount(*m->tokenizer, true);
+    size_t covered = 0, keep = 0;
+    while (keep < r.token_ids.size() && covered < r.text.size()) covered += recount.push(r.token_ids[keep++]).size();
+    r.token_ids.resize(keep);
+  }
   r.usage.prompt_tokens = static_cast<int64_t>(ids.size());
   r.usage.completion_tokens = static_cast<int64_t>(r.token_ids.size());
   r.usage.total_tokens = r.usage.prompt_tokens + r.usage.completion_tokens;

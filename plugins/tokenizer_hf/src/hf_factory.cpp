@@ -1,5 +1,7 @@
 #include "hf_factory.hpp"
 
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 
@@ -26,7 +28,7 @@ fs::path resolve_tokenizer_file(const fs::path& source) {
 
 static std::string read_file(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) throw IoError(path.string() + ": cannot open for reading");
+  if (!in) throw IoError(path.string() + ": cannot open for reading: " + std::strerror(errno));
   std::string data;
   in.seekg(0, std::ios::end);
   auto size = in.tellg();

@@ -17,7 +17,7 @@ class ConfigView {
   explicit ConfigView(const Checkpoint& ckpt) : json_(ckpt.config), origin_(ckpt.source.string()) {}
   // Present and not null.
   bool has(const std::string& key) const;
-  int64_t integer(const std::string& key) const;  // ConfigError when absent
+  int64_t integer(const std::string& key) const;  // ModelLoadError when absent
   int64_t integer(const std::string& key, int64_t fallback) const;
   double number(const std::string& key) const;
   double number(const std::string& key, double fallback) const;

@@ -129,6 +129,12 @@ struct GenerateResponse {
   Usage usage;
   Timings timings;
   std::vector<TokenId> token_ids;  // generated ids (EOS and stop strings excluded)
+  // The sampling seed used (drawn at random when the request gave none), so a
+  // good sample can be reproduced with params.seed; unset when not applicable.
+  std::optional<uint64_t> seed;
+  // Oldest messages left out so the conversation fits the context window
+  // (truncation drop_oldest); 0 when everything fit.
+  int64_t dropped_messages = 0;
 
   nlohmann::json to_json() const;
 };

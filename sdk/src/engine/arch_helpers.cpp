@@ -13,8 +13,11 @@ namespace allm {
 
 bool ConfigView::has(const std::string& key) const { return json_.contains(key) && !json_[key].is_null(); }
 
+// A model's config.json is part of the model: its problems are model load
+// errors (exit code 5), like a malformed config.json; ConfigError (3) is for
+// allm's own configuration.
 void ConfigView::fail(const std::string& key, const std::string& why) const {
-  throw ConfigError(origin_ + ": config key '" + key + "' " + why);
+  throw ModelLoadError(origin_ + ": config key '" + key + "' " + why);
 }
 
 int64_t ConfigView::integer(const std::string& key) const {

@@ -1,4 +1,5 @@
 // GGUF v3 writer: metadata in insertion order, tensor table, aligned data.
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -148,7 +149,7 @@ void Writer::write(const std::filesystem::path& path,
     }
   } cleanup{tmp};
   std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-  if (!f) throw IoError(path.string() + ": cannot open for writing");
+  if (!f) throw IoError(path.string() + ": cannot open for writing: " + std::strerror(errno));
   f.write(reinterpret_cast<const char*>(head.data()), std::streamsize(head.size()));
   static const char zeros[64] = {};
   uint64_t done = 0;

@@ -92,6 +92,8 @@ void expect_shape(const std::map<std::string, RawTensor>& tensors, const json& c
   for (const char* key : dims) {
     auto it = cfg.find(key);
     if (it == cfg.end() || !it->is_number_integer()) return;  // config silent: nothing to check
+    if (it->get<int64_t>() <= 0)  // say what is wrong with the key, not that no tensor matches it
+      throw ModelLoadError(config_file + ": config key '" + key + "' must be positive, got " + it->dump());
     want.push_back(it->get<int64_t>());
   }
   for (const auto& [name, raw] : tensors) {

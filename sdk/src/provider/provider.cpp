@@ -1,8 +1,10 @@
 // Provider's public entry points: validation and attachment loading around
 // do_generate, one generation at a time, and the async form.
 #include <chrono>
+#include <cstdio>
 
 #include "allm/error.hpp"
+#include "allm/media.hpp"
 #include "allm/provider.hpp"
 #include "allm/provider/job_pool.hpp"
 #include "allm/registry.hpp"
@@ -25,6 +27,18 @@ void fold_text_attachments(Message& m, const std::vector<std::string>& texts) {
   for (auto& t : texts) folded += t;
   if (!m.content.empty()) folded += "\n" + m.content;
   m.content = std::move(folded);
+}
+
+// The user's text must be UTF-8: say where in *their* input it is not (a
+// tokenizer error later would point into the rendered template instead).
+void require_utf8(const std::string& text, const std::string& what) {
+  const size_t at = find_non_text_byte({reinterpret_cast<const uint8_t*>(text.data()), text.size()});
+  if (at == std::string::npos) return;
+  const unsigned byte = static_cast<unsigned char>(text[at]);
+  if (byte == 0) throw InvalidArgumentError(what + " holds a NUL byte at byte " + std::to_string(at + 1));
+  char hex[8];
+  std::snprintf(hex, sizeof hex, "0x%02X", byte);
+  throw InvalidArgumentError(what + " is not valid UTF-8 at byte " + std::to_string(at + 1) + " (" + hex + ")");
 }
 
 }  // namespace
@@ -69,6 +83,14 @@ PreparedRequest Provider::prepare(const GenerateRequest& request) const {
         }
       }
     }
+  }
+
+  const size_t first_message = request.system_prompt ? 1 : 0;  // index in request.messages
+  for (size_t i = 0; i < out.messages.size(); ++i) {
+    const Message& m = out.messages[i];
+    if (i < first_message) require_utf8(m.content, "the system prompt");
+    else if (request.prompt) require_utf8(m.content, "the prompt");
+    else require_utf8(m.content, "messages[" + std::to_string(i - first_message) + "] (" + m.role + ")");
   }
 
   std::optional<Capabilities> caps;  // asked for only when an image shows up

@@ -138,7 +138,7 @@ json GenerateRequest::to_json() const {
 }
 
 json GenerateResponse::to_json() const {
-  return {{"text", text},
+  json j = {{"text", text},
           {"model", model},
           {"finish_reason", finish_reason},
           {"usage",
@@ -152,6 +152,9 @@ json GenerateResponse::to_json() const {
             {"prefill_tokens_per_s", timings.prefill_tokens_per_s},
             {"decode_tokens_per_s", timings.decode_tokens_per_s}}},
           {"token_ids", token_ids}};
+  if (seed) j["seed"] = *seed;
+  if (dropped_messages) j["dropped_messages"] = dropped_messages;
+  return j;
 }
 
 json Capabilities::to_json() const {

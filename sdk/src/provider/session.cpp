@@ -1,6 +1,8 @@
 // ChatSession: history, send, and the on-disk form (JSON + optional cache blob).
 #include "allm/provider/session.hpp"
 
+#include <cerrno>
+#include <cstring>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
@@ -35,7 +37,7 @@ void write_file_atomically(const fs::path& path, const char* data, size_t size) 
   tmp += ".tmp";
   {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) throw IoError(tmp.string() + ": cannot open for writing");
+    if (!out) throw IoError(tmp.string() + ": cannot open for writing: " + std::strerror(errno));
     out.write(data, static_cast<std::streamsize>(size));
     out.flush();
     if (!out) throw IoError(tmp.string() + ": write failed");
@@ -47,7 +49,7 @@ void write_file_atomically(const fs::path& path, const char* data, size_t size) 
 
 std::vector<uint8_t> read_binary(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) throw IoError(path.string() + ": cannot open");
+  if (!in) throw IoError(path.string() + ": cannot open: " + std::strerror(errno));
   return std::vector<uint8_t>(std::istreambuf_iterator<char>(in), {});
 }
 
@@ -107,7 +109,7 @@ void ChatSession::save(const fs::path& path) const {
 
 ChatSession ChatSession::load(std::shared_ptr<Provider> provider, const fs::path& path) {
   std::ifstream in(path);
-  if (!in) throw IoError(path.string() + ": cannot open session file");
+  if (!in) throw IoError(path.string() + ": cannot open session file: " + std::strerror(errno));
   json j;
   try {
     j = json::parse(in);
