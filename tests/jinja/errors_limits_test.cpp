@@ -30,6 +30,11 @@ TEST(JinjaErrors, ParseErrorsNameLineAndColumn) {
   EXPECT_EQ(parse_error("{{ 'unterminated }}"), "test.jinja:1:4: unterminated string");
   EXPECT_EQ(parse_error("{% break %}"), "test.jinja:1:4: 'break' outside of a loop");
   EXPECT_EQ(parse_error("a{% from 'z' import a, %}"), "test.jinja:1:24: expected a name, got '%}'");
+  // An `if` condition takes no inline if (Jinja 3.1.6 refuses it too).
+  EXPECT_EQ(parse_error("{% if 1 if 0 else 0 %}{% endif %}"), "test.jinja:1:9: expected end of statement '%}', got 'if'");
+  EXPECT_EQ(parse_error("{% if 0 %}{% elif 1 if 0 else 0 %}{% endif %}"),
+            "test.jinja:1:21: expected end of statement '%}', got 'if'");
+  EXPECT_EQ(render("{% if 1, 0 %}x{% endif %}{% if (1 if 0 else 2) %}y{% endif %}"), "xy");
   EXPECT_EQ(parse_error("{# open comment"), "test.jinja:1:1: unterminated comment");
 }
 

@@ -224,14 +224,16 @@ class Parser {
   }
 
   StmtPtr parse_if(Pos p) {
+    // Jinja parses conditions as tuples without an inline if: `{% if a if b
+    // else c %}` is its syntax error, `{% if a, b %}` a (true) tuple.
     auto s = make_stmt(StmtKind::If, p);
-    s->conditions.push_back(parse_tuple(true, false));
+    s->conditions.push_back(parse_tuple(false));
     expect_block_end();
     while (true) {
       std::string found;
       s->bodies.push_back(parse_until({"elif", "else", "endif"}, found));
       if (found == "elif") {
-        s->conditions.push_back(parse_tuple(true, false));
+        s->conditions.push_back(parse_tuple(false));
         expect_block_end();
       } else if (found == "else") {
         expect_block_end();
