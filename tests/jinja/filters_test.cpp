@@ -163,4 +163,13 @@ TEST(JinjaMethods, MoreStrMethods) {
             "TrueFalseTrue|TrueFalseFalseTrue|a       bc      d|ab  c|1-x");
 }
 
+TEST(JinjaFilters, FilesizeformatAndUrlencode) {
+  EXPECT_EQ(render("{{ 1|filesizeformat }}|{{ 512|filesizeformat }}|{{ 1500|filesizeformat }}|{{ 1536|filesizeformat(true) }}|"
+                   "{{ '2500000'|filesizeformat }}|{{ 1e30|filesizeformat }}|{{ 999.9|filesizeformat }}"),
+            "1 Byte|512 Bytes|1.5 kB|1.5 KiB|2.5 MB|1000000.0 YB|999 Bytes");
+  EXPECT_EQ(render("{{ 'a b/c?d=é&'|urlencode }}|{{ {'k y': 'v/w', 'n': 3}|urlencode }}|{{ [('a', 1), ('b', 'c d')]|urlencode }}|{{ 42|urlencode }}"),
+            "a%20b/c%3Fd%3D%C3%A9%26|k+y=v%2Fw&n=3|a=1&b=c+d|42");
+  EXPECT_EQ(render_error("{{ 'x'|filesizeformat }}"), "test.jinja:1:8: could not convert string to float: 'x'");
+}
+
 }  // namespace

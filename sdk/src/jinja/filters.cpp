@@ -1,7 +1,9 @@
 // Jinja2's built-in filters (the ones chat templates use), with transformers'
 // `tojson` (ensure_ascii=False, indent, separators, sort_keys).
 #include <algorithm>
+#include <cctype>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <stdexcept>
 #include <unordered_map>
@@ -173,6 +175,79 @@ Value f_slice(Interpreter& in, const Value& v, CallArgs& a) {
     }
     return out;
   });
+}
+
+// filesizeformat(binary=False): "1 Byte", "512 Bytes", "1.5 kB" / "1.5 KiB".
+Value f_filesizeformat(Interpreter&, const Value& v, CallArgs& a) {
+  bool binary = bool_arg(a.get(0, "binary"), false);
+  a.expect_no_more("filesizeformat");
+  double bytes;
+  if (v.is_number()) {
+    bytes = v.as_double();
+  } else if (v.is_string()) {
+    auto d = parse_float(v.as_string());
+    if (!d) throw runtime_error("could not convert string to float: " + to_repr(v));
+    bytes = *d;
+  } else {
+    throw runtime_error("float() argument must be a string or a real number, not '" + v.type_name() + "'");
+  }
+  static const char* decimal[] = {"kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"};
+  static const char* binary_units[] = {"KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB"};
+  double base = binary ? 1024 : 1000;
+  if (bytes == 1) return Value("1 Byte");
+  if (bytes < base) return Value(std::to_string(static_cast<int64_t>(bytes)) + " Bytes");
+  double unit = base;
+  const char* prefix = nullptr;
+  for (int i = 0; i < 8; ++i) {
+    unit *= base;
+    prefix = binary ? binary_units[i] : decimal[i];
+    if (bytes < unit) break;
+  }
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.1f %s", base * bytes / unit, prefix);
+  return Value(std::string(buf));
+}
+
+// Jinja's url_quote: UTF-8 bytes, unreserved characters kept, the rest %XX;
+// for query strings "/" is quoted too and spaces become "+".
+std::string url_quote(const std::string& s, bool for_qs) {
+  static const char* hex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '_' || c == '.' || c == '-' || c == '~' || (c == '/' && !for_qs)) {
+      out += static_cast<char>(c);
+    } else if (c == ' ' && for_qs) {
+      out += '+';
+    } else {
+      out += '%';
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    }
+  }
+  return out;
+}
+
+// urlencode: a string (or any non-iterable) quoted; a dict or a sequence of
+// pairs as key=value&... .
+Value f_urlencode(Interpreter&, const Value& v, CallArgs& a) {
+  a.expect_no_more("urlencode");
+  if (v.is_string() || !(v.is_list() || v.is_dict())) return Value(url_quote(str_of(v), false));
+  std::vector<std::pair<Value, Value>> pairs;
+  if (v.is_dict()) {
+    pairs = v.as_dict().items;
+  } else {
+    for (auto& item : iterate(v)) {
+      auto kv = iterate(item);
+      if (kv.size() != 2) throw runtime_error("cannot unpack " + item.type_name() + " into a key and a value");
+      pairs.emplace_back(kv[0], kv[1]);
+    }
+  }
+  std::string out;
+  for (auto& [k, val] : pairs) {
+    if (!out.empty()) out += '&';
+    out += url_quote(str_of(k), true) + "=" + url_quote(str_of(val), true);
+  }
+  return Value(std::move(out));
 }
 
 Value f_capitalize(Interpreter&, const Value& v, CallArgs& a) {
@@ -676,7 +751,7 @@ const std::unordered_map<std::string, FilterFn>& table() {
       {"capitalize", keep_markup<f_capitalize>}, {"center", keep_markup<f_center>},   {"count", f_length},
       {"d", f_default},         {"default", f_default},     {"dictsort", f_dictsort},
       {"e", f_escape},          {"escape", f_escape},       {"forceescape", f_forceescape},
-      {"first", f_first},       {"groupby", f_groupby},       {"float", f_float},         {"format", f_format},
+      {"filesizeformat", f_filesizeformat}, {"first", f_first},       {"groupby", f_groupby},       {"float", f_float},         {"format", f_format},
       {"indent", keep_markup<f_indent>},     {"int", f_int},             {"items", f_items},
       {"join", f_join},         {"last", f_last},           {"length", f_length},
       {"list", f_list},         {"lower", keep_markup<f_lower>},         {"map", f_map},
@@ -686,7 +761,7 @@ const std::unordered_map<std::string, FilterFn>& table() {
       {"selectattr", f_selectattr}, {"sort", f_sort},       {"string", f_string},
       {"striptags", f_striptags}, {"sum", f_sum},           {"title", f_title},
       {"tojson", f_tojson},     {"trim", keep_markup<f_trim>},           {"truncate", f_truncate},
-      {"unique", f_unique},     {"upper", keep_markup<f_upper>},         {"wordcount", f_wordcount},
+      {"unique", f_unique},     {"upper", keep_markup<f_upper>}, {"urlencode", f_urlencode},         {"wordcount", f_wordcount},
   };
   return filters;
 }
