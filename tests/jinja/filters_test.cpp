@@ -172,4 +172,10 @@ TEST(JinjaFilters, FilesizeformatAndUrlencode) {
   EXPECT_EQ(render_error("{{ 'x'|filesizeformat }}"), "test.jinja:1:8: could not convert string to float: 'x'");
 }
 
+TEST(JinjaFilters, Xmlattr) {
+  EXPECT_EQ(render(R"(<a{{ {"href": "x&y", "n": none, "q": '<"', "k": 3, "u": u}|xmlattr }}>|{{ {"a": 1}|xmlattr(false) }}|{{ {}|xmlattr }}|)"),
+            "<a href=\"x&amp;y\" q=\"&lt;&#34;\" k=\"3\">|a=\"1\"||");
+  EXPECT_EQ(render_error("{{ {'a b': 1}|xmlattr }}"), "test.jinja:1:15: Invalid character in attribute name: 'a b'");
+}
+
 }  // namespace

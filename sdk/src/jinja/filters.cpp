@@ -250,6 +250,25 @@ Value f_urlencode(Interpreter&, const Value& v, CallArgs& a) {
   return Value(std::move(out));
 }
 
+// xmlattr(autospace=True): a dict as escaped key="value" pairs, None and
+// Undefined values left out; keys with whitespace, '/', '>' or '=' refused.
+Value f_xmlattr(Interpreter&, const Value& v, CallArgs& a) {
+  bool autospace = bool_arg(a.get(0, "autospace"), true);
+  a.expect_no_more("xmlattr");
+  if (!v.is_dict() || v.as_dict().is_namespace) throw runtime_error("'" + v.type_name() + "' object has no attribute 'items'");
+  std::string out;
+  for (auto& [k, val] : v.as_dict().items) {
+    if (val.is_none() || val.is_undefined()) continue;
+    std::string key = str_of(k);
+    if (key.find_first_of(" \t\n\r\f\v/>=") != std::string::npos)
+      throw runtime_error("Invalid character in attribute name: " + to_repr(k));
+    if (!out.empty()) out += ' ';
+    out += html_escape(k).as_string() + "=\"" + html_escape(val).as_string() + "\"";
+  }
+  if (autospace && !out.empty()) out = " " + out;
+  return Value(std::move(out));
+}
+
 Value f_capitalize(Interpreter&, const Value& v, CallArgs& a) {
   a.expect_no_more("capitalize");
   return Value(text::capitalize(str_of(v)));
@@ -761,7 +780,7 @@ const std::unordered_map<std::string, FilterFn>& table() {
       {"selectattr", f_selectattr}, {"sort", f_sort},       {"string", f_string},
       {"striptags", f_striptags}, {"sum", f_sum},           {"title", f_title},
       {"tojson", f_tojson},     {"trim", keep_markup<f_trim>},           {"truncate", f_truncate},
-      {"unique", f_unique},     {"upper", keep_markup<f_upper>}, {"urlencode", f_urlencode},         {"wordcount", f_wordcount},
+      {"unique", f_unique},     {"upper", keep_markup<f_upper>}, {"urlencode", f_urlencode}, {"xmlattr", f_xmlattr},         {"wordcount", f_wordcount},
   };
   return filters;
 }
