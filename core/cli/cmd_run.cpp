@@ -1,5 +1,6 @@
 // allm run: text generation through the local provider (streamed), or the
 // engine's token-id mode (--prompt-tokens) for exact, template-free checks.
+#include <poll.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -138,10 +139,20 @@ std::string read_stdin() {
 }
 
 // stdin is a pipe or a redirected file (not a terminal, not /dev/null).
-bool stdin_has_data() {
+bool stdin_is_piped() {
   struct stat st {};
   if (fstat(STDIN_FILENO, &st) != 0) return false;
   return S_ISFIFO(st.st_mode) || S_ISREG(st.st_mode);
+}
+
+// How long a prompt argument waits for piped stdin to start (data or its end).
+// A pipe that stays silent is most likely inherited from a parent (a CI
+// runner, a `while read` loop), not meant for this run: it must not hang it.
+constexpr int kPipedStdinWaitMs = 2000;
+
+bool stdin_starts_within(int ms) {
+  pollfd p{STDIN_FILENO, POLLIN, 0};
+  return poll(&p, 1, ms) > 0;
 }
 
 struct ModelAndPrompt {
@@ -204,10 +215,15 @@ static int run_text(Args& args) {
                                because());
   if (!prompt || *prompt == "-") {
     prompt = read_stdin();
-  } else if (!file_from_stdin && stdin_has_data()) {
+  } else if (!file_from_stdin && stdin_is_piped()) {
     // `git diff | allm run MODEL "Review this"`: the argument, then what was piped in.
-    const std::string piped = read_stdin();
-    if (!piped.empty()) *prompt += "\n\n" + piped;
+    if (stdin_starts_within(kPipedStdinWaitMs)) {
+      const std::string piped = read_stdin();
+      if (!piped.empty()) *prompt += "\n\n" + piped;
+    } else {
+      std::cerr << "allm: note: stdin is a pipe that gave nothing for " << kPipedStdinWaitMs / 1000
+                << " s; not waiting for it (use --file - to attach it, which waits)\n";
+    }
   }
   if (prompt->empty() && files.empty())
     throw InvalidArgumentError("the prompt is empty (give PROMPT or pipe it in)" + because());

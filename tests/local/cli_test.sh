@@ -103,6 +103,13 @@ import sys
 text = open(sys.argv[1]).read()
 assert "instruction\n\nline from a pipe\n--- end of prompt" in text, text
 PY
+# A silent pipe inherited on stdin (never written, never closed) does not hang a run with a prompt.
+mkfifo "$work/idle"
+sleep 60 > "$work/idle" & holder=$!
+timeout 30 "$allm" run "$model" "hello" --max-tokens 1 "${greedy[@]}" < "$work/idle" > /dev/null 2> "$work/idle.txt" ||
+  { kill $holder; fail "a silent stdin pipe: $(cat "$work/idle.txt")"; }
+kill $holder
+grep -q "stdin is a pipe that gave nothing for 2 s; not waiting for it" "$work/idle.txt" || fail "silent pipe note: $(cat "$work/idle.txt")"
 printf 'attached through stdin\n' | "$allm" run "$model" "summarise" --file - --show-prompt --max-tokens 1 "${greedy[@]}" \
   > /dev/null 2> "$work/stdin_file.txt" || fail "--file -: $(cat "$work/stdin_file.txt")"
 grep -q "attached through stdin" "$work/stdin_file.txt" || fail "--file - content missing: $(cat "$work/stdin_file.txt")"
