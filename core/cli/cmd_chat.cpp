@@ -147,6 +147,18 @@ class Prompt {
   std::filesystem::path history_;
 };
 
+TruncationPolicy chat_truncation_from_config() {
+  const auto& cfg = host().config().merged();
+  const auto chat = cfg.find("chat");
+  if (chat == cfg.end() || !chat->is_object() || !chat->contains("truncation")) return TruncationPolicy::drop_oldest;
+  const auto& v = (*chat)["truncation"];
+  if (v.is_string())
+    for (auto p : {TruncationPolicy::error, TruncationPolicy::drop_oldest, TruncationPolicy::truncate_left})
+      if (v.get<std::string>() == truncation_policy_name(p)) return p;
+  throw ConfigError("chat.truncation (" + host().config().origin("chat.truncation") +
+                    ") must be error, drop_oldest or truncate_left, got " + v.dump());
+}
+
 struct Chat {
   std::shared_ptr<Provider> provider;
   SessionOptions options;
@@ -226,8 +238,9 @@ static int run_chat(Args& args) {
 
   // --system "" is no system turn, as /system with no text.
   if (system && !system->empty()) chat.options.system_prompt = system;
-  // A long chat drops its oldest turns (with a notice) rather than stopping.
-  chat.options.truncation = truncation ? truncation_flag(*truncation) : TruncationPolicy::drop_oldest;
+  // A long chat drops its oldest turns (with a notice) rather than stopping,
+  // unless config chat.truncation or --truncation says otherwise.
+  chat.options.truncation = truncation ? truncation_flag(*truncation) : chat_truncation_from_config();
   chat.provider = make_local_provider(model, options);
   chat.start_over();
   const bool tty = isatty(STDIN_FILENO);
@@ -271,7 +284,8 @@ ALLM_CLI_COMMAND(chat, "Chat with a model interactively",
                  "\nOptions:\n"
                  "  --system S             system prompt (\"\" = none)\n"
                  "  --truncation P         when the conversation outgrows the context window:\n"
-                 "                         drop_oldest (default), truncate_left or error\n"
+                 "                         drop_oldest, truncate_left or error (default:\n"
+                 "                         config chat.truncation, built in drop_oldest)\n"
                  "  --stats                after each answer, print on stderr the prompt tokens\n"
                  "                         processed (only the new ones on follow-up turns)\n"
                  "                         and tok/s\n" +

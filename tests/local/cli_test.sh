@@ -141,6 +141,12 @@ grep -q "oldest messages to fit the context window (64 tokens)" "$work/long.err"
 for i in $(seq 1 8); do echo "tell me about the weather today number $i"; done |
   "$allm" chat "$model" --ctx 64 --max-tokens 6 --ignore-eos --truncation error "${greedy[@]}" > /dev/null 2> "$work/strict.err"
 grep -q "context window" "$work/strict.err" || fail "--truncation error in chat: $(cat "$work/strict.err")"
+for i in $(seq 1 8); do echo "tell me about the weather today number $i"; done |
+  ALLM_CHAT_TRUNCATION=error "$allm" chat "$model" --ctx 64 --max-tokens 6 --ignore-eos "${greedy[@]}" > /dev/null 2> "$work/strict.err"
+grep -q "context window" "$work/strict.err" || fail "config chat.truncation error: $(cat "$work/strict.err")"
+set +e; echo hi | ALLM_CHAT_TRUNCATION=sometimes "$allm" chat "$model" > /dev/null 2> "$work/err.txt"; rc=$?; set -e
+[ $rc -eq 3 ] && grep -q "chat.truncation (environment (ALLM_CHAT_TRUNCATION)) must be error, drop_oldest or truncate_left, got \"sometimes\"" "$work/err.txt" ||
+  fail "bad chat.truncation: $rc $(cat "$work/err.txt")"
 set +e; "$allm" run "$model" "hi" --truncation sometimes 2> "$work/err.txt"; rc=$?; set -e
 [ $rc -eq 2 ] && grep -q -- "--truncation must be error, drop_oldest or truncate_left, got sometimes" "$work/err.txt" ||
   fail "--truncation check: $rc $(cat "$work/err.txt")"
