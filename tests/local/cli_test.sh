@@ -122,6 +122,11 @@ grep -q "from a process substitution" "$work/procsub.txt" || fail "--file <(...)
 grep -q "<|im_start|>system" "$work/nosys.txt" && fail "--system \"\" rendered a system turn: $(cat "$work/nosys.txt")"
 grep -q "<|im_start|>user" "$work/nosys.txt" || fail "--system \"\": no user turn"
 
+printf 'hi\n/save %s\n' "$work/nosys.json" | "$allm" chat "$model" --system "" --max-tokens 1 "${greedy[@]}" > /dev/null 2>&1 ||
+  fail "chat --system \"\""
+jq -e '.options | has("system_prompt") | not' "$work/nosys.json" > /dev/null ||
+  fail "chat --system \"\" kept an empty system prompt: $(jq -c .options "$work/nosys.json")"
+
 # A lone word that is also a local folder: taken as the model, and the error says how to force the prompt.
 mkdir -p "$work/cwd/hello"
 set +e; (cd "$work/cwd" && "$allm" run hello < /dev/null) 2> "$work/ambig.txt"; rc=$?; set -e
