@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "allm/bandwidth.hpp"
+#include "allm/kv_format.hpp"
 #include "allm/threadpool.hpp"
 #include "engine_cli.hpp"
 
@@ -43,21 +44,27 @@ static int run_bench(Args& args) {
   const int threads_arg = thread_option(args);
   const bool skip_bw = args.flag("no-bandwidth");
   const bool warmup = !args.flag("no-warmup");
+  const int64_t batch = args.integer("batch").value_or(1);
+  const int64_t depth = args.integer("depth").value_or(0);
+  const auto kv_type_text = args.value("kv-type");
+  const KVType kv_type = kv_type_text ? parse_kv_type(*kv_type_text, "--kv-type") : KVType::f32;
   auto pos = args.positionals();
   args.finish();
   if (pos.size() != 1)
     throw InvalidArgumentError(
-        "usage: allm bench MODEL [--prompt-tokens N] [--gen-tokens N] [--threads N] [--no-warmup] [--no-bandwidth] "
-        "[--json]");
+        "usage: allm bench MODEL [--prompt-tokens N] [--gen-tokens N] [--threads N] [--batch N] [--depth D] "
+        "[--kv-type f32|f16|q8_0] [--no-warmup] [--no-bandwidth] [--json]");
   if (prompt < 1) throw InvalidArgumentError("--prompt-tokens must be >= 1");
   if (gen < 1) throw InvalidArgumentError("--gen-tokens must be >= 1");
+  if (batch < 1 || batch > 4096) throw InvalidArgumentError("--batch must be between 1 and 4096");
+  if (depth < 0) throw InvalidArgumentError("--depth must be >= 0");
   const int threads = threads_arg > 0 ? threads_arg : ThreadPool::physical_cores();
 
   LoadedModel lm = load_cli_model(pos[0], threads);
   Model& model = *lm.model;
   const ModelInfo& info = model.info();
-  if (prompt + gen > info.context_length)
-    throw InvalidArgumentError("--prompt-tokens + --gen-tokens exceed the context window of " +
+  if (depth + prompt + gen > info.context_length)
+    throw InvalidArgumentError("--depth + --prompt-tokens + --gen-tokens exceed the context window of " +
                                std::to_string(info.context_length));
 
   std::mt19937 rng(1234);
@@ -72,21 +79,42 @@ static int run_bench(Args& args) {
                   LogitsMode::last, logits.data());
     model.forward(std::span<const int32_t>(ids.data(), 1), *scratch, LogitsMode::last, logits.data());
   }
-  auto cache = model.make_cache(prompt + gen);
+  // `batch` sequences in one pool, each holding `depth` untimed positions
+  // first (forks of one prefix: shared blocks, as a prompt cache keeps them).
+  auto pool = model.make_pool(0, kv_type);
+  std::vector<std::unique_ptr<KVCache>> caches;
+  {
+    auto prefix = std::make_unique<KVCache>(pool);
+    std::vector<int32_t> fill(static_cast<size_t>(std::min<int64_t>(depth, 512)));
+    for (int64_t at = 0; at < depth; at += static_cast<int64_t>(fill.size())) {
+      const int64_t len = std::min<int64_t>(depth - at, static_cast<int64_t>(fill.size()));
+      for (int64_t i = 0; i < len; ++i) fill[i] = static_cast<int32_t>(rng() % static_cast<uint32_t>(info.vocab_size));
+      model.forward(std::span<const int32_t>(fill.data(), static_cast<size_t>(len)), *prefix, LogitsMode::none,
+                    nullptr);
+    }
+    for (int64_t b = 0; b < batch; ++b) caches.push_back(prefix->fork(depth));
+  }
+  logits.resize(static_cast<size_t>(batch * info.vocab_size));
+  std::vector<BatchEntry> entries(static_cast<size_t>(batch));
+  for (int64_t b = 0; b < batch; ++b) entries[b] = {caches[b].get(), ids, LogitsMode::last};
 
   double t0 = now_ms();
-  model.forward(ids, *cache, LogitsMode::last, logits.data());
+  model.forward(entries, logits.data());
   const double prefill_ms = now_ms() - t0;
 
-  int32_t next = 0;
+  std::vector<int32_t> next(static_cast<size_t>(batch));
   std::vector<double> step_ms;
   step_ms.reserve(static_cast<size_t>(gen));
   t0 = now_ms();
   const double cpu0 = cpu_seconds();
   for (int64_t i = 0; i < gen; ++i) {
-    next = static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
+    for (int64_t b = 0; b < batch; ++b) {
+      const float* row = logits.data() + b * info.vocab_size;
+      next[b] = static_cast<int32_t>(std::max_element(row, row + info.vocab_size) - row);
+      entries[b].tokens = std::span<const int32_t>(&next[b], 1);
+    }
     const double s0 = now_ms();
-    model.forward(std::span<const int32_t>(&next, 1), *cache, LogitsMode::last, logits.data());
+    model.forward(entries, logits.data());
     step_ms.push_back(now_ms() - s0);
   }
   const double decode_ms = now_ms() - t0;
@@ -96,8 +124,10 @@ static int run_bench(Args& args) {
   const double cpu_share = (cpu_seconds() - cpu0) / (decode_ms / 1000.0) / threads;
   std::sort(step_ms.begin(), step_ms.end());
   const double median_step_ms = step_ms[step_ms.size() / 2];
-  const double prefill_tps = prompt * 1000.0 / prefill_ms, decode_tps = gen * 1000.0 / decode_ms;
+  // Tokens/s of one sequence; the batch's aggregate is `batch` times that.
+  const double prefill_tps = prompt * 1000.0 / prefill_ms * batch, decode_tps = gen * 1000.0 / decode_ms;
   const double median_tps = 1000.0 / median_step_ms;
+  const double aggregate_tps = decode_tps * batch;
   const double achieved_gb_s = static_cast<double>(info.bytes_per_token) * decode_tps / 1e9;
 
   const uint64_t model_peak_rss = peak_rss_bytes();  // before the bandwidth buffers exist
@@ -128,7 +158,13 @@ static int run_bench(Args& args) {
                       {"bandwidth_fraction", fraction},
                       {"bandwidth_fraction_median", median_fraction},
                       {"decode_cpu_share", cpu_share},
-                      {"peak_rss_bytes", model_peak_rss}};
+                      {"peak_rss_bytes", model_peak_rss},
+                      {"batch", batch},
+                      {"depth", depth},
+                      {"decode_aggregate_tokens_per_s", aggregate_tps},
+                      {"kv_type", kv_type_name(kv_type)},
+                      {"kv_bytes_per_position", pool->bytes_per_position()},
+                      {"kv_bytes_in_use", pool->bytes_in_use()}};
   if (json) {
     std::cout << j.dump(2) << "\n";
     return 0;
@@ -137,8 +173,14 @@ static int run_bench(Args& args) {
   std::printf("threads          %d (%s kernels)\n", threads, cpu_kernel_name());
   std::printf("load             %.0f ms\n", lm.load_ms);
   std::printf("prefill          %lld tokens, %.1f tok/s\n", static_cast<long long>(prompt), prefill_tps);
-  std::printf("decode           %lld tokens, %.2f tok/s (median step: %.2f tok/s)\n", static_cast<long long>(gen),
-              decode_tps, median_tps);
+  if (batch > 1 || depth > 0)
+    std::printf("batch            %lld sequences, %lld positions already cached in each\n",
+                static_cast<long long>(batch), static_cast<long long>(depth));
+  std::printf("decode           %lld tokens, %.2f tok/s (median step: %.2f tok/s)%s\n", static_cast<long long>(gen),
+              decode_tps, median_tps, batch > 1 ? " per sequence" : "");
+  if (batch > 1) std::printf("decode (all)     %.2f tok/s over %lld sequences\n", aggregate_tps, static_cast<long long>(batch));
+  std::printf("KV cache         %s, %llu bytes per cached position, %.1f MB in use\n", kv_type_name(kv_type),
+              static_cast<unsigned long long>(pool->bytes_per_position()), pool->bytes_in_use() / 1e6);
   std::printf("cpu share        %.0f%% of %d threads during decode%s\n", cpu_share * 100, threads,
               cpu_share < 0.9 ? " (other processes compete for the cores)" : "");
   std::printf("bytes/token      %.1f MB  -> %.2f GB/s of weights\n", info.bytes_per_token / 1e6, achieved_gb_s);
@@ -151,8 +193,8 @@ static int run_bench(Args& args) {
 }
 
 ALLM_CLI_COMMAND(bench, "Measure load time, prefill and decode speed against memory bandwidth",
-                 "Usage: allm bench MODEL [--prompt-tokens N] [--gen-tokens N] [--threads N] [--no-warmup]\n"
-                 "                        [--no-bandwidth] [--json]\n\n"
+                 "Usage: allm bench MODEL [--prompt-tokens N] [--gen-tokens N] [--threads N] [--batch N]\n"
+                 "                        [--depth D] [--kv-type f32|f16|q8_0] [--no-warmup] [--no-bandwidth] [--json]\n\n"
                  "Loads MODEL, runs a short warm-up (a 16-token prefill and one decode step,\n"
                  "as llama-bench does), prefills N random prompt tokens in one forward pass, then\n"
                  "decodes greedily token by token. Reports load time, prefill and decode\n"
@@ -164,6 +206,10 @@ ALLM_CLI_COMMAND(bench, "Measure load time, prefill and decode speed against mem
                  "  --prompt-tokens N    prompt length (default 512)\n"
                  "  --gen-tokens N       tokens to decode (default 128)\n"
                  "  --threads N          compute threads (default: physical cores)\n"
+                 "  --batch N            N sequences prefilled and decoded together in each forward\n"
+                 "                       pass (decode: per-sequence and aggregate tok/s)\n"
+                 "  --depth D            D positions already in each sequence's KV cache before timing\n"
+                 "  --kv-type T          KV cache storage: f32 (default), f16, q8_0\n"
                  "  --no-bandwidth       skip the memory bandwidth measurement\n"
                  "  --no-warmup          time the first forward passes too (page faults, buffer growth)\n"
                  "  --json               print one JSON object\n",

@@ -76,6 +76,14 @@ LocalProvider::LocalProvider(const json& options) : Provider(media_limits_of(opt
     else if (it->is_number_unsigned()) kv_budget_ = it->get<uint64_t>();
     else throw InvalidArgumentError(key + ": expected a byte count or a size such as \"2GiB\", got " + it->dump());
   }
+  for (const json* where : {static_cast<const json*>(&opts), static_cast<const json*>(&config_)}) {
+    auto it = where->find("kv_type");
+    if (it == where->end() || it->is_null()) continue;
+    const std::string key = where == &opts ? "options.kv_type" : "config.kv_type";
+    if (!it->is_string()) throw InvalidArgumentError(key + ": expected \"f32\", \"f16\" or \"q8_0\", got " + it->dump());
+    kv_type_ = parse_kv_type(it->get<std::string>(), key);
+    break;
+  }
   if (config_.contains("max_cached_models"))
     ModelCache::instance().set_capacity(static_cast<size_t>(option_int(config_, "max_cached_models", "config")));
   const std::string tmpl = opts.value("template", std::string("auto"));
@@ -196,8 +204,8 @@ GenerateResponse LocalProvider::do_generate(const PreparedRequest& request, cons
     while (reuse < limit && ids[reuse] == cached_ids_[reuse]) ++reuse;
     cache_->truncate(static_cast<int64_t>(reuse));
   } else {
-    if (kv_budget_)  // positions are taken from the budget as generation needs them
-      cache_ = std::make_unique<KVCache>(m->model->make_pool(kv_budget_));
+    if (kv_budget_ || kv_type_ != KVType::f32)  // positions are taken from the budget as generation needs them
+      cache_ = std::make_unique<KVCache>(m->model->make_pool(kv_budget_, kv_type_));
     else
       cache_ = m->model->make_cache(std::min<int64_t>(ctx, static_cast<int64_t>(ids.size()) + params.max_tokens));
   }

@@ -68,6 +68,7 @@ class LocalProvider : public Provider {
   int64_t context_option_ = 0;  // 0: none
   int threads_ = 0;
   uint64_t kv_budget_ = 0;  // bytes, 0: no limit
+  KVType kv_type_ = KVType::f32;
   bool raw_ = false;
   bool show_prompt_ = false;
   std::string default_spec_;

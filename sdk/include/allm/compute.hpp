@@ -7,6 +7,7 @@
 #include <memory>
 #include <vector>
 
+#include "allm/kv_format.hpp"
 #include "allm/tensor.hpp"
 
 namespace allm {
@@ -31,13 +32,14 @@ struct RopeTable {
 
 // One layer's keys and values of one sequence, stored in blocks of `block`
 // positions (a KVPool's layout): block i holds positions [i*block, (i+1)*block),
-// and the key of kv head g at position p is at
-// blocks[p / block] + k_offset + g * head_stride + (p % block) * head_dim
-// (values: v_offset).
+// and the key row of kv head g at position p starts at byte
+// blocks[p / block] + k_offset + g * head_stride + (p % block) * row_bytes
+// (values: v_offset); rows are head_dim values of `type` (kv_format.hpp).
 struct KVLayerView {
-  float* const* blocks = nullptr;
+  uint8_t* const* blocks = nullptr;
   int64_t k_offset = 0, v_offset = 0;
-  int64_t block = 0, head_stride = 0;
+  int64_t block = 0, head_stride = 0, row_bytes = 0;
+  KVType type = KVType::f32;
 };
 
 struct AttentionParams {

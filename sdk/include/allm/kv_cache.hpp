@@ -48,7 +48,8 @@ class KVCache {
   void advance(int64_t n) { size_ += n; }
 
   // Copies positions [p0, p0 + n) of one layer's keys (values: `values`) of
-  // kv head `head` to/from `n * head_dim` floats (session save/load).
+  // kv head `head` to/from `n * head_dim` floats, converting from/to the
+  // pool's type (session save/load).
   void read(int64_t layer, bool values, int64_t head, int64_t p0, int64_t n, float* out) const;
   void write(int64_t layer, bool values, int64_t head, int64_t p0, int64_t n, const float* in);
 

@@ -1,7 +1,8 @@
 #pragma once
 // A pool of fixed-size KV blocks shared by many sequences (a paged KV cache).
 // One block holds `block_positions` consecutive positions of one sequence for
-// every layer, keys and values: [layer][K,V][kv_head][position][head_dim].
+// every layer, keys and values: [layer][K,V][kv_head][position][row], each row
+// head_dim values in the pool's KVType (kv_format.hpp).
 // Sequences (KVCache) own a table of block ids; blocks are reference counted
 // so a fork shares its parent's prefix and copies a block only when it writes
 // into a shared one (copy-on-write). The pool never holds more than its byte
@@ -11,6 +12,8 @@
 #include <mutex>
 #include <string>
 #include <vector>
+
+#include "allm/kv_format.hpp"
 
 namespace allm {
 
@@ -29,11 +32,14 @@ class KVPool {
   static constexpr int64_t kDefaultBlockPositions = 16;
 
   // budget_bytes 0: no limit beyond the memory of the machine.
-  explicit KVPool(KVShape shape, uint64_t budget_bytes = 0, int64_t block_positions = kDefaultBlockPositions);
+  explicit KVPool(KVShape shape, uint64_t budget_bytes = 0, KVType type = KVType::f32,
+                  int64_t block_positions = kDefaultBlockPositions);
   KVPool(const KVPool&) = delete;
   KVPool& operator=(const KVPool&) = delete;
 
   const KVShape& shape() const noexcept { return shape_; }
+  KVType type() const noexcept { return type_; }
+  int64_t row_bytes() const noexcept { return row_bytes_; }  // one head's key or value at one position
   int64_t block_positions() const noexcept { return block_; }
   uint64_t bytes_per_position() const noexcept;  // all layers, keys and values
   uint64_t block_bytes() const noexcept { return bytes_per_position() * static_cast<uint64_t>(block_); }
@@ -50,20 +56,21 @@ class KVPool {
   void retain(int32_t block);
   void release(int32_t block);
   int32_t refs(int32_t block) const;
-  // A block's floats (stable while the block is referenced; other threads may
+  // A block's bytes (stable while the block is referenced; other threads may
   // take blocks meanwhile, hence the lock).
-  float* data(int32_t block) const;
-  // Floats from a block's start to layer l's keys / values, and per kv head.
+  uint8_t* data(int32_t block) const;
+  // Bytes from a block's start to layer l's keys / values, and per kv head.
   int64_t key_offset(int64_t layer) const noexcept { return layer * 2 * head_stride_ * shape_.kv_heads; }
   int64_t value_offset(int64_t layer) const noexcept { return key_offset(layer) + head_stride_ * shape_.kv_heads; }
-  int64_t head_stride() const noexcept { return head_stride_; }  // block_positions * head_dim
+  int64_t head_stride() const noexcept { return head_stride_; }  // block_positions * row_bytes
 
  private:
   KVShape shape_;
   uint64_t budget_;
-  int64_t block_, head_stride_;
+  KVType type_;
+  int64_t block_, row_bytes_, head_stride_;
   mutable std::mutex mutex_;
-  std::vector<std::unique_ptr<float[]>> blocks_;
+  std::vector<std::unique_ptr<uint8_t[]>> blocks_;
   std::vector<int32_t> refs_;
   std::vector<int32_t> free_;
   int64_t in_use_ = 0;

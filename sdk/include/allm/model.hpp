@@ -17,7 +17,7 @@ struct ModelInfo {
   int64_t layers = 0;
   uint64_t weight_bytes = 0;     // all weights as stored
   uint64_t bytes_per_token = 0;  // weight bytes one decode step reads
-  uint64_t kv_bytes_per_position = 0;  // KV cache bytes one cached position takes
+  uint64_t kv_bytes_per_position = 0;  // KV cache bytes one cached position takes (F32 KV)
 };
 
 // Which logits a forward call returns for a sequence's new tokens.
@@ -40,7 +40,7 @@ class Model {
   // A cache in its own pool (no budget); `capacity` positions preallocated (0: a default).
   virtual std::unique_ptr<KVCache> make_cache(int64_t capacity = 0) const = 0;
   // A pool shared by many sequences (KVCache(pool)); budget_bytes 0: unlimited.
-  virtual std::shared_ptr<KVPool> make_pool(uint64_t budget_bytes = 0) const = 0;
+  virtual std::shared_ptr<KVPool> make_pool(uint64_t budget_bytes = 0, KVType type = KVType::f32) const = 0;
 
   // One forward pass over several sequences (prefill chunks and single decode
   // tokens mixed): every weight matrix is read once for all their tokens, and

@@ -2,6 +2,7 @@
 // kernel table chosen at start-up.
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <vector>
 
 #include "allm/compute.hpp"
@@ -147,13 +148,15 @@ class CpuBackend final : public Backend {
       max_block = std::max(max_block, seqs[s].kv.block);
     }
     task_start_[count] = tasks;
-    reserve_scratch(group * (d + max_block + 2));
+    reserve_scratch(group * (d + max_block + 2) + d);
     const auto& k = kernels::active();
     const int64_t grain = work < kMinParallelAttention ? tasks : 1;
     pool_.parallel_for(tasks, grain, [&](int th, int64_t b, int64_t e) {
-      float* acc = scratch_[th].data();     // [group][d]
-      float* scores = acc + group * d;      // [group][block]
-      float* mx = scores + group * max_block, *sum = mx + group;
+      float* acc = scratch_[th].data();          // [group][d]: running Σ w·v
+      float* scores = acc + group * d;           // [group][block]
+      float* mx = scores + group * max_block;    // [group]: running max
+      float* sum = mx + group;                   // [group]: running Σ w
+      float* widened = sum + group;              // [d]: one value row in F32
       int64_t s = std::upper_bound(task_start_.begin(), task_start_.end(), b) - task_start_.begin() - 1;
       for (int64_t task = b; task < e; ++task) {
         while (task >= task_start_[s + 1]) ++s;
@@ -169,31 +172,42 @@ class CpuBackend final : public Backend {
         }
         std::fill(acc, acc + group * d, 0.0f);
         for (int64_t j0 = first; j0 <= pos; j0 = (j0 / bs + 1) * bs) {
-          const int64_t j1 = std::min(pos + 1, (j0 / bs + 1) * bs), len = j1 - j0;
-          const float* base = kv.blocks[j0 / bs] + g * kv.head_stride + (j0 % bs) * d;
-          const float* keys = base + kv.k_offset;
-          const float* values = base + kv.v_offset;
+          const int64_t len = std::min(pos + 1, (j0 / bs + 1) * bs) - j0;
+          const uint8_t* base = kv.blocks[j0 / bs] + g * kv.head_stride + (j0 % bs) * kv.row_bytes;
+          const uint8_t* keys = base + kv.k_offset;
+          const uint8_t* values = base + kv.v_offset;
+          // Scores of this block for every head of the group; rescale what was summed so far.
           for (int64_t h = 0; h < group; ++h) {
             float* sc = scores + h * max_block;
             float m = mx[h];
             for (int64_t j = 0; j < len; ++j) {
-              float v = k.dot_f32(keys + j * d, q + h * d, d) * p.scale;
+              float v = kv_dot(k, kv.type, keys + j * kv.row_bytes, q + h * d, d) * p.scale;
               if (p.softcap > 0) v = p.softcap * std::tanh(v / p.softcap);
               sc[j] = v;
               m = std::max(m, v);
             }
             const float correction = std::exp(mx[h] - m);  // 0 while nothing was seen
-            float* o = acc + h * d;
-            if (correction != 1.0f)
+            if (correction != 1.0f) {
+              float* o = acc + h * d;
               for (int64_t c = 0; c < d; ++c) o[c] *= correction;
-            float add = 0;
-            for (int64_t j = 0; j < len; ++j) {
-              const float w = std::exp(sc[j] - m);
-              add += w;
-              k.axpy(w, values + j * d, o, d);
             }
-            sum[h] = sum[h] * correction + add;
+            sum[h] *= correction;
             mx[h] = m;
+            for (int64_t j = 0; j < len; ++j) sc[j] = std::exp(sc[j] - m);
+          }
+          // Values: each row widened once (when not F32) and added to every head of the group.
+          for (int64_t j = 0; j < len; ++j) {
+            const uint8_t* vrow = values + j * kv.row_bytes;
+            const float* vf = reinterpret_cast<const float*>(vrow);
+            if (kv.type != KVType::f32) {
+              kv_decode_row(kv.type, vrow, d, widened);
+              vf = widened;
+            }
+            for (int64_t h = 0; h < group; ++h) {
+              const float w = scores[h * max_block + j];
+              sum[h] += w;
+              k.axpy(w, vf, acc + h * d, d);
+            }
           }
         }
         for (int64_t h = 0; h < group; ++h) {
@@ -203,6 +217,23 @@ class CpuBackend final : public Backend {
         }
       }
     });
+  }
+
+  // q·k for one stored key row.
+  static float kv_dot(const kernels::KernelTable& k, KVType type, const uint8_t* row, const float* q, int64_t d) {
+    if (type == KVType::f32) return k.dot_f32(reinterpret_cast<const float*>(row), q, d);
+    if (type == KVType::f16) return k.dot_f16(reinterpret_cast<const uint16_t*>(row), q, d);
+    const int64_t groups = (d + kKVQ8Group - 1) / kKVQ8Group;
+    const auto* codes = reinterpret_cast<const int8_t*>(row + 4 * groups);
+    float total = 0;
+    for (int64_t g = 0; g < groups; ++g) {
+      float scale, part = 0;
+      std::memcpy(&scale, row + 4 * g, 4);
+      const int64_t a = g * kKVQ8Group, b = std::min(d, a + kKVQ8Group);
+      for (int64_t i = a; i < b; ++i) part += static_cast<float>(codes[i]) * q[i];
+      total += scale * part;
+    }
+    return total;
   }
 
   void gated_activation(const float* gate, const float* up, int64_t count, Activation act, float* out) override {

@@ -52,8 +52,8 @@ class DecoderModel final : public Model {
                                      capacity > 0 ? capacity : std::min<int64_t>(s_.context_length, 512));
   }
 
-  std::shared_ptr<KVPool> make_pool(uint64_t budget_bytes) const override {
-    return std::make_shared<KVPool>(kv_shape(), budget_bytes);
+  std::shared_ptr<KVPool> make_pool(uint64_t budget_bytes, KVType type) const override {
+    return std::make_shared<KVPool>(kv_shape(), budget_bytes, type);
   }
 
   using Model::forward;
@@ -89,7 +89,7 @@ class DecoderModel final : public Model {
     KVCache* cache;
     int64_t offset, n, pos0;
     LogitsMode mode;
-    std::vector<float*> blocks;  // the cache's blocks, in position order
+    std::vector<uint8_t*> blocks;  // the cache's blocks, in position order
   };
 
   // Checks the batch, makes room in every cache (private copies of shared
@@ -188,15 +188,15 @@ class DecoderModel final : public Model {
       const Seq& seq = seqs_[e];
       if (seq.n == 0) continue;
       const KVPool& pool = *seq.cache->pool();
-      const KVLayerView kv{seq.blocks.data(), pool.key_offset(i), pool.value_offset(i), pool.block_positions(),
-                           pool.head_stride()};
+      const KVLayerView kv{seq.blocks.data(), pool.key_offset(i),  pool.value_offset(i), pool.block_positions(),
+                           pool.head_stride(),  pool.row_bytes(), pool.type()};
       for (int64_t t = 0; t < seq.n; ++t) {
         const int64_t pos = seq.pos0 + t;
-        float* block = seq.blocks[static_cast<size_t>(pos / kv.block)] + (pos % kv.block) * D;
+        uint8_t* row = seq.blocks[static_cast<size_t>(pos / kv.block)] + (pos % kv.block) * kv.row_bytes;
         for (int64_t g = 0; g < s_.kv_heads; ++g) {
           const int64_t src = ((seq.offset + t) * s_.kv_heads + g) * D;
-          std::copy_n(k_.data() + src, D, block + kv.k_offset + g * kv.head_stride);
-          std::copy_n(v_.data() + src, D, block + kv.v_offset + g * kv.head_stride);
+          kv_encode_row(kv.type, k_.data() + src, D, row + kv.k_offset + g * kv.head_stride);
+          kv_encode_row(kv.type, v_.data() + src, D, row + kv.v_offset + g * kv.head_stride);
         }
       }
       const int64_t q_row = seq.offset * s_.heads * D;

@@ -70,32 +70,31 @@ std::unique_ptr<KVCache> KVCache::fork(int64_t n) const {
 void KVCache::prepare_write(int64_t from, int64_t to) {
   reserve(to);
   const int64_t bp = pool_->block_positions();
-  const size_t floats = pool_->block_bytes() / sizeof(float);
   for (int64_t b = from / bp; b * bp < to; ++b) {
     int32_t& id = table_[static_cast<size_t>(b)];
     if (pool_->refs(id) == 1) continue;
     const int32_t copy = pool_->take();  // OutOfMemoryError leaves the shared block in place
-    std::memcpy(pool_->data(copy), pool_->data(id), floats * sizeof(float));
+    std::memcpy(pool_->data(copy), pool_->data(id), pool_->block_bytes());
     pool_->release(id);
     id = copy;
   }
 }
 
 void KVCache::read(int64_t layer, bool values, int64_t head, int64_t p0, int64_t n, float* out) const {
-  const int64_t bp = pool_->block_positions(), d = pool_->shape().head_dim;
+  const int64_t bp = pool_->block_positions(), d = pool_->shape().head_dim, row = pool_->row_bytes();
   const int64_t off = (values ? pool_->value_offset(layer) : pool_->key_offset(layer)) + head * pool_->head_stride();
   for (int64_t p = p0; p < p0 + n; ++p)
-    std::memcpy(out + (p - p0) * d, pool_->data(table_[static_cast<size_t>(p / bp)]) + off + (p % bp) * d,
-                static_cast<size_t>(d) * sizeof(float));
+    kv_decode_row(pool_->type(), pool_->data(table_[static_cast<size_t>(p / bp)]) + off + (p % bp) * row, d,
+                  out + (p - p0) * d);
 }
 
 void KVCache::write(int64_t layer, bool values, int64_t head, int64_t p0, int64_t n, const float* in) {
   prepare_write(p0, p0 + n);
-  const int64_t bp = pool_->block_positions(), d = pool_->shape().head_dim;
+  const int64_t bp = pool_->block_positions(), d = pool_->shape().head_dim, row = pool_->row_bytes();
   const int64_t off = (values ? pool_->value_offset(layer) : pool_->key_offset(layer)) + head * pool_->head_stride();
   for (int64_t p = p0; p < p0 + n; ++p)
-    std::memcpy(pool_->data(table_[static_cast<size_t>(p / bp)]) + off + (p % bp) * d, in + (p - p0) * d,
-                static_cast<size_t>(d) * sizeof(float));
+    kv_encode_row(pool_->type(), in + (p - p0) * d, d,
+                  pool_->data(table_[static_cast<size_t>(p / bp)]) + off + (p % bp) * row);
 }
 
 }  // namespace allm

@@ -31,8 +31,13 @@ uint64_t parse_byte_size(const std::string& text, const std::string& what) {
   return static_cast<uint64_t>(bytes);
 }
 
-KVPool::KVPool(KVShape shape, uint64_t budget_bytes, int64_t block_positions)
-    : shape_(shape), budget_(budget_bytes), block_(block_positions), head_stride_(block_positions * shape.head_dim) {
+KVPool::KVPool(KVShape shape, uint64_t budget_bytes, KVType type, int64_t block_positions)
+    : shape_(shape),
+      budget_(budget_bytes),
+      type_(type),
+      block_(block_positions),
+      row_bytes_(kv_row_bytes(type, shape.head_dim)),
+      head_stride_(block_positions * row_bytes_) {
   if (shape.layers <= 0 || shape.kv_heads <= 0 || shape.head_dim <= 0 || shape.max_positions <= 0)
     throw InvalidArgumentError("KV pool: layers, kv heads, head dim and context window must be positive");
   if (block_positions <= 0 || block_positions > 4096)
@@ -45,8 +50,7 @@ KVPool::KVPool(KVShape shape, uint64_t budget_bytes, int64_t block_positions)
 }
 
 uint64_t KVPool::bytes_per_position() const noexcept {
-  return static_cast<uint64_t>(shape_.layers) * 2 * static_cast<uint64_t>(shape_.kv_heads * shape_.head_dim) *
-         sizeof(float);
+  return static_cast<uint64_t>(shape_.layers) * 2 * static_cast<uint64_t>(shape_.kv_heads * row_bytes_);
 }
 
 int64_t KVPool::blocks_in_use() const {
@@ -73,8 +77,7 @@ int32_t KVPool::take() {
                              std::to_string(block_bytes()) + " bytes (" + std::to_string(block_) +
                              " positions each) are in use and the budget is " + std::to_string(budget_) +
                              " bytes (kv_budget / --kv-budget)");
-    const size_t floats = block_bytes() / sizeof(float);
-    blocks_.emplace_back(new float[floats]());
+    blocks_.emplace_back(new uint8_t[block_bytes()]());
     refs_.push_back(0);
     b = static_cast<int32_t>(blocks_.size() - 1);
   }
@@ -96,7 +99,7 @@ void KVPool::release(int32_t block) {
   }
 }
 
-float* KVPool::data(int32_t block) const {
+uint8_t* KVPool::data(int32_t block) const {
   std::lock_guard lock(mutex_);
   return blocks_[static_cast<size_t>(block)].get();
 }
