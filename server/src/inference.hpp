@@ -9,17 +9,26 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "allm/provider.hpp"
 
 namespace allm::server {
 
-// A model the server can run: two providers over the same loaded weights
-// (one renders the chat template, one completes plain text).
+// One sequence slot of a model: two providers over the same loaded weights
+// (one renders the chat template, one completes plain text), each keeping
+// the KV cache of its last prompt (the prompt cache).
+struct ModelSlot {
+  std::shared_ptr<Provider> chat, raw;
+};
+
+// A model the server can run, with --parallel slots that generate at the same
+// time (the provider batches their forward steps together).
 struct ServedModel {
   std::string id;    // the name clients use (/v1/models, /api/tags)
   std::string spec;  // what was resolved: a path or a Hugging Face repo id
-  std::shared_ptr<Provider> chat, raw;
+  std::vector<ModelSlot> slots;
+  std::shared_ptr<Provider> chat, raw;  // slots[0]'s: prompt inspection
   Capabilities caps;  // of `chat`, taken at load
   bool pinned = false;  // named on the command line: never evicted
   std::chrono::system_clock::time_point loaded_at = std::chrono::system_clock::now();

@@ -20,7 +20,8 @@ void Metrics::record(const ExchangeRecord& r, double duration_ms) {
   duration_count_++;
 }
 
-std::string Metrics::render(const SchedulerStats& s, size_t models_loaded) const {
+std::string Metrics::render(const SchedulerStats& s, size_t models_loaded, uint64_t batched_calls,
+                            uint64_t batched_sequences) const {
   std::lock_guard lock(mutex_);
   std::ostringstream o;
   o << "# HELP allm_requests_total HTTP requests answered, by route and status.\n"
@@ -48,7 +49,11 @@ std::string Metrics::render(const SchedulerStats& s, size_t models_loaded) const
     << "# HELP allm_slots Sequences that can run at once.\n"
     << "# TYPE allm_slots gauge\nallm_slots " << s.slots << "\n"
     << "# HELP allm_models_loaded Models loaded.\n"
-    << "# TYPE allm_models_loaded gauge\nallm_models_loaded " << models_loaded << "\n";
+    << "# TYPE allm_models_loaded gauge\nallm_models_loaded " << models_loaded << "\n"
+    << "# HELP allm_batched_forward_calls_total Forward passes that carried several generations' steps.\n"
+    << "# TYPE allm_batched_forward_calls_total counter\nallm_batched_forward_calls_total " << batched_calls << "\n"
+    << "# HELP allm_batched_sequences_total Sequence steps in those passes.\n"
+    << "# TYPE allm_batched_sequences_total counter\nallm_batched_sequences_total " << batched_sequences << "\n";
   return o.str();
 }
 

@@ -15,7 +15,10 @@ struct SchedulerStats;
 class Metrics {
  public:
   void record(const ExchangeRecord& r, double duration_ms);
-  std::string render(const SchedulerStats& s, size_t models_loaded) const;
+  // `batched_calls`/`batched_sequences`: forward passes that carried several
+  // generations' steps, and how many (from the providers, all models).
+  std::string render(const SchedulerStats& s, size_t models_loaded, uint64_t batched_calls,
+                     uint64_t batched_sequences) const;
 
  private:
   mutable std::mutex mutex_;

@@ -37,8 +37,11 @@ std::string strip_latest(const std::string& name) {
 
 }  // namespace
 
-ModelRegistry::ModelRegistry(ProviderMaker make, bool allow_any_path, size_t max_loaded)
-    : make_(std::move(make)), allow_any_path_(allow_any_path), max_loaded_(std::max<size_t>(1, max_loaded)) {}
+ModelRegistry::ModelRegistry(ProviderMaker make, bool allow_any_path, size_t max_loaded, size_t slots)
+    : make_(std::move(make)),
+      allow_any_path_(allow_any_path),
+      max_loaded_(std::max<size_t>(1, max_loaded)),
+      slots_(std::max<size_t>(1, slots)) {}
 
 std::string ModelRegistry::unique_id(const std::string& spec) const {
   const std::string base = base_id(spec);
@@ -50,8 +53,9 @@ std::string ModelRegistry::unique_id(const std::string& spec) const {
 std::shared_ptr<ServedModel> ModelRegistry::load(const std::string& spec, bool pinned) {
   auto m = std::make_shared<ServedModel>();
   m->spec = spec;
-  m->chat = make_(spec, false);
-  m->raw = make_(spec, true);
+  for (size_t i = 0; i < slots_; ++i) m->slots.push_back({make_(spec, false), make_(spec, true)});
+  m->chat = m->slots[0].chat;
+  m->raw = m->slots[0].raw;
   m->caps = m->chat->capabilities();
   m->pinned = pinned;
   m->last_used_ms = now_ms();

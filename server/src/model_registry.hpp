@@ -16,7 +16,7 @@ namespace allm::server {
 
 class ModelRegistry {
  public:
-  ModelRegistry(ProviderMaker make, bool allow_any_path, size_t max_loaded);
+  ModelRegistry(ProviderMaker make, bool allow_any_path, size_t max_loaded, size_t slots);
 
   // Loads a model named on the command line (pinned: never evicted).
   std::shared_ptr<ServedModel> load_pinned(const std::string& spec);
@@ -37,6 +37,7 @@ class ModelRegistry {
   ProviderMaker make_;
   bool allow_any_path_;
   size_t max_loaded_;
+  size_t slots_;
   mutable std::mutex mutex_;
   std::mutex load_mutex_;  // one load at a time
   std::vector<std::shared_ptr<ServedModel>> models_;

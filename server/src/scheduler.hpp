@@ -1,9 +1,8 @@
 #pragma once
 // Where generations run. Every API adapter submits InferenceJobs here; the
-// implementation decides what runs when. Today: SerialScheduler, one
-// generation at a time per model over the Provider API, a bounded queue
-// beyond that. The batched engine (continuous batching over a paged KV cache)
-// will be another implementation of this interface.
+// implementation decides what runs when. SlotScheduler: per model, --parallel
+// slots generate at once (the local provider batches their forward steps into
+// one pass: continuous batching), a bounded FIFO queue behind them.
 #include <cstddef>
 #include <memory>
 #include <string>
@@ -31,8 +30,8 @@ class Scheduler {
   virtual void shutdown() = 0;
 };
 
-// One worker per model, `queue_size` jobs waiting beyond the running one. A
-// job cancelled while queued ends without running.
-std::unique_ptr<Scheduler> make_serial_scheduler(size_t queue_size);
+// One worker per slot of each model, `queue_size` jobs waiting beyond the
+// running ones. A job cancelled while queued ends without running.
+std::unique_ptr<Scheduler> make_slot_scheduler(size_t queue_size);
 
 }  // namespace allm::server

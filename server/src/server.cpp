@@ -142,16 +142,16 @@ void access_log(const ServerOptions& o, Metrics& metrics, const Exchange& ex) {
 
 int run_server(const ServerOptions& options, const ProviderMaker& make_provider) {
   if (options.models.empty()) throw InvalidArgumentError("allm serve needs at least one model");
-  if (options.parallel != 1)
-    throw UnsupportedError("--parallel " + std::to_string(options.parallel) +
-                           ": this build runs one sequence at a time per model (the batched engine is not in yet)");
+  if (options.parallel < 1 || options.parallel > 256)
+    throw InvalidArgumentError("--parallel must be between 1 and 256, got " + std::to_string(options.parallel));
   if (options.log_format != "text" && options.log_format != "json" && options.log_format != "off")
     throw InvalidArgumentError("--log-format must be text, json or off, got '" + options.log_format + "'");
 
   ModelRegistry models(make_provider, options.allow_any_model_path,
-                       std::max(options.max_loaded_models, options.models.size() + 1));
+                       std::max(options.max_loaded_models, options.models.size() + 1),
+                       static_cast<size_t>(options.parallel));
   for (auto& spec : options.models) models.load_pinned(spec);
-  auto scheduler = make_serial_scheduler(options.queue_size);
+  auto scheduler = make_slot_scheduler(options.queue_size);
   Metrics metrics;
   ServerContext ctx{options, models, *scheduler, metrics};
   Router router(ctx);

@@ -92,6 +92,7 @@ std::shared_ptr<EngineModel> load_engine_model(const std::string& spec, int thre
     ModelOptions options;
     options.threads = threads;
     m->model = build_model(m->checkpoint, options);
+    m->batcher = std::make_unique<ForwardBatcher>(*m->model);
     m->tokenizer = load_tokenizer(m->checkpoint);
     read_special_tokens(*m);
     m->template_source = find_template(m->checkpoint);

@@ -13,6 +13,7 @@
 #include "allm/model.hpp"
 #include "allm/model_cache.hpp"
 #include "allm/tokenizer.hpp"
+#include "forward_batcher.hpp"
 
 namespace allm::local {
 
@@ -27,9 +28,10 @@ struct EngineModel {
   std::string bos_token, eos_token;  // texts passed to the template
   std::string fingerprint;          // identifies the weights for cache-state matching
   double load_ms = 0;
-  // Model::forward shares scratch between calls: one generation at a time,
-  // even when two providers share this cached model.
-  std::mutex run_mutex;
+  // Model::forward shares scratch between calls, so every generation on this
+  // model (from any provider sharing it) goes through the batcher, which runs
+  // one forward at a time over the steps of all of them (continuous batching).
+  std::unique_ptr<ForwardBatcher> batcher;
 
   uint64_t memory_bytes() const { return checkpoint.weights ? checkpoint.weights->total_bytes() : 0; }
 };

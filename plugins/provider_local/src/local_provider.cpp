@@ -135,6 +135,9 @@ Capabilities LocalProvider::capabilities() const {
                   {"chat_template_fallback", model_->template_source.fallback},
                   {"fingerprint", model_->fingerprint},
                   {"prompt_inspection", true},
+                  {"batching",
+                   {{"merged_forward_calls", model_->batcher->merged_calls()},
+                    {"merged_sequences", model_->batcher->merged_sequences()}}},
                   {"last_prompt",
                    {{"prompt_tokens", last_stats_.prompt_tokens},
                     {"reused_tokens", last_stats_.reused_tokens},
@@ -196,7 +199,10 @@ GenerateResponse LocalProvider::do_generate(const PreparedRequest& request, cons
   if (show_prompt_)
     std::cerr << "--- prompt (" << ids.size() << " tokens) ---\n" << prompt_text << "\n--- end of prompt ---\n";
 
-  std::lock_guard run_lock(m->run_mutex);
+  // Generations on this model from other providers (allm serve --parallel)
+  // run at the same time; their forward steps are batched together.
+  ForwardBatcher::Active in_batch(*m->batcher);
+  BatchedModel batched(*m->model, *m->batcher);
   // Reuse the longest cached prefix; at least one token must be fed to get logits.
   size_t reuse = 0;
   if (cache_) {
@@ -246,7 +252,7 @@ GenerateResponse LocalProvider::do_generate(const PreparedRequest& request, cons
 
   GenerationResult out;
   try {
-    out = allm::generate(*m->model, *cache_, gen);
+    out = allm::generate(batched, *cache_, gen);
   } catch (...) {
     cache_.reset();  // state unknown after a failed forward call
     cached_ids_.clear();

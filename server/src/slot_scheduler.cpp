@@ -1,6 +1,7 @@
-// SerialScheduler: one generation at a time per model, through the Provider
-// API (the engine's single-sequence path). Each model has a lane: a worker
-// thread and a bounded FIFO.
+// SlotScheduler: per model, one worker thread per slot (--parallel) taking
+// jobs from one bounded FIFO. Each slot generates through its own providers;
+// the local provider batches the forward steps of the slots running at the
+// same moment into one forward pass (continuous batching).
 #include <condition_variable>
 #include <deque>
 #include <map>
@@ -34,11 +35,11 @@ std::string stop_sequence_of(Provider& p, const GenerateRequest& req, const Gene
   return {};
 }
 
-class SerialScheduler final : public Scheduler {
+class SlotScheduler final : public Scheduler {
  public:
-  explicit SerialScheduler(size_t queue_size) : queue_size_(queue_size) {}
+  explicit SlotScheduler(size_t queue_size) : queue_size_(queue_size) {}
 
-  ~SerialScheduler() override { shutdown(); }
+  ~SlotScheduler() override { shutdown(); }
 
   void shutdown() override {
     {
@@ -48,14 +49,15 @@ class SerialScheduler final : public Scheduler {
     cancel_all();
     cv_.notify_all();
     for (auto& [id, lane] : lanes_)
-      if (lane->worker.joinable()) lane->worker.join();
+      for (auto& w : lane->workers)
+        if (w.joinable()) w.join();
   }
 
   bool submit(std::shared_ptr<InferenceJob> job) override {
     std::lock_guard lock(mutex_);
     if (stopping_) return false;
     Lane& lane = lane_for(job->request.model.get());
-    if (lane.queue.size() >= queue_size_ + (lane.running ? 0 : 1)) return false;
+    if (lane.queue.size() >= queue_size_ + (lane.workers.size() - lane.running)) return false;
     job->request.model->in_use++;
     lane.queue.push_back(std::move(job));
     cv_.notify_all();
@@ -67,8 +69,8 @@ class SerialScheduler final : public Scheduler {
     SchedulerStats s;
     for (auto& [id, lane] : lanes_) {
       s.queued += lane->queue.size();
-      s.running += lane->running ? 1 : 0;
-      s.slots += 1;
+      s.running += lane->running;
+      s.slots += lane->workers.size();
     }
     return s;
   }
@@ -77,28 +79,31 @@ class SerialScheduler final : public Scheduler {
     std::lock_guard lock(mutex_);
     for (auto& [id, lane] : lanes_) {
       for (auto& j : lane->queue) j->cancel.cancel();
-      if (lane->current) lane->current->cancel.cancel();
+      for (auto& j : lane->current)
+        if (j) j->cancel.cancel();
     }
   }
 
  private:
   struct Lane {
     std::deque<std::shared_ptr<InferenceJob>> queue;
-    std::shared_ptr<InferenceJob> current;
-    bool running = false;
-    std::thread worker;
+    std::vector<std::shared_ptr<InferenceJob>> current;  // per slot
+    size_t running = 0;
+    std::vector<std::thread> workers;
   };
 
   Lane& lane_for(const ServedModel* model) {
     auto& lane = lanes_[model];
     if (!lane) {
       lane = std::make_unique<Lane>();
-      lane->worker = std::thread([this, l = lane.get()] { work(*l); });
+      const size_t slots = model->slots.size();
+      lane->current.resize(slots);
+      for (size_t i = 0; i < slots; ++i) lane->workers.emplace_back([this, l = lane.get(), i] { work(*l, i); });
     }
     return *lane;
   }
 
-  void work(Lane& lane) {
+  void work(Lane& lane, size_t slot) {
     for (;;) {
       std::shared_ptr<InferenceJob> job;
       {
@@ -107,20 +112,21 @@ class SerialScheduler final : public Scheduler {
         if (lane.queue.empty()) return;  // stopping (queued jobs still end, cancelled)
         job = std::move(lane.queue.front());
         lane.queue.pop_front();
-        lane.current = job;
-        lane.running = true;
+        lane.current[slot] = job;
+        lane.running++;
       }
-      run(*job);
+      run(*job, slot);
       job->request.model->in_use--;
       std::lock_guard lock(mutex_);
-      lane.current.reset();
-      lane.running = false;
+      lane.current[slot].reset();
+      lane.running--;
     }
   }
 
-  static void run(InferenceJob& job) {
+  static void run(InferenceJob& job, size_t slot) {
     const InferenceRequest& req = job.request;
-    Provider& provider = req.raw ? *req.model->raw : *req.model->chat;
+    const ModelSlot& s = req.model->slots.at(slot);
+    Provider& provider = req.raw ? *s.raw : *s.chat;
     try {
       if (job.on_start) job.on_start();
       InferenceResult result;
@@ -148,8 +154,8 @@ class SerialScheduler final : public Scheduler {
 
 }  // namespace
 
-std::unique_ptr<Scheduler> make_serial_scheduler(size_t queue_size) {
-  return std::make_unique<SerialScheduler>(queue_size);
+std::unique_ptr<Scheduler> make_slot_scheduler(size_t queue_size) {
+  return std::make_unique<SlotScheduler>(queue_size);
 }
 
 }  // namespace allm::server

@@ -1,0 +1,84 @@
+#pragma once
+// Continuous batching across providers that share one loaded model: every
+// generation running on the model (each in its own thread, through
+// allm::generate) sends its forward calls here, and the calls waiting at the
+// same moment run as ONE Model::forward over all their sequences (the weights
+// are read once for all of them). A generation that starts joins the running
+// batch at the next step with its prefill chunk; one that ends leaves it.
+//
+// Leader/follower: the first caller finding the model idle runs the batch; it
+// first waits (at most kGatherWindow) until every active generation has sent
+// its step, so sequences decoding together stay in the same forward call.
+#include <chrono>
+#include <condition_variable>
+#include <exception>
+#include <mutex>
+#include <span>
+#include <vector>
+
+#include "allm/model.hpp"
+
+namespace allm::local {
+
+class ForwardBatcher {
+ public:
+  static constexpr std::chrono::microseconds kGatherWindow{3000};
+
+  explicit ForwardBatcher(Model& model) : model_(model) {}
+
+  // Same contract as Model::forward; blocks until this call's rows are done.
+  void forward(std::span<const BatchEntry> batch, float* logits);
+
+  // A generation in progress (RAII): the gather window waits for it.
+  class Active {
+   public:
+    explicit Active(ForwardBatcher& b);
+    ~Active();
+    Active(const Active&) = delete;
+    Active& operator=(const Active&) = delete;
+
+   private:
+    ForwardBatcher& b_;
+  };
+
+  // Forward calls that carried more than one generation's steps, and the
+  // sequences in them (for tests and stats).
+  uint64_t merged_calls() const;
+  uint64_t merged_sequences() const;
+
+ private:
+  struct Call {
+    std::span<const BatchEntry> batch;
+    float* logits = nullptr;
+    bool done = false;
+    std::exception_ptr error;
+  };
+  void run(std::vector<Call*>& calls);
+  size_t rows_of(const Call& c) const;
+
+  Model& model_;
+  mutable std::mutex mutex_;
+  std::condition_variable cv_;
+  std::vector<Call*> pending_;
+  bool busy_ = false;
+  size_t active_ = 0;
+  uint64_t merged_calls_ = 0, merged_sequences_ = 0;
+};
+
+// A Model whose forward goes through a ForwardBatcher (for allm::generate);
+// everything else is the wrapped model's.
+class BatchedModel final : public Model {
+ public:
+  BatchedModel(Model& model, ForwardBatcher& batcher) : model_(model), batcher_(batcher) {}
+  const ModelInfo& info() const override { return model_.info(); }
+  std::unique_ptr<KVCache> make_cache(int64_t capacity = 0) const override { return model_.make_cache(capacity); }
+  std::shared_ptr<KVPool> make_pool(uint64_t budget_bytes = 0) const override { return model_.make_pool(budget_bytes); }
+  void forward(std::span<const BatchEntry> batch, float* logits) override { batcher_.forward(batch, logits); }
+  using Model::forward;
+
+ private:
+  Model& model_;
+  ForwardBatcher& batcher_;
+};
+
+}  // namespace allm::local
