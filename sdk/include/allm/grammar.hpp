@@ -14,8 +14,11 @@
 // regex) — a constraint is never silently dropped.
 #include <cstdint>
 #include <memory>
+#include <mutex>
+#include <unordered_map>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -51,8 +54,19 @@ class TokenTrie {
   std::vector<Child> children;
   std::vector<TokenId> tokens;
 
+  // Masks of grammar fragments, shared by every matcher over this vocabulary
+  // (keyed by the fragment's automaton; see matcher.cpp). Thread-safe.
+  struct LocalMask {
+    std::vector<uint64_t> allowed;
+    std::vector<std::pair<uint32_t, std::string>> uncertain;  // trie node, its byte path
+  };
+  std::shared_ptr<const LocalMask> shared_local(const std::string& signature) const;
+  void share_local(const std::string& signature, std::shared_ptr<const LocalMask> mask) const;
+
  private:
   std::vector<std::string> bytes_;
+  mutable std::mutex shared_mutex_;
+  mutable std::unordered_map<std::string, std::shared_ptr<const LocalMask>> shared_;
 };
 
 // Each token's bytes from a tokenizer: byte-level BPE spellings ("Ġ" = space)

@@ -50,26 +50,17 @@ class SchemaCompiler {
   Builder& b_;
   const json& root_;
   std::map<std::string, int32_t> ref_rules_;
-  int32_t ws_rule_ = -1, any_rule_ = -1, any_string_rule_ = -1, number_rule_ = -1, json_char_rule_ = -1;
+  int32_t any_rule_ = -1, any_string_rule_ = -1, number_rule_ = -1; 
   int depth_ = 0;
   int nesting_ = 0;
 
   // ---- shared building blocks -------------------------------------------
-  Frag ws() {
-    if (ws_rule_ < 0) {
-      ws_rule_ = b_.declare_rule("ws");
-      Frag sp = b_.bytes(' ', ' ');
-      b_.define_rule(ws_rule_, b_.star(b_.alt({sp, b_.bytes('\t', '\n'), b_.bytes('\r', '\r')})));
-    }
-    return b_.call(ws_rule_);
-  }
-  Frag jchar() {
-    if (json_char_rule_ < 0) {
-      json_char_rule_ = b_.declare_rule("json_char");
-      b_.define_rule(json_char_rule_, b_.json_char({{0, 0x10FFFF}}, true));
-    }
-    return b_.call(json_char_rule_);
-  }
+  // Inline (not a rule): a one-rule-per-value layout keeps per-node mask caches
+  // context-free (matcher.cpp).
+  Frag ws() { return b_.star(b_.alt({b_.bytes(' ', ' '), b_.bytes('\t', '\n'), b_.bytes('\r', '\r')})); }
+  // One string character, inline (not a rule call) so a string's content is
+  // one rule and its masks do not depend on the caller.
+  Frag jchar() { return b_.json_char({{0, 0x10FFFF}}, true); }
   Frag any_string() {
     if (any_string_rule_ < 0) {
       any_string_rule_ = b_.declare_rule("string");

@@ -2,6 +2,7 @@
 // byte by byte; masks by a depth-first walk of the vocabulary's byte trie that
 // prunes at the first byte no item accepts, cached per state.
 #include <algorithm>
+#include <array>
 #include <cstring>
 #include <unordered_map>
 
@@ -25,19 +26,41 @@ constexpr int32_t kMaxStackDepth = 2000;
 constexpr size_t kMaxCachedMasks = 2048;
 }  // namespace
 
+// States (closed item sets) are interned and their byte transitions cached,
+// so the matcher is a lazily built DFA over the grammar's automata.
+//
+// Masks (the design of XGrammar's per-node cache): the items of a state are
+// grouped by call stack; each group's node set is walked over the trie once
+// with an opaque stack ("bottom") — tokens consumed without leaving the group's
+// rule are allowed in any context, tokens that go past the rule's end are
+// "uncertain" and checked against the real stack at each step. Most of the
+// vocabulary is settled by the cached walk.
 struct Matcher::Impl {
+  static constexpr int32_t kBottom = 1;  // the opaque stack of local walks
+  static constexpr int32_t kUnknown = -2, kDead = -1;
   std::shared_ptr<const Grammar> g;
   std::shared_ptr<const TokenTrie> trie;
   std::vector<char> has_bytes;  // node has a byte edge
   struct Frame {
     int32_t ret, parent, depth;
   };
-  std::vector<Frame> stacks{{-1, -1, 0}};  // 0 = the empty stack
+  std::vector<Frame> stacks{{-1, -1, 0}, {-1, -1, 0}};  // 0 = the empty stack, 1 = bottom
   std::unordered_map<uint64_t, int32_t> stack_ids;
-  std::vector<Item> state;
-  std::vector<std::vector<Item>> bufs;
-  std::vector<Item> work;
-  std::unordered_map<std::string, std::vector<uint64_t>> cache;
+
+  struct State {
+    std::vector<Item> items;
+    bool escapes = false;   // a rule entered at `bottom` can end here
+    bool accepting = false;
+  };
+  std::vector<State> states;
+  std::vector<std::array<int32_t, 256>> trans;
+  std::unordered_map<std::string, int32_t> state_ids;
+  int32_t current = 0;
+  std::vector<Item> work, scratch;
+
+  using Local = TokenTrie::LocalMask;
+  std::unordered_map<std::string, std::shared_ptr<const Local>> locals;
+  std::unordered_map<int32_t, std::vector<uint64_t>> masks;  // full mask per state
   size_t words = 0;
 
   int32_t push(int32_t ret, int32_t parent) {
@@ -56,23 +79,24 @@ struct Matcher::Impl {
     if (v.size() < kMaxItems) v.push_back(it);
   }
 
-  // Expands epsilon moves, calls and returns; keeps the items that can read a
-  // byte or that accept at the root, sorted (a canonical form for the cache).
-  void close(std::vector<Item>& items) {
-    work.assign(items.begin(), items.end());
-    items.clear();
+  // Expands epsilon moves, calls and returns; interns the items that can read
+  // a byte, sorted (the canonical form).
+  int32_t close_and_intern(std::vector<Item>& seed) {
+    work.assign(seed.begin(), seed.end());
+    scratch.clear();
+    bool escapes = false, accepting = false;
     for (size_t i = 0; i < work.size(); ++i) {
       Item it = work[i];
       const Node& n = g->nodes[static_cast<size_t>(it.node)];
       if (n.rule_end) {
-        if (it.stack == 0) {
-          items.push_back(it);
-        } else {
+        if (it.stack == 0) accepting = true;
+        else if (it.stack == kBottom) escapes = true;
+        else {
           const Frame& f = stacks[static_cast<size_t>(it.stack)];
           add_unique(work, {f.ret, f.parent});
         }
       }
-      if (has_bytes[static_cast<size_t>(it.node)]) items.push_back(it);
+      if (has_bytes[static_cast<size_t>(it.node)]) scratch.push_back(it);
       for (const Edge& e : n.edges) {
         if (e.call == kEpsilon) {
           add_unique(work, {e.to, it.stack});
@@ -83,45 +107,165 @@ struct Matcher::Impl {
         }
       }
     }
-    std::sort(items.begin(), items.end());
-    items.erase(std::unique(items.begin(), items.end()), items.end());
+    std::sort(scratch.begin(), scratch.end());
+    scratch.erase(std::unique(scratch.begin(), scratch.end()), scratch.end());
+    if (scratch.empty() && !escapes && !accepting) return kDead;
+    std::string key(reinterpret_cast<const char*>(scratch.data()), scratch.size() * sizeof(Item));
+    key += static_cast<char>(escapes | (accepting << 1));
+    auto found = state_ids.find(key);
+    if (found != state_ids.end()) return found->second;
+    auto id = static_cast<int32_t>(states.size());
+    states.push_back(State{scratch, escapes, accepting});
+    trans.emplace_back();
+    trans.back().fill(kUnknown);
+    state_ids.emplace(std::move(key), id);
+    return id;
   }
 
-  void step(const std::vector<Item>& from, uint8_t b, std::vector<Item>& out) {
-    out.clear();
-    for (const Item& it : from)
+  int32_t next(int32_t sid, uint8_t b) {
+    int32_t& t = trans[static_cast<size_t>(sid)][b];
+    if (t != kUnknown) return t;
+    std::vector<Item> seed;
+    for (const Item& it : states[static_cast<size_t>(sid)].items)
       for (const Edge& e : g->nodes[static_cast<size_t>(it.node)].edges)
-        if (e.call == kByteEdge && b >= e.lo && b <= e.hi) add_unique(out, {e.to, it.stack});
-    if (!out.empty()) close(out);
+        if (e.call == kByteEdge && b >= e.lo && b <= e.hi) add_unique(seed, {e.to, it.stack});
+    int32_t r = seed.empty() ? kDead : close_and_intern(seed);
+    trans[static_cast<size_t>(sid)][b] = r;  // `t` may dangle: trans grew
+    return r;
   }
 
-  bool accepting(const std::vector<Item>& s) const {
-    for (const Item& it : s)
-      if (it.stack == 0 && g->nodes[static_cast<size_t>(it.node)].rule_end) return true;
-    return false;
+  // A state with items but no byte edges left is possible only as escape/accept markers.
+  bool live(int32_t sid) const { return sid >= 0 && !states[static_cast<size_t>(sid)].items.empty(); }
+
+  int32_t run(int32_t sid, std::string_view bytes) {
+    for (unsigned char b : bytes) {
+      if (!live(sid)) return kDead;
+      sid = next(sid, b);
+    }
+    return sid;
   }
 
-  void walk(uint32_t tnode, size_t depth, std::vector<uint64_t>& mask) {
+  // Full walk from a real state: every token below `tnode` the grammar accepts.
+  void walk_full(uint32_t tnode, int32_t sid, std::vector<uint64_t>& mask) {
     const auto& tn = trie->nodes[tnode];
-    if (bufs.size() <= depth + 1) bufs.resize(depth + 2);
     for (uint32_t c = 0; c < tn.num_children; ++c) {
       const auto& ch = trie->children[tn.first_child + c];
-      std::vector<Item>& next = bufs[depth + 1];
-      step(bufs[depth], ch.byte, next);
-      if (next.empty()) continue;
-      const auto& cn = trie->nodes[ch.node];
-      for (uint32_t t = 0; t < cn.num_tokens; ++t) {
-        auto id = static_cast<uint32_t>(trie->tokens[cn.first_token + t]);
-        mask[id >> 6] |= uint64_t{1} << (id & 63);
-      }
-      if (cn.num_children) walk(ch.node, depth + 1, mask);
+      int32_t nsid = next(sid, ch.byte);
+      if (nsid < 0) continue;
+      set_tokens(ch.node, mask);
+      if (live(nsid) && trie->nodes[ch.node].num_children) walk_full(ch.node, nsid, mask);
     }
   }
 
+  void set_tokens(uint32_t tnode, std::vector<uint64_t>& mask) const {
+    const auto& cn = trie->nodes[tnode];
+    for (uint32_t t = 0; t < cn.num_tokens; ++t) {
+      auto id = static_cast<uint32_t>(trie->tokens[cn.first_token + t]);
+      mask[id >> 6] |= uint64_t{1} << (id & 63);
+    }
+  }
+
+  void walk_local(uint32_t tnode, int32_t sid, bool escaped, Local& out) {
+    const auto& tn = trie->nodes[tnode];
+    bool esc = escaped || states[static_cast<size_t>(sid)].escapes;
+    for (uint32_t c = 0; c < tn.num_children; ++c) {
+      const auto& ch = trie->children[tn.first_child + c];
+      int32_t nsid = live(sid) ? next(sid, ch.byte) : kDead;
+      if (nsid < 0 || (!live(nsid) && !states[static_cast<size_t>(nsid)].escapes)) {
+        if (esc) {
+          path_.push_back(static_cast<char>(ch.byte));
+          out.uncertain.emplace_back(ch.node, path_);
+          path_.pop_back();
+        }
+        continue;
+      }
+      set_tokens(ch.node, out.allowed);
+      if (trie->nodes[ch.node].num_children) {
+        path_.push_back(static_cast<char>(ch.byte));
+        walk_local(ch.node, nsid, esc, out);
+        path_.pop_back();
+      }
+    }
+  }
+  std::string path_;
+
+  // The automaton reachable from `nodes`, numbered in discovery order: equal
+  // signatures walk the trie identically, in any grammar (so the string
+  // content of every schema shares one walk). Empty when too large to bother.
+  std::string signature(const std::vector<int32_t>& nodes) {
+    std::unordered_map<int32_t, int32_t> ids;
+    std::vector<int32_t> order;
+    auto id_of = [&](int32_t n) {
+      auto [it, fresh] = ids.emplace(n, static_cast<int32_t>(order.size()));
+      if (fresh) order.push_back(n);
+      return it->second;
+    };
+    for (int32_t n : nodes) id_of(n);
+    std::string sig;
+    for (size_t i = 0; i < order.size(); ++i) {
+      if (order.size() > 4096) return {};
+      const Node& n = g->nodes[static_cast<size_t>(order[i])];
+      sig += n.rule_end ? 'E' : 'N';
+      for (const Edge& e : n.edges) {
+        int32_t fields[4] = {e.lo | (e.hi << 8), e.call < 0 ? e.call : id_of(g->rules[static_cast<size_t>(e.call)].start),
+                             id_of(e.to), e.call >= 0 ? id_of(g->rules[static_cast<size_t>(e.call)].end) : 0};
+        sig.append(reinterpret_cast<const char*>(fields), sizeof fields);
+      }
+    }
+    return sig;
+  }
+
+  const Local& local_for(const std::vector<int32_t>& nodes) {
+    std::string key(reinterpret_cast<const char*>(nodes.data()), nodes.size() * sizeof(int32_t));
+    auto it = locals.find(key);
+    if (it != locals.end()) return *it->second;
+    std::string sig = signature(nodes);
+    if (!sig.empty()) {
+      if (auto shared = trie->shared_local(sig)) return *locals.emplace(std::move(key), shared).first->second;
+    }
+    std::vector<Item> seed;
+    for (int32_t n : nodes) seed.push_back({n, kBottom});
+    int32_t sid = close_and_intern(seed);
+    auto made = std::make_shared<Local>();
+    Local& l = *made;
+    l.allowed.assign(words, 0);
+    path_.clear();
+    if (sid >= 0 && !trie->nodes.empty()) walk_local(0, sid, false, l);
+    if (!sig.empty()) trie->share_local(sig, made);
+    return *locals.emplace(std::move(key), std::move(made)).first->second;
+  }
+
+  void compute(std::vector<uint64_t>& mask) {
+    auto cached = masks.find(current);
+    if (cached != masks.end()) {
+      mask = cached->second;
+      return;
+    }
+    mask.assign(words, 0);
+    // Group the items by stack; items are sorted by node, so collect per stack.
+    std::unordered_map<int32_t, std::vector<int32_t>> groups;
+    for (const Item& it : states[static_cast<size_t>(current)].items) groups[it.stack].push_back(it.node);
+    std::vector<const Local*> parts;
+    for (auto& [stack, nodes] : groups) {
+      std::sort(nodes.begin(), nodes.end());
+      parts.push_back(&local_for(nodes));
+    }
+    for (const Local* l : parts)
+      for (size_t w = 0; w < words; ++w) mask[w] |= l->allowed[w];
+    for (const Local* l : parts)
+      for (auto& [tnode, path] : l->uncertain) {
+        int32_t s = run(current, path);
+        if (s < 0) continue;
+        set_tokens(tnode, mask);
+        if (live(s)) walk_full(tnode, s, mask);
+      }
+    if (masks.size() >= kMaxCachedMasks) masks.clear();
+    masks.emplace(current, mask);
+  }
+
   void reset() {
-    state.clear();
-    state.push_back({g->rules[static_cast<size_t>(g->root)].start, 0});
-    close(state);
+    std::vector<Item> seed{{g->rules[static_cast<size_t>(g->root)].start, 0}};
+    current = close_and_intern(seed);
   }
 };
 
@@ -140,30 +284,20 @@ Matcher::~Matcher() = default;
 Matcher::Matcher(Matcher&&) noexcept = default;
 
 void Matcher::compute_mask(std::vector<uint64_t>& mask) {
-  auto& m = *impl_;
-  std::string key(reinterpret_cast<const char*>(m.state.data()), m.state.size() * sizeof(Item));
-  auto it = m.cache.find(key);
-  if (it != m.cache.end()) {
-    mask = it->second;
+  if (impl_->current < 0) {
+    mask.assign(impl_->words, 0);
     return;
   }
-  mask.assign(m.words, 0);
-  if (m.bufs.empty()) m.bufs.resize(1);
-  m.bufs[0] = m.state;
-  if (!m.trie->nodes.empty()) m.walk(0, 0, mask);
-  if (m.cache.size() >= kMaxCachedMasks) m.cache.clear();
-  m.cache.emplace(std::move(key), mask);
+  impl_->compute(mask);
 }
 
 bool Matcher::advance_bytes(std::string_view bytes) {
   auto& m = *impl_;
-  std::vector<Item> cur = m.state, next;
-  for (unsigned char b : bytes) {
-    m.step(cur, b, next);
-    if (next.empty()) return false;
-    std::swap(cur, next);
-  }
-  m.state = std::move(cur);
+  if (m.current < 0) return false;
+  int32_t s = m.run(m.current, bytes);
+  if (s < 0) return false;
+  if (!m.live(s) && !m.states[static_cast<size_t>(s)].accepting) return false;
+  m.current = s;
   return true;
 }
 
@@ -174,13 +308,11 @@ bool Matcher::advance_token(TokenId id) {
   return advance_bytes(b);
 }
 
-bool Matcher::is_accepting() const { return impl_->accepting(impl_->state); }
-
-bool Matcher::is_terminated() const {
-  for (const Item& it : impl_->state)
-    if (impl_->has_bytes[static_cast<size_t>(it.node)]) return false;
-  return true;
+bool Matcher::is_accepting() const {
+  return impl_->current >= 0 && impl_->states[static_cast<size_t>(impl_->current)].accepting;
 }
+
+bool Matcher::is_terminated() const { return impl_->current < 0 || !impl_->live(impl_->current); }
 
 void Matcher::reset() { impl_->reset(); }
 

@@ -118,4 +118,16 @@ TokenTrie::TokenTrie(std::vector<std::string> token_bytes) : bytes_(std::move(to
   }
 }
 
+std::shared_ptr<const TokenTrie::LocalMask> TokenTrie::shared_local(const std::string& signature) const {
+  std::lock_guard<std::mutex> lock(shared_mutex_);
+  auto it = shared_.find(signature);
+  return it == shared_.end() ? nullptr : it->second;
+}
+
+void TokenTrie::share_local(const std::string& signature, std::shared_ptr<const LocalMask> mask) const {
+  std::lock_guard<std::mutex> lock(shared_mutex_);
+  if (shared_.size() >= 4096) shared_.clear();  // bounded: ~16 KB a mask for a 128k vocabulary
+  shared_.emplace(signature, std::move(mask));
+}
+
 }  // namespace allm::grammar
