@@ -22,6 +22,10 @@ const std::set<std::string> kUnsupported = {
     "dependentSchemas", "unevaluatedProperties", "unevaluatedItems", "contains", "minContains", "maxContains",
     "not", "if", "then", "else", "$dynamicRef", "$recursiveRef", "contentSchema"};
 
+const std::set<std::string> kStandardFormats = {
+    "date-time", "date", "time", "duration", "email", "idn-email", "hostname", "idn-hostname", "ipv4", "ipv6", "uri",
+    "uri-reference", "iri", "iri-reference", "uuid", "uri-template", "json-pointer", "relative-json-pointer", "regex"};
+
 std::string escape_pointer(const std::string& key) {
   std::string out;
   for (char c : key) {
@@ -424,8 +428,11 @@ class SchemaCompiler {
       where = ptr + "/pattern";
     } else if (s.contains("format")) {
       if (!s["format"].is_string()) fail(ptr + "/format", "must be a string");
-      regex = format_regex(s["format"].get<std::string>());
-      if (regex.empty()) fail(ptr + "/format", "keyword 'format' value '" + s["format"].get<std::string>() + "' is not supported");
+      const std::string& f = s["format"].get_ref<const std::string&>();
+      regex = format_regex(f);
+      // Formats JSON Schema defines are honoured or refused; others are
+      // annotations that validators ignore, and so does the grammar.
+      if (regex.empty() && kStandardFormats.count(f)) fail(ptr + "/format", "keyword 'format' value '" + f + "' is not supported");
       where = ptr + "/format";
     }
     if (!regex.empty()) {
@@ -455,6 +462,7 @@ class SchemaCompiler {
     if (f == "uuid") return "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$";
     if (f == "email")
       return "^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*@[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$";
+    if (f == "ipv4") return "^((25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)\\.){3}(25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)$";
     if (f == "uri")
       return "^[A-Za-z][A-Za-z0-9+.-]*:([A-Za-z0-9._~!$&'()*+,;=:@/?-]|%[0-9A-Fa-f]{2})*$";
     return "";

@@ -1,0 +1,73 @@
+// Masks against an oracle: token t is in the mask after prefix p exactly when
+// a fresh matcher can advance byte by byte over p + bytes(t). Covers tokens
+// that span several JSON values and rule boundaries, and repeated masks (the
+// caches) after different paths into the same state.
+#include <gtest/gtest.h>
+
+#include "test_support.hpp"
+
+namespace allm::grammar {
+namespace {
+
+void check_masks(const std::shared_ptr<const Grammar>& g, const std::string& text) {
+  auto vocab = test::small_vocab();
+  Matcher m(g, vocab), fresh(g, vocab);
+  std::vector<uint64_t> mask;
+  for (size_t i = 0; i <= text.size(); ++i) {
+    std::string prefix = text.substr(0, i);
+    if (i > 0) {
+      ASSERT_TRUE(m.advance_bytes(text.substr(i - 1, 1))) << "at " << i;
+    }
+    m.compute_mask(mask);
+    for (size_t t = 0; t < vocab->vocab_size(); ++t) {
+      bool in_mask = (mask[t / 64] >> (t % 64)) & 1;
+      bool oracle = false;
+      if (!vocab->bytes(static_cast<TokenId>(t)).empty()) {
+        fresh.reset();
+        oracle = fresh.advance_bytes(prefix + vocab->bytes(static_cast<TokenId>(t)));
+      }
+      ASSERT_EQ(in_mask, oracle) << "prefix '" << prefix << "' token '" << vocab->bytes(static_cast<TokenId>(t)) << "'";
+    }
+  }
+  EXPECT_TRUE(m.is_accepting());
+}
+
+TEST(Mask, JsonObjectAgainstOracle) {
+  auto g = compile_json_schema_text(R"({"type":"object","properties":{"name":{"type":"string","maxLength":4},
+      "tags":{"type":"array","items":{"enum":["abc","x\"y"]}},"n":{"type":"integer","minimum":-1}},
+      "required":["name"]})");
+  check_masks(g, R"({"name": "ab", "tags": ["abc", "x\"y"], "n": 12})");
+}
+
+TEST(Mask, RecursiveAndAnyValueAgainstOracle) {
+  auto g = compile_json_schema_text(R"({"$defs":{"t":{"type":"object","properties":{"kids":{"type":"array",
+      "items":{"$ref":"#/$defs/t"}},"v":true}}},"$ref":"#/$defs/t"})");
+  check_masks(g, R"({"kids": [{"kids": []}, {"v": [1, {"a": null}]}], "v": "\u00e9"})");
+}
+
+TEST(Mask, GbnfAgainstOracle) {
+  auto g = compile_gbnf("root ::= item (\", \" item)*\nitem ::= \"true\" | \"false\" | [0-9]+ | \"abc\"");
+  check_masks(g, "12, true, abc, 00");
+}
+
+TEST(Mask, SpecialTokensNeverAllowedAndAdvanceRejects) {
+  auto vocab = test::small_vocab();
+  Matcher m(compile_regex("a+"), vocab);
+  std::vector<uint64_t> mask;
+  m.compute_mask(mask);
+  TokenId empty_token = -1;
+  for (size_t t = 0; t < vocab->vocab_size(); ++t)
+    if (vocab->bytes(static_cast<TokenId>(t)).empty()) empty_token = static_cast<TokenId>(t);
+  ASSERT_GE(empty_token, 0);
+  EXPECT_FALSE((mask[static_cast<size_t>(empty_token) / 64] >> (empty_token % 64)) & 1);
+  EXPECT_FALSE(m.advance_token(empty_token));
+  EXPECT_FALSE(m.advance_token('b'));
+  EXPECT_FALSE(m.is_accepting());
+  EXPECT_TRUE(m.advance_token('a'));
+  EXPECT_TRUE(m.is_accepting());
+  m.reset();
+  EXPECT_FALSE(m.is_accepting());
+}
+
+}  // namespace
+}  // namespace allm::grammar
