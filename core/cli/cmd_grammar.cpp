@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
@@ -164,12 +165,12 @@ int run_bench(const std::string& tokenizer_dir, const std::vector<std::string>& 
   return 0;
 }
 
-int run_check(const std::string& tokenizer_dir, Args& args) {
-  auto schema = args.value("schema");
-  auto gbnf = args.value("gbnf");
-  auto regex = args.value("regex");
-  auto text = args.value("text");
-  args.finish();
+struct CheckOptions {
+  std::optional<std::string> schema, gbnf, regex, text;
+};
+
+int run_check(const std::string& tokenizer_dir, const CheckOptions& o) {
+  const auto& [schema, gbnf, regex, text] = o;
   if ((schema ? 1 : 0) + (gbnf ? 1 : 0) + (regex ? 1 : 0) != 1)
     throw InvalidArgumentError("grammar check: give exactly one of --schema FILE, --gbnf FILE, --regex RE");
   if (!text) throw InvalidArgumentError("grammar check: --text TEXT is required");
@@ -209,18 +210,21 @@ int run_check(const std::string& tokenizer_dir, Args& args) {
 int run_grammar(Args& args) {
   auto tokenizer = args.value("tokenizer");
   bool jsonl = args.flag("jsonl");
+  CheckOptions check{args.value("schema"), args.value("gbnf"), args.value("regex"), args.value("text")};
   auto pos = args.positionals();
+  args.finish();
   if (pos.empty()) throw InvalidArgumentError("usage: allm grammar bench|check ... (see --help)");
   if (!tokenizer) throw InvalidArgumentError("grammar " + pos[0] + ": --tokenizer DIR is required");
   if (pos[0] == "bench") {
-    args.finish();
+    if (check.schema || check.gbnf || check.regex || check.text)
+      throw InvalidArgumentError("grammar bench reads schemas from FILEs: --schema/--gbnf/--regex/--text are for check");
     if (pos.size() < 2) throw InvalidArgumentError("grammar bench: give at least one FILE");
     return run_bench(*tokenizer, std::vector<std::string>(pos.begin() + 1, pos.end()), jsonl);
   }
   if (pos[0] == "check") {
     if (pos.size() != 1) throw InvalidArgumentError("grammar check takes no positional arguments");
     if (jsonl) throw InvalidArgumentError("grammar check: --jsonl applies to bench only");
-    return run_check(*tokenizer, args);
+    return run_check(*tokenizer, check);
   }
   throw InvalidArgumentError("grammar: unknown subcommand '" + pos[0] + "' (bench or check)");
 }
