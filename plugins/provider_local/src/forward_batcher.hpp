@@ -72,7 +72,9 @@ class BatchedModel final : public Model {
   BatchedModel(Model& model, ForwardBatcher& batcher) : model_(model), batcher_(batcher) {}
   const ModelInfo& info() const override { return model_.info(); }
   std::unique_ptr<KVCache> make_cache(int64_t capacity = 0) const override { return model_.make_cache(capacity); }
-  std::shared_ptr<KVPool> make_pool(uint64_t budget_bytes = 0) const override { return model_.make_pool(budget_bytes); }
+  std::shared_ptr<KVPool> make_pool(uint64_t budget_bytes = 0, KVType type = KVType::f32) const override {
+    return model_.make_pool(budget_bytes, type);
+  }
   void forward(std::span<const BatchEntry> batch, float* logits) override { batcher_.forward(batch, logits); }
   using Model::forward;
 
