@@ -1,5 +1,6 @@
 // Filters, tests, methods and globals. Expected strings are Jinja2 3.1's
 // output under transformers' settings.
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "render_helper.hpp"
@@ -176,6 +177,28 @@ TEST(JinjaFilters, Xmlattr) {
   EXPECT_EQ(render(R"(<a{{ {"href": "x&y", "n": none, "q": '<"', "k": 3, "u": u}|xmlattr }}>|{{ {"a": 1}|xmlattr(false) }}|{{ {}|xmlattr }}|)"),
             "<a href=\"x&amp;y\" q=\"&lt;&#34;\" k=\"3\">|a=\"1\"||");
   EXPECT_EQ(render_error("{{ {'a b': 1}|xmlattr }}"), "test.jinja:1:15: Invalid character in attribute name: 'a b'");
+}
+
+// Found by a differential run of random %-formats and str.format calls
+// against Jinja 3.1.6 (Python 3.11); expectations from it.
+TEST(JinjaMethods, PercentAndFormatLikePython) {
+  EXPECT_EQ(render(R"({{ "%.3s|%-6.2s|%5.1s|" % (12345678901, "abc", "é日") }}{{ "%c%c" % (233, "x") }}|{{ "%d" % 1e20 }}|{{ "%x|%5x|%05x|%#x" % (-2, -2, -2, 255) }})"),
+            "123|ab    |    é|éx|100000000000000000000|-2|   -2|-0002|0xff");
+  EXPECT_EQ(render(R"({{ "{:>5}|{:x}|{:,}|{:X}|{:b}|{:o}|{:+d}|{:05d}|{:,}|{:_}".format(true, true, 12345678901, 255, 5, 8, 3, -2, -1234567, 1000) }})"),
+            "    1|1|12,345,678,901|FF|101|10|+3|-0002|-1,234,567|1_000");
+  const std::pair<const char*, const char*> errors[] = {
+      {R"({{ "{:05d}".format("ab") }})", "Unknown format code 'd' for object of type 'str'"},
+      {R"({{ "{:,}".format("ab") }})", "Cannot specify ',' with 's'."},
+      {R"({{ "{:x}".format(2.5) }})", "Unknown format code 'x' for object of type 'float'"},
+      {R"({{ "{:.3}".format(-2) }})", "Precision not allowed in integer format specifier"},
+      {R"({{ "{:>3}".format([1]) }})", "unsupported format string passed to list.__format__"},
+      {R"({{ "%x" % 2.5 }})", "%x format: an integer is required, not float"},
+      {R"({{ "%d" % "a" }})", "%d format: a real number is required, not str"},
+      {R"({{ {}|round }})", "type dict doesn't define __round__ method"},
+      {R"({{ "a"|round(1, "floor") }})", "must be real number, not str"},
+      {R"({{ none|round(0, "ceil") }})", "unsupported operand type(s) for *: 'NoneType' and 'int'"},
+  };
+  for (auto& [tpl, message] : errors) EXPECT_THAT(render_error(tpl), ::testing::HasSubstr(message)) << tpl;
 }
 
 }  // namespace

@@ -595,7 +595,13 @@ Value f_round(Interpreter&, const Value& v, CallArgs& a) {
   int64_t precision = int_arg(a.get(0, "precision"), 0, "precision");
   std::string method = string_arg(a.get(1, "method"), "common", "method");
   a.expect_no_more("round");
-  if (!v.is_number()) throw runtime_error("round expects a number, got " + v.type_name());
+  if (method != "common" && method != "ceil" && method != "floor") throw runtime_error("method must be common, ceil or floor");
+  if (!v.is_number()) {
+    // Python's own errors: round(x, n) for "common", math.floor(x * 10**n) otherwise.
+    if (method == "common") throw runtime_error("type " + v.type_name() + " doesn't define __round__ method");
+    if (v.is_string() || (v.is_list() && !v.as_list().generator)) throw runtime_error("must be real number, not " + v.type_name());
+    throw runtime_error("unsupported operand type(s) for *: '" + v.type_name() + "' and 'int'");
+  }
   if (v.is_integral() && method == "common" && precision >= 0) return Value(v.as_int());  // round(int) is an int
   double x = v.as_double();
   double scale = std::pow(10.0, static_cast<double>(precision));

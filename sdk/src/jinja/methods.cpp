@@ -183,7 +183,42 @@ Value m_format(const Value& s, CallArgs& a, Interpreter& in) {
     char type = spec.empty() ? 0 : spec.back();
     int precision = -1;
     if (size_t dot = spec.find('.'); dot != std::string::npos) precision = std::atoi(spec.c_str() + dot + 1);
+    if (!spec.empty() && conv.empty()) {
+      // Python's __format__ under a spec: a bool formats as its int; None,
+      // containers and Undefined refuse any spec; type codes must suit.
+      if (arg.is_bool()) arg = Value(arg.as_int());
+      if (arg.is_list() || arg.is_dict() || arg.is_none() || arg.is_undefined() || arg.is_callable())
+        throw runtime_error("unsupported format string passed to " + arg.type_name() + ".__format__");
+      bool typed = std::isalpha(static_cast<unsigned char>(type)) || type == '%';
+      if (arg.is_string() && typed && type != 's')
+        throw runtime_error(std::string("Unknown format code '") + type + "' for object of type 'str'");
+      if (arg.is_string() && (spec.find(',') != std::string::npos || spec.find('_') != std::string::npos))
+        throw runtime_error(std::string("Cannot specify '") + (spec.find(',') != std::string::npos ? ',' : '_') + "' with 's'.");
+      if (arg.is_float() && typed && std::string("dxXobc").find(type) != std::string::npos)
+        throw runtime_error(std::string("Unknown format code '") + type + "' for object of type 'float'");
+      if (arg.is_int() && precision >= 0 && (!typed || std::string("dxXobcn").find(type) != std::string::npos))
+        throw runtime_error("Precision not allowed in integer format specifier");
+    }
     if (conv == "r") rendered = to_repr(arg);
+    else if (arg.is_int() && (type == 'x' || type == 'X' || type == 'o' || type == 'b')) {
+      uint64_t mag = arg.as_int() < 0 ? 0 - static_cast<uint64_t>(arg.as_int()) : static_cast<uint64_t>(arg.as_int());
+      unsigned base = type == 'o' ? 8 : type == 'b' ? 2 : 16;
+      const char* digits = type == 'X' ? "0123456789ABCDEF" : "0123456789abcdef";
+      do {
+        rendered.insert(rendered.begin(), digits[mag % base]);
+        mag /= base;
+      } while (mag);
+      if (arg.as_int() < 0) rendered.insert(rendered.begin(), '-');
+    } else if (arg.is_int() && (spec.find(',') != std::string::npos || spec.find('_') != std::string::npos)) {
+      // "{:,}": thousands separators.
+      char sep = spec.find(',') != std::string::npos ? ',' : '_';
+      std::string digits = std::to_string(arg.as_int() < 0 ? 0 - static_cast<uint64_t>(arg.as_int()) : static_cast<uint64_t>(arg.as_int()));
+      for (size_t k = 0; k < digits.size(); ++k) {
+        if (k && (digits.size() - k) % 3 == 0) rendered += sep;
+        rendered += digits[k];
+      }
+      if (arg.as_int() < 0) rendered.insert(rendered.begin(), '-');
+    }
     else if ((type == 'f' || type == 'e' || type == 'g' || type == '%') && arg.is_number()) {
       char buf[128];
       double d = arg.as_double() * (type == '%' ? 100 : 1);
@@ -214,17 +249,27 @@ Value m_format(const Value& s, CallArgs& a, Interpreter& in) {
       align = head[0];
       head.erase(0, 1);
     }
+    if (!head.empty() && (head[0] == '+' || head[0] == ' ' || head[0] == '-')) {  // sign of numbers
+      if (head[0] != '-' && arg.is_number() && !rendered.empty() && rendered[0] != '-') rendered.insert(rendered.begin(), head[0]);
+      head.erase(0, 1);
+    }
+    bool zero_pad = false;
     if (!head.empty() && head[0] == '0' && fill == ' ') {  // "{:05.1f}": zero padding
       fill = '0';
       align = '>';
+      zero_pad = true;
     }
     size_t width = head.empty() ? 0 : std::strtoul(head.c_str(), nullptr, 10);
     if (width > 4096) throw runtime_error("format width too large");
     size_t len = utf8::length(rendered);
     if (width > len) {
       size_t pad = width - len;
-      size_t left = align == '>' ? pad : align == '^' ? pad / 2 : 0;
-      rendered = std::string(left, fill) + rendered + std::string(pad - left, fill);
+      if (zero_pad && arg.is_number() && !rendered.empty() && (rendered[0] == '-' || rendered[0] == '+' || rendered[0] == ' ')) {
+        rendered.insert(1, std::string(pad, '0'));  // "-0002": zeros go after the sign
+      } else {
+        size_t left = align == '>' ? pad : align == '^' ? pad / 2 : 0;
+        rendered = std::string(left, fill) + rendered + std::string(pad - left, fill);
+      }
     }
     out += rendered;
     in.check_size(out.size());

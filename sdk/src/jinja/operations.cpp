@@ -274,11 +274,37 @@ static std::string percent_format(const std::string& fmt, const Value& args) {
     char buf[512];
     switch (conv) {
       case 's':
-      case 'r': {
-        std::string s = conv == 's' ? str_of(arg) : to_repr(arg);
+      case 'r':
+      case 'c': {
+        std::string s;
+        if (conv == 'c') {
+          // %c: a code point number or a one-character string.
+          if (arg.is_integral()) {
+            if (arg.as_int() < 0 || arg.as_int() > 0x10FFFF) throw runtime_error("%c arg not in range(0x110000)");
+            utf8::append(s, static_cast<uint32_t>(arg.as_int()));
+          } else if (arg.is_string() && utf8::length(arg.as_string()) == 1) {
+            s = arg.as_string();
+          } else {
+            throw runtime_error("%c requires an int or a unicode character, not " + arg.type_name());
+          }
+        } else {
+          s = conv == 's' ? str_of(arg) : to_repr(arg);
+        }
+        // "%-8.3s": flags, then the width, then a precision that cuts the text.
         bool left = spec.find('-') != std::string::npos;
-        size_t digits = spec.find_first_of("123456789");
-        size_t width = digits == std::string::npos ? 0 : std::strtoul(spec.c_str() + digits, nullptr, 10);
+        size_t dot = spec.find('.');
+        std::string width_part = spec.substr(0, dot);
+        size_t digits = width_part.find_first_of("123456789");
+        size_t width = digits == std::string::npos ? 0 : std::strtoul(width_part.c_str() + digits, nullptr, 10);
+        if (dot != std::string::npos && conv != 'c') {
+          size_t precision = std::strtoul(spec.c_str() + dot + 1, nullptr, 10);
+          auto chars = utf8::chars(s);
+          if (chars.size() > precision) {
+            std::string cut;
+            for (size_t k = 0; k < precision; ++k) cut += chars[k];
+            s = cut;
+          }
+        }
         size_t len = utf8::length(s);
         if (width > 4096) throw runtime_error("format width too large");
         std::string pad(width > len ? width - len : 0, ' ');
@@ -290,8 +316,39 @@ static std::string percent_format(const std::string& fmt, const Value& args) {
       case 'x':
       case 'X':
       case 'o': {
-        if (!arg.is_number()) throw runtime_error("%" + std::string(1, conv) + " format: a number is required, not " + arg.type_name());
+        bool decimal = conv == 'd' || conv == 'i';
+        if (decimal ? !arg.is_number() : !arg.is_integral())
+          throw runtime_error("%" + std::string(1, conv) + " format: " + (decimal ? "a real number" : "an integer") +
+                              " is required, not " + arg.type_name());
+        if (arg.is_float()) {
+          double d = std::trunc(arg.as_double());
+          if (std::isnan(d)) throw runtime_error("cannot convert float NaN to integer");
+          if (std::isinf(d)) throw runtime_error("cannot convert float infinity to integer");
+          if (std::fabs(d) >= 9.2e18) {  // beyond int64: Python's int is exact, so is the double
+            std::snprintf(buf, sizeof buf, (spec + ".0f").c_str(), d);
+            out += buf;
+            break;
+          }
+        }
         long long v = arg.is_float() ? static_cast<long long>(arg.as_double()) : arg.as_int();
+        if (!decimal && v < 0) {
+          // Python prints a negative hex/octal number as '-' and its magnitude.
+          std::string flags = spec.substr(1);
+          bool left = flags.find('-') != std::string::npos;
+          bool zero = !left && flags.find_first_of("0") == flags.find_first_not_of("-+ #");
+          std::string digits_part = flags.substr(flags.find_first_not_of("-+ #0") == std::string::npos ? flags.size() : flags.find_first_not_of("-+ #0"));
+          size_t width = std::strtoul(digits_part.c_str(), nullptr, 10);
+          if (width > 4096) throw runtime_error("format width too large");
+          std::snprintf(buf, sizeof buf, (std::string("%ll") + conv).c_str(), 0ULL - static_cast<unsigned long long>(v));
+          std::string body = buf;
+          if (flags.find('#') != std::string::npos) body = std::string(conv == 'o' ? "0o" : conv == 'x' ? "0x" : "0X") + body;
+          size_t len = body.size() + 1;
+          if (zero && width > len) body.insert(0, std::string(width - len, '0'));
+          body.insert(0, "-");
+          if (width > body.size()) body = left ? body + std::string(width - body.size(), ' ') : std::string(width - body.size(), ' ') + body;
+          out += body;
+          break;
+        }
         std::snprintf(buf, sizeof buf, (spec + "ll" + (conv == 'i' ? 'd' : conv)).c_str(), v);
         out += buf;
         break;
