@@ -241,7 +241,7 @@ static int run_chat(Args& args) {
   // A long chat drops its oldest turns (with a notice) rather than stopping,
   // unless config chat.truncation or --truncation says otherwise.
   chat.options.truncation = truncation ? truncation_flag(*truncation) : chat_truncation_from_config();
-  chat.provider = make_local_provider(model, options);
+  chat.provider = make_provider(model, options);
   chat.start_over();
   const bool tty = isatty(STDIN_FILENO);
   if (tty)

@@ -9,6 +9,14 @@
 
 namespace allm::cli {
 
+// API keys (providers.<name>.api_key) are shown as set or not, never printed.
+static nlohmann::json shown_value(const std::string& key, const nlohmann::json& value) {
+  const std::string suffix = ".api_key";
+  const bool secret = key.size() > suffix.size() && key.compare(key.size() - suffix.size(), suffix.size(), suffix) == 0;
+  if (!secret || !value.is_string() || value.get<std::string>().empty()) return value;
+  return "(set, hidden)";
+}
+
 static int run_config(Args& args) {
   bool json = args.flag("json");
   auto pos = args.positionals();
@@ -19,12 +27,12 @@ static int run_config(Args& args) {
   const auto& config = host().config();
   if (json) {
     nlohmann::json out = nlohmann::json::object();
-    for (auto& k : config.keys()) out[k] = {{"value", config.at(k)}, {"origin", config.origin(k)}};
+    for (auto& k : config.keys()) out[k] = {{"value", shown_value(k, config.at(k))}, {"origin", config.origin(k)}};
     std::cout << out.dump(2) << "\n";
     return 0;
   }
   for (auto& f : config.config_files_read()) std::cout << "# read " << f.string() << "\n";
-  for (auto& k : config.keys()) std::cout << k << " = " << config.at(k).dump() << "    # " << config.origin(k) << "\n";
+  for (auto& k : config.keys()) std::cout << k << " = " << shown_value(k, config.at(k)).dump() << "    # " << config.origin(k) << "\n";
   return 0;
 }
 

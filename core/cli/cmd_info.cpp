@@ -3,7 +3,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "allm/error.hpp"
 #include "allm/host/platform.hpp"
+#include "allm/provider.hpp"
 #include "allm/registry.hpp"
 #include "allm/version.hpp"
 #include "command.hpp"
@@ -23,7 +25,22 @@ static int run_info(Args& args) {
   auto p = host::detect_platform();
   const auto& loader = host().plugins();
   nlohmann::json providers = nlohmann::json::array(), architectures = nlohmann::json::array();
-  for (auto& e : Registry::instance().list(ALLM_KIND_PROVIDER)) providers.push_back(e.name);
+  nlohmann::json provider_status = nlohmann::json::object();
+  for (auto& e : Registry::instance().list(ALLM_KIND_PROVIDER)) {
+    providers.push_back(e.name);
+    if (e.name == "local") continue;
+    // A remote provider is configured when it can be created from the config
+    // (base URL, and a key where its default endpoint needs one); no request is sent.
+    try {
+      auto p = Registry::instance().provider(e.name)->create({{"config", host().config().merged()}});
+      const auto info = p->capabilities().model_info;
+      provider_status[e.name] = {{"configured", true},
+                                 {"base_url", info.value("base_url", "")},
+                                 {"api_key", info.value("api_key", "")}};
+    } catch (const Error& err) {
+      provider_status[e.name] = {{"configured", false}, {"reason", err.what()}};
+    }
+  }
   for (auto& e : Registry::instance().list(ALLM_KIND_ARCHITECTURE)) architectures.push_back(e.name);
   nlohmann::json dirs = nlohmann::json::array();
   for (auto& d : loader.searched()) dirs.push_back({{"path", d.path.string()}, {"source", d.source}});
@@ -40,6 +57,7 @@ static int run_info(Args& args) {
                       {"apple_silicon", p.apple_silicon},
                       {"plugin_dirs", dirs},
                       {"providers", providers},
+                      {"remote_providers", provider_status},
                       {"architectures", architectures}};
   if (json) {
     std::cout << j.dump(2) << "\n";
@@ -57,6 +75,11 @@ static int run_info(Args& args) {
   for (auto& d : loader.searched()) std::cout << "  " << d.path.string() << "  (" << d.source << ")\n";
   std::cout << "Providers:      " << (providers.empty() ? "(none)" : "");
   for (size_t i = 0; i < providers.size(); ++i) std::cout << (i ? ", " : "") << providers[i].get<std::string>();
+  for (auto& [name, st] : provider_status.items())
+    std::cout << "\n  " << name << ": "
+              << (st["configured"].get<bool>()
+                      ? st["base_url"].get<std::string>() + ", key " + st["api_key"].get<std::string>()
+                      : "not configured: " + st["reason"].get<std::string>());
   std::cout << "\nArchitectures:  " << (architectures.empty() ? "(none)" : "");
   for (size_t i = 0; i < architectures.size(); ++i)
     std::cout << (i ? ", " : "") << architectures[i].get<std::string>();

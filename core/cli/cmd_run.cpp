@@ -236,7 +236,7 @@ static int run_text(Args& args) {
   options["template"] = raw ? "none" : "auto";
   options["show_prompt"] = show_prompt;
 
-  auto provider = make_local_provider(model, options);
+  auto provider = make_provider(model, options);
   CancellationToken cancel;
   GenerateResponse response;
   {

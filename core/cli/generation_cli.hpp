@@ -48,11 +48,13 @@ inline std::string default_model_spec() {
   return spec;
 }
 
-// True when `text` names a model: a bundled model, an existing path or a repo
-// id in the HF cache.
+// True when `text` names a model: a bundled model, an existing path, a repo
+// id in the HF cache or PROVIDER:MODEL for a registered remote provider.
+inline std::string remote_provider_of(const std::string& spec);
 inline bool names_a_model(const std::string& text) {
   if (text.empty() || text == "-") return false;
   if (bundled_model(text)) return true;
+  if (!remote_provider_of(text).empty()) return true;
   try {
     resolve_model(text);
     return true;
@@ -201,6 +203,36 @@ inline std::shared_ptr<Provider> make_local_provider(const std::string& model, n
   options["model"] = model;
   options["config"] = host().config().merged();
   return with_load_spinner(model, [&] { return factory->create(options); });
+}
+
+// The remote provider a spec names ("openai:gpt-4o-mini" -> "openai"), or ""
+// when the spec is local: it resolves to a local model, or its prefix is not a
+// registered provider ("ollama-local:NAME" and "lmstudio:PATH" are local
+// stores, resolved by resolve_model like any other local name).
+inline std::string remote_provider_of(const std::string& spec) {
+  const size_t colon = spec.find(':');
+  if (colon == std::string::npos || colon == 0) return "";
+  const std::string prefix = spec.substr(0, colon);
+  if (prefix == "local") return "";
+  host().plugins();
+  if (!Registry::instance().provider(prefix)) return "";
+  try {
+    resolve_model(spec);
+    return "";  // a local model of that name wins
+  } catch (const Error&) {
+    return prefix;
+  }
+}
+
+// The provider for `spec`: a remote one for PROVIDER:MODEL (docs/providers.md),
+// else the local engine. `options` are the local engine's; a remote provider
+// reads its settings from the config's providers.<name> section instead.
+inline std::shared_ptr<Provider> make_provider(const std::string& spec, nlohmann::json options) {
+  const std::string remote = remote_provider_of(spec);
+  if (remote.empty()) return make_local_provider(spec, std::move(options));
+  nlohmann::json remote_options = {{"model", spec.substr(remote.size() + 1)},
+                                   {"config", host().config().merged()}};
+  return Registry::instance().provider(remote)->create(remote_options);
 }
 
 // Reads the provider options shared by run and chat from the command line.

@@ -1,0 +1,61 @@
+#pragma once
+// What differs between the remote APIs: the route, the auth headers, how a
+// PreparedRequest becomes a request body, and how streamed events become text,
+// a finish reason and usage. RemoteProvider does the rest (HTTP, retries,
+// deadline, cancellation, timings, errors) once for all of them.
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "allm/provider.hpp"
+#include "event_stream.hpp"
+#include "remote_settings.hpp"
+
+namespace allm::remote {
+
+// What the stream has said so far.
+struct StreamState {
+  std::string finish_reason;
+  Usage usage;
+  bool complete = false;       // the API's end-of-stream marker arrived
+  double server_prompt_ms = 0;  // when the API reports its own timings
+  double server_decode_ms = 0;
+  double server_load_ms = 0;
+};
+
+class ApiDialect {
+ public:
+  virtual ~ApiDialect() = default;
+  virtual ProviderDefaults defaults() const = 0;
+  virtual EventStream::Framing framing() const = 0;
+  virtual std::string chat_url(const RemoteSettings& s) const = 0;
+  virtual std::string models_url(const RemoteSettings& s) const = 0;
+  virtual std::vector<std::string> auth_headers(const RemoteSettings& s) const = 0;
+  // The streamed request body; names of set parameters the API has no field
+  // for go to `unsupported` (the provider reports them).
+  virtual nlohmann::json request_body(const PreparedRequest& r, const std::string& model,
+                                      std::vector<std::string>& unsupported) const = 0;
+  // One event; returns the text it adds. Throws IoError for an error event.
+  virtual std::string on_event(const std::string& event, const std::string& data, StreamState& state) const = 0;
+  // Model ids from the models route's body.
+  virtual std::vector<std::string> model_ids(const nlohmann::json& body) const = 0;
+  // Sampling parameters the API accepts (for capabilities).
+  virtual std::vector<std::string> supported_params() const = 0;
+};
+
+const ApiDialect& openai_dialect();
+const ApiDialect& anthropic_dialect();
+const ApiDialect& ollama_dialect();
+
+// Helpers shared by the dialects.
+std::string base64(const std::string& bytes);
+// The original file's bytes (images go to APIs encoded, not as decoded pixels).
+std::string read_file_bytes(const std::filesystem::path& path);
+// The server's own message from an error body ({"error": {"message"}} and
+// variants), else the body itself, shortened.
+std::string server_message(const std::string& body);
+// Parses an event's JSON; throws IoError naming the provider on bad JSON.
+nlohmann::json parse_event_json(const std::string& provider, const std::string& data);
+
+}  // namespace allm::remote
