@@ -10,6 +10,7 @@
 #include "allm/version.hpp"
 #include "command.hpp"
 #include "context.hpp"
+#include "remote_providers.hpp"
 
 namespace allm::cli {
 
@@ -29,17 +30,10 @@ static int run_info(Args& args) {
   for (auto& e : Registry::instance().list(ALLM_KIND_PROVIDER)) {
     providers.push_back(e.name);
     if (e.name == "local") continue;
-    // A remote provider is configured when it can be created from the config
-    // (base URL, and a key where its default endpoint needs one); no request is sent.
-    try {
-      auto p = Registry::instance().provider(e.name)->create({{"config", host().config().merged()}});
-      const auto info = p->capabilities().model_info;
-      provider_status[e.name] = {{"configured", true},
-                                 {"base_url", info.value("base_url", "")},
-                                 {"api_key", info.value("api_key", "")}};
-    } catch (const Error& err) {
-      provider_status[e.name] = {{"configured", false}, {"reason", err.what()}};
-    }
+    // Configured: creatable from the config (base URL, and a key where its
+    // default endpoint needs one). No request is sent.
+    provider_status[e.name] = remote_provider_status(e.name, false);
+    provider_status[e.name].erase("capabilities");
   }
   for (auto& e : Registry::instance().list(ALLM_KIND_ARCHITECTURE)) architectures.push_back(e.name);
   nlohmann::json dirs = nlohmann::json::array();

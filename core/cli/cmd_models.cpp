@@ -15,6 +15,7 @@
 #include "command.hpp"
 #include "context.hpp"
 #include "models_extra.hpp"
+#include "remote_providers.hpp"
 
 namespace allm::cli {
 
@@ -275,18 +276,46 @@ int show_model(const std::string& spec, std::optional<long long> context, bool a
   return 0;
 }
 
+// allm models list --remote: each remote provider's endpoint models, as
+// PROVIDER:ID names that allm run takes, with what the provider maps.
+static int list_remote_models(bool as_json) {
+  host().plugins();
+  nlohmann::json out = nlohmann::json::object();
+  for (auto& e : Registry::instance().list(ALLM_KIND_PROVIDER))
+    if (e.name != "local") out[e.name] = remote_provider_status(e.name, true);
+  if (as_json) {
+    std::cout << out.dump(2) << "\n";
+    return 0;
+  }
+  for (auto& [name, st] : out.items()) {
+    if (!st["configured"].get<bool>()) {
+      std::cout << name << ": not configured: " << st["reason"].get<std::string>() << "\n";
+      continue;
+    }
+    std::cout << name << " (" << st["base_url"].get<std::string>() << ", key " << st["api_key"].get<std::string>()
+              << ")\n";
+    const auto& info = st["capabilities"]["model_info"];
+    std::cout << "  parameters: " << info["parameters"].dump() << "; not in this API: "
+              << info["unsupported_parameters"].dump() << "\n";
+    if (st.contains("error")) std::cout << "  error: " << st["error"].get<std::string>() << "\n";
+    for (auto& id : st.value("models", nlohmann::json::array())) std::cout << "  " << name << ":" << id.get<std::string>() << "\n";
+  }
+  return 0;
+}
+
 int run_models(Args& args) {
   const bool as_json = args.flag("json");
   const auto context = args.integer("context");
   const bool fits = args.flag("fits");
   const bool dry_run = args.flag("dry-run");
+  const bool remote = args.flag("remote");
   const auto memory = args.integer("memory");
   auto pos = args.positionals();
   args.finish();
   const std::string action = pos.empty() ? "list" : pos[0];
   if (action == "list") {
     if (pos.size() > 1) throw InvalidArgumentError("allm models list takes no arguments");
-    return list_models(as_json);
+    return remote ? list_remote_models(as_json) : list_models(as_json);
   }
   if (action == "show") {
     if (pos.size() != 2) throw InvalidArgumentError("usage: allm models show MODEL [--context N] [--json]");
@@ -336,6 +365,9 @@ ALLM_CLI_COMMAND(models, "List bundled and cached models, or show one checkpoint
                  "      snapshot, refs, and the blobs no other revision links to.\n"
                  "list also shows Ollama's store ($OLLAMA_MODELS, else ~/.ollama/models)\n"
                  "and LM Studio's models folder ($LMSTUDIO_MODELS, else ~/.lmstudio/models).\n\n"
+                 "  --remote      list: the models of each remote provider's endpoint\n"
+                 "                (openai, anthropic, ollama; docs/providers.md) as\n"
+                 "                PROVIDER:ID, with the parameters each API maps\n"
                  "  --context N   context length for the KV-cache estimate (show)\n"
                  "  --json        print JSON instead of text\n\n"
                  "Models are downloaded with `allm pull` (or huggingface-cli), never by this command.",

@@ -10,6 +10,7 @@
 #include "allm/registry.hpp"
 #include "command.hpp"
 #include "context.hpp"
+#include "remote_providers.hpp"
 
 namespace allm::cli {
 
@@ -72,6 +73,18 @@ static void print_plugin(const host::PluginRecord& p, bool details) {
       std::cout << " (score " << c.score << ")";
     if (!c.active) std::cout << "  [inactive: " << c.note << "]";
     std::cout << "\n";
+    if (details && c.active && c.kind == "provider" && c.name != "local") {
+      const auto st = remote_provider_status(c.name, false);
+      if (!st["configured"].get<bool>()) {
+        std::cout << "    not configured: " << st["reason"].get<std::string>() << "\n";
+      } else {
+        const auto& info = st["capabilities"]["model_info"];
+        std::cout << "    " << st["base_url"].get<std::string>() << ", key " << st["api_key"].get<std::string>()
+                  << "\n    parameters: " << info["parameters"].dump()
+                  << "\n    not in this API: " << info["unsupported_parameters"].dump()
+                  << "\n    models: allm models list --remote\n";
+      }
+    }
   }
 }
 
