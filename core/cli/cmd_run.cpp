@@ -269,6 +269,8 @@ ALLM_CLI_COMMAND(run, "Generate text from a model (streamed)",
                  "MODEL is a model directory, a .gguf file, a Hugging Face repo id in the\n"
                  "local HF cache (e.g. Qwen/Qwen3-0.6B) or a bundled model's name (allm-tiny);\n"
                  "without it, config default_model is used (built in: the bundled allm-tiny).\n"
+                 "A remote model is PROVIDER:MODEL (openai:gpt-4o-mini, anthropic:NAME,\n"
+                 "ollama:llama3.2; base URLs and keys: docs/providers.md).\n"
                  "A lone first argument is taken as MODEL when it names one (an existing\n"
                  "path too), else as PROMPT: 'allm run -- WORDS' or '--model MODEL' forces it\n"
                  "to be the prompt. Without PROMPT (or with '-'), the prompt is read from\n"
