@@ -34,6 +34,9 @@ struct ServedModel {
   std::chrono::system_clock::time_point loaded_at = std::chrono::system_clock::now();
   std::atomic<int64_t> last_used_ms{0};  // steady clock, for LRU
   std::atomic<int> in_use{0};            // jobs holding it
+  // The provider's batching counters, copied by the slot threads after each
+  // generation (reading them from another thread would race with it).
+  std::atomic<uint64_t> batched_calls{0}, batched_sequences{0};
 
   int64_t context_length() const { return caps.max_context; }
 };

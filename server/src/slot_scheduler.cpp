@@ -15,8 +15,20 @@ namespace allm::server {
 
 namespace {
 
-int64_t cached_tokens_of(Provider& p) {
+// After a generation, on the slot's thread: the prompt tokens it reused, and
+// the model's batching counters for /metrics.
+int64_t cached_tokens_of(Provider& p, ServedModel& m) {
   const nlohmann::json info = p.capabilities().model_info;
+  if (auto b = info.find("batching"); b != info.end() && b->is_object()) {
+    // Counters only grow: keep the largest reading of all slots.
+    auto raise = [](std::atomic<uint64_t>& a, uint64_t v) {
+      uint64_t cur = a.load();
+      while (cur < v && !a.compare_exchange_weak(cur, v)) {
+      }
+    };
+    raise(m.batched_calls, b->value("merged_forward_calls", uint64_t{0}));
+    raise(m.batched_sequences, b->value("merged_sequences", uint64_t{0}));
+  }
   auto it = info.find("last_prompt");
   if (it == info.end() || !it->is_object()) return 0;
   return it->value("reused_tokens", int64_t{0});
@@ -136,7 +148,7 @@ class SlotScheduler final : public Scheduler {
       } else {
         result.response = job.on_delta ? provider.generate(req.generate, job.on_delta, job.cancel)
                                        : provider.generate(req.generate, job.cancel);
-        result.cached_tokens = cached_tokens_of(provider);
+        result.cached_tokens = cached_tokens_of(provider, *req.model);
         result.stop_sequence = stop_sequence_of(provider, req.generate, result.response);
       }
       job.on_done(result);

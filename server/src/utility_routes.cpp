@@ -83,12 +83,9 @@ bool utility_route(ServerContext& ctx, const std::shared_ptr<Exchange>& ex) {
     ex->note_route("/metrics");
     uint64_t calls = 0, seqs = 0;
     const auto models = ctx.models.list();
-    for (auto& m : models) {  // the slots share one batcher per model: read it once
-      const json info = m->chat->capabilities().model_info;
-      if (auto b = info.find("batching"); b != info.end() && b->is_object()) {
-        calls += b->value("merged_forward_calls", uint64_t{0});
-        seqs += b->value("merged_sequences", uint64_t{0});
-      }
+    for (auto& m : models) {
+      calls += m->batched_calls.load();
+      seqs += m->batched_sequences.load();
     }
     ex->respond(200, "text/plain; version=0.0.4", ctx.metrics.render(ctx.scheduler.stats(), models.size(), calls, seqs));
     return true;
