@@ -24,6 +24,25 @@ double positive_seconds(Args& args, const char* name, double fallback) {
   return *v;
 }
 
+// The remote chat APIs have no raw completion (no chat template): the raw
+// slot of a remote model (/v1/completions, /api/generate with raw) refuses it
+// by name instead of sending a chat request in its place.
+class RemoteRawRefused : public Provider {
+ public:
+  RemoteRawRefused(std::shared_ptr<Provider> chat, std::string spec) : chat_(std::move(chat)), spec_(std::move(spec)) {}
+  Capabilities capabilities() const override { return chat_->capabilities(); }
+
+ protected:
+  GenerateResponse do_generate(const PreparedRequest&, const StreamCallback&, const CancellationToken&) override {
+    throw UnsupportedError(spec_ + " is a remote chat model: raw completion without a chat template is not "
+                           "available for it (use the chat routes)");
+  }
+
+ private:
+  std::shared_ptr<Provider> chat_;
+  std::string spec_;
+};
+
 }  // namespace
 
 static int run_serve(Args& args) {
@@ -59,7 +78,11 @@ static int run_serve(Args& args) {
   return server::run_server(o, [&](const std::string& spec, bool raw) {
     nlohmann::json opts = provider_options;
     opts["template"] = raw ? "none" : "auto";
-    return make_local_provider(spec, opts);
+    if (remote_provider_of(spec).empty()) return make_local_provider(spec, opts);
+    // PROVIDER:MODEL: allm fronts the remote model under that id (docs/providers.md).
+    auto chat = make_provider(spec, opts);
+    if (!raw) return chat;
+    return std::shared_ptr<Provider>(std::make_shared<RemoteRawRefused>(chat, spec));
   });
 }
 

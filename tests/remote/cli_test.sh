@@ -50,6 +50,21 @@ OLLAMA_HOST="$url" "$ALLM" run "ollama:$id" "Once upon a time" $args >"$tmp/olla
 cmp "$tmp/local.txt" "$tmp/ollama.txt" || fail "ollama:$id differs from the local run"
 ok "allm run ollama:$id streams the local engine's text"
 
+# allm serve fronting a remote model under the id openai:ID, asked through Ollama's API.
+OPENAI_BASE_URL="$url/v1" "$ALLM" serve "openai:$id" --port 0 2>"$tmp/front.err" &
+frontpid=$!
+i=0
+until grep -q "listening on" "$tmp/front.err"; do
+  i=$((i + 1))
+  [ $i -lt 300 ] || { kill $frontpid; fail "allm serve openai:$id did not start: $(cat "$tmp/front.err")"; }
+  sleep 0.1
+done
+front=$(sed -n 's/.*listening on \(http:[^ ]*\).*/\1/p' "$tmp/front.err" | head -1)
+OLLAMA_HOST="$front" "$ALLM" run "ollama:openai:$id" "Once upon a time" $args >"$tmp/front.txt" || { kill $frontpid; fail "via the front: $(cat "$tmp/front.err")"; }
+kill $frontpid
+cmp "$tmp/local.txt" "$tmp/front.txt" || fail "allm serve openai:$id gave other text than the local run"
+ok "allm serve openai:$id fronts the remote model (asked as ollama:openai:$id)"
+
 OPENAI_BASE_URL="$url/v1" "$ALLM" run "openai:$id" "Hi" --max-tokens 5 --json >"$tmp/json.txt"
 python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); u=r["usage"]; assert u["prompt_tokens"] > 0 and 0 < u["completion_tokens"] <= 5 and u["total_tokens"] == u["prompt_tokens"] + u["completion_tokens"], r' "$tmp/json.txt" \
   || fail "--json usage: $(cat "$tmp/json.txt")"
