@@ -6,6 +6,9 @@ is framed as that API frames it:
 
   /ok/...         a three-piece reply "Hello, world!" with usage
   /retry/...      429 with Retry-After: 1 on the first call of each API, then /ok
+  /reset/...      the first call of each API gets its connection closed with
+                  no response (a reset), then /ok
+  /hangup/...     every connection closed with no response
   /unavailable/.. 503 every time
   /unauth/...     401 with the API's error body "invalid api key"
   /cut/...        two pieces, then the connection closes without the end marker
@@ -16,6 +19,7 @@ is framed as that API frames it:
 Prints "PORT n" on stdout once listening on 127.0.0.1:n (port 0 = any free one).
 """
 import json
+import socket
 import sys
 import threading
 import time
@@ -115,6 +119,10 @@ class Handler(BaseHTTPRequestHandler):
             return self.send_json(400, error_body(api, "this test server only streams"))
         if behaviour == "retry" and n == 1:
             return self.send_json(429, error_body(api, "slow down"), [("Retry-After", "1")])
+        if (behaviour == "reset" and n == 1) or behaviour == "hangup":
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+            return
         if behaviour == "unavailable":
             return self.send_json(503, error_body(api, "overloaded"))
         if behaviour == "unauth":
@@ -122,7 +130,7 @@ class Handler(BaseHTTPRequestHandler):
         if behaviour == "slow":
             time.sleep(10)
             return self.send_json(200, {})
-        if behaviour in ("ok", "retry"):
+        if behaviour in ("ok", "retry", "reset"):
             self.start_stream(api)
             for f in frames(api, ["Hello", ", world", "!"]):
                 self.wfile.write(f)

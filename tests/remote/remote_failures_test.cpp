@@ -67,6 +67,21 @@ TEST_P(RemoteFailures, RetriesAfter429HonouringRetryAfter) {
   EXPECT_EQ(counts().value("retry", 0), 2);
 }
 
+TEST_P(RemoteFailures, RetriesAfterAConnectionReset) {
+  auto r = provider("reset")->generate(hello());
+  EXPECT_EQ(r.text, "Hello, world!");
+  EXPECT_EQ(counts().value("reset", 0), 2);
+  try {
+    provider("hangup", {{"max_retries", 1}})->generate(hello());
+    FAIL() << "no error";
+  } catch (const IoError& e) {
+    const std::string m = e.what();
+    EXPECT_NE(m.find("connection closed without a response: " + root_ + "/hangup/"), std::string::npos) << m;
+    EXPECT_NE(m.find("after 2 attempts"), std::string::npos) << m;
+  }
+  EXPECT_EQ(counts().value("hangup", 0), 2);
+}
+
 TEST_P(RemoteFailures, Reports401WithTheServersMessage) {
   try {
     provider("unauth")->generate(hello());
