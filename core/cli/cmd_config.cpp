@@ -9,12 +9,23 @@
 
 namespace allm::cli {
 
-// API keys (providers.<name>.api_key) are shown as set or not, never printed.
+// API keys (providers.<name>.api_key) are shown as set or not, never printed;
+// of extra headers (providers.<name>.headers, often credentials) only the names.
+static bool ends_with(const std::string& s, const std::string& suffix) {
+  return s.size() > suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
 static nlohmann::json shown_value(const std::string& key, const nlohmann::json& value) {
-  const std::string suffix = ".api_key";
-  const bool secret = key.size() > suffix.size() && key.compare(key.size() - suffix.size(), suffix.size(), suffix) == 0;
-  if (!secret || !value.is_string() || value.get<std::string>().empty()) return value;
-  return "(set, hidden)";
+  if (ends_with(key, ".api_key") && value.is_string() && !value.get<std::string>().empty()) return "(set, hidden)";
+  if (ends_with(key, ".headers") && value.is_array()) {
+    nlohmann::json names = nlohmann::json::array();
+    for (const auto& h : value) {
+      const std::string text = h.is_string() ? h.get<std::string>() : "";
+      names.push_back(text.substr(0, text.find(':')) + ": (hidden)");
+    }
+    return names;
+  }
+  return value;
 }
 
 static int run_config(Args& args) {

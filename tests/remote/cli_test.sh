@@ -101,4 +101,12 @@ grep -q "anthropic: not configured" "$tmp/info.txt" || fail "allm info anthropic
 grep -q "ollama: $url" "$tmp/info.txt" || fail "allm info ollama: $(cat "$tmp/info.txt")"
 if grep -q "sk-secret-4711" "$tmp/info.txt"; then fail "allm info printed the key"; fi
 ok "allm info lists the providers and whether each is configured"
+mkdir -p "$tmp/config/allm"
+printf '{"providers": {"openai": {"api_key": "sk-secret-4711", "headers": ["Authorization: Bearer sk-secret-4711"]}}}\n' \
+  >"$tmp/config/allm/config.json"
+"$ALLM" config show >"$tmp/show.txt"
+grep -q 'providers.openai.api_key = "(set, hidden)"' "$tmp/show.txt" || fail "config show: $(grep providers "$tmp/show.txt")"
+grep -q 'providers.openai.headers = \["Authorization: (hidden)"\]' "$tmp/show.txt" || fail "config show: $(grep providers "$tmp/show.txt")"
+if grep -q "sk-secret-4711" "$tmp/show.txt"; then fail "allm config show printed the key"; fi
+ok "allm config show hides the key and header values"
 echo "all ok"
