@@ -59,7 +59,10 @@ def frames(api, pieces, prompt_tokens=7):
     elif api == "anthropic":
         def ev(name, obj):
             return b"event: " + name.encode() + b"\ndata: " + json.dumps(obj).encode() + b"\n\n"
-        out.append(ev("message_start", {"type": "message_start", "message": {"usage": {"input_tokens": prompt_tokens, "output_tokens": 1}}}))
+        # As Anthropic reports a prompt partly read from its cache: input_tokens is the rest.
+        out.append(ev("message_start", {"type": "message_start", "message": {"usage": {
+            "input_tokens": prompt_tokens - 5, "cache_read_input_tokens": 4, "cache_creation_input_tokens": 1,
+            "output_tokens": 1}}}))
         out.append(ev("content_block_start", {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}))
         for p in pieces:
             out.append(ev("content_block_delta", {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": p}}))

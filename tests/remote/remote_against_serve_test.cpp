@@ -71,6 +71,15 @@ TEST_P(RemoteAgainstServe, EveryFormGivesTheSameGreedyText) {
   EXPECT_EQ(p->generate_async(greedy(16)).get().text, blocking.text);
 }
 
+// A repeated prompt is partly served from the server's prompt cache; the usage
+// still counts the whole prompt (Anthropic splits it into input and cache reads).
+TEST_P(RemoteAgainstServe, UsageCountsTheWholePromptWhenCached) {
+  auto p = provider();
+  const auto first = p->generate(greedy(4));
+  const auto again = p->generate(greedy(4));
+  EXPECT_EQ(again.usage.prompt_tokens, first.usage.prompt_tokens);
+}
+
 TEST_P(RemoteAgainstServe, CancelAfterTheFirstPiece) {
   CancellationToken cancel;
   std::string first;

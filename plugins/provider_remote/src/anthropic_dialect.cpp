@@ -86,7 +86,10 @@ class AnthropicDialect : public ApiDialect {
     if (type == "error") throw IoError("anthropic: the stream reported an error: " + server_message(data));
     if (type == "message_start" && j.contains("message") && j["message"].contains("usage")) {
       const auto& u = j["message"]["usage"];
-      st.usage.prompt_tokens = u.value("input_tokens", int64_t{0});
+      // input_tokens counts only what was not read from or written to the
+      // prompt cache; the prompt is all three.
+      st.usage.prompt_tokens = u.value("input_tokens", int64_t{0}) + u.value("cache_read_input_tokens", int64_t{0}) +
+                               u.value("cache_creation_input_tokens", int64_t{0});
       st.usage.completion_tokens = u.value("output_tokens", int64_t{0});
     } else if (type == "content_block_delta" && j.contains("delta") && j["delta"].is_object()) {
       const auto& d = j["delta"];
