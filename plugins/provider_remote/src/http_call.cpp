@@ -115,7 +115,12 @@ HttpResult http_perform(const HttpRequest& request, const CancellationToken& can
       break;
     }
     int running = 0;
-    if (curl_multi_perform(multi.get(), &running) != CURLM_OK) break;
+    if (const CURLMcode mc = curl_multi_perform(multi.get(), &running); mc != CURLM_OK) {
+      result.curl_code = CURLE_FAILED_INIT;  // an internal failure, not worth a retry
+      result.transport_error = std::string("libcurl: ") + curl_multi_strerror(mc);
+      curl_multi_remove_handle(multi.get(), c);
+      return result;
+    }
     int left = 0;
     while (CURLMsg* msg = curl_multi_info_read(multi.get(), &left)) {
       if (msg->msg == CURLMSG_DONE) {
