@@ -14,6 +14,7 @@ snap="$work/hub/models--test--tiny/snapshots/$commit"
 mkdir -p "$work/hub/models--test--tiny/refs" "$snap"
 printf %s "$commit" >"$work/hub/models--test--tiny/refs/main"
 for f in "$model"/*; do ln -s "$(cd "$(dirname "$f")" && pwd)/$(basename "$f")" "$snap/"; done
+: >"$work/err"  # exists before the background redirection opens it
 HF_HUB_CACHE="$work/hub" "$allm" serve "$model" --port 0 --threads 1 2>"$work/err" &
 pid=$!
 for _ in $(seq 1 300); do
