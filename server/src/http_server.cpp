@@ -265,14 +265,20 @@ void Exchange::post(std::string bytes, bool last) {
 
 namespace {
 
+// `idle_s`: how long the server keeps an idle connection; sent as a
+// Keep-Alive hint so clients retire sockets before the server closes them
+// (otherwise a client may reuse one just as it is being closed).
 std::string head(int status, const std::string& content_type, const Headers& a, const Headers& b,
-                 const std::string& server, bool keep_alive) {
+                 const std::string& server, bool keep_alive, double idle_s) {
   std::string h = status_line(status);
   h += "Server: " + server + "\r\n";
   h += "Content-Type: " + content_type + "\r\n";
   for (auto* hs : {&a, &b})
     for (auto& [k, v] : *hs) h += k + ": " + v + "\r\n";
-  h += keep_alive ? "Connection: keep-alive\r\n" : "Connection: close\r\n";
+  if (keep_alive)
+    h += "Connection: keep-alive\r\nKeep-Alive: timeout=" + std::to_string(static_cast<int64_t>(idle_s)) + "\r\n";
+  else
+    h += "Connection: close\r\n";
   return h;
 }
 
@@ -286,7 +292,8 @@ void Exchange::respond(int status, const std::string& content_type, std::string 
   }
   auto& conn = conn_;
   const bool keep_alive = conn->exchange_keep_alive_ && !conn->server_.draining();
-  std::string bytes = head(status, content_type, extra_headers_, headers, conn->server_.server_header(), keep_alive);
+  std::string bytes = head(status, content_type, extra_headers_, headers, conn->server_.server_header(), keep_alive,
+                           conn->server_.limits().header_timeout_s);
   bytes += "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n";
   if (request_.method != "HEAD") bytes += body;
   complete_ = true;
@@ -304,7 +311,8 @@ void Exchange::begin_stream(int status, const std::string& content_type, Headers
   const bool keep_alive = conn->exchange_keep_alive_ && !conn->server_.draining();
   headers.emplace_back("Cache-Control", "no-cache");
   headers.emplace_back("X-Accel-Buffering", "no");
-  std::string bytes = head(status, content_type, extra_headers_, headers, conn->server_.server_header(), keep_alive);
+  std::string bytes = head(status, content_type, extra_headers_, headers, conn->server_.server_header(), keep_alive,
+                           conn->server_.limits().header_timeout_s);
   bytes += "Transfer-Encoding: chunked\r\n\r\n";
   post(std::move(bytes), false);
 }

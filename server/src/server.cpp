@@ -195,6 +195,10 @@ int run_server(const ServerOptions& options, const ProviderMaker& make_provider)
     io.run();
     // Generations first (their answers still reach live connections), then
     // the handlers, then the HTTP side.
+    // Further SIGTERMs during the teardown must not kill the process with a
+    // signal status once the signal_set (which catches them) is gone.
+    std::signal(SIGTERM, SIG_IGN);
+    std::signal(SIGINT, SIG_IGN);
     scheduler->shutdown();
     http.join_handlers();
   }

@@ -2,7 +2,7 @@
 // input in each API's error shape, the JSON nesting limit, API keys, CORS,
 // the queue bound, model-path refusal, the utility routes, and SIGTERM drain.
 import net from 'node:net';
-import { MODEL, check, fail, postJson, startServer, stopServer } from './serve.mjs';
+import { MODEL, check, fail, postJson, startServer, stopServer, terminate } from './serve.mjs';
 
 // Sends `head` (and optionally more later) on a raw socket; resolves with
 // what came back and when, once the server closes or `waitMs` passes.
@@ -127,7 +127,7 @@ try {
   r = await long(5);
   check(r.status === 503 && r.headers.get('retry-after') === '1' && r.json?.error?.code === 'server_overloaded',
         'a full queue: 503 with Retry-After');
-  server.proc.kill('SIGTERM');
+  terminate(server);
   const [a, b] = await Promise.all([running, queued]);
   check(a.status === 200 && a.json.usage.completion_tokens === 300 && b.status === 200 && b.json.usage.completion_tokens === 20,
         'SIGTERM: the running and the queued request both finish');

@@ -68,11 +68,17 @@ export function startServer(extraArgs = [], env = {}) {
   });
 }
 
+// SIGTERM once (the server then drains and exits 0).
+export function terminate(server) {
+  server.terminated = true;
+  server.proc.kill('SIGTERM');
+}
+
 export function stopServer(server) {
   return new Promise((resolve) => {
     if (server.exited) return resolve(server.exited);
     server.proc.on('exit', (code, signal) => resolve({ code, signal }));
-    server.proc.kill('SIGTERM');
+    if (!server.terminated) terminate(server);
   });
 }
 
