@@ -54,7 +54,8 @@ inline std::string remote_provider_of(const std::string& spec);
 inline bool names_a_model(const std::string& text) {
   if (text.empty() || text == "-") return false;
   if (bundled_model(text)) return true;
-  if (!remote_provider_of(text).empty()) return true;
+  // "openai: what is this?" is a prompt: remote model ids have no spaces.
+  if (text.find_first_of(" \t\n") == std::string::npos && !remote_provider_of(text).empty()) return true;
   try {
     resolve_model(text);
     return true;

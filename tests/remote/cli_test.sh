@@ -50,6 +50,12 @@ OLLAMA_HOST="$url" "$ALLM" run "ollama:$id" "Once upon a time" $args >"$tmp/olla
 cmp "$tmp/local.txt" "$tmp/ollama.txt" || fail "ollama:$id differs from the local run"
 ok "allm run ollama:$id streams the local engine's text"
 
+# A lone argument that only looks like PROVIDER:... but has spaces is the prompt.
+OPENAI_BASE_URL=http://127.0.0.1:9/v1 "$ALLM" run "openai: say hi" --max-tokens 3 >"$tmp/prompt.txt" \
+  || fail "'openai: say hi' was not taken as a prompt for the default model"
+[ -s "$tmp/prompt.txt" ] || fail "'openai: say hi' printed nothing"
+ok "a lone 'openai: say hi' is a prompt, not a model"
+
 # allm serve fronting a remote model under the id openai:ID, asked through Ollama's API.
 OPENAI_BASE_URL="$url/v1" "$ALLM" serve "openai:$id" --port 0 2>"$tmp/front.err" &
 frontpid=$!
