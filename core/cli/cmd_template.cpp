@@ -8,6 +8,7 @@
 
 #include "allm/chat_template.hpp"
 #include "allm/error.hpp"
+#include "allm/json_depth.hpp"
 #include "command.hpp"
 
 namespace allm::cli {
@@ -29,8 +30,10 @@ std::string read_input(const std::string& path) {
 }
 
 json read_json_file(const std::string& path) {
+  std::string text = read_input(path);
+  if (std::string depth = json_depth_error(text); !depth.empty()) throw InvalidArgumentError(path + ": " + depth);
   try {
-    return json::parse(read_input(path));
+    return json::parse(text);
   } catch (const json::parse_error& e) {
     throw InvalidArgumentError(path + ": invalid JSON at byte " + std::to_string(e.byte));
   }
@@ -42,6 +45,8 @@ void apply_vars(const std::vector<std::string>& vars, json& variables) {
     size_t eq = kv.find('=');
     if (eq == std::string::npos || eq == 0) throw InvalidArgumentError("--var expects NAME=VALUE, got '" + kv + "'");
     std::string value = kv.substr(eq + 1);
+    if (std::string depth = json_depth_error(value); !depth.empty())
+      throw InvalidArgumentError("--var " + kv.substr(0, eq) + ": " + depth);
     json parsed = json::parse(value, nullptr, false);
     variables[kv.substr(0, eq)] = parsed.is_discarded() ? json(value) : parsed;
   }
@@ -124,6 +129,7 @@ int run_template(Args& args) {
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
     json out;
     try {
+      if (std::string depth = json_depth_error(line); !depth.empty()) throw InvalidArgumentError(depth);
       json obj = json::parse(line);
       ChatRequest req = request_from_object(obj, variables);
       if (add_generation_prompt && !obj.contains("add_generation_prompt")) req.add_generation_prompt = true;

@@ -9,6 +9,7 @@
 
 #include "command.hpp"
 #include "tokenizer_source.hpp"
+#include "allm/json_depth.hpp"
 
 namespace allm::cli {
 
@@ -21,6 +22,8 @@ static int tokenize_jsonl(const Tokenizer& tok, const std::string& file) {
   for (size_t line_no = 1; std::getline(in, line); ++line_no) {
     if (line.empty() || line == "\r") continue;
     nlohmann::json input;
+    if (std::string depth = json_depth_error(line); !depth.empty())
+      throw InvalidArgumentError(file + ":" + std::to_string(line_no) + ": " + depth);
     try {
       input = nlohmann::json::parse(line);
     } catch (const nlohmann::json::parse_error& e) {

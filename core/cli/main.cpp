@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <iostream>
 #include <memory>
+#include <new>
 
 #include "allm/error.hpp"
 #include "allm/log.hpp"
@@ -145,6 +146,11 @@ int main(int argc, char** argv) {
   } catch (const allm::Error& e) {
     std::cerr << "allm: " << allm::error_code_name(e.code()) << ": " << e.what() << "\n";
     return static_cast<int>(e.code());
+  } catch (const std::bad_alloc&) {
+    // Whatever ran out of memory without saying what it loaded still gets
+    // the documented exit code, not "internal error".
+    std::cerr << "allm: " << allm::error_code_name(allm::ErrorCode::out_of_memory) << ": out of memory\n";
+    return static_cast<int>(allm::ErrorCode::out_of_memory);
   } catch (const std::exception& e) {
     std::cerr << "allm: internal error: " << e.what() << "\n";
     return static_cast<int>(allm::ErrorCode::internal);

@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "allm/error.hpp"
+#include "allm/json_depth.hpp"
 
 namespace allm {
 extern const char* const kBuiltinConfigJson;
@@ -164,6 +165,7 @@ static void merge_file(json& merged, std::map<std::string, std::string>& origin,
   buffer << in.rdbuf();
   std::string text = buffer.str();
   json parsed;
+  if (std::string depth = json_depth_error(text); !depth.empty()) throw ConfigError(path.string() + ": " + depth);
   try {
     parsed = json::parse(text);
   } catch (const json::parse_error& e) {

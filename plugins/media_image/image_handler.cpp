@@ -1,5 +1,6 @@
 #include "image_handler.hpp"
 
+#include <algorithm>
 #include <climits>
 #include <cstring>
 #include <memory>
@@ -16,6 +17,19 @@ namespace {
 bool is_png(std::span<const uint8_t> b) {
   static const uint8_t sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
   return b.size() >= 8 && std::memcmp(b.data(), sig, 8) == 0;
+}
+
+// A PNG's size, read from its IHDR chunk (bytes 16..23, big-endian) before
+// any decoding: stb_image refuses zero or huge dimensions only as "unknown
+// image type", which would hide the real reason.
+bool png_dimensions(std::span<const uint8_t> b, uint64_t& w, uint64_t& h) {
+  if (b.size() < 24 || std::memcmp(b.data() + 12, "IHDR", 4) != 0) return false;
+  auto be32 = [&](size_t at) {
+    return (uint64_t{b[at]} << 24) | (uint64_t{b[at + 1]} << 16) | (uint64_t{b[at + 2]} << 8) | uint64_t{b[at + 3]};
+  };
+  w = be32(16);
+  h = be32(20);
+  return true;
 }
 
 bool is_jpeg(std::span<const uint8_t> b) { return b.size() >= 3 && b[0] == 0xFF && b[1] == 0xD8 && b[2] == 0xFF; }
@@ -40,14 +54,20 @@ MediaContent ImageHandler::load(const std::filesystem::path& path, std::span<con
     throw MediaError(where + "not a PNG or JPEG image (no PNG/JPEG signature at offset 0); only PNG and JPEG are supported");
   if (bytes.size() > static_cast<size_t>(INT_MAX)) throw MediaError(where + "image file too large to decode");
 
+  auto check_size = [&](uint64_t w, uint64_t h) {
+    if (w == 0 || h == 0 || w > uint64_t(kMaxSide) || h > uint64_t(kMaxSide) || w * h > uint64_t(kMaxPixels))
+      throw MediaError(where + "image is " + std::to_string(w) + "x" + std::to_string(h) +
+                       " pixels, outside the limit of 1 to " + std::to_string(kMaxSide) + " per side and " +
+                       std::to_string(kMaxPixels) + " pixels");
+  };
+  if (uint64_t pw = 0, ph = 0; png && png_dimensions(bytes, pw, ph)) check_size(pw, ph);
+
   std::lock_guard lock(stb_mutex);
   const int len = static_cast<int>(bytes.size());
   int w = 0, h = 0, channels = 0;
   if (!stbi_info_from_memory(bytes.data(), len, &w, &h, &channels))
     throw MediaError(where + "corrupt " + (png ? "PNG" : "JPEG") + " image: " + stbi_failure_reason());
-  if (w <= 0 || h <= 0 || w > kMaxSide || h > kMaxSide || static_cast<uint64_t>(w) * h > kMaxPixels)
-    throw MediaError(where + "image is " + std::to_string(w) + "x" + std::to_string(h) + " pixels, over the limit of " +
-                     std::to_string(kMaxSide) + " per side and " + std::to_string(kMaxPixels) + " pixels");
+  check_size(static_cast<uint64_t>(std::max(w, 0)), static_cast<uint64_t>(std::max(h, 0)));
 
   std::unique_ptr<stbi_uc, void (*)(void*)> pixels(stbi_load_from_memory(bytes.data(), len, &w, &h, &channels, 0),
                                                    stbi_image_free);

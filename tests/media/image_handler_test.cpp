@@ -81,3 +81,21 @@ TEST(ImageHandler, HugeDimensionsAreRefusedBeforeDecoding) {
     EXPECT_EQ(m.rfind("huge.png: ", 0), 0u) << m;
   }
 }
+
+// The size limit is named for a huge and for an empty PNG alike (stb_image
+// itself would only say "unknown image type").
+TEST(ImageHandler, PngSizeOutsideTheLimitNamesTheSize) {
+  auto expect_size_error = [](uint32_t width, const std::string& want) {
+    auto bytes = read_all(data("pixels.png"));
+    for (int i = 0; i < 4; ++i) bytes[16 + i] = static_cast<uint8_t>(width >> (24 - 8 * i));
+    try {
+      ImageHandler{}.load("sized.png", bytes);
+      FAIL() << "expected MediaError for width " << width;
+    } catch (const MediaError& e) {
+      EXPECT_NE(std::string(e.what()).find(want), std::string::npos) << e.what();
+    }
+  };
+  expect_size_error(100000, "sized.png: image is 100000x3 pixels, outside the limit of 1 to 8192 per side");
+  expect_size_error(0, "sized.png: image is 0x3 pixels, outside the limit of 1 to 8192 per side");
+  expect_size_error(0x7FFFFFFF, "image is 2147483647x3 pixels, outside the limit");
+}

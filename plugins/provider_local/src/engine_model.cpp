@@ -7,6 +7,7 @@
 
 #include "allm/engine.hpp"
 #include "allm/error.hpp"
+#include "allm/json_depth.hpp"
 #include "allm/log.hpp"
 #include "allm/model_loader.hpp"
 #include "allm/registry.hpp"
@@ -37,8 +38,11 @@ std::string token_text(const json& v) {
 void read_special_tokens(EngineModel& m) {
   const Checkpoint& ck = m.checkpoint;
   if (ck.tokenizer_config_json) {
-    std::ifstream in(*ck.tokenizer_config_json);
-    json cfg = json::parse(in, nullptr, false);
+    std::ifstream in(*ck.tokenizer_config_json, std::ios::binary);
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (std::string depth = json_depth_error(text); !depth.empty())
+      throw ModelLoadError(ck.tokenizer_config_json->string() + ": " + depth);
+    json cfg = json::parse(text, nullptr, false);
     if (cfg.is_object()) {
       if (cfg.contains("bos_token")) m.bos_token = token_text(cfg["bos_token"]);
       if (cfg.contains("eos_token")) m.eos_token = token_text(cfg["eos_token"]);
@@ -82,27 +86,33 @@ std::shared_ptr<EngineModel> load_engine_model(const std::string& spec, int thre
   const ResolvedModel resolved = resolve_model(spec);
   const std::string resolved_path = std::filesystem::absolute(resolved.path).lexically_normal().string();
   const std::string key = model_cache_key(resolved_path, json{{"engine", "local"}, {"threads", threads}});
-  return cache.get_or_load<EngineModel>(key, [&] {
-    const auto t0 = std::chrono::steady_clock::now();
-    auto m = std::make_shared<EngineModel>();
-    m->id = spec;
-    m->resolved_path = resolved_path;
-    m->checkpoint = load_checkpoint(resolved.path);
-    if (resolved.stored) apply_stored_defaults(*resolved.stored, m->checkpoint);  // Ollama's params layer
-    ModelOptions options;
-    options.threads = threads;
-    m->model = build_model(m->checkpoint, options);
-    m->batcher = std::make_unique<ForwardBatcher>(*m->model);
-    m->tokenizer = load_tokenizer(m->checkpoint);
-    read_special_tokens(*m);
-    m->template_source = find_template(m->checkpoint);
-    if (m->template_source.fallback)
-      log().warn("{}: the model has no chat template; using the plain 'role: content' fallback format", spec);
-    m->chat_template = ChatTemplate::parse(m->template_source.text, m->template_source.origin);
-    m->fingerprint = fingerprint_of(m->checkpoint, resolved_path);
-    m->load_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-    log().debug("loaded {} ({}) in {:.0f} ms", spec, resolved_path, m->load_ms);
-    return m;
+  return cache.get_or_load<EngineModel>(key, [&]() -> std::shared_ptr<EngineModel> {
+    try {
+      const auto t0 = std::chrono::steady_clock::now();
+      auto m = std::make_shared<EngineModel>();
+      m->id = spec;
+      m->resolved_path = resolved_path;
+      m->checkpoint = load_checkpoint(resolved.path);
+      if (resolved.stored) apply_stored_defaults(*resolved.stored, m->checkpoint);  // Ollama's params layer
+      ModelOptions options;
+      options.threads = threads;
+      m->model = build_model(m->checkpoint, options);
+      m->batcher = std::make_unique<ForwardBatcher>(*m->model);
+      m->tokenizer = load_tokenizer(m->checkpoint);
+      read_special_tokens(*m);
+      m->template_source = find_template(m->checkpoint);
+      if (m->template_source.fallback)
+        log().warn("{}: the model has no chat template; using the plain 'role: content' fallback format", spec);
+      m->chat_template = ChatTemplate::parse(m->template_source.text, m->template_source.origin);
+      m->fingerprint = fingerprint_of(m->checkpoint, resolved_path);
+      m->load_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+      log().debug("loaded {} ({}) in {:.0f} ms", spec, resolved_path, m->load_ms);
+      return m;
+    } catch (const std::bad_alloc&) {
+      // A file claiming more than memory holds (or a model larger than the
+      // memory check estimated): the documented out-of-memory error.
+      throw OutOfMemoryError(resolved_path + ": out of memory while loading the model");
+    }
   });
 }
 

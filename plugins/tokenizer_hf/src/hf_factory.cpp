@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "allm/error.hpp"
+#include "allm/json_depth.hpp"
 #include "allm/log.hpp"
 #include "hf_tokenizer.hpp"
 #include "tokenizer_json.hpp"
@@ -55,7 +56,10 @@ std::unique_ptr<Tokenizer> HfTokenizerFactory::load(const fs::path& path) const 
   std::error_code ec;
   if (fs::is_regular_file(config_file, ec)) {
     try {
-      config = nlohmann::json::parse(read_file(config_file));
+      std::string text = read_file(config_file);
+      if (std::string depth = json_depth_error(text); !depth.empty())
+        throw TokenizerError(config_file.string() + ": " + depth);
+      config = nlohmann::json::parse(text);
     } catch (const nlohmann::json::parse_error& e) {
       log().warn("{}: ignored (malformed JSON: {})", config_file.string(), e.what());
     }

@@ -1,5 +1,7 @@
 #include "hf_tokenizer.hpp"
 
+#include "regex.hpp"
+
 #include "utf8.hpp"
 
 namespace allm::hf {
@@ -26,6 +28,7 @@ void HfTokenizer::encode_plain(std::string_view text, bool at_start, std::vector
 
 std::vector<TokenId> HfTokenizer::encode(std::string_view text, bool add_special_tokens) const {
   utf8::validate(text, "encode");
+  RegexBudget regex_work(text.size());  // shared by every pattern this encode runs
   std::vector<TokenId> ids;
   ids.reserve(text.size() / 3 + 4);
   std::vector<Segment> segments, inner;

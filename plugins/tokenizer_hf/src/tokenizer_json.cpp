@@ -1,6 +1,7 @@
 #include "tokenizer_json.hpp"
 
 #include "allm/error.hpp"
+#include "allm/json_depth.hpp"
 
 namespace allm::hf {
 
@@ -190,6 +191,7 @@ class Reader : public nlohmann::json_sax<json> {
 
 TokenizerJson read_tokenizer_json(const std::string& text, const std::string& origin) {
   TokenizerJson out;
+  if (std::string depth = json_depth_error(text); !depth.empty()) throw TokenizerError(origin + ": " + depth);
   Reader reader(out, text, origin);
   json::sax_parse(text, &reader);
   return out;

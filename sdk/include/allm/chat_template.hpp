@@ -33,11 +33,13 @@ struct Program;
 }
 
 // Bounds on one render, so a template cannot loop forever, recurse without end
-// or grow its output without bound. Exceeding one throws TemplateError.
+// or grow its output or memory without bound. Exceeding one throws
+// TemplateError. docs/security.md lists every limit.
 struct RenderLimits {
-  size_t max_output_bytes = 64u << 20;  // also caps any single string or list built
-  uint64_t max_steps = 50'000'000;      // statements executed + loop iterations + calls
-  int max_depth = 200;                  // nested macro calls / expression evaluation
+  size_t max_output_bytes = 64u << 20;   // also caps any single string or list built
+  uint64_t max_steps = 50'000'000;       // statements executed + loop iterations + calls
+  int max_depth = 200;                   // nested macro calls / expression evaluation
+  size_t max_memory_bytes = 256u << 20;  // strings, list/dict slots and output held at once, context included
 };
 
 struct RenderOptions {

@@ -5,6 +5,7 @@
 
 #include "allm/chat_template.hpp"
 #include "allm/error.hpp"
+#include "allm/json_depth.hpp"
 #include "allm/log.hpp"
 
 namespace allm {
@@ -23,6 +24,7 @@ std::string read_file(const fs::path& path) {
 
 nlohmann::ordered_json read_json(const fs::path& path) {
   std::string text = read_file(path);
+  if (std::string depth = json_depth_error(text); !depth.empty()) throw TemplateError(path.string() + ": " + depth);
   try {
     return nlohmann::ordered_json::parse(text);
   } catch (const nlohmann::json::parse_error& e) {

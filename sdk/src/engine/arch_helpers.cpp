@@ -174,6 +174,12 @@ DecoderSpec llama_like_spec(const ConfigView& cfg) {
     cfg.fail("num_key_value_heads", "must divide num_attention_heads");
   if (s.head_dim <= 0) cfg.fail("head_dim", "must be positive");
   if (s.vocab <= 0) cfg.fail("vocab_size", "must be positive");
+  if (!(s.norm_eps >= 0.0f)) cfg.fail("rms_norm_eps", "must not be negative");
+  // Checked for every architecture, also those that ignore layer_types.
+  if (cfg.json().contains("layer_types") && cfg.json()["layer_types"].is_array() &&
+      static_cast<int64_t>(cfg.json()["layer_types"].size()) != s.layers)
+    cfg.fail("layer_types", "has " + std::to_string(cfg.json()["layer_types"].size()) + " entries for " +
+                                std::to_string(s.layers) + " layers");
   s.ropes = {rope_from_config(cfg, s.head_dim)};
   s.layer.assign(static_cast<size_t>(s.layers), LayerSpec{});
   return s;

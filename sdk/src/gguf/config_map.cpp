@@ -71,7 +71,8 @@ nlohmann::json config_from_gguf(const File& f) {
   c["architectures"] = nlohmann::json::array();
   int64_t hidden = k.need_int("embedding_length");
   int64_t heads = k.need_int("attention.head_count");
-  if (heads <= 0 || hidden <= 0) throw ModelLoadError(f.origin() + ": metadata '" + k.k("attention.head_count") + "' must be positive");
+  if (hidden <= 0) throw ModelLoadError(f.origin() + ": metadata '" + k.k("embedding_length") + "' must be positive");
+  if (heads <= 0) throw ModelLoadError(f.origin() + ": metadata '" + k.k("attention.head_count") + "' must be positive");
   int64_t kv_heads = k.opt_int("attention.head_count_kv").value_or(heads);
   int64_t head_dim = k.opt_int("attention.key_length").value_or(hidden / heads);
   c["hidden_size"] = hidden;

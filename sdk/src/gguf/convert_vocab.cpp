@@ -5,16 +5,19 @@
 #include <fstream>
 
 #include "allm/error.hpp"
+#include "allm/json_depth.hpp"
 #include "gguf/convert_vocab.hpp"
 
 namespace allm::gguf::detail {
 namespace {
 
 nlohmann::json read_json(const std::filesystem::path& p) {
-  std::ifstream f(p);
+  std::ifstream f(p, std::ios::binary);
   if (!f) throw IoError(p.string() + ": cannot open: " + std::strerror(errno));
+  std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  if (std::string depth = json_depth_error(text); !depth.empty()) throw ModelLoadError(p.string() + ": " + depth);
   try {
-    return nlohmann::json::parse(f);
+    return nlohmann::json::parse(text);
   } catch (const nlohmann::json::exception& e) {
     throw ModelLoadError(p.string() + ": " + e.what());
   }
@@ -40,6 +43,8 @@ void write_vocabulary(const Checkpoint& ck, Writer& w) {
   nlohmann::json tj;
   std::string origin = "tokenizer.json";
   if (ck.tokenizer_json_text) {
+    if (std::string depth = json_depth_error(*ck.tokenizer_json_text); !depth.empty())
+      throw ModelLoadError("tokenizer.json: " + depth);
     tj = nlohmann::json::parse(*ck.tokenizer_json_text);
   } else if (ck.tokenizer_json) {
     origin = ck.tokenizer_json->string();

@@ -18,6 +18,11 @@ namespace {
 
 constexpr uint32_t kMaxDims = 4;           // GGML_MAX_DIMS
 constexpr int kMaxArrayNesting = 8;
+// Metadata arrays become one JSON node (16+ bytes) per element however small
+// the element is in the file, so what a file may claim is capped in total:
+// the largest real vocabularies (262k tokens: tokens, scores, types, merges)
+// hold about 1.5M elements.
+constexpr uint64_t kMaxMetadataElements = uint64_t{1} << 22;
 constexpr uint64_t kMaxNameLength = 65535;  // keys and tensor names
 
 // Bounds-checked little-endian reader over the file bytes.
@@ -69,7 +74,8 @@ size_t min_encoded_size(ValueType t) {
 
 bool known_value_type(uint32_t t) { return t <= 12; }
 
-nlohmann::json read_value(Cursor& c, ValueType t, const std::string& key, int depth, ValueType* inner = nullptr) {
+nlohmann::json read_value(Cursor& c, ValueType t, const std::string& key, int depth, uint64_t& elements,
+                          ValueType* inner = nullptr) {
   switch (t) {
     case ValueType::U8: return c.read<uint8_t>(key);
     case ValueType::I8: return c.read<int8_t>(key);
@@ -95,10 +101,14 @@ nlohmann::json read_value(Cursor& c, ValueType t, const std::string& key, int de
       auto elem = static_cast<ValueType>(et);
       if (n > c.remaining() / min_encoded_size(elem))
         c.fail("metadata '" + key + "': array of " + std::to_string(n) + " elements runs past the end of the file");
+      if (n > kMaxMetadataElements - std::min(elements, kMaxMetadataElements))
+        c.fail("metadata '" + key + "': array of " + std::to_string(n) + " elements exceeds the limit of " +
+               std::to_string(kMaxMetadataElements) + " metadata array elements per file");
+      elements += n;
       if (inner) *inner = elem;
       nlohmann::json arr = nlohmann::json::array();
       arr.get_ref<nlohmann::json::array_t&>().reserve(n);
-      for (uint64_t i = 0; i < n; ++i) arr.push_back(read_value(c, elem, key, depth + 1));
+      for (uint64_t i = 0; i < n; ++i) arr.push_back(read_value(c, elem, key, depth + 1, elements));
       return arr;
     }
   }
@@ -174,13 +184,14 @@ void File::parse_all() {
   if (n_kv > c.remaining() / 14) c.fail("metadata count " + std::to_string(n_kv) + " is larger than the file can hold");
   if (n_tensors > c.remaining() / 33) c.fail("tensor count " + std::to_string(n_tensors) + " is larger than the file can hold");
 
+  uint64_t array_elements = 0;  // across all metadata arrays (kMaxMetadataElements)
   for (uint64_t i = 0; i < n_kv; ++i) {
     std::string key = c.string("metadata key #" + std::to_string(i), kMaxNameLength);
     auto t = c.read<uint32_t>("type of metadata '" + key + "'");
     if (!known_value_type(t)) c.fail("metadata '" + key + "': unknown value type " + std::to_string(t));
     Value v;
     v.type = static_cast<ValueType>(t);
-    v.value = read_value(c, v.type, key, 0, &v.array_type);
+    v.value = read_value(c, v.type, key, 0, array_elements, &v.array_type);
     if (!metadata_.emplace(key, std::move(v)).second) c.fail("metadata key '" + key + "' appears twice");
   }
 

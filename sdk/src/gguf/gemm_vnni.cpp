@@ -16,6 +16,7 @@
 #include "gguf/gemm_vnni.hpp"
 #include "gguf/interleave.hpp"
 #include "gguf/types.hpp"
+#include "kernels/cpu_features.hpp"
 
 #if defined(__x86_64__)
 
@@ -66,7 +67,7 @@ bool cpu_has_vnni() {
   __builtin_cpu_init();
   return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
          __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni") &&
-         __builtin_cpu_supports("f16c") && __builtin_cpu_supports("fma");
+         kernels::cpu_has_f16c() && __builtin_cpu_supports("fma");
 }
 
 }  // namespace

@@ -20,7 +20,15 @@ const std::string& ChatTemplate::origin() const { return program_->origin; }
 std::string ChatTemplate::render(const nlohmann::ordered_json& context, const RenderOptions& options) const {
   if (!context.is_object() && !context.is_null())
     throw InvalidArgumentError(program_->origin + ": the render context must be a JSON object");
-  jinja::Value ctx = context.is_null() ? jinja::Value::dict() : jinja::from_json(context);
+  // The context's values count against the render's memory budget too.
+  jinja::MemoryBudget budget(options.limits.max_memory_bytes, options.limits.max_output_bytes);
+  jinja::MemoryBudget::Active active(&budget);
+  jinja::Value ctx;
+  try {
+    ctx = context.is_null() ? jinja::Value::dict() : jinja::from_json(context);
+  } catch (const std::exception& e) {
+    throw TemplateError(program_->origin + ": render context: " + e.what());
+  }
   jinja::Interpreter interpreter(program_, options);
   return interpreter.render(ctx);
 }

@@ -26,7 +26,15 @@ Value g_range(CallArgs& a, Interpreter& in) {
     if (a.positional.size() == 3) step = a.positional[2].as_int();
   }
   if (step == 0) throw runtime_error("range() arg 3 must not be zero");
+  // The length Python's range() would have, checked against the memory budget
+  // before a single item is made (range(10**12) must fail at once).
+  __int128 span = step > 0 ? static_cast<__int128>(stop) - start : static_cast<__int128>(start) - stop;
+  __int128 count = span <= 0 ? 0 : (span + (step > 0 ? step : -static_cast<__int128>(step)) - 1) /
+                                       (step > 0 ? step : -static_cast<__int128>(step));
+  check_memory(count > static_cast<__int128>(SIZE_MAX / sizeof(Value)) ? SIZE_MAX
+                                                                          : static_cast<size_t>(count) * sizeof(Value));
   std::vector<Value> out;
+  out.reserve(static_cast<size_t>(count));
   for (int64_t i = start; step > 0 ? i < stop : i > stop; i += step) {
     in.step();
     out.emplace_back(i);

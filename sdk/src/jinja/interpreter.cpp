@@ -28,12 +28,21 @@ struct DepthGuard {
   ~DepthGuard() { --depth; }
 };
 
-// Restores the output target after a capture, also on exceptions.
+// Restores the output target after a capture, also on exceptions, and
+// refunds the captured text's bytes (charged as written) to the budget.
 struct OutputSwap {
   std::string*& slot;
   std::string* saved;
-  OutputSwap(std::string*& s, std::string* replacement) : slot(s), saved(s) { slot = replacement; }
-  ~OutputSwap() { slot = saved; }
+  bool refund;
+  OutputSwap(std::string*& s, std::string* replacement, bool refund_on_exit)
+      : slot(s), saved(s), refund(refund_on_exit) {
+    slot = replacement;
+  }
+  ~OutputSwap() {
+    if (refund)
+      if (MemoryBudget* b = MemoryBudget::current()) b->refund(slot->size());
+    slot = saved;
+  }
 };
 
 }  // namespace
@@ -65,18 +74,47 @@ std::tm Interpreter::now() const {
 
 void Interpreter::write(const std::string& text) {
   check_size(out_->size() + text.size());
+  charge_memory(text.size());
   *out_ += text;
 }
 
 std::string Interpreter::render(const Value& context) {
+  // A budget of its own unless the caller (ChatTemplate::render) made one current.
+  std::optional<MemoryBudget> own_budget;
+  std::optional<MemoryBudget::Active> active;
+  if (!MemoryBudget::current()) {
+    own_budget.emplace(options_.limits.max_memory_bytes, options_.limits.max_output_bytes);
+    active.emplace(&*own_budget);
+  }
+  struct CycleBreaker {
+    Interpreter& in;
+    ~CycleBreaker() { in.break_cycles(); }
+  } breaker{*this};
   context_ = context;
   std::string out;
-  OutputSwap swap(out_, &out);
-  auto root = std::make_shared<Scope>();
-  root_ = root;
-  exec_body(program_->body, root);
-  root_.reset();
+  {
+    OutputSwap swap(out_, &out, false);
+    auto root = std::make_shared<Scope>();
+    root_ = root;
+    exec_body(program_->body, root);
+    root_.reset();
+  }
   return out;
+}
+
+void Interpreter::break_cycles() noexcept {
+  for (auto& weak : cyclic_scopes_)
+    if (auto scope = weak.lock()) {
+      auto vars = std::move(scope->vars);  // freed after the scope no longer refers to them
+      scope->vars.clear();
+    }
+  for (auto& weak : cyclic_dicts_)
+    if (auto dict = weak.lock()) {
+      auto items = std::move(dict->items);
+      dict->items.clear();
+    }
+  cyclic_scopes_.clear();
+  cyclic_dicts_.clear();
 }
 
 Value Interpreter::lookup(const std::string& name, const ScopePtr& scope) const {
@@ -160,7 +198,7 @@ Interpreter::Flow Interpreter::exec(const Stmt& s, const ScopePtr& scope) {
 
 std::string Interpreter::capture(const Body& body, const ScopePtr& scope) {
   std::string buffer;
-  OutputSwap swap(out_, &buffer);
+  OutputSwap swap(out_, &buffer, true);
   exec_body(body, scope);
   return buffer;
 }
@@ -200,6 +238,10 @@ void Interpreter::assign(const Expr& target, const Value& value, const ScopePtr&
     Value ns = eval(*target.target, scope);
     if (!ns.is_dict() || !ns.as_dict().is_namespace)
       throw runtime_error("cannot assign attribute on non-namespace object");
+    if ((value.is_list() || value.is_dict() || value.is_callable()) && !ns.as_dict().cycle_tracked) {
+      ns.as_dict().cycle_tracked = true;
+      cyclic_dicts_.push_back(ns.dict_ptr());
+    }
     ns.as_dict().set(Value(target.name), value);
     return;
   }
@@ -233,6 +275,11 @@ Interpreter::Flow Interpreter::run_loop(const Stmt& s, const Value& iterable, co
   if (items.empty()) return exec_body(s.else_body, scope);
 
   auto last_changed = std::make_shared<std::optional<Value>>();
+  // `loop.changed(loop)` stores the loop object in its own closure's state.
+  struct ForgetChanged {
+    std::shared_ptr<std::optional<Value>>& state;
+    ~ForgetChanged() { state->reset(); }
+  } forget{last_changed};
   int64_t n = static_cast<int64_t>(items.size());
   for (int64_t i = 0; i < n; ++i) {
     step();
@@ -278,7 +325,7 @@ Interpreter::Flow Interpreter::run_loop(const Stmt& s, const Value& iterable, co
           throw runtime_error("loop() takes exactly one argument, the iterable to loop over");
         DepthGuard guard(in.call_depth_, in.options_.limits.max_depth, "maximum recursion depth of a recursive loop exceeded");
         std::string buffer;
-        OutputSwap swap(in.out_, &buffer);
+        OutputSwap swap(in.out_, &buffer, true);
         in.run_loop(*stmt, a.positional[0], scope, depth + 1);
         return Value(std::move(buffer));
       }});
@@ -292,6 +339,11 @@ Interpreter::Flow Interpreter::run_loop(const Stmt& s, const Value& iterable, co
 
 Value Interpreter::make_macro(const Stmt& s, const ScopePtr& scope, const Value& caller) {
   const Stmt* stmt = &s;
+  if (cyclic_scopes_.empty() || cyclic_scopes_.back().lock() != scope) {
+    // The scope lives until the render ends: count it (and its slot here).
+    charge_memory(sizeof(Scope) + sizeof(std::weak_ptr<Scope>) + 64);
+    cyclic_scopes_.push_back(scope);
+  }
   return Value::function(s.name, [stmt, scope, caller](CallArgs& args, Interpreter& in) {
     return in.invoke_macro(*stmt, scope, caller, args);
   });

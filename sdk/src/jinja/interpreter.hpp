@@ -4,6 +4,7 @@
 #include <memory>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "allm/chat_template.hpp"
 #include "jinja/ast.hpp"
@@ -78,6 +79,13 @@ class Interpreter {
   Value context_;
   ScopePtr root_;  // the template's top level (what blocks see)
   std::string* out_ = nullptr;
+  // Scopes that define macros and namespaces that were given containers or
+  // callables: the only places a reference cycle can form (a macro's closure
+  // holds the scope holding the macro; `ns.self = ns`). Emptied when the
+  // render ends so the cycles are freed.
+  std::vector<std::weak_ptr<Scope>> cyclic_scopes_;
+  std::vector<std::weak_ptr<DictObj>> cyclic_dicts_;
+  void break_cycles() noexcept;
   uint64_t steps_ = 0;
   int depth_ = 0;       // evaluation recursion (guards the native stack)
   int call_depth_ = 0;  // nested macro calls (max_depth)

@@ -84,10 +84,34 @@ class Lexer {
   }
 
  private:
+  // Line and 1-based column (in characters) of a byte offset. Tokens are
+  // positioned in increasing order, so the column is counted on from the
+  // previous position on the same line instead of from the line start: a
+  // one-line template of a megabyte would otherwise cost a recount per token.
   std::pair<int, int> position(size_t offset) const {
     auto it = std::upper_bound(line_starts_.begin(), line_starts_.end(), offset);
     size_t line = static_cast<size_t>(it - line_starts_.begin());
-    size_t col = utf8::length(std::string_view(src_).substr(line_starts_[line - 1], offset - line_starts_[line - 1]));
+    size_t i = line_starts_[line - 1];
+    size_t col = 0;
+    if (cached_line_ == line && cached_offset_ <= offset) {
+      i = cached_offset_;
+      col = cached_column_;
+    }
+    // Characters are counted within [line start, offset): a sequence cut by
+    // the offset counts byte by byte, as utf8::length of that slice does.
+    std::string_view upto = std::string_view(src_).substr(0, offset);
+    bool whole = true;
+    while (i < offset) {
+      size_t n = utf8::seq_len(upto, i);
+      if (n == 1 && static_cast<unsigned char>(src_[i]) >= 0x80 && utf8::seq_len(src_, i) != 1) whole = false;
+      i += n;
+      ++col;
+    }
+    if (whole) {
+      cached_line_ = line;
+      cached_offset_ = offset;
+      cached_column_ = col;
+    }
     return {static_cast<int>(line), static_cast<int>(col) + 1};
   }
 
@@ -318,6 +342,9 @@ class Lexer {
   const std::string& origin_;
   std::vector<size_t> line_starts_;
   std::vector<Token> tokens_;
+  mutable size_t cached_line_ = 0;  // position() resumes from here on the same line
+  mutable size_t cached_offset_ = 0;
+  mutable size_t cached_column_ = 0;
 };
 
 }  // namespace

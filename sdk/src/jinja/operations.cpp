@@ -34,7 +34,10 @@ std::vector<Value> iterate(const Value& v) {
     case Value::Type::Undefined: return {};
     case Value::Type::List: {
       ListObj& l = v.as_list();
-      if (!l.generator) return l.items;
+      if (!l.generator) {
+        check_memory(l.items.size() * sizeof(Value));
+        return l.items;
+      }
       if (!l.deferred_error.empty()) throw runtime_error(l.deferred_error);
       return std::move(l.items);  // a generator is spent once iterated
     }
@@ -45,6 +48,7 @@ std::vector<Value> iterate(const Value& v) {
       return keys;
     }
     case Value::Type::String: {
+      check_memory(v.as_string().size() * sizeof(Value));
       std::vector<Value> chars;
       for (auto c : utf8::chars(v.as_string())) chars.emplace_back(std::string(c));
       return chars;
@@ -204,6 +208,13 @@ static std::string operand_error(const std::string& op, const Value& a, const Va
 
 static void check_size(size_t size, size_t limit) {
   if (size > limit) throw runtime_error("value exceeds the output limit of " + std::to_string(limit) + " bytes");
+  check_memory(size);
+}
+
+// A list's size in bytes for the limits: its item slots (strings inside the
+// items are counted by the budget as they are copied in).
+static size_t list_bytes(uint64_t items) {
+  return items > SIZE_MAX / sizeof(Value) ? SIZE_MAX : static_cast<size_t>(items) * sizeof(Value);
 }
 
 static Value repeat(const Value& seq, int64_t times, size_t limit) {
@@ -211,13 +222,15 @@ static Value repeat(const Value& seq, int64_t times, size_t limit) {
   if (seq.is_string()) {
     const std::string& s = seq.as_string();
     if (!s.empty() && static_cast<uint64_t>(times) > limit / s.size()) check_size(limit + 1, limit);
+    check_size(s.size() * static_cast<size_t>(times), limit);
     std::string out;
     out.reserve(s.size() * static_cast<size_t>(times));
     for (int64_t i = 0; i < times; ++i) out += s;
     return Value(std::move(out));
   }
   auto& items = seq.as_list().items;
-  if (!items.empty() && static_cast<uint64_t>(times) > limit / items.size()) check_size(limit + 1, limit);
+  if (!items.empty() && static_cast<uint64_t>(times) > limit / list_bytes(items.size())) check_size(limit + 1, limit);
+  check_size(list_bytes(items.size() * static_cast<uint64_t>(times)), limit);
   std::vector<Value> out;
   for (int64_t i = 0; i < times; ++i) out.insert(out.end(), items.begin(), items.end());
   return Value::list(std::move(out), seq.as_list().tuple);
@@ -419,7 +432,7 @@ Value binary_op(const std::string& op, const Value& a, const Value& b, size_t li
     if (a.is_markup() || b.is_markup()) throw runtime_error(operand_error(op, a, b));
     if (a.is_list() && b.is_list() && a.as_list().tuple == b.as_list().tuple && !a.as_list().generator &&
         !b.as_list().generator) {
-      check_size(a.as_list().items.size() + b.as_list().items.size(), limit);
+      check_size(list_bytes(a.as_list().items.size() + b.as_list().items.size()), limit);
       std::vector<Value> items = a.as_list().items;
       items.insert(items.end(), b.as_list().items.begin(), b.as_list().items.end());
       return Value::list(std::move(items), a.as_list().tuple);

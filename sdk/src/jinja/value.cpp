@@ -10,10 +10,164 @@
 
 namespace allm::jinja {
 
+// ------------------------------------------------------------ memory budget
+
+namespace {
+thread_local MemoryBudget* t_budget = nullptr;
+// Values whose list/dict/callable is being freed by release_iteratively.
+thread_local std::vector<Value>* t_doomed = nullptr;
+}  // namespace
+
+MemoryBudget* MemoryBudget::current() { return t_budget; }
+
+MemoryBudget::Active::Active(MemoryBudget* budget) : saved_(t_budget) { t_budget = budget; }
+MemoryBudget::Active::~Active() { t_budget = saved_; }
+
+void MemoryBudget::exceeded(size_t wanted) const {
+  throw std::runtime_error("template memory exceeds the limit of " + std::to_string(limit_) + " bytes (" +
+                           std::to_string(used_) + " held, " + std::to_string(wanted) + " more wanted)");
+}
+
+void MemoryBudget::charge(size_t bytes) {
+  if (bytes > limit_ - std::min(used_, limit_)) exceeded(bytes);
+  used_ += bytes;
+}
+
+void MemoryBudget::check_transient(size_t extra) const {
+  if (extra > limit_ - std::min(used_, limit_)) exceeded(extra);
+}
+
+void MemoryBudget::check_text(size_t bytes) const {
+  if (bytes > max_value_bytes_)
+    throw std::runtime_error("value exceeds the output limit of " + std::to_string(max_value_bytes_) + " bytes");
+  check_transient(bytes);
+}
+
+void Value::charge_string() {
+  if (str_.empty() || !t_budget) return;
+  t_budget->charge(str_.size());
+  charged_ = true;
+}
+
+void Value::refund_string() noexcept {
+  if (charged_ && t_budget) t_budget->refund(str_.size());
+  charged_ = false;
+}
+
+Value::Value(const Value& other)
+    : type_(other.type_),
+      markup_(other.markup_),
+      int_(other.int_),
+      float_(other.float_),
+      str_(other.str_),
+      list_(other.list_),
+      dict_(other.dict_),
+      callable_(other.callable_) {
+  charge_string();
+}
+
+Value::Value(Value&& other) noexcept
+    : type_(other.type_),
+      markup_(other.markup_),
+      charged_(other.charged_),
+      int_(other.int_),
+      float_(other.float_),
+      str_(std::move(other.str_)),
+      list_(std::move(other.list_)),
+      dict_(std::move(other.dict_)),
+      callable_(std::move(other.callable_)) {
+  other.type_ = Type::Undefined;
+  other.markup_ = false;
+  other.charged_ = false;
+  other.str_.clear();
+}
+
+Value& Value::operator=(const Value& other) {
+  if (this != &other) *this = Value(other);
+  return *this;
+}
+
+Value& Value::operator=(Value&& other) noexcept {
+  if (this != &other) {
+    Value old(std::move(*this));  // freed (and refunded) at the end of this scope
+    type_ = other.type_;
+    markup_ = other.markup_;
+    charged_ = other.charged_;
+    int_ = other.int_;
+    float_ = other.float_;
+    str_ = std::move(other.str_);
+    list_ = std::move(other.list_);
+    dict_ = std::move(other.dict_);
+    callable_ = std::move(other.callable_);
+    other.type_ = Type::Undefined;
+    other.markup_ = false;
+    other.charged_ = false;
+    other.str_.clear();
+  }
+  return *this;
+}
+
+// Freeing a list frees its items; an item that is the last reference to a
+// nested list would free that one from inside, and so on, one native frame
+// per level. Instead the first release on this thread keeps a worklist: the
+// nested values that are last references are moved onto it and freed by the
+// loop below, one at a time.
+void Value::release_iteratively() noexcept {
+  if (t_doomed) {
+    t_doomed->push_back(std::move(*this));
+    return;
+  }
+  std::vector<Value> doomed;
+  t_doomed = &doomed;
+  doomed.push_back(std::move(*this));
+  while (!doomed.empty()) {
+    Value v = std::move(doomed.back());
+    doomed.pop_back();
+    // Drop the pointers here so v's own destructor has nothing to defer.
+    ListPtr l = std::move(v.list_);
+    DictPtr d = std::move(v.dict_);
+    CallablePtr c = std::move(v.callable_);
+    v.type_ = Type::Undefined;
+    l.reset();  // nested last references land on `doomed`
+    d.reset();
+    c.reset();
+  }
+  t_doomed = nullptr;
+}
+
+ListObj::~ListObj() {
+  if (charged && t_budget) t_budget->refund(charged);
+}
+
+void ListObj::account() {
+  if (!t_budget) return;
+  size_t want = items.capacity() * sizeof(Value) + sizeof(ListObj);
+  if (want > charged) {
+    t_budget->charge(want - charged);
+    charged = want;
+  }
+}
+
+DictObj::~DictObj() {
+  if (charged && t_budget) t_budget->refund(charged);
+}
+
+void DictObj::account() {
+  if (!t_budget) return;
+  size_t want = items.capacity() * sizeof(items[0]) + sizeof(DictObj);
+  if (want > charged) {
+    t_budget->charge(want - charged);
+    charged = want;
+  }
+}
+
+// ------------------------------------------------------------------- values
+
 Value Value::list(std::vector<Value> items, bool tuple) {
   auto l = std::make_shared<ListObj>();
   l->items = std::move(items);
   l->tuple = tuple;
+  l->account();
   return Value(std::move(l));
 }
 
@@ -24,7 +178,11 @@ Value Value::generator(std::vector<Value> items, std::string deferred_error) {
   return v;
 }
 
-Value Value::dict() { return Value(std::make_shared<DictObj>()); }
+Value Value::dict() {
+  auto d = std::make_shared<DictObj>();
+  d->account();
+  return Value(std::move(d));
+}
 
 Value Value::function(std::string name, std::function<Value(CallArgs&, Interpreter&)> fn) {
   return Value(std::make_shared<Callable>(Callable{std::move(name), std::move(fn)}));
@@ -75,8 +233,10 @@ Value* DictObj::find(const Value& key) {
 void DictObj::set(const Value& key, Value value) {
   if (Value* slot = find(key))
     *slot = std::move(value);
-  else
+  else {
     items.emplace_back(key, std::move(value));
+    account();
+  }
 }
 
 const Value* CallArgs::get(size_t index, const char* name) {
@@ -104,7 +264,26 @@ void CallArgs::expect_no_more(const std::string& what) {
     if (!used_keyword[k]) throw std::invalid_argument(what + " got an unexpected keyword argument '" + keyword[k].first + "'");
 }
 
-bool values_equal(const Value& a, const Value& b) {
+namespace {
+void check_depth(int depth, const char* what) {
+  if (depth > kMaxValueDepth)
+    throw std::invalid_argument(std::string(what) + ": value nested more than " + std::to_string(kMaxValueDepth) +
+                                " levels deep");
+}
+bool equal_at(const Value& a, const Value& b, int depth);
+bool less_at(const Value& a, const Value& b, int depth);
+std::string repr_at(const Value& v, int depth);
+Value from_json_at(const nlohmann::ordered_json& j, int depth);
+}  // namespace
+
+bool values_equal(const Value& a, const Value& b) { return equal_at(a, b, 0); }
+bool values_less(const Value& a, const Value& b) { return less_at(a, b, 0); }
+std::string to_repr(const Value& v) { return repr_at(v, 0); }
+Value from_json(const nlohmann::ordered_json& j) { return from_json_at(j, 0); }
+
+namespace {
+
+bool equal_at(const Value& a, const Value& b, int depth) {
   using T = Value::Type;
   if (a.is_number() && b.is_number()) {
     if (a.is_float() || b.is_float()) return a.as_double() == b.as_double();
@@ -120,8 +299,9 @@ bool values_equal(const Value& a, const Value& b) {
       auto& y = b.as_list();
       if (x.generator || y.generator) return a.list_ptr() == b.list_ptr();
       if (x.tuple != y.tuple || x.items.size() != y.items.size()) return false;
+      check_depth(depth, "comparison");
       for (size_t i = 0; i < x.items.size(); ++i)
-        if (!values_equal(x.items[i], y.items[i])) return false;
+        if (!equal_at(x.items[i], y.items[i], depth + 1)) return false;
       return true;
     }
     case T::Dict: {
@@ -129,9 +309,10 @@ bool values_equal(const Value& a, const Value& b) {
       auto& x = a.as_dict();
       auto& y = b.as_dict();
       if (x.is_namespace || y.is_namespace || x.items.size() != y.items.size()) return false;
+      check_depth(depth, "comparison");
       for (auto& [k, v] : x.items) {
         const Value* other = y.find(k);
-        if (!other || !values_equal(v, *other)) return false;
+        if (!other || !equal_at(v, *other, depth + 1)) return false;
       }
       return true;
     }
@@ -140,7 +321,7 @@ bool values_equal(const Value& a, const Value& b) {
   }
 }
 
-bool values_less(const Value& a, const Value& b) {
+bool less_at(const Value& a, const Value& b, int depth) {
   if (a.is_number() && b.is_number()) {
     if (a.is_float() || b.is_float()) return a.as_double() < b.as_double();
     return a.as_int() < b.as_int();
@@ -150,14 +331,17 @@ bool values_less(const Value& a, const Value& b) {
       !b.as_list().generator) {
     auto& x = a.as_list().items;
     auto& y = b.as_list().items;
+    check_depth(depth, "comparison");
     for (size_t i = 0; i < x.size() && i < y.size(); ++i) {
-      if (!values_equal(x[i], y[i])) return values_less(x[i], y[i]);
+      if (!equal_at(x[i], y[i], depth + 1)) return less_at(x[i], y[i], depth + 1);
     }
     return x.size() < y.size();
   }
   throw std::invalid_argument("'<' not supported between instances of '" + a.type_name() + "' and '" +
                               b.type_name() + "'");
 }
+
+}  // namespace
 
 std::string float_repr(double d) {
   if (std::isnan(d)) return "nan";
@@ -222,36 +406,61 @@ static std::string string_repr(const std::string& s) {
   return out;
 }
 
-std::string to_repr(const Value& v) {
+namespace {
+// Appends repr(v) to `out`: one buffer for the whole value, so a value whose
+// text is huge (shared sub-lists printed again and again) is caught by the
+// memory budget as it grows, and no level copies its children's text.
+void repr_into(std::string& out, const Value& v, int depth) {
   using T = Value::Type;
   switch (v.type()) {
-    case T::String: return v.is_markup() ? "Markup(" + string_repr(v.as_string()) + ")" : string_repr(v.as_string());
+    case T::String:
+      if (v.is_markup()) out += "Markup(" + string_repr(v.as_string()) + ")";
+      else out += string_repr(v.as_string());
+      return;
     case T::List: {
       auto& l = v.as_list();
-      if (l.generator) return "<generator object>";
-      std::string out = l.tuple ? "(" : "[";
+      if (l.generator) {
+        out += "<generator object>";
+        return;
+      }
+      check_depth(depth, "printing");
+      out += l.tuple ? "(" : "[";
       for (size_t i = 0; i < l.items.size(); ++i) {
         if (i) out += ", ";
-        out += to_repr(l.items[i]);
+        repr_into(out, l.items[i], depth + 1);
+        check_text_size(out.size());
       }
       if (l.tuple && l.items.size() == 1) out += ",";
-      return out + (l.tuple ? ")" : "]");
+      out += l.tuple ? ")" : "]";
+      return;
     }
     case T::Dict: {
       auto& d = v.as_dict();
-      std::string out = d.is_namespace ? "<Namespace {" : "{";
+      check_depth(depth, "printing");
+      out += d.is_namespace ? "<Namespace {" : "{";
       bool first = true;
       for (auto& [k, val] : d.items) {
         if (!first) out += ", ";
         first = false;
-        out += to_repr(k) + ": " + to_repr(val);
+        repr_into(out, k, depth + 1);
+        out += ": ";
+        repr_into(out, val, depth + 1);
+        check_text_size(out.size());
       }
-      return out + (d.is_namespace ? "}>" : "}");
+      out += d.is_namespace ? "}>" : "}";
+      return;
     }
-    case T::Undefined: return "Undefined";  // Jinja's Undefined.__repr__ (inside printed lists)
-    default: return to_str(v);
+    case T::Undefined: out += "Undefined"; return;  // Jinja's Undefined.__repr__ (inside printed lists)
+    default: out += to_str(v); return;
   }
 }
+
+std::string repr_at(const Value& v, int depth) {
+  std::string out;
+  repr_into(out, v, depth);
+  return out;
+}
+}  // namespace
 
 Value html_escape(const Value& v) {
   if (v.is_markup()) return v;
@@ -283,7 +492,8 @@ std::string to_str(const Value& v) {
   }
 }
 
-Value from_json(const nlohmann::ordered_json& j) {
+namespace {
+Value from_json_at(const nlohmann::ordered_json& j, int depth) {
   using J = nlohmann::ordered_json::value_t;
   switch (j.type()) {
     case J::null: return Value::none();
@@ -297,21 +507,26 @@ Value from_json(const nlohmann::ordered_json& j) {
     case J::number_float: return Value(j.get<double>());
     case J::string: return Value(j.get<std::string>());
     case J::array: {
+      check_depth(depth, "JSON input");
+      check_memory(j.size() * sizeof(Value));
       std::vector<Value> items;
       items.reserve(j.size());
-      for (auto& e : j) items.push_back(from_json(e));
+      for (auto& e : j) items.push_back(from_json_at(e, depth + 1));
       return Value::list(std::move(items));
     }
     case J::object: {
+      check_depth(depth, "JSON input");
       Value d = Value::dict();
       auto& obj = d.as_dict();
       obj.items.reserve(j.size());
-      for (auto it = j.begin(); it != j.end(); ++it) obj.items.emplace_back(Value(it.key()), from_json(it.value()));
+      obj.account();
+      for (auto it = j.begin(); it != j.end(); ++it) obj.items.emplace_back(Value(it.key()), from_json_at(it.value(), depth + 1));
       return d;
     }
     default: return Value::none();  // binary / discarded: not produced by JSON text
   }
 }
+}  // namespace
 
 static void json_string(std::string& out, const std::string& s, bool ensure_ascii) {
   out += '"';
@@ -355,7 +570,10 @@ static std::string json_key(const Value& k) {
 }
 
 static void json_value(std::string& out, const Value& v, const JsonStyle& style, int depth) {
-  if (depth > 500) throw std::invalid_argument("tojson: value nested too deeply");
+  check_depth(depth, "tojson");
+  // The result can be far larger than the value (a list holding the same
+  // list twice, nested) and must not outgrow the render's memory.
+  check_text_size(out.size());
   using T = Value::Type;
   auto newline = [&](int level) {
     out += '\n';

@@ -2,6 +2,7 @@
 // The runtime value of the template language: Python's object model reduced to
 // what chat templates use (None, bool, int, float, str, list/tuple, dict,
 // namespace, callables) plus Jinja's Undefined.
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -29,6 +30,71 @@ struct Callable {
 };
 using CallablePtr = std::shared_ptr<Callable>;
 
+// Values nested deeper than this (a list in a list in ...) cannot be printed,
+// compared, serialised or converted from JSON: the walkers recurse once per
+// level and would otherwise exhaust the native stack. Python's own recursion
+// limit is 1000; templates never come close.
+constexpr int kMaxValueDepth = 500;
+
+// The memory one render may hold: bytes of strings inside values, item slots
+// of lists and dicts, and output being written, charged as they grow and
+// refunded as they are freed. One budget is current per thread while a render
+// runs (MemoryBudget::Active); values created outside any render are free.
+class MemoryBudget {
+ public:
+  // `max_value_bytes` also caps any one result still being built (the
+  // render's max_output_bytes: a `tojson` text larger than that is refused
+  // as it grows, not after).
+  explicit MemoryBudget(size_t limit, size_t max_value_bytes = SIZE_MAX)
+      : limit_(limit), max_value_bytes_(max_value_bytes) {}
+  MemoryBudget(const MemoryBudget&) = delete;
+  MemoryBudget& operator=(const MemoryBudget&) = delete;
+
+  // Adds `bytes` to what is held; throws std::runtime_error past the limit.
+  void charge(size_t bytes);
+  void refund(size_t bytes) noexcept { used_ = bytes > used_ ? 0 : used_ - bytes; }
+  // Throws when `extra` more bytes (a result still being built) would not fit.
+  void check_transient(size_t extra) const;
+  // Same for text being built (tojson, repr), which may also not outgrow
+  // max_value_bytes.
+  void check_text(size_t bytes) const;
+  size_t used() const { return used_; }
+  size_t limit() const { return limit_; }
+
+  // The budget of the render running on this thread, or nullptr.
+  static MemoryBudget* current();
+  // Makes `budget` current for its lifetime (restores the previous one after).
+  class Active {
+   public:
+    explicit Active(MemoryBudget* budget);
+    ~Active();
+    Active(const Active&) = delete;
+    Active& operator=(const Active&) = delete;
+
+   private:
+    MemoryBudget* saved_;
+  };
+
+ private:
+  [[noreturn]] void exceeded(size_t wanted) const;
+  size_t limit_;
+  size_t max_value_bytes_;
+  size_t used_ = 0;
+};
+
+// Charges `bytes` to the current budget, if any.
+inline void charge_memory(size_t bytes) {
+  if (MemoryBudget* b = MemoryBudget::current()) b->charge(bytes);
+}
+// Throws when a result of `bytes` still being built would not fit the current budget.
+inline void check_memory(size_t bytes) {
+  if (MemoryBudget* b = MemoryBudget::current()) b->check_transient(bytes);
+}
+// The same for text still being built.
+inline void check_text_size(size_t bytes) {
+  if (MemoryBudget* b = MemoryBudget::current()) b->check_text(bytes);
+}
+
 class Value {
  public:
   enum class Type { Undefined, None, Bool, Int, Float, String, List, Dict, Callable };
@@ -37,6 +103,7 @@ class Value {
   static Value undefined(std::string hint = {}) {
     Value v;
     v.str_ = std::move(hint);
+    v.charge_string();
     return v;
   }
   static Value none() { Value v; v.type_ = Type::None; return v; }
@@ -44,8 +111,8 @@ class Value {
   Value(int i) : type_(Type::Int), int_(i) {}
   Value(int64_t i) : type_(Type::Int), int_(i) {}
   Value(double d) : type_(Type::Float), float_(d) {}
-  Value(std::string s) : type_(Type::String), str_(std::move(s)) {}
-  Value(const char* s) : type_(Type::String), str_(s) {}
+  Value(std::string s) : type_(Type::String), str_(std::move(s)) { charge_string(); }
+  Value(const char* s) : type_(Type::String), str_(s) { charge_string(); }
   Value(ListPtr l) : type_(Type::List), list_(std::move(l)) {}
   Value(DictPtr d) : type_(Type::Dict), dict_(std::move(d)) {}
   Value(CallablePtr c) : type_(Type::Callable), callable_(std::move(c)) {}
@@ -58,6 +125,17 @@ class Value {
     v.markup_ = true;
     return v;
   }
+  // Copies charge their string to the current MemoryBudget; moves carry the
+  // charge along; destruction refunds it.
+  Value(const Value& other);
+  Value(Value&& other) noexcept;
+  Value& operator=(const Value& other);
+  Value& operator=(Value&& other) noexcept;
+  ~Value() {
+    refund_string();
+    if (type_ >= Type::List && holds_last_reference()) release_iteratively();
+  }
+
   static Value list(std::vector<Value> items = {}, bool tuple = false);
   static Value generator(std::vector<Value> items, std::string deferred_error = {});
   static Value dict();
@@ -94,17 +172,39 @@ class Value {
   std::string type_name() const;
 
  private:
+  void charge_string();
+  void refund_string() noexcept;
+  bool holds_last_reference() const noexcept {
+    return (list_ && list_.use_count() == 1) || (dict_ && dict_.use_count() == 1) ||
+           (callable_ && callable_.use_count() == 1);
+  }
+  // Frees what this value alone holds without recursing per nesting level.
+  void release_iteratively() noexcept;
+
   Type type_;
   bool markup_ = false;
+  bool charged_ = false;  // str_'s bytes are counted in the current MemoryBudget
   int64_t int_ = 0;
   double float_ = 0;
   std::string str_;
   ListPtr list_;
   DictPtr dict_;
   CallablePtr callable_;
+
 };
 
+// Lists and dicts free their nested lists and dicts iteratively (a value
+// nested 10^5 deep must not recurse 10^5 destructors deep), and refund the
+// item slots they charged to the MemoryBudget.
 struct ListObj {
+  ListObj() = default;
+  ListObj(const ListObj&) = delete;
+  ListObj& operator=(const ListObj&) = delete;
+  ~ListObj();
+  // Charges item slots added since the last call (after building `items`).
+  void account();
+  size_t charged = 0;
+
   std::vector<Value> items;
   bool tuple = false;
   // A Python generator (what Jinja's select/map/items/batch/unique/reverse
@@ -120,11 +220,21 @@ struct ListObj {
 // Insertion-ordered mapping, like Python's dict. Small dicts dominate, so a
 // linear scan is fine. A namespace() object is a DictObj flagged as such.
 struct DictObj {
+  DictObj() = default;
+  DictObj(const DictObj&) = delete;
+  DictObj& operator=(const DictObj&) = delete;
+  ~DictObj();
+  void account();
+  size_t charged = 0;
+
   std::vector<std::pair<Value, Value>> items;
   bool is_namespace = false;
   // Set when the object can also be called: a recursive for-loop's `loop`,
   // whose call renders the loop body for another iterable.
   CallablePtr call;
+  // Registered with the interpreter, which empties it when the render ends
+  // (a namespace can be made to hold itself: `ns.self = ns`).
+  bool cycle_tracked = false;
 
   const Value* find(const Value& key) const;
   Value* find(const Value& key);

@@ -3,6 +3,7 @@
 #include <string>
 
 #include "allm/log.hpp"
+#include "kernels/cpu_features.hpp"
 #include "kernels/kernel_table.hpp"
 
 namespace allm::kernels {
@@ -15,7 +16,7 @@ const KernelTable* by_name(const std::string& name) {
       __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq"))
     return avx512_table();
   if (name == "avx2" && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-      __builtin_cpu_supports("f16c"))
+      cpu_has_f16c())
     return avx2_table();
 #endif
   if (name == "neon") return neon_table();

@@ -1,7 +1,13 @@
 // AVX2 + FMA + F16C kernels. This file alone is compiled for AVX2; it is only
 // entered after CPUID confirmed support (see dispatch.cpp).
 #if defined(__x86_64__)
+// GCC takes the ISA for the whole file as a pragma; clang (which ignores that
+// pragma) as a target attribute applied to every function below.
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx2,fma,f16c"))), apply_to = function)
+#else
 #pragma GCC target("avx2,fma,f16c")
+#endif
 #include <immintrin.h>
 
 #include "kernels/kernel_table.hpp"
@@ -185,6 +191,9 @@ const KernelTable* avx2_table() {
 }
 
 }  // namespace allm::kernels
+#if defined(__clang__)
+#pragma clang attribute pop
+#endif
 #else
 #include "kernels/kernel_table.hpp"
 namespace allm::kernels {

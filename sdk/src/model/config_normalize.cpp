@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "allm/error.hpp"
+#include "allm/json_depth.hpp"
 #include "allm/model_loader.hpp"
 
 namespace allm {
@@ -131,8 +132,10 @@ json read_config_file(const std::filesystem::path& file) {
   std::stringstream ss;
   ss << in.rdbuf();
   json raw;
+  std::string text = ss.str();
+  if (std::string depth = json_depth_error(text); !depth.empty()) throw ModelLoadError(file.string() + ": " + depth);
   try {
-    raw = json::parse(ss.str());
+    raw = json::parse(text);
   } catch (const json::parse_error& e) {
     throw ModelLoadError(file.string() + ": malformed JSON: " + e.what());
   } catch (const json::exception& e) {

@@ -3,6 +3,7 @@
 #include <sstream>
 
 #include "allm/error.hpp"
+#include "allm/json_depth.hpp"
 #include "allm/model_loader.hpp"
 
 namespace allm {
@@ -42,8 +43,10 @@ GenerationDefaults read_generation_defaults(const std::filesystem::path& model_d
     std::ifstream in(file, std::ios::binary);
     std::stringstream ss;
     ss << in.rdbuf();
+    std::string text = ss.str();
+    if (std::string depth = json_depth_error(text); !depth.empty()) throw ModelLoadError(file.string() + ": " + depth);
     try {
-      gc = json::parse(ss.str());
+      gc = json::parse(text);
     } catch (const json::parse_error& e) {
       throw ModelLoadError(file.string() + ": malformed JSON: " + e.what());
     } catch (const json::exception& e) {

@@ -1,5 +1,6 @@
 // safetensors header parsing and validation. Every check names the file and
 // the tensor, because a corrupt download is the common way to get here.
+#include "allm/json_depth.hpp"
 #include "allm/safetensors.hpp"
 
 #include <algorithm>
@@ -91,6 +92,8 @@ SafetensorsHeader parse_safetensors_header(const uint8_t* data, size_t size, con
   nlohmann::json header;
   try {
     const char* text = reinterpret_cast<const char*>(data + 8);
+    if (std::string depth = json_depth_error(std::string_view(text, header_len)); !depth.empty())
+      fail(source, "JSON header: " + depth);
     header = nlohmann::json::parse(text, text + header_len);
   } catch (const nlohmann::json::parse_error& e) {
     // e.byte is 1-based within the JSON text; report the file offset too.

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "allm/error.hpp"
+#include "allm/json_depth.hpp"
 #include "allm/model_loader.hpp"
 #include "allm/safetensors.hpp"
 #include "mlx_quant.hpp"
@@ -28,8 +29,10 @@ std::string read_text(const fs::path& file) {
 }
 
 json read_json(const fs::path& file) {
+  std::string text = read_text(file);
+  if (std::string depth = json_depth_error(text); !depth.empty()) throw ModelLoadError(file.string() + ": " + depth);
   try {
-    return json::parse(read_text(file));
+    return json::parse(text);
   } catch (const json::parse_error& e) {
     throw ModelLoadError(file.string() + ": malformed JSON: " + e.what());
   } catch (const json::exception& e) {

@@ -1,4 +1,5 @@
 // ChatSession: history, send, and the on-disk form (JSON + optional cache blob).
+#include "allm/json_depth.hpp"
 #include "allm/provider/session.hpp"
 
 #include <cerrno>
@@ -111,8 +112,10 @@ ChatSession ChatSession::load(std::shared_ptr<Provider> provider, const fs::path
   std::ifstream in(path);
   if (!in) throw IoError(path.string() + ": cannot open session file: " + std::strerror(errno));
   json j;
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (std::string depth = json_depth_error(text); !depth.empty()) throw IoError(path.string() + ": " + depth);
   try {
-    j = json::parse(in);
+    j = json::parse(text);
   } catch (const json::parse_error& e) {
     throw IoError(path.string() + ": not valid JSON (byte " + std::to_string(e.byte) + ")");
   }
