@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "allm/error.hpp"
+#include "allm/json_depth.hpp"
 
 namespace allm {
 extern const char* const kBuiltinCatalogJson;
@@ -41,6 +42,7 @@ std::string field_path(const std::string& where, size_t i, const std::string& na
 
 std::vector<CatalogEntry> parse_catalog(const std::string& text, const std::string& where) {
   json j;
+  if (std::string depth = json_depth_error(text); !depth.empty()) throw ConfigError(where + ": " + depth);
   try {
     j = json::parse(text);
   } catch (const json::exception& e) {

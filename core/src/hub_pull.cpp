@@ -21,6 +21,7 @@
 
 #include "allm/error.hpp"
 #include "allm/hub/pull.hpp"
+#include "allm/json_depth.hpp"
 #include "hub_http.hpp"
 
 namespace allm::hub {
@@ -147,6 +148,8 @@ HttpResponse get_json(Context& c, HttpClient& http, const std::string& url, cons
 }
 
 json parse_json(const HttpResponse& r) {
+  if (std::string depth = json_depth_error(r.body); !depth.empty())
+    throw IoError(r.url + ": the hub answered " + depth);
   try {
     return json::parse(r.body);
   } catch (const json::exception& e) {

@@ -13,6 +13,7 @@
 
 #include "allm/error.hpp"
 #include "allm/gguf.hpp"
+#include "allm/json_depth.hpp"
 #include "allm/log.hpp"
 
 namespace allm {
@@ -35,6 +36,13 @@ std::string read_text(const fs::path& p) {
   std::ostringstream ss;
   ss << in.rdbuf();
   return ss.str();
+}
+
+// A JSON file of the store, refused when nested deeper than kMaxJsonDepth.
+json read_json(const fs::path& p) {
+  std::string text = read_text(p);
+  if (std::string depth = json_depth_error(text); !depth.empty()) throw ModelLoadError(p.string() + ": " + depth);
+  return json::parse(text);
 }
 
 std::string upper(std::string s) {
@@ -81,7 +89,7 @@ fs::path blob_path(const fs::path& dir, const std::string& digest) {
 StoredModel read_manifest(const fs::path& dir, const fs::path& manifest, const std::string& display) {
   json m;
   try {
-    m = json::parse(read_text(manifest));
+    m = read_json(manifest);
   } catch (const json::exception& e) {
     throw ModelLoadError(manifest.string() + ": not a JSON manifest (" + e.what() + ")");
   }
@@ -106,7 +114,7 @@ StoredModel read_manifest(const fs::path& dir, const fs::path& manifest, const s
       s.ollama_system = read_text(blob);
     } else if (type == "application/vnd.ollama.image.params") {
       try {
-        s.ollama_params = json::parse(read_text(blob));
+        s.ollama_params = read_json(blob);
       } catch (const json::exception& e) {
         throw ModelLoadError(blob.string() + " (params of " + display + "): not JSON (" + e.what() + ")");
       }
