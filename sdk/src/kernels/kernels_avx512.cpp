@@ -10,7 +10,9 @@
 #endif
 // GCC 12 false positives inside avx512fintrin.h (self-initialised "undefined" vectors).
 #pragma GCC diagnostic ignored "-Wuninitialized"
+#if !defined(__clang__)  // a GCC-only warning
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 #include <immintrin.h>
 
 #include "kernels/kernel_table.hpp"
