@@ -38,6 +38,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   options.limits.max_output_bytes = 1 << 20;
   options.limits.max_steps = 200000;
   options.limits.max_depth = 64;
+  options.limits.max_memory_bytes = 32 << 20;
   options.clock = [] {
     std::tm tm{};
     tm.tm_year = 126;
