@@ -1,5 +1,6 @@
 // allm run: text generation through the local provider (streamed), or the
 // engine's token-id mode (--prompt-tokens) for exact, template-free checks.
+#include <fstream>
 #include <poll.h>
 #include <sys/stat.h>
 
@@ -15,6 +16,7 @@
 #include "allm/log.hpp"
 #include "allm/media.hpp"
 #include "allm/registry.hpp"
+#include "allm/grammar.hpp"
 #include "allm/tokenizer.hpp"
 #include "engine_cli.hpp"
 #include "generation_cli.hpp"
@@ -199,6 +201,8 @@ static int run_text(Args& args) {
   auto system = args.value("system");
   auto truncation = args.value("truncation");
   auto files = args.values("file");
+  auto json_schema = args.value("json-schema");
+  auto gbnf = args.value("grammar");
   nlohmann::json options = provider_flags(args);
   GenerateRequest request;
   request.params = generation_flags(args);
@@ -233,6 +237,19 @@ static int run_text(Args& args) {
   if (system && !system->empty()) request.system_prompt = system;
   if (truncation) request.truncation = truncation_flag(*truncation);
   for (auto& f : files) request.files.emplace_back(f == "-" ? "/dev/stdin" : f);
+  if (json_schema && gbnf) throw InvalidArgumentError("give --json-schema or --grammar, not both");
+  if (json_schema || gbnf) {
+    const std::string& path = json_schema ? *json_schema : *gbnf;
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw IoError(path + ": cannot open for reading");
+    std::string source((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    request.grammar = OutputGrammar{json_schema ? "json_schema" : "gbnf", std::move(source)};
+    try {  // report a grammar that cannot be honoured before loading the model
+      grammar::compile(request.grammar->kind, request.grammar->source);
+    } catch (const InvalidArgumentError& e) {
+      throw InvalidArgumentError(path + ": " + e.what());
+    }
+  }
   options["template"] = raw ? "none" : "auto";
   options["show_prompt"] = show_prompt;
 
@@ -287,6 +304,10 @@ ALLM_CLI_COMMAND(run, "Generate text from a model (streamed)",
                  "  --truncation P         when the prompt outgrows the context window: error\n"
                  "                         (default), drop_oldest or truncate_left\n"
                  "  --raw                  no chat template: continue PROMPT as plain text\n"
+                 "  --json-schema FILE     constrain the answer to JSON valid for the schema in\n"
+                 "                         FILE (docs/structured-output.md); a schema keyword\n"
+                 "                         that cannot be honoured is an error (exit code 2)\n"
+                 "  --grammar FILE         constrain the answer to the GBNF grammar in FILE\n"
                  "  --json                 print one JSON object instead of streaming: text,\n"
                  "                         token_ids, finish_reason, usage, timings, model\n"
                  "  --stats                print load time, prompt and generation tok/s on stderr\n"

@@ -1,5 +1,7 @@
 #include "local_provider.hpp"
 
+#include "allm/grammar.hpp"
+
 #include <algorithm>
 #include <iostream>
 #include <random>
@@ -235,11 +237,25 @@ GenerateResponse LocalProvider::do_generate(const PreparedRequest& request, cons
   gen.ignore_eos = params.ignore_eos;
   gen.stop = params.stop;
 
+  // Constrained decoding: the grammar masks each step's logits and follows
+  // every sampled token.
+  std::unique_ptr<grammar::Matcher> matcher;
+  if (request.grammar) {
+    auto compiled = grammar::compile(request.grammar->kind, request.grammar->source);
+    if (trie_owner_ != m->tokenizer.get()) {
+      trie_ = std::make_shared<const grammar::TokenTrie>(grammar::token_bytes(*m->tokenizer));
+      trie_owner_ = m->tokenizer.get();
+    }
+    matcher = std::make_unique<grammar::Matcher>(compiled, trie_);
+    gen.constrain_logits = [&](float* logits, int64_t vocab) { grammar::mask_logits(*matcher, logits, vocab, gen.eos_ids); };
+  }
+
   StreamDecoder decoder(*m->tokenizer, true);
   StreamDelta delta;
   size_t streamed = 0;
   gen.token_text = [&](int32_t id) { return decoder.push(id); };
   gen.on_token = [&](int32_t id, const std::string& text) {
+    if (matcher) matcher->advance_token(id);  // EOS (no bytes) leaves it as is
     delta.token_ids.push_back(id);
     if (!text.empty()) {
       delta.text = text;

@@ -23,6 +23,7 @@
 #include <nlohmann/json.hpp>
 
 #include "allm/kv_cache.hpp"
+#include "allm/grammar.hpp"
 #include "allm/provider.hpp"
 #include "allm/provider/generation.hpp"
 #include "engine_model.hpp"
@@ -76,6 +77,9 @@ class LocalProvider : public Provider {
   std::shared_ptr<EngineModel> model_;
   double pending_load_ms_ = 0;  // reported by the next response
   std::unique_ptr<KVCache> cache_;
+  // The vocabulary as a byte trie for constrained decoding, built on first use.
+  std::shared_ptr<const grammar::TokenTrie> trie_;
+  const void* trie_owner_ = nullptr;
   std::vector<TokenId> cached_ids_;  // the tokens whose keys/values `cache_` holds
   PromptStats last_stats_;
 };

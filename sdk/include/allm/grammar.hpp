@@ -96,4 +96,12 @@ class Matcher {
   std::unique_ptr<Impl> impl_;
 };
 
+// Sets the logits of tokens `m` does not allow to -inf; the `eos_ids` stay
+// allowed only when the text so far is complete (and are the only choice once
+// nothing else may follow). Ids past the vocabulary are disallowed.
+void mask_logits(Matcher& m, float* logits, int64_t vocab, const std::vector<int32_t>& eos_ids);
+
+// Compiles {kind: json_schema|gbnf|regex, source} (see OutputGrammar).
+std::shared_ptr<const Grammar> compile(const std::string& kind, const std::string& source);
+
 }  // namespace allm::grammar

@@ -81,6 +81,14 @@ struct Message {
   static Message from_json(const nlohmann::json& j, const std::string& where = "message");
 };
 
+// Constrained decoding: the reply must match this grammar (docs/structured-output.md).
+struct OutputGrammar {
+  std::string kind;    // "json_schema" (source: the schema as JSON text), "gbnf" or "regex"
+  std::string source;
+  static OutputGrammar from_json(const nlohmann::json& j, const std::string& where);
+  nlohmann::json to_json() const;
+};
+
 struct GenerateRequest {
   // Either a conversation or a plain prompt (a single user turn) — not both.
   std::vector<Message> messages;
@@ -90,6 +98,7 @@ struct GenerateRequest {
   std::vector<std::filesystem::path> files;
   GenerationParams params;
   nlohmann::json tools = nlohmann::json::array();  // OpenAI-style function specs
+  std::optional<OutputGrammar> grammar;           // constrain the reply; none: free text
   bool stream = false;  // informational: which entry point the caller meant to use
   TruncationPolicy truncation = TruncationPolicy::error;
   std::string model;    // empty: the provider's loaded/default model
@@ -196,6 +205,7 @@ struct PreparedRequest {
   std::vector<PreparedImage> images;
   GenerationParams params;        // as requested: resolve against model/config defaults
   nlohmann::json tools;
+  std::optional<OutputGrammar> grammar;
   TruncationPolicy truncation = TruncationPolicy::error;
   std::string model;
 };

@@ -48,6 +48,7 @@ GenerationResult generate(Model& model, KVCache& cache, const GenerationRequest&
   t0 = std::chrono::steady_clock::now();
   out.finish_reason = "length";
   while (static_cast<int64_t>(out.tokens.size()) < req.max_tokens) {
+    if (req.constrain_logits) req.constrain_logits(logits.data(), vocab);
     const int32_t token = sampler.sample(logits.data(), seen, out.tokens);
     out.tokens.push_back(token);
     const bool eos = !req.ignore_eos && std::find(req.eos_ids.begin(), req.eos_ids.end(), token) != req.eos_ids.end();

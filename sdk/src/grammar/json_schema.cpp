@@ -46,7 +46,7 @@ class SchemaCompiler {
 
   std::shared_ptr<const Grammar> run() {
     int32_t top = b_.declare_rule("root");
-    b_.define_rule(top, b_.seq({ws(), value(root_, ""), ws()}));
+    b_.define_rule(top, value(root_, ""));
     return b_.finish(top);
   }
 
@@ -59,9 +59,15 @@ class SchemaCompiler {
   int nesting_ = 0;
 
   // ---- shared building blocks -------------------------------------------
-  // Inline (not a rule): a one-rule-per-value layout keeps per-node mask caches
-  // context-free (matcher.cpp).
-  Frag ws() { return b_.star(b_.alt({b_.bytes(' ', ' '), b_.bytes('\t', '\n'), b_.bytes('\r', '\r')})); }
+  // Whitespace between tokens: at most kMaxWhitespace characters, so a model
+  // cannot spend its whole budget on blanks (compact and one-line JSON fit;
+  // deeply indented pretty-printing does not). Inline, not a rule: a
+  // one-rule-per-value layout keeps per-node mask caches context-free.
+  static constexpr int64_t kMaxWhitespace = 3;
+  Frag ws() {
+    return b_.repeat([&] { return b_.alt({b_.bytes(' ', ' '), b_.bytes('\t', '\n'), b_.bytes('\r', '\r')}); }, 0,
+                     kMaxWhitespace, "whitespace");
+  }
   // One string character, inline (not a rule call) so a string's content is
   // one rule and its masks do not depend on the caller.
   Frag jchar() { return b_.json_char({{0, 0x10FFFF}}, true); }

@@ -67,6 +67,7 @@ PreparedRequest Provider::prepare(const GenerateRequest& request) const {
   PreparedRequest out;
   out.params = request.params;
   out.tools = request.tools;
+  out.grammar = request.grammar;
   out.truncation = request.truncation;
   out.model = request.model;
 

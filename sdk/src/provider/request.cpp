@@ -83,6 +83,18 @@ void GenerateRequest::validate() const {
   params.validate("request.params");
 }
 
+OutputGrammar OutputGrammar::from_json(const json& j, const std::string& where) {
+  if (!j.is_object() || !j.contains("kind") || !j["kind"].is_string() || !j.contains("source") ||
+      !j["source"].is_string() || j.size() != 2)
+    throw InvalidArgumentError(where + ": expected {\"kind\": \"json_schema\"|\"gbnf\"|\"regex\", \"source\": string}");
+  OutputGrammar g{j["kind"].get<std::string>(), j["source"].get<std::string>()};
+  if (g.kind != "json_schema" && g.kind != "gbnf" && g.kind != "regex")
+    throw InvalidArgumentError(where + ".kind: expected json_schema, gbnf or regex, got '" + g.kind + "'");
+  return g;
+}
+
+json OutputGrammar::to_json() const { return json{{"kind", kind}, {"source", source}}; }
+
 GenerateRequest GenerateRequest::from_json(const json& j) {
   if (!j.is_object()) throw InvalidArgumentError("request: expected a JSON object");
   GenerateRequest r;
@@ -103,6 +115,8 @@ GenerateRequest GenerateRequest::from_json(const json& j) {
       r.params = GenerationParams::from_json(v, at);
     } else if (key == "tools") {
       r.tools = v;
+    } else if (key == "grammar") {
+      r.grammar = OutputGrammar::from_json(v, at);
     } else if (key == "stream") {
       if (!v.is_boolean()) throw InvalidArgumentError(at + ": expected true or false");
       r.stream = v.get<bool>();
@@ -131,6 +145,7 @@ json GenerateRequest::to_json() const {
   if (!files.empty()) j["files"] = paths_json(files);
   j["params"] = params.to_json();
   j["tools"] = tools;
+  if (grammar) j["grammar"] = grammar->to_json();
   j["stream"] = stream;
   j["truncation"] = truncation_policy_name(truncation);
   if (!model.empty()) j["model"] = model;
