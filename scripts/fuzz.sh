@@ -14,6 +14,7 @@ jobs=$(nproc)
 # target -> seed corpus (and libFuzzer options)
 declare -A corpus=(
   [fuzz_gguf]=fuzz/gguf/corpus
+  [fuzz_grammar]=fuzz/grammar/corpus
   [fuzz_jinja]=fuzz/jinja/corpus
   [fuzz_safetensors]=fuzz/safetensors/corpus
   [fuzz_tokenizer]=fuzz/tokenizer/corpus

