@@ -108,11 +108,11 @@ InferenceRequest anthropic_request(ServerContext& ctx, const json& body, bool ne
     auto type = opt_string(*tc, "type").value_or("auto");
     if (type == "none") req.generate.tools = json::array();
     else if (type != "auto")
-      throw unsupported_param("tool_choice", "only 'auto' and 'none' (forcing a tool needs constrained decoding)");
+      throw unsupported_param("tool_choice", "only 'auto' and 'none' (forcing a tool call is not available)");
   }
   if (const json* th = opt_object(body, "thinking")) {
     if (opt_string(*th, "type").value_or("disabled") != "disabled")
-      throw unsupported_param("thinking", "extended thinking budgets are not implemented");
+      throw unsupported_param("thinking", "extended thinking budgets are not available");
   }
   GenerationParams& p = req.generate.params;
   p.temperature = opt_number(body, "temperature");

@@ -24,9 +24,9 @@ struct ApiError : std::exception {
 inline ApiError bad_request(std::string message, std::string param = {}) {
   return ApiError(400, "invalid_request", std::move(message), std::move(param));
 }
-// A parameter the engine cannot honour yet: a 400 naming it, never a silent drop.
+// A parameter the server does not honour: a 400 naming it, never a silent drop.
 inline ApiError unsupported_param(const std::string& param, const std::string& why) {
-  return ApiError(400, "unsupported", "'" + param + "' is not supported: " + why, param);
+  return ApiError(400, "unsupported", "'" + param + "' is not supported by allm serve: " + why, param);
 }
 
 // Any exception thrown while serving -> ApiError (allm::Error codes map to

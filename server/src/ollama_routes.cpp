@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <set>
 
+#include "output_grammar.hpp"
 #include "routes.hpp"
 
 namespace allm::server {
@@ -22,9 +23,9 @@ GenerationParams ollama_options(const json& body, const ServedModel& model) {
   if (!o) return p;
   for (auto it = o->begin(); it != o->end(); ++it)
     if (!known.count(it.key())) throw bad_request("unknown option '" + it.key() + "' in 'options'", it.key());
-  if (auto m = opt_int(*o, "mirostat"); m && *m != 0) throw unsupported_param("mirostat", "Mirostat sampling is not implemented");
-  if (auto t = opt_number(*o, "typical_p"); t && *t != 1) throw unsupported_param("typical_p", "typical sampling is not implemented");
-  if (auto t = opt_number(*o, "tfs_z"); t && *t != 1) throw unsupported_param("tfs_z", "tail-free sampling is not implemented");
+  if (auto m = opt_int(*o, "mirostat"); m && *m != 0) throw unsupported_param("mirostat", "Mirostat sampling is not available");
+  if (auto t = opt_number(*o, "typical_p"); t && *t != 1) throw unsupported_param("typical_p", "typical sampling is not available");
+  if (auto t = opt_number(*o, "tfs_z"); t && *t != 1) throw unsupported_param("tfs_z", "tail-free sampling is not available");
   json sampling = *o;
   sampling.erase("num_predict");
   p = read_sampling(sampling);
@@ -38,16 +39,9 @@ GenerationParams ollama_options(const json& body, const ServedModel& model) {
   return p;
 }
 
-void reject_format(const json& body) {
-  if (!body.contains("format") || body["format"].is_null()) return;
-  const json& f = body["format"];
-  if (f.is_string() && f.get<std::string>().empty()) return;
-  throw unsupported_param("format", "JSON/schema-constrained output is not implemented yet");
-}
-
 void reject_think(const json& body) {
   if (body.contains("think") && !body["think"].is_null() && !(body["think"].is_boolean() && !body["think"].get<bool>()))
-    throw unsupported_param("think", "separate thinking output is not implemented");
+    throw unsupported_param("think", "thinking is not returned separately");
 }
 
 int64_t ns(double ms) { return static_cast<int64_t>(ms * 1e6); }
@@ -151,7 +145,6 @@ std::shared_ptr<ServedModel> find_model(ServerContext& ctx, const std::string& n
 
 void chat(ServerContext& ctx, const std::shared_ptr<Exchange>& ex) {
   const json body = request_json(ctx, *ex);
-  reject_format(body);
   reject_think(body);
   InferenceRequest req;
   req.model = find_model(ctx, model_name(body));
@@ -183,6 +176,7 @@ void chat(ServerContext& ctx, const std::shared_ptr<Exchange>& ex) {
   }
   if (const json* tools = opt_array(body, "tools")) req.generate.tools = *tools;
   req.generate.params = ollama_options(body, *req.model);
+  req.generate.grammar = ollama_output_grammar(body);
   cap_max_tokens(req.generate.params, *req.model);
   const bool stream = opt_bool(body, "stream").value_or(true);
   run_ollama(ctx, ex, std::move(req), true, stream, keep_alive_zero(body));
@@ -190,12 +184,11 @@ void chat(ServerContext& ctx, const std::shared_ptr<Exchange>& ex) {
 
 void generate(ServerContext& ctx, const std::shared_ptr<Exchange>& ex) {
   const json body = request_json(ctx, *ex);
-  reject_format(body);
   reject_think(body);
   if (auto s = opt_string(body, "suffix"); s && !s->empty())
-    throw unsupported_param("suffix", "fill-in-the-middle is not implemented");
+    throw unsupported_param("suffix", "fill-in-the-middle is not available (send the prefix as the prompt)");
   if (auto t = opt_string(body, "template"); t && !t->empty())
-    throw unsupported_param("template", "per-request templates are not supported; the model's own is used");
+    throw unsupported_param("template", "per-request templates; the model's own is used");
   if (const json* c = opt_array(body, "context"); c && !c->empty())
     throw unsupported_param("context", "send the conversation to /api/chat instead");
   if (const json* images = opt_array(body, "images"); images && !images->empty())
@@ -217,6 +210,7 @@ void generate(ServerContext& ctx, const std::shared_ptr<Exchange>& ex) {
     req.generate.system_prompt = *sys;
   }
   req.generate.params = ollama_options(body, *req.model);
+  req.generate.grammar = ollama_output_grammar(body);
   cap_max_tokens(req.generate.params, *req.model);
   const bool stream = opt_bool(body, "stream").value_or(true);
   run_ollama(ctx, ex, std::move(req), false, stream, keep_alive_zero(body));

@@ -2,6 +2,7 @@
 // adapter from OpenAI's JSON to InferenceRequest and back (docs/server.md).
 #include <mutex>
 
+#include "output_grammar.hpp"
 #include "routes.hpp"
 
 namespace allm::server {
@@ -68,25 +69,16 @@ void reject_unsupported(const json& body) {
   if (body.contains("logprobs") && !body["logprobs"].is_null()) {
     const json& l = body["logprobs"];
     if (!(l.is_boolean() && !l.get<bool>()))
-      throw unsupported_param("logprobs", "the engine does not report token log-probabilities yet");
+      throw unsupported_param("logprobs", "token log-probabilities are not reported");
   }
   if (body.contains("top_logprobs") && !body["top_logprobs"].is_null())
-    throw unsupported_param("top_logprobs", "the engine does not report token log-probabilities yet");
+    throw unsupported_param("top_logprobs", "token log-probabilities are not reported");
   if (const json* bias = opt_object(body, "logit_bias"); bias && !bias->empty())
-    throw unsupported_param("logit_bias", "per-token logit biases are not implemented");
-  if (const json* rf = opt_object(body, "response_format")) {
-    auto type = opt_string(*rf, "type");
-    if (type && *type != "text")
-      throw unsupported_param("response_format", "constrained output ('" + *type + "') is not implemented yet");
-  }
-  if (body.contains("grammar") && !body["grammar"].is_null())
-    throw unsupported_param("grammar", "grammar-constrained decoding is not implemented yet");
-  if (body.contains("json_schema") && !body["json_schema"].is_null())
-    throw unsupported_param("json_schema", "schema-constrained decoding is not implemented yet");
+    throw unsupported_param("logit_bias", "per-token logit biases are not applied");
   if (body.contains("tool_choice") && !body["tool_choice"].is_null()) {
     const json& tc = body["tool_choice"];
     if (!(tc.is_string() && (tc == "auto" || tc == "none")))
-      throw unsupported_param("tool_choice", "only \"auto\" and \"none\" (forcing a tool needs constrained decoding)");
+      throw unsupported_param("tool_choice", "only \"auto\" and \"none\" (forcing a tool call is not available)");
   }
   opt_string(body, "user");  // informational; type-checked only
   opt_bool(body, "cache_prompt");  // the prompt cache is always on
@@ -193,6 +185,7 @@ void chat_completions(ServerContext& ctx, const std::shared_ptr<Exchange>& ex) {
   req.model = ctx.models.find(opt_string(body, "model").value_or(""));
   req.generate.messages = openai_messages(body);
   req.generate.params = read_sampling(body);
+  req.generate.grammar = openai_output_grammar(body);
   if (const json* tools = opt_array(body, "tools")) {
     if (!(body.contains("tool_choice") && body["tool_choice"] == "none")) req.generate.tools = *tools;
   }
@@ -208,7 +201,7 @@ void completions(ServerContext& ctx, const std::shared_ptr<Exchange>& ex) {
   reject_unsupported(body);
   if (auto echo = opt_bool(body, "echo"); echo && *echo) throw unsupported_param("echo", "the prompt is not echoed");
   if (auto suffix = opt_string(body, "suffix"); suffix && !suffix->empty())
-    throw unsupported_param("suffix", "fill-in-the-middle is not implemented");
+    throw unsupported_param("suffix", "fill-in-the-middle is not available (send the prefix as the prompt)");
   if (auto best = opt_int(body, "best_of"); best && *best != 1) throw unsupported_param("best_of", "one candidate");
   InferenceRequest req;
   req.model = ctx.models.find(opt_string(body, "model").value_or(""));
@@ -226,6 +219,7 @@ void completions(ServerContext& ctx, const std::shared_ptr<Exchange>& ex) {
     throw bad_request("'prompt' is required and must be a string", "prompt");
   }
   req.generate.params = read_sampling(body);
+  req.generate.grammar = openai_output_grammar(body);
   cap_max_tokens(req.generate.params, *req.model);
   const bool stream = opt_bool(body, "stream").value_or(false);
   bool include_usage = false;

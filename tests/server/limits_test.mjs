@@ -61,8 +61,8 @@ try {
   check(r.status === 400 && r.json?.error?.param === 'max_tokens', 'negative max_tokens: 400 naming it');
   r = await postJson(base + '/api/chat', { model, stream: false, messages: [{ role: 'user', content: 'x' }], options: { num_predikt: 3 } }, auth);
   check(r.status === 400 && /num_predikt/.test(r.json?.error), 'unknown Ollama option: 400 naming it');
-  r = await postJson(base + '/api/generate', { model, prompt: 'x', format: 'json' }, auth);
-  check(r.status === 400 && /format/.test(r.json?.error), 'Ollama format (constrained output): a clear 400, not dropped');
+  r = await postJson(base + '/api/generate', { model, prompt: 'x', format: { type: 'object', properties: { a: { not: {} } } } }, auth);
+  check(r.status === 400 && /'not'/.test(r.json?.error), 'Ollama format with a schema keyword it cannot honour: a 400 naming it, not dropped');
 
   // ------------------------------------------------------- size limits
   const huge = await rawRequest(base, 'POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n' +
