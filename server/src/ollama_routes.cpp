@@ -176,7 +176,7 @@ void chat(ServerContext& ctx, const std::shared_ptr<Exchange>& ex) {
   }
   if (const json* tools = opt_array(body, "tools")) req.generate.tools = *tools;
   req.generate.params = ollama_options(body, *req.model);
-  req.generate.grammar = ollama_output_grammar(body);
+  req.generate.grammar = ollama_output_grammar(body, ex->request().body);
   cap_max_tokens(req.generate.params, *req.model);
   const bool stream = opt_bool(body, "stream").value_or(true);
   run_ollama(ctx, ex, std::move(req), true, stream, keep_alive_zero(body));
@@ -210,7 +210,7 @@ void generate(ServerContext& ctx, const std::shared_ptr<Exchange>& ex) {
     req.generate.system_prompt = *sys;
   }
   req.generate.params = ollama_options(body, *req.model);
-  req.generate.grammar = ollama_output_grammar(body);
+  req.generate.grammar = ollama_output_grammar(body, ex->request().body);
   cap_max_tokens(req.generate.params, *req.model);
   const bool stream = opt_bool(body, "stream").value_or(true);
   run_ollama(ctx, ex, std::move(req), false, stream, keep_alive_zero(body));

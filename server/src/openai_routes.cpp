@@ -185,7 +185,7 @@ void chat_completions(ServerContext& ctx, const std::shared_ptr<Exchange>& ex) {
   req.model = ctx.models.find(opt_string(body, "model").value_or(""));
   req.generate.messages = openai_messages(body);
   req.generate.params = read_sampling(body);
-  req.generate.grammar = openai_output_grammar(body);
+  req.generate.grammar = openai_output_grammar(body, ex->request().body);
   if (const json* tools = opt_array(body, "tools")) {
     if (!(body.contains("tool_choice") && body["tool_choice"] == "none")) req.generate.tools = *tools;
   }
@@ -219,7 +219,7 @@ void completions(ServerContext& ctx, const std::shared_ptr<Exchange>& ex) {
     throw bad_request("'prompt' is required and must be a string", "prompt");
   }
   req.generate.params = read_sampling(body);
-  req.generate.grammar = openai_output_grammar(body);
+  req.generate.grammar = openai_output_grammar(body, ex->request().body);
   cap_max_tokens(req.generate.params, *req.model);
   const bool stream = opt_bool(body, "stream").value_or(false);
   bool include_usage = false;

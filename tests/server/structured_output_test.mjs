@@ -30,6 +30,10 @@ function validates(schema, text, what) {
   }
   const validate = ajv.compile(schema);
   check(validate(value), `${what}: validates (${ajv.errorsText(validate.errors)}): ${text.replace(/\s+/g, ' ')}`);
+  // Properties come in the order the schema lists them (not sorted).
+  const order = Object.keys(schema.properties ?? {});
+  const got = Object.keys(value).filter((k) => order.includes(k));
+  check(got.every((k, i) => i === 0 || order.indexOf(got[i - 1]) < order.indexOf(k)), `${what}: properties in schema order (${got})`);
   return value;
 }
 
