@@ -113,6 +113,33 @@ TEST_P(RemoteAgainstServe, UnknownModelIsAModelError) {
   }
 }
 
+// A JSON Schema goes to the remote API as its own constrained-output field
+// (OpenAI response_format json_schema, Ollama format): allm serve's reply then
+// holds to it. Anthropic has no such field: refused, never sent unconstrained.
+TEST_P(RemoteAgainstServe, JsonSchemaIsForwardedOrRefused) {
+  GenerateRequest r = greedy(60);
+  r.params.temperature = 1;
+  r.params.seed = 5;
+  r.grammar = OutputGrammar{"json_schema",
+                            R"({"type":"object","properties":{"answer":{"enum":["yes","no"]},"n":{"type":"integer","minimum":3,"maximum":9}},)"
+                            R"("required":["answer","n"],"additionalProperties":false})"};
+  if (GetParam() == "anthropic") {
+    EXPECT_THROW(provider()->generate(r), UnsupportedError);
+    return;
+  }
+  const auto reply = provider()->generate(r);
+  const auto j = nlohmann::json::parse(reply.text, nullptr, false);
+  ASSERT_TRUE(j.is_object()) << reply.text;
+  EXPECT_EQ(j.size(), 2u) << reply.text;
+  EXPECT_TRUE(j["answer"] == "yes" || j["answer"] == "no") << reply.text;
+  ASSERT_TRUE(j["n"].is_number_integer()) << reply.text;
+  EXPECT_GE(j["n"].get<int>(), 3);
+  EXPECT_LE(j["n"].get<int>(), 9);
+  // A GBNF grammar has no field in these APIs: refused.
+  r.grammar = OutputGrammar{"gbnf", "root ::= \"yes\""};
+  EXPECT_THROW(provider()->generate(r), UnsupportedError);
+}
+
 INSTANTIATE_TEST_SUITE_P(Apis, RemoteAgainstServe, ::testing::Values("openai", "anthropic", "ollama"),
                          [](const auto& info) { return info.param; });
 

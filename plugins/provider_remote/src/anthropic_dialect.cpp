@@ -61,6 +61,8 @@ class AnthropicDialect : public ApiDialect {
     if (p.top_p) body["top_p"] = *p.top_p;
     if (p.top_k) body["top_k"] = *p.top_k;
     if (p.stop) body["stop_sequences"] = *p.stop;
+    if (r.grammar)  // a constraint is never dropped: refused rather than sent unconstrained
+      throw UnsupportedError("anthropic: the Anthropic API has no constrained output (JSON Schema or grammar)");
     if (p.min_p) unsupported.push_back("min_p");
     if (p.repetition_penalty) unsupported.push_back("repetition_penalty");
     if (p.presence_penalty) unsupported.push_back("presence_penalty");

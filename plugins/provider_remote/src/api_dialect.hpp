@@ -55,6 +55,10 @@ std::string read_file_bytes(const std::filesystem::path& path);
 // The server's own message from an error body ({"error": {"message"}} and
 // variants), else the body itself, shortened.
 std::string server_message(const std::string& body);
+// The JSON Schema of a constrained request (`r.grammar` of kind json_schema),
+// for APIs that take one; any other grammar kind throws UnsupportedError
+// naming `provider` — a constraint is never dropped on the way.
+nlohmann::json forwarded_schema(const std::string& provider, const OutputGrammar& g);
 // Parses an event's JSON; throws IoError naming the provider on bad JSON.
 nlohmann::json parse_event_json(const std::string& provider, const std::string& data);
 

@@ -53,6 +53,15 @@ std::string server_message(const std::string& body) {
   return s.empty() ? "(empty body)" : s;
 }
 
+nlohmann::json forwarded_schema(const std::string& provider, const OutputGrammar& g) {
+  if (g.kind != "json_schema")
+    throw UnsupportedError(provider + ": the API takes a JSON Schema for constrained output, not a " + g.kind +
+                           " grammar");
+  auto schema = nlohmann::json::parse(g.source, nullptr, false);
+  if (schema.is_discarded()) throw InvalidArgumentError(provider + ": the output schema is not valid JSON");
+  return schema;
+}
+
 nlohmann::json parse_event_json(const std::string& provider, const std::string& data) {
   auto j = nlohmann::json::parse(data, nullptr, false);
   if (j.is_discarded() || !j.is_object())

@@ -45,6 +45,7 @@ class OllamaDialect : public ApiDialect {
     nlohmann::json body = {{"model", model}, {"messages", messages}, {"stream", true}};
     if (!options.empty()) body["options"] = options;
     if (r.tools.is_array() && !r.tools.empty()) body["tools"] = r.tools;
+    if (r.grammar) body["format"] = forwarded_schema("ollama", *r.grammar);
     return body;
   }
 

@@ -55,6 +55,11 @@ class OpenAiDialect : public ApiDialect {
     if (p.repetition_penalty) unsupported.push_back("repetition_penalty");
     if (p.ignore_eos) unsupported.push_back("ignore_eos");
     if (r.tools.is_array() && !r.tools.empty()) body["tools"] = r.tools;
+    // Strict mode: OpenAI then enforces the schema (and refuses one it cannot, a 400).
+    if (r.grammar)
+      body["response_format"] = {{"type", "json_schema"},
+                                 {"json_schema", {{"name", "output"}, {"strict", true},
+                                                  {"schema", forwarded_schema("openai", *r.grammar)}}}};
     return body;
   }
 
