@@ -25,8 +25,8 @@ assert by_file["x.so"]["status"] == "failed" and "invalid ELF header" in by_file
 PY
 
 # Text listing shows the search order and the failures.
-"$allm" plugins --plugin-dir "$work/dir" | grep -q "FAILED  $work/dir/x.so" || fail "text listing"
-"$allm" plugins info test-good-a --plugin-dir "$work/dir" | grep -q "architecture test-arch-a" || fail "plugins info"
+grep -q "FAILED  $work/dir/x.so" <<<"$("$allm" plugins --plugin-dir "$work/dir")" || fail "text listing"
+grep -q "architecture test-arch-a" <<<"$("$allm" plugins info test-good-a --plugin-dir "$work/dir")" || fail "plugins info"
 
 # Errors: one line on stderr and a documented exit code; nothing on stdout.
 set +e
@@ -44,7 +44,7 @@ set -e
 grep -q "$work/bad.json:3:" "$work/err" || fail "config error lacks file:line: $(cat "$work/err")"
 
 # Flags beat the environment in config show.
-ALLM_GENERATION_TOP_K=9 "$allm" config show | grep -q 'generation.top_k = 9    # environment (ALLM_GENERATION_TOP_K)' \
+grep -q 'generation.top_k = 9    # environment (ALLM_GENERATION_TOP_K)' <<<"$(ALLM_GENERATION_TOP_K=9 "$allm" config show)" \
   || fail "env layer in config show"
 
 # `allm config` alone shows the configuration, as `models` and `plugins` list.
@@ -64,12 +64,12 @@ set +e
 "$allm" bench 2>"$work/err"; code=$?
 set -e
 [ "$code" -eq 2 ] && grep -q -- "--no-bandwidth" "$work/err" || fail "bench usage error: $(cat "$work/err")"
-"$allm" --version | grep -q '^allm ' || fail "--version"
-for cmd in plugins info config; do "$allm" "$cmd" --help | grep -q "Usage: allm $cmd" || fail "$cmd --help"; done
+grep -q '^allm ' <<<"$("$allm" --version)" || fail "--version"
+for cmd in plugins info config; do grep -q "Usage: allm $cmd" <<<"$("$allm" "$cmd" --help)" || fail "$cmd --help"; done
 "$allm" info --json | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["logical_cores"] >= 1 and "simd" in d' \
   || fail "info --json"
 # Metadata is readable without loading the plugin; non-plugins are refused clearly.
-"$allm" plugins inspect "$plugins/good_a.so" | grep -qx 'name=test-good-a\|name: test-good-a' || fail "inspect"
+grep -qx 'name=test-good-a\|name: test-good-a' <<<"$("$allm" plugins inspect "$plugins/good_a.so")" || fail "inspect"
 set +e
 "$allm" plugins inspect "$work/dir/x.so" 2>"$work/err"; code=$?
 set -e

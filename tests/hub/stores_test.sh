@@ -62,7 +62,7 @@ assert o[0]["path"] == sys.argv[2] + "/blobs/sha256-" + sys.argv[3], o
 l = d["lmstudio"]["models"]
 assert [x["name"] for x in l] == ["tiny-pub/Qwen3-Fixture-GGUF/Qwen3-Fixture-Q8_0.gguf"] and l[0]["quantization"] == "Q8_0", l
 PY
-"$allm" models list | grep -q "qwen3-fixture:latest  *gguf  *Q8_0" || fail "models list text: $("$allm" models list)"
+grep -q "qwen3-fixture:latest  *gguf  *Q8_0" <<<"$("$allm" models list)" || fail "models list text: $("$allm" models list)"
 
 # A bare name two stores hold is ambiguous, and the error names both.
 mkdir -p "$LMSTUDIO_MODELS/other/qwen3-fixture:latest"
@@ -111,5 +111,5 @@ assert r["fits"]["quantization"] == "Q4_K_M", r["fits"]
 PY
 "$allm" models search --fits --memory 3000000000 --json | python3 -c 'import json,sys; d=json.load(sys.stdin); n=[r["name"] for r in d["results"]]; assert all(r["fits"] for r in d["results"]) and "qwen3-0.6b" in n and "qwen3-8b" not in n, n' ||
   fail "--fits filter"
-"$allm" models search vision | grep -q "gemma-3-4b-it" || fail "search by capability"
+grep -q "gemma-3-4b-it" <<<"$("$allm" models search vision)" || fail "search by capability"
 echo "stores tests passed"

@@ -281,6 +281,6 @@ PY
 (cd / && "$allm" models show allm-tiny --json | jq -e '.model_type == "qwen3"' > /dev/null) || fail "models show allm-tiny"
 ids=$("$allm" run --prompt-tokens 1,2,3 --max-tokens 2 --temperature 0 --ignore-eos --json) || fail "--prompt-tokens without a model"
 [ "$(echo "$ids" | jq '.token_ids | length')" = 2 ] || fail "--prompt-tokens default model: $ids"
-"$allm" run --help | grep -q "allm run \[MODEL\] \[PROMPT\]" || fail "run --help"
-"$allm" chat --help | grep -q "/save FILE" || fail "chat --help"
+grep -q "allm run \[MODEL\] \[PROMPT\]" <<<"$("$allm" run --help)" || fail "run --help"
+grep -q "/save FILE" <<<"$("$allm" chat --help)" || fail "chat --help"
 echo "local CLI: all checks passed"
