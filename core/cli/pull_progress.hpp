@@ -29,6 +29,6 @@ class PullProgress {
   std::chrono::steady_clock::time_point start_, last_draw_;
 };
 
-std::string byte_size_text(uint64_t b);
+using hub::byte_size_text;
 
 }  // namespace allm::cli

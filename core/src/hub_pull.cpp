@@ -31,15 +31,6 @@ namespace {
 using json = nlohmann::json;
 namespace fs = std::filesystem;
 
-std::string human(uint64_t b) {
-  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  double v = static_cast<double>(b);
-  int u = 0;
-  while (v >= 1024.0 && u < 4) v /= 1024.0, ++u;
-  char buf[32];
-  std::snprintf(buf, sizeof buf, u == 0 ? "%.0f %s" : "%.1f %s", v, units[u]);
-  return buf;
-}
 
 bool is_hex(const std::string& s, size_t len) {
   return s.size() == len && s.find_first_not_of("0123456789abcdef") == std::string::npos;
@@ -344,7 +335,7 @@ uint64_t fetch_blob(Context& c, HttpClient& http, const FileMeta& m, const std::
     if (r && r->status >= 400) throw_http(c, *r, m.path);
     if (r && (!m.size || offset == m.size)) break;
     // Cut, stalled, or closed early: try again from where the part ends.
-    const std::string why = r ? "the connection closed at " + human(offset) + " of " + human(m.size)
+    const std::string why = r ? "the connection closed at " + byte_size_text(offset) + " of " + byte_size_text(m.size)
                               : err.message;
     if (attempt >= c.req.retries)
       throw IoError(m.path + ": download failed after " + std::to_string(attempt + 1) + " attempts: " + why +
@@ -382,7 +373,7 @@ void check_disk_space(const Context& c, const std::vector<FileMeta>& files) {
   const uint64_t free_bytes = static_cast<uint64_t>(st.f_bavail) * st.f_frsize;
   if (need > free_bytes)
     throw IoError("not enough disk space in " + (c.repo_dir / "blobs").string() + ": " + c.req.repo_id + " needs " +
-                  human(need) + " more, " + human(free_bytes) + " are free");
+                  byte_size_text(need) + " more, " + byte_size_text(free_bytes) + " are free");
 }
 
 void write_ref(const fs::path& repo_dir, const std::string& revision, const std::string& commit) {
@@ -528,6 +519,16 @@ PullResult pull(const PullRequest& request, const HubSettings& hub, const Progre
   for (size_t i = 0; i < metas.size(); ++i)
     res.files.push_back({metas[i].path, metas[i].size, metas[i].etag, downloaded[i] != 0});
   return res;
+}
+
+std::string byte_size_text(uint64_t b) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  double v = static_cast<double>(b);
+  int u = 0;
+  while (v >= 1024.0 && u < 4) v /= 1024.0, ++u;
+  char buf[32];
+  std::snprintf(buf, sizeof buf, u == 0 ? "%.0f %s" : "%.1f %s", v, units[u]);
+  return buf;
 }
 
 }  // namespace allm::hub
