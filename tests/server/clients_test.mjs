@@ -2,7 +2,7 @@
 // Oracles: at temperature 0 the three APIs and their streamed forms must give
 // the same text for the same conversation (one engine, one template); token
 // counts must agree across APIs; errors must come back in each API's shape.
-import { ALLM, MODEL, check, clients, fail, startServer, stopServer } from './serve.mjs';
+import { ALLM, MODEL, check, clients, expectError, fail, startServer, stopServer } from './serve.mjs';
 
 const { OpenAI, Anthropic, Ollama } = clients();
 const server = await startServer(['--log-format', 'json']);
@@ -10,17 +10,6 @@ const base = server.url;
 const openai = new OpenAI({ baseURL: base + '/v1', apiKey: 'unused', maxRetries: 0 });
 const anthropic = new Anthropic({ baseURL: base, apiKey: 'unused', maxRetries: 0 });
 const ollama = new Ollama({ host: base });
-
-async function expectError(promise, status, what) {
-  try {
-    await promise;
-  } catch (e) {
-    const got = e.status ?? e.status_code;
-    if (got !== status) fail(`${what}: expected HTTP ${status}, got ${got} (${e.message})`);
-    return e;
-  }
-  fail(`${what}: expected HTTP ${status}, got a success`);
-}
 
 try {
   // ---------------------------------------------------------------- OpenAI

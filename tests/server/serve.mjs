@@ -95,3 +95,15 @@ export async function postJson(url, body, headers = {}) {
   } catch {}
   return { status: r.status, headers: r.headers, text, json };
 }
+
+// An official client's call that must fail with this HTTP status; returns the error.
+export async function expectError(promise, status, what) {
+  try {
+    await promise;
+  } catch (e) {
+    const got = e.status ?? e.status_code;
+    if (got !== status) fail(`${what}: expected HTTP ${status}, got ${got} (${e.message})`);
+    return e;
+  }
+  fail(`${what}: expected HTTP ${status}, got a success`);
+}

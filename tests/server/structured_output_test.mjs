@@ -8,7 +8,7 @@
 import { createRequire } from 'node:module';
 import fs from 'node:fs';
 import path from 'node:path';
-import { check, clients, fail, postJson, startServer, stopServer } from './serve.mjs';
+import { check, clients, expectError, fail, postJson, startServer, stopServer } from './serve.mjs';
 
 const ajvCache = process.env.ALLM_AJV_CACHE;
 if (!fs.existsSync(path.join(ajvCache, 'node_modules/ajv/package.json'))) {
@@ -45,17 +45,6 @@ function isObject(text, what) {
     fail(`${what}: not JSON: ${JSON.stringify(text)}`);
   }
   check(value !== null && typeof value === 'object' && !Array.isArray(value), `${what}: a JSON object: ${text.replace(/\s+/g, ' ')}`);
-}
-
-async function expectError(promise, status, what) {
-  try {
-    await promise;
-  } catch (e) {
-    const got = e.status ?? e.status_code;
-    if (got !== status) fail(`${what}: expected HTTP ${status}, got ${got} (${e.message})`);
-    return e;
-  }
-  fail(`${what}: expected HTTP ${status}, got a success`);
 }
 
 const server = await startServer();
