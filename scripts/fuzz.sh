@@ -1,14 +1,19 @@
 #!/usr/bin/env bash
 # Builds every libFuzzer target with clang (the whole tree instrumented for
-# coverage, ASan and UBSan, in build-fuzz/) and runs each for a short budget
-# over its seed corpus, so that a regression any seed or a few seconds of
-# mutation reaches fails CI. Any crash, leak, sanitizer report, timeout or
-# out-of-memory fails the script.
-#   ALLM_FUZZ_SECONDS  seconds per target (default 15)
+# coverage, ASan and UBSan, in build-fuzz/) and runs each over its seed corpus.
+# Any crash, leak, sanitizer report, timeout or out-of-memory fails the script.
+#
+# Two modes:
+#  - default (CI): a fixed seed and a fixed number of runs per target (about
+#    ten seconds each on a CI core), so the same tree always executes the same
+#    inputs: a failure is a regression of this tree, never the luck of a run.
+#  - ALLM_FUZZ_SECONDS=N: explore for N seconds per target with a random seed
+#    (by hand, to find new bugs; add each reproducer to the target's corpus or
+#    a unit test once fixed).
 #   scripts/fuzz.sh [TARGET...]   only these targets (e.g. fuzz_jinja)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-seconds=${ALLM_FUZZ_SECONDS:-15}
+seconds=${ALLM_FUZZ_SECONDS:-}
 jobs=$(nproc)
 
 # target -> seed corpus (and libFuzzer options)
@@ -24,6 +29,12 @@ declare -A corpus=(
   [fuzz_media_pdf]=fuzz/media/corpus_pdf
 )
 declare -A extra=([fuzz_jinja]="-dict=fuzz/jinja/jinja.dict")
+# runs per target in the deterministic mode: ~10 s at each target's speed on CI
+declare -A runs=(
+  [fuzz_gguf]=80000 [fuzz_grammar]=12000 [fuzz_jinja]=25000 [fuzz_safetensors]=70000
+  [fuzz_tokenizer]=7000 [fuzz_provider_request]=200000 [fuzz_media_text]=400000
+  [fuzz_media_image]=400000 [fuzz_media_pdf]=3000
+)
 
 targets=("$@")
 [ ${#targets[@]} -eq 0 ] && targets=($(printf '%s\n' "${!corpus[@]}" | sort))
@@ -40,9 +51,15 @@ trap 'rm -rf "$work"' EXIT
 failed=0
 for t in "${targets[@]}"; do
   mkdir -p "$work/$t"
-  echo "== $t: ${seconds}s over ${corpus[$t]}"
+  if [ -n "$seconds" ]; then
+    budget=(-max_total_time="$seconds")
+    echo "== $t: ${seconds}s, random seed, over ${corpus[$t]}"
+  else
+    budget=(-runs="${runs[$t]}" -seed=1)
+    echo "== $t: ${runs[$t]} runs, seed 1, over ${corpus[$t]}"
+  fi
   # New inputs go to a scratch folder; the seed corpus is only read.
-  if ! build-fuzz/bin/"$t" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+  if ! build-fuzz/bin/"$t" "${budget[@]}" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
       -artifact_prefix="$work/$t-" ${extra[$t]:-} "$work/$t" "${corpus[$t]}" >"$work/$t.log" 2>&1; then
     failed=1
     echo "FAIL: $t"

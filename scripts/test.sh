@@ -3,8 +3,8 @@
 # then the streaming, cancellation and session tests again under
 # AddressSanitizer + UndefinedBehaviorSanitizer (build-asan/), and the engine's
 # thread pool, batched forward and KV pool tests under ThreadSanitizer (build-tsan/).
-# Between the two, every libFuzzer target runs for ALLM_FUZZ_SECONDS (default 10)
-# over its seed corpus (scripts/fuzz.sh, clang, build-fuzz/).
+# Between the two, every libFuzzer target runs a fixed, seeded number of
+# mutations over its seed corpus (scripts/fuzz.sh, clang, build-fuzz/).
 #   ALLM_SKIP_FUZZ=1 / ALLM_SKIP_ASAN=1 / ALLM_SKIP_TSAN=1  leave a pass out (local runs)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,7 +12,7 @@ jobs=$(nproc)
 ctest --test-dir build --output-on-failure -j"$jobs" "$@"
 
 if [ "${ALLM_SKIP_FUZZ:-0}" != "1" ]; then
-  ALLM_FUZZ_SECONDS=${ALLM_FUZZ_SECONDS:-10} scripts/fuzz.sh
+  scripts/fuzz.sh
 fi
 
 if [ "${ALLM_SKIP_ASAN:-0}" != "1" ]; then

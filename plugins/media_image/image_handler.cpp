@@ -9,6 +9,7 @@
 #include <stb_image.h>
 
 #include "allm/error.hpp"
+#include "png_guard.hpp"
 
 namespace allm::media {
 
@@ -61,6 +62,7 @@ MediaContent ImageHandler::load(const std::filesystem::path& path, std::span<con
                        std::to_string(kMaxPixels) + " pixels");
   };
   if (uint64_t pw = 0, ph = 0; png && png_dimensions(bytes, pw, ph)) check_size(pw, ph);
+  if (png) check_png_structure(bytes, where);
 
   std::lock_guard lock(stb_mutex);
   const int len = static_cast<int>(bytes.size());
