@@ -13,6 +13,8 @@
 #include <nlohmann/json.hpp>
 
 #include "allm/generate.hpp"
+#include "allm/generation_request.hpp"
+#include "allm/provider/generation.hpp"
 #include "allm/log.hpp"
 #include "allm/media.hpp"
 #include "allm/registry.hpp"
@@ -25,80 +27,64 @@ namespace allm::cli {
 
 namespace {
 
-// Sampling flags as given; unset ones fall back to generation_config.json.
-struct SamplingFlags {
-  std::optional<double> temperature, top_p, min_p, repetition_penalty, presence_penalty, frequency_penalty;
-  std::optional<long long> top_k, seed;
-
-  explicit SamplingFlags(Args& args)
-      : temperature(args.number("temperature")),
-        top_p(args.number("top-p")),
-        min_p(args.number("min-p")),
-        repetition_penalty(args.number("repetition-penalty")),
-        presence_penalty(args.number("presence-penalty")),
-        frequency_penalty(args.number("frequency-penalty")),
-        top_k(args.integer("top-k")),
-        seed(args.integer("seed")) {}
-
-  SamplingParams resolve(const GenerationDefaults& gen) const {
-    SamplingParams p;
-    p.temperature = temperature.value_or(gen.temperature.value_or(1.0));
-    p.top_p = top_p.value_or(gen.top_p.value_or(1.0));
-    p.min_p = min_p.value_or(gen.min_p.value_or(0.0));
-    p.top_k = top_k.value_or(gen.top_k.value_or(0));
-    p.repetition_penalty = repetition_penalty.value_or(gen.repetition_penalty.value_or(1.0));
-    p.presence_penalty = presence_penalty.value_or(0.0);
-    p.frequency_penalty = frequency_penalty.value_or(0.0);
-    p.seed = static_cast<uint64_t>(seed.value_or(0));
-    p.validate();
-    return p;
-  }
-};
-
-// Detokenizes with the "hf" tokenizer plugin when the checkpoint has a tokenizer.json.
-std::string detokenize(const Checkpoint& ckpt, const std::vector<int32_t>& ids) {
+// The checkpoint's tokenizer through the "hf" tokenizer plugin, or null when
+// it has none (the ids are still the result; the text is left out).
+std::unique_ptr<Tokenizer> checkpoint_tokenizer(const Checkpoint& ckpt) {
   TokenizerFactory* f = Registry::instance().tokenizer("hf");
-  if (!f) return "";
+  if (!f) return nullptr;
   try {
-    std::unique_ptr<Tokenizer> tok;
-    if (ckpt.tokenizer_json)
-      tok = f->load(*ckpt.tokenizer_json);
-    else if (ckpt.tokenizer_json_text)
-      tok = f->load_json(*ckpt.tokenizer_json_text, ckpt.source.string());
-    return tok ? tok->decode(ids, true) : "";
-  } catch (const Error& e) {  // the ids are still the result; say why there is no text
+    if (ckpt.tokenizer_json) return f->load(*ckpt.tokenizer_json);
+    if (ckpt.tokenizer_json_text) return f->load_json(*ckpt.tokenizer_json_text, ckpt.source.string());
+  } catch (const Error& e) {  // say why there is no text
     log().warn("no text: {}", e.what());
-    return "";
   }
+  return nullptr;
+}
+
+// The config's generation section, the last fallback of every parameter.
+GenerationParams config_generation() {
+  const nlohmann::json config = host().config().merged();
+  auto it = config.find("generation");
+  return it != config.end() ? GenerationParams::from_json(*it, "config.generation") : GenerationParams{};
 }
 
 }  // namespace
 
-// allm run MODEL --prompt-tokens 1,2,3: ids in, ids (and text) out.
+// allm run MODEL --prompt-tokens 1,2,3: ids in, ids (and text) out. The
+// parameters take the same path as text mode's (the local provider's):
+// flags > generation_config.json > config generation, then
+// generation_request, so the same prompt and seed sample the same tokens.
 static int run_token_ids(Args& args, const std::string& prompt_tokens) {
   const bool json = args.flag("json");
-  const bool ignore_eos = args.flag("ignore-eos");
-  const std::optional<std::string> prompt_text = prompt_tokens;
-  auto max_tokens = args.integer("max-tokens");
   const int threads = thread_option(args);
-  const SamplingFlags sampling(args);
+  const GenerationParams flags = generation_flags(args);
   auto pos = args.positionals();
   args.finish();
   if (pos.size() > 1) throw InvalidArgumentError("usage: allm run [MODEL] --prompt-tokens 1,2,3 [options]");
-  if (max_tokens && (*max_tokens < 0 || *max_tokens > INT32_MAX))
-    throw InvalidArgumentError("--max-tokens must be between 0 and 2147483647, got " + std::to_string(*max_tokens));
+  std::vector<int32_t> prompt = parse_token_list(prompt_tokens, "--prompt-tokens");
 
   LoadedModel lm = load_cli_model(pos.empty() ? default_model_spec() : model_spec(pos[0]), threads);
-  GenerationRequest req;
-  req.prompt = parse_token_list(*prompt_text, "--prompt-tokens");
-  req.sampling = sampling.resolve(lm.checkpoint.generation);
-  req.max_tokens = max_tokens.value_or(256);
-  req.eos_ids = lm.checkpoint.generation.eos_token_ids;
-  req.ignore_eos = ignore_eos;
+  const std::unique_ptr<Tokenizer> tokenizer = checkpoint_tokenizer(lm.checkpoint);
+  const ResolvedParams params =
+      resolve_generation_params(flags, params_from_model_defaults(lm.checkpoint.generation), config_generation());
+  int64_t context = lm.model->info().context_length;
+  if (const int64_t configured = host().config().merged().value("context_length", int64_t{0}); configured > 0)
+    context = context > 0 ? std::min(context, configured) : configured;
+  GenerationRequest req = generation_request(params, std::move(prompt),
+                                             eos_ids_of(lm.checkpoint.generation, tokenizer.get()), context);
+  if (req.max_tokens < 1)
+    throw ContextWindowError("the prompt of " + std::to_string(req.prompt.size()) +
+                             " tokens leaves no room to generate in the context window of " + std::to_string(context));
+
+  std::optional<StreamDecoder> decoder;  // the text, and stop strings seen in it as in text mode
+  if (tokenizer) {
+    decoder.emplace(*tokenizer, true);
+    req.token_text = [&](int32_t id) { return decoder->push(id); };
+  }
 
   auto cache = lm.model->make_cache(static_cast<int64_t>(req.prompt.size()) + req.max_tokens);
   GenerationResult r = generate(*lm.model, *cache, req);
-  const std::string text = detokenize(lm.checkpoint, r.tokens);
+  const std::string& text = r.text;
   const int64_t completion = static_cast<int64_t>(r.tokens.size());
   const double prefill_tps = r.prefill_ms > 0 ? r.prompt_tokens * 1000.0 / r.prefill_ms : 0;
   const double decode_tps = r.decode_ms > 0 && r.decode_steps > 0 ? r.decode_steps * 1000.0 / r.decode_ms : 0;
@@ -316,8 +302,9 @@ ALLM_CLI_COMMAND(run, "Generate text from a model (streamed)",
                  "  --prompt-tokens IDS    token-id mode: feed these comma-separated ids (no\n"
                  "                         tokenizer, no template); prints the generated ids\n"
                  "                         and their text, or with --json: token_ids, text,\n"
-                 "                         finish_reason, usage, timings. Default max 256 tokens,\n"
-                 "                         sampling defaults from generation_config.json only.\n"
+                 "                         finish_reason, usage, timings. The same parameters\n"
+                 "                         and defaults as text mode: the same ids and --seed\n"
+                 "                         sample the same tokens.\n"
                  "\n" + std::string(kGenerationFlagsHelp) +
                  "\nCtrl-C stops the answer (exit code 13). Exit codes: docs/cli.md.\n",
                  run_run)

@@ -56,12 +56,13 @@ inline int thread_option(Args& args) {
   return static_cast<int>(*t);
 }
 
-// Loads plugins (for the architectures), then the model.
-inline LoadedModel load_cli_model(const std::string& path, int threads) {
+// Loads plugins (for the architectures), then the model `spec` names (a path,
+// a HF cache id, a local store's model), as the local provider does.
+inline LoadedModel load_cli_model(const std::string& spec, int threads) {
   host().plugins();
   ModelOptions options;
   options.threads = threads;
-  return load_model(path, options);
+  return load_model(resolve_model(spec), options);
 }
 
 inline constexpr const char* kThreadsHelp = "  --threads N          compute threads (default: physical cores)\n";

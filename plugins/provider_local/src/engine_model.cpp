@@ -92,11 +92,11 @@ std::shared_ptr<EngineModel> load_engine_model(const std::string& spec, int thre
       auto m = std::make_shared<EngineModel>();
       m->id = spec;
       m->resolved_path = resolved_path;
-      m->checkpoint = load_checkpoint(resolved.path);
-      if (resolved.stored) apply_stored_defaults(*resolved.stored, m->checkpoint);  // Ollama's params layer
       ModelOptions options;
       options.threads = threads;
-      m->model = build_model(m->checkpoint, options);
+      LoadedModel loaded = load_model(resolved, options);
+      m->checkpoint = std::move(loaded.checkpoint);
+      m->model = std::move(loaded.model);
       m->batcher = std::make_unique<ForwardBatcher>(*m->model);
       m->tokenizer = load_tokenizer(m->checkpoint);
       read_special_tokens(*m);

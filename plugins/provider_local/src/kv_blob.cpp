@@ -42,7 +42,7 @@ class Reader {
 
 }  // namespace
 
-std::vector<uint8_t> save_kv_blob(KVCache& cache, const std::vector<TokenId>& ids, const KvShape& s) {
+std::vector<uint8_t> save_kv_blob(KVCache& cache, const std::vector<TokenId>& ids, const KVShape& s) {
   const uint64_t n = static_cast<uint64_t>(cache.size());
   if (ids.size() != n) throw InvalidArgumentError("KV cache blob: token list does not match the cache size");
   std::vector<uint8_t> out;
@@ -62,7 +62,7 @@ std::vector<uint8_t> save_kv_blob(KVCache& cache, const std::vector<TokenId>& id
   return out;
 }
 
-RestoredKv load_kv_blob(const std::vector<uint8_t>& blob, const Model& model, const KvShape& s) {
+RestoredKv load_kv_blob(const std::vector<uint8_t>& blob, const Model& model, const KVShape& s) {
   Reader r(blob);
   char magic[8];
   r.get(magic, 8);

@@ -11,23 +11,20 @@
 #include <vector>
 
 #include "allm/kv_cache.hpp"
+#include "allm/kv_pool.hpp"
 #include "allm/model.hpp"
 #include "allm/tokenizer.hpp"
 
 namespace allm::local {
 
-struct KvShape {
-  int64_t layers = 0, kv_heads = 0, head_dim = 0;
-};
-
-std::vector<uint8_t> save_kv_blob(KVCache& cache, const std::vector<TokenId>& ids, const KvShape& shape);
+std::vector<uint8_t> save_kv_blob(KVCache& cache, const std::vector<TokenId>& ids, const KVShape& shape);
 
 struct RestoredKv {
   std::unique_ptr<KVCache> cache;
   std::vector<TokenId> ids;
 };
 // Throws IoError naming the byte offset when the blob is malformed or made
-// for another shape.
-RestoredKv load_kv_blob(const std::vector<uint8_t>& blob, const Model& model, const KvShape& shape);
+// for another shape. `shape`: the model's (its caches' pool shape).
+RestoredKv load_kv_blob(const std::vector<uint8_t>& blob, const Model& model, const KVShape& shape);
 
 }  // namespace allm::local

@@ -4,12 +4,13 @@
 
 #include <algorithm>
 #include <iostream>
-#include <random>
 
 #include "allm/error.hpp"
 #include "allm/generate.hpp"
+#include "allm/generation_request.hpp"
 #include "allm/log.hpp"
 #include "kv_blob.hpp"
+#include "reply.hpp"
 
 namespace allm::local {
 
@@ -30,32 +31,9 @@ int64_t option_int(const json& j, const char* key, const std::string& where) {
   return it->get<int64_t>();
 }
 
-std::optional<KvShape> kv_shape_of(const EngineModel& m, const KVCache& cache) {
-  const json& c = m.checkpoint.config;
-  KvShape s;
-  s.layers = c.value("num_hidden_layers", int64_t{0});
-  const int64_t heads = c.value("num_attention_heads", int64_t{0});
-  s.kv_heads = c.contains("num_key_value_heads") && c["num_key_value_heads"].is_number_integer()
-                   ? c["num_key_value_heads"].get<int64_t>()
-                   : heads;
-  s.head_dim = c.contains("head_dim") && c["head_dim"].is_number_integer()
-                   ? c["head_dim"].get<int64_t>()
-                   : (heads > 0 ? c.value("hidden_size", int64_t{0}) / heads : 0);
-  // Only when the config's numbers describe this cache exactly.
-  const uint64_t expect = static_cast<uint64_t>(s.layers) * 2 * static_cast<uint64_t>(s.kv_heads) *
-                          static_cast<uint64_t>(s.head_dim) * static_cast<uint64_t>(cache.capacity()) * 4;
-  if (s.layers <= 0 || s.kv_heads <= 0 || s.head_dim <= 0 || cache.layers() != s.layers || cache.bytes() != expect)
-    return std::nullopt;
-  return s;
-}
-
-// A drawn seed stays below 2^53: exact as a JSON number in every client
-// (JavaScript, jq) and as `--seed N`, so the reported seed reproduces the sample.
-uint64_t draw_seed(int64_t seed) {
-  if (seed >= 0) return static_cast<uint64_t>(seed);
-  std::random_device rd;
-  return ((static_cast<uint64_t>(rd()) << 32) ^ rd()) & ((uint64_t{1} << 53) - 1);
-}
+// The cache's shape as its pool stores it: the model built the pool, so this
+// is the model's own layout, whatever its config file spells.
+const KVShape& kv_shape_of(const KVCache& cache) { return cache.pool()->shape(); }
 
 }  // namespace
 
@@ -125,8 +103,7 @@ Capabilities LocalProvider::capabilities() const {
   c.model = model_->id;
   c.max_context = context_length_of(*model_);
   c.tool_use = !raw_ && template_uses_tools(*model_);
-  auto probe = model_->model->make_cache(1);
-  c.cache_state = kv_shape_of(*model_, *probe).has_value();
+  c.cache_state = true;  // the KV blob stores any model's cache (kv_blob.hpp)
   const ModelInfo& info = model_->model->info();
   c.model_info = {{"path", model_->resolved_path},
                   {"model_type", info.model_type},
@@ -174,97 +151,32 @@ std::string LocalProvider::detokenize(const std::vector<TokenId>& ids, bool skip
 
 GenerateResponse LocalProvider::do_generate(const PreparedRequest& request, const StreamCallback& on_delta,
                                             const CancellationToken& cancel) {
-  auto m = model_for(request.model.empty() ? default_spec_ : request.model);
-  if (m != model_) {  // another model: its KV cache starts empty
-    model_ = m;
-    cache_.reset();
-    cached_ids_.clear();
-  }
+  auto m = switch_model(request.model);
   const ResolvedParams params = resolve_generation_params(
       request.params, params_from_model_defaults(m->checkpoint.generation), config_params_);
   const int64_t ctx = context_length_of(*m);
   const size_t reserve = static_cast<size_t>(std::min<int64_t>(params.max_tokens, std::max<int64_t>(1, ctx / 2)));
-
-  std::vector<Message> messages = request.messages;
-  const size_t messages_given = messages.size();
-  std::string prompt_text;
-  const size_t keep_prefix = m->tokenizer->bos_id() && m->tokenizer->adds_bos() ? 1 : 0;
-  const std::vector<TokenId> ids = fit_to_context(
-      messages, request.truncation, static_cast<size_t>(ctx), reserve,
-      [&](const std::vector<Message>& msgs) {
-        RenderedPrompt r = render_prompt(*m, msgs, request.tools, raw_);
-        prompt_text = std::move(r.text);
-        return r.ids;
-      },
-      keep_prefix);
-  if (ids.empty()) throw InvalidArgumentError("request: the prompt is empty (no tokens to start from)");
+  const FittedPrompt prompt = fit_prompt(*m, request, raw_, static_cast<size_t>(ctx), reserve);
   if (show_prompt_)
-    std::cerr << "--- prompt (" << ids.size() << " tokens) ---\n" << prompt_text << "\n--- end of prompt ---\n";
+    std::cerr << "--- prompt (" << prompt.ids.size() << " tokens) ---\n" << prompt.text << "\n--- end of prompt ---\n";
 
   // Generations on this model from other providers (allm serve --parallel)
   // run at the same time; their forward steps are batched together.
   ForwardBatcher::Active in_batch(*m->batcher);
   BatchedModel batched(*m->model, *m->batcher);
-  // Reuse the longest cached prefix; at least one token must be fed to get logits.
-  size_t reuse = 0;
-  if (cache_) {
-    const size_t limit = std::min({ids.size() - 1, cached_ids_.size(), static_cast<size_t>(cache_->size())});
-    while (reuse < limit && ids[reuse] == cached_ids_[reuse]) ++reuse;
-    cache_->truncate(static_cast<int64_t>(reuse));
-  } else {
-    if (kv_budget_ || kv_type_ != KVType::f32)  // positions are taken from the budget as generation needs them
-      cache_ = std::make_unique<KVCache>(m->model->make_pool(kv_budget_, kv_type_));
-    else
-      cache_ = m->model->make_cache(std::min<int64_t>(ctx, static_cast<int64_t>(ids.size()) + params.max_tokens));
-  }
-  cached_ids_.resize(reuse);
+  GenerationRequest gen =
+      generation_request(params, prompt.ids, eos_ids_of(m->checkpoint.generation, m->tokenizer.get()), ctx);
+  const size_t reuse = reuse_prefix(*m, prompt.ids, ctx, gen.max_tokens);
+  gen.cached_prefix.assign(prompt.ids.begin(), prompt.ids.begin() + static_cast<long>(reuse));
+  gen.prompt.assign(prompt.ids.begin() + static_cast<long>(reuse), prompt.ids.end());
 
-  GenerationRequest gen;
-  gen.prompt.assign(ids.begin() + static_cast<long>(reuse), ids.end());
-  gen.cached_prefix.assign(ids.begin(), ids.begin() + static_cast<long>(reuse));
-  gen.sampling.temperature = params.temperature;
-  gen.sampling.top_k = params.top_k;
-  gen.sampling.top_p = params.top_p;
-  gen.sampling.min_p = params.min_p;
-  gen.sampling.repetition_penalty = params.repetition_penalty;
-  gen.sampling.presence_penalty = params.presence_penalty;
-  gen.sampling.frequency_penalty = params.frequency_penalty;
-  gen.sampling.seed = draw_seed(params.seed);
-  gen.sampling.validate();
-  gen.max_tokens = std::min<int64_t>(params.max_tokens, ctx - static_cast<int64_t>(ids.size()));
-  gen.eos_ids = m->checkpoint.generation.eos_token_ids;
-  if (gen.eos_ids.empty() && m->tokenizer->eos_id()) gen.eos_ids.push_back(*m->tokenizer->eos_id());
-  gen.ignore_eos = params.ignore_eos;
-  gen.stop = params.stop;
-
-  // Constrained decoding: the grammar masks each step's logits and follows
-  // every sampled token.
-  std::unique_ptr<grammar::Matcher> matcher;
-  if (request.grammar) {
-    auto compiled = grammar::compile(request.grammar->kind, request.grammar->source);
-    if (trie_owner_ != m->tokenizer.get()) {
-      trie_ = std::make_shared<const grammar::TokenTrie>(grammar::token_bytes(*m->tokenizer));
-      trie_owner_ = m->tokenizer.get();
-    }
-    matcher = std::make_unique<grammar::Matcher>(compiled, trie_);
-    gen.constrain_logits = [&](float* logits, int64_t vocab) { grammar::mask_logits(*matcher, logits, vocab, gen.eos_ids); };
-  }
-
-  StreamDecoder decoder(*m->tokenizer, true);
-  StreamDelta delta;
-  size_t streamed = 0;
-  gen.token_text = [&](int32_t id) { return decoder.push(id); };
-  gen.on_token = [&](int32_t id, const std::string& text) {
-    if (matcher) matcher->advance_token(id);  // EOS (no bytes) leaves it as is
-    delta.token_ids.push_back(id);
-    if (!text.empty()) {
-      delta.text = text;
-      streamed += text.size();
-      on_delta(delta);
-      delta = {};
-    }
-    return !cancel.cancelled();
-  };
+  std::unique_ptr<grammar::Matcher> matcher = grammar_matcher(*m, request);
+  if (matcher)  // constrained decoding: the grammar masks each step's logits
+    gen.constrain_logits = [&](float* logits, int64_t vocab) {
+      grammar::mask_logits(*matcher, logits, vocab, gen.eos_ids);
+    };
+  DeltaStream stream(*m->tokenizer, on_delta, cancel, matcher.get());
+  stream.attach(gen);
 
   GenerationResult out;
   try {
@@ -274,64 +186,73 @@ GenerateResponse LocalProvider::do_generate(const PreparedRequest& request, cons
     cached_ids_.clear();
     throw;
   }
-  if (out.text.size() > streamed || !delta.token_ids.empty()) {  // held-back tail
-    delta.text = out.text.size() > streamed ? out.text.substr(streamed) : std::string();
-    on_delta(delta);
-  }
+  stream.finish(out);
+  remember_cached(prompt.ids, out.tokens);
+  last_stats_ = {static_cast<int64_t>(prompt.ids.size()), static_cast<int64_t>(reuse), out.prompt_tokens};
 
-  // What the cache now holds: the prompt and every generated token fed back.
-  cached_ids_.assign(ids.begin(), ids.end());
-  cached_ids_.insert(cached_ids_.end(), out.tokens.begin(), out.tokens.end());
-  cached_ids_.resize(std::min(cached_ids_.size(), static_cast<size_t>(cache_->size())));
-
-  GenerateResponse r;
-  r.model = m->id;
-  r.text = std::move(out.text);
-  r.finish_reason = out.finish_reason;
-  r.token_ids = out.tokens;
-  r.seed = gen.sampling.seed;
-  r.dropped_messages = static_cast<int64_t>(messages_given - messages.size());
-  const bool ended_on_eos = out.finish_reason == finish_reason::stop && !params.ignore_eos && !r.token_ids.empty() &&
-                            std::find(gen.eos_ids.begin(), gen.eos_ids.end(), r.token_ids.back()) != gen.eos_ids.end();
-  if (ended_on_eos) {
-    r.token_ids.pop_back();
-  } else if (out.finish_reason == finish_reason::stop && !gen.stop.empty()) {
-    // A stop string ended the reply and `text` leaves it out: so do the ids
-    // and the count. Keep the tokens up to the one completing the kept text.
-    StreamDecoder recount(*m->tokenizer, true);
-    size_t covered = 0, keep = 0;
-    while (keep < r.token_ids.size() && covered < r.text.size()) covered += recount.push(r.token_ids[keep++]).size();
-    r.token_ids.resize(keep);
-  }
-  r.usage.prompt_tokens = static_cast<int64_t>(ids.size());
-  r.usage.completion_tokens = static_cast<int64_t>(r.token_ids.size());
-  r.usage.total_tokens = r.usage.prompt_tokens + r.usage.completion_tokens;
+  GenerateResponse r = assemble_response(*m, gen, std::move(out), prompt.ids.size());
+  r.dropped_messages = static_cast<int64_t>(prompt.dropped_messages);
   r.timings.load_ms = pending_load_ms_;
   pending_load_ms_ = 0;
-  r.timings.prompt_ms = out.prefill_ms;
-  r.timings.decode_ms = out.decode_ms;
-  r.timings.prefill_tokens_per_s = out.prefill_ms > 0 ? out.prompt_tokens * 1000.0 / out.prefill_ms : 0;
-  r.timings.decode_tokens_per_s = out.decode_ms > 0 && out.decode_steps > 0 ? out.decode_steps * 1000.0 / out.decode_ms : 0;
-  last_stats_ = {static_cast<int64_t>(ids.size()), static_cast<int64_t>(reuse), out.prompt_tokens};
   return r;
+}
+
+std::shared_ptr<EngineModel> LocalProvider::switch_model(const std::string& spec) {
+  auto m = model_for(spec.empty() ? default_spec_ : spec);
+  if (m != model_) {  // another model: its KV cache starts empty
+    model_ = m;
+    cache_.reset();
+    cached_ids_.clear();
+  }
+  return m;
+}
+
+size_t LocalProvider::reuse_prefix(const EngineModel& m, const std::vector<TokenId>& ids, int64_t ctx,
+                                   int64_t max_tokens) {
+  size_t reuse = 0;
+  if (cache_) {
+    // At least one token must be fed to get logits.
+    const size_t limit = std::min({ids.size() - 1, cached_ids_.size(), static_cast<size_t>(cache_->size())});
+    while (reuse < limit && ids[reuse] == cached_ids_[reuse]) ++reuse;
+    cache_->truncate(static_cast<int64_t>(reuse));
+  } else if (kv_budget_ || kv_type_ != KVType::f32) {
+    // Positions are taken from the budget as generation needs them.
+    cache_ = std::make_unique<KVCache>(m.model->make_pool(kv_budget_, kv_type_));
+  } else {
+    cache_ = m.model->make_cache(std::min<int64_t>(ctx, static_cast<int64_t>(ids.size()) + max_tokens));
+  }
+  cached_ids_.resize(reuse);
+  return reuse;
+}
+
+std::unique_ptr<grammar::Matcher> LocalProvider::grammar_matcher(const EngineModel& m, const PreparedRequest& request) {
+  if (!request.grammar) return nullptr;
+  auto compiled = grammar::compile(request.grammar->kind, request.grammar->source);
+  if (trie_owner_ != m.tokenizer.get()) {  // the vocabulary as a byte trie, built once per tokenizer
+    trie_ = std::make_shared<const grammar::TokenTrie>(grammar::token_bytes(*m.tokenizer));
+    trie_owner_ = m.tokenizer.get();
+  }
+  return std::make_unique<grammar::Matcher>(compiled, trie_);
+}
+
+void LocalProvider::remember_cached(const std::vector<TokenId>& prompt, const std::vector<int32_t>& generated) {
+  // What the cache now holds: the prompt and every generated token fed back.
+  cached_ids_.assign(prompt.begin(), prompt.end());
+  cached_ids_.insert(cached_ids_.end(), generated.begin(), generated.end());
+  cached_ids_.resize(std::min(cached_ids_.size(), static_cast<size_t>(cache_->size())));
 }
 
 std::string LocalProvider::model_fingerprint() const { return model_ ? model_->fingerprint : std::string(); }
 
 std::optional<CacheState> LocalProvider::save_cache_state() const {
   if (!model_ || !cache_ || cache_->size() == 0) return std::nullopt;
-  auto shape = kv_shape_of(*model_, *cache_);
-  if (!shape) return std::nullopt;
-  return CacheState{model_->fingerprint, save_kv_blob(*cache_, cached_ids_, *shape)};
+  return CacheState{model_->fingerprint, save_kv_blob(*cache_, cached_ids_, kv_shape_of(*cache_))};
 }
 
 bool LocalProvider::restore_cache_state(const CacheState& state) {
   if (!model_ || state.model_fingerprint != model_->fingerprint) return false;
-  auto probe = model_->model->make_cache(1);
-  auto shape = kv_shape_of(*model_, *probe);
-  if (!shape) return false;
   try {
-    RestoredKv kv = load_kv_blob(state.data, *model_->model, *shape);
+    RestoredKv kv = load_kv_blob(state.data, *model_->model, kv_shape_of(*model_->model->make_cache(1)));
     cache_ = std::move(kv.cache);
     cached_ids_ = std::move(kv.ids);
   } catch (const Error& e) {

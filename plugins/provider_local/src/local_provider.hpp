@@ -62,6 +62,17 @@ class LocalProvider : public Provider {
 
  private:
   std::shared_ptr<EngineModel> model_for(const std::string& spec);
+  // do_generate's steps. The model a request names (empty: the default);
+  // another one than the last starts with an empty KV cache.
+  std::shared_ptr<EngineModel> switch_model(const std::string& spec);
+  // Readies cache_ for `ids`: keeps the longest prefix it already holds (the
+  // count returned), or makes a cache for a prompt of that many tokens plus
+  // `max_tokens`.
+  size_t reuse_prefix(const EngineModel& m, const std::vector<TokenId>& ids, int64_t ctx, int64_t max_tokens);
+  // The request's output grammar as a matcher over m's vocabulary; null without one.
+  std::unique_ptr<grammar::Matcher> grammar_matcher(const EngineModel& m, const PreparedRequest& request);
+  // Records which ids the cache holds after a generation.
+  void remember_cached(const std::vector<TokenId>& prompt, const std::vector<int32_t>& generated);
   int64_t context_length_of(const EngineModel& m) const;
 
   nlohmann::json config_;

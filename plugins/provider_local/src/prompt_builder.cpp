@@ -1,5 +1,8 @@
 #include "prompt_builder.hpp"
 
+#include "allm/error.hpp"
+#include "allm/provider/generation.hpp"
+
 namespace allm::local {
 
 RenderedPrompt render_prompt(const EngineModel& model, const std::vector<Message>& messages,
@@ -24,6 +27,24 @@ RenderedPrompt render_prompt(const EngineModel& model, const std::vector<Message
   out.ids = model.tokenizer->encode(out.text, add_special);
   const auto bos = model.tokenizer->bos_id();
   if (bos && !out.ids.empty() && out.ids.front() == *bos) out.keep_prefix = 1;
+  return out;
+}
+
+FittedPrompt fit_prompt(const EngineModel& model, const PreparedRequest& request, bool raw, size_t context_length,
+                        size_t reserve) {
+  FittedPrompt out;
+  std::vector<Message> messages = request.messages;
+  const size_t keep_prefix = model.tokenizer->bos_id() && model.tokenizer->adds_bos() ? 1 : 0;
+  out.ids = fit_to_context(
+      messages, request.truncation, context_length, reserve,
+      [&](const std::vector<Message>& msgs) {
+        RenderedPrompt r = render_prompt(model, msgs, request.tools, raw);
+        out.text = std::move(r.text);
+        return r.ids;
+      },
+      keep_prefix);
+  if (out.ids.empty()) throw InvalidArgumentError("request: the prompt is empty (no tokens to start from)");
+  out.dropped_messages = request.messages.size() - messages.size();
   return out;
 }
 

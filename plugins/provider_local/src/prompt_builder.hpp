@@ -25,6 +25,17 @@ struct RenderedPrompt {
 RenderedPrompt render_prompt(const EngineModel& model, const std::vector<Message>& messages,
                              const nlohmann::json& tools, bool raw);
 
+// The request's conversation rendered and fitted into `context_length`
+// tokens, leaving `reserve` for the reply (request.truncation decides how:
+// error, dropping the oldest turns, or cutting the prompt's left side).
+struct FittedPrompt {
+  std::vector<TokenId> ids;
+  std::string text;
+  size_t dropped_messages = 0;
+};
+FittedPrompt fit_prompt(const EngineModel& model, const PreparedRequest& request, bool raw, size_t context_length,
+                        size_t reserve);
+
 // Whether the template renders tool specs (it mentions `tools`).
 bool template_uses_tools(const EngineModel& model);
 

@@ -6,6 +6,7 @@
 
 #include "allm/architecture.hpp"
 #include "allm/checkpoint.hpp"
+#include "allm/model_loader.hpp"
 
 namespace allm {
 
@@ -18,6 +19,11 @@ struct LoadedModel {
 // Architecture plugins must already be registered (the host loads them).
 // Throws UnsupportedError listing the installed architectures when none fits.
 LoadedModel load_model(const std::filesystem::path& path, const ModelOptions& options = {});
+// A model resolve_model() found: its checkpoint, with a local store's
+// parameter layer (Ollama's params) applied as generation defaults, built.
+// The one way every front end (the local provider, allm run --prompt-tokens,
+// logits, bench) goes from a resolved model to a runnable one.
+LoadedModel load_model(const ResolvedModel& resolved, const ModelOptions& options = {});
 // Builds the model for an already loaded checkpoint.
 std::unique_ptr<Model> build_model(const Checkpoint& checkpoint, const ModelOptions& options = {});
 

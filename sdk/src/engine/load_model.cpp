@@ -56,4 +56,14 @@ LoadedModel load_model(const std::filesystem::path& path, const ModelOptions& op
   return out;
 }
 
+LoadedModel load_model(const ResolvedModel& resolved, const ModelOptions& options) {
+  const auto t0 = std::chrono::steady_clock::now();
+  LoadedModel out;
+  out.checkpoint = load_checkpoint(resolved.path);
+  if (resolved.stored) apply_stored_defaults(*resolved.stored, out.checkpoint);
+  out.model = build_model(out.checkpoint, options);
+  out.load_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  return out;
+}
+
 }  // namespace allm
