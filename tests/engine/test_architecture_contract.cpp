@@ -178,7 +178,8 @@ TEST(ArchitectureContract, LlamaBiasesAreAppliedWhenTheConfigAsksForThem) {
 
 TEST(ArchitectureContract, EveryBundledArchitectureIsRegistered) {
   load_arch_plugins();
-  for (const char* a : {"llama", "mistral", "qwen2", "qwen3", "gemma2", "gemma3_text", "phi3", "mixtral", "qwen3_moe"})
+  for (const char* a : {"llama", "mistral", "qwen2", "qwen3", "gemma2", "gemma3_text", "phi3", "mixtral", "qwen3_moe",
+                        "granite", "smollm3", "olmo2", "gpt_oss"})
     EXPECT_NE(Registry::instance().architecture(a), nullptr) << a;
 }
 

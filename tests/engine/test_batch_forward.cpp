@@ -101,7 +101,7 @@ TEST_P(BatchForward, EachSequenceEqualsItsSoloRun) {
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, BatchForward,
                          ::testing::Values("llama", "mistral", "gemma2", "gemma3", "phi3", "qwen3_moe", "qwen3-bf16",
-                                           "llama-mlx4"),
+                                           "llama-mlx4", "granite", "smollm3", "olmo2", "gpt_oss"),
                          [](const auto& info) {
                            std::string n = info.param;
                            for (auto& ch : n)

@@ -62,7 +62,8 @@ TEST_P(DecodeInvariantFixture, DecodeEqualsFullForward) {
 
 INSTANTIATE_TEST_SUITE_P(AllFixtures, DecodeInvariantFixture,
                          ::testing::Combine(::testing::Values("llama", "mistral", "qwen2", "qwen3", "gemma2", "gemma3",
-                                                              "phi3", "mixtral", "qwen3_moe", "llama-bf16",
+                                                              "phi3", "mixtral", "qwen3_moe", "granite", "smollm3",
+                                                              "olmo2", "gpt_oss", "llama-bf16",
                                                               "qwen3-bf16", "llama-mlx4", "qwen3-mlx4", "llama-mlx8",
                                                               "qwen3-mlx8", "llama-mlx-mixed"),
                                             ::testing::Bool()),

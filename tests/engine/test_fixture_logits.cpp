@@ -20,7 +20,7 @@ struct Case {
 std::vector<Case> cases() {
   std::vector<Case> out;
   for (const char* n : {"llama", "mistral", "qwen2", "qwen3", "gemma2", "gemma3", "phi3", "mixtral", "qwen3_moe",
-                        "llama-bf16", "qwen3-bf16"})
+                        "granite", "smollm3", "olmo2", "gpt_oss", "llama-bf16", "qwen3-bf16"})
     out.push_back({n, 1e-3});
   for (const char* n : {"llama-mlx4", "qwen3-mlx4", "llama-mlx8", "qwen3-mlx8", "llama-mlx-mixed"})
     out.push_back({n, 2e-2});

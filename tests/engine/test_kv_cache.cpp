@@ -47,7 +47,8 @@ TEST_P(KVCacheDecode, IncrementalEqualsFullForward) {
 
 // Sliding-window and MoE models included: windows must count cached positions.
 INSTANTIATE_TEST_SUITE_P(Fixtures, KVCacheDecode,
-                         ::testing::Values("llama", "mistral", "gemma2", "gemma3", "phi3", "qwen3_moe", "qwen3-mlx4"),
+                         ::testing::Values("llama", "mistral", "gemma2", "gemma3", "phi3", "qwen3_moe", "qwen3-mlx4",
+                                           "granite", "smollm3", "olmo2", "gpt_oss"),
                          [](const auto& info) {
                            std::string n = info.param;
                            for (auto& ch : n)

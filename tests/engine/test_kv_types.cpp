@@ -73,7 +73,8 @@ TEST_P(KVTypes, KeepTheTopTokenWhereTheLeadIsClear) {
 INSTANTIATE_TEST_SUITE_P(AllFixtures, KVTypes,
                          ::testing::Values("llama", "mistral", "qwen2", "qwen3", "gemma2", "gemma3", "phi3", "mixtral",
                                            "qwen3_moe", "llama-bf16", "qwen3-bf16", "llama-mlx4", "qwen3-mlx4",
-                                           "llama-mlx8", "qwen3-mlx8", "llama-mlx-mixed"),
+                                           "llama-mlx8", "qwen3-mlx8", "llama-mlx-mixed", "granite", "smollm3",
+                                           "olmo2", "gpt_oss"),
                          [](const auto& info) {
                            std::string n = info.param;
                            std::replace(n.begin(), n.end(), '-', '_');

@@ -39,6 +39,10 @@ const Expect kFixtures[] = {
     {"qwen3-mlx4", "qwen3", "bfloat16", "affine", 4, 64},
     {"qwen3-mlx8", "qwen3", "bfloat16", "affine", 8, 64},
     {"qwen3_moe", "qwen3_moe", "float32", "", 0, 0},
+    {"granite", "granite", "float32", "", 0, 0},
+    {"smollm3", "smollm3", "float32", "", 0, 0},
+    {"olmo2", "olmo2", "float32", "", 0, 0},
+    {"gpt_oss", "gpt_oss", "float32", "", 0, 0},
 };
 
 class FixtureCheckpoint : public ::testing::TestWithParam<Expect> {};

@@ -42,6 +42,16 @@ class WeightBinder {
   Tensor matrix_rows(const std::string& name, int64_t total_rows, int64_t cols, int64_t r0, int64_t n) const;
   // A vector of n values, widened to F32.
   std::vector<float> vector(const std::string& name, int64_t n) const;
+  // Row r of a [rows, cols] tensor (stacked per-expert biases), widened to F32.
+  std::vector<float> row(const std::string& name, int64_t rows, int64_t cols, int64_t r) const;
+  // Slice `index` of a [slices, in, out] tensor stored input-major (y = x W,
+  // as gpt-oss's fused experts are) as a [count, in] matrix in the [out, in]
+  // layout the kernels take; its rows are the columns first, first + step, ...
+  // (step 2 and first 0 / 1 split interleaved gate/up). Plain types only (F32,
+  // F16, BF16), kept as stored; the copy's bytes are appended to `owned`
+  // (DecoderWeights::owned keeps them alive).
+  Tensor input_major_slice(const std::string& name, const std::vector<int64_t>& shape, int64_t index, int64_t first,
+                           int64_t step, std::vector<std::shared_ptr<const void>>& owned) const;
 
  private:
   const Tensor& get(const std::string& name) const;
@@ -61,14 +71,14 @@ RopeConfig rope_from_config(const ConfigView& cfg, int64_t head_dim, std::option
 
 // Names of one standard (model.layers.N.*) block.
 struct StandardLayerNames {
-  std::string attn_norm = "input_layernorm";
-  std::string ffn_norm = "post_attention_layernorm";
+  std::string attn_norm = "input_layernorm";           // empty: none (post-norm blocks)
+  std::string ffn_norm = "post_attention_layernorm";   // empty: none
   std::string post_attn_norm;  // empty: none
   std::string post_ffn_norm;   // empty: none
   bool qkv_bias = false;
   bool o_bias = false;
   bool mlp_bias = false;  // gate/up/down biases
-  bool qk_norm = false;
+  bool qk_norm = false;   // self_attn.{q,k}_norm: head_dim values, or the whole width with spec.qk_norm_whole_width
   bool dense_mlp = true;  // mlp.gate_proj/up_proj/down_proj
 };
 

@@ -14,14 +14,19 @@ namespace allm {
 
 class ThreadPool;
 
-enum class Activation { silu, gelu_tanh };
+// The gated MLP's activation, out = f(gate, up):
+//  silu:          silu(gate) * up
+//  gelu_tanh:     gelu_tanh(gate) * up
+//  swiglu_clamped (gpt-oss): gate clamped above at `limit`, up to [-limit, limit],
+//                 gate * sigmoid(1.702 * gate) * (up + 1)
+enum class Activation { silu, gelu_tanh, swiglu_clamped };
 
 // Rotary position embedding settings of one layer kind.
 struct RopeConfig {
   int64_t rotary_dim = 0;      // leading dims of each head that rotate (partial rotary)
   bool interleaved = false;    // pairs (2i, 2i+1) (GPT-J/GGUF) instead of (i, i+d/2) (NeoX/HF)
   std::vector<float> inv_freq; // rotary_dim/2 frequencies, scaling already applied
-  float attention_scale = 1;   // multiplies cos/sin (1 for every supported scaling)
+  float attention_scale = 1;   // multiplies cos/sin (YaRN's attention factor; 1 otherwise)
 };
 
 // cos/sin of every (token, frequency) of one forward call.
@@ -87,12 +92,16 @@ class Backend {
   // For every sequence s and token t: out = softmax(q K^T * scale) V over the
   // cached positions of s visible to position pos0 + t (causal, windowed).
   virtual void attention(const AttentionSeq* seqs, int64_t count, const AttentionParams& p) = 0;
-  // out = act(gate) * up, elementwise over count values.
-  virtual void gated_activation(const float* gate, const float* up, int64_t count, Activation act, float* out) = 0;
+  // out = act(gate, up), elementwise over count values (see Activation);
+  // `limit` is swiglu_clamped's clamp (ignored by the others).
+  virtual void gated_activation(const float* gate, const float* up, int64_t count, Activation act, float* out,
+                                float limit = 0) = 0;
   // y += x
   virtual void add(float* y, const float* x, int64_t count) = 0;
   // x = cap * tanh(x / cap)
   virtual void softcap(float* x, int64_t count, float cap) = 0;
+  // x *= factor (Granite's residual and logits multipliers)
+  virtual void scale(float* x, int64_t count, float factor) = 0;
 };
 
 // The CPU backend: SIMD kernels picked by CPUID, a persistent thread pool of

@@ -236,9 +236,17 @@ class CpuBackend final : public Backend {
     return total;
   }
 
-  void gated_activation(const float* gate, const float* up, int64_t count, Activation act, float* out) override {
+  void gated_activation(const float* gate, const float* up, int64_t count, Activation act, float* out,
+                        float limit) override {
     if (act == Activation::silu) {
       for (int64_t i = 0; i < count; ++i) out[i] = gate[i] / (1.0f + std::exp(-gate[i])) * up[i];
+    } else if (act == Activation::swiglu_clamped) {
+      constexpr float kAlpha = 1.702f;  // gpt-oss's fixed sigmoid sharpness
+      for (int64_t i = 0; i < count; ++i) {
+        const float g = std::min(gate[i], limit);
+        const float u = std::clamp(up[i], -limit, limit);
+        out[i] = g / (1.0f + std::exp(-kAlpha * g)) * (u + 1.0f);
+      }
     } else {
       constexpr float kSqrt2OverPi = 0.7978845608028654f;
       for (int64_t i = 0; i < count; ++i) {
@@ -254,6 +262,10 @@ class CpuBackend final : public Backend {
 
   void softcap(float* x, int64_t count, float cap) override {
     for (int64_t i = 0; i < count; ++i) x[i] = cap * std::tanh(x[i] / cap);
+  }
+
+  void scale(float* x, int64_t count, float factor) override {
+    for (int64_t i = 0; i < count; ++i) x[i] *= factor;
   }
 
  private:

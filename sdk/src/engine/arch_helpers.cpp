@@ -2,7 +2,9 @@
 // architecture plugins.
 #include "allm/arch_helpers.hpp"
 
+#include <algorithm>
 #include <cmath>
+#include <cstring>
 
 #include "allm/error.hpp"
 #include "allm/weight_format.hpp"
@@ -93,7 +95,102 @@ std::vector<float> WeightBinder::vector(const std::string& name, int64_t n) cons
   return to_f32(t);
 }
 
+std::vector<float> WeightBinder::row(const std::string& name, int64_t rows, int64_t cols, int64_t r) const {
+  const Tensor& t = get(name);
+  if (t.shape != std::vector<int64_t>{rows, cols})
+    throw ModelLoadError(ckpt_.source.string() + ": tensor '" + name + "' has shape " + shape_text(t.shape) +
+                         ", expected " + shape_text({rows, cols}));
+  return to_f32(slice_rows(t, r, 1));
+}
+
+Tensor WeightBinder::input_major_slice(const std::string& name, const std::vector<int64_t>& shape, int64_t index,
+                                       int64_t first, int64_t step, std::vector<std::shared_ptr<const void>>& owned) const {
+  const Tensor& t = get(name);
+  if (shape.size() != 3 || t.shape != shape)
+    throw ModelLoadError(ckpt_.source.string() + ": tensor '" + name + "' has shape " + shape_text(t.shape) +
+                         ", expected " + shape_text(shape));
+  const size_t elem = dtype_size(t.dtype);
+  if (elem == 0 || (t.dtype != DType::F32 && t.dtype != DType::F16 && t.dtype != DType::BF16))
+    throw ModelLoadError(ckpt_.source.string() + ": tensor '" + name + "' is " + dtype_name(t.dtype) +
+                         "; an input-major tensor must be F32, F16 or BF16");
+  const int64_t in = shape[1], out = shape[2];
+  const int64_t count = first < out ? (out - first + step - 1) / step : 0;
+  auto bytes = std::make_shared<std::vector<uint8_t>>(static_cast<size_t>(count * in) * elem);
+  const auto* src = static_cast<const uint8_t*>(t.data) + static_cast<size_t>(index * in * out) * elem;
+  for (int64_t r = 0; r < count; ++r)
+    for (int64_t c = 0; c < in; ++c)
+      std::memcpy(bytes->data() + static_cast<size_t>(r * in + c) * elem,
+                  src + static_cast<size_t>(c * out + first + r * step) * elem, elem);
+  Tensor m;
+  m.name = name + "[" + std::to_string(index) + "]";
+  m.dtype = t.dtype;
+  m.shape = {count, in};
+  m.data = bytes->data();
+  m.nbytes = bytes->size();
+  owned.push_back(bytes);
+  return m;
+}
+
 // ---- Llama-family defaults --------------------------------------------------
+
+namespace {
+
+// YaRN ("NTK-by-parts" interpolation plus an attention temperature), as
+// transformers computes it: frequencies that turn fewer than beta_slow times
+// over the original context are interpolated (divided by factor), those that
+// turn more than beta_fast times are kept, with a linear ramp between; cos and
+// sin are multiplied by the attention factor (0.1 ln(factor) + 1 by default).
+void apply_yarn(const ConfigView& cfg, const nlohmann::json& sc, float base, RopeConfig& rope) {
+  auto opt = [&](const char* key) -> std::optional<double> {
+    if (!sc.contains(key) || sc[key].is_null()) return std::nullopt;
+    if (!sc[key].is_number()) cfg.fail(std::string("rope_scaling.") + key, "must be a number, got " + sc[key].dump());
+    return sc[key].get<double>();
+  };
+  const double context = cfg.number("max_position_embeddings", 4096);
+  const double original = opt("original_max_position_embeddings").value_or(context);
+  if (original <= 0) cfg.fail("rope_scaling.original_max_position_embeddings", "must be positive");
+  const double factor = opt("factor").value_or(context / original);
+  if (factor <= 0) cfg.fail("rope_scaling.factor", "must be positive");
+  auto mscale_of = [](double scale, double m) { return scale <= 1 ? 1.0 : 0.1 * m * std::log(scale) + 1.0; };
+  double attention = 0;
+  if (auto a = opt("attention_factor")) {
+    attention = *a;
+  } else {
+    const double m = opt("mscale").value_or(0), m_all = opt("mscale_all_dim").value_or(0);
+    attention = m != 0 && m_all != 0 ? mscale_of(factor, m) / mscale_of(factor, m_all) : mscale_of(factor, 1);
+  }
+  // `or` defaults, as transformers reads them: 0 counts as unset.
+  double beta_fast = opt("beta_fast").value_or(0), beta_slow = opt("beta_slow").value_or(0);
+  if (beta_fast == 0) beta_fast = 32;
+  if (beta_slow == 0) beta_slow = 1;
+  bool truncate = true;
+  if (sc.contains("truncate") && !sc["truncate"].is_null()) {
+    if (!sc["truncate"].is_boolean()) cfg.fail("rope_scaling.truncate", "must be true or false");
+    truncate = sc["truncate"].get<bool>();
+  }
+  const double dim = static_cast<double>(rope.rotary_dim);
+  auto correction_dim = [&](double rotations) {
+    return dim * std::log(original / (rotations * 2 * M_PI)) / (2 * std::log(static_cast<double>(base)));
+  };
+  double low = correction_dim(beta_fast), high = correction_dim(beta_slow);
+  if (truncate) low = std::floor(low), high = std::ceil(high);
+  low = std::max(low, 0.0);
+  high = std::min(high, dim - 1);
+  if (low == high) high += 0.001;  // no division by zero
+  const int64_t half = rope.rotary_dim / 2;
+  for (int64_t i = 0; i < half; ++i) {
+    // F32 throughout, as the reference's tensors are.
+    const float pos_freq = std::pow(base, static_cast<float>(2 * i) / static_cast<float>(rope.rotary_dim));
+    const float ramp = std::clamp((static_cast<float>(i) - static_cast<float>(low)) / static_cast<float>(high - low),
+                                  0.0f, 1.0f);
+    const float keep = 1.0f - ramp;  // share of the original (extrapolated) frequency
+    const float extrapolated = 1.0f / pos_freq, interpolated = 1.0f / (static_cast<float>(factor) * pos_freq);
+    rope.inv_freq[i] = interpolated * (1.0f - keep) + extrapolated * keep;
+  }
+  rope.attention_scale = static_cast<float>(attention);
+}
+
+}  // namespace
 
 RopeConfig rope_from_config(const ConfigView& cfg, int64_t head_dim, std::optional<double> base_override,
                             bool with_scaling) {
@@ -152,7 +249,11 @@ RopeConfig rope_from_config(const ConfigView& cfg, int64_t head_dim, std::option
     }
     return rope;
   }
-  cfg.fail("rope_scaling.rope_type", "'" + type + "' is not supported (default, linear, dynamic, llama3 are)");
+  if (type == "yarn") {
+    apply_yarn(cfg, sc, static_cast<float>(base), rope);
+    return rope;
+  }
+  cfg.fail("rope_scaling.rope_type", "'" + type + "' is not supported (default, linear, dynamic, llama3, yarn are)");
 }
 
 DecoderSpec llama_like_spec(const ConfigView& cfg) {
@@ -202,8 +303,8 @@ void bind_standard_attention(const WeightBinder& b, const DecoderSpec& s, int64_
   }
   if (n.o_bias) lw.o_bias = b.vector(p + "o_proj.bias", s.hidden);
   if (n.qk_norm) {
-    lw.q_norm = b.vector(p + "q_norm.weight", s.head_dim);
-    lw.k_norm = b.vector(p + "k_norm.weight", s.head_dim);
+    lw.q_norm = b.vector(p + "q_norm.weight", s.qk_norm_whole_width ? q_out : s.head_dim);
+    lw.k_norm = b.vector(p + "k_norm.weight", s.qk_norm_whole_width ? kv_out : s.head_dim);
   }
 }
 
@@ -219,8 +320,8 @@ DecoderWeights bind_standard(const Checkpoint& ckpt, const DecoderSpec& s, const
     auto& lw = w.layers[i];
     const std::string p = layer_prefix(i);
     bind_standard_attention(b, s, i, n, lw);
-    lw.attn_norm = b.vector(p + n.attn_norm + ".weight", s.hidden);
-    lw.ffn_norm = b.vector(p + n.ffn_norm + ".weight", s.hidden);
+    if (!n.attn_norm.empty()) lw.attn_norm = b.vector(p + n.attn_norm + ".weight", s.hidden);
+    if (!n.ffn_norm.empty()) lw.ffn_norm = b.vector(p + n.ffn_norm + ".weight", s.hidden);
     if (!n.post_attn_norm.empty()) lw.post_attn_norm = b.vector(p + n.post_attn_norm + ".weight", s.hidden);
     if (!n.post_ffn_norm.empty()) lw.post_ffn_norm = b.vector(p + n.post_ffn_norm + ".weight", s.hidden);
     if (n.dense_mlp && !s.layer[i].moe) {

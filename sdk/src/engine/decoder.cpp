@@ -78,6 +78,7 @@ class DecoderModel final : public Model {
     if (rows == 0) return;
     be_->rms_norm(out_.data(), w_.final_norm.data(), rows, s_.hidden, s_.norm_eps, s_.norm_plus_one, h_.data());
     be_->linear(w_.lm_head, h_.data(), rows, logits);
+    if (s_.logits_scale != 1) be_->scale(logits, rows * s_.vocab, s_.logits_scale);
     if (s_.final_softcap > 0) be_->softcap(logits, rows * s_.vocab, s_.final_softcap);
   }
 
@@ -171,18 +172,27 @@ class DecoderModel final : public Model {
     const LayerSpec& ls = s_.layer[i];
     const int64_t H = s_.hidden, D = s_.head_dim;
 
-    // Attention.
-    be_->rms_norm(x_.data(), l.attn_norm.data(), n, H, s_.norm_eps, s_.norm_plus_one, h_.data());
+    // Attention (on the normed input, or on the residual stream itself when
+    // the block has post-norms only).
+    const float* attn_in = x_.data();
+    if (!l.attn_norm.empty()) {
+      be_->rms_norm(x_.data(), l.attn_norm.data(), n, H, s_.norm_eps, s_.norm_plus_one, h_.data());
+      attn_in = h_.data();
+    }
     const Backend::LinearJob qkv[] = {
         {&l.q, q_.data(), bias(l.q_bias)}, {&l.k, k_.data(), bias(l.k_bias)}, {&l.v, v_.data(), bias(l.v_bias)}};
-    be_->linear_group(qkv, 3, h_.data(), n);
+    be_->linear_group(qkv, 3, attn_in, n);
     if (!l.q_norm.empty()) {
-      be_->rms_norm(q_.data(), l.q_norm.data(), n * s_.heads, D, s_.norm_eps, s_.norm_plus_one, q_.data());
-      be_->rms_norm(k_.data(), l.k_norm.data(), n * s_.kv_heads, D, s_.norm_eps, s_.norm_plus_one, k_.data());
+      // Per head: rows of head_dim; whole width: one row per token.
+      const int64_t qd = s_.qk_norm_whole_width ? s_.heads * D : D, kd = s_.qk_norm_whole_width ? s_.kv_heads * D : D;
+      be_->rms_norm(q_.data(), l.q_norm.data(), n * s_.heads * D / qd, qd, s_.norm_eps, s_.norm_plus_one, q_.data());
+      be_->rms_norm(k_.data(), l.k_norm.data(), n * s_.kv_heads * D / kd, kd, s_.norm_eps, s_.norm_plus_one, k_.data());
     }
-    const RopeConfig& rope = s_.ropes[ls.rope];
-    be_->rope(q_.data(), n, s_.heads, D, rope, tables_[ls.rope]);
-    be_->rope(k_.data(), n, s_.kv_heads, D, rope, tables_[ls.rope]);
+    if (ls.use_rope) {
+      const RopeConfig& rope = s_.ropes[ls.rope];
+      be_->rope(q_.data(), n, s_.heads, D, rope, tables_[ls.rope]);
+      be_->rope(k_.data(), n, s_.kv_heads, D, rope, tables_[ls.rope]);
+    }
     int64_t used = 0;
     for (size_t e = 0; e < seqs_.size(); ++e) {
       const Seq& seq = seqs_[e];
@@ -202,42 +212,50 @@ class DecoderModel final : public Model {
       const int64_t q_row = seq.offset * s_.heads * D;
       attn_seqs_[used++] = AttentionSeq{q_.data() + q_row, attn_.data() + q_row, seq.n, seq.pos0, kv};
     }
-    AttentionParams ap{s_.heads, s_.kv_heads, D, s_.attn_scale, s_.attn_softcap, ls.window, nullptr};
+    AttentionParams ap{s_.heads, s_.kv_heads, D, s_.attn_scale, s_.attn_softcap, ls.window, bias(l.sinks)};
     be_->attention(attn_seqs_.data(), used, ap);
     be_->linear(l.o, attn_.data(), n, out_.data(), bias(l.o_bias));
     if (!l.post_attn_norm.empty())
       be_->rms_norm(out_.data(), l.post_attn_norm.data(), n, H, s_.norm_eps, s_.norm_plus_one, out_.data());
-    be_->add(x_.data(), out_.data(), n * H);
+    residual_add(n);
 
     // MLP.
-    be_->rms_norm(x_.data(), l.ffn_norm.data(), n, H, s_.norm_eps, s_.norm_plus_one, h_.data());
+    const float* mlp_in = x_.data();
+    if (!l.ffn_norm.empty()) {
+      be_->rms_norm(x_.data(), l.ffn_norm.data(), n, H, s_.norm_eps, s_.norm_plus_one, h_.data());
+      mlp_in = h_.data();
+    }
     if (ls.moe)
-      moe(l, n);
+      moe(l, mlp_in, n);
     else
-      mlp(l.gate, l.up, l.down, h_.data(), n, out_.data(), &l);
+      mlp(l.gate, l.up, l.down, mlp_in, n, out_.data(), bias(l.gate_bias), bias(l.up_bias), bias(l.down_bias));
     if (!l.post_ffn_norm.empty())
       be_->rms_norm(out_.data(), l.post_ffn_norm.data(), n, H, s_.norm_eps, s_.norm_plus_one, out_.data());
-    be_->add(x_.data(), out_.data(), n * H);
+    residual_add(n);
+  }
+
+  // x += block output (out_), scaled by the residual multiplier.
+  void residual_add(int64_t n) {
+    if (s_.residual_scale != 1) be_->scale(out_.data(), n * s_.hidden, s_.residual_scale);
+    be_->add(x_.data(), out_.data(), n * s_.hidden);
   }
 
   static const float* bias(const std::vector<float>& b) { return b.empty() ? nullptr : b.data(); }
 
-  // `biased` supplies MLP biases (dense layers only).
   void mlp(const Tensor& gate, const Tensor& up, const Tensor& down, const float* in, int64_t n, float* out,
-           const LayerWeights* biased = nullptr) {
+           const float* gate_bias, const float* up_bias, const float* down_bias) {
     const int64_t inter = gate.rows();
-    const Backend::LinearJob gate_up[] = {{&gate, gate_.data(), biased ? bias(biased->gate_bias) : nullptr},
-                                          {&up, up_.data(), biased ? bias(biased->up_bias) : nullptr}};
+    const Backend::LinearJob gate_up[] = {{&gate, gate_.data(), gate_bias}, {&up, up_.data(), up_bias}};
     be_->linear_group(gate_up, 2, in, n);
-    be_->gated_activation(gate_.data(), up_.data(), n * inter, s_.activation, gate_.data());
-    be_->linear(down, gate_.data(), n, out, biased ? bias(biased->down_bias) : nullptr);
+    be_->gated_activation(gate_.data(), up_.data(), n * inter, s_.activation, gate_.data(), s_.swiglu_limit);
+    be_->linear(down, gate_.data(), n, out, down_bias);
   }
 
   // Softmax over the router logits, top-k, optional renormalisation; each
   // expert then runs once on all the tokens routed to it.
-  void moe(const LayerWeights& l, int64_t n) {
+  void moe(const LayerWeights& l, const float* in, int64_t n) {
     const int64_t E = s_.moe.experts, K = s_.moe.top_k, H = s_.hidden;
-    be_->linear(l.router, h_.data(), n, router_.data());
+    be_->linear(l.router, in, n, router_.data(), bias(l.router_bias));
     std::fill(out_.begin(), out_.begin() + n * H, 0.0f);
     // chosen[t*K + j] = (expert, weight)
     chosen_.resize(static_cast<size_t>(n * K));
@@ -268,12 +286,13 @@ class DecoderModel final : public Model {
           if (chosen_[t * K + j].first == e) {
             moe_tokens_[m] = t;
             moe_weights_[m] = chosen_[t * K + j].second;
-            std::copy_n(h_.data() + t * H, H, moe_in_.data() + m * H);
+            std::copy_n(in + t * H, H, moe_in_.data() + m * H);
             ++m;
           }
       if (m == 0) continue;
       const ExpertWeights& ex = l.experts[e];
-      mlp(ex.gate, ex.up, ex.down, moe_in_.data(), m, moe_out_.data());
+      mlp(ex.gate, ex.up, ex.down, moe_in_.data(), m, moe_out_.data(), bias(ex.gate_bias), bias(ex.up_bias),
+          bias(ex.down_bias));
       for (int64_t i = 0; i < m; ++i) {
         float* dst = out_.data() + moe_tokens_[i] * H;
         const float* src = moe_out_.data() + i * H;
@@ -305,6 +324,16 @@ void validate(const DecoderSpec& s, const DecoderWeights& w) {
     if (ls.rope < 0 || ls.rope >= static_cast<int>(s.ropes.size())) bad("layer refers to a missing rope");
   for (int64_t i = 0; i < s.layers; ++i) {
     const auto& l = w.layers[i];
+    const std::string at = "layer " + std::to_string(i) + ": ";
+    auto sized = [&](const std::vector<float>& v, int64_t want, const char* what) {
+      if (!v.empty() && static_cast<int64_t>(v.size()) != want)
+        bad(at + what + " has " + std::to_string(v.size()) + " values, expected " + std::to_string(want));
+    };
+    sized(l.q_norm, s.qk_norm_whole_width ? s.heads * s.head_dim : s.head_dim, "q_norm");
+    sized(l.k_norm, s.qk_norm_whole_width ? s.kv_heads * s.head_dim : s.head_dim, "k_norm");
+    if (l.q_norm.empty() != l.k_norm.empty()) bad(at + "q_norm and k_norm come together");
+    sized(l.sinks, s.heads, "attention sinks");
+    sized(l.router_bias, s.moe.experts, "router bias");
     if (s.layer[i].moe) {
       if (static_cast<int64_t>(l.experts.size()) != s.moe.experts || s.moe.top_k <= 0 || s.moe.top_k > s.moe.experts)
         bad("layer " + std::to_string(i) + ": expert count or top-k invalid");

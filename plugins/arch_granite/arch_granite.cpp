@@ -1,0 +1,38 @@
+// Granite (IBM Granite 3.x dense): Llama blocks with four multipliers —
+// embeddings times embedding_multiplier, attention scores times
+// attention_multiplier (instead of 1/sqrt(head_dim)), each block's output
+// times residual_multiplier before it joins the residual stream, and logits
+// divided by logits_scaling.
+#include "allm/arch_helpers.hpp"
+#include "allm/plugin.hpp"
+
+namespace {
+
+using namespace allm;
+
+class GraniteFactory final : public ArchitectureFactory {
+ public:
+  std::unique_ptr<Model> create(const Checkpoint& ckpt, const ModelOptions& options) const override {
+    ConfigView cfg(ckpt);
+    DecoderSpec spec = llama_like_spec(cfg);
+    spec.activation = activation_from_config(cfg);
+    spec.embed_scale = static_cast<float>(cfg.number("embedding_multiplier", 1.0));
+    spec.residual_scale = static_cast<float>(cfg.number("residual_multiplier", 1.0));
+    if (cfg.has("attention_multiplier")) spec.attn_scale = static_cast<float>(cfg.number("attention_multiplier"));
+    const double logits_scaling = cfg.number("logits_scaling", 1.0);
+    if (!(logits_scaling > 0)) cfg.fail("logits_scaling", "must be positive");
+    spec.logits_scale = static_cast<float>(1.0 / logits_scaling);
+    StandardLayerNames names;
+    names.qkv_bias = names.o_bias = cfg.boolean("attention_bias", false);
+    names.mlp_bias = cfg.boolean("mlp_bias", false);
+    const bool tied = cfg.boolean("tie_word_embeddings", true);
+    return make_decoder_model(spec, bind_standard(ckpt, spec, names, tied), options);
+  }
+};
+
+GraniteFactory factory;
+const allm::Component components[] = {allm::architecture_component("granite", 100, factory)};
+
+}  // namespace
+
+ALLM_DEFINE_PLUGIN("arch-granite", "1.0.0", "Granite architecture (model_type granite)", components)

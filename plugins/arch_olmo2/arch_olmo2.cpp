@@ -1,0 +1,34 @@
+// OLMo 2: Llama blocks with the norms moved after attention and after the MLP
+// (the residual stream goes into both unnormed), and RMSNorm of queries and
+// keys over the whole projected width (all heads together, before rope).
+#include "allm/arch_helpers.hpp"
+#include "allm/plugin.hpp"
+
+namespace {
+
+using namespace allm;
+
+class Olmo2Factory final : public ArchitectureFactory {
+ public:
+  std::unique_ptr<Model> create(const Checkpoint& ckpt, const ModelOptions& options) const override {
+    ConfigView cfg(ckpt);
+    DecoderSpec spec = llama_like_spec(cfg);
+    spec.activation = activation_from_config(cfg);
+    spec.qk_norm_whole_width = true;
+    StandardLayerNames names;
+    names.attn_norm = names.ffn_norm = "";
+    names.post_attn_norm = "post_attention_layernorm";
+    names.post_ffn_norm = "post_feedforward_layernorm";
+    names.qk_norm = true;
+    names.qkv_bias = names.o_bias = cfg.boolean("attention_bias", false);
+    const bool tied = cfg.boolean("tie_word_embeddings", false);
+    return make_decoder_model(spec, bind_standard(ckpt, spec, names, tied), options);
+  }
+};
+
+Olmo2Factory factory;
+const allm::Component components[] = {allm::architecture_component("olmo2", 100, factory)};
+
+}  // namespace
+
+ALLM_DEFINE_PLUGIN("arch-olmo2", "1.0.0", "OLMo 2 architecture (model_type olmo2)", components)
