@@ -101,7 +101,24 @@ class Matcher {
 // nothing else may follow). Ids past the vocabulary are disallowed.
 void mask_logits(Matcher& m, float* logits, int64_t vocab, const std::vector<int32_t>& eos_ids);
 
-// Compiles {kind: json_schema|gbnf|regex, source} (see OutputGrammar).
+// Literal text around JSON values under schemas, one or more in a row: the
+// shape of a reply made of tool calls (allm/tool_calls.hpp builds these).
+// The grammar is open, then items separated by `separator`, then close; each
+// item is one of `choices`: before, a JSON value valid under schema, after.
+struct SchemaItem {
+  std::string before;
+  nlohmann::ordered_json schema;
+  std::string after;
+  std::string where;  // names the schema in compile errors ("tools[0].function.parameters")
+};
+struct ItemList {
+  std::string open, separator, close;
+  std::vector<SchemaItem> choices;
+  bool repeat = false;  // false: exactly one item; true: one or more
+};
+std::shared_ptr<const Grammar> compile_item_list(const ItemList& list);
+
+// Compiles {kind: json_schema|gbnf|regex|tool_calls, source} (see OutputGrammar).
 std::shared_ptr<const Grammar> compile(const std::string& kind, const std::string& source);
 
 }  // namespace allm::grammar

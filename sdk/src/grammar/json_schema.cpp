@@ -49,6 +49,8 @@ class SchemaCompiler {
     b_.define_rule(top, value(root_, ""));
     return b_.finish(top);
   }
+  // The schema's value grammar inside a larger grammar built with the same Builder.
+  Frag emit() { return value(root_, ""); }
 
  private:
   Builder& b_;
@@ -672,6 +674,28 @@ class SchemaCompiler {
 std::shared_ptr<const Grammar> compile_json_schema(const nlohmann::ordered_json& schema) {
   Builder b;
   return SchemaCompiler(b, schema).run();
+}
+
+std::shared_ptr<const Grammar> compile_item_list(const ItemList& list) {
+  if (list.choices.empty()) throw InvalidArgumentError("grammar: an item list needs at least one choice");
+  Builder b;
+  // Each choice is a rule, so the list's repetition calls it instead of
+  // copying its automaton.
+  const int32_t item = b.declare_rule("item");
+  std::vector<Frag> options;
+  for (const auto& c : list.choices) {
+    try {
+      options.push_back(b.seq({b.literal(c.before), SchemaCompiler(b, c.schema).emit(), b.literal(c.after)}));
+    } catch (const InvalidArgumentError& e) {
+      throw InvalidArgumentError(c.where + ": " + e.what());
+    }
+  }
+  b.define_rule(item, b.alt(options));
+  Frag items = list.repeat ? b.seq({b.call(item), b.star(b.seq({b.literal(list.separator), b.call(item)}))})
+                           : b.call(item);
+  const int32_t root = b.declare_rule("root");
+  b.define_rule(root, b.seq({b.literal(list.open), items, b.literal(list.close)}));
+  return b.finish(root);
 }
 
 std::shared_ptr<const Grammar> compile_json_schema_text(std::string_view text) {

@@ -3,6 +3,7 @@
 #include <limits>
 
 #include "allm/error.hpp"
+#include "allm/tool_calls.hpp"
 #include "grammar_ir.hpp"
 
 namespace allm::grammar {
@@ -28,7 +29,8 @@ std::shared_ptr<const Grammar> compile(const std::string& kind, const std::strin
   if (kind == "json_schema") return compile_json_schema_text(source);
   if (kind == "gbnf") return compile_gbnf(source);
   if (kind == "regex") return compile_regex(source);
-  throw InvalidArgumentError("grammar kind must be json_schema, gbnf or regex, got '" + kind + "'");
+  if (kind == "tool_calls") return tools::compile_call_grammar_text(source);
+  throw InvalidArgumentError("grammar kind must be json_schema, gbnf, regex or tool_calls, got '" + kind + "'");
 }
 
 }  // namespace allm::grammar

@@ -86,10 +86,10 @@ void GenerateRequest::validate() const {
 OutputGrammar OutputGrammar::from_json(const json& j, const std::string& where) {
   if (!j.is_object() || !j.contains("kind") || !j["kind"].is_string() || !j.contains("source") ||
       !j["source"].is_string() || j.size() != 2)
-    throw InvalidArgumentError(where + ": expected {\"kind\": \"json_schema\"|\"gbnf\"|\"regex\", \"source\": string}");
+    throw InvalidArgumentError(where + ": expected {\"kind\": \"json_schema\"|\"gbnf\"|\"regex\"|\"tool_calls\", \"source\": string}");
   OutputGrammar g{j["kind"].get<std::string>(), j["source"].get<std::string>()};
-  if (g.kind != "json_schema" && g.kind != "gbnf" && g.kind != "regex")
-    throw InvalidArgumentError(where + ".kind: expected json_schema, gbnf or regex, got '" + g.kind + "'");
+  if (g.kind != "json_schema" && g.kind != "gbnf" && g.kind != "regex" && g.kind != "tool_calls")
+    throw InvalidArgumentError(where + ".kind: expected json_schema, gbnf, regex or tool_calls, got '" + g.kind + "'");
   return g;
 }
 

@@ -1,0 +1,87 @@
+// Qwen3-Coder / Qwen3.5 / Nemotron 3: XML calls, one parameter per tag, values
+// as plain text:
+//   <tool_call>\n<function=f>\n<parameter=city>\nParis\n</parameter>\n</function>\n</tool_call>
+// A value is typed by the tool's schema: string parameters keep the text,
+// others are read as JSON (falling back to the text when it is not JSON).
+#include "syntax.hpp"
+
+namespace allm::tools {
+
+namespace {
+
+constexpr std::string_view kOpen = "<tool_call>", kClose = "</tool_call>", kFunction = "<function=",
+                           kFunctionEnd = "</function>", kParameter = "<parameter=", kParameterEnd = "</parameter>";
+constexpr size_t kMaxName = 256;
+
+bool is_string_type(const nlohmann::json* params, const std::string& key) {
+  if (!params || !params->contains("properties")) return false;
+  const auto& props = (*params)["properties"];
+  if (!props.is_object() || !props.contains(key)) return false;
+  const auto& s = props[key];
+  if (!s.is_object() || !s.contains("type")) return false;
+  const auto& t = s["type"];
+  if (t.is_string()) return t == "string";
+  if (t.is_array()) return t.size() == 1 && t[0] == "string";
+  return false;
+}
+
+}  // namespace
+
+RegionResult parse_qwen3_coder(std::string_view region, bool at_end, const ToolSet& tools) {
+  RegionResult r;
+  auto invalid = [&] {
+    r.status = RegionResult::invalid;
+    return r;
+  };
+  auto need_more = [&] { return at_end ? invalid() : r; };
+  size_t pos = 0;
+  if (starts_with(region, kOpen)) pos = kOpen.size();
+  pos = skip_blanks(region, pos);
+  std::string_view rest = region.substr(pos);
+  if (!starts_with(rest, kFunction)) return is_prefix_of(rest, kFunction) || rest.empty() ? need_more() : invalid();
+  pos += kFunction.size();
+  const size_t name_end = region.find('>', pos);
+  if (name_end == std::string::npos) return region.size() - pos > kMaxName ? invalid() : need_more();
+  ParsedCall call;
+  call.name = std::string(region.substr(pos, name_end - pos));
+  if (call.name.empty() || call.name.size() > kMaxName || call.name.find('\n') != std::string::npos) return invalid();
+  pos = name_end + 1;
+  const nlohmann::json* params = tools.parameters(call.name);
+  ojson args = ojson::object();
+  for (;;) {
+    pos = skip_blanks(region, pos);
+    rest = region.substr(pos);
+    if (starts_with(rest, kFunctionEnd)) {
+      pos += kFunctionEnd.size();
+      break;
+    }
+    if (!starts_with(rest, kParameter))
+      return rest.empty() || is_prefix_of(rest, kFunctionEnd) || is_prefix_of(rest, kParameter) ? need_more()
+                                                                                                 : invalid();
+    pos += kParameter.size();
+    const size_t key_end = region.find('>', pos);
+    if (key_end == std::string::npos) return region.size() - pos > kMaxName ? invalid() : need_more();
+    const std::string key(region.substr(pos, key_end - pos));
+    if (key.empty() || key.size() > kMaxName || key.find('\n') != std::string::npos) return invalid();
+    const size_t value_end = region.find(kParameterEnd, key_end + 1);
+    if (value_end == std::string::npos) return need_more();
+    std::string_view value = region.substr(key_end + 1, value_end - key_end - 1);
+    // The template writes one newline on each side of the value.
+    if (!value.empty() && value.front() == '\n') value.remove_prefix(1);
+    if (!value.empty() && value.back() == '\n') value.remove_suffix(1);
+    if (is_string_type(params, key)) {
+      args[key] = std::string(value);
+    } else {
+      try {
+        args[key] = ojson::parse(value);
+      } catch (const nlohmann::json::exception&) {
+        args[key] = std::string(value);
+      }
+    }
+    pos = value_end + kParameterEnd.size();
+  }
+  call.arguments = args.dump();
+  return close_tag(region, pos, at_end, {std::move(call)}, kClose);
+}
+
+}  // namespace allm::tools
