@@ -20,6 +20,7 @@ jobs=$(nproc)
 declare -A corpus=(
   [fuzz_gguf]=fuzz/gguf/corpus
   [fuzz_grammar]=fuzz/grammar/corpus
+  [fuzz_tool_calls]=fuzz/tool_calls/corpus
   [fuzz_jinja]=fuzz/jinja/corpus
   [fuzz_safetensors]=fuzz/safetensors/corpus
   [fuzz_tokenizer]=fuzz/tokenizer/corpus

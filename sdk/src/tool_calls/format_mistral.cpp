@@ -35,7 +35,8 @@ RegionResult parse_mistral(std::string_view region, bool at_end, const ToolSet&)
     if (list.empty()) return invalid();
     for (const auto& item : list) {
       ParsedCall call;
-      if (!call_from_object(item.dump(), {"arguments", "parameters"}, call)) return invalid();
+      std::string text;
+      if (!dump_json(item, text) || !call_from_object(text, {"arguments", "parameters"}, call)) return invalid();
       r.calls.push_back(std::move(call));
     }
     r.status = RegionResult::done;

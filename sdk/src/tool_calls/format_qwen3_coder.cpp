@@ -80,7 +80,7 @@ RegionResult parse_qwen3_coder(std::string_view region, bool at_end, const ToolS
     }
     pos = value_end + kParameterEnd.size();
   }
-  call.arguments = args.dump();
+  if (!dump_json(args, call.arguments)) return invalid();
   return close_tag(region, pos, at_end, {std::move(call)}, kClose);
 }
 

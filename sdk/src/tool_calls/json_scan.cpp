@@ -6,6 +6,15 @@
 
 namespace allm::tools {
 
+bool dump_json(const ojson& v, std::string& out) {
+  try {
+    out = v.dump();
+    return true;
+  } catch (const nlohmann::json::exception&) {
+    return false;
+  }
+}
+
 bool starts_with(std::string_view s, std::string_view prefix) { return s.substr(0, prefix.size()) == prefix; }
 
 bool is_prefix_of(std::string_view s, std::string_view marker) {
@@ -118,7 +127,8 @@ bool call_from_object(std::string_view object_text, const std::vector<std::strin
   for (const auto& k : keys) {
     auto it = v.find(k);
     if (it == v.end()) continue;
-    if (!arguments_text(it->dump(), out.arguments)) return false;
+    std::string text;
+    if (!dump_json(*it, text) || !arguments_text(text, out.arguments)) return false;
     out.name = v["name"].get<std::string>();
     return true;
   }

@@ -65,6 +65,8 @@ bool arguments_text(std::string_view value_text, std::string& out);
 // Reads {"name": …, "arguments"|"parameters": {…}} (`keys` the accepted
 // argument keys); false when the object is not such a call.
 bool call_from_object(std::string_view object_text, const std::vector<std::string>& keys, ParsedCall& out);
+// JSON text of `v`; false when a string in it is not valid UTF-8 (then it is not a call).
+bool dump_json(const ojson& v, std::string& out);
 bool starts_with(std::string_view s, std::string_view prefix);
 // True when `s` is a proper prefix of `marker` (more text may complete it).
 bool is_prefix_of(std::string_view s, std::string_view marker);
