@@ -43,7 +43,18 @@ struct KernelTable {
   void (*axpy)(float a, const float* x, float* y, int64_t n);
   // Σ p[i]: a pure streaming read (memory-bandwidth measurement).
   float (*read_sum)(const float* p, int64_t n);
+  // y[r] = dot(W[r], x) for r < rows of a row-major BF16/F16 matrix (row
+  // stride k): decode's matrix-vector product, one pass over the weights.
+  void (*gemv_bf16)(const uint16_t* w, int64_t rows, int64_t k, const float* x, float* y);
+  void (*gemv_f16)(const uint16_t* w, int64_t rows, int64_t k, const float* x, float* y);
 };
+
+// A matrix-vector product as one dot product per row (tables without a
+// multi-row kernel).
+template <float (*Dot)(const uint16_t*, const float*, int64_t)>
+void gemv_by_rows(const uint16_t* w, int64_t rows, int64_t k, const float* x, float* y) {
+  for (int64_t r = 0; r < rows; ++r) y[r] = Dot(w + r * k, x, k);
+}
 
 const KernelTable& scalar_table();
 const KernelTable* avx2_table();    // nullptr when not compiled in

@@ -186,7 +186,8 @@ float read_sum(const float* p, int64_t n) {
 
 const KernelTable* avx2_table() {
   static const KernelTable table = {"avx2",     dot_f32,    dot_bf16, dot_f16, dot_mlx, bf16_to_f32,
-                                    f16_to_f32, mlx_to_f32, gemm_f32, axpy,    read_sum};
+                                    f16_to_f32, mlx_to_f32, gemm_f32, axpy,    read_sum,
+                                    gemv_by_rows<dot_bf16>, gemv_by_rows<dot_f16>};
   return &table;
 }
 

@@ -186,6 +186,61 @@ void gemm_f32(const float* w, int64_t rows, const float* x, int64_t tokens, int6
     for (int64_t t = 0; t < tokens; ++t) y[t * ldy + r] = dot_f32(w + r * k, x + t * k, k);
 }
 
+// 16 stored halves (BF16 or F16) widened to floats; `m` masks a row's tail.
+template <bool F16>
+inline __m512 load_half(const uint16_t* p, __mmask16 m) {
+  const __m256i h = _mm256_maskz_loadu_epi16(m, p);
+  return F16 ? _mm512_cvtph_ps(h) : _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+}
+
+// Four rows at a time, two accumulators each: every activation load serves
+// four rows and eight independent FMA chains hide the FMA latency, so one
+// thread streams weights at memory speed. The next four rows are prefetched
+// while these are summed.
+template <bool F16>
+void gemv_half(const uint16_t* w, int64_t rows, int64_t k, const float* x, float* y) {
+  const __mmask16 all = 0xffff;
+  int64_t r = 0;
+  for (; r + 4 <= rows; r += 4) {
+    const uint16_t* w0 = w + r * k;
+    const uint16_t* next = w0 + 4 * k;
+    const bool prefetch = r + 8 <= rows;
+    __m512 a[4][2];
+    for (auto& row : a) row[0] = row[1] = _mm512_setzero_ps();
+    int64_t i = 0;
+    for (; i + 32 <= k; i += 32) {
+      if (prefetch)
+        for (int j = 0; j < 4; ++j) _mm_prefetch(reinterpret_cast<const char*>(next + j * k + i), _MM_HINT_T0);
+      const __m512 x0 = _mm512_loadu_ps(x + i), x1 = _mm512_loadu_ps(x + i + 16);
+      for (int j = 0; j < 4; ++j) {
+        a[j][0] = _mm512_fmadd_ps(load_half<F16>(w0 + j * k + i, all), x0, a[j][0]);
+        a[j][1] = _mm512_fmadd_ps(load_half<F16>(w0 + j * k + i + 16, all), x1, a[j][1]);
+      }
+    }
+    for (; i < k; i += 16) {
+      const __mmask16 m = tail_mask(k - i);
+      const __m512 xv = _mm512_maskz_loadu_ps(m, x + i);
+      for (int j = 0; j < 4; ++j) a[j][0] = _mm512_fmadd_ps(load_half<F16>(w0 + j * k + i, m), xv, a[j][0]);
+    }
+    for (int j = 0; j < 4; ++j) y[r + j] = _mm512_reduce_add_ps(_mm512_add_ps(a[j][0], a[j][1]));
+  }
+  for (; r < rows; ++r) {
+    __m512 a0 = _mm512_setzero_ps();
+    for (int64_t i = 0; i < k; i += 16) {
+      const __mmask16 m = tail_mask(k - i);
+      a0 = _mm512_fmadd_ps(load_half<F16>(w + r * k + i, m), _mm512_maskz_loadu_ps(m, x + i), a0);
+    }
+    y[r] = _mm512_reduce_add_ps(a0);
+  }
+}
+
+void gemv_bf16(const uint16_t* w, int64_t rows, int64_t k, const float* x, float* y) {
+  gemv_half<false>(w, rows, k, x, y);
+}
+void gemv_f16(const uint16_t* w, int64_t rows, int64_t k, const float* x, float* y) {
+  gemv_half<true>(w, rows, k, x, y);
+}
+
 void axpy(float a, const float* x, float* y, int64_t n) {
   const __m512 av = _mm512_set1_ps(a);
   int64_t i = 0;
@@ -213,7 +268,8 @@ float read_sum(const float* p, int64_t n) {
 
 const KernelTable* avx512_table() {
   static const KernelTable table = {"avx512",   dot_f32,    dot_bf16, dot_f16, dot_mlx, bf16_to_f32,
-                                    f16_to_f32, mlx_to_f32, gemm_f32, axpy,    read_sum};
+                                    f16_to_f32, mlx_to_f32, gemm_f32, axpy,    read_sum,
+                                    gemv_bf16, gemv_f16};
   return &table;
 }
 

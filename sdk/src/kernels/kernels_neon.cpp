@@ -82,7 +82,8 @@ float read_sum(const float* p, int64_t n) {
 const KernelTable* neon_table() {
   const KernelTable& s = scalar_table();
   static const KernelTable table = {"neon",        dot_f32,      dot_bf16, dot_f16, s.dot_mlx, bf16_to_f32,
-                                    s.f16_to_f32, s.mlx_to_f32, gemm_f32, axpy,      read_sum};
+                                    s.f16_to_f32, s.mlx_to_f32, gemm_f32, axpy,      read_sum,
+                                    gemv_by_rows<dot_bf16>, gemv_by_rows<dot_f16>};
   return &table;
 }
 

@@ -1,0 +1,56 @@
+#pragma once
+// Several tokens times BF16/F16 weight rows on AMX tiles (TDPBF16PS: a 16x32
+// by 32x16 BF16 product into 16x16 floats, 16 times the multiply-adds of an
+// AVX-512 FMA per cycle). Prefill is compute-bound, so this is its speed.
+//
+// Precision: BF16 keeps 8 significant bits, far too few for activations
+// (decode, on F32 activations, must agree with the batched forward within 1e-4
+// on the logits), so each activation is split once per matmul into three BF16
+// parts, x = hi + mid + lo (24 significant bits, F32's), and the exact BF16
+// products sum in F32: W·x = W·hi + W·mid + W·lo. F16 weights (11 significant
+// bits) are split per panel, w = whi + wlo exactly, and whi·(hi + mid + lo) +
+// wlo·(hi + mid) is kept (the dropped wlo·lo is below 2^-26 of the product).
+// Two parts (16 bits) were tried: decode and the full forward then differed by
+// up to 3.6e-4 on the bfloat16 fixtures.
+//
+// Layout: weights are the A operand, 16 rows x 32 columns read in place
+// (BF16) or from a per-thread converted panel (F16); the activations are the
+// B operand, converted by `prepare` into 1 KiB tiles of 16 tokens x 32
+// columns (hi, mid, lo) in the pair-interleaved order TDPBF16PS reads. Columns past the last
+// multiple of 32 and rows past the last multiple of 16 are summed in F32 from
+// the F32 copy of the activations kept in the same buffer.
+#include <stddef.h>
+#include <stdint.h>
+
+namespace allm::kernels::amx {
+
+// Start of a prepared buffer (see prepared_bytes).
+struct Prepared {
+  int64_t n;       // tokens
+  int64_t cols;    // activation length (the weights' columns)
+  int64_t k32;     // cols rounded down to a multiple of 32 (the tiled part)
+  int64_t blocks;  // token blocks of 16 (tokens padded with zeros)
+  // Followed by: float x[n * cols] (a copy of the activations), then when
+  // `blocks` > 0 the tiles: for each token block, for each 32-column block,
+  // hi, mid then lo, 1 KiB each.
+  const float* x() const { return reinterpret_cast<const float*>(this + 1); }
+};
+
+// True when the CPU has AMX-TILE and AMX-BF16 and the kernel granted this
+// process the tile state (arch_prctl ARCH_REQ_XCOMP_PERM). Asked once.
+bool usable();
+
+// Bytes `prepare` writes for n tokens of `cols` floats; `tiles` says whether
+// the AMX tiles are built (false: only the header and the F32 copy).
+size_t prepared_bytes(int64_t n, int64_t cols, bool tiles);
+void prepare(const float* x, int64_t n, int64_t cols, bool tiles, void* out);
+
+// y[t * ldy + r] = dot(row r of w, token t) for r in [r0, r1) and every token of
+// `p` (built with tiles). w is row-major with p.cols columns. `scratch` holds
+// at least panel_scratch_halves(cols) halves (F16 only; null for BF16).
+void matmul_bf16(const uint16_t* w, int64_t r0, int64_t r1, const Prepared& p, float* y, int64_t ldy);
+void matmul_f16(const uint16_t* w, int64_t r0, int64_t r1, const Prepared& p, float* y, int64_t ldy,
+                uint16_t* scratch);
+int64_t panel_scratch_halves(int64_t cols);
+
+}  // namespace allm::kernels::amx
