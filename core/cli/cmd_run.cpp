@@ -20,6 +20,7 @@
 #include "allm/registry.hpp"
 #include "allm/grammar.hpp"
 #include "allm/tokenizer.hpp"
+#include "allm/tokenizer_loader.hpp"
 #include "engine_cli.hpp"
 #include "generation_cli.hpp"
 
@@ -27,14 +28,11 @@ namespace allm::cli {
 
 namespace {
 
-// The checkpoint's tokenizer through the "hf" tokenizer plugin, or null when
-// it has none (the ids are still the result; the text is left out).
+// The checkpoint's tokenizer (the plugin whose can_load takes it), or null
+// when it has none (the ids are still the result; the text is left out).
 std::unique_ptr<Tokenizer> checkpoint_tokenizer(const Checkpoint& ckpt) {
-  TokenizerFactory* f = Registry::instance().tokenizer("hf");
-  if (!f) return nullptr;
   try {
-    if (ckpt.tokenizer_json) return f->load(*ckpt.tokenizer_json);
-    if (ckpt.tokenizer_json_text) return f->load_json(*ckpt.tokenizer_json_text, ckpt.source.string());
+    return load_checkpoint_tokenizer(ckpt);
   } catch (const Error& e) {  // say why there is no text
     log().warn("no text: {}", e.what());
   }

@@ -11,22 +11,13 @@
 #include "allm/log.hpp"
 #include "allm/model_loader.hpp"
 #include "allm/registry.hpp"
+#include "allm/tokenizer_loader.hpp"
 
 namespace allm::local {
 
 namespace {
 
 using nlohmann::json;
-
-std::unique_ptr<Tokenizer> load_tokenizer(const Checkpoint& ckpt) {
-  TokenizerFactory* factory = Registry::instance().tokenizer("hf");
-  if (!factory)
-    throw PluginLoadError("the 'hf' tokenizer plugin is not loaded; the local provider needs it to run " +
-                          ckpt.source.string());
-  if (ckpt.tokenizer_json) return factory->load(*ckpt.tokenizer_json);
-  if (ckpt.tokenizer_json_text) return factory->load_json(*ckpt.tokenizer_json_text, ckpt.source.string());
-  throw ModelLoadError(ckpt.source.string() + ": no tokenizer.json (and no tokenizer in the file)");
-}
 
 // tokenizer_config.json spells a special token as a string or {"content": ...}.
 std::string token_text(const json& v) {
@@ -98,7 +89,7 @@ std::shared_ptr<EngineModel> load_engine_model(const std::string& spec, int thre
       m->checkpoint = std::move(loaded.checkpoint);
       m->model = std::move(loaded.model);
       m->batcher = std::make_unique<ForwardBatcher>(*m->model);
-      m->tokenizer = load_tokenizer(m->checkpoint);
+      m->tokenizer = load_checkpoint_tokenizer(m->checkpoint);
       read_special_tokens(*m);
       m->template_source = find_template(m->checkpoint);
       if (m->template_source.fallback)
