@@ -4,7 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 packages=(build-essential cmake pkg-config git libboost-all-dev nlohmann-json3-dev libspdlog-dev
   libpcre2-dev libutf8proc-dev libpoppler-cpp-dev libstb-dev zlib1g-dev libpng-dev libjpeg-dev libreadline-dev
-  libgtest-dev libgmock-dev libbenchmark-dev libcurl4-openssl-dev libssl-dev
+  libgtest-dev libgmock-dev libbenchmark-dev libcurl4-openssl-dev libssl-dev libsentencepiece-dev
   curl chromium python3
   # clang builds the libFuzzer targets scripts/test.sh runs (fuzz/, scripts/fuzz.sh).
   clang libclang-rt-14-dev)
