@@ -63,7 +63,7 @@ void amx_matmul(const Tensor& w, int64_t r0, int64_t r1, const void* prepared, f
   if (p.blocks == 0) {  // too few tokens for tiles
     const auto& k = kernels::active();
     for (int64_t t = 0; t < p.n; ++t)
-      (F16 ? k.gemv_f16 : k.gemv_bf16)(base + r0 * cols, r1 - r0, cols, p.x() + t * cols, y + t * ldy + r0);
+      (F16 ? k.gemv_f16 : k.gemv_bf16)(base + r0 * cols, r1 - r0, cols, p.src + t * cols, y + t * ldy + r0);
     return;
   }
   if constexpr (F16) {

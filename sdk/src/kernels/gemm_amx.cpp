@@ -22,7 +22,8 @@ namespace allm::kernels::amx {
 namespace {
 
 constexpr int64_t kTileHalves = 512;   // one 1 KiB tile of BF16 values
-constexpr int64_t kParts = 3;          // activation tiles per 32 columns: hi, mid, lo
+constexpr int64_t kParts = 3;
+constexpr size_t kHeadBytes = (sizeof(Prepared) + 63) / 64 * 64;  // tiles start on a cache line          // activation tiles per 32 columns: hi, mid, lo
 constexpr int64_t kPanelBytes = 512 << 10;  // weights kept in L2 across token blocks
 
 inline int64_t imin(int64_t a, int64_t b) { return a < b ? a : b; }
@@ -76,6 +77,32 @@ inline void split32x3(__m512 v0, __m512 v1, __m512i& hi, __m512i& mid, __m512i& 
   lo = pack(round_bf16(_mm512_sub_ps(r0, widen(m0))), round_bf16(_mm512_sub_ps(r1, widen(m1))));
 }
 
+// r[i] holds 16 dwords of row i; stores the transpose (row j = dword j of
+// every r[i]) as 16 rows of 64 bytes at dst.
+inline void transpose16_store(const __m512i* r, uint16_t* dst) {
+  __m512i a[16], b[16];
+  for (int k = 0; k < 8; ++k) {
+    a[2 * k] = _mm512_unpacklo_epi32(r[2 * k], r[2 * k + 1]);
+    a[2 * k + 1] = _mm512_unpackhi_epi32(r[2 * k], r[2 * k + 1]);
+  }
+  for (int k = 0; k < 4; ++k) {
+    b[4 * k] = _mm512_unpacklo_epi64(a[4 * k], a[4 * k + 2]);
+    b[4 * k + 1] = _mm512_unpackhi_epi64(a[4 * k], a[4 * k + 2]);
+    b[4 * k + 2] = _mm512_unpacklo_epi64(a[4 * k + 1], a[4 * k + 3]);
+    b[4 * k + 3] = _mm512_unpackhi_epi64(a[4 * k + 1], a[4 * k + 3]);
+  }
+  // b[4g + c], 128-bit lane L: column 4L + c of rows 4g..4g+3.
+  for (int c = 0; c < 4; ++c) {
+    const __m512i s0 = _mm512_shuffle_i32x4(b[c], b[4 + c], 0x88), s1 = _mm512_shuffle_i32x4(b[c], b[4 + c], 0xdd);
+    const __m512i s2 = _mm512_shuffle_i32x4(b[8 + c], b[12 + c], 0x88);
+    const __m512i s3 = _mm512_shuffle_i32x4(b[8 + c], b[12 + c], 0xdd);
+    _mm512_storeu_si512(dst + (0 + c) * 32, _mm512_shuffle_i32x4(s0, s2, 0x88));
+    _mm512_storeu_si512(dst + (8 + c) * 32, _mm512_shuffle_i32x4(s0, s2, 0xdd));
+    _mm512_storeu_si512(dst + (4 + c) * 32, _mm512_shuffle_i32x4(s1, s3, 0x88));
+    _mm512_storeu_si512(dst + (12 + c) * 32, _mm512_shuffle_i32x4(s1, s3, 0xdd));
+  }
+}
+
 template <bool F16>
 inline float to_float(uint16_t h) {
   return F16 ? f16_to_float(h) : bf16_to_float(h);
@@ -95,8 +122,7 @@ float dot_range(const uint16_t* w, const float* x, int64_t k0, int64_t k1) {
 }
 
 uint16_t* tiles_of(const Prepared& p) {
-  const uint64_t head = (sizeof(Prepared) + uint64_t(p.n * p.cols) * 4 + 63) / 64 * 64;
-  return reinterpret_cast<uint16_t*>(reinterpret_cast<uintptr_t>(&p) + head);
+  return reinterpret_cast<uint16_t*>(reinterpret_cast<uintptr_t>(&p) + kHeadBytes);
 }
 
 // R panels of 16 weight rows (A: ahi/alo, lda elements apart) x T blocks of 16
@@ -125,25 +151,36 @@ void tile_kernel(const uint16_t* ahi, const uint16_t* alo, int64_t lda, const ui
   for (int64_t kb = 0; kb < kbs; ++kb) {
     const uint16_t* b0 = b + kb * kParts * kTileHalves;
     const uint16_t* b1 = b0 + bnext;
-    _tile_loadd(4, ahi + kb * 32, stride);
-    if (R == 2) _tile_loadd(5, ahi + 16 * lda + kb * 32, stride);
-    ALLM_AMX_PART0(6, b0);
-    ALLM_AMX_PART0(7, b0 + kTileHalves);
-    ALLM_AMX_PART0(6, b0 + 2 * kTileHalves);
-    if (T == 2) {
-      ALLM_AMX_PART1(7, b1);
-      ALLM_AMX_PART1(6, b1 + kTileHalves);
-      ALLM_AMX_PART1(7, b1 + 2 * kTileHalves);
-    }
-    if (F16) {  // the weights' lo parts times the activations' hi and mid
+    if (F16) {  // the weights' lo parts times the activations' hi parts first
       _tile_loadd(4, alo + kb * 32, stride);
       if (R == 2) _tile_loadd(5, alo + 16 * lda + kb * 32, stride);
       ALLM_AMX_PART0(6, b0);
-      ALLM_AMX_PART0(7, b0 + kTileHalves);
       if (T == 2) {
-        ALLM_AMX_PART1(6, b1);
-        ALLM_AMX_PART1(7, b1 + kTileHalves);
+        ALLM_AMX_PART1(7, b1);
       }
+    }
+    _tile_loadd(4, ahi + kb * 32, stride);
+    if (R == 2) _tile_loadd(5, ahi + 16 * lda + kb * 32, stride);
+    if (F16) {  // tiles 6 and 7 still hold the hi parts
+      _tile_dpbf16ps(0, 4, 6);
+      if (R == 2) _tile_dpbf16ps(2, 5, 6);
+      if (T == 2) {
+        _tile_dpbf16ps(1, 4, 7);
+        if (R == 2) _tile_dpbf16ps(3, 5, 7);
+      }
+    } else {
+      ALLM_AMX_PART0(6, b0);
+      if (T == 2) {
+        ALLM_AMX_PART1(7, b1);
+      }
+    }
+    ALLM_AMX_PART0(6, b0 + kTileHalves);
+    if (T == 2) {
+      ALLM_AMX_PART1(7, b1 + kTileHalves);
+    }
+    ALLM_AMX_PART0(6, b0 + 2 * kTileHalves);
+    if (T == 2) {
+      ALLM_AMX_PART1(7, b1 + 2 * kTileHalves);
     }
   }
   _tile_stored(0, c, 64);
@@ -196,7 +233,7 @@ template <bool F16>
 void matmul(const uint16_t* w, int64_t r0, int64_t r1, const Prepared& p, float* y, int64_t ldy, uint16_t* scratch) {
   const int64_t cols = p.cols, k32 = p.k32, kbs = k32 / 32;
   const int64_t tiled_end = r0 + (r1 - r0) / 16 * 16;
-  const float* x = p.x();
+  const float* x = p.src;
   if (kbs > 0 && tiled_end > r0 && p.blocks > 0) {
     const uint16_t* tiles = tiles_of(p);
     const int64_t chunk = F16 ? chunk_rows(k32 * 4) : chunk_rows(cols * 2);
@@ -256,9 +293,8 @@ void matmul(const uint16_t* w, int64_t r0, int64_t r1, const Prepared& p, float*
 }  // namespace
 
 size_t prepared_bytes(int64_t n, int64_t cols, bool tiles) {
-  const uint64_t head = (sizeof(Prepared) + uint64_t(n * cols) * 4 + 63) / 64 * 64;
-  if (!tiles) return size_t(head);
-  return size_t(head + uint64_t((n + 15) / 16) * uint64_t(cols / 32) * kParts * kTileHalves * 2);
+  if (!tiles) return kHeadBytes;
+  return size_t(kHeadBytes + uint64_t((n + 15) / 16) * uint64_t(cols / 32) * kParts * kTileHalves * 2);
 }
 
 void prepare(const float* x, int64_t n, int64_t cols, bool tiles, void* out) {
@@ -267,28 +303,28 @@ void prepare(const float* x, int64_t n, int64_t cols, bool tiles, void* out) {
   p->cols = cols;
   p->k32 = cols / 32 * 32;
   p->blocks = tiles ? (n + 15) / 16 : 0;
-  float* copy = reinterpret_cast<float*>(p + 1);
-  for (int64_t i = 0; i < n * cols; ++i) copy[i] = x[i];
+  p->src = x;
   if (!tiles) return;
   const int64_t kbs = p->k32 / 32;
   uint16_t* t = tiles_of(*p);
-  const int64_t halves = p->blocks * kbs * kParts * kTileHalves;
-  for (int64_t i = 0; i < halves; i += 32) _mm512_storeu_si512(t + i, _mm512_setzero_si512());  // padding tokens
-  // Pair j of 32 columns lands in tile row j, at the token's dword.
-  const __m512i rows = _mm512_setr_epi32(0, 16, 32, 48, 64, 80, 96, 112, 128, 144, 160, 176, 192, 208, 224, 240);
-  for (int64_t tok = 0; tok < n; ++tok) {
-    uint16_t* block = t + (tok / 16) * kbs * kParts * kTileHalves;
-    int* col = reinterpret_cast<int*>(block) + tok % 16;
-    const float* xr = x + tok * cols;
+  // For 16 tokens x 32 columns: each token's 16 column pairs (one dword each)
+  // per part, then a 16x16 dword transpose puts pair j of every token in tile
+  // row j. Tokens past n are zeros.
+  alignas(64) __m512i part[kParts][16];
+  for (int64_t b = 0; b < p->blocks; ++b)
     for (int64_t kb = 0; kb < kbs; ++kb) {
-      __m512i hi, mid, lo;
-      split32x3(_mm512_loadu_ps(xr + kb * 32), _mm512_loadu_ps(xr + kb * 32 + 16), hi, mid, lo);
-      int* dst = col + kb * kParts * kTileHalves / 2;
-      _mm512_i32scatter_epi32(dst, rows, hi, 4);
-      _mm512_i32scatter_epi32(dst + kTileHalves / 2, rows, mid, 4);
-      _mm512_i32scatter_epi32(dst + kTileHalves, rows, lo, 4);
+      for (int64_t i = 0; i < 16; ++i) {
+        const int64_t tok = b * 16 + i;
+        if (tok < n) {
+          const float* xr = x + tok * cols + kb * 32;
+          split32x3(_mm512_loadu_ps(xr), _mm512_loadu_ps(xr + 16), part[0][i], part[1][i], part[2][i]);
+        } else {
+          part[0][i] = part[1][i] = part[2][i] = _mm512_setzero_si512();
+        }
+      }
+      uint16_t* dst = t + (b * kbs + kb) * kParts * kTileHalves;
+      for (int q = 0; q < kParts; ++q) transpose16_store(part[q], dst + q * kTileHalves);
     }
-  }
 }
 
 int64_t panel_scratch_halves(int64_t cols) {

@@ -9,7 +9,8 @@
 // parts, x = hi + mid + lo (24 significant bits, F32's), and the exact BF16
 // products sum in F32: W·x = W·hi + W·mid + W·lo. F16 weights (11 significant
 // bits) are split per panel, w = whi + wlo exactly, and whi·(hi + mid + lo) +
-// wlo·(hi + mid) is kept (the dropped wlo·lo is below 2^-26 of the product).
+// wlo·hi is kept (the dropped wlo·(mid + lo) is below 2^-17 of the product:
+// the F16 weights' own rounding is 2^-11).
 // Two parts (16 bits) were tried: decode and the full forward then differed by
 // up to 3.6e-4 on the bfloat16 fixtures.
 //
@@ -18,7 +19,7 @@
 // B operand, converted by `prepare` into 1 KiB tiles of 16 tokens x 32
 // columns (hi, mid, lo) in the pair-interleaved order TDPBF16PS reads. Columns past the last
 // multiple of 32 and rows past the last multiple of 16 are summed in F32 from
-// the F32 copy of the activations kept in the same buffer.
+// the F32 activations themselves.
 #include <stddef.h>
 #include <stdint.h>
 
@@ -29,11 +30,13 @@ struct Prepared {
   int64_t n;       // tokens
   int64_t cols;    // activation length (the weights' columns)
   int64_t k32;     // cols rounded down to a multiple of 32 (the tiled part)
-  int64_t blocks;  // token blocks of 16 (tokens padded with zeros)
-  // Followed by: float x[n * cols] (a copy of the activations), then when
-  // `blocks` > 0 the tiles: for each token block, for each 32-column block,
-  // hi, mid then lo, 1 KiB each.
-  const float* x() const { return reinterpret_cast<const float*>(this + 1); }
+  int64_t blocks;  // token blocks of 16 (tokens padded with zeros); 0: no tiles
+  // The F32 activations `prepare` was given, for the parts summed in F32 and
+  // for one token: the backend multiplies right after preparing, while its
+  // input is alive, so they are read in place rather than copied.
+  const float* src;
+  // When `blocks` > 0, tiles follow (from the next cache line): for each
+  // token block, for each 32-column block, hi, mid then lo, 1 KiB each.
 };
 
 // True when the CPU has AMX-TILE and AMX-BF16 and the kernel granted this
@@ -41,7 +44,8 @@ struct Prepared {
 bool usable();
 
 // Bytes `prepare` writes for n tokens of `cols` floats; `tiles` says whether
-// the AMX tiles are built (false: only the header and the F32 copy).
+// the AMX tiles are built (false: only the header). `x` must outlive the
+// matmul calls on `out` (Prepared::src).
 size_t prepared_bytes(int64_t n, int64_t cols, bool tiles);
 void prepare(const float* x, int64_t n, int64_t cols, bool tiles, void* out);
 
