@@ -34,10 +34,13 @@ declare -A extra=([fuzz_jinja]="-dict=fuzz/jinja/jinja.dict")
 declare -A runs=(
   [fuzz_gguf]=80000 [fuzz_grammar]=12000 [fuzz_jinja]=25000 [fuzz_safetensors]=70000
   [fuzz_tokenizer]=7000 [fuzz_provider_request]=200000 [fuzz_media_text]=400000
-  [fuzz_media_image]=400000 [fuzz_media_pdf]=3000
+  [fuzz_media_image]=400000 [fuzz_media_pdf]=3000 [fuzz_tool_calls]=15000
 )
 
 targets=("$@")
+for t in "${!corpus[@]}"; do
+  [ -n "${runs[$t]:-}" ] || { echo "fuzz.sh: $t has no entry in runs (add one: ~10 s on a CI core)" >&2; exit 2; }
+done
 [ ${#targets[@]} -eq 0 ] && targets=($(printf '%s\n' "${!corpus[@]}" | sort))
 
 launcher=()
