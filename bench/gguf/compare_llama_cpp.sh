@@ -4,17 +4,20 @@
 # the ratio allm / llama.cpp (> 1: allm is faster).
 #
 #   bench/gguf/compare_llama_cpp.sh --llama-bench /path/to/llama-bench --model model.gguf \
-#       [--allm build/bin/allm] [--threads "1 2"] [--prompt 128] [--gen 64] [--reps 3]
+#       [--allm build/bin/allm] [--threads "1 2"] [--prompt 128] [--gen 64] [--reps 3] [--median]
 #
 # llama.cpp is not part of allm: build or download llama-bench yourself.
 # Both warm up first (llama-bench's warm-up run; allm bench's warm-up pass).
 # allm's decode is measured after the prompt (KV cache of --prompt tokens),
 # llama-bench's tg test from an empty cache. Each side reports the best of
 # --reps runs (llama-bench: the fastest of its per-repetition samples), which
-# is the fairest figure on a machine shared with other work.
+# is the fairest figure on a machine shared with other work. With --median
+# the sides run in turn, one run each per round (allm, then llama-bench -r 1),
+# for --reps rounds, and each side reports its median and its range (min-max):
+# load from other work then falls on both sides alike.
 set -eu
 
-LLAMA_BENCH="" MODEL="" ALLM="" THREADS="1 2" PROMPT=128 GEN=64 REPS=3
+LLAMA_BENCH="" MODEL="" ALLM="" THREADS="1 2" PROMPT=128 GEN=64 REPS=3 MEDIAN=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --llama-bench) LLAMA_BENCH="$2"; shift 2 ;;
@@ -24,7 +27,8 @@ while [ $# -gt 0 ]; do
     --prompt) PROMPT="$2"; shift 2 ;;
     --gen) GEN="$2"; shift 2 ;;
     --reps) REPS="$2"; shift 2 ;;
-    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    --median) MEDIAN=1; shift ;;
+    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
     *) echo "unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -36,29 +40,45 @@ if [ -z "$ALLM" ]; then ALLM="$(dirname "$0")/../../build/bin/allm"; fi
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 
-printf '%s\n' "model: $MODEL  prompt: $PROMPT  gen: $GEN  reps: $REPS"
+printf '%s\n' "model: $MODEL  prompt: $PROMPT  gen: $GEN  reps: $REPS  $( [ "$MEDIAN" = 1 ] && echo 'median of runs in turn' || echo 'best run' )"
 printf '%-8s %12s %12s %7s   %12s %12s %7s\n' threads "allm pp/s" "llama pp/s" ratio "allm tg/s" "llama tg/s" ratio
 for t in $THREADS; do
   : > "$TMP/allm.jsonl"
-  r=0
-  while [ "$r" -lt "$REPS" ]; do
+  : > "$TMP/llama.jsonl"
+  allm_run() {
     "$ALLM" bench "$MODEL" --threads "$t" --prompt-tokens "$PROMPT" --gen-tokens "$GEN" --no-bandwidth --json \
       2>/dev/null | tr -d '\n' >> "$TMP/allm.jsonl"
     echo >> "$TMP/allm.jsonl"
-    r=$((r + 1))
-  done
-  "$LLAMA_BENCH" -m "$MODEL" -t "$t" -p "$PROMPT" -n "$GEN" -r "$REPS" -o json > "$TMP/llama.json" 2>/dev/null
-  python3 - "$t" "$TMP/allm.jsonl" "$TMP/llama.json" <<'PY'
-import json, sys
-t, allm_file, llama_file = sys.argv[1:]
+  }
+  llama_run() {  # $1: repetitions
+    "$LLAMA_BENCH" -m "$MODEL" -t "$t" -p "$PROMPT" -n "$GEN" -r "$1" -o json 2>/dev/null | tr -d '\n' >> "$TMP/llama.jsonl"
+    echo >> "$TMP/llama.jsonl"
+  }
+  r=0
+  if [ "$MEDIAN" = 1 ]; then
+    while [ "$r" -lt "$REPS" ]; do allm_run; llama_run 1; r=$((r + 1)); done
+  else
+    while [ "$r" -lt "$REPS" ]; do allm_run; r=$((r + 1)); done
+    llama_run "$REPS"
+  fi
+  python3 - "$t" "$TMP/allm.jsonl" "$TMP/llama.jsonl" "$MEDIAN" <<'PY'
+import json, statistics, sys
+t, allm_file, llama_file, median = sys.argv[1:]
+pick = statistics.median if median == "1" else max
 runs = [json.loads(l) for l in open(allm_file) if l.strip()]
-a_pp = max(r["prefill_tokens_per_s"] for r in runs)
-a_tg = max(r["decode_tokens_per_s"] for r in runs)
-l_pp = l_tg = float("nan")
-for e in json.load(open(llama_file)):
-    best = max(e.get("samples_ts") or [e["avg_ts"]])
-    if e.get("n_prompt", 0) > 0 and e.get("n_gen", 0) == 0: l_pp = best
-    if e.get("n_gen", 0) > 0 and e.get("n_prompt", 0) == 0: l_tg = best
+a_pp_all = [r["prefill_tokens_per_s"] for r in runs]
+a_tg_all = [r["decode_tokens_per_s"] for r in runs]
+l_pp_all, l_tg_all = [], []
+for line in open(llama_file):
+    if not line.strip(): continue
+    for e in json.loads(line):
+        samples = e.get("samples_ts") or [e["avg_ts"]]
+        if e.get("n_prompt", 0) > 0 and e.get("n_gen", 0) == 0: l_pp_all += samples
+        if e.get("n_gen", 0) > 0 and e.get("n_prompt", 0) == 0: l_tg_all += samples
+a_pp, a_tg, l_pp, l_tg = (pick(v) if v else float("nan") for v in (a_pp_all, a_tg_all, l_pp_all, l_tg_all))
 print(f"{t:<8} {a_pp:12.1f} {l_pp:12.1f} {a_pp / l_pp:7.2f}   {a_tg:12.2f} {l_tg:12.2f} {a_tg / l_tg:7.2f}")
+if median == "1":
+    span = lambda v: f"{min(v):.1f}-{max(v):.1f}" if v else "-"
+    print(f"{'':8} range: allm pp {span(a_pp_all)}, llama pp {span(l_pp_all)}, allm tg {span(a_tg_all)}, llama tg {span(l_tg_all)}")
 PY
 done

@@ -130,15 +130,18 @@ uint16_t* tiles_of(const Prepared& p) {
 // column blocks. Output tile 2i+j is panel i x block j, stored at
 // c + j * 512 + i * 256 (row m, token t at m * 16 + t). Tiles 4-5 hold the
 // weights, 6-7 the activation parts in turn; four independent accumulators
-// keep the tile unit busy while the loads of the next parts land.
-#define ALLM_AMX_PART0(TILE, PTR)    \
-  _tile_loadd(TILE, PTR, 64);        \
-  _tile_dpbf16ps(0, 4, TILE);        \
-  if (R == 2) _tile_dpbf16ps(2, 5, TILE)
-#define ALLM_AMX_PART1(TILE, PTR)    \
-  _tile_loadd(TILE, PTR, 64);        \
-  _tile_dpbf16ps(1, 4, TILE);        \
-  if (R == 2) _tile_dpbf16ps(3, 5, TILE)
+// keep the tile unit busy.
+// One activation part of both token blocks into tiles 6 and 7, then every
+// product with the weights in tiles 4 and 5: the loads are issued together,
+// ahead of the four products that need them.
+#define ALLM_AMX_LOAD(OFFSET)            \
+  _tile_loadd(6, b0 + (OFFSET), 64);     \
+  if (T == 2) _tile_loadd(7, b1 + (OFFSET), 64)
+#define ALLM_AMX_PRODUCTS()              \
+  _tile_dpbf16ps(0, 4, 6);               \
+  if (R == 2) _tile_dpbf16ps(2, 5, 6);   \
+  if (T == 2) _tile_dpbf16ps(1, 4, 7);   \
+  if (R == 2 && T == 2) _tile_dpbf16ps(3, 5, 7)
 
 template <bool F16, int R, int T>
 void tile_kernel(const uint16_t* ahi, const uint16_t* alo, int64_t lda, const uint16_t* b, int64_t bnext, int64_t kbs,
@@ -154,42 +157,28 @@ void tile_kernel(const uint16_t* ahi, const uint16_t* alo, int64_t lda, const ui
     if (F16) {  // the weights' lo parts times the activations' hi parts first
       _tile_loadd(4, alo + kb * 32, stride);
       if (R == 2) _tile_loadd(5, alo + 16 * lda + kb * 32, stride);
-      ALLM_AMX_PART0(6, b0);
-      if (T == 2) {
-        ALLM_AMX_PART1(7, b1);
-      }
-    }
-    _tile_loadd(4, ahi + kb * 32, stride);
-    if (R == 2) _tile_loadd(5, ahi + 16 * lda + kb * 32, stride);
-    if (F16) {  // tiles 6 and 7 still hold the hi parts
-      _tile_dpbf16ps(0, 4, 6);
-      if (R == 2) _tile_dpbf16ps(2, 5, 6);
-      if (T == 2) {
-        _tile_dpbf16ps(1, 4, 7);
-        if (R == 2) _tile_dpbf16ps(3, 5, 7);
-      }
+      ALLM_AMX_LOAD(0);
+      ALLM_AMX_PRODUCTS();
+      _tile_loadd(4, ahi + kb * 32, stride);  // tiles 6 and 7 still hold the hi parts
+      if (R == 2) _tile_loadd(5, ahi + 16 * lda + kb * 32, stride);
     } else {
-      ALLM_AMX_PART0(6, b0);
-      if (T == 2) {
-        ALLM_AMX_PART1(7, b1);
-      }
+      _tile_loadd(4, ahi + kb * 32, stride);
+      if (R == 2) _tile_loadd(5, ahi + 16 * lda + kb * 32, stride);
+      ALLM_AMX_LOAD(0);
     }
-    ALLM_AMX_PART0(6, b0 + kTileHalves);
-    if (T == 2) {
-      ALLM_AMX_PART1(7, b1 + kTileHalves);
-    }
-    ALLM_AMX_PART0(6, b0 + 2 * kTileHalves);
-    if (T == 2) {
-      ALLM_AMX_PART1(7, b1 + 2 * kTileHalves);
-    }
+    ALLM_AMX_PRODUCTS();
+    ALLM_AMX_LOAD(kTileHalves);
+    ALLM_AMX_PRODUCTS();
+    ALLM_AMX_LOAD(2 * kTileHalves);
+    ALLM_AMX_PRODUCTS();
   }
   _tile_stored(0, c, 64);
   if (R == 2) _tile_stored(2, c + 256, 64);
   if (T == 2) _tile_stored(1, c + 512, 64);
   if (R == 2 && T == 2) _tile_stored(3, c + 768, 64);
 }
-#undef ALLM_AMX_PART0
-#undef ALLM_AMX_PART1
+#undef ALLM_AMX_LOAD
+#undef ALLM_AMX_PRODUCTS
 
 // The output tiles (c[m * 16 + t]: row m, token t; `panels` of 16 rows) into
 // y[t * ldy + m], plus the columns past k32 in F32. One column of a tile is
