@@ -12,6 +12,8 @@ namespace allm::server {
 bool openai_route(ServerContext& ctx, const std::shared_ptr<Exchange>& ex);
 bool anthropic_route(ServerContext& ctx, const std::shared_ptr<Exchange>& ex);
 bool ollama_route(ServerContext& ctx, const std::shared_ptr<Exchange>& ex);
+// /v1/embeddings (OpenAI), /api/embed and /api/embeddings (Ollama).
+bool embedding_route(ServerContext& ctx, const std::shared_ptr<Exchange>& ex);
 // /health, /tokenize, /detokenize, /apply-template, /metrics.
 bool utility_route(ServerContext& ctx, const std::shared_ptr<Exchange>& ex);
 // The chat page: GET / (for browsers) and /webui/<file>; public, unless --no-webui.

@@ -61,7 +61,8 @@ class Router {
       if (ctx_.options.api_key.size() && r.path != "/health" && !same_secret(presented_key(r), ctx_.options.api_key))
         throw ApiError(401, "authentication",
                        "missing or wrong API key (send 'Authorization: Bearer KEY' or 'x-api-key: KEY')");
-      if (openai_route(ctx_, ex) || anthropic_route(ctx_, ex) || ollama_route(ctx_, ex) || utility_route(ctx_, ex))
+      if (openai_route(ctx_, ex) || anthropic_route(ctx_, ex) || ollama_route(ctx_, ex) || embedding_route(ctx_, ex) ||
+          utility_route(ctx_, ex))
         return;
       if (r.method == "GET" && (r.path == "/" || r.path == "/api")) {  // Ollama clients probe "/"
         ex->note_route("/");

@@ -95,6 +95,8 @@ std::shared_ptr<EngineModel> load_engine_model(const std::string& spec, int thre
       if (m->template_source.fallback)
         log().warn("{}: the model has no chat template; using the plain 'role: content' fallback format", spec);
       m->chat_template = ChatTemplate::parse(m->template_source.text, m->template_source.origin);
+      if (std::filesystem::is_directory(m->checkpoint.source))
+        m->embedding = read_sentence_embedding_config(m->checkpoint.source);
       m->fingerprint = fingerprint_of(m->checkpoint, resolved_path);
       m->load_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
       log().debug("loaded {} ({}) in {:.0f} ms", spec, resolved_path, m->load_ms);

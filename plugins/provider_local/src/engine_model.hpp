@@ -12,6 +12,7 @@
 #include "allm/checkpoint.hpp"
 #include "allm/model.hpp"
 #include "allm/model_cache.hpp"
+#include "allm/sentence_embedding.hpp"
 #include "allm/tokenizer.hpp"
 #include "forward_batcher.hpp"
 
@@ -27,6 +28,8 @@ struct EngineModel {
   ChatTemplateSource template_source;
   std::string bos_token, eos_token;  // texts passed to the template
   std::string fingerprint;          // identifies the weights for cache-state matching
+  // Set for an embedding checkpoint (sentence-transformers layout: modules.json).
+  std::optional<SentenceEmbeddingConfig> embedding;
   double load_ms = 0;
   // Model::forward shares scratch between calls, so every generation on this
   // model (from any provider sharing it) goes through the batcher, which runs

@@ -53,6 +53,24 @@ void ForwardBatcher::forward(std::span<const BatchEntry> batch, float* logits) {
   if (call.error) std::rethrow_exception(call.error);
 }
 
+void ForwardBatcher::forward_hidden(std::span<const BatchEntry> batch, float* hidden) {
+  // Takes the model like a leader does, so no batched step runs meanwhile.
+  std::unique_lock lock(mutex_);
+  cv_.wait(lock, [&] { return !busy_; });
+  busy_ = true;
+  lock.unlock();
+  std::exception_ptr error;
+  try {
+    model_.forward_hidden(batch, hidden);
+  } catch (...) {
+    error = std::current_exception();
+  }
+  lock.lock();
+  busy_ = false;
+  cv_.notify_all();
+  if (error) std::rethrow_exception(error);
+}
+
 void ForwardBatcher::run(std::vector<Call*>& calls) {
   if (calls.size() == 1) {
     try {

@@ -29,6 +29,9 @@ class ForwardBatcher {
   // Same contract as Model::forward; blocks until this call's rows are done.
   void forward(std::span<const BatchEntry> batch, float* logits);
 
+  // Model::forward_hidden (embeddings), run alone between batched steps.
+  void forward_hidden(std::span<const BatchEntry> batch, float* hidden);
+
   // A generation in progress (RAII): the gather window waits for it.
   class Active {
    public:
@@ -76,6 +79,9 @@ class BatchedModel final : public Model {
     return model_.make_pool(budget_bytes, type);
   }
   void forward(std::span<const BatchEntry> batch, float* logits) override { batcher_.forward(batch, logits); }
+  void forward_hidden(std::span<const BatchEntry> batch, float* hidden) override {
+    batcher_.forward_hidden(batch, hidden);
+  }
   using Model::forward;
 
  private:

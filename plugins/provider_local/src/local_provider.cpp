@@ -75,6 +75,17 @@ LocalProvider::LocalProvider(const json& options) : Provider(media_limits_of(opt
   if (!default_spec_.empty()) model_ = model_for(default_spec_);
 }
 
+// What model_info says of an embedding model (null: not one).
+static json embedding_info(const EngineModel& m) {
+  if (!m.embedding) return nullptr;
+  json pooling = json::array();
+  for (Pooling p : m.embedding->pooling) pooling.push_back(pooling_name(p));
+  return {{"dimension", m.embedding->dimension(m.model->info().hidden_size)},
+          {"pooling", pooling},
+          {"normalize", m.embedding->normalize},
+          {"max_seq_length", m.embedding->max_seq_length}};
+}
+
 std::shared_ptr<EngineModel> LocalProvider::model_for(const std::string& spec) {
   if (spec.empty()) {
     if (model_) return model_;
@@ -114,6 +125,7 @@ Capabilities LocalProvider::capabilities() const {
                   {"chat_template_fallback", model_->template_source.fallback},
                   {"fingerprint", model_->fingerprint},
                   {"prompt_inspection", true},
+                  {"embedding", embedding_info(*model_)},
                   {"batching",
                    {{"merged_forward_calls", model_->batcher->merged_calls()},
                     {"merged_sequences", model_->batcher->merged_sequences()}}},

@@ -52,6 +52,8 @@ class LocalProvider : public Provider {
   PromptPreview preview_prompt(const GenerateRequest& request) override;
   std::vector<TokenId> tokenize(const std::string& text, bool add_special_tokens) override;
   std::string detokenize(const std::vector<TokenId>& ids, bool skip_special_tokens) override;
+  // Embedding checkpoints only (local_embed.cpp).
+  EmbedResponse embed(const EmbedRequest& request) override;
   PromptStats last_prompt_stats() const { return last_stats_; }
   // Context window in tokens: min(config/option context_length, the model's).
   int64_t context_length() const;

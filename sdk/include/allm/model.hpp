@@ -5,6 +5,7 @@
 #include <span>
 #include <string>
 
+#include "allm/error.hpp"
 #include "allm/kv_cache.hpp"
 
 namespace allm {
@@ -58,6 +59,16 @@ class Model {
   void forward(std::span<const int32_t> tokens, KVCache& cache, LogitsMode mode, float* logits) {
     const BatchEntry entry{&cache, tokens, mode, -1};
     forward(std::span<const BatchEntry>(&entry, 1), logits);
+  }
+
+  // Like forward, but each chosen row is the final hidden state (after the
+  // final norm, before the LM head: [hidden_size] floats) instead of logits:
+  // what embedding models pool (allm/sentence_embedding.hpp). Appended in ABI
+  // 2.2; a model without it throws UnsupportedError.
+  virtual void forward_hidden(std::span<const BatchEntry> batch, float* hidden) {
+    (void)batch;
+    (void)hidden;
+    throw UnsupportedError(info().model_type + " model: hidden states are not exposed (no embeddings)");
   }
 };
 

@@ -186,6 +186,27 @@ struct Capabilities {
   nlohmann::json to_json() const;
 };
 
+// --------------------------------------------------------------- embeddings
+
+// Vectors for texts, from an embedding checkpoint (the local provider: the
+// sentence-transformers layout, allm/sentence_embedding.hpp). Either `texts`
+// or `token_inputs` (already tokenized), not both.
+struct EmbedRequest {
+  std::vector<std::string> texts;
+  std::vector<std::vector<TokenId>> token_inputs;
+  std::optional<int64_t> dimensions;  // keep the first N values (renormalised when the model normalises)
+  bool truncate = true;     // false: an input longer than the model's limit is an error, not cut
+  std::string prompt_name;  // a prompt of the model's config ("query"); empty: its default
+  std::string model;        // empty: the provider's loaded/default model
+};
+
+struct EmbedResponse {
+  std::vector<std::vector<float>> embeddings;  // one per input, in order
+  int64_t prompt_tokens = 0;                   // tokens of all inputs (after truncation)
+  std::string model;
+  double load_ms = 0, total_ms = 0;
+};
+
 // Opaque engine state (e.g. a KV cache) tagged with the model it belongs to.
 struct CacheState {
   std::string model_fingerprint;
@@ -263,6 +284,12 @@ class Provider : public std::enable_shared_from_this<Provider> {
   virtual PromptPreview preview_prompt(const GenerateRequest& request);
   virtual std::vector<TokenId> tokenize(const std::string& text, bool add_special_tokens);
   virtual std::string detokenize(const std::vector<TokenId>& ids, bool skip_special_tokens);
+
+  // Embeddings (appended in ABI 2.2). A provider that implements them sets
+  // "embedding" (an object: dimension, pooling, normalize) in
+  // capabilities().model_info; the default throws UnsupportedError. Safe to
+  // call while a generation runs.
+  virtual EmbedResponse embed(const EmbedRequest& request);
 
  protected:
   // The engine-specific part. Runs with at most one call per provider at a

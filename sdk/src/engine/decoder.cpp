@@ -59,8 +59,24 @@ class DecoderModel final : public Model {
   using Model::forward;
 
   void forward(std::span<const BatchEntry> batch, float* logits) override {
+    const int64_t rows = run(batch);
+    if (rows == 0) return;
+    be_->linear(w_.lm_head, h_.data(), rows, logits);
+    if (s_.logits_scale != 1) be_->scale(logits, rows * s_.vocab, s_.logits_scale);
+    if (s_.final_softcap > 0) be_->softcap(logits, rows * s_.vocab, s_.final_softcap);
+  }
+
+  void forward_hidden(std::span<const BatchEntry> batch, float* hidden) override {
+    const int64_t rows = run(batch);
+    if (rows > 0) std::copy_n(h_.data(), rows * s_.hidden, hidden);
+  }
+
+ private:
+  // The blocks over every entry's tokens; the rows whose output was asked for
+  // end up final-normed in h_, in entry order. Returns their count.
+  int64_t run(std::span<const BatchEntry> batch) {
     const int64_t n = plan(batch);
-    if (n == 0) return;
+    if (n == 0) return 0;
     size_scratch(n);
     for (size_t r = 0; r < s_.ropes.size(); ++r) compute_rope_table(s_.ropes[r], positions_.data(), n, tables_[r]);
 
@@ -68,21 +84,18 @@ class DecoderModel final : public Model {
     for (int64_t i = 0; i < s_.layers; ++i) layer(i, n);
     for (auto& seq : seqs_) seq.cache->advance(seq.n);
 
-    // Rows whose logits were asked for, gathered in entry order.
+    // Rows whose output was asked for, gathered in entry order.
     int64_t rows = 0;
     for (const auto& seq : seqs_) {
       const int64_t first = seq.mode == LogitsMode::all ? 0 : seq.mode == LogitsMode::last ? seq.n - 1 : seq.n;
       for (int64_t t = first; t < seq.n; ++t, ++rows)
         std::copy_n(x_.data() + (seq.offset + t) * s_.hidden, s_.hidden, out_.data() + rows * s_.hidden);
     }
-    if (rows == 0) return;
-    be_->rms_norm(out_.data(), w_.final_norm.data(), rows, s_.hidden, s_.norm_eps, s_.norm_plus_one, h_.data());
-    be_->linear(w_.lm_head, h_.data(), rows, logits);
-    if (s_.logits_scale != 1) be_->scale(logits, rows * s_.vocab, s_.logits_scale);
-    if (s_.final_softcap > 0) be_->softcap(logits, rows * s_.vocab, s_.final_softcap);
+    if (rows > 0)
+      be_->rms_norm(out_.data(), w_.final_norm.data(), rows, s_.hidden, s_.norm_eps, s_.norm_plus_one, h_.data());
+    return rows;
   }
 
- private:
   KVShape kv_shape() const { return KVShape{s_.layers, s_.kv_heads, s_.head_dim, s_.context_length}; }
 
   // One sequence of the current call: its tokens are rows [offset, offset + n).

@@ -109,6 +109,26 @@ void expect_shape(const std::map<std::string, RawTensor>& tensors, const json& c
   }
 }
 
+// A base-model checkpoint (saved from e.g. Qwen3Model rather than
+// Qwen3ForCausalLM, as sentence-transformers saves embedding models) stores
+// "embed_tokens.weight", "layers.N...", "norm.weight" without the causal-LM
+// wrapper's "model." prefix. Architectures bind the wrapped names, so the
+// prefix is added here; names that already have it (or another root, such as
+// "lm_head.weight") are left alone.
+void add_model_prefix_if_bare(std::map<std::string, RawTensor>& tensors) {
+  if (!tensors.contains("embed_tokens.weight") || tensors.contains("model.embed_tokens.weight")) return;
+  std::map<std::string, RawTensor> renamed;
+  for (auto& [name, raw] : tensors) {
+    const bool bare = name == "embed_tokens.weight" || name == "norm.weight" || name.starts_with("layers.");
+    std::string key = bare ? "model." + name : name;
+    raw.tensor.name = key;
+    const std::string file = raw.file;
+    if (!renamed.emplace(key, std::move(raw)).second)
+      throw ModelLoadError(file + ": tensor '" + name + "' is stored both with and without the 'model.' prefix");
+  }
+  tensors.swap(renamed);
+}
+
 std::string float_dtype_of(const std::map<std::string, RawTensor>& tensors, const json& cfg) {
   std::map<DType, uint64_t> bytes;
   for (const auto& [_, raw] : tensors) {
@@ -191,6 +211,7 @@ Checkpoint load_checkpoint_directory(const fs::path& dir, const std::optional<fs
                            it->get<std::string>() + " but stored in " + t->second.file);
   }
 
+  add_model_prefix_if_bare(tensors);
   const MlxQuantConfig quant = parse_mlx_quantization(ck.config, config_file.string());
   merge_mlx_quantized(tensors, quant, config_file.string());
   if (quant.enabled) ck.quantization = {quant.mode, quant.defaults.bits, quant.defaults.group_size};

@@ -62,6 +62,10 @@ std::string Provider::detokenize(const std::vector<TokenId>&, bool) {
   throw UnsupportedError("this provider does not expose its tokenizer (no prompt_inspection)");
 }
 
+EmbedResponse Provider::embed(const EmbedRequest&) {
+  throw UnsupportedError("this provider does not compute embeddings");
+}
+
 PreparedRequest Provider::prepare(const GenerateRequest& request) const {
   request.validate();
   PreparedRequest out;
