@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <set>
 
+#include "logprobs_json.hpp"
 #include "output_grammar.hpp"
 #include "routes.hpp"
 
@@ -76,6 +77,7 @@ void run_ollama(ServerContext& ctx, const std::shared_ptr<Exchange>& ex, Inferen
   auto job = std::make_shared<InferenceJob>();
   job->request = std::move(req);
   const std::string model_id = job->request.model->id;
+  Provider* tokenizer = job->request.generate.logprobs ? &inspecting_provider(*job->request.model, true) : nullptr;
   const auto t0 = ex->started();
   auto opened = std::make_shared<bool>(false);
   auto line = [=](json j) {
@@ -93,11 +95,13 @@ void run_ollama(ServerContext& ctx, const std::shared_ptr<Exchange>& ex, Inferen
     ex->begin_stream(200, "application/x-ndjson");
   };
   job->on_delta = [=](const StreamDelta& d) {
-    if (d.text.empty()) return;
-    ex->note_first_token();
+    if (d.text.empty() && (!tokenizer || d.logprobs.empty())) return;
+    if (!d.text.empty()) ex->note_first_token();
     if (!stream) return;
     open();
-    ex->write(line(piece(d.text)));
+    json j = piece(d.text);
+    if (tokenizer) j["logprobs"] = ollama_logprobs_json(*tokenizer, d.logprobs);
+    ex->write(line(j));
   };
   job->on_done = [=, &ctx](const InferenceResult& r) {
     ex->note_tokens(r.response.usage.prompt_tokens, r.response.usage.completion_tokens, r.cached_tokens);
@@ -106,6 +110,7 @@ void run_ollama(ServerContext& ctx, const std::shared_ptr<Exchange>& ex, Inferen
     last["done"] = true;
     last["done_reason"] = done_reason(r.response);
     last.update(stats_json(r.response, total_ms));
+    if (tokenizer && !stream) last["logprobs"] = ollama_logprobs_json(*tokenizer, r.response.logprobs);
     if (unload_after) ctx.models.unload(model_id);
     if (stream) {
       open();
@@ -177,6 +182,7 @@ void chat(ServerContext& ctx, const std::shared_ptr<Exchange>& ex) {
   if (const json* tools = opt_array(body, "tools")) req.generate.tools = *tools;
   req.generate.params = ollama_options(body, *req.model);
   req.generate.grammar = ollama_output_grammar(body, ex->request().body);
+  req.generate.logprobs = read_ollama_logprobs(body);
   cap_max_tokens(req.generate.params, *req.model);
   const bool stream = opt_bool(body, "stream").value_or(true);
   run_ollama(ctx, ex, std::move(req), true, stream, keep_alive_zero(body));
@@ -211,6 +217,7 @@ void generate(ServerContext& ctx, const std::shared_ptr<Exchange>& ex) {
   }
   req.generate.params = ollama_options(body, *req.model);
   req.generate.grammar = ollama_output_grammar(body, ex->request().body);
+  req.generate.logprobs = read_ollama_logprobs(body);
   cap_max_tokens(req.generate.params, *req.model);
   const bool stream = opt_bool(body, "stream").value_or(true);
   run_ollama(ctx, ex, std::move(req), false, stream, keep_alive_zero(body));

@@ -2,6 +2,7 @@
 // adapter from OpenAI's JSON to InferenceRequest and back (docs/server.md).
 #include <mutex>
 
+#include "logprobs_json.hpp"
 #include "output_grammar.hpp"
 #include "routes.hpp"
 
@@ -64,15 +65,6 @@ std::vector<Message> openai_messages(const json& body) {
 }
 
 void reject_unsupported(const json& body) {
-  if (auto n = opt_int(body, "n"); n && *n != 1)
-    throw unsupported_param("n", "one choice per request (send n requests)");
-  if (body.contains("logprobs") && !body["logprobs"].is_null()) {
-    const json& l = body["logprobs"];
-    if (!(l.is_boolean() && !l.get<bool>()))
-      throw unsupported_param("logprobs", "token log-probabilities are not reported");
-  }
-  if (body.contains("top_logprobs") && !body["top_logprobs"].is_null())
-    throw unsupported_param("top_logprobs", "token log-probabilities are not reported");
   if (const json* bias = opt_object(body, "logit_bias"); bias && !bias->empty())
     throw unsupported_param("logit_bias", "per-token logit biases are not applied");
   if (body.contains("tool_choice") && !body["tool_choice"].is_null()) {
@@ -85,34 +77,81 @@ void reject_unsupported(const json& body) {
   opt_bool(body, "parallel_tool_calls");
 }
 
-json usage_json(const InferenceResult& r) {
-  const Usage& u = r.response.usage;
-  return {{"prompt_tokens", u.prompt_tokens},
-          {"completion_tokens", u.completion_tokens},
-          {"total_tokens", u.total_tokens},
-          {"prompt_tokens_details", {{"cached_tokens", r.cached_tokens}}},
-          {"completion_tokens_details", {{"reasoning_tokens", 0}}}};
-}
-
 std::string finish_of(const GenerateResponse& r) {
   return r.finish_reason == finish_reason::length ? "length" : "stop";
 }
 
 std::string sse(const json& j) { return "data: " + j.dump() + "\n\n"; }
 
-// Runs one chat or text completion, whole or streamed.
-void run_completion(ServerContext& ctx, const std::shared_ptr<Exchange>& ex, InferenceRequest req, bool chat,
-                    bool stream, bool include_usage) {
-  auto job = std::make_shared<InferenceJob>();
-  job->request = std::move(req);
+// What the client asked for beyond the prompt: choices, log-probabilities,
+// streaming.
+struct CompletionShape {
+  bool chat = true;
+  bool stream = false;
+  bool include_usage = false;
+  int n = 1;
+  std::optional<int> logprobs;  // alternatives per token; unset: no logprobs
+};
+
+// n (1..kMaxChoices). Each choice is its own generation: they run in parallel
+// slots (batched), choice i with seed + i when a seed is given, so the whole
+// answer is reproducible and the choices differ.
+constexpr int64_t kMaxChoices = 16;
+int read_choices(const json& body) {
+  const int64_t n = opt_int(body, "n").value_or(1);
+  if (n < 1 || n > kMaxChoices)
+    throw bad_request("'n' must be between 1 and " + std::to_string(kMaxChoices) + ", got " + std::to_string(n), "n");
+  return static_cast<int>(n);
+}
+
+// Chat: logprobs (bool) + top_logprobs (0..20). Completions: logprobs (0..20).
+std::optional<int> read_logprobs(const json& body, bool chat) {
+  if (chat) {
+    const bool on = opt_bool(body, "logprobs").value_or(false);
+    auto top = opt_int(body, "top_logprobs");
+    if (top && !on) throw bad_request("'top_logprobs' needs 'logprobs': true", "top_logprobs");
+    if (top && (*top < 0 || *top > kMaxTopLogprobs))
+      throw bad_request("'top_logprobs' must be between 0 and " + std::to_string(kMaxTopLogprobs), "top_logprobs");
+    if (!on) return std::nullopt;
+    return static_cast<int>(top.value_or(0));
+  }
+  auto k = opt_int(body, "logprobs");
+  if (!k) return std::nullopt;
+  if (*k < 0 || *k > kMaxTopLogprobs)
+    throw bad_request("'logprobs' must be between 0 and " + std::to_string(kMaxTopLogprobs), "logprobs");
+  return static_cast<int>(*k);
+}
+
+// The answers of one request's choices, gathered as their jobs finish.
+struct ChoiceSet {
+  std::mutex mutex;
+  std::vector<std::optional<InferenceResult>> results;
+  std::vector<size_t> text_sent;  // completions: reply bytes streamed so far (text_offset)
+  std::vector<bool> role_sent;
+  size_t done = 0;
+  bool failed = false, opened = false;
+  std::vector<std::shared_ptr<InferenceJob>> jobs;  // to cancel the others when one fails
+};
+
+// Runs a chat or text completion (n choices), whole or streamed.
+void run_completion(ServerContext& ctx, const std::shared_ptr<Exchange>& ex, InferenceRequest req,
+                    const CompletionShape& shape) {
+  const bool chat = shape.chat, stream = shape.stream, include_usage = shape.include_usage;
   const std::string id = random_id(chat ? "chatcmpl-" : "cmpl-");
   const int64_t created = unix_time();
-  const std::string model_id = job->request.model->id;
+  const std::string model_id = req.model->id;
   const std::string fingerprint = "fp_allm";
   const std::string object = chat ? "chat.completion.chunk" : "text_completion";
+  auto served = req.model;
+  Provider* tokenizer = shape.logprobs ? &inspecting_provider(*served, true) : nullptr;
+  req.generate.logprobs = shape.logprobs;
+  auto set = std::make_shared<ChoiceSet>();
+  set->results.resize(static_cast<size_t>(shape.n));
+  set->text_sent.assign(static_cast<size_t>(shape.n), 0);
+  set->role_sent.assign(static_cast<size_t>(shape.n), false);
 
-  auto chunk = [=](json choice_delta, const json& finish) {
-    json choice = {{"index", 0}, {"logprobs", nullptr}, {"finish_reason", finish}};
+  auto chunk = [=](size_t index, json choice_delta, const json& finish, json logprobs) {
+    json choice = {{"index", index}, {"logprobs", std::move(logprobs)}, {"finish_reason", finish}};
     if (chat)
       choice["delta"] = std::move(choice_delta);
     else
@@ -122,60 +161,136 @@ void run_completion(ServerContext& ctx, const std::shared_ptr<Exchange>& ex, Inf
     if (include_usage) j["usage"] = nullptr;
     return j;
   };
+  // Prompt tokens once (every choice has the same prompt), completions summed,
+  // cached tokens as the first choice found them.
+  auto usage_of = [set] {
+    const InferenceResult& first = *set->results[0];
+    const Usage& u0 = first.response.usage;
+    int64_t completion = 0;
+    for (auto& r : set->results) completion += r->response.usage.completion_tokens;
+    return json{{"prompt_tokens", u0.prompt_tokens},
+                {"completion_tokens", completion},
+                {"total_tokens", u0.prompt_tokens + completion},
+                {"prompt_tokens_details", {{"cached_tokens", first.cached_tokens}}},
+                {"completion_tokens_details", {{"reasoning_tokens", 0}}}};
+  };
 
-  // Streams open at the first event, so errors found before any output (a
-  // prompt over the context window) still get their HTTP status.
-  auto opened = std::make_shared<bool>(false);
+  // Streams open at the first event (under set->mutex), so errors found
+  // before any output (a prompt over the context window) keep their status.
   auto open = [=] {
-    if (*opened) return;
-    *opened = true;
+    if (set->opened) return;
+    set->opened = true;
     ex->begin_stream(200, "text/event-stream");
-    if (chat) ex->write(sse(chunk({{"role", "assistant"}, {"content", ""}}, nullptr)));
   };
-  job->on_start = [] {};
-  job->on_delta = [=](const StreamDelta& d) {
-    if (d.text.empty()) return;
-    ex->note_first_token();
-    if (!stream) return;
-    open();
-    ex->write(sse(chunk({{"content", d.text}}, nullptr)));
+  auto role = [=](size_t index) {  // chat: each choice's first chunk names the role
+    if (!chat || set->role_sent[index]) return;
+    set->role_sent[index] = true;
+    ex->write(sse(chunk(index, {{"role", "assistant"}, {"content", ""}}, nullptr, nullptr)));
   };
-  job->on_done = [=](const InferenceResult& r) {
-    ex->note_tokens(r.response.usage.prompt_tokens, r.response.usage.completion_tokens, r.cached_tokens);
-    if (stream) {
+  auto logprobs_of = [=](const std::vector<TokenLogprob>& lps, size_t offset) -> json {
+    if (!tokenizer) return nullptr;
+    return chat ? chat_logprobs_json(*tokenizer, lps) : completion_logprobs_json(*tokenizer, lps, offset);
+  };
+
+  for (int i = 0; i < shape.n; ++i) {
+    const size_t index = static_cast<size_t>(i);
+    auto job = std::make_shared<InferenceJob>();
+    job->request = req;
+    if (i > 0 && req.generate.params.seed && *req.generate.params.seed >= 0)
+      job->request.generate.params.seed = *req.generate.params.seed + i;
+    job->on_start = [] {};
+    job->on_delta = [=](const StreamDelta& d) {
+      if (d.text.empty() && d.logprobs.empty()) return;
+      if (!d.text.empty()) ex->note_first_token();
+      if (!stream) return;
+      std::lock_guard lock(set->mutex);
+      if (set->failed) return;
       open();
-      ex->write(sse(chunk(json::object(), finish_of(r.response))));
-      if (include_usage) {
-        json u = {{"id", id},           {"object", object},           {"created", created},
-                  {"model", model_id},  {"system_fingerprint", fingerprint}, {"choices", json::array()},
-                  {"usage", usage_json(r)}};
-        ex->write(sse(u));
+      role(index);
+      ex->write(sse(chunk(index, {{"content", d.text}}, nullptr, logprobs_of(d.logprobs, set->text_sent[index]))));
+      set->text_sent[index] += d.text.size();
+    };
+    job->on_done = [=](const InferenceResult& r) {
+      std::lock_guard lock(set->mutex);
+      if (set->failed) return;
+      set->results[index] = r;
+      if (stream) {
+        open();
+        role(index);
+        ex->write(sse(chunk(index, json::object(), finish_of(r.response), nullptr)));
       }
-      ex->write("data: [DONE]\n\n");
-      ex->end_stream();
+      if (++set->done < set->results.size()) return;
+      int64_t prompt = 0, completion = 0;
+      for (auto& c : set->results) completion += c->response.usage.completion_tokens;
+      prompt = set->results[0]->response.usage.prompt_tokens;
+      ex->note_tokens(prompt, completion, set->results[0]->cached_tokens);
+      if (stream) {
+        if (include_usage) {
+          json u = {{"id", id},           {"object", object},           {"created", created},
+                    {"model", model_id},  {"system_fingerprint", fingerprint}, {"choices", json::array()},
+                    {"usage", usage_of()}};
+          ex->write(sse(u));
+        }
+        ex->write("data: [DONE]\n\n");
+        ex->end_stream();
+        return;
+      }
+      json choices = json::array();
+      for (size_t c = 0; c < set->results.size(); ++c) {
+        const InferenceResult& res = *set->results[c];
+        json choice = {{"index", c}, {"logprobs", logprobs_of(res.response.logprobs, 0)},
+                       {"finish_reason", finish_of(res.response)}};
+        if (chat)
+          choice["message"] = {{"role", "assistant"}, {"content", res.response.text}, {"refusal", nullptr}};
+        else
+          choice["text"] = res.response.text;
+        choices.push_back(std::move(choice));
+      }
+      send_json(*ex, 200,
+                {{"id", id}, {"object", chat ? "chat.completion" : "text_completion"}, {"created", created},
+                 {"model", model_id}, {"system_fingerprint", fingerprint}, {"choices", choices},
+                 {"usage", usage_of()}});
+    };
+    job->on_error = [=](std::exception_ptr e) {
+      std::lock_guard lock(set->mutex);
+      if (set->failed) return;
+      set->failed = true;  // one failed choice fails the request; the others stop
+      for (auto& other : set->jobs) other->cancel.cancel();
+      const ApiError err = to_api_error(e);
+      if (set->opened) {  // mid-stream: an error event, then the end
+        ex->write("data: " + error_body(ApiFlavor::openai, err) + "\n\n");
+        ex->write("data: [DONE]\n\n");
+        ex->end_stream();
+      } else {
+        send_error(*ex, ApiFlavor::openai, err);
+      }
+    };
+    {
+      std::lock_guard lock(set->mutex);
+      set->jobs.push_back(job);
+    }
+    try {
+      submit_job(ctx, *ex, job);
+    } catch (...) {  // the queue is full: the choices already queued are cancelled
+      std::lock_guard lock(set->mutex);
+      set->failed = true;
+      for (auto& other : set->jobs) other->cancel.cancel();
+      if (i == 0) throw;
+      send_error(*ex, ApiFlavor::openai, to_api_error(std::current_exception()));
       return;
     }
-    json choice = {{"index", 0}, {"logprobs", nullptr}, {"finish_reason", finish_of(r.response)}};
-    if (chat)
-      choice["message"] = {{"role", "assistant"}, {"content", r.response.text}, {"refusal", nullptr}};
-    else
-      choice["text"] = r.response.text;
-    send_json(*ex, 200,
-              {{"id", id}, {"object", chat ? "chat.completion" : "text_completion"}, {"created", created},
-               {"model", model_id}, {"system_fingerprint", fingerprint}, {"choices", json::array({choice})},
-               {"usage", usage_json(r)}});
-  };
-  job->on_error = [=](std::exception_ptr e) {
-    const ApiError err = to_api_error(e);
-    if (*opened) {  // mid-stream: an error event, then the end
-      ex->write("data: " + error_body(ApiFlavor::openai, err) + "\n\n");
-      ex->write("data: [DONE]\n\n");
-      ex->end_stream();
-    } else {
-      send_error(*ex, ApiFlavor::openai, err);
-    }
-  };
-  submit_job(ctx, *ex, job);
+  }
+}
+
+CompletionShape completion_shape(const json& body, bool chat) {
+  CompletionShape shape;
+  shape.chat = chat;
+  shape.stream = opt_bool(body, "stream").value_or(false);
+  if (const json* so = opt_object(body, "stream_options"))
+    shape.include_usage = opt_bool(*so, "include_usage").value_or(false);
+  shape.n = read_choices(body);
+  shape.logprobs = read_logprobs(body, chat);
+  return shape;
 }
 
 void chat_completions(ServerContext& ctx, const std::shared_ptr<Exchange>& ex) {
@@ -190,10 +305,7 @@ void chat_completions(ServerContext& ctx, const std::shared_ptr<Exchange>& ex) {
     if (!(body.contains("tool_choice") && body["tool_choice"] == "none")) req.generate.tools = *tools;
   }
   cap_max_tokens(req.generate.params, *req.model);
-  const bool stream = opt_bool(body, "stream").value_or(false);
-  bool include_usage = false;
-  if (const json* so = opt_object(body, "stream_options")) include_usage = opt_bool(*so, "include_usage").value_or(false);
-  run_completion(ctx, ex, std::move(req), true, stream, include_usage);
+  run_completion(ctx, ex, std::move(req), completion_shape(body, true));
 }
 
 void completions(ServerContext& ctx, const std::shared_ptr<Exchange>& ex) {
@@ -221,10 +333,7 @@ void completions(ServerContext& ctx, const std::shared_ptr<Exchange>& ex) {
   req.generate.params = read_sampling(body);
   req.generate.grammar = openai_output_grammar(body, ex->request().body);
   cap_max_tokens(req.generate.params, *req.model);
-  const bool stream = opt_bool(body, "stream").value_or(false);
-  bool include_usage = false;
-  if (const json* so = opt_object(body, "stream_options")) include_usage = opt_bool(*so, "include_usage").value_or(false);
-  run_completion(ctx, ex, std::move(req), false, stream, include_usage);
+  run_completion(ctx, ex, std::move(req), completion_shape(body, false));
 }
 
 json model_json(const ServedModel& m) {

@@ -69,10 +69,10 @@ try {
   check(e.param === 'temperature', 'out-of-range temperature names the param');
   e = await expectError(openai.chat.completions.create({ ...params, model: 'no-such-model' }), 404, 'unknown model');
   check(e.code === 'model_not_found', 'unknown model: 404 model_not_found');
-  e = await expectError(openai.chat.completions.create({ ...params, logprobs: true }), 400, 'logprobs');
-  check(e.param === 'logprobs' && /not supported/.test(e.message), 'logprobs: a clear 400 naming it (not silently dropped)');
-  e = await expectError(openai.chat.completions.create({ ...params, n: 2 }), 400, 'n=2');
-  check(e.param === 'n', 'n > 1: 400 naming n');
+  e = await expectError(openai.chat.completions.create({ ...params, logit_bias: { 5: 10 } }), 400, 'logit_bias');
+  check(e.param === 'logit_bias' && /not supported/.test(e.message), 'logit_bias: a clear 400 naming it (not silently dropped)');
+  e = await expectError(openai.chat.completions.create({ ...params, n: 99 }), 400, 'n=99');
+  check(e.param === 'n', 'n out of range: 400 naming n');
   e = await expectError(openai.chat.completions.create({ model, messages: [] }), 400, 'empty messages');
   check(e.param === 'messages', 'empty messages: 400 naming messages');
 

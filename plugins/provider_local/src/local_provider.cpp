@@ -182,6 +182,7 @@ GenerateResponse LocalProvider::do_generate(const PreparedRequest& request, cons
   gen.cached_prefix.assign(prompt.ids.begin(), prompt.ids.begin() + static_cast<long>(reuse));
   gen.prompt.assign(prompt.ids.begin() + static_cast<long>(reuse), prompt.ids.end());
 
+  gen.top_logprobs = request.logprobs.value_or(-1);
   std::unique_ptr<grammar::Matcher> matcher = grammar_matcher(*m, request);
   if (matcher)  // constrained decoding: the grammar masks each step's logits
     gen.constrain_logits = [&](float* logits, int64_t vocab) {

@@ -9,6 +9,10 @@ DeltaStream::DeltaStream(const Tokenizer& tokenizer, const StreamCallback& on_de
     : decoder_(tokenizer, true), on_delta_(on_delta), cancel_(cancel), matcher_(matcher) {}
 
 void DeltaStream::attach(GenerationRequest& gen) {
+  // An ending EOS is not part of the reply: nor is its log-probability.
+  gen.on_logprob = [this, eos = gen.ignore_eos ? std::vector<int32_t>{} : gen.eos_ids](const TokenLogprob& lp) {
+    if (std::find(eos.begin(), eos.end(), lp.token) == eos.end()) delta_.logprobs.push_back(lp);
+  };
   gen.token_text = [this](int32_t id) { return decoder_.push(id); };
   gen.on_token = [this](int32_t id, const std::string& text) {
     if (matcher_) matcher_->advance_token(id);  // EOS (no bytes) leaves it as is
@@ -38,6 +42,7 @@ GenerateResponse assemble_response(const EngineModel& model, const GenerationReq
   r.text = std::move(out.text);
   r.finish_reason = out.finish_reason;
   r.token_ids = out.tokens;
+  r.logprobs = std::move(out.logprobs);
   r.seed = gen.sampling.seed;
   const bool ended_on_eos = out.finish_reason == finish_reason::stop && !gen.ignore_eos && !r.token_ids.empty() &&
                             std::find(gen.eos_ids.begin(), gen.eos_ids.end(), r.token_ids.back()) != gen.eos_ids.end();
@@ -51,6 +56,7 @@ GenerateResponse assemble_response(const EngineModel& model, const GenerationReq
     while (keep < r.token_ids.size() && covered < r.text.size()) covered += recount.push(r.token_ids[keep++]).size();
     r.token_ids.resize(keep);
   }
+  if (r.logprobs.size() > r.token_ids.size()) r.logprobs.resize(r.token_ids.size());  // EOS / stop string
   r.usage.prompt_tokens = static_cast<int64_t>(prompt_tokens);
   r.usage.completion_tokens = static_cast<int64_t>(r.token_ids.size());
   r.usage.total_tokens = r.usage.prompt_tokens + r.usage.completion_tokens;

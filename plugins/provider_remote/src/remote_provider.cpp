@@ -122,6 +122,8 @@ GenerateResponse RemoteProvider::do_generate(const PreparedRequest& request, con
   const std::string model = request.model.empty() ? settings_.model : request.model;
   if (model.empty())
     throw InvalidArgumentError(settings_.provider + ": no model named (use " + settings_.provider + ":MODEL)");
+  if (request.logprobs)  // never dropped silently: the reply would lack what was asked for
+    throw UnsupportedError(settings_.provider + ": log-probabilities are not forwarded to remote providers");
   std::vector<std::string> unsupported;
   const nlohmann::json body = dialect_.request_body(request, model, unsupported);
   if (!unsupported.empty()) {
@@ -152,7 +154,7 @@ GenerateResponse RemoteProvider::do_generate(const PreparedRequest& request, con
       if (text.empty() || cancel.cancelled()) return;  // nothing goes out after a cancel
       if (!first_delta) first_delta = Clock::now();
       out.text += text;
-      on_delta(StreamDelta{std::move(text), {}});
+      on_delta(StreamDelta{std::move(text), {}, {}});
     });
     std::exception_ptr event_error;
     req.on_body = [&](const char* data, size_t size) {

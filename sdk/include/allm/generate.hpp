@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "allm/logprobs.hpp"
 #include "allm/model.hpp"
 #include "allm/sampling.hpp"
 
@@ -31,6 +32,11 @@ struct GenerationRequest {
   // Adjusts the logits before each token is sampled (constrained decoding sets
   // disallowed tokens to -inf); may be empty.
   std::function<void(float* logits, int64_t vocab)> constrain_logits;
+  // >= 0: each sampled token's log-probability (and this many most likely
+  // alternatives, at most kMaxTopLogprobs) goes to on_logprob, before
+  // on_token, and into the result. -1: none (no extra work per step).
+  int top_logprobs = -1;
+  std::function<void(const TokenLogprob&)> on_logprob;
 };
 
 struct GenerationResult {
@@ -40,6 +46,7 @@ struct GenerationResult {
   int64_t prompt_tokens = 0;
   double prefill_ms = 0, decode_ms = 0;
   int64_t decode_steps = 0;  // forward calls after the prompt
+  std::vector<TokenLogprob> logprobs;  // one per token, when top_logprobs >= 0
 };
 
 // Appends the prompt to `cache` (whatever it already holds is kept as prefix).

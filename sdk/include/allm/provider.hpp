@@ -27,6 +27,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "allm/logprobs.hpp"
 #include "allm/media.hpp"
 #include "allm/tokenizer.hpp"
 
@@ -102,6 +103,9 @@ struct GenerateRequest {
   bool stream = false;  // informational: which entry point the caller meant to use
   TruncationPolicy truncation = TruncationPolicy::error;
   std::string model;    // empty: the provider's loaded/default model
+  // Report each reply token's log-probability with this many most likely
+  // alternatives (0..kMaxTopLogprobs); unset: none.
+  std::optional<int> logprobs;
 
   // Throws InvalidArgumentError naming the offending field.
   void validate() const;
@@ -144,6 +148,8 @@ struct GenerateResponse {
   // Oldest messages left out so the conversation fits the context window
   // (truncation drop_oldest); 0 when everything fit.
   int64_t dropped_messages = 0;
+  // One per token_ids entry when the request asked for logprobs.
+  std::vector<TokenLogprob> logprobs;
 
   nlohmann::json to_json() const;
 };
@@ -153,6 +159,7 @@ struct GenerateResponse {
 struct StreamDelta {
   std::string text;
   std::vector<TokenId> token_ids;  // ids produced since the previous delta
+  std::vector<TokenLogprob> logprobs;  // theirs, when the request asked for logprobs
 };
 using StreamCallback = std::function<void(const StreamDelta&)>;
 
@@ -229,6 +236,7 @@ struct PreparedRequest {
   std::optional<OutputGrammar> grammar;
   TruncationPolicy truncation = TruncationPolicy::error;
   std::string model;
+  std::optional<int> logprobs;
 };
 
 class Stream;

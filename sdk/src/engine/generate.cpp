@@ -16,6 +16,8 @@ double ms_since(std::chrono::steady_clock::time_point t0) {
 GenerationResult generate(Model& model, KVCache& cache, const GenerationRequest& req) {
   if (req.prompt.empty()) throw InvalidArgumentError("generate: the prompt has no tokens");
   if (req.max_tokens < 0) throw InvalidArgumentError("generate: max_tokens must be >= 0");
+  if (req.top_logprobs > kMaxTopLogprobs)
+    throw InvalidArgumentError("generate: top_logprobs must be at most " + std::to_string(kMaxTopLogprobs));
   const int64_t vocab = model.info().vocab_size;
   Sampler sampler(req.sampling, vocab);
   StopStringMatcher stops(req.stop);
@@ -47,10 +49,16 @@ GenerationResult generate(Model& model, KVCache& cache, const GenerationRequest&
 
   t0 = std::chrono::steady_clock::now();
   out.finish_reason = "length";
+  std::vector<float> raw;  // the model's logits, kept for log-probabilities
   while (static_cast<int64_t>(out.tokens.size()) < req.max_tokens) {
+    if (req.top_logprobs >= 0) raw = logits;
     if (req.constrain_logits) req.constrain_logits(logits.data(), vocab);
     const int32_t token = sampler.sample(logits.data(), seen, out.tokens);
     out.tokens.push_back(token);
+    if (req.top_logprobs >= 0) {
+      out.logprobs.push_back(token_logprob(raw.data(), vocab, token, req.top_logprobs));
+      if (req.on_logprob) req.on_logprob(out.logprobs.back());
+    }
     const bool eos = !req.ignore_eos && std::find(req.eos_ids.begin(), req.eos_ids.end(), token) != req.eos_ids.end();
     std::string piece;
     if (req.token_text && !eos) piece = stops.push(req.token_text(token));

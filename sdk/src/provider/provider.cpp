@@ -73,6 +73,7 @@ PreparedRequest Provider::prepare(const GenerateRequest& request) const {
   out.tools = request.tools;
   out.grammar = request.grammar;
   out.truncation = request.truncation;
+  out.logprobs = request.logprobs;
   out.model = request.model;
 
   if (request.system_prompt) out.messages.push_back({"system", *request.system_prompt, {}});

@@ -81,6 +81,9 @@ void GenerateRequest::validate() const {
     if (!tools[i].is_object())
       throw InvalidArgumentError("request.tools[" + std::to_string(i) + "]: expected an object");
   params.validate("request.params");
+  if (logprobs && (*logprobs < 0 || *logprobs > kMaxTopLogprobs))
+    throw InvalidArgumentError("request.logprobs: expected 0.." + std::to_string(kMaxTopLogprobs) +
+                               " alternatives, got " + std::to_string(*logprobs));
 }
 
 OutputGrammar OutputGrammar::from_json(const json& j, const std::string& where) {
@@ -126,6 +129,9 @@ GenerateRequest GenerateRequest::from_json(const json& j) {
     } else if (key == "model") {
       if (!v.is_string()) throw InvalidArgumentError(at + ": expected a string");
       r.model = v.get<std::string>();
+    } else if (key == "logprobs") {
+      if (!v.is_number_integer()) throw InvalidArgumentError(at + ": expected an integer");
+      r.logprobs = v.get<int>();
     } else {
       throw InvalidArgumentError(at + ": unknown request field");
     }
@@ -149,6 +155,7 @@ json GenerateRequest::to_json() const {
   j["stream"] = stream;
   j["truncation"] = truncation_policy_name(truncation);
   if (!model.empty()) j["model"] = model;
+  if (logprobs) j["logprobs"] = *logprobs;
   return j;
 }
 
