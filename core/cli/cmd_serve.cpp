@@ -69,6 +69,8 @@ static int run_serve(Args& args) {
   o.drain_timeout_s = positive_seconds(args, "drain-timeout", o.drain_timeout_s);
   if (auto f = args.value("log-format")) o.log_format = *f;
   nlohmann::json provider_options = provider_flags(args);
+  // The prompt cache shared by a model's slots (docs/server.md); 0 turns sharing off.
+  provider_options["prompt_cache"] = parse_byte_size(args.value("prompt-cache").value_or("1GiB"), "--prompt-cache");
   o.models = args.positionals();
   args.finish();
   if (o.models.empty()) o.models.push_back(default_model_spec());
@@ -110,6 +112,9 @@ ALLM_CLI_COMMAND(serve, "Serve models over HTTP (OpenAI, Anthropic and Ollama AP
                  "  --parallel N           slots per model: sequences generating at once, their\n"
                  "                         steps batched into one forward pass (default 1)\n"
                  "  --queue N              requests waiting per model before 503 (default 16)\n"
+                 "  --prompt-cache SIZE    finished sequences kept per model for any slot to\n"
+                 "                         reuse their longest common prefix (default 1GiB;\n"
+                 "                         0: each slot reuses only its own last sequence)\n"
                  "  --max-body-bytes N     request body limit (default 8388608), else 413\n"
                  "  --max-header-bytes N   request head limit (default 16384), else 431\n"
                  "  --max-json-depth N     JSON nesting limit (default 64), else 400\n"

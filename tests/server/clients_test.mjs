@@ -192,7 +192,9 @@ try {
     }));
     return errors;
   };
-  await burst(32);  // warm-up: allocator pools, thread stacks
+  // Warm-up: allocator pools, thread stacks, and the shared prompt cache filled
+  // to its bound (64 sequences kept, the least recently used replaced after that).
+  await burst(80);
   const before = rss();
   const errors = await burst(200);
   const afterRss = rss();

@@ -15,6 +15,7 @@
 #include "allm/sentence_embedding.hpp"
 #include "allm/tokenizer.hpp"
 #include "forward_batcher.hpp"
+#include "prompt_cache.hpp"
 
 namespace allm::local {
 
@@ -35,6 +36,10 @@ struct EngineModel {
   // model (from any provider sharing it) goes through the batcher, which runs
   // one forward at a time over the steps of all of them (continuous batching).
   std::unique_ptr<ForwardBatcher> batcher;
+  // Sequences kept for prefix reuse by every provider on this model (the
+  // server's slots): see prompt_cache.hpp. A pointer, so a const model can
+  // still share it.
+  std::unique_ptr<SharedPromptCache> prompt_cache = std::make_unique<SharedPromptCache>();
 
   uint64_t memory_bytes() const { return checkpoint.weights ? checkpoint.weights->total_bytes() : 0; }
 };

@@ -56,6 +56,11 @@ LocalProvider::LocalProvider(const json& options) : Provider(media_limits_of(opt
     else if (it->is_number_unsigned()) kv_budget_ = it->get<uint64_t>();
     else throw InvalidArgumentError(key + ": expected a byte count or a size such as \"2GiB\", got " + it->dump());
   }
+  if (auto it = opts.find("prompt_cache"); it != opts.end() && !it->is_null()) {
+    if (it->is_string()) prompt_cache_bytes_ = parse_byte_size(it->get<std::string>(), "options.prompt_cache");
+    else if (it->is_number_unsigned()) prompt_cache_bytes_ = it->get<uint64_t>();
+    else throw InvalidArgumentError("options.prompt_cache: expected a byte count or a size such as \"2GiB\", got " + it->dump());
+  }
   for (const json* where : {static_cast<const json*>(&opts), static_cast<const json*>(&config_)}) {
     auto it = where->find("kv_type");
     if (it == where->end() || it->is_null()) continue;
@@ -132,7 +137,12 @@ Capabilities LocalProvider::capabilities() const {
                   {"last_prompt",
                    {{"prompt_tokens", last_stats_.prompt_tokens},
                     {"reused_tokens", last_stats_.reused_tokens},
-                    {"processed_tokens", last_stats_.processed_tokens}}}};
+                    {"processed_tokens", last_stats_.processed_tokens},
+                    {"reused_from_shared", last_stats_.from_shared}}},
+                  {"prompt_cache",
+                   {{"limit_bytes", prompt_cache_bytes_},
+                    {"entries", model_->prompt_cache->entries()},
+                    {"bytes", model_->prompt_cache->bytes()}}}};
   return c;
 }
 
@@ -178,7 +188,8 @@ GenerateResponse LocalProvider::do_generate(const PreparedRequest& request, cons
   BatchedModel batched(*m->model, *m->batcher);
   GenerationRequest gen =
       generation_request(params, prompt.ids, eos_ids_of(m->checkpoint.generation, m->tokenizer.get()), ctx);
-  const size_t reuse = reuse_prefix(*m, prompt.ids, ctx, gen.max_tokens);
+  bool from_shared = false;
+  const size_t reuse = reuse_prefix(*m, prompt.ids, ctx, gen.max_tokens, from_shared);
   gen.cached_prefix.assign(prompt.ids.begin(), prompt.ids.begin() + static_cast<long>(reuse));
   gen.prompt.assign(prompt.ids.begin() + static_cast<long>(reuse), prompt.ids.end());
 
@@ -201,7 +212,7 @@ GenerateResponse LocalProvider::do_generate(const PreparedRequest& request, cons
   }
   stream.finish(out);
   remember_cached(prompt.ids, out.tokens);
-  last_stats_ = {static_cast<int64_t>(prompt.ids.size()), static_cast<int64_t>(reuse), out.prompt_tokens};
+  last_stats_ = {static_cast<int64_t>(prompt.ids.size()), static_cast<int64_t>(reuse), out.prompt_tokens, from_shared};
 
   GenerateResponse r = assemble_response(*m, gen, std::move(out), prompt.ids.size());
   r.dropped_messages = static_cast<int64_t>(prompt.dropped_messages);
@@ -221,12 +232,37 @@ std::shared_ptr<EngineModel> LocalProvider::switch_model(const std::string& spec
 }
 
 size_t LocalProvider::reuse_prefix(const EngineModel& m, const std::vector<TokenId>& ids, int64_t ctx,
-                                   int64_t max_tokens) {
+                                   int64_t max_tokens, bool& from_shared) {
   size_t reuse = 0;
+  from_shared = false;
+  // With the shared prompt cache every sequence lives in the model's one pool,
+  // so a snapshot of any slot's sequence can be forked.
+  const std::shared_ptr<KVPool> shared =
+      prompt_cache_bytes_ ? m.prompt_cache->pool(*m.model, kv_budget_, kv_type_) : nullptr;
   if (cache_) {
     // At least one token must be fed to get logits.
     const size_t limit = std::min({ids.size() - 1, cached_ids_.size(), static_cast<size_t>(cache_->size())});
     while (reuse < limit && ids[reuse] == cached_ids_[reuse]) ++reuse;
+  }
+  if (shared) {
+    SharedPromptCache::Match match = m.prompt_cache->longest_prefix(ids, ids.size() - 1);
+    if (match.tokens > reuse) {
+      cache_ = std::move(match.cache);
+      reuse = match.tokens;
+      from_shared = true;
+      cached_ids_.assign(ids.begin(), ids.begin() + static_cast<long>(reuse));
+    }
+    if (!cache_ || cache_->pool() != shared) {
+      cache_ = std::make_unique<KVCache>(shared);
+      reuse = 0;
+    }
+    // The pool's budget must hold this sequence: older snapshots make way.
+    const int64_t block = shared->block_positions();
+    const int64_t need = (std::min<int64_t>(ctx, static_cast<int64_t>(ids.size()) + max_tokens) + block - 1) / block -
+                         static_cast<int64_t>(reuse) / block;
+    m.prompt_cache->make_room(need);
+  }
+  if (cache_) {
     cache_->truncate(static_cast<int64_t>(reuse));
   } else if (kv_budget_ || kv_type_ != KVType::f32) {
     // Positions are taken from the budget as generation needs them.
@@ -253,6 +289,7 @@ void LocalProvider::remember_cached(const std::vector<TokenId>& prompt, const st
   cached_ids_.assign(prompt.begin(), prompt.end());
   cached_ids_.insert(cached_ids_.end(), generated.begin(), generated.end());
   cached_ids_.resize(std::min(cached_ids_.size(), static_cast<size_t>(cache_->size())));
+  if (prompt_cache_bytes_ && model_) model_->prompt_cache->remember(cached_ids_, *cache_, prompt_cache_bytes_);
 }
 
 std::string LocalProvider::model_fingerprint() const { return model_ ? model_->fingerprint : std::string(); }

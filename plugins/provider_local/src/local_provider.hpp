@@ -11,6 +11,11 @@
 //   "template":       "auto" (the model's chat template, default) or "none"
 //                     (plain completion: message texts joined as the prompt)
 //   "show_prompt":    true: write each rendered prompt to stderr
+//   "prompt_cache":   bytes (or "2GiB") of finished sequences kept for every
+//                     provider on the same model to start from (the longest
+//                     common prefix, forked copy-on-write: allm serve's
+//                     prompt cache across slots); 0 (default): only this
+//                     provider's own last sequence is reused
 //
 // The KV cache of the last generation is kept with the token ids it holds;
 // a follow-up request whose prompt starts with those ids (a chat's next turn)
@@ -36,6 +41,7 @@ struct PromptStats {
   int64_t prompt_tokens = 0;    // whole rendered prompt
   int64_t reused_tokens = 0;    // served from the KV cache of the previous turn
   int64_t processed_tokens = 0; // actually prefilled
+  bool from_shared = false;     // the reused prefix came from another sequence's snapshot
 };
 
 class LocalProvider : public Provider {
@@ -70,7 +76,10 @@ class LocalProvider : public Provider {
   // Readies cache_ for `ids`: keeps the longest prefix it already holds (the
   // count returned), or makes a cache for a prompt of that many tokens plus
   // `max_tokens`.
-  size_t reuse_prefix(const EngineModel& m, const std::vector<TokenId>& ids, int64_t ctx, int64_t max_tokens);
+  // With the shared prompt cache (option prompt_cache) the longest prefix of
+  // any snapshot on the model is forked when longer (`from_shared` set).
+  size_t reuse_prefix(const EngineModel& m, const std::vector<TokenId>& ids, int64_t ctx, int64_t max_tokens,
+                      bool& from_shared);
   // The request's output grammar as a matcher over m's vocabulary; null without one.
   std::unique_ptr<grammar::Matcher> grammar_matcher(const EngineModel& m, const PreparedRequest& request);
   // Records which ids the cache holds after a generation.
@@ -82,6 +91,7 @@ class LocalProvider : public Provider {
   int64_t context_option_ = 0;  // 0: none
   int threads_ = 0;
   uint64_t kv_budget_ = 0;  // bytes, 0: no limit
+  uint64_t prompt_cache_bytes_ = 0;  // shared snapshots kept; 0: not shared
   KVType kv_type_ = KVType::f32;
   bool raw_ = false;
   bool show_prompt_ = false;
