@@ -43,7 +43,7 @@ static int run_convert(Args& args) {
   if (pos.size() != 1) throw InvalidArgumentError("usage: allm convert MODEL --to gguf --type TYPE [--out FILE]");
   if (to != "gguf") throw InvalidArgumentError("--to '" + to + "': only 'gguf' is supported");
   auto type = gguf::file_type_from_name(type_name);
-  if (!type) throw InvalidArgumentError("--type '" + type_name + "': expected f32, f16, bf16, q8_0, q4_0 or q4_k_m");
+  if (!type) throw InvalidArgumentError("--type '" + type_name + "': expected f32, f16, bf16, q8_0, q4_0, q4_k_m or mxfp4_moe");
 
   std::filesystem::path model(pos[0]);
   Checkpoint ck = load_checkpoint(model);
@@ -74,13 +74,15 @@ ALLM_CLI_COMMAND(convert, "Convert a checkpoint to GGUF (optionally quantizing i
                  "requested type. MLX-quantized weights are dequantized and requantized.\n"
                  "A progress bar goes to stderr; the path written is printed on stdout.\n\n"
                  "  --to gguf        output format (only gguf)\n"
-                 "  --type TYPE      f32 | f16 (default) | bf16 | q8_0 | q4_0 | q4_k_m\n"
+                 "  --type TYPE      f32 | f16 (default) | bf16 | q8_0 | q4_0 | q4_k_m | mxfp4_moe\n"
                  "                   q4_k_m follows llama.cpp's recipe: Q4_K, with Q6_K for\n"
                  "                   the output and some attn_v/ffn_down layers; rows that are\n"
-                 "                   not a multiple of 256 fall back to Q5_0 / Q8_0\n"
+                 "                   not a multiple of 256 fall back to Q5_0 / Q8_0;\n"
+                 "                   mxfp4_moe: experts MXFP4, other matrices Q8_0\n"
                  "  -o, --out FILE   output path (default: <model name>-<type>.gguf here)\n\n"
                  "Supported model types: llama, mistral, mixtral, qwen2, qwen3, qwen3_moe,\n"
-                 "gemma3_text, with byte-level BPE vocabularies. See docs/gguf.md.\n",
+                 "gemma3_text, granite, smollm3, olmo2, gpt_oss, with byte-level BPE\n"
+                 "vocabularies. See docs/gguf.md.\n",
                  run_convert)
 
 }  // namespace allm::cli

@@ -9,7 +9,9 @@
 // [E, hidden, 2I] with gate and up interleaved (columns 2i, 2i+1),
 // down_proj [E, I, hidden], and [E, n] bias matrices; they are re-laid out
 // here into per-expert [out, in] matrices. A GGUF file (llama.cpp's
-// converter already split them) gives per-expert gate/up/down matrices.
+// converter already split them) gives per-expert gate/up/down matrices
+// (mlp.experts.N.{gate,up,down}_proj.weight, possibly MXFP4) and [E, n] bias
+// stacks (mlp.experts.{gate,up,down}_proj.bias).
 #include "allm/arch_helpers.hpp"
 #include "allm/plugin.hpp"
 
@@ -61,9 +63,9 @@ class GptOssFactory final : public ArchitectureFactory {
           ex.gate = b.matrix(one + "gate_proj.weight", I, H);
           ex.up = b.matrix(one + "up_proj.weight", I, H);
           ex.down = b.matrix(one + "down_proj.weight", H, I);
-          ex.gate_bias = b.vector(one + "gate_proj.bias", I);
-          ex.up_bias = b.vector(one + "up_proj.bias", I);
-          ex.down_bias = b.vector(one + "down_proj.bias", H);
+          ex.gate_bias = b.row(x + "gate_proj.bias", E, I, e);
+          ex.up_bias = b.row(x + "up_proj.bias", E, I, e);
+          ex.down_bias = b.row(x + "down_proj.bias", E, H, e);
         }
         l.experts.push_back(std::move(ex));
       }

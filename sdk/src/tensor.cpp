@@ -33,6 +33,7 @@ const char* dtype_name(DType t) noexcept {
     case DType::Q4_K_X16: return "Q4_Kx16";
     case DType::Q6_K_X16: return "Q6_Kx16";
     case DType::Q8_0_X16: return "Q8_0x16";
+    case DType::MXFP4: return "MXFP4";
   }
   return "?";
 }
@@ -78,6 +79,7 @@ BlockLayout block_layout(DType t) noexcept {
     case DType::Q4_K_X16: return {256, 148};
     case DType::Q6_K_X16: return {256, 274};
     case DType::Q8_0_X16: return {32, 34};
+    case DType::MXFP4: return {32, 17};
     default: return {1, dtype_size(t)};
   }
 }

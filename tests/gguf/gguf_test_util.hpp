@@ -57,6 +57,7 @@ inline std::vector<uint8_t> random_row(DType t, int64_t n, uint32_t seed) {
       case DType::Q2_K: fix_half(b + 80); fix_half(b + 82); break;
       case DType::Q3_K: fix_half(b + 108); break;
       case DType::Q6_K: fix_half(b + 208); break;
+      case DType::MXFP4: row[b] = uint8_t(118 + rng() % 8); break;  // scales 2^-10 .. 2^-3
       default: break;
     }
   }

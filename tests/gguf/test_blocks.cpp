@@ -18,9 +18,10 @@ namespace {
 
 const std::vector<DType> kAllFormats = {DType::F32,  DType::F16,  DType::BF16, DType::Q4_0, DType::Q4_1,
                                         DType::Q5_0, DType::Q5_1, DType::Q8_0, DType::Q2_K, DType::Q3_K,
-                                        DType::Q4_K, DType::Q5_K, DType::Q6_K};
+                                        DType::Q4_K, DType::Q5_K, DType::Q6_K, DType::MXFP4};
 const std::vector<DType> kBlockFormats = {DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::Q8_0,
-                                          DType::Q2_K, DType::Q3_K, DType::Q4_K, DType::Q5_K, DType::Q6_K};
+                                          DType::Q2_K, DType::Q3_K, DType::Q4_K, DType::Q5_K, DType::Q6_K,
+                                          DType::MXFP4};
 
 std::vector<float> random_floats(size_t n, uint32_t seed, float scale = 1.0f) {
   std::mt19937 rng(seed);
@@ -55,6 +56,58 @@ TEST(GgufBlocks, HandBuiltQ8_0AndQ4_0) {
     EXPECT_FLOAT_EQ(out[j], 2.0f * float(j - 8));
     EXPECT_FLOAT_EQ(out[j + 16], 2.0f * float(15 - j - 8));
   }
+}
+
+// MXFP4 by the OCP Microscaling spec: w = E2M1(code) * 2^(e - 127), E2M1
+// codes 0..7 = 0, 0.5, 1, 1.5, 2, 3, 4, 6 and 8..15 their negatives; ggml
+// keeps element j in the low nibble of byte j and element j + 16 in its high
+// nibble.
+TEST(GgufBlocks, HandBuiltMxfp4) {
+  const float e2m1[16] = {0, 0.5f, 1, 1.5f, 2, 3, 4, 6, -0.0f, -0.5f, -1, -1.5f, -2, -3, -4, -6};
+  detail::BlockMXFP4 b{};
+  float out[32];
+  for (int e : {127, 128, 125, 140, 100}) {
+    b.e = uint8_t(e);
+    for (int j = 0; j < 16; ++j) b.qs[j] = uint8_t(j | ((15 - j) << 4));
+    dequantize_row(DType::MXFP4, &b, out, 32);
+    const float scale = std::ldexp(1.0f, e - 127);
+    for (int j = 0; j < 16; ++j) {
+      EXPECT_EQ(out[j], e2m1[j] * scale) << "e " << e << " element " << j;
+      EXPECT_EQ(out[j + 16], e2m1[15 - j] * scale) << "e " << e << " element " << j + 16;
+    }
+  }
+  // Concrete values: e = 128 (scale 2), codes 0x1 (0.5) and 0x7 (6) -> 1 and 12; 0xF (-6), 0x9 (-0.5) -> -12, -1.
+  b.e = 128;
+  std::memset(b.qs, 0, sizeof b.qs);
+  b.qs[0] = 0x71;
+  b.qs[1] = 0x9F;
+  dequantize_row(DType::MXFP4, &b, out, 32);
+  EXPECT_EQ(out[0], 1.0f);
+  EXPECT_EQ(out[16], 12.0f);
+  EXPECT_EQ(out[1], -12.0f);
+  EXPECT_EQ(out[17], -1.0f);
+  EXPECT_EQ(out[2], 0.0f);
+  // The two smallest exponents are subnormal floats: 2^-127 and 2^-126 times 0.5.
+  b.e = 0;
+  b.qs[0] = 0x01;
+  dequantize_row(DType::MXFP4, &b, out, 32);
+  EXPECT_EQ(out[0], std::ldexp(0.5f, -127));
+  b.e = 1;
+  dequantize_row(DType::MXFP4, &b, out, 32);
+  EXPECT_EQ(out[0], std::ldexp(0.5f, -126));
+
+  // Values on the grid survive quantization exactly; the exponent puts the
+  // largest magnitude in the top binade (24 = 6 * 2^2: e = 129).
+  float x[32];
+  for (int j = 0; j < 32; ++j) x[j] = e2m1[j % 16] * 4.0f;
+  x[5] = 24.0f;
+  detail::BlockMXFP4 q{};
+  quantize_row(DType::MXFP4, x, &q, 32);
+  EXPECT_EQ(q.e, 129);
+  dequantize_row(DType::MXFP4, &q, out, 32);
+  for (int j = 0; j < 32; ++j) EXPECT_EQ(out[j], x[j]) << j;
+  EXPECT_EQ(*dtype_from_ggml(39), DType::MXFP4);
+  EXPECT_EQ(row_bytes(DType::MXFP4, 64), 34u);
 }
 
 TEST(GgufBlocks, HalfConversionsRoundTrip) {
@@ -159,7 +212,7 @@ TEST(GgufBlocks, QuantizeRoundTripError) {
   const std::map<DType, double> bound = {{DType::F32, 0},       {DType::F16, 1e-3},  {DType::BF16, 5e-3},
                                          {DType::Q8_0, 0.01},   {DType::Q6_K, 0.025}, {DType::Q5_0, 0.05},
                                          {DType::Q5_1, 0.05},   {DType::Q5_K, 0.04},  {DType::Q4_0, 0.11},
-                                         {DType::Q4_1, 0.11},   {DType::Q4_K, 0.09}};
+                                         {DType::Q4_1, 0.11},   {DType::Q4_K, 0.09},  {DType::MXFP4, 0.2}};
   auto x = random_floats(4096, 23);
   for (auto [t, b] : bound) {
     ASSERT_TRUE(quantize_supported(t));

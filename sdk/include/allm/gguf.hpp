@@ -52,7 +52,7 @@ struct Value {
 // GGML tensor type ids as stored in the file.
 enum class GgmlType : uint32_t {
   F32 = 0, F16 = 1, Q4_0 = 2, Q4_1 = 3, Q5_0 = 6, Q5_1 = 7, Q8_0 = 8, Q8_1 = 9,
-  Q2_K = 10, Q3_K = 11, Q4_K = 12, Q5_K = 13, Q6_K = 14, Q8_K = 15, BF16 = 30,
+  Q2_K = 10, Q3_K = 11, Q4_K = 12, Q5_K = 13, Q6_K = 14, Q8_K = 15, BF16 = 30, MXFP4 = 39,
 };
 // nullopt for types allm does not read (IQ*, TQ*, ...).
 std::optional<DType> dtype_from_ggml(uint32_t ggml_type) noexcept;
@@ -199,7 +199,8 @@ std::string tokenizer_json_from_gguf(const File& file);
 std::optional<std::string> hf_tensor_name(const std::string& model_type, const std::string& gguf_name);
 
 // ---------------------------------------------------------------- conversion
-enum class FileType { F32, F16, BF16, Q8_0, Q4_0, Q4_K_M };
+// MXFP4_MOE: llama-quantize's MXFP4_MOE — experts MXFP4, other matrices Q8_0.
+enum class FileType { F32, F16, BF16, Q8_0, Q4_0, Q4_K_M, MXFP4_MOE };
 std::optional<FileType> file_type_from_name(const std::string& name) noexcept;
 
 struct ConvertOptions {

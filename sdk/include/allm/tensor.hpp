@@ -20,6 +20,9 @@ enum class DType : uint8_t {
   // stored type (per 256 elements: Q4_K 148 instead of 144, Q6_K 274 instead
   // of 210).
   Q4_0_X16, Q4_K_X16, Q6_K_X16, Q8_0_X16,
+  // OCP microscaling FP4 as ggml stores it (gpt-oss experts): blocks of 32
+  // E2M1 codes sharing one power-of-two (E8M0) scale.
+  MXFP4,
 };
 
 const char* dtype_name(DType t) noexcept;

@@ -9,7 +9,8 @@ namespace allm::gguf::detail {
 
 int decoded_block_elems(DType t) noexcept {
   switch (t) {
-    case DType::Q4_0: case DType::Q4_1: case DType::Q5_0: case DType::Q5_1: case DType::Q8_0: return QK;
+    case DType::Q4_0: case DType::Q4_1: case DType::Q5_0: case DType::Q5_1: case DType::Q8_0: case DType::MXFP4:
+      return QK;
     case DType::Q2_K: case DType::Q3_K: case DType::Q4_K: case DType::Q5_K: case DType::Q6_K: return QK_K;
     default: return 0;
   }
@@ -41,6 +42,15 @@ void nibbles(const B& b, DecodedBlock& o, int bias, uint32_t qh, bool has_high) 
 
 bool decode_block(DType t, const void* row, int64_t index, DecodedBlock& o) noexcept {
   switch (t) {
+    case DType::MXFP4: {
+      auto& b = static_cast<const BlockMXFP4*>(row)[index];
+      for (int j = 0; j < QK / 2; ++j) {
+        o.code[j] = kMxfp4Values[b.qs[j] & 0xF];
+        o.code[j + 16] = kMxfp4Values[b.qs[j] >> 4];
+      }
+      fill(o, 2, mxfp4_half_scale(b.e), 0);
+      return true;
+    }
     case DType::Q8_0: {
       auto& b = static_cast<const BlockQ8_0*>(row)[index];
       std::memcpy(o.code, b.qs, QK);

@@ -54,8 +54,13 @@ std::string model_type_for(const File& f, const std::string& arch, const Keys& k
   if (arch == "qwen3moe") return "qwen3_moe";
   if (arch == "gemma3") return "gemma3_text";
   if (arch == "gemma2") return "gemma2";
+  if (arch == "granite") return "granite";
+  if (arch == "smollm3") return "smollm3";
+  if (arch == "olmo2") return "olmo2";
+  if (arch == "gpt-oss") return "gpt_oss";
   throw UnsupportedError(f.origin() + ": GGUF architecture '" + arch +
-                         "' is not supported (supported: llama, qwen2, qwen3, qwen3moe, gemma2, gemma3)");
+                         "' is not supported (supported: llama, qwen2, qwen3, qwen3moe, gemma2, gemma3, granite, smollm3, "
+                         "olmo2, gpt-oss)");
 }
 
 }  // namespace
@@ -106,6 +111,8 @@ nlohmann::json config_from_gguf(const File& f) {
     if (auto a = k.num("rope.scaling.attn_factor")) rs["attention_factor"] = *a;
     if (auto b = k.num("rope.scaling.yarn_beta_fast")) rs["beta_fast"] = *b;
     if (auto b = k.num("rope.scaling.yarn_beta_slow")) rs["beta_slow"] = *b;
+    // llama.cpp rounds YaRN's correction range outwards (transformers' truncate).
+    if (*type == "yarn") rs["truncate"] = true;
     c["rope_scaling"] = rs;
   } else if (auto factor = k.num("rope.scale_linear")) {
     c["rope_scaling"] = {{"rope_type", "linear"}, {"factor", *factor}};
@@ -124,11 +131,12 @@ nlohmann::json config_from_gguf(const File& f) {
 
   // llama.cpp's converter permutes Q/K rows of `llama` files so that rotary
   // pairs are adjacent (GPT-J style); the engine must rotate (2i, 2i+1) pairs.
-  c["rope_interleaved"] = *arch == "llama";
+  // Granite and SmolLM3 go through the same Llama conversion.
+  c["rope_interleaved"] = *arch == "llama" || *arch == "granite" || *arch == "smollm3";
 
   if (auto e = k.opt_int("expert_count"); e && *e > 0) {
     int64_t used = k.opt_int("expert_used_count").value_or(2);
-    if (model_type == "mixtral") {
+    if (model_type == "mixtral" || model_type == "gpt_oss") {
       c["num_local_experts"] = *e;
     } else {
       c["num_experts"] = *e;
@@ -160,6 +168,25 @@ nlohmann::json config_from_gguf(const File& f) {
       c["attn_logit_softcapping"] = k.num("attn_logit_softcapping").value_or(50.0);
       c["final_logit_softcapping"] = k.num("final_logit_softcapping").value_or(30.0);
     }
+  }
+
+  if (model_type == "granite") {
+    // llama.cpp's names for Granite's multipliers.
+    if (auto v = k.num("embedding_scale")) c["embedding_multiplier"] = *v;
+    if (auto v = k.num("residual_scale")) c["residual_multiplier"] = *v;
+    if (auto v = k.num("attention.scale")) c["attention_multiplier"] = *v;
+    if (auto v = k.num("logit_scale")) c["logits_scaling"] = *v;
+  }
+  // llama.cpp skips rope on every 4th SmolLM3 layer, whatever the original config said.
+  if (model_type == "smollm3") c["no_rope_layer_interval"] = 4;
+  if (model_type == "gpt_oss") {
+    if (auto w = k.opt_int("attention.sliding_window")) c["sliding_window"] = *w;
+    if (auto m = k.opt_int("expert_feed_forward_length")) c["intermediate_size"] = *m;
+    // llama.cpp: even layers slide; its SwiGLU clamp is fixed at 7.
+    nlohmann::json types = nlohmann::json::array();
+    for (int64_t i = 0; i < layers; ++i) types.push_back(i % 2 == 0 ? "sliding_attention" : "full_attention");
+    c["layer_types"] = types;
+    c["swiglu_limit"] = 7.0;
   }
 
   if (auto b = f.get_int("tokenizer.ggml.bos_token_id")) c["bos_token_id"] = *b;

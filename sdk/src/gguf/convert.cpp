@@ -4,6 +4,8 @@
 // factors, and the per-tensor type recipe of the requested file type.
 #include <algorithm>
 #include <cmath>
+#include <deque>
+#include <set>
 #include <thread>
 
 #include "allm/error.hpp"
@@ -27,8 +29,14 @@ ArchInfo arch_for(const std::string& model_type, const std::string& origin) {
   if (model_type == "qwen3") return {"qwen3", false, false};
   if (model_type == "qwen3_moe") return {"qwen3moe", false, false};
   if (model_type == "gemma3_text") return {"gemma3", false, true};
+  // Granite and SmolLM3 go through llama.cpp's Llama conversion (Q/K permuted).
+  if (model_type == "granite") return {"granite", true, false};
+  if (model_type == "smollm3") return {"smollm3", true, false};
+  if (model_type == "olmo2") return {"olmo2", false, false};
+  if (model_type == "gpt_oss") return {"gpt-oss", false, false};
   throw UnsupportedError(origin + ": cannot write model_type '" + model_type +
-                         "' as GGUF (llama, mistral, mixtral, qwen2, qwen3, qwen3_moe, gemma3_text can be)");
+                         "' as GGUF (llama, mistral, mixtral, qwen2, qwen3, qwen3_moe, gemma3_text, granite, smollm3, "
+                         "olmo2, gpt_oss can be)");
 }
 
 // HF name -> (GGUF name, expert index or -1), by inverting hf_tensor_name.
@@ -46,7 +54,8 @@ std::optional<GgufName> gguf_name(const std::string& model_type, const std::stri
       "attn_v.bias", "attn_output.weight", "attn_output.bias", "attn_q_norm.weight", "attn_k_norm.weight",
       "ffn_gate.weight", "ffn_up.weight", "ffn_down.weight", "ffn_norm.weight", "post_attention_norm.weight",
       "post_ffw_norm.weight", "ffn_gate_inp.weight", "ffn_gate_exps.weight", "ffn_down_exps.weight",
-      "ffn_up_exps.weight"};
+      "ffn_up_exps.weight", "attn_sinks.weight", "ffn_gate_inp.bias", "ffn_gate_exps.bias", "ffn_up_exps.bias",
+      "ffn_down_exps.bias"};
   for (const char* top : {"token_embd.weight", "output_norm.weight", "output.weight"})
     if (hf_tensor_name(model_type, top) == hf) return GgufName{top};
   // "model.layers.<N>.<rest>"
@@ -76,7 +85,7 @@ std::optional<GgufName> gguf_name(const std::string& model_type, const std::stri
 enum class Role { other, attn_v, ffn_down, output, embedding, router, vector };
 
 Role role_of(const std::string& gguf, int64_t rank) {
-  if (rank == 1) return Role::vector;
+  if (rank == 1 || gguf.ends_with(".bias")) return Role::vector;  // biases stay F32, stacked or not
   if (gguf == "output.weight") return Role::output;
   if (gguf == "token_embd.weight") return Role::embedding;
   if (gguf.find("attn_v.weight") != std::string::npos) return Role::attn_v;
@@ -105,9 +114,10 @@ DType fallback(DType t, int64_t cols) {
   }
 }
 
-DType choose_type(FileType ft, Role role, int64_t layer, int64_t layers, int64_t cols, bool tied) {
+DType choose_type(FileType ft, Role role, int64_t layer, int64_t layers, int64_t cols, bool tied, bool experts) {
   if (role == Role::vector || role == Role::router) return DType::F32;
   switch (ft) {
+    case FileType::MXFP4_MOE: return experts ? fallback(DType::MXFP4, cols) : fallback(DType::Q8_0, cols);
     case FileType::F32: return DType::F32;
     case FileType::F16: return DType::F16;
     case FileType::BF16: return DType::BF16;
@@ -131,6 +141,7 @@ int ftype_id(FileType t) {
     case FileType::Q8_0: return 7;
     case FileType::Q4_K_M: return 15;
     case FileType::BF16: return 32;
+    case FileType::MXFP4_MOE: return 38;
   }
   return 0;
 }
@@ -181,6 +192,82 @@ std::vector<uint8_t> encode_tensor(const Source& src, DType type, bool permute, 
   return out;
 }
 
+// Every value of `t` (any shape, any readable format) as floats.
+std::vector<float> all_values(const Tensor& t) {
+  Tensor flat = t;
+  flat.shape = {t.numel() / t.cols(), t.cols()};
+  std::vector<float> out(size_t(t.numel()));
+  read_rows(flat, 0, flat.rows(), out.data());
+  return out;
+}
+
+// Tensors made for the writer from others (kept alive until the file is written).
+struct Derived {
+  std::deque<std::vector<float>> data;
+  std::deque<Tensor> tensors;
+  std::vector<std::pair<std::string, const Tensor*>> named;  // HF-style name -> tensor to write
+  std::set<std::string> replaced;                            // stored names the derived ones stand for
+
+  void add(const std::string& name, std::vector<float> values, std::vector<int64_t> shape) {
+    data.push_back(std::move(values));
+    Tensor t;
+    t.name = name;
+    t.dtype = DType::F32;
+    t.shape = std::move(shape);
+    t.data = data.back().data();
+    t.nbytes = data.back().size() * sizeof(float);
+    tensors.push_back(std::move(t));
+    named.emplace_back(name, &tensors.back());
+  }
+};
+
+// gpt-oss's experts as the hub stores them — fused and input-major:
+// mlp.experts.gate_up_proj [E, H, 2I] (gate and up interleaved by column),
+// down_proj [E, I, H], gate_up_proj_bias [E, 2I], down_proj_bias [E, H] —
+// split and transposed into what llama.cpp's converter writes: per-expert
+// [out, in] gate/up/down matrices and [E, n] bias stacks.
+void split_fused_experts(const Checkpoint& ck, Derived& d) {
+  const std::string origin = ck.source.string();
+  for (const auto& hf : ck.weights->names()) {
+    if (!hf.ends_with(".mlp.experts.gate_up_proj")) continue;
+    const std::string p = hf.substr(0, hf.size() - std::string("gate_up_proj").size());
+    const Tensor& gu = ck.weights->get(hf);
+    const Tensor& dn = ck.weights->get(p + "down_proj");
+    const Tensor& gub = ck.weights->get(p + "gate_up_proj_bias");
+    const Tensor& dnb = ck.weights->get(p + "down_proj_bias");
+    if (gu.shape.size() != 3 || gu.shape[2] % 2 != 0)
+      throw ModelLoadError(origin + ": tensor '" + hf + "' should be [experts, hidden, 2 * intermediate]");
+    const int64_t E = gu.shape[0], H = gu.shape[1], I = gu.shape[2] / 2;
+    if (dn.shape != std::vector<int64_t>{E, I, H} || gub.shape != std::vector<int64_t>{E, 2 * I} ||
+        dnb.shape != std::vector<int64_t>{E, H})
+      throw ModelLoadError(origin + ": the fused experts under '" + p + "' do not agree in shape");
+    const std::vector<float> g = all_values(gu), down = all_values(dn), gb = all_values(gub);
+    for (int64_t e = 0; e < E; ++e) {
+      std::vector<float> gate(size_t(I * H)), up(size_t(I * H)), dt(size_t(H * I));
+      for (int64_t h = 0; h < H; ++h)
+        for (int64_t i = 0; i < I; ++i) {
+          gate[size_t(i * H + h)] = g[size_t((e * H + h) * 2 * I + 2 * i)];
+          up[size_t(i * H + h)] = g[size_t((e * H + h) * 2 * I + 2 * i + 1)];
+          dt[size_t(h * I + i)] = down[size_t((e * I + i) * H + h)];
+        }
+      const std::string x = p + std::to_string(e) + ".";
+      d.add(x + "gate_proj.weight", std::move(gate), {I, H});
+      d.add(x + "up_proj.weight", std::move(up), {I, H});
+      d.add(x + "down_proj.weight", std::move(dt), {H, I});
+    }
+    std::vector<float> gate_bias(size_t(E * I)), up_bias(size_t(E * I));
+    for (int64_t e = 0; e < E; ++e)
+      for (int64_t i = 0; i < I; ++i) {
+        gate_bias[size_t(e * I + i)] = gb[size_t(e * 2 * I + 2 * i)];
+        up_bias[size_t(e * I + i)] = gb[size_t(e * 2 * I + 2 * i + 1)];
+      }
+    d.add(p + "gate_proj.bias", std::move(gate_bias), {E, I});
+    d.add(p + "up_proj.bias", std::move(up_bias), {E, I});
+    d.named.emplace_back(p + "down_proj.bias", &dnb);
+    for (const char* n : {"gate_up_proj", "down_proj", "gate_up_proj_bias", "down_proj_bias"}) d.replaced.insert(p + n);
+  }
+}
+
 // llama3 rope scaling as llama.cpp stores it: one divisor per frequency,
 // computed in float32 as its converter does.
 std::vector<float> llama3_factors(const nlohmann::json& c, int64_t rot_dim) {
@@ -202,6 +289,47 @@ std::vector<float> llama3_factors(const nlohmann::json& c, int64_t rot_dim) {
     }
   }
   return out;
+}
+
+// The keys llama.cpp reads for one family only; a config llama.cpp would run
+// differently (its fixed SmolLM3 NoPE step, gpt-oss's fixed pattern and clamp)
+// is refused rather than written wrong.
+void write_family_metadata(const Checkpoint& ck, const ArchInfo& a, Writer& w) {
+  const auto& c = ck.config;
+  const std::string origin = ck.source.string();
+  auto k = [&](const std::string& s) { return a.gguf + "." + s; };
+  auto num = [&](const char* key) -> std::optional<float> {
+    if (!c.contains(key) || !c[key].is_number()) return std::nullopt;
+    return float(c[key].get<double>());
+  };
+  const int64_t layers = c["num_hidden_layers"].get<int64_t>();
+  if (ck.model_type == "granite") {
+    if (auto v = num("embedding_multiplier")) w.set(k("embedding_scale"), Value::f32(*v));
+    if (auto v = num("residual_multiplier")) w.set(k("residual_scale"), Value::f32(*v));
+    if (auto v = num("attention_multiplier")) w.set(k("attention.scale"), Value::f32(*v));
+    if (auto v = num("logits_scaling")) w.set(k("logit_scale"), Value::f32(*v));
+  }
+  if (ck.model_type == "smollm3" && c.contains("no_rope_layers") && c["no_rope_layers"].is_array()) {
+    const auto& list = c["no_rope_layers"];
+    for (int64_t i = 0; i < layers && i < int64_t(list.size()); ++i)
+      if ((list[size_t(i)] == 1) != ((i + 1) % 4 != 0))
+        throw UnsupportedError(origin + ": no_rope_layers[" + std::to_string(i) +
+                               "] differs from llama.cpp's fixed SmolLM3 pattern (every 4th layer without rope); "
+                               "the GGUF would run differently");
+  }
+  if (ck.model_type == "gpt_oss") {
+    if (auto v = num("swiglu_limit"); v && *v != 7.0f)
+      throw UnsupportedError(origin + ": swiglu_limit " + std::to_string(*v) + " differs from llama.cpp's fixed 7");
+    if (c.contains("layer_types") && c["layer_types"].is_array())
+      for (int64_t i = 0; i < layers && i < int64_t(c["layer_types"].size()); ++i)
+        if ((c["layer_types"][size_t(i)] == "sliding_attention") != (i % 2 == 0))
+          throw UnsupportedError(origin + ": layer_types[" + std::to_string(i) +
+                                 "] differs from llama.cpp's fixed gpt-oss pattern (even layers slide)");
+    if (c.contains("sliding_window") && c["sliding_window"].is_number_integer())
+      w.set(k("attention.sliding_window"), Value::u32(uint32_t(c["sliding_window"].get<int64_t>())));
+    if (c.contains("intermediate_size") && c["intermediate_size"].is_number_integer())
+      w.set(k("expert_feed_forward_length"), Value::u32(uint32_t(c["intermediate_size"].get<int64_t>())));
+  }
 }
 
 void write_arch_metadata(const Checkpoint& ck, const ArchInfo& a, FileType ft, Writer& w, int64_t& rot_dim) {
@@ -244,11 +372,26 @@ void write_arch_metadata(const Checkpoint& ck, const ArchInfo& a, FileType ft, W
     if (c.contains("sliding_window") && c["sliding_window"].is_number_integer())
       w.set(k("attention.sliding_window"), Value::u32(uint32_t(need("sliding_window"))));
   }
+  write_family_metadata(ck, a, w);
   if (c.contains("rope_scaling") && c["rope_scaling"].is_object()) {
-    std::string type = c["rope_scaling"].value("rope_type", c["rope_scaling"].value("type", std::string("default")));
+    const auto& rs = c["rope_scaling"];
+    std::string type = rs.value("rope_type", rs.value("type", std::string("default")));
     if (type == "linear") {
       w.set(k("rope.scaling.type"), Value::string("linear"));
-      w.set(k("rope.scaling.factor"), Value::f32(float(c["rope_scaling"].value("factor", 1.0))));
+      w.set(k("rope.scaling.factor"), Value::f32(float(rs.value("factor", 1.0))));
+    } else if (type == "yarn") {
+      // As llama.cpp's converter writes it (truncate has no key: llama.cpp always rounds the range outwards).
+      w.set(k("rope.scaling.type"), Value::string("yarn"));
+      w.set(k("rope.scaling.factor"), Value::f32(float(rs.value("factor", 1.0))));
+      if (rs.contains("original_max_position_embeddings"))
+        w.set(k("rope.scaling.original_context_length"),
+              Value::u32(uint32_t(rs["original_max_position_embeddings"].get<double>())));
+      if (rs.contains("attention_factor") && rs["attention_factor"].is_number())
+        w.set(k("rope.scaling.yarn_attn_factor"), Value::f32(float(rs["attention_factor"].get<double>())));
+      if (rs.contains("beta_fast") && rs["beta_fast"].is_number())
+        w.set(k("rope.scaling.yarn_beta_fast"), Value::f32(float(rs["beta_fast"].get<double>())));
+      if (rs.contains("beta_slow") && rs["beta_slow"].is_number())
+        w.set(k("rope.scaling.yarn_beta_slow"), Value::f32(float(rs["beta_slow"].get<double>())));
     } else if (type != "llama3" && type != "default") {
       throw UnsupportedError(ck.source.string() + ": rope_scaling type '" + type + "' cannot be written to GGUF");
     }
@@ -274,6 +417,7 @@ std::optional<FileType> file_type_from_name(const std::string& name) noexcept {
   if (name == "q8_0") return FileType::Q8_0;
   if (name == "q4_0") return FileType::Q4_0;
   if (name == "q4_k_m") return FileType::Q4_K_M;
+  if (name == "mxfp4_moe") return FileType::MXFP4_MOE;
   return std::nullopt;
 }
 
@@ -301,17 +445,24 @@ void write_checkpoint(const Checkpoint& ck, const std::filesystem::path& out, co
     w.add_tensor("rope_freqs.weight", DType::F32, {int64_t(f.size())}, std::move(bytes));
   }
 
+  Derived derived;
+  if (ck.model_type == "gpt_oss") split_fused_experts(ck, derived);
+  std::vector<std::pair<std::string, const Tensor*>> inputs;
+  for (const auto& hf : ck.weights->names())
+    if (!derived.replaced.count(hf)) inputs.emplace_back(hf, &ck.weights->get(hf));
+  inputs.insert(inputs.end(), derived.named.begin(), derived.named.end());
+
   // Group HF tensors by GGUF name (experts stack into one tensor).
   std::map<std::string, std::map<int64_t, const Tensor*>> groups;
   std::vector<std::string> order;
-  for (const auto& hf : ck.weights->names()) {
+  for (const auto& [hf, tensor] : inputs) {
     auto g = gguf_name(ck.model_type, hf);
     if (!g) {
       if (hf == "lm_head.weight" || hf.find("rotary_emb") != std::string::npos) continue;
       throw UnsupportedError(origin + ": tensor '" + hf + "' has no GGUF counterpart for model_type '" + ck.model_type + "'");
     }
     if (!groups.count(g->name)) order.push_back(g->name);
-    groups[g->name][g->expert] = &ck.weights->get(hf);
+    groups[g->name][g->expert] = tensor;
   }
   // token_embd first, output last, blocks in numeric order (as llama.cpp writes).
   std::stable_sort(order.begin(), order.end(), [](const std::string& a, const std::string& b) {
@@ -336,7 +487,7 @@ void write_checkpoint(const Checkpoint& ck, const std::filesystem::path& out, co
         throw ModelLoadError(origin + ": experts of '" + name + "' differ in shape");
     const int64_t rank = int64_t(first.shape.size());
     Role role = role_of(name, rank);
-    DType type = choose_type(options.type, role, layer_of(name), layers, src.shape.back(), tied);
+    DType type = choose_type(options.type, role, layer_of(name), layers, src.shape.back(), tied, parts.begin()->first >= 0);
     bool permute = arch.permute_qk && rank == 2 &&
                    (name.find("attn_q.weight") != std::string::npos || name.find("attn_k.weight") != std::string::npos);
     if (permute && first.rows() != (name.find("attn_q") != std::string::npos ? heads : kv_heads) * head_dim)

@@ -145,6 +145,14 @@ void deq_q6_k(const BlockQ6_K& b, float* y) {
   }
 }
 
+void deq_mxfp4(const BlockMXFP4& b, float* y) {
+  const float d = mxfp4_half_scale(b.e);
+  for (int j = 0; j < QK / 2; ++j) {
+    y[j] = float(kMxfp4Values[b.qs[j] & 0xF]) * d;
+    y[j + QK / 2] = float(kMxfp4Values[b.qs[j] >> 4]) * d;
+  }
+}
+
 template <class Block, void (*F)(const Block&, float*)>
 void deq_blocks(const void* row, float* out, int64_t nblocks, int per_block) {
   auto* b = static_cast<const Block*>(row);
@@ -157,7 +165,7 @@ bool kernels_support(DType t) noexcept {
   switch (t) {
     case DType::F32: case DType::F16: case DType::BF16: case DType::Q4_0: case DType::Q4_1:
     case DType::Q5_0: case DType::Q5_1: case DType::Q8_0: case DType::Q2_K: case DType::Q3_K:
-    case DType::Q4_K: case DType::Q5_K: case DType::Q6_K: return true;
+    case DType::Q4_K: case DType::Q5_K: case DType::Q6_K: case DType::MXFP4: return true;
     default: return false;
   }
 }
@@ -194,6 +202,7 @@ void dequantize_row(DType t, const void* row, float* out, int64_t n) {
     case DType::Q4_K: return deq_blocks<BlockQ4_K, deq_q4_k>(row, out, n / QK_K, QK_K);
     case DType::Q5_K: return deq_blocks<BlockQ5_K, deq_q5_k>(row, out, n / QK_K, QK_K);
     case DType::Q6_K: return deq_blocks<BlockQ6_K, deq_q6_k>(row, out, n / QK_K, QK_K);
+    case DType::MXFP4: return deq_blocks<BlockMXFP4, deq_mxfp4>(row, out, n / QK, QK);
     default: break;
   }
 }

@@ -252,6 +252,26 @@ void q6_k(const float* x, BlockQ6_K& b) {
   }
 }
 
+// ggml's reference: the exponent puts the largest magnitude in [4, 8) times
+// the halved scale (the doubled codes' top value is 12), then each value takes
+// the nearest code (first one on ties).
+void mxfp4(const float* x, BlockMXFP4& b) {
+  float amax = 0;
+  for (int j = 0; j < QK; ++j) amax = std::max(amax, std::fabs(x[j]));
+  b.e = amax > 0 ? uint8_t(std::floor(std::log2(amax)) - 2 + 127) : 0;
+  const float d = mxfp4_half_scale(b.e);
+  auto nearest = [d](float v) {
+    int best = 0;
+    float best_err = std::fabs(float(kMxfp4Values[0]) * d - v);
+    for (int i = 1; i < 16; ++i) {
+      const float err = std::fabs(float(kMxfp4Values[i]) * d - v);
+      if (err < best_err) best = i, best_err = err;
+    }
+    return uint8_t(best);
+  };
+  for (int j = 0; j < QK / 2; ++j) b.qs[j] = uint8_t(nearest(x[j]) | nearest(x[j + QK / 2]) << 4);
+}
+
 template <class Block, int Per, void (*F)(const float*, Block&)>
 void blocks(const float* x, void* out, int64_t n) {
   auto* b = static_cast<Block*>(out);
@@ -264,7 +284,7 @@ bool quantize_supported(DType t) noexcept {
   switch (t) {
     case DType::F32: case DType::F16: case DType::BF16: case DType::Q8_0: case DType::Q4_0:
     case DType::Q4_1: case DType::Q5_0: case DType::Q5_1: case DType::Q4_K: case DType::Q5_K:
-    case DType::Q6_K: return true;
+    case DType::Q6_K: case DType::MXFP4: return true;
     default: return false;
   }
 }
@@ -295,6 +315,7 @@ void quantize_row(DType t, const float* x, void* out, int64_t n) {
     case DType::Q4_K: return blocks<BlockQ4_K, QK_K, q4_k>(x, out, n);
     case DType::Q5_K: return blocks<BlockQ5_K, QK_K, q5_k>(x, out, n);
     case DType::Q6_K: return blocks<BlockQ6_K, QK_K, q6_k>(x, out, n);
+    case DType::MXFP4: return blocks<BlockMXFP4, QK, mxfp4>(x, out, n);
     default: break;
   }
 }

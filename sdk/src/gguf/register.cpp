@@ -116,7 +116,7 @@ bool repack_interleaved(const Tensor& w, std::shared_ptr<void>& storage, Tensor&
 
 const bool registered = [] {
   for (DType t : {DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::Q8_0, DType::Q2_K, DType::Q3_K,
-                  DType::Q4_K, DType::Q5_K, DType::Q6_K}) {
+                  DType::Q4_K, DType::Q5_K, DType::Q6_K, DType::MXFP4}) {
     WeightFormat f{t, dot_rows, dequant_rows};
     if (detail::vnni_gemm_available()) {  // every token count through the batched int8 kernel
       f.prepared_bytes = detail::vnni_prepared_bytes;

@@ -7,6 +7,7 @@ namespace allm::gguf {
 namespace {
 
 bool is_gemma(const std::string& t) { return t == "gemma2" || t == "gemma3_text"; }
+bool post_norms(const std::string& t) { return is_gemma(t) || t == "olmo2"; }
 
 // Per-layer suffix (after "blk.N.") -> HF suffix (after "model.layers.N.").
 std::optional<std::string> layer_suffix(const std::string& model_type, const std::string& s) {
@@ -26,10 +27,23 @@ std::optional<std::string> layer_suffix(const std::string& model_type, const std
       {"ffn_up.weight", "mlp.up_proj.weight"},
       {"ffn_down.weight", "mlp.down_proj.weight"},
   };
-  if (is_gemma(model_type)) {
+  if (post_norms(model_type)) {
     if (s == "ffn_norm.weight") return "pre_feedforward_layernorm.weight";
     if (s == "post_attention_norm.weight") return "post_attention_layernorm.weight";
     if (s == "post_ffw_norm.weight") return "post_feedforward_layernorm.weight";
+  } else if (model_type == "gpt_oss") {
+    // llama.cpp calls gpt-oss's pre-MLP norm a post-attention norm.
+    if (s == "post_attention_norm.weight") return "post_attention_layernorm.weight";
+    if (s == "attn_sinks.weight") return "self_attn.sinks";
+    if (s == "ffn_gate_inp.weight") return "mlp.router.weight";
+    if (s == "ffn_gate_inp.bias") return "mlp.router.bias";
+    if (s == "ffn_gate_exps.weight") return "mlp.experts.{}.gate_proj.weight";
+    if (s == "ffn_up_exps.weight") return "mlp.experts.{}.up_proj.weight";
+    if (s == "ffn_down_exps.weight") return "mlp.experts.{}.down_proj.weight";
+    // [experts, n] stacks, kept whole.
+    if (s == "ffn_gate_exps.bias") return "mlp.experts.gate_proj.bias";
+    if (s == "ffn_up_exps.bias") return "mlp.experts.up_proj.bias";
+    if (s == "ffn_down_exps.bias") return "mlp.experts.down_proj.bias";
   } else if (s == "ffn_norm.weight") {
     return "post_attention_layernorm.weight";
   }

@@ -40,6 +40,7 @@ std::optional<DType> dtype_from_ggml(uint32_t ggml_type) noexcept {
     case GgmlType::Q5_K: return DType::Q5_K;
     case GgmlType::Q6_K: return DType::Q6_K;
     case GgmlType::Q8_K: return DType::Q8_K;
+    case GgmlType::MXFP4: return DType::MXFP4;
   }
   return std::nullopt;
 }
@@ -61,6 +62,7 @@ std::optional<GgmlType> ggml_from_dtype(DType t) noexcept {
     case DType::Q5_K: return GgmlType::Q5_K;
     case DType::Q6_K: return GgmlType::Q6_K;
     case DType::Q8_K: return GgmlType::Q8_K;
+    case DType::MXFP4: return GgmlType::MXFP4;
     default: return std::nullopt;
   }
 }
@@ -79,6 +81,7 @@ BlockGeometry geometry(DType t) noexcept {
     case DType::F32: case DType::F16: case DType::BF16:
     case DType::Q4_0: case DType::Q4_1: case DType::Q5_0: case DType::Q5_1: case DType::Q8_0: case DType::Q8_1:
     case DType::Q2_K: case DType::Q3_K: case DType::Q4_K: case DType::Q5_K: case DType::Q6_K: case DType::Q8_K:
+    case DType::MXFP4:
       return {dtype_block_elems(t), dtype_block_bytes(t)};
     default: return {};
   }
