@@ -8,6 +8,7 @@
 #include <exception>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -37,6 +38,21 @@ struct ServedModel {
   // The provider's batching counters, copied by the slot threads after each
   // generation (reading them from another thread would race with it).
   std::atomic<uint64_t> batched_calls{0}, batched_sequences{0};
+  // KV memory as the slots last reported it (after each generation): the
+  // pool shared by the slots (prompt cache on) or each slot's own pool.
+  struct KvUse {
+    uint64_t shared_pool = 0;
+    std::vector<uint64_t> slot_pools;  // per slot, when not shared
+    uint64_t snapshot_bytes = 0, snapshots = 0;  // the prompt cache's
+  };
+  mutable std::mutex kv_mutex;
+  KvUse kv;
+  uint64_t kv_bytes() const {
+    std::lock_guard lock(kv_mutex);
+    uint64_t b = kv.shared_pool;
+    for (uint64_t s : kv.slot_pools) b += s;
+    return b;
+  }
 
   int64_t context_length() const { return caps.max_context; }
 };

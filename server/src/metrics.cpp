@@ -21,7 +21,7 @@ void Metrics::record(const ExchangeRecord& r, double duration_ms) {
 }
 
 std::string Metrics::render(const SchedulerStats& s, size_t models_loaded, uint64_t batched_calls,
-                            uint64_t batched_sequences) const {
+                            uint64_t batched_sequences, const KvTotals& kv) const {
   std::lock_guard lock(mutex_);
   std::ostringstream o;
   o << "# HELP allm_requests_total HTTP requests answered, by route and status.\n"
@@ -53,7 +53,13 @@ std::string Metrics::render(const SchedulerStats& s, size_t models_loaded, uint6
     << "# HELP allm_batched_forward_calls_total Forward passes that carried several generations' steps.\n"
     << "# TYPE allm_batched_forward_calls_total counter\nallm_batched_forward_calls_total " << batched_calls << "\n"
     << "# HELP allm_batched_sequences_total Sequence steps in those passes.\n"
-    << "# TYPE allm_batched_sequences_total counter\nallm_batched_sequences_total " << batched_sequences << "\n";
+    << "# TYPE allm_batched_sequences_total counter\nallm_batched_sequences_total " << batched_sequences << "\n"
+    << "# HELP allm_kv_cache_bytes KV cache memory in use (blocks held by sequences and prompt-cache snapshots).\n"
+    << "# TYPE allm_kv_cache_bytes gauge\nallm_kv_cache_bytes " << kv.bytes << "\n"
+    << "# HELP allm_prompt_cache_sequences Finished sequences kept for prefix reuse.\n"
+    << "# TYPE allm_prompt_cache_sequences gauge\nallm_prompt_cache_sequences " << kv.snapshots << "\n"
+    << "# HELP allm_prompt_cache_bytes KV bytes those sequences span (blocks shared with others counted in each).\n"
+    << "# TYPE allm_prompt_cache_bytes gauge\nallm_prompt_cache_bytes " << kv.snapshot_bytes << "\n";
   return o.str();
 }
 

@@ -17,8 +17,12 @@ class Metrics {
   void record(const ExchangeRecord& r, double duration_ms);
   // `batched_calls`/`batched_sequences`: forward passes that carried several
   // generations' steps, and how many (from the providers, all models).
+  // `kv`: KV cache memory and the prompt cache's snapshots, all models.
+  struct KvTotals {
+    uint64_t bytes = 0, snapshot_bytes = 0, snapshots = 0;
+  };
   std::string render(const SchedulerStats& s, size_t models_loaded, uint64_t batched_calls,
-                     uint64_t batched_sequences) const;
+                     uint64_t batched_sequences, const KvTotals& kv) const;
 
  private:
   mutable std::mutex mutex_;

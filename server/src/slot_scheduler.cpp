@@ -17,8 +17,23 @@ namespace {
 
 // After a generation, on the slot's thread: the prompt tokens it reused, and
 // the model's batching counters for /metrics.
-int64_t cached_tokens_of(Provider& p, ServedModel& m) {
+int64_t cached_tokens_of(Provider& p, ServedModel& m, size_t slot) {
   const nlohmann::json info = p.capabilities().model_info;
+  if (auto kv = info.find("kv"); kv != info.end() && kv->is_object()) {
+    const uint64_t bytes = kv->value("pool_bytes_in_use", uint64_t{0});
+    std::lock_guard lock(m.kv_mutex);
+    if (m.kv.slot_pools.size() < m.slots.size()) m.kv.slot_pools.resize(m.slots.size());
+    if (kv->value("shared_pool", false)) {
+      m.kv.shared_pool = bytes;
+      m.kv.slot_pools[slot] = 0;
+    } else {
+      m.kv.slot_pools[slot] = bytes;
+    }
+    if (auto pc = info.find("prompt_cache"); pc != info.end() && pc->is_object()) {
+      m.kv.snapshot_bytes = pc->value("bytes", uint64_t{0});
+      m.kv.snapshots = pc->value("entries", uint64_t{0});
+    }
+  }
   if (auto b = info.find("batching"); b != info.end() && b->is_object()) {
     // Counters only grow: keep the largest reading of all slots.
     auto raise = [](std::atomic<uint64_t>& a, uint64_t v) {
@@ -148,7 +163,7 @@ class SlotScheduler final : public Scheduler {
       } else {
         result.response = job.on_delta ? provider.generate(req.generate, job.on_delta, job.cancel)
                                        : provider.generate(req.generate, job.cancel);
-        result.cached_tokens = cached_tokens_of(provider, *req.model);
+        result.cached_tokens = cached_tokens_of(provider, *req.model, slot);
         result.stop_sequence = stop_sequence_of(provider, req.generate, result.response);
       }
       job.on_done(result);

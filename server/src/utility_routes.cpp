@@ -82,12 +82,18 @@ bool utility_route(ServerContext& ctx, const std::shared_ptr<Exchange>& ex) {
   if (r.method == "GET" && r.path == "/metrics") {
     ex->note_route("/metrics");
     uint64_t calls = 0, seqs = 0;
+    Metrics::KvTotals kv;
     const auto models = ctx.models.list();
     for (auto& m : models) {
       calls += m->batched_calls.load();
       seqs += m->batched_sequences.load();
+      kv.bytes += m->kv_bytes();
+      std::lock_guard lock(m->kv_mutex);
+      kv.snapshot_bytes += m->kv.snapshot_bytes;
+      kv.snapshots += m->kv.snapshots;
     }
-    ex->respond(200, "text/plain; version=0.0.4", ctx.metrics.render(ctx.scheduler.stats(), models.size(), calls, seqs));
+    ex->respond(200, "text/plain; version=0.0.4",
+                ctx.metrics.render(ctx.scheduler.stats(), models.size(), calls, seqs, kv));
     return true;
   }
   if (r.method == "POST" && r.path == "/tokenize") {

@@ -47,6 +47,9 @@ const shared = await withServer(['--parallel', '2'], async (base) => {
   const metrics = await (await fetch(base + '/metrics')).text();
   const cachedTotal = Number(metrics.match(/allm_prompt_cached_tokens_total (\d+)/)?.[1]);
   check(cachedTotal >= 3 * prefixTokens, `/metrics counts the cached tokens (${cachedTotal})`);
+  const gauge = (name) => Number(metrics.match(new RegExp(`^${name} (\\d+)$`, 'm'))?.[1]);
+  check(gauge('allm_kv_cache_bytes') > 0 && gauge('allm_prompt_cache_sequences') >= 2 && gauge('allm_prompt_cache_bytes') > 0,
+        `/metrics reports KV use (${gauge('allm_kv_cache_bytes')} bytes, ${gauge('allm_prompt_cache_sequences')} kept sequences)`);
   return a.choices[0].message.content;
 });
 

@@ -73,6 +73,11 @@ void SharedPromptCache::evict_lru() {
   entries_.erase(oldest);
 }
 
+bool SharedPromptCache::shares(const std::shared_ptr<KVPool>& pool) const {
+  std::lock_guard lock(mutex_);
+  return pool && pool == pool_;
+}
+
 size_t SharedPromptCache::entries() const {
   std::lock_guard lock(mutex_);
   return entries_.size();

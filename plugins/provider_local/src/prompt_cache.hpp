@@ -44,6 +44,8 @@ class SharedPromptCache {
   // more blocks (or no snapshot is left).
   void make_room(int64_t blocks);
 
+  // Whether `pool` is the one this cache shares (made by pool()).
+  bool shares(const std::shared_ptr<KVPool>& pool) const;
   size_t entries() const;
   uint64_t bytes() const;  // blocks the snapshots hold (shared ones counted in each)
 
