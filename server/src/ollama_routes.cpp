@@ -261,12 +261,15 @@ void show(ServerContext& ctx, Exchange& ex) {
   auto m = find_model(ctx, model_name(body));
   const json& info = m->caps.model_info;
   const std::string type = info.value("model_type", std::string());
-  json capabilities = json::array({"completion"});
+  // An embedding checkpoint answers /api/embed (Ollama lists "embedding" then).
+  const bool embedding = m->caps.model_info.contains("embedding") && m->caps.model_info["embedding"].is_object();
+  json capabilities = json::array({embedding ? "embedding" : "completion"});
   if (m->caps.tool_use) capabilities.push_back("tools");
   json model_info = {{"general.architecture", type},
                      {type + ".context_length", m->context_length()},
                      {type + ".block_count", info.value("layers", int64_t{0})},
                      {"tokenizer.vocab_size", info.value("vocab_size", int64_t{0})}};
+  if (embedding) model_info[type + ".embedding_length"] = info["embedding"].value("dimension", int64_t{0});
   send_json(ex, 200,
             {{"modelfile", "# served by allm\nFROM " + m->spec + "\n"},
              {"parameters", ""},

@@ -109,6 +109,10 @@ try {
   const ol = await ollama.embed({ model, input: texts });
   matchesReference(ol.embeddings, 'Ollama client embed');
   check(ol.prompt_eval_count === cli.usage.prompt_tokens && ol.total_duration > 0, 'Ollama embed counts and durations');
+  const shown = await ollama.show({ model });
+  check(shown.capabilities.includes('embedding') && !shown.capabilities.includes('completion') &&
+        Object.entries(shown.model_info).some(([k, v]) => k.endsWith('.embedding_length') && v === dim),
+        `Ollama show: capability "embedding", embedding_length ${dim}`);
   const legacy = await ollama.embeddings({ model, prompt: texts[4] });
   check(maxDiff(legacy.embedding, ref.embeddings[4]) <= TOL, 'Ollama client embeddings (/api/embeddings)');
 
