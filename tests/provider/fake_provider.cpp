@@ -94,7 +94,7 @@ allm::GenerateResponse FakeProvider::do_generate(const allm::PreparedRequest& re
     }
     ids.push_back(id);
     text += vocab().at(id);
-    on_delta({vocab().at(id), {id}});
+    on_delta({vocab().at(id), {id}, {}});
   }
   cache_tokens_ = last_prompt_ids;
   cache_tokens_.insert(cache_tokens_.end(), ids.begin(), ids.end());

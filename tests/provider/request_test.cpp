@@ -59,8 +59,10 @@ TEST(GenerateRequest, JsonRoundTrip) {
             {"tools", {{{"type", "function"}, {"function", {{"name", "now"}}}}}},
             {"stream", true},
             {"truncation", "drop_oldest"},
-            {"model", "qwen3"}};
+            {"model", "qwen3"},
+            {"logprobs", 3}};
   auto r = GenerateRequest::from_json(j);
+  EXPECT_EQ(r.logprobs, 3);
   EXPECT_EQ(r.messages.at(0).attachments.at(0), "a.md");
   EXPECT_EQ(r.truncation, allm::TruncationPolicy::drop_oldest);
   EXPECT_EQ(r.params.max_tokens, 5);
@@ -82,6 +84,12 @@ TEST(GenerateRequest, JsonErrorsNameTheField) {
     EXPECT_NE(std::string(e.what()).find("request.messages[0].content: missing"), std::string::npos) << e.what();
   }
   EXPECT_THROW(GenerateRequest::from_json({{"prompt", "x"}, {"truncation", "sideways"}}), allm::InvalidArgumentError);
+  try {
+    GenerateRequest::from_json({{"prompt", "x"}, {"logprobs", 21}});
+    FAIL();
+  } catch (const allm::InvalidArgumentError& e) {
+    EXPECT_NE(std::string(e.what()).find("request.logprobs: expected 0..20"), std::string::npos) << e.what();
+  }
 }
 
 TEST(GenerateResponse, JsonHasEveryField) {
@@ -96,4 +104,9 @@ TEST(GenerateResponse, JsonHasEveryField) {
   EXPECT_EQ(j["usage"]["total_tokens"], 5);
   EXPECT_TRUE(j["timings"].contains("prefill_tokens_per_s"));
   EXPECT_EQ(j["token_ids"], json({1, 2}));
+  EXPECT_FALSE(j.contains("logprobs"));  // only when asked for
+  r.logprobs = {{1, -0.5f, {{1, -0.5f}, {7, -1.25f}}}, {2, -2.0f, {}}};
+  j = r.to_json();
+  EXPECT_EQ(j["logprobs"][0]["top"][1], json({7, -1.25}));
+  EXPECT_EQ(j["logprobs"][1]["token"], 2);
 }

@@ -176,6 +176,15 @@ json GenerateResponse::to_json() const {
           {"token_ids", token_ids}};
   if (seed) j["seed"] = *seed;
   if (dropped_messages) j["dropped_messages"] = dropped_messages;
+  if (!logprobs.empty()) {  // [{"token": id, "logprob": x, "top": [[id, x], ...]}]
+    json lps = json::array();
+    for (const auto& lp : logprobs) {
+      json top = json::array();
+      for (const auto& [id, x] : lp.top) top.push_back({id, x});
+      lps.push_back({{"token", lp.token}, {"logprob", lp.logprob}, {"top", top}});
+    }
+    j["logprobs"] = lps;
+  }
   return j;
 }
 
