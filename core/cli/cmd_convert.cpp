@@ -9,6 +9,7 @@
 #include "allm/gguf.hpp"
 #include "allm/model_loader.hpp"
 #include "command.hpp"
+#include "context.hpp"
 
 namespace allm::cli {
 
@@ -46,6 +47,7 @@ static int run_convert(Args& args) {
   if (!type) throw InvalidArgumentError("--type '" + type_name + "': expected f32, f16, bf16, q8_0, q4_0, q4_k_m or mxfp4_moe");
 
   std::filesystem::path model(pos[0]);
+  host().plugins();  // each family's GGUF names come with its architecture plugin
   Checkpoint ck = load_checkpoint(model);
   std::filesystem::path target = out ? std::filesystem::path(*out)
                                      : std::filesystem::path(std::filesystem::absolute(model).lexically_normal().filename().string() +

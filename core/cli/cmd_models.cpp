@@ -181,6 +181,7 @@ int64_t config_int(const json& config, const char* key) {
 
 int show_model(const std::string& spec, std::optional<long long> context, bool as_json) {
   const ResolvedModel r = resolve_model(bundled_model(spec).value_or(spec));
+  host().plugins();  // a GGUF file's family (its names, its config) comes with its architecture plugin
   Checkpoint ck = load_checkpoint(r.path);
   if (r.stored) apply_stored_defaults(*r.stored, ck);  // Ollama's params layer, as `allm run` uses it
   const auto& cfg = host().config().merged();

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "allm/arch_helpers.hpp"
+#include "allm/gguf_family.hpp"
 #include "allm/plugin.hpp"
 
 namespace {
@@ -37,6 +38,40 @@ class Gemma3Factory final : public ArchitectureFactory {
 
 Gemma3Factory factory;
 const allm::Component components[] = {allm::architecture_component("gemma3_text", 100, factory)};
+
+// GGUF: llama.cpp's `gemma3`: norms stored as 1 + w, sandwich norm names,
+// llama.cpp's fixed pattern (every 6th layer global), the local rope base in
+// rope.freq_base_swa, no soft-capping.
+const bool gguf_declared = [] {
+  gguf::GgufFamily f;
+  f.model_type = "gemma3_text";
+  f.architecture = "gemma3";
+  f.norms_plus_one = true;
+  f.layer_tensors = {{"ffn_norm.weight", "pre_feedforward_layernorm.weight"},
+                     {"post_attention_norm.weight", "post_attention_layernorm.weight"},
+                     {"post_ffw_norm.weight", "post_feedforward_layernorm.weight"}};
+  f.read_config = [](const gguf::File& file, nlohmann::json& c) {
+    c["hidden_activation"] = c["hidden_act"] = "gelu_pytorch_tanh";
+    c["query_pre_attn_scalar"] = c["head_dim"];
+    nlohmann::json types = nlohmann::json::array();
+    for (int64_t i = 0; i < c["num_hidden_layers"].get<int64_t>(); ++i)
+      types.push_back(i % 6 < 5 ? "sliding_attention" : "full_attention");
+    c["layer_types"] = types;
+    if (auto w = gguf::metadata_int(file, "attention.sliding_window")) c["sliding_window"] = *w;
+    c["rope_local_base_freq"] = gguf::metadata_number(file, "rope.freq_base_swa").value_or(10000.0);
+    c["sliding_window_pattern"] = 6;
+    c["final_logit_softcapping"] = nullptr;
+    c["attn_logit_softcapping"] = nullptr;
+  };
+  f.write_metadata = [](const Checkpoint& ck, gguf::Writer& w) {
+    const auto& c = ck.config;
+    w.set("gemma3.rope.freq_base_swa", gguf::Value::f32(float(c.value("rope_local_base_freq", 10000.0))));
+    if (c.contains("sliding_window") && c["sliding_window"].is_number_integer())
+      w.set("gemma3.attention.sliding_window", gguf::Value::u32(uint32_t(c["sliding_window"].get<int64_t>())));
+  };
+  gguf::register_gguf_family(std::move(f));
+  return true;
+}();
 
 }  // namespace
 

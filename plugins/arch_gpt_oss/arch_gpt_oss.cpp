@@ -13,6 +13,8 @@
 // (mlp.experts.N.{gate,up,down}_proj.weight, possibly MXFP4) and [E, n] bias
 // stacks (mlp.experts.{gate,up,down}_proj.bias).
 #include "allm/arch_helpers.hpp"
+#include "allm/error.hpp"
+#include "allm/gguf_family.hpp"
 #include "allm/plugin.hpp"
 
 namespace {
@@ -76,6 +78,104 @@ class GptOssFactory final : public ArchitectureFactory {
 
 GptOssFactory factory;
 const allm::Component components[] = {allm::architecture_component("gpt_oss", 100, factory)};
+
+// ---- GGUF: llama.cpp's `gpt-oss` --------------------------------------------
+
+// The hub's fused, input-major experts split and transposed into what
+// llama.cpp's converter writes: per-expert [out, in] gate/up/down matrices
+// and [E, n] bias stacks.
+void split_fused_experts(const Checkpoint& ck, gguf::DerivedTensors& d) {
+  const std::string origin = ck.source.string();
+  for (const auto& hf : ck.weights->names()) {
+    if (!hf.ends_with(".mlp.experts.gate_up_proj")) continue;
+    const std::string p = hf.substr(0, hf.size() - std::string("gate_up_proj").size());
+    const Tensor& gu = ck.weights->get(hf);
+    const Tensor& dn = ck.weights->get(p + "down_proj");
+    const Tensor& gub = ck.weights->get(p + "gate_up_proj_bias");
+    const Tensor& dnb = ck.weights->get(p + "down_proj_bias");
+    if (gu.shape.size() != 3 || gu.shape[2] % 2 != 0)
+      throw ModelLoadError(origin + ": tensor '" + hf + "' should be [experts, hidden, 2 * intermediate]");
+    const int64_t E = gu.shape[0], H = gu.shape[1], I = gu.shape[2] / 2;
+    if (dn.shape != std::vector<int64_t>{E, I, H} || gub.shape != std::vector<int64_t>{E, 2 * I} ||
+        dnb.shape != std::vector<int64_t>{E, H})
+      throw ModelLoadError(origin + ": the fused experts under '" + p + "' do not agree in shape");
+    const std::vector<float> g = to_f32(gu), down = to_f32(dn), gb = to_f32(gub);
+    for (int64_t e = 0; e < E; ++e) {
+      std::vector<float> gate(size_t(I * H)), up(size_t(I * H)), dt(size_t(H * I));
+      for (int64_t h = 0; h < H; ++h)
+        for (int64_t i = 0; i < I; ++i) {
+          gate[size_t(i * H + h)] = g[size_t((e * H + h) * 2 * I + 2 * i)];
+          up[size_t(i * H + h)] = g[size_t((e * H + h) * 2 * I + 2 * i + 1)];
+          dt[size_t(h * I + i)] = down[size_t((e * I + i) * H + h)];
+        }
+      const std::string x = p + std::to_string(e) + ".";
+      d.add(x + "gate_proj.weight", std::move(gate), {I, H});
+      d.add(x + "up_proj.weight", std::move(up), {I, H});
+      d.add(x + "down_proj.weight", std::move(dt), {H, I});
+    }
+    std::vector<float> gate_bias(size_t(E * I)), up_bias(size_t(E * I));
+    for (int64_t e = 0; e < E; ++e)
+      for (int64_t i = 0; i < I; ++i) {
+        gate_bias[size_t(e * I + i)] = gb[size_t(e * 2 * I + 2 * i)];
+        up_bias[size_t(e * I + i)] = gb[size_t(e * 2 * I + 2 * i + 1)];
+      }
+    d.add(p + "gate_proj.bias", std::move(gate_bias), {E, I});
+    d.add(p + "up_proj.bias", std::move(up_bias), {E, I});
+    d.named.emplace_back(p + "down_proj.bias", &dnb);
+    for (const char* n : {"gate_up_proj", "down_proj", "gate_up_proj_bias", "down_proj_bias"}) d.replaced.insert(p + n);
+  }
+}
+
+// llama.cpp's names: the pre-MLP norm is post_attention_norm, sinks
+// attn_sinks, the router ffn_gate_inp (weight and bias), experts
+// ffn_{gate,up,down}_exps (stacked weights, [E, n] bias stacks). llama.cpp
+// fixes what the config would choose: even layers slide, the clamp is 7 —
+// a file reads back so, and another config is refused on writing.
+const bool gguf_declared = [] {
+  gguf::GgufFamily f;
+  f.model_type = "gpt_oss";
+  f.architecture = "gpt-oss";
+  f.layer_tensors = {{"post_attention_norm.weight", "post_attention_layernorm.weight"},
+                     {"ffn_norm.weight", ""},
+                     {"attn_sinks.weight", "self_attn.sinks"},
+                     {"ffn_gate_inp.weight", "mlp.router.weight"},
+                     {"ffn_gate_inp.bias", "mlp.router.bias"},
+                     {"ffn_gate_exps.weight", "mlp.experts.{}.gate_proj.weight"},
+                     {"ffn_up_exps.weight", "mlp.experts.{}.up_proj.weight"},
+                     {"ffn_down_exps.weight", "mlp.experts.{}.down_proj.weight"},
+                     {"ffn_gate_exps.bias", "mlp.experts.gate_proj.bias"},
+                     {"ffn_up_exps.bias", "mlp.experts.up_proj.bias"},
+                     {"ffn_down_exps.bias", "mlp.experts.down_proj.bias"}};
+  f.read_config = [](const gguf::File& file, nlohmann::json& c) {
+    c["num_local_experts"] = gguf::metadata_int(file, "expert_count").value_or(0);
+    c["num_experts_per_tok"] = gguf::metadata_int(file, "expert_used_count").value_or(2);
+    if (auto w = gguf::metadata_int(file, "attention.sliding_window")) c["sliding_window"] = *w;
+    if (auto m = gguf::metadata_int(file, "expert_feed_forward_length")) c["intermediate_size"] = *m;
+    nlohmann::json types = nlohmann::json::array();
+    for (int64_t i = 0; i < c["num_hidden_layers"].get<int64_t>(); ++i)
+      types.push_back(i % 2 == 0 ? "sliding_attention" : "full_attention");
+    c["layer_types"] = types;
+    c["swiglu_limit"] = 7.0;
+  };
+  f.write_metadata = [](const Checkpoint& ck, gguf::Writer& w) {
+    const auto& c = ck.config;
+    const std::string origin = ck.source.string();
+    if (c.contains("swiglu_limit") && c["swiglu_limit"].is_number() && c["swiglu_limit"].get<double>() != 7.0)
+      throw UnsupportedError(origin + ": swiglu_limit " + c["swiglu_limit"].dump() + " differs from llama.cpp's fixed 7");
+    if (c.contains("layer_types") && c["layer_types"].is_array())
+      for (size_t i = 0; i < c["layer_types"].size(); ++i)
+        if ((c["layer_types"][i] == "sliding_attention") != (i % 2 == 0))
+          throw UnsupportedError(origin + ": layer_types[" + std::to_string(i) +
+                                 "] differs from llama.cpp's fixed gpt-oss pattern (even layers slide)");
+    if (c.contains("sliding_window") && c["sliding_window"].is_number_integer())
+      w.set("gpt-oss.attention.sliding_window", gguf::Value::u32(uint32_t(c["sliding_window"].get<int64_t>())));
+    if (c.contains("intermediate_size") && c["intermediate_size"].is_number_integer())
+      w.set("gpt-oss.expert_feed_forward_length", gguf::Value::u32(uint32_t(c["intermediate_size"].get<int64_t>())));
+  };
+  f.derive_tensors = split_fused_experts;
+  gguf::register_gguf_family(std::move(f));
+  return true;
+}();
 
 }  // namespace
 

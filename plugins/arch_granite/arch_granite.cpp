@@ -4,6 +4,8 @@
 // times residual_multiplier before it joins the residual stream, and logits
 // divided by logits_scaling.
 #include "allm/arch_helpers.hpp"
+#include "allm/error.hpp"
+#include "allm/gguf_family.hpp"
 #include "allm/plugin.hpp"
 
 namespace {
@@ -32,6 +34,32 @@ class GraniteFactory final : public ArchitectureFactory {
 
 GraniteFactory factory;
 const allm::Component components[] = {allm::architecture_component("granite", 100, factory)};
+
+// GGUF: llama.cpp's `granite`, converted as Llama (Q/K permuted); the
+// multipliers under llama.cpp's names.
+const bool gguf_declared = [] {
+  gguf::GgufFamily f;
+  f.model_type = "granite";
+  f.architecture = "granite";
+  f.permuted_qk = true;
+  f.read_config = [](const gguf::File& file, nlohmann::json& c) {
+    if (auto v = gguf::metadata_number(file, "embedding_scale")) c["embedding_multiplier"] = *v;
+    if (auto v = gguf::metadata_number(file, "residual_scale")) c["residual_multiplier"] = *v;
+    if (auto v = gguf::metadata_number(file, "attention.scale")) c["attention_multiplier"] = *v;
+    if (auto v = gguf::metadata_number(file, "logit_scale")) c["logits_scaling"] = *v;
+  };
+  f.write_metadata = [](const Checkpoint& ck, gguf::Writer& w) {
+    const auto& c = ck.config;
+    const std::pair<const char*, const char*> keys[] = {{"embedding_multiplier", "granite.embedding_scale"},
+                                                        {"residual_multiplier", "granite.residual_scale"},
+                                                        {"attention_multiplier", "granite.attention.scale"},
+                                                        {"logits_scaling", "granite.logit_scale"}};
+    for (const auto& [hf, gguf_key] : keys)
+      if (c.contains(hf) && c[hf].is_number()) w.set(gguf_key, gguf::Value::f32(float(c[hf].get<double>())));
+  };
+  gguf::register_gguf_family(std::move(f));
+  return true;
+}();
 
 }  // namespace
 

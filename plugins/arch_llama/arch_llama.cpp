@@ -1,6 +1,7 @@
 // Llama (1, 2, 3.x): pre-norm blocks, grouped-query attention, SwiGLU MLP,
 // rope with optional llama3 / linear scaling.
 #include "allm/arch_helpers.hpp"
+#include "allm/gguf_family.hpp"
 #include "allm/plugin.hpp"
 
 namespace {
@@ -23,6 +24,17 @@ class LlamaFactory final : public ArchitectureFactory {
 
 LlamaFactory factory;
 const allm::Component components[] = {allm::architecture_component("llama", 100, factory)};
+
+// GGUF: llama.cpp's `llama` without experts; its converter permutes Q/K.
+const bool gguf_declared = [] {
+  gguf::GgufFamily f;
+  f.model_type = "llama";
+  f.architecture = "llama";
+  f.permuted_qk = true;
+  f.claims = [](const gguf::File& file) { return gguf::metadata_int(file, "expert_count").value_or(0) == 0; };
+  gguf::register_gguf_family(std::move(f));
+  return true;
+}();
 
 }  // namespace
 

@@ -1,5 +1,6 @@
 // Mistral: Llama blocks with sliding-window attention on every layer.
 #include "allm/arch_helpers.hpp"
+#include "allm/gguf_family.hpp"
 #include "allm/plugin.hpp"
 
 namespace {
@@ -21,6 +22,18 @@ class MistralFactory final : public ArchitectureFactory {
 
 MistralFactory factory;
 const allm::Component components[] = {allm::architecture_component("mistral", 100, factory)};
+
+// GGUF: llama.cpp writes Mistral as plain `llama` (no sliding window), so a
+// file reads back as llama.
+const bool gguf_declared = [] {
+  gguf::GgufFamily f;
+  f.model_type = "mistral";
+  f.architecture = "llama";
+  f.readable = false;
+  f.permuted_qk = true;
+  gguf::register_gguf_family(std::move(f));
+  return true;
+}();
 
 }  // namespace
 

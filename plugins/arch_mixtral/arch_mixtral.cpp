@@ -1,6 +1,7 @@
 // Mixtral: Mistral attention with a sparse mixture-of-experts MLP
 // (block_sparse_moe: softmax router, top-k, weights renormalised over the top-k).
 #include "allm/arch_helpers.hpp"
+#include "allm/gguf_family.hpp"
 #include "allm/plugin.hpp"
 
 namespace {
@@ -37,6 +38,25 @@ class MixtralFactory final : public ArchitectureFactory {
 
 MixtralFactory factory;
 const allm::Component components[] = {allm::architecture_component("mixtral", 100, factory)};
+
+// GGUF: llama.cpp's `llama` with experts; Q/K permuted; experts stacked.
+const bool gguf_declared = [] {
+  gguf::GgufFamily f;
+  f.model_type = "mixtral";
+  f.architecture = "llama";
+  f.permuted_qk = true;
+  f.claims = [](const gguf::File& file) { return gguf::metadata_int(file, "expert_count").value_or(0) > 0; };
+  f.layer_tensors = {{"ffn_gate_inp.weight", "block_sparse_moe.gate.weight"},
+                     {"ffn_gate_exps.weight", "block_sparse_moe.experts.{}.w1.weight"},
+                     {"ffn_down_exps.weight", "block_sparse_moe.experts.{}.w2.weight"},
+                     {"ffn_up_exps.weight", "block_sparse_moe.experts.{}.w3.weight"}};
+  f.read_config = [](const gguf::File& file, nlohmann::json& c) {
+    c["num_local_experts"] = gguf::metadata_int(file, "expert_count").value_or(0);
+    c["num_experts_per_tok"] = gguf::metadata_int(file, "expert_used_count").value_or(2);
+  };
+  gguf::register_gguf_family(std::move(f));
+  return true;
+}();
 
 }  // namespace
 

@@ -2,6 +2,8 @@
 // (the residual stream goes into both unnormed), and RMSNorm of queries and
 // keys over the whole projected width (all heads together, before rope).
 #include "allm/arch_helpers.hpp"
+#include "allm/error.hpp"
+#include "allm/gguf_family.hpp"
 #include "allm/plugin.hpp"
 
 namespace {
@@ -28,6 +30,19 @@ class Olmo2Factory final : public ArchitectureFactory {
 
 Olmo2Factory factory;
 const allm::Component components[] = {allm::architecture_component("olmo2", 100, factory)};
+
+// GGUF: llama.cpp's `olmo2`: the post-norms as post_attention_norm /
+// post_ffw_norm (no pre-norms), whole-width attn_q_norm / attn_k_norm.
+const bool gguf_declared = [] {
+  gguf::GgufFamily f;
+  f.model_type = "olmo2";
+  f.architecture = "olmo2";
+  f.layer_tensors = {{"post_attention_norm.weight", "post_attention_layernorm.weight"},
+                     {"post_ffw_norm.weight", "post_feedforward_layernorm.weight"},
+                     {"ffn_norm.weight", ""}};
+  gguf::register_gguf_family(std::move(f));
+  return true;
+}();
 
 }  // namespace
 

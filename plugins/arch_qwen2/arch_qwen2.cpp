@@ -1,6 +1,7 @@
 // Qwen2 / Qwen2.5: Llama blocks with q/k/v projection biases; optional
 // sliding window on layers from max_window_layers on.
 #include "allm/arch_helpers.hpp"
+#include "allm/gguf_family.hpp"
 #include "allm/plugin.hpp"
 
 namespace {
@@ -26,6 +27,15 @@ class Qwen2Factory final : public ArchitectureFactory {
 
 Qwen2Factory factory;
 const allm::Component components[] = {allm::architecture_component("qwen2", 100, factory)};
+
+// GGUF: llama.cpp's `qwen2` (Llama names, q/k/v biases).
+const bool gguf_declared = [] {
+  gguf::GgufFamily f;
+  f.model_type = "qwen2";
+  f.architecture = "qwen2";
+  gguf::register_gguf_family(std::move(f));
+  return true;
+}();
 
 }  // namespace
 

@@ -1,6 +1,7 @@
 // Qwen3: Llama blocks with per-head RMSNorm of queries and keys (before rope),
 // an explicit head_dim, usually tied embeddings.
 #include "allm/arch_helpers.hpp"
+#include "allm/gguf_family.hpp"
 #include "allm/plugin.hpp"
 
 namespace {
@@ -24,6 +25,15 @@ class Qwen3Factory final : public ArchitectureFactory {
 
 Qwen3Factory factory;
 const allm::Component components[] = {allm::architecture_component("qwen3", 100, factory)};
+
+// GGUF: llama.cpp's `qwen3` (Llama names plus attn_q_norm/attn_k_norm).
+const bool gguf_declared = [] {
+  gguf::GgufFamily f;
+  f.model_type = "qwen3";
+  f.architecture = "qwen3";
+  gguf::register_gguf_family(std::move(f));
+  return true;
+}();
 
 }  // namespace
 

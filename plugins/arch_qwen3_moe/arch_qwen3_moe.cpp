@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "allm/arch_helpers.hpp"
+#include "allm/gguf_family.hpp"
 #include "allm/plugin.hpp"
 
 namespace {
@@ -46,6 +47,27 @@ class Qwen3MoeFactory final : public ArchitectureFactory {
 
 Qwen3MoeFactory factory;
 const allm::Component components[] = {allm::architecture_component("qwen3_moe", 100, factory)};
+
+// GGUF: llama.cpp's `qwen3moe`; experts stacked, router ffn_gate_inp.
+const bool gguf_declared = [] {
+  gguf::GgufFamily f;
+  f.model_type = "qwen3_moe";
+  f.architecture = "qwen3moe";
+  f.layer_tensors = {{"ffn_gate_inp.weight", "mlp.gate.weight"},
+                     {"ffn_gate_exps.weight", "mlp.experts.{}.gate_proj.weight"},
+                     {"ffn_down_exps.weight", "mlp.experts.{}.down_proj.weight"},
+                     {"ffn_up_exps.weight", "mlp.experts.{}.up_proj.weight"}};
+  f.read_config = [](const gguf::File& file, nlohmann::json& c) {
+    c["num_experts"] = gguf::metadata_int(file, "expert_count").value_or(0);
+    c["num_experts_per_tok"] = gguf::metadata_int(file, "expert_used_count").value_or(2);
+    c["decoder_sparse_step"] = 1;
+    c["mlp_only_layers"] = nlohmann::json::array();
+    c["norm_topk_prob"] = file.get_bool(*file.get_string("general.architecture") + ".expert_weights_norm").value_or(true);
+    if (auto m = gguf::metadata_int(file, "expert_feed_forward_length")) c["moe_intermediate_size"] = *m;
+  };
+  gguf::register_gguf_family(std::move(f));
+  return true;
+}();
 
 }  // namespace
 

@@ -2,6 +2,8 @@
 // (NoPE): no_rope_layers[i] == 0 means layer i skips the rotary embedding.
 // Without the list, every no_rope_layer_interval-th layer is NoPE.
 #include "allm/arch_helpers.hpp"
+#include "allm/error.hpp"
+#include "allm/gguf_family.hpp"
 #include "allm/plugin.hpp"
 
 namespace {
@@ -40,6 +42,29 @@ class SmolLM3Factory final : public ArchitectureFactory {
 
 SmolLM3Factory factory;
 const allm::Component components[] = {allm::architecture_component("smollm3", 100, factory)};
+
+// GGUF: llama.cpp's `smollm3`, converted as Llama (Q/K permuted). llama.cpp
+// skips rope on every 4th layer whatever no_rope_layers said: a file reads
+// back with that pattern, and another pattern is refused on writing.
+const bool gguf_declared = [] {
+  gguf::GgufFamily f;
+  f.model_type = "smollm3";
+  f.architecture = "smollm3";
+  f.permuted_qk = true;
+  f.read_config = [](const gguf::File&, nlohmann::json& c) { c["no_rope_layer_interval"] = 4; };
+  f.write_metadata = [](const Checkpoint& ck, gguf::Writer&) {
+    const auto& c = ck.config;
+    if (!c.contains("no_rope_layers") || !c["no_rope_layers"].is_array()) return;
+    const auto& list = c["no_rope_layers"];
+    for (size_t i = 0; i < list.size(); ++i)
+      if ((list[i] == 1) != ((i + 1) % 4 != 0))
+        throw UnsupportedError(ck.source.string() + ": no_rope_layers[" + std::to_string(i) +
+                               "] differs from llama.cpp's fixed SmolLM3 pattern (every 4th layer without rope); "
+                               "the GGUF would run differently");
+  };
+  gguf::register_gguf_family(std::move(f));
+  return true;
+}();
 
 }  // namespace
 

@@ -22,6 +22,10 @@ inline std::filesystem::path data(const std::string& name) {
 
 using allm::test::load_arch_plugins;
 
+// The GGUF reader and writer learn each family's names and config keys from
+// its architecture plugin (gguf_family.hpp): loaded before any test runs.
+inline const bool kArchPluginsLoaded = (load_arch_plugins(), true);
+
 inline std::unique_ptr<Model> make_model(const Checkpoint& ckpt, int threads = 2) {
   load_arch_plugins();
   ArchitectureFactory* f = Registry::instance().architecture(ckpt.model_type);

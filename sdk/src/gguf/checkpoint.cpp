@@ -1,11 +1,13 @@
 // A GGUF file as an allm::Checkpoint: HF config and names, tensor views into
-// the mapping (stacked experts split into per-expert views), gemma norms
-// shifted back by -1 (llama.cpp's converter stored 1 + w; the engine applies 1 + w).
+// the mapping (stacked experts split into per-expert views), 1 + w norms
+// (Gemma's, as the family's table says) shifted back by -1 (llama.cpp's
+// converter stored 1 + w; the engine applies 1 + w).
 #include <algorithm>
 #include <map>
 
 #include "allm/error.hpp"
 #include "allm/gguf.hpp"
+#include "allm/gguf_family.hpp"
 #include "allm/log.hpp"
 #include "gguf/blocks.hpp"
 
@@ -86,7 +88,8 @@ Checkpoint load_checkpoint(const std::filesystem::path& path) {
   ck.source = path;
   ck.config = config_from_gguf(*file);
   ck.model_type = ck.config["model_type"].get<std::string>();
-  bool gemma = ck.model_type == "gemma3_text" || ck.model_type == "gemma2";
+  const GgufFamily* family = gguf_family(ck.model_type);
+  const bool plus_one = family && family->norms_plus_one;
   auto weights = std::make_shared<GgufWeights>(file);
 
   for (const auto& info : file->tensors()) {
@@ -112,7 +115,7 @@ Checkpoint load_checkpoint(const std::filesystem::path& path) {
       }
       continue;
     }
-    if (gemma && info.name.size() >= 11 && info.name.compare(info.name.size() - 11, 11, "norm.weight") == 0) {
+    if (plus_one && info.name.size() >= 11 && info.name.compare(info.name.size() - 11, 11, "norm.weight") == 0) {
       std::vector<float> v(size_t(view.numel()));
       dequantize_row(view.dtype, view.data, v.data(), view.numel());
       for (auto& x : v) x -= 1.0f;

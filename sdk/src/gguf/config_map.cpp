@@ -1,10 +1,14 @@
 // GGUF metadata -> HF-style normalised config.json, following what llama.cpp
-// does with the file (e.g. no sliding window for a `llama` file, gemma3's
-// fixed local/global layer pattern, interleaved rotary for llama's permuted Q/K).
+// does with the file (e.g. no sliding window for a `llama` file, interleaved
+// rotary for permuted Q/K). The keys every family has are read here; the
+// family's own table (gguf_family.hpp, declared by its architecture plugin)
+// names its model_type and adds what only it has (gemma3's fixed local/global
+// pattern, Granite's multipliers, ...).
 #include <cmath>
 
 #include "allm/error.hpp"
 #include "allm/gguf.hpp"
+#include "allm/gguf_family.hpp"
 
 namespace allm::gguf {
 namespace {
@@ -47,32 +51,31 @@ struct Keys {
   std::optional<double> num(const std::string& suffix) const { return f.get_float(k(suffix)); }
 };
 
-std::string model_type_for(const File& f, const std::string& arch, const Keys& k) {
-  if (arch == "llama") return k.int_or_first("expert_count").value_or(0) > 0 ? "mixtral" : "llama";
-  if (arch == "qwen2") return "qwen2";
-  if (arch == "qwen3") return "qwen3";
-  if (arch == "qwen3moe") return "qwen3_moe";
-  if (arch == "gemma3") return "gemma3_text";
-  if (arch == "gemma2") return "gemma2";
-  if (arch == "granite") return "granite";
-  if (arch == "smollm3") return "smollm3";
-  if (arch == "olmo2") return "olmo2";
-  if (arch == "gpt-oss") return "gpt_oss";
-  throw UnsupportedError(f.origin() + ": GGUF architecture '" + arch +
-                         "' is not supported (supported: llama, qwen2, qwen3, qwen3moe, gemma2, gemma3, granite, smollm3, "
-                         "olmo2, gpt-oss)");
+}  // namespace
+
+std::optional<int64_t> metadata_int(const File& f, const std::string& suffix) {
+  auto arch = f.get_string("general.architecture");
+  if (!arch) throw ModelLoadError(f.origin() + ": metadata 'general.architecture' is missing");
+  return Keys{f, *arch}.opt_int(suffix);
 }
 
-}  // namespace
+std::optional<double> metadata_number(const File& f, const std::string& suffix) {
+  auto arch = f.get_string("general.architecture");
+  if (!arch) throw ModelLoadError(f.origin() + ": metadata 'general.architecture' is missing");
+  return Keys{f, *arch}.num(suffix);
+}
 
 nlohmann::json config_from_gguf(const File& f) {
   auto arch = f.get_string("general.architecture");
   if (!arch) throw ModelLoadError(f.origin() + ": metadata 'general.architecture' is missing");
   Keys k{f, *arch};
-  std::string model_type = model_type_for(f, *arch, k);
+  const GgufFamily* family = gguf_family_reading(f, *arch);
+  if (!family)
+    throw UnsupportedError(f.origin() + ": GGUF architecture '" + *arch +
+                           "' is not supported (supported: " + gguf_architecture_names() + ")");
 
   nlohmann::json c;
-  c["model_type"] = model_type;
+  c["model_type"] = family->model_type;
   c["architectures"] = nlohmann::json::array();
   int64_t hidden = k.need_int("embedding_length");
   int64_t heads = k.need_int("attention.head_count");
@@ -129,65 +132,10 @@ nlohmann::json config_from_gguf(const File& f) {
     c["rope_freq_factors"] = factors;
   }
 
-  // llama.cpp's converter permutes Q/K rows of `llama` files so that rotary
-  // pairs are adjacent (GPT-J style); the engine must rotate (2i, 2i+1) pairs.
-  // Granite and SmolLM3 go through the same Llama conversion.
-  c["rope_interleaved"] = *arch == "llama" || *arch == "granite" || *arch == "smollm3";
-
-  if (auto e = k.opt_int("expert_count"); e && *e > 0) {
-    int64_t used = k.opt_int("expert_used_count").value_or(2);
-    if (model_type == "mixtral" || model_type == "gpt_oss") {
-      c["num_local_experts"] = *e;
-    } else {
-      c["num_experts"] = *e;
-      c["decoder_sparse_step"] = 1;
-      c["mlp_only_layers"] = nlohmann::json::array();
-      c["norm_topk_prob"] = f.get_bool(k.k("expert_weights_norm")).value_or(true);
-      if (auto m = k.opt_int("expert_feed_forward_length")) c["moe_intermediate_size"] = *m;
-    }
-    c["num_experts_per_tok"] = used;
-  }
-
-  if (model_type == "gemma3_text" || model_type == "gemma2") {
-    c["hidden_activation"] = "gelu_pytorch_tanh";
-    c["hidden_act"] = "gelu_pytorch_tanh";
-    c["query_pre_attn_scalar"] = head_dim;
-    // llama.cpp: gemma3 layers are local except every 6th; gemma2 alternates starting local.
-    int period = model_type == "gemma3_text" ? 6 : 2;
-    nlohmann::json types = nlohmann::json::array();
-    for (int64_t i = 0; i < layers; ++i)
-      types.push_back(i % period < period - 1 ? "sliding_attention" : "full_attention");
-    c["layer_types"] = types;
-    if (auto w = k.opt_int("attention.sliding_window")) c["sliding_window"] = *w;
-    if (model_type == "gemma3_text") {
-      c["rope_local_base_freq"] = k.num("rope.freq_base_swa").value_or(10000.0);
-      c["sliding_window_pattern"] = 6;
-      c["final_logit_softcapping"] = nullptr;
-      c["attn_logit_softcapping"] = nullptr;
-    } else {
-      c["attn_logit_softcapping"] = k.num("attn_logit_softcapping").value_or(50.0);
-      c["final_logit_softcapping"] = k.num("final_logit_softcapping").value_or(30.0);
-    }
-  }
-
-  if (model_type == "granite") {
-    // llama.cpp's names for Granite's multipliers.
-    if (auto v = k.num("embedding_scale")) c["embedding_multiplier"] = *v;
-    if (auto v = k.num("residual_scale")) c["residual_multiplier"] = *v;
-    if (auto v = k.num("attention.scale")) c["attention_multiplier"] = *v;
-    if (auto v = k.num("logit_scale")) c["logits_scaling"] = *v;
-  }
-  // llama.cpp skips rope on every 4th SmolLM3 layer, whatever the original config said.
-  if (model_type == "smollm3") c["no_rope_layer_interval"] = 4;
-  if (model_type == "gpt_oss") {
-    if (auto w = k.opt_int("attention.sliding_window")) c["sliding_window"] = *w;
-    if (auto m = k.opt_int("expert_feed_forward_length")) c["intermediate_size"] = *m;
-    // llama.cpp: even layers slide; its SwiGLU clamp is fixed at 7.
-    nlohmann::json types = nlohmann::json::array();
-    for (int64_t i = 0; i < layers; ++i) types.push_back(i % 2 == 0 ? "sliding_attention" : "full_attention");
-    c["layer_types"] = types;
-    c["swiglu_limit"] = 7.0;
-  }
+  // llama.cpp's converter permutes Q/K rows of Llama-style files so that
+  // rotary pairs are adjacent (GPT-J style); the engine must rotate (2i, 2i+1) pairs.
+  c["rope_interleaved"] = family->permuted_qk;
+  if (family->read_config) family->read_config(f, c);
 
   if (auto b = f.get_int("tokenizer.ggml.bos_token_id")) c["bos_token_id"] = *b;
   if (auto e = f.get_int("tokenizer.ggml.eos_token_id")) c["eos_token_id"] = *e;

@@ -1,15 +1,15 @@
 // Checkpoint (HF or MLX) -> GGUF as llama.cpp's converter and llama-quantize
 // write it: architecture keys, vocabulary, HF -> GGUF tensor names, stacked
-// experts, llama's Q/K row permutation, gemma's 1 + w norms, llama3 rope
-// factors, and the per-tensor type recipe of the requested file type.
+// experts, Q/K row permutation and 1 + w norms where the family's table
+// (gguf_family.hpp) asks, llama3 rope factors, the family's own keys and
+// tensors, and the per-tensor type recipe of the requested file type.
 #include <algorithm>
 #include <cmath>
-#include <deque>
-#include <set>
 #include <thread>
 
 #include "allm/error.hpp"
 #include "allm/gguf.hpp"
+#include "allm/gguf_family.hpp"
 #include "allm/weight_format.hpp"
 #include "gguf/convert_vocab.hpp"
 #include "gguf/types.hpp"
@@ -17,26 +17,13 @@
 namespace allm::gguf {
 namespace {
 
-struct ArchInfo {
-  std::string gguf;  // general.architecture
-  bool permute_qk = false;
-  bool gemma = false;
-};
-
-ArchInfo arch_for(const std::string& model_type, const std::string& origin) {
-  if (model_type == "llama" || model_type == "mistral" || model_type == "mixtral") return {"llama", true, false};
-  if (model_type == "qwen2") return {"qwen2", false, false};
-  if (model_type == "qwen3") return {"qwen3", false, false};
-  if (model_type == "qwen3_moe") return {"qwen3moe", false, false};
-  if (model_type == "gemma3_text") return {"gemma3", false, true};
-  // Granite and SmolLM3 go through llama.cpp's Llama conversion (Q/K permuted).
-  if (model_type == "granite") return {"granite", true, false};
-  if (model_type == "smollm3") return {"smollm3", true, false};
-  if (model_type == "olmo2") return {"olmo2", false, false};
-  if (model_type == "gpt_oss") return {"gpt-oss", false, false};
-  throw UnsupportedError(origin + ": cannot write model_type '" + model_type +
-                         "' as GGUF (llama, mistral, mixtral, qwen2, qwen3, qwen3_moe, gemma3_text, granite, smollm3, "
-                         "olmo2, gpt_oss can be)");
+// The family's GGUF table (declared by its architecture plugin), or a clear refusal.
+const GgufFamily& family_for(const std::string& model_type, const std::string& origin) {
+  const GgufFamily* f = gguf_family(model_type);
+  if (!f || !f->writable)
+    throw UnsupportedError(origin + ": cannot write model_type '" + model_type +
+                           "' as GGUF (no loaded architecture plugin declares a GGUF form for it)");
+  return *f;
 }
 
 // HF name -> (GGUF name, expert index or -1), by inverting hf_tensor_name.
@@ -48,14 +35,13 @@ bool all_digits(const std::string& s) {
   return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
-std::optional<GgufName> gguf_name(const std::string& model_type, const std::string& hf) {
-  static const char* kSuffixes[] = {
+std::optional<GgufName> gguf_name(const GgufFamily& family, const std::string& hf) {
+  const std::string& model_type = family.model_type;
+  std::vector<std::string> suffixes = {
       "attn_norm.weight", "attn_q.weight", "attn_k.weight", "attn_v.weight", "attn_q.bias", "attn_k.bias",
       "attn_v.bias", "attn_output.weight", "attn_output.bias", "attn_q_norm.weight", "attn_k_norm.weight",
-      "ffn_gate.weight", "ffn_up.weight", "ffn_down.weight", "ffn_norm.weight", "post_attention_norm.weight",
-      "post_ffw_norm.weight", "ffn_gate_inp.weight", "ffn_gate_exps.weight", "ffn_down_exps.weight",
-      "ffn_up_exps.weight", "attn_sinks.weight", "ffn_gate_inp.bias", "ffn_gate_exps.bias", "ffn_up_exps.bias",
-      "ffn_down_exps.bias"};
+      "ffn_gate.weight", "ffn_up.weight", "ffn_down.weight", "ffn_norm.weight"};
+  for (const auto& [gguf, mapped] : family.layer_tensors) suffixes.push_back(gguf);
   for (const char* top : {"token_embd.weight", "output_norm.weight", "output.weight"})
     if (hf_tensor_name(model_type, top) == hf) return GgufName{top};
   // "model.layers.<N>.<rest>"
@@ -75,8 +61,8 @@ std::optional<GgufName> gguf_name(const std::string& model_type, const std::stri
       rest = rest.substr(0, begin) + "{}" + rest.substr(end);
     }
   }
-  for (const char* s : kSuffixes) {
-    auto mapped = hf_tensor_name(model_type, "blk.0." + std::string(s));
+  for (const auto& s : suffixes) {
+    auto mapped = hf_tensor_name(model_type, "blk.0." + s);
     if (mapped && *mapped == "model.layers.0." + rest) return GgufName{"blk." + layer + "." + s, expert};
   }
   return std::nullopt;
@@ -192,82 +178,6 @@ std::vector<uint8_t> encode_tensor(const Source& src, DType type, bool permute, 
   return out;
 }
 
-// Every value of `t` (any shape, any readable format) as floats.
-std::vector<float> all_values(const Tensor& t) {
-  Tensor flat = t;
-  flat.shape = {t.numel() / t.cols(), t.cols()};
-  std::vector<float> out(size_t(t.numel()));
-  read_rows(flat, 0, flat.rows(), out.data());
-  return out;
-}
-
-// Tensors made for the writer from others (kept alive until the file is written).
-struct Derived {
-  std::deque<std::vector<float>> data;
-  std::deque<Tensor> tensors;
-  std::vector<std::pair<std::string, const Tensor*>> named;  // HF-style name -> tensor to write
-  std::set<std::string> replaced;                            // stored names the derived ones stand for
-
-  void add(const std::string& name, std::vector<float> values, std::vector<int64_t> shape) {
-    data.push_back(std::move(values));
-    Tensor t;
-    t.name = name;
-    t.dtype = DType::F32;
-    t.shape = std::move(shape);
-    t.data = data.back().data();
-    t.nbytes = data.back().size() * sizeof(float);
-    tensors.push_back(std::move(t));
-    named.emplace_back(name, &tensors.back());
-  }
-};
-
-// gpt-oss's experts as the hub stores them — fused and input-major:
-// mlp.experts.gate_up_proj [E, H, 2I] (gate and up interleaved by column),
-// down_proj [E, I, H], gate_up_proj_bias [E, 2I], down_proj_bias [E, H] —
-// split and transposed into what llama.cpp's converter writes: per-expert
-// [out, in] gate/up/down matrices and [E, n] bias stacks.
-void split_fused_experts(const Checkpoint& ck, Derived& d) {
-  const std::string origin = ck.source.string();
-  for (const auto& hf : ck.weights->names()) {
-    if (!hf.ends_with(".mlp.experts.gate_up_proj")) continue;
-    const std::string p = hf.substr(0, hf.size() - std::string("gate_up_proj").size());
-    const Tensor& gu = ck.weights->get(hf);
-    const Tensor& dn = ck.weights->get(p + "down_proj");
-    const Tensor& gub = ck.weights->get(p + "gate_up_proj_bias");
-    const Tensor& dnb = ck.weights->get(p + "down_proj_bias");
-    if (gu.shape.size() != 3 || gu.shape[2] % 2 != 0)
-      throw ModelLoadError(origin + ": tensor '" + hf + "' should be [experts, hidden, 2 * intermediate]");
-    const int64_t E = gu.shape[0], H = gu.shape[1], I = gu.shape[2] / 2;
-    if (dn.shape != std::vector<int64_t>{E, I, H} || gub.shape != std::vector<int64_t>{E, 2 * I} ||
-        dnb.shape != std::vector<int64_t>{E, H})
-      throw ModelLoadError(origin + ": the fused experts under '" + p + "' do not agree in shape");
-    const std::vector<float> g = all_values(gu), down = all_values(dn), gb = all_values(gub);
-    for (int64_t e = 0; e < E; ++e) {
-      std::vector<float> gate(size_t(I * H)), up(size_t(I * H)), dt(size_t(H * I));
-      for (int64_t h = 0; h < H; ++h)
-        for (int64_t i = 0; i < I; ++i) {
-          gate[size_t(i * H + h)] = g[size_t((e * H + h) * 2 * I + 2 * i)];
-          up[size_t(i * H + h)] = g[size_t((e * H + h) * 2 * I + 2 * i + 1)];
-          dt[size_t(h * I + i)] = down[size_t((e * I + i) * H + h)];
-        }
-      const std::string x = p + std::to_string(e) + ".";
-      d.add(x + "gate_proj.weight", std::move(gate), {I, H});
-      d.add(x + "up_proj.weight", std::move(up), {I, H});
-      d.add(x + "down_proj.weight", std::move(dt), {H, I});
-    }
-    std::vector<float> gate_bias(size_t(E * I)), up_bias(size_t(E * I));
-    for (int64_t e = 0; e < E; ++e)
-      for (int64_t i = 0; i < I; ++i) {
-        gate_bias[size_t(e * I + i)] = gb[size_t(e * 2 * I + 2 * i)];
-        up_bias[size_t(e * I + i)] = gb[size_t(e * 2 * I + 2 * i + 1)];
-      }
-    d.add(p + "gate_proj.bias", std::move(gate_bias), {E, I});
-    d.add(p + "up_proj.bias", std::move(up_bias), {E, I});
-    d.named.emplace_back(p + "down_proj.bias", &dnb);
-    for (const char* n : {"gate_up_proj", "down_proj", "gate_up_proj_bias", "down_proj_bias"}) d.replaced.insert(p + n);
-  }
-}
-
 // llama3 rope scaling as llama.cpp stores it: one divisor per frequency,
 // computed in float32 as its converter does.
 std::vector<float> llama3_factors(const nlohmann::json& c, int64_t rot_dim) {
@@ -291,50 +201,9 @@ std::vector<float> llama3_factors(const nlohmann::json& c, int64_t rot_dim) {
   return out;
 }
 
-// The keys llama.cpp reads for one family only; a config llama.cpp would run
-// differently (its fixed SmolLM3 NoPE step, gpt-oss's fixed pattern and clamp)
-// is refused rather than written wrong.
-void write_family_metadata(const Checkpoint& ck, const ArchInfo& a, Writer& w) {
+void write_arch_metadata(const Checkpoint& ck, const GgufFamily& a, FileType ft, Writer& w, int64_t& rot_dim) {
   const auto& c = ck.config;
-  const std::string origin = ck.source.string();
-  auto k = [&](const std::string& s) { return a.gguf + "." + s; };
-  auto num = [&](const char* key) -> std::optional<float> {
-    if (!c.contains(key) || !c[key].is_number()) return std::nullopt;
-    return float(c[key].get<double>());
-  };
-  const int64_t layers = c["num_hidden_layers"].get<int64_t>();
-  if (ck.model_type == "granite") {
-    if (auto v = num("embedding_multiplier")) w.set(k("embedding_scale"), Value::f32(*v));
-    if (auto v = num("residual_multiplier")) w.set(k("residual_scale"), Value::f32(*v));
-    if (auto v = num("attention_multiplier")) w.set(k("attention.scale"), Value::f32(*v));
-    if (auto v = num("logits_scaling")) w.set(k("logit_scale"), Value::f32(*v));
-  }
-  if (ck.model_type == "smollm3" && c.contains("no_rope_layers") && c["no_rope_layers"].is_array()) {
-    const auto& list = c["no_rope_layers"];
-    for (int64_t i = 0; i < layers && i < int64_t(list.size()); ++i)
-      if ((list[size_t(i)] == 1) != ((i + 1) % 4 != 0))
-        throw UnsupportedError(origin + ": no_rope_layers[" + std::to_string(i) +
-                               "] differs from llama.cpp's fixed SmolLM3 pattern (every 4th layer without rope); "
-                               "the GGUF would run differently");
-  }
-  if (ck.model_type == "gpt_oss") {
-    if (auto v = num("swiglu_limit"); v && *v != 7.0f)
-      throw UnsupportedError(origin + ": swiglu_limit " + std::to_string(*v) + " differs from llama.cpp's fixed 7");
-    if (c.contains("layer_types") && c["layer_types"].is_array())
-      for (int64_t i = 0; i < layers && i < int64_t(c["layer_types"].size()); ++i)
-        if ((c["layer_types"][size_t(i)] == "sliding_attention") != (i % 2 == 0))
-          throw UnsupportedError(origin + ": layer_types[" + std::to_string(i) +
-                                 "] differs from llama.cpp's fixed gpt-oss pattern (even layers slide)");
-    if (c.contains("sliding_window") && c["sliding_window"].is_number_integer())
-      w.set(k("attention.sliding_window"), Value::u32(uint32_t(c["sliding_window"].get<int64_t>())));
-    if (c.contains("intermediate_size") && c["intermediate_size"].is_number_integer())
-      w.set(k("expert_feed_forward_length"), Value::u32(uint32_t(c["intermediate_size"].get<int64_t>())));
-  }
-}
-
-void write_arch_metadata(const Checkpoint& ck, const ArchInfo& a, FileType ft, Writer& w, int64_t& rot_dim) {
-  const auto& c = ck.config;
-  auto k = [&](const std::string& s) { return a.gguf + "." + s; };
+  auto k = [&](const std::string& s) { return a.architecture + "." + s; };
   auto need = [&](const char* key) -> int64_t {
     if (!c.contains(key) || !c[key].is_number_integer())
       throw ModelLoadError(ck.source.string() + ": config.json '" + key + "' is missing");
@@ -344,7 +213,7 @@ void write_arch_metadata(const Checkpoint& ck, const ArchInfo& a, FileType ft, W
   int64_t kv = c.value("num_key_value_heads", heads);
   int64_t head_dim = c.contains("head_dim") && c["head_dim"].is_number_integer() ? c["head_dim"].get<int64_t>() : hidden / heads;
   rot_dim = int64_t(double(head_dim) * c.value("partial_rotary_factor", 1.0));
-  w.set("general.architecture", Value::string(a.gguf));
+  w.set("general.architecture", Value::string(a.architecture));
   w.set("general.name", Value::string(ck.source.filename().string()));
   w.set("general.file_type", Value::u32(uint32_t(ftype_id(ft))));
   w.set("general.quantization_version", Value::u32(2));
@@ -367,12 +236,7 @@ void write_arch_metadata(const Checkpoint& ck, const ArchInfo& a, FileType ft, W
     if (c.contains("moe_intermediate_size"))
       w.set(k("expert_feed_forward_length"), Value::u32(uint32_t(need("moe_intermediate_size"))));
   }
-  if (a.gemma) {
-    w.set(k("rope.freq_base_swa"), Value::f32(float(c.value("rope_local_base_freq", 10000.0))));
-    if (c.contains("sliding_window") && c["sliding_window"].is_number_integer())
-      w.set(k("attention.sliding_window"), Value::u32(uint32_t(need("sliding_window"))));
-  }
-  write_family_metadata(ck, a, w);
+  if (a.write_metadata) a.write_metadata(ck, w);
   if (c.contains("rope_scaling") && c["rope_scaling"].is_object()) {
     const auto& rs = c["rope_scaling"];
     std::string type = rs.value("rope_type", rs.value("type", std::string("default")));
@@ -423,7 +287,7 @@ std::optional<FileType> file_type_from_name(const std::string& name) noexcept {
 
 void write_checkpoint(const Checkpoint& ck, const std::filesystem::path& out, const ConvertOptions& options) {
   const std::string origin = ck.source.string();
-  ArchInfo arch = arch_for(ck.model_type, origin);
+  const GgufFamily& arch = family_for(ck.model_type, origin);
   Writer w;
   int64_t rot_dim = 0;
   write_arch_metadata(ck, arch, options.type, w, rot_dim);
@@ -445,8 +309,8 @@ void write_checkpoint(const Checkpoint& ck, const std::filesystem::path& out, co
     w.add_tensor("rope_freqs.weight", DType::F32, {int64_t(f.size())}, std::move(bytes));
   }
 
-  Derived derived;
-  if (ck.model_type == "gpt_oss") split_fused_experts(ck, derived);
+  DerivedTensors derived;
+  if (arch.derive_tensors) arch.derive_tensors(ck, derived);
   std::vector<std::pair<std::string, const Tensor*>> inputs;
   for (const auto& hf : ck.weights->names())
     if (!derived.replaced.count(hf)) inputs.emplace_back(hf, &ck.weights->get(hf));
@@ -456,7 +320,7 @@ void write_checkpoint(const Checkpoint& ck, const std::filesystem::path& out, co
   std::map<std::string, std::map<int64_t, const Tensor*>> groups;
   std::vector<std::string> order;
   for (const auto& [hf, tensor] : inputs) {
-    auto g = gguf_name(ck.model_type, hf);
+    auto g = gguf_name(arch, hf);
     if (!g) {
       if (hf == "lm_head.weight" || hf.find("rotary_emb") != std::string::npos) continue;
       throw UnsupportedError(origin + ": tensor '" + hf + "' has no GGUF counterpart for model_type '" + ck.model_type + "'");
@@ -488,11 +352,11 @@ void write_checkpoint(const Checkpoint& ck, const std::filesystem::path& out, co
     const int64_t rank = int64_t(first.shape.size());
     Role role = role_of(name, rank);
     DType type = choose_type(options.type, role, layer_of(name), layers, src.shape.back(), tied, parts.begin()->first >= 0);
-    bool permute = arch.permute_qk && rank == 2 &&
+    bool permute = arch.permuted_qk && rank == 2 &&
                    (name.find("attn_q.weight") != std::string::npos || name.find("attn_k.weight") != std::string::npos);
     if (permute && first.rows() != (name.find("attn_q") != std::string::npos ? heads : kv_heads) * head_dim)
       throw ModelLoadError(origin + ": '" + name + "' rows do not match heads * head_dim");
-    bool plus_one = arch.gemma && name.size() >= 11 && name.compare(name.size() - 11, 11, "norm.weight") == 0;
+    bool plus_one = arch.norms_plus_one && name.size() >= 11 && name.compare(name.size() - 11, 11, "norm.weight") == 0;
     w.add_tensor(name, type, src.shape, [src, type, permute, head_dim, plus_one] {
       return encode_tensor(src, type, permute, head_dim, plus_one);
     });
