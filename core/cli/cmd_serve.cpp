@@ -3,6 +3,7 @@
 #include <cstdlib>
 
 #include "allm/server/server.hpp"
+#include "allm/tool_calls.hpp"
 #include "allm/version.hpp"
 #include "generation_cli.hpp"
 
@@ -68,6 +69,12 @@ static int run_serve(Args& args) {
   o.write_timeout_s = positive_seconds(args, "write-timeout", o.write_timeout_s);
   o.drain_timeout_s = positive_seconds(args, "drain-timeout", o.drain_timeout_s);
   if (auto f = args.value("log-format")) o.log_format = *f;
+  if (auto f = args.value("tool-call-format")) {
+    if (!tools::format_from_name(*f))
+      throw InvalidArgumentError("--tool-call-format: unknown format '" + *f + "' (formats: " + tools::format_names() +
+                                 ")");
+    o.tool_call_format = *f;
+  }
   nlohmann::json provider_options = provider_flags(args);
   // The prompt cache shared by a model's slots (docs/server.md); 0 turns sharing off.
   provider_options["prompt_cache"] = parse_byte_size(args.value("prompt-cache").value_or("1GiB"), "--prompt-cache");
@@ -127,6 +134,10 @@ ALLM_CLI_COMMAND(serve, "Serve models over HTTP (OpenAI, Anthropic and Ollama AP
                  "  --drain-timeout S      on SIGTERM, wait this long for in-flight requests\n"
                  "                         (default 30)\n"
                  "  --log-format F         access log on stderr: text (default), json or off\n"
+                 "  --tool-call-format F   how the models write tool calls, instead of what their\n"
+                 "                         chat template shows: hermes, qwen3_coder, llama3,\n"
+                 "                         mistral, mistral_args, harmony, deepseek_r1,\n"
+                 "                         deepseek_v3_1 or none (docs/tools.md)\n"
                  "  --ctx N                context window per model (default: config context_length)\n"
                  "  --threads N            compute threads (default: physical cores)\n",
                  run_serve)

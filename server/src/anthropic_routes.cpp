@@ -1,6 +1,7 @@
 // The Anthropic Messages API: /v1/messages (also ?beta=true) and
 // /v1/messages/count_tokens — a thin adapter onto InferenceRequest.
 #include "routes.hpp"
+#include "tool_replies.hpp"
 
 namespace allm::server {
 
@@ -26,13 +27,8 @@ std::string blocks_text(const json& content, const std::string& where) {
       auto t = opt_string(b, "text");
       if (!t) throw bad_request(at + ".text is missing");
       append(*t);
-    } else if (type == "tool_use") {
-      append(json{{"type", "tool_use"}, {"name", b.value("name", "")}, {"input", b.value("input", json::object())}}
-                 .dump());
-    } else if (type == "tool_result") {
-      const json& c = b.contains("content") ? b["content"] : json("");
-      append("[tool_result " + b.value("tool_use_id", std::string()) + "] " +
-             (c.is_null() ? std::string() : blocks_text(c, at + ".content")));
+    } else if (type == "tool_use" || type == "tool_result") {
+      // Read by tool_blocks: calls and results are messages of their own.
     } else if (type == "thinking" || type == "redacted_thinking") {
       // Earlier turns' reasoning is not shown to the model again (as Anthropic does).
     } else if (type == "image" || type == "document") {
@@ -48,6 +44,37 @@ struct ParsedMessages {
   std::vector<Message> messages;
   std::optional<std::string> system;
 };
+
+// A message's tool_use blocks (assistant) and tool_result blocks (user), taken
+// out of its text so they go through the chat template as calls and results.
+struct ToolBlocks {
+  json calls = json::array();
+  std::vector<Message> results;
+};
+ToolBlocks tool_blocks(const json& content, const std::string& where) {
+  ToolBlocks out;
+  if (!content.is_array()) return out;
+  for (size_t i = 0; i < content.size(); ++i) {
+    const json& b = content[i];
+    const std::string at = where + "[" + std::to_string(i) + "]";
+    if (!b.is_object() || !b.contains("type") || !b["type"].is_string()) continue;
+    const std::string type = b["type"].get<std::string>();
+    if (type == "tool_use") {
+      if (!b.contains("name") || !b["name"].is_string()) throw bad_request(at + ".name: field required");
+      json input = b.contains("input") ? b["input"] : json::object();
+      if (!input.is_object()) throw bad_request(at + ".input: must be an object");
+      out.calls.push_back({{"id", b.value("id", std::string())}, {"type", "function"},
+                           {"function", {{"name", b["name"]}, {"arguments", input}}}});
+    } else if (type == "tool_result") {
+      const json& c = b.contains("content") ? b["content"] : json("");
+      Message m("tool", c.is_null() ? std::string() : blocks_text(c, at + ".content"));
+      if (b.value("is_error", false)) m.content = "Error: " + m.content;
+      m.tool_call_id = b.value("tool_use_id", std::string());
+      out.results.push_back(std::move(m));
+    }
+  }
+  return out;
+}
 
 ParsedMessages anthropic_messages(const json& body) {
   ParsedMessages out;
@@ -70,8 +97,17 @@ ParsedMessages anthropic_messages(const json& body) {
         continue;
       }
     }
-    out.messages.push_back({*role, std::move(text), {}});
+    ToolBlocks tb = tool_blocks(m["content"], where + ".content");
+    if (!tb.calls.empty() && *role != "assistant") throw bad_request(where + ": tool_use blocks belong to assistant turns");
+    if (!tb.results.empty() && *role != "user") throw bad_request(where + ": tool_result blocks belong to user turns");
+    // Results answer the previous turn's calls: they come first, then any text.
+    for (auto& r : tb.results) out.messages.push_back(std::move(r));
+    if (!tb.results.empty() && text.empty()) continue;
+    Message msg(*role, std::move(text));
+    msg.tool_calls = std::move(tb.calls);
+    out.messages.push_back(std::move(msg));
   }
+  name_tool_results(out.messages);
   if (out.system && !out.messages.empty() && out.messages.front().role == "system") {
     out.messages.front().content = *out.system + "\n" + out.messages.front().content;
     out.system.reset();
@@ -104,12 +140,23 @@ InferenceRequest anthropic_request(ServerContext& ctx, const json& body, bool ne
   req.generate.messages = std::move(pm.messages);
   req.generate.system_prompt = pm.system;
   req.generate.tools = anthropic_tools(body);
+  ToolChoice choice;
   if (const json* tc = opt_object(body, "tool_choice")) {
-    auto type = opt_string(*tc, "type").value_or("auto");
-    if (type == "none") req.generate.tools = json::array();
-    else if (type != "auto")
-      throw unsupported_param("tool_choice", "only 'auto' and 'none' (forcing a tool call is not available)");
+    // {"type": "auto" | "any" | "tool" (with "name") | "none", "disable_parallel_tool_use"}
+    const std::string type = opt_string(*tc, "type").value_or("auto");
+    choice.parallel = !opt_bool(*tc, "disable_parallel_tool_use").value_or(false);
+    if (type == "none") choice.mode = ToolChoice::none;
+    else if (type == "any") choice.mode = ToolChoice::required;
+    else if (type == "tool") {
+      auto name = opt_string(*tc, "name");
+      if (!name) throw bad_request("tool_choice.name: field required");
+      choice.mode = ToolChoice::named;
+      choice.name = *name;
+    } else if (type != "auto") {
+      throw bad_request("tool_choice.type: must be 'auto', 'any', 'tool' or 'none', got '" + type + "'");
+    }
   }
+  apply_tool_choice(ctx, req, choice);
   if (const json* th = opt_object(body, "thinking")) {
     if (opt_string(*th, "type").value_or("disabled") != "disabled")
       throw unsupported_param("thinking", "extended thinking budgets are not available");
@@ -132,7 +179,8 @@ InferenceRequest anthropic_request(ServerContext& ctx, const json& body, bool ne
   return req;
 }
 
-std::string stop_reason_of(const InferenceResult& r) {
+std::string stop_reason_of(const InferenceResult& r, bool called) {
+  if (called) return "tool_use";
   if (r.response.finish_reason == finish_reason::length) return "max_tokens";
   if (!r.stop_sequence.empty()) return "stop_sequence";
   return "end_turn";
@@ -175,36 +223,93 @@ void messages(ServerContext& ctx, const std::shared_ptr<Exchange>& ex) {
                        {"usage",
                         {{"input_tokens", input_estimate}, {"output_tokens", 0},
                          {"cache_creation_input_tokens", 0}, {"cache_read_input_tokens", 0}}}}}}));
-    ex->write(event("content_block_start",
-                    {{"type", "content_block_start"}, {"index", 0}, {"content_block", {{"type", "text"}, {"text", ""}}}}));
     ex->write(event("ping", {{"type", "ping"}}));
+  };
+  // Content blocks open as the reply needs them: thinking, text, one
+  // tool_use per call (its input as one input_json_delta once complete).
+  auto splitter = std::make_shared<ReplySplitter>(ctx, job->request);
+  struct Blocks {
+    int next = 0;            // index of the next block
+    std::string open_type;   // the block being written ("" none)
+    bool called = false;
+  };
+  auto blocks = std::make_shared<Blocks>();
+  auto close_block = [=] {
+    if (blocks->open_type.empty()) return;
+    ex->write(event("content_block_stop", {{"type", "content_block_stop"}, {"index", blocks->next - 1}}));
+    blocks->open_type.clear();
+  };
+  auto start_block = [=](const std::string& type, const json& block) {
+    close_block();
+    ex->write(event("content_block_start",
+                    {{"type", "content_block_start"}, {"index", blocks->next}, {"content_block", block}}));
+    blocks->open_type = type;
+    ++blocks->next;
+  };
+  auto send_events = [=](const std::vector<tools::ReplyEvent>& events) {
+    for (const auto& e : events) {
+      if (e.kind == tools::ReplyEvent::call) {
+        blocks->called = true;
+        start_block("tool_use", {{"type", "tool_use"}, {"id", call_id("toolu_")}, {"name", e.tool_call.name},
+                                 {"input", json::object()}});
+        ex->write(event("content_block_delta",
+                        {{"type", "content_block_delta"}, {"index", blocks->next - 1},
+                         {"delta", {{"type", "input_json_delta"}, {"partial_json", e.tool_call.arguments}}}}));
+        close_block();
+        continue;
+      }
+      const bool thinking = e.kind == tools::ReplyEvent::reasoning;
+      const std::string type = thinking ? "thinking" : "text";
+      if (blocks->open_type != type)
+        start_block(type, thinking ? json{{"type", "thinking"}, {"thinking", ""}, {"signature", ""}}
+                                   : json{{"type", "text"}, {"text", ""}});
+      ex->write(event("content_block_delta",
+                      {{"type", "content_block_delta"}, {"index", blocks->next - 1},
+                       {"delta", thinking ? json{{"type", "thinking_delta"}, {"thinking", e.text}}
+                                          : json{{"type", "text_delta"}, {"text", e.text}}}}));
+    }
   };
   job->on_delta = [=](const StreamDelta& d) {
     if (d.text.empty()) return;
     ex->note_first_token();
     if (!stream) return;
     open();
-    ex->write(event("content_block_delta", {{"type", "content_block_delta"},
-                                            {"index", 0},
-                                            {"delta", {{"type", "text_delta"}, {"text", d.text}}}}));
+    send_events(splitter->feed(d.text));
   };
   job->on_done = [=](const InferenceResult& r) {
     ex->note_tokens(r.response.usage.prompt_tokens, r.response.usage.completion_tokens, r.cached_tokens);
     const json stop_seq = r.stop_sequence.empty() ? json(nullptr) : json(r.stop_sequence);
     if (stream) {
       open();
-      ex->write(event("content_block_stop", {{"type", "content_block_stop"}, {"index", 0}}));
-      ex->write(event("message_delta", {{"type", "message_delta"},
-                                        {"delta", {{"stop_reason", stop_reason_of(r)}, {"stop_sequence", stop_seq}}},
-                                        {"usage", usage_of(r)}}));
+      send_events(splitter->finish());
+      if (blocks->next == 0) start_block("text", {{"type", "text"}, {"text", ""}});  // a reply has a block
+      close_block();
+      ex->write(event("message_delta",
+                      {{"type", "message_delta"},
+                       {"delta", {{"stop_reason", stop_reason_of(r, blocks->called)}, {"stop_sequence", stop_seq}}},
+                       {"usage", usage_of(r)}}));
       ex->write(event("message_stop", {{"type", "message_stop"}}));
       ex->end_stream();
       return;
     }
+    const tools::ParsedReply reply = whole_reply(*splitter, r.response.text);
+    json content = json::array();
+    if (!reply.reasoning.empty())
+      content.push_back({{"type", "thinking"}, {"thinking", reply.reasoning}, {"signature", ""}});
+    if (!reply.content.empty() || reply.tool_calls.empty()) content.push_back({{"type", "text"}, {"text", reply.content}});
+    for (const auto& c : reply.tool_calls) {
+      json input;
+      try {
+        input = json::parse(c.arguments);
+      } catch (const json::exception&) {
+        input = json::object();  // the parser only reports calls whose arguments are an object
+      }
+      content.push_back({{"type", "tool_use"}, {"id", call_id("toolu_")}, {"name", c.name}, {"input", input}});
+    }
     send_json(*ex, 200,
-              {{"id", id}, {"type", "message"}, {"role", "assistant"}, {"model", model_id},
-               {"content", json::array({{{"type", "text"}, {"text", r.response.text}}})},
-               {"stop_reason", stop_reason_of(r)}, {"stop_sequence", stop_seq}, {"usage", usage_of(r)}});
+              {{"id", id}, {"type", "message"}, {"role", "assistant"}, {"model", model_id}, {"content", content},
+               {"stop_reason", stop_reason_of(r, !reply.tool_calls.empty())}, {"stop_sequence", stop_seq},
+               {"usage", usage_of(r)}});
   };
   job->on_error = [=](std::exception_ptr e) {
     const ApiError err = to_api_error(e);

@@ -6,6 +6,7 @@
 #include "logprobs_json.hpp"
 #include "output_grammar.hpp"
 #include "routes.hpp"
+#include "tool_replies.hpp"
 
 namespace allm::server {
 
@@ -40,9 +41,14 @@ GenerationParams ollama_options(const json& body, const ServedModel& model) {
   return p;
 }
 
-void reject_think(const json& body) {
-  if (body.contains("think") && !body["think"].is_null() && !(body["think"].is_boolean() && !body["think"].get<bool>()))
-    throw unsupported_param("think", "thinking is not returned separately");
+// think: true asks for the reasoning apart ("thinking"), which a model with
+// reasoning tags always gets; false cannot switch a model's thinking off.
+void check_think(const ServerContext& ctx, const json& body, const ServedModel& model) {
+  if (!body.contains("think") || body["think"].is_null()) return;
+  const json& t = body["think"];
+  if (!t.is_boolean()) throw unsupported_param("think", "only true or false (thinking levels are not available)");
+  if (t.get<bool>() && model_dialect(ctx, model).think_open.empty())
+    throw bad_request("'" + model.id + "' does not support thinking", "think");
 }
 
 int64_t ns(double ms) { return static_cast<int64_t>(ms * 1e6); }
@@ -89,6 +95,27 @@ void run_ollama(ServerContext& ctx, const std::shared_ptr<Exchange>& ex, Inferen
     if (chat) return json{{"message", {{"role", "assistant"}, {"content", text}}}, {"done", false}};
     return json{{"response", text}, {"done", false}};
   };
+  // Chat replies: content, "thinking" and "tool_calls" apart (tool_replies.hpp).
+  auto splitter = chat ? std::make_shared<ReplySplitter>(ctx, job->request) : nullptr;
+  auto message_of = [=](const std::vector<tools::ReplyEvent>& events) {
+    json msg = {{"role", "assistant"}, {"content", ""}};
+    json calls = json::array();
+    for (const auto& e : events) {
+      if (e.kind == tools::ReplyEvent::content) msg["content"] = msg["content"].get<std::string>() + e.text;
+      else if (e.kind == tools::ReplyEvent::reasoning)
+        msg["thinking"] = msg.value("thinking", std::string()) + e.text;
+      else {
+        json args = json::object();
+        try {
+          args = json::parse(e.tool_call.arguments);
+        } catch (const json::exception&) {
+        }
+        calls.push_back({{"function", {{"name", e.tool_call.name}, {"arguments", args}}}});
+      }
+    }
+    if (!calls.empty()) msg["tool_calls"] = std::move(calls);
+    return msg;
+  };
   auto open = [=] {
     if (*opened) return;
     *opened = true;
@@ -99,7 +126,14 @@ void run_ollama(ServerContext& ctx, const std::shared_ptr<Exchange>& ex, Inferen
     if (!d.text.empty()) ex->note_first_token();
     if (!stream) return;
     open();
-    json j = piece(d.text);
+    json j;
+    if (!splitter) {
+      j = piece(d.text);
+    } else {
+      const auto events = d.text.empty() ? std::vector<tools::ReplyEvent>{} : splitter->feed(d.text);
+      if (events.empty() && !tokenizer) return;  // held back: nothing to say yet
+      j = {{"message", message_of(events)}, {"done", false}};
+    }
     if (tokenizer) j["logprobs"] = ollama_logprobs_json(*tokenizer, d.logprobs);
     ex->write(line(j));
   };
@@ -107,6 +141,14 @@ void run_ollama(ServerContext& ctx, const std::shared_ptr<Exchange>& ex, Inferen
     ex->note_tokens(r.response.usage.prompt_tokens, r.response.usage.completion_tokens, r.cached_tokens);
     const double total_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     json last = piece(stream ? std::string() : r.response.text);
+    if (splitter) {
+      // Streamed: what the splitter still held; whole: the reply split at once.
+      last["message"] = message_of(stream ? splitter->finish() : [&] {
+        auto events = splitter->feed(r.response.text);
+        for (auto& e : splitter->finish()) events.push_back(std::move(e));
+        return events;
+      }());
+    }
     last["done"] = true;
     last["done_reason"] = done_reason(r.response);
     last.update(stats_json(r.response, total_ms));
@@ -150,9 +192,9 @@ std::shared_ptr<ServedModel> find_model(ServerContext& ctx, const std::string& n
 
 void chat(ServerContext& ctx, const std::shared_ptr<Exchange>& ex) {
   const json body = request_json(ctx, *ex);
-  reject_think(body);
   InferenceRequest req;
   req.model = find_model(ctx, model_name(body));
+  check_think(ctx, body, *req.model);
   const json* msgs = opt_array(body, "messages");
   if (!msgs || msgs->empty()) {  // Ollama: an empty chat loads the model
     const bool unload = keep_alive_zero(body);
@@ -171,12 +213,24 @@ void chat(ServerContext& ctx, const std::shared_ptr<Exchange>& ex) {
       throw bad_request(where + ".role must be system, user, assistant or tool", "messages");
     if (const json* images = opt_array(m, "images"); images && !images->empty())
       throw unsupported_param("images", where + " has images; this server's models take text only");
-    Message msg{*role, opt_string(m, "content").value_or(""), {}};
-    if (const json* calls = opt_array(m, "tool_calls"))
-      for (auto& c : *calls) {
-        if (!msg.content.empty()) msg.content += '\n';
-        msg.content += c.dump();
+    Message msg(*role, opt_string(m, "content").value_or(""));
+    // Earlier calls ({"function": {"name", "arguments"}}) and results
+    // ("tool_name") go back through the chat template.
+    if (const json* calls = opt_array(m, "tool_calls")) {
+      for (size_t k = 0; k < calls->size(); ++k) {
+        const json& c = (*calls)[k];
+        if (!c.is_object() || !c.contains("function") || !c["function"].is_object() ||
+            !c["function"].contains("name") || !c["function"]["name"].is_string())
+          throw bad_request(where + ".tool_calls[" + std::to_string(k) + "] must be {function: {name, arguments}}",
+                            "messages");
+        json call = {{"id", c.value("id", "call_" + std::to_string(i) + "_" + std::to_string(k))},
+                     {"type", "function"},
+                     {"function", {{"name", c["function"]["name"]},
+                                   {"arguments", c["function"].value("arguments", json::object())}}}};
+        msg.tool_calls.push_back(std::move(call));
       }
+    }
+    if (*role == "tool") msg.name = opt_string(m, "tool_name").value_or(opt_string(m, "name").value_or(""));
     req.generate.messages.push_back(std::move(msg));
   }
   if (const json* tools = opt_array(body, "tools")) req.generate.tools = *tools;
@@ -190,7 +244,6 @@ void chat(ServerContext& ctx, const std::shared_ptr<Exchange>& ex) {
 
 void generate(ServerContext& ctx, const std::shared_ptr<Exchange>& ex) {
   const json body = request_json(ctx, *ex);
-  reject_think(body);
   if (auto s = opt_string(body, "suffix"); s && !s->empty())
     throw unsupported_param("suffix", "fill-in-the-middle is not available (send the prefix as the prompt)");
   if (auto t = opt_string(body, "template"); t && !t->empty())
@@ -201,6 +254,8 @@ void generate(ServerContext& ctx, const std::shared_ptr<Exchange>& ex) {
     throw unsupported_param("images", "this server's models take text only");
   InferenceRequest req;
   req.model = find_model(ctx, model_name(body));
+  if (body.contains("think") && body["think"].is_boolean() && body["think"].get<bool>())
+    throw unsupported_param("think", "thinking is returned apart on /api/chat only");
   const std::string prompt = opt_string(body, "prompt").value_or("");
   if (prompt.empty()) {  // Ollama: an empty prompt loads (or with keep_alive 0 unloads) the model
     const bool unload = keep_alive_zero(body);

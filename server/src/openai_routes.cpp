@@ -1,10 +1,12 @@
 // The OpenAI API: /v1/models, /v1/chat/completions, /v1/completions — a thin
 // adapter from OpenAI's JSON to InferenceRequest and back (docs/server.md).
 #include <mutex>
+#include <utility>
 
 #include "logprobs_json.hpp"
 #include "output_grammar.hpp"
 #include "routes.hpp"
+#include "tool_replies.hpp"
 
 namespace allm::server {
 
@@ -36,49 +38,46 @@ std::string openai_content(const json& content, const std::string& where) {
   return text;
 }
 
-std::vector<Message> openai_messages(const json& body) {
-  const json* msgs = opt_array(body, "messages");
-  if (!msgs) throw bad_request("'messages' is required", "messages");
-  if (msgs->empty()) throw bad_request("'messages' must not be empty", "messages");
-  std::vector<Message> out;
-  for (size_t i = 0; i < msgs->size(); ++i) {
-    const json& m = (*msgs)[i];
-    const std::string where = "messages[" + std::to_string(i) + "]";
-    if (!m.is_object()) throw bad_request(where + " must be an object", "messages");
-    auto role = opt_string(m, "role");
-    if (!role) throw bad_request(where + ".role is required", "messages");
-    if (*role == "developer") role = "system";
-    if (*role != "system" && *role != "user" && *role != "assistant" && *role != "tool")
-      throw bad_request(where + ".role: unknown role '" + *role + "'", "messages");
-    Message msg;
-    msg.role = *role;
-    msg.content = openai_content(m.contains("content") ? m["content"] : json(nullptr), where);
-    // Earlier tool calls stay in the conversation as their JSON text.
-    if (const json* calls = opt_array(m, "tool_calls"))
-      for (auto& c : *calls) {
-        if (!msg.content.empty()) msg.content += '\n';
-        msg.content += c.dump();
-      }
-    out.push_back(std::move(msg));
+
+// tool_choice: "auto" | "none" | "required" | {"type": "function", "function": {"name"}}.
+ToolChoice openai_tool_choice(const json& body) {
+  ToolChoice c;
+  c.parallel = opt_bool(body, "parallel_tool_calls").value_or(true);
+  if (!body.contains("tool_choice") || body["tool_choice"].is_null()) return c;
+  const json& tc = body["tool_choice"];
+  if (tc.is_string()) {
+    const std::string v = tc.get<std::string>();
+    if (v == "auto") return c;
+    if (v == "none") c.mode = ToolChoice::none;
+    else if (v == "required") c.mode = ToolChoice::required;
+    else throw bad_request("'tool_choice' must be \"auto\", \"none\", \"required\" or a function, got \"" + v + "\"", "tool_choice");
+    return c;
   }
-  return out;
+  if (tc.is_object() && tc.value("type", std::string()) == "function" && tc.contains("function") &&
+      tc["function"].is_object() && tc["function"].contains("name") && tc["function"]["name"].is_string()) {
+    c.mode = ToolChoice::named;
+    c.name = tc["function"]["name"].get<std::string>();
+    return c;
+  }
+  throw bad_request("'tool_choice' must be \"auto\", \"none\", \"required\" or {\"type\": \"function\", \"function\": {\"name\": ...}}",
+                    "tool_choice");
 }
 
 void reject_unsupported(const json& body) {
   if (const json* bias = opt_object(body, "logit_bias"); bias && !bias->empty())
     throw unsupported_param("logit_bias", "per-token logit biases are not applied");
-  if (body.contains("tool_choice") && !body["tool_choice"].is_null()) {
-    const json& tc = body["tool_choice"];
-    if (!(tc.is_string() && (tc == "auto" || tc == "none")))
-      throw unsupported_param("tool_choice", "only \"auto\" and \"none\" (forcing a tool call is not available)");
-  }
   opt_string(body, "user");  // informational; type-checked only
   opt_bool(body, "cache_prompt");  // the prompt cache is always on
   opt_bool(body, "parallel_tool_calls");
 }
 
-std::string finish_of(const GenerateResponse& r) {
+std::string finish_of(const GenerateResponse& r, bool called) {
+  if (called) return "tool_calls";
   return r.finish_reason == finish_reason::length ? "length" : "stop";
+}
+
+json call_json(const tools::ToolCall& c, const std::string& id) {
+  return {{"id", id}, {"type", "function"}, {"function", {{"name", c.name}, {"arguments", c.arguments}}}};
 }
 
 std::string sse(const json& j) { return "data: " + j.dump() + "\n\n"; }
@@ -149,6 +148,14 @@ void run_completion(ServerContext& ctx, const std::shared_ptr<Exchange>& ex, Inf
   set->results.resize(static_cast<size_t>(shape.n));
   set->text_sent.assign(static_cast<size_t>(shape.n), 0);
   set->role_sent.assign(static_cast<size_t>(shape.n), false);
+  // Chat replies are split into content, reasoning and tool calls as they
+  // stream (tool_replies.hpp), one splitter per choice; completions pass through.
+  std::vector<std::shared_ptr<ReplySplitter>> splitters;
+  if (chat) {
+    const tools::Dialect dialect = reply_dialect(ctx, req);
+    for (int i = 0; i < shape.n; ++i) splitters.push_back(std::make_shared<ReplySplitter>(dialect, req.generate.tools));
+  }
+  auto called = std::make_shared<std::vector<bool>>(static_cast<size_t>(shape.n), false);
 
   auto chunk = [=](size_t index, json choice_delta, const json& finish, json logprobs) {
     json choice = {{"index", index}, {"logprobs", std::move(logprobs)}, {"finish_reason", finish}};
@@ -191,6 +198,27 @@ void run_completion(ServerContext& ctx, const std::shared_ptr<Exchange>& ex, Inf
     if (!tokenizer) return nullptr;
     return chat ? chat_logprobs_json(*tokenizer, lps) : completion_logprobs_json(*tokenizer, lps, offset);
   };
+  // A chat choice's split events as chunks; `logprobs` rides on the first.
+  auto send_events = [=](size_t index, const std::vector<tools::ReplyEvent>& events, json logprobs) {
+    for (const auto& e : events) {
+      if (e.kind == tools::ReplyEvent::content) {
+        ex->write(sse(chunk(index, {{"content", e.text}}, nullptr, std::exchange(logprobs, nullptr))));
+      } else if (e.kind == tools::ReplyEvent::reasoning) {
+        ex->write(sse(chunk(index, {{"reasoning_content", e.text}}, nullptr, std::exchange(logprobs, nullptr))));
+      } else {
+        // First the call's id, type and name, then its arguments.
+        (*called)[index] = true;
+        const auto i = static_cast<int64_t>(e.index);
+        ex->write(sse(chunk(index,
+                            {{"tool_calls", json::array({{{"index", i}, {"id", call_id("call_")}, {"type", "function"},
+                                                          {"function", {{"name", e.tool_call.name}, {"arguments", ""}}}}})}},
+                            nullptr, std::exchange(logprobs, nullptr))));
+        ex->write(sse(chunk(index, {{"tool_calls", json::array({{{"index", i}, {"function", {{"arguments", e.tool_call.arguments}}}}})}},
+                            nullptr, nullptr)));
+      }
+    }
+    if (!logprobs.is_null()) ex->write(sse(chunk(index, {{"content", ""}}, nullptr, std::move(logprobs))));
+  };
 
   for (int i = 0; i < shape.n; ++i) {
     const size_t index = static_cast<size_t>(i);
@@ -207,7 +235,11 @@ void run_completion(ServerContext& ctx, const std::shared_ptr<Exchange>& ex, Inf
       if (set->failed) return;
       open();
       role(index);
-      ex->write(sse(chunk(index, {{"content", d.text}}, nullptr, logprobs_of(d.logprobs, set->text_sent[index]))));
+      if (chat)
+        send_events(index, d.text.empty() ? std::vector<tools::ReplyEvent>{} : splitters[index]->feed(d.text),
+                    d.logprobs.empty() ? json(nullptr) : logprobs_of(d.logprobs, 0));
+      else
+        ex->write(sse(chunk(index, {{"content", d.text}}, nullptr, logprobs_of(d.logprobs, set->text_sent[index]))));
       set->text_sent[index] += d.text.size();
     };
     job->on_done = [=](const InferenceResult& r) {
@@ -217,7 +249,8 @@ void run_completion(ServerContext& ctx, const std::shared_ptr<Exchange>& ex, Inf
       if (stream) {
         open();
         role(index);
-        ex->write(sse(chunk(index, json::object(), finish_of(r.response), nullptr)));
+        if (chat) send_events(index, splitters[index]->finish(), nullptr);
+        ex->write(sse(chunk(index, json::object(), finish_of(r.response, (*called)[index]), nullptr)));
       }
       if (++set->done < set->results.size()) return;
       int64_t prompt = 0, completion = 0;
@@ -239,11 +272,22 @@ void run_completion(ServerContext& ctx, const std::shared_ptr<Exchange>& ex, Inf
       for (size_t c = 0; c < set->results.size(); ++c) {
         const InferenceResult& res = *set->results[c];
         json choice = {{"index", c}, {"logprobs", logprobs_of(res.response.logprobs, 0)},
-                       {"finish_reason", finish_of(res.response)}};
-        if (chat)
-          choice["message"] = {{"role", "assistant"}, {"content", res.response.text}, {"refusal", nullptr}};
-        else
+                       {"finish_reason", finish_of(res.response, false)}};
+        if (chat) {
+          const tools::ParsedReply reply = whole_reply(*splitters[c], res.response.text);
+          json message = {{"role", "assistant"}, {"content", reply.content}, {"refusal", nullptr}};
+          if (!reply.reasoning.empty()) message["reasoning_content"] = reply.reasoning;
+          if (!reply.tool_calls.empty()) {
+            json calls = json::array();
+            for (const auto& tc : reply.tool_calls) calls.push_back(call_json(tc, call_id("call_")));
+            message["tool_calls"] = std::move(calls);
+            if (reply.content.empty()) message["content"] = nullptr;
+            choice["finish_reason"] = finish_of(res.response, true);
+          }
+          choice["message"] = std::move(message);
+        } else {
           choice["text"] = res.response.text;
+        }
         choices.push_back(std::move(choice));
       }
       send_json(*ex, 200,
@@ -301,9 +345,8 @@ void chat_completions(ServerContext& ctx, const std::shared_ptr<Exchange>& ex) {
   req.generate.messages = openai_messages(body);
   req.generate.params = read_sampling(body);
   req.generate.grammar = openai_output_grammar(body, ex->request().body);
-  if (const json* tools = opt_array(body, "tools")) {
-    if (!(body.contains("tool_choice") && body["tool_choice"] == "none")) req.generate.tools = *tools;
-  }
+  if (const json* tools = opt_array(body, "tools")) req.generate.tools = *tools;
+  apply_tool_choice(ctx, req, openai_tool_choice(body));
   cap_max_tokens(req.generate.params, *req.model);
   run_completion(ctx, ex, std::move(req), completion_shape(body, true));
 }
@@ -344,6 +387,45 @@ json model_json(const ServedModel& m) {
 }
 
 }  // namespace
+
+std::vector<Message> openai_messages(const json& body) {
+  const json* msgs = opt_array(body, "messages");
+  if (!msgs) throw bad_request("'messages' is required", "messages");
+  if (msgs->empty()) throw bad_request("'messages' must not be empty", "messages");
+  std::vector<Message> out;
+  for (size_t i = 0; i < msgs->size(); ++i) {
+    const json& m = (*msgs)[i];
+    const std::string where = "messages[" + std::to_string(i) + "]";
+    if (!m.is_object()) throw bad_request(where + " must be an object", "messages");
+    auto role = opt_string(m, "role");
+    if (!role) throw bad_request(where + ".role is required", "messages");
+    if (*role == "developer") role = "system";
+    if (*role != "system" && *role != "user" && *role != "assistant" && *role != "tool")
+      throw bad_request(where + ".role: unknown role '" + *role + "'", "messages");
+    Message msg;
+    msg.role = *role;
+    msg.content = openai_content(m.contains("content") ? m["content"] : json(nullptr), where);
+    // Earlier tool calls and their results go back through the chat template.
+    if (const json* calls = opt_array(m, "tool_calls")) {
+      if (msg.role != "assistant") throw bad_request(where + ".tool_calls: only assistant messages have tool calls", "messages");
+      for (size_t k = 0; k < calls->size(); ++k) {
+        const json& c = (*calls)[k];
+        if (!c.is_object() || !c.contains("function") || !c["function"].is_object() ||
+            !c["function"].contains("name") || !c["function"]["name"].is_string())
+          throw bad_request(where + ".tool_calls[" + std::to_string(k) + "] must be {id, type: function, function: {name, arguments}}",
+                            "messages");
+      }
+      msg.tool_calls = *calls;
+    }
+    if (msg.role == "tool") {
+      msg.tool_call_id = opt_string(m, "tool_call_id").value_or("");
+      msg.name = opt_string(m, "name").value_or("");
+    }
+    out.push_back(std::move(msg));
+  }
+  name_tool_results(out);
+  return out;
+}
 
 GenerationParams read_sampling(const json& j) {
   GenerationParams p;

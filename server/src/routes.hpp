@@ -28,6 +28,10 @@ void send_json(Exchange& ex, int status, const json& body);
 // num_predict and repeat_penalty). Rejects what cannot be honoured.
 GenerationParams read_sampling(const json& j);
 
+// OpenAI chat messages (text parts, tool calls and tool results) as Messages;
+// errors are 400s naming the message.
+std::vector<Message> openai_messages(const json& body);
+
 // Prompt inspection of a served model: its provider must implement it.
 Provider& inspecting_provider(const ServedModel& m, bool raw);
 

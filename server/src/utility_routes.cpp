@@ -55,15 +55,7 @@ void apply_template(ServerContext& ctx, Exchange& ex) {
   const json* msgs = opt_array(body, "messages");
   if (!msgs || msgs->empty()) throw bad_request("'messages' (a non-empty array) is required", "messages");
   GenerateRequest req;
-  for (size_t i = 0; i < msgs->size(); ++i) {
-    const json& m = (*msgs)[i];
-    const std::string where = "messages[" + std::to_string(i) + "]";
-    if (!m.is_object()) throw bad_request(where + " must be an object", "messages");
-    auto role = opt_string(m, "role");
-    auto content = opt_string(m, "content");
-    if (!role || !content) throw bad_request(where + " needs string 'role' and 'content'", "messages");
-    req.messages.push_back({*role, *content, {}});
-  }
+  req.messages = openai_messages(body);  // tool calls and results render as in a chat request
   if (const json* tools = opt_array(body, "tools")) req.tools = *tools;
   Provider& p = inspecting_provider(*model, false);
   const auto preview = p.preview_prompt(req);

@@ -53,6 +53,9 @@ struct Family {
   bool reasoning_text;  // the text beside the calls is rendered as reasoning (harmony)
 };
 
+// Test names and failure messages show the template, not the struct's bytes.
+void PrintTo(const Family& f, std::ostream* os) { *os << f.tpl; }
+
 class TemplateReplies : public ::testing::TestWithParam<Family> {};
 
 TEST_P(TemplateReplies, ParseToTheCallsRendered) {

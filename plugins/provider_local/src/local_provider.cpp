@@ -1,6 +1,7 @@
 #include "local_provider.hpp"
 
 #include "allm/grammar.hpp"
+#include "allm/tool_calls.hpp"
 
 #include <algorithm>
 #include <iostream>
@@ -128,6 +129,8 @@ Capabilities LocalProvider::capabilities() const {
                   {"model_context_length", info.context_length},
                   {"chat_template", raw_ ? "none" : model_->template_source.origin},
                   {"chat_template_fallback", model_->template_source.fallback},
+                  {"tool_call_format", tools::format_name(dialect_of(*model_, raw_).format)},
+                  {"reasoning_tags", reasoning_tags(dialect_of(*model_, raw_))},
                   {"fingerprint", model_->fingerprint},
                   {"prompt_inspection", true},
                   {"embedding", embedding_info(*model_)},
@@ -202,7 +205,7 @@ GenerateResponse LocalProvider::do_generate(const PreparedRequest& request, cons
     gen.constrain_logits = [&](float* logits, int64_t vocab) {
       grammar::mask_logits(*matcher, logits, vocab, gen.eos_ids);
     };
-  DeltaStream stream(*m->tokenizer, on_delta, cancel, matcher.get());
+  DeltaStream stream(*m->tokenizer, on_delta, cancel, matcher.get(), kept_special_tokens(*m, request, raw_));
   stream.attach(gen);
 
   GenerationResult out;

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "allm/provider.hpp"
+#include "allm/tool_calls.hpp"
 #include "engine_model.hpp"
 
 namespace allm::local {
@@ -38,5 +39,14 @@ FittedPrompt fit_prompt(const EngineModel& model, const PreparedRequest& request
 
 // Whether the template renders tool specs (it mentions `tools`).
 bool template_uses_tools(const EngineModel& model);
+
+// How the model writes tool calls and reasoning, from its chat template
+// (none in raw mode or with the fallback template).
+tools::Dialect dialect_of(const EngineModel& model, bool raw);
+// {"open", "close"} of the dialect's reasoning tags, or null.
+nlohmann::json reasoning_tags(const tools::Dialect& d);
+// The special tokens a reply must keep in its text so its tool calls can be
+// read back: the format's markers, when the request offers tools.
+std::vector<TokenId> kept_special_tokens(const EngineModel& model, const PreparedRequest& request, bool raw);
 
 }  // namespace allm::local

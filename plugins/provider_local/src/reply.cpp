@@ -5,15 +5,26 @@
 namespace allm::local {
 
 DeltaStream::DeltaStream(const Tokenizer& tokenizer, const StreamCallback& on_delta, const CancellationToken& cancel,
-                         grammar::Matcher* matcher)
-    : decoder_(tokenizer, true), on_delta_(on_delta), cancel_(cancel), matcher_(matcher) {}
+                         grammar::Matcher* matcher, std::vector<TokenId> kept)
+    : tokenizer_(tokenizer),
+      decoder_(tokenizer, true),
+      kept_(std::move(kept)),
+      on_delta_(on_delta),
+      cancel_(cancel),
+      matcher_(matcher) {}
 
 void DeltaStream::attach(GenerationRequest& gen) {
   // An ending EOS is not part of the reply: nor is its log-probability.
   gen.on_logprob = [this, eos = gen.ignore_eos ? std::vector<int32_t>{} : gen.eos_ids](const TokenLogprob& lp) {
     if (std::find(eos.begin(), eos.end(), lp.token) == eos.end()) delta_.logprobs.push_back(lp);
   };
-  gen.token_text = [this](int32_t id) { return decoder_.push(id); };
+  gen.token_text = [this](int32_t id) {
+    if (std::find(kept_.begin(), kept_.end(), id) == kept_.end()) return decoder_.push(id);
+    // A kept special token ends whatever the decoder holds and is written as itself.
+    std::string text = decoder_.finish();
+    decoder_.reset();
+    return text + tokenizer_.decode({id}, false);
+  };
   gen.on_token = [this](int32_t id, const std::string& text) {
     if (matcher_) matcher_->advance_token(id);  // EOS (no bytes) leaves it as is
     delta_.token_ids.push_back(id);

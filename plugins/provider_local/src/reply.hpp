@@ -4,6 +4,7 @@
 // provider's GenerateResponse.
 #include <cstddef>
 #include <string>
+#include <vector>
 
 #include "allm/generate.hpp"
 #include "allm/grammar.hpp"
@@ -15,16 +16,20 @@ namespace allm::local {
 // Wires a GenerationRequest's token callbacks to `on_delta`: text as the
 // tokenizer releases it, each delta with the ids it came from; a grammar
 // matcher (may be null) follows every sampled token. finish() sends the tail
-// held back for stop strings.
+// held back for stop strings. Special tokens in `kept` are written into the
+// text (a tool-call format's markers, which the reply parser must see); other
+// special tokens are skipped.
 class DeltaStream {
  public:
   DeltaStream(const Tokenizer& tokenizer, const StreamCallback& on_delta, const CancellationToken& cancel,
-              grammar::Matcher* matcher);
+              grammar::Matcher* matcher, std::vector<TokenId> kept = {});
   void attach(GenerationRequest& gen);
   void finish(const GenerationResult& out);
 
  private:
+  const Tokenizer& tokenizer_;
   StreamDecoder decoder_;
+  std::vector<TokenId> kept_;
   const StreamCallback& on_delta_;
   const CancellationToken& cancel_;
   grammar::Matcher* matcher_;

@@ -32,7 +32,16 @@ class OpenAiDialect : public ApiDialect {
                            {"image_url",
                             {{"url", "data:" + img.media.mime + ";base64," + base64(read_file_bytes(img.media.source))}}}});
       if (parts.empty()) {
-        messages.push_back({{"role", m.role}, {"content", m.content}});
+        nlohmann::json msg = {{"role", m.role}, {"content", m.content}};
+        if (!m.tool_calls.empty()) {  // OpenAI takes a call's arguments as JSON text
+          nlohmann::json calls = m.tool_calls;
+          for (auto& c : calls)
+            if (c.contains("function") && c["function"].contains("arguments") && !c["function"]["arguments"].is_string())
+              c["function"]["arguments"] = c["function"]["arguments"].dump();
+          msg["tool_calls"] = std::move(calls);
+        }
+        if (!m.tool_call_id.empty()) msg["tool_call_id"] = m.tool_call_id;
+        messages.push_back(std::move(msg));
       } else {
         parts.insert(parts.begin(), nlohmann::json{{"type", "text"}, {"text", m.content}});
         messages.push_back({{"role", m.role}, {"content", parts}});

@@ -74,9 +74,19 @@ TruncationPolicy truncation_policy_from_name(const std::string& name);
 // ------------------------------------------------------------------ requests
 
 struct Message {
+  Message() = default;
+  Message(std::string role_, std::string content_, std::vector<std::filesystem::path> attachments_ = {})
+      : role(std::move(role_)), content(std::move(content_)), attachments(std::move(attachments_)) {}
+
   std::string role;     // "system" | "user" | "assistant" | "tool"
   std::string content;
   std::vector<std::filesystem::path> attachments;  // loaded by the media handlers
+  // Assistant turns: the tool calls it made, as chat templates take them
+  // ([{"id", "type": "function", "function": {"name", "arguments": {…}}}]).
+  nlohmann::json tool_calls = nlohmann::json::array();
+  // Tool turns: the call this result answers, and the tool's name.
+  std::string tool_call_id;
+  std::string name;
 
   nlohmann::json to_json() const;
   static Message from_json(const nlohmann::json& j, const std::string& where = "message");

@@ -38,6 +38,9 @@ bool known_role(const std::string& r) { return r == "system" || r == "user" || r
 json Message::to_json() const {
   json j = {{"role", role}, {"content", content}};
   if (!attachments.empty()) j["attachments"] = paths_json(attachments);
+  if (!tool_calls.empty()) j["tool_calls"] = tool_calls;
+  if (!tool_call_id.empty()) j["tool_call_id"] = tool_call_id;
+  if (!name.empty()) j["name"] = name;
   return j;
 }
 
@@ -47,8 +50,12 @@ Message Message::from_json(const json& j, const std::string& where) {
   m.role = require_string(j, "role", where);
   m.content = require_string(j, "content", where);
   if (auto it = j.find("attachments"); it != j.end()) m.attachments = read_paths(*it, where + ".attachments");
+  if (auto it = j.find("tool_calls"); it != j.end()) m.tool_calls = *it;
+  if (j.contains("tool_call_id")) m.tool_call_id = require_string(j, "tool_call_id", where);
+  if (j.contains("name")) m.name = require_string(j, "name", where);
   for (auto& [key, v] : j.items())
-    if (key != "role" && key != "content" && key != "attachments")
+    if (key != "role" && key != "content" && key != "attachments" && key != "tool_calls" && key != "tool_call_id" &&
+        key != "name")
       throw InvalidArgumentError(where + "." + key + ": unknown message field");
   return m;
 }
@@ -63,6 +70,16 @@ void GenerateRequest::validate() const {
     const std::string at = "request.messages[" + std::to_string(i) + "]";
     if (!known_role(m.role))
       throw InvalidArgumentError(at + ".role: unknown role '" + m.role + "' (expected system, user, assistant or tool)");
+    if (!m.tool_calls.is_array()) throw InvalidArgumentError(at + ".tool_calls: expected an array");
+    if (!m.tool_calls.empty() && m.role != "assistant")
+      throw InvalidArgumentError(at + ".tool_calls: only assistant messages make tool calls");
+    for (size_t k = 0; k < m.tool_calls.size(); ++k) {
+      const json& c = m.tool_calls[k];
+      const std::string ck = at + ".tool_calls[" + std::to_string(k) + "]";
+      if (!c.is_object() || !c.contains("function") || !c["function"].is_object() ||
+          !c["function"].contains("name") || !c["function"]["name"].is_string())
+        throw InvalidArgumentError(ck + ": expected {\"id\", \"type\": \"function\", \"function\": {\"name\", \"arguments\"}}");
+    }
     if (m.role == "system") {
       if (i != 0) throw InvalidArgumentError(at + ": a system message must come first");
       has_system_message = true;

@@ -33,6 +33,7 @@ struct ServerOptions {
   int max_json_depth = 64;
   double drain_timeout_s = 30;        // SIGTERM: in-flight requests get this long
   std::string log_format = "text";    // access log on stderr: "text", "json" or "off"
+  std::string tool_call_format;       // empty: each model's, from its chat template (docs/tools.md)
   std::string version;                // reported by /api/version and the Server header
 };
 
