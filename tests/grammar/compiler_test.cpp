@@ -198,5 +198,33 @@ TEST(Regex, WholeMatch) {
   EXPECT_THROW(compile_regex("(ab"), InvalidArgumentError);
 }
 
+// Fuzzer finds: x+ emitted x twice, so 121 nested '+' (or 20 nested groups)
+// built 2^depth states for minutes; nested bounded repeats multiply, and are
+// refused by their size before they are built.
+TEST(Regex, NestedRepeatsStayLinearOrAreRefusedBySize) {
+  std::string nested = std::string(30, '(') + "ab";
+  for (int i = 0; i < 30; ++i) nested += i % 3 == 0 ? ")+" : i % 3 == 1 ? ")*" : "){1,}";
+  auto g = compile_regex(nested);
+  EXPECT_TRUE(accepts(g, "ab"));
+  EXPECT_TRUE(accepts(g, "ababab"));
+  EXPECT_FALSE(accepts(g, "aba"));
+  auto plus = compile_regex("a" + std::string(120, '+') + "b");
+  EXPECT_TRUE(accepts(plus, "aaab"));
+  EXPECT_FALSE(accepts(plus, "b"));
+  EXPECT_TRUE(accepts(compile_regex("(a{2,}){3,}"), std::string(6, 'a')));
+  EXPECT_FALSE(accepts(compile_regex("(a{2,}){3,}"), std::string(5, 'a')));
+
+  std::string bomb = std::string(8, '(') + "a";
+  for (int i = 0; i < 8; ++i) bomb += "{9})";
+  try {
+    compile_regex(bomb);
+    FAIL() << "expected the size limit";
+  } catch (const InvalidArgumentError& e) {
+    EXPECT_NE(std::string(e.what()).find("regex: a repetition expands past the grammar size limit of 4000000"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
 }  // namespace
 }  // namespace allm::grammar

@@ -1,6 +1,7 @@
 // Thompson construction of byte automata, UTF-8 encoding of code-point sets,
 // and the checks a grammar must pass before a matcher may run it.
 #include <algorithm>
+#include <deque>
 
 #include "allm/error.hpp"
 #include "grammar_ir.hpp"
@@ -184,14 +185,41 @@ Frag Builder::repeat(const std::function<Frag()>& make, int64_t min, int64_t max
                                "} are empty");
   if (min > kMaxRepeat || max > kMaxRepeat)
     throw InvalidArgumentError(what + ": repetition bound over " + std::to_string(kMaxRepeat) + " is not supported");
+  // Every copy of x after the first costs the same number of states (the
+  // first may also define rules that later copies only call): a repeat that
+  // would pass the state limit is refused before it is built, not after
+  // minutes of building (nested bounded repeats multiply: ((x{9}){9}){9}...).
+  const uint64_t copies = max < 0 ? static_cast<uint64_t>(std::max<int64_t>(min, 1)) : static_cast<uint64_t>(max);
+  std::deque<Frag> built;
+  if (copies > 0) built.push_back(make());
+  if (copies > 2) {
+    const size_t before = grammar_.nodes.size();
+    built.push_back(make());
+    const uint64_t per_copy = grammar_.nodes.size() - before;
+    if (grammar_.nodes.size() + per_copy * (copies - 2) > kMaxNodes)
+      throw InvalidArgumentError(what + ": a repetition expands past the grammar size limit of " +
+                                 std::to_string(kMaxNodes) + " automaton states");
+  }
+  auto copy = [&] {
+    if (built.empty()) return make();
+    Frag f = built.front();
+    built.pop_front();
+    return f;
+  };
   std::vector<Frag> parts;
-  for (int64_t i = 0; i < min; ++i) parts.push_back(make());
   if (max < 0) {
-    parts.push_back(star(make()));
-  } else if (max > min) {
+    // x{m,} as x^(m-1) x+ (x* for m = 0): the loop reuses the last mandatory
+    // copy, so x+ and x* emit x once and nested unbounded repeats ((x+)+)+
+    // stay linear in size (emitting x twice per level made them 2^depth).
+    for (int64_t i = 1; i < min; ++i) parts.push_back(copy());
+    parts.push_back(min == 0 ? star(copy()) : plus(copy()));
+    return seq(parts);
+  }
+  for (int64_t i = 0; i < min; ++i) parts.push_back(copy());
+  if (max > min) {
     // x{0,k} as (x (x (x)?)?)? — nested so each copy is reached once.
-    Frag tail = opt(make());
-    for (int64_t i = min + 1; i < max; ++i) tail = opt(seq({make(), tail}));
+    Frag tail = opt(copy());
+    for (int64_t i = min + 1; i < max; ++i) tail = opt(seq({copy(), tail}));
     parts.push_back(tail);
   }
   return seq(parts);
