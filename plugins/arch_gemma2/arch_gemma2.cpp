@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "allm/arch_helpers.hpp"
+#include "allm/model_type_names.hpp"
 #include "allm/gguf_family.hpp"
 #include "allm/plugin.hpp"
 
@@ -62,6 +63,9 @@ const bool gguf_declared = [] {
   gguf::register_gguf_family(std::move(f));
   return true;
 }();
+
+// Recognised without a model_type by its folder name.
+const bool names_declared = (register_model_type_names({"gemma2", {}, {"gemma-2", "gemma2"}}), true);
 
 }  // namespace
 

@@ -13,6 +13,7 @@
 // (mlp.experts.N.{gate,up,down}_proj.weight, possibly MXFP4) and [E, n] bias
 // stacks (mlp.experts.{gate,up,down}_proj.bias).
 #include "allm/arch_helpers.hpp"
+#include "allm/model_type_names.hpp"
 #include "allm/error.hpp"
 #include "allm/gguf_family.hpp"
 #include "allm/plugin.hpp"
@@ -176,6 +177,9 @@ const bool gguf_declared = [] {
   gguf::register_gguf_family(std::move(f));
   return true;
 }();
+
+// Recognised without a model_type by its transformers class name or its folder name.
+const bool names_declared = (register_model_type_names({"gpt_oss", {"GptOssForCausalLM"}, {"gpt-oss", "gpt_oss"}}), true);
 
 }  // namespace
 

@@ -4,6 +4,7 @@
 // times residual_multiplier before it joins the residual stream, and logits
 // divided by logits_scaling.
 #include "allm/arch_helpers.hpp"
+#include "allm/model_type_names.hpp"
 #include "allm/error.hpp"
 #include "allm/gguf_family.hpp"
 #include "allm/plugin.hpp"
@@ -60,6 +61,9 @@ const bool gguf_declared = [] {
   gguf::register_gguf_family(std::move(f));
   return true;
 }();
+
+// Recognised without a model_type by its folder name.
+const bool names_declared = (register_model_type_names({"granite", {}, {"granite"}}), true);
 
 }  // namespace
 

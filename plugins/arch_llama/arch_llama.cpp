@@ -1,6 +1,7 @@
 // Llama (1, 2, 3.x): pre-norm blocks, grouped-query attention, SwiGLU MLP,
 // rope with optional llama3 / linear scaling.
 #include "allm/arch_helpers.hpp"
+#include "allm/model_type_names.hpp"
 #include "allm/gguf_family.hpp"
 #include "allm/plugin.hpp"
 
@@ -35,6 +36,9 @@ const bool gguf_declared = [] {
   gguf::register_gguf_family(std::move(f));
   return true;
 }();
+
+// Recognised without a model_type by its folder name.
+const bool names_declared = (register_model_type_names({"llama", {}, {"llama"}}), true);
 
 }  // namespace
 

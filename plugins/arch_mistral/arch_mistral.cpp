@@ -1,5 +1,6 @@
 // Mistral: Llama blocks with sliding-window attention on every layer.
 #include "allm/arch_helpers.hpp"
+#include "allm/model_type_names.hpp"
 #include "allm/gguf_family.hpp"
 #include "allm/plugin.hpp"
 
@@ -34,6 +35,9 @@ const bool gguf_declared = [] {
   gguf::register_gguf_family(std::move(f));
   return true;
 }();
+
+// Recognised without a model_type by its folder name.
+const bool names_declared = (register_model_type_names({"mistral", {}, {"mistral"}}), true);
 
 }  // namespace
 

@@ -1,6 +1,7 @@
 // Mixtral: Mistral attention with a sparse mixture-of-experts MLP
 // (block_sparse_moe: softmax router, top-k, weights renormalised over the top-k).
 #include "allm/arch_helpers.hpp"
+#include "allm/model_type_names.hpp"
 #include "allm/gguf_family.hpp"
 #include "allm/plugin.hpp"
 
@@ -57,6 +58,9 @@ const bool gguf_declared = [] {
   gguf::register_gguf_family(std::move(f));
   return true;
 }();
+
+// Recognised without a model_type by its folder name.
+const bool names_declared = (register_model_type_names({"mixtral", {}, {"mixtral"}}), true);
 
 }  // namespace
 

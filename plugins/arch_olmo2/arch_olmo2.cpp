@@ -2,6 +2,7 @@
 // (the residual stream goes into both unnormed), and RMSNorm of queries and
 // keys over the whole projected width (all heads together, before rope).
 #include "allm/arch_helpers.hpp"
+#include "allm/model_type_names.hpp"
 #include "allm/error.hpp"
 #include "allm/gguf_family.hpp"
 #include "allm/plugin.hpp"
@@ -43,6 +44,9 @@ const bool gguf_declared = [] {
   gguf::register_gguf_family(std::move(f));
   return true;
 }();
+
+// Recognised without a model_type by its folder name.
+const bool names_declared = (register_model_type_names({"olmo2", {}, {"olmo-2", "olmo2"}}), true);
 
 }  // namespace
 

@@ -1,6 +1,7 @@
 // Phi-3: Llama-style blocks whose q/k/v and gate/up projections are stored
 // fused (qkv_proj, gate_up_proj; split here by row views), partial rotary.
 #include "allm/arch_helpers.hpp"
+#include "allm/model_type_names.hpp"
 #include "allm/plugin.hpp"
 
 namespace {
@@ -46,6 +47,9 @@ class Phi3Factory final : public ArchitectureFactory {
 
 Phi3Factory factory;
 const allm::Component components[] = {allm::architecture_component("phi3", 100, factory)};
+
+// Recognised without a model_type by its folder name.
+const bool names_declared = (register_model_type_names({"phi3", {}, {"phi-3", "phi3"}}), true);
 
 }  // namespace
 

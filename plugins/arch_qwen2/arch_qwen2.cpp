@@ -1,6 +1,7 @@
 // Qwen2 / Qwen2.5: Llama blocks with q/k/v projection biases; optional
 // sliding window on layers from max_window_layers on.
 #include "allm/arch_helpers.hpp"
+#include "allm/model_type_names.hpp"
 #include "allm/gguf_family.hpp"
 #include "allm/plugin.hpp"
 
@@ -36,6 +37,9 @@ const bool gguf_declared = [] {
   gguf::register_gguf_family(std::move(f));
   return true;
 }();
+
+// Recognised without a model_type by its folder name.
+const bool names_declared = (register_model_type_names({"qwen2", {}, {"qwen2"}}), true);
 
 }  // namespace
 

@@ -1,6 +1,7 @@
 // Qwen3: Llama blocks with per-head RMSNorm of queries and keys (before rope),
 // an explicit head_dim, usually tied embeddings.
 #include "allm/arch_helpers.hpp"
+#include "allm/model_type_names.hpp"
 #include "allm/gguf_family.hpp"
 #include "allm/plugin.hpp"
 
@@ -34,6 +35,9 @@ const bool gguf_declared = [] {
   gguf::register_gguf_family(std::move(f));
   return true;
 }();
+
+// Recognised without a model_type by its folder name.
+const bool names_declared = (register_model_type_names({"qwen3", {}, {"qwen3"}}), true);
 
 }  // namespace
 

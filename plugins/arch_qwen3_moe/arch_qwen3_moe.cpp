@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "allm/arch_helpers.hpp"
+#include "allm/model_type_names.hpp"
 #include "allm/gguf_family.hpp"
 #include "allm/plugin.hpp"
 
@@ -68,6 +69,9 @@ const bool gguf_declared = [] {
   gguf::register_gguf_family(std::move(f));
   return true;
 }();
+
+// Recognised without a model_type by its transformers class name or its folder name.
+const bool names_declared = (register_model_type_names({"qwen3_moe", {"Qwen3MoeForCausalLM"}, {"qwen3_moe", "qwen3-moe", "qwen3moe"}}), true);
 
 }  // namespace
 

@@ -2,6 +2,7 @@
 // (NoPE): no_rope_layers[i] == 0 means layer i skips the rotary embedding.
 // Without the list, every no_rope_layer_interval-th layer is NoPE.
 #include "allm/arch_helpers.hpp"
+#include "allm/model_type_names.hpp"
 #include "allm/error.hpp"
 #include "allm/gguf_family.hpp"
 #include "allm/plugin.hpp"
@@ -65,6 +66,9 @@ const bool gguf_declared = [] {
   gguf::register_gguf_family(std::move(f));
   return true;
 }();
+
+// Recognised without a model_type by its folder name.
+const bool names_declared = (register_model_type_names({"smollm3", {}, {"smollm3"}}), true);
 
 }  // namespace
 

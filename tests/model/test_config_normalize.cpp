@@ -5,6 +5,7 @@
 #include "allm/model_loader.hpp"
 #include "allm/safetensors.hpp"
 #include "test_util.hpp"
+#include "../common/arch_plugins.hpp"
 
 namespace allm::test {
 namespace {
@@ -83,7 +84,9 @@ TEST(NormalizeConfig, DtypeSpellingsAndEos) {
   EXPECT_NE(msg.find("m/config.json: top level is array"), std::string::npos) << msg;
 }
 
+// The names come from the architecture plugins (model_type_names.hpp).
 TEST(DetectModelType, FromModelTypeThenArchitecturesThenDirectoryName) {
+  load_arch_plugins();
   EXPECT_EQ(detect_model_type({{"model_type", "qwen3"}, {"architectures", {"LlamaForCausalLM"}}}), "qwen3");
   EXPECT_EQ(detect_model_type({{"architectures", {"Qwen3ForCausalLM"}}}), "qwen3");
   EXPECT_EQ(detect_model_type({{"architectures", {"Qwen3MoeForCausalLM"}}}), "qwen3_moe");
@@ -97,9 +100,15 @@ TEST(DetectModelType, FromModelTypeThenArchitecturesThenDirectoryName) {
   EXPECT_EQ(detect_model_type(json::object(), "/c/models--Qwen--Qwen2.5-0.5B/snapshots/0123456789abcdef"), "qwen2");
   EXPECT_EQ(detect_model_type(json::object(), "/models/gemma-2-2b"), "gemma2");
   EXPECT_EQ(detect_model_type(json::object(), "/models/something"), "");
+  EXPECT_EQ(detect_model_type({{"architectures", {"GptOssForCausalLM"}}}), "gpt_oss");
+  EXPECT_EQ(detect_model_type({{"architectures", {"Olmo2ForCausalLM"}}}), "olmo2");  // the generic rule
+  EXPECT_EQ(detect_model_type(json::object(), "/models/OLMo-2-0425-1B"), "olmo2");
+  EXPECT_EQ(detect_model_type(json::object(), "/models/gpt-oss-20b"), "gpt_oss");
+  EXPECT_EQ(detect_model_type({{"architectures", {"DeepseekV3ForCausalLM"}}}), "deepseek_v3");  // no plugin: still named
 }
 
 TEST(DetectModelType, LoaderFallsBackToTheDirectoryName) {
+  load_arch_plugins();  // the folder spellings come with the plugins
   TempDir tmp;
   const fs::path dir = tmp / "Qwen3-tiny";
   copy_fixture("qwen3", dir);

@@ -1,10 +1,15 @@
 // Which architecture a checkpoint needs: model_type, else the transformers
-// class name, else the directory name.
+// class name, else the directory name. The names of each family with a plugin
+// come from the plugin (model_type_names.hpp).
 #include <algorithm>
 #include <cctype>
+#include <mutex>
+#include <utility>
+#include <vector>
 
 #include "allm/error.hpp"
 #include "allm/model_loader.hpp"
+#include "allm/model_type_names.hpp"
 
 namespace allm {
 
@@ -15,52 +20,77 @@ std::string lower(std::string s) {
   return s;
 }
 
-// Class names whose model_type is not simply the lower-cased prefix.
+// Class names of families that have no architecture plugin here (so that a
+// checkpoint of one is named in the "no architecture plugin" error); the
+// families with a plugin declare theirs (model_type_names.hpp).
 struct ArchName {
   const char* architecture;
   const char* model_type;
 };
-constexpr ArchName kKnownArchitectures[] = {
-    {"LlamaForCausalLM", "llama"},
-    {"MistralForCausalLM", "mistral"},
-    {"MixtralForCausalLM", "mixtral"},
-    {"Qwen2ForCausalLM", "qwen2"},
+constexpr ArchName kOtherArchitectures[] = {
     {"Qwen2MoeForCausalLM", "qwen2_moe"},
-    {"Qwen3ForCausalLM", "qwen3"},
-    {"Qwen3MoeForCausalLM", "qwen3_moe"},
     {"GemmaForCausalLM", "gemma"},
-    {"Gemma2ForCausalLM", "gemma2"},
-    {"Gemma3ForCausalLM", "gemma3_text"},
     {"Gemma3ForConditionalGeneration", "gemma3"},
     {"PhiForCausalLM", "phi"},
-    {"Phi3ForCausalLM", "phi3"},
     {"MistralForConditionalGeneration", "mistral3"},
     {"Mistral3ForConditionalGeneration", "mistral3"},
     {"GPTNeoXForCausalLM", "gpt_neox"},
     {"GPT2LMHeadModel", "gpt2"},
     {"DeepseekV3ForCausalLM", "deepseek_v3"},
-    {"GptOssForCausalLM", "gpt_oss"},
+};
+// Their folder-name spellings.
+const std::pair<const char*, const char*> kOtherDirHints[] = {
+    {"qwen2_moe", "qwen2_moe"}, {"qwen2-moe", "qwen2_moe"}, {"gemma", "gemma"}, {"phi", "phi"}};
+
+struct Declared {
+  std::mutex mutex;
+  std::vector<ModelTypeNames> families;
 };
 
-// Directory-name fallback: most specific spelling first (qwen3_moe before
-// qwen3, mixtral before mistral, gemma3 before gemma).
-struct DirHint {
-  const char* needle;
-  const char* model_type;
-};
-constexpr DirHint kDirHints[] = {
-    {"qwen3_moe", "qwen3_moe"}, {"qwen3-moe", "qwen3_moe"}, {"qwen3moe", "qwen3_moe"},
-    {"qwen2_moe", "qwen2_moe"}, {"qwen2-moe", "qwen2_moe"}, {"qwen3", "qwen3"},
-    {"qwen2", "qwen2"},         {"mixtral", "mixtral"},     {"mistral", "mistral"},
-    {"gemma-3", "gemma3_text"}, {"gemma3", "gemma3_text"},  {"gemma-2", "gemma2"},
-    {"gemma2", "gemma2"},       {"gemma", "gemma"},         {"phi-3", "phi3"},
-    {"phi3", "phi3"},           {"phi", "phi"},             {"llama", "llama"},
-};
+Declared& declared() {
+  static Declared d;
+  return d;
+}
+
+}  // namespace
+
+void register_model_type_names(ModelTypeNames names) {
+  auto& d = declared();
+  std::lock_guard lock(d.mutex);
+  for (auto& f : d.families)
+    if (f.model_type == names.model_type) {
+      f = std::move(names);
+      return;
+    }
+  d.families.push_back(std::move(names));
+}
+
+namespace {
+
+// Folder-name hints of every declared family, longest first (qwen3_moe before
+// qwen3, gemma-3 before gemma).
+std::vector<std::pair<std::string, std::string>> dir_hints() {
+  auto& d = declared();
+  std::lock_guard lock(d.mutex);
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const auto& f : d.families)
+    for (const auto& h : f.dir_hints) out.emplace_back(h, f.model_type);
+  for (const auto& [needle, model_type] : kOtherDirHints) out.emplace_back(needle, model_type);
+  std::stable_sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.first.size() > b.first.size(); });
+  return out;
+}
 
 }  // namespace
 
 std::string model_type_from_architecture(const std::string& architecture) {
-  for (const auto& a : kKnownArchitectures)
+  {
+    auto& d = declared();
+    std::lock_guard lock(d.mutex);
+    for (const auto& f : d.families)
+      for (const auto& c : f.classes)
+        if (c == architecture) return f.model_type;
+  }
+  for (const auto& a : kOtherArchitectures)
     if (architecture == a.architecture) return a.model_type;
   // Generic rule for the rest: "FooBarForCausalLM" -> "foobar".
   static const std::string kSuffix = "ForCausalLM";
@@ -89,8 +119,8 @@ std::string detect_model_type(const nlohmann::json& config, const std::filesyste
     const bool is_hash = name.size() >= 7 && name.find_first_not_of("0123456789abcdef") == std::string::npos;
     if (!is_hash && name != "snapshots") break;
   }
-  for (const auto& h : kDirHints)
-    if (name.find(h.needle) != std::string::npos) return h.model_type;
+  for (const auto& [needle, model_type] : dir_hints())
+    if (name.find(needle) != std::string::npos) return model_type;
   return "";
 }
 
