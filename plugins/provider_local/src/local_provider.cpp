@@ -54,12 +54,12 @@ LocalProvider::LocalProvider(const json& options) : Provider(media_limits_of(opt
     if (it == where->end() || it->is_null() || kv_budget_) continue;
     const std::string key = where == &opts ? "options.kv_budget" : "config.kv_budget";
     if (it->is_string()) kv_budget_ = parse_byte_size(it->get<std::string>(), key);
-    else if (it->is_number_unsigned()) kv_budget_ = it->get<uint64_t>();
+    else if (it->is_number_integer() && it->get<int64_t>() >= 0) kv_budget_ = it->get<uint64_t>();
     else throw InvalidArgumentError(key + ": expected a byte count or a size such as \"2GiB\", got " + it->dump());
   }
   if (auto it = opts.find("prompt_cache"); it != opts.end() && !it->is_null()) {
     if (it->is_string()) prompt_cache_bytes_ = parse_byte_size(it->get<std::string>(), "options.prompt_cache");
-    else if (it->is_number_unsigned()) prompt_cache_bytes_ = it->get<uint64_t>();
+    else if (it->is_number_integer() && it->get<int64_t>() >= 0) prompt_cache_bytes_ = it->get<uint64_t>();
     else throw InvalidArgumentError("options.prompt_cache: expected a byte count or a size such as \"2GiB\", got " + it->dump());
   }
   for (const json* where : {static_cast<const json*>(&opts), static_cast<const json*>(&config_)}) {
