@@ -16,14 +16,13 @@
 #include <immintrin.h>
 
 #include "kernels/gemm_amx.hpp"
-#include "kernels/kernel_table.hpp"
 
 namespace allm::kernels::amx {
 namespace {
 
 constexpr int64_t kTileHalves = 512;   // one 1 KiB tile of BF16 values
-constexpr int64_t kParts = 3;
-constexpr size_t kHeadBytes = (sizeof(Prepared) + 63) / 64 * 64;  // tiles start on a cache line          // activation tiles per 32 columns: hi, mid, lo
+constexpr int64_t kParts = 3;          // activation tiles per 32 columns: hi, mid, lo
+constexpr size_t kHeadBytes = (sizeof(Prepared) + 63) / 64 * 64;  // tiles start on a cache line
 constexpr int64_t kPanelBytes = 512 << 10;  // weights kept in L2 across token blocks
 
 inline int64_t imin(int64_t a, int64_t b) { return a < b ? a : b; }
@@ -103,11 +102,6 @@ inline void transpose16_store(const __m512i* r, uint16_t* dst) {
   }
 }
 
-template <bool F16>
-inline float to_float(uint16_t h) {
-  return F16 ? f16_to_float(h) : bf16_to_float(h);
-}
-
 // Σ w[k] x[k] over [k0, k1) in F32 (column tails, rows past the tiles).
 template <bool F16>
 float dot_range(const uint16_t* w, const float* x, int64_t k0, int64_t k1) {
@@ -130,10 +124,9 @@ uint16_t* tiles_of(const Prepared& p) {
 // column blocks. Output tile 2i+j is panel i x block j, stored at
 // c + j * 512 + i * 256 (row m, token t at m * 16 + t). Tiles 4-5 hold the
 // weights, 6-7 the activation parts in turn; four independent accumulators
-// keep the tile unit busy.
-// One activation part of both token blocks into tiles 6 and 7, then every
-// product with the weights in tiles 4 and 5: the loads are issued together,
-// ahead of the four products that need them.
+// keep the tile unit busy. ALLM_AMX_LOAD puts one activation part of both
+// token blocks into tiles 6 and 7, ALLM_AMX_PRODUCTS multiplies them by both
+// weight panels: the loads are issued together, ahead of the products.
 #define ALLM_AMX_LOAD(OFFSET)            \
   _tile_loadd(6, b0 + (OFFSET), 64);     \
   if (T == 2) _tile_loadd(7, b1 + (OFFSET), 64)
