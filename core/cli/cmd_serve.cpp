@@ -137,7 +137,7 @@ ALLM_CLI_COMMAND(serve, "Serve models over HTTP (OpenAI, Anthropic and Ollama AP
                  "  --tool-call-format F   how the models write tool calls, instead of what their\n"
                  "                         chat template shows: hermes, qwen3_coder, llama3,\n"
                  "                         mistral, mistral_args, harmony, deepseek_r1,\n"
-                 "                         deepseek_v3_1 or none (docs/tools.md)\n"
+                 "                         deepseek_v3_1, gemma4 or none (docs/tools.md)\n"
                  "  --ctx N                context window per model (default: config context_length)\n"
                  "  --threads N            compute threads (default: physical cores)\n",
                  run_serve)

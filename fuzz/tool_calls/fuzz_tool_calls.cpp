@@ -49,9 +49,9 @@ bool same(const allm::tools::ParsedReply& a, const allm::tools::ParsedReply& b) 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size < 2 || size > 4096) return 0;
   static const char* kFormats[] = {"hermes", "qwen3_coder", "llama3", "mistral", "mistral_args",
-                                   "harmony", "deepseek_r1", "deepseek_v3_1", "none"};
+                                   "harmony", "deepseek_r1", "deepseek_v3_1", "gemma4", "none"};
   allm::tools::Dialect d;
-  d.format = *allm::tools::format_from_name(kFormats[(data[0] >> 1) % 9]);
+  d.format = *allm::tools::format_from_name(kFormats[(data[0] >> 1) % 10]);
   if (d.format == allm::tools::Format::harmony) {
     d.think_open = "<|channel|>analysis<|message|>";
     d.think_close = "<|end|>";

@@ -50,7 +50,7 @@ TEST(CallGrammar, ParallelAndNamed) {
 TEST(CallGrammar, EveryFormatsConstrainedReplyParsesBack) {
   const std::string args = R"({"city": "Oslo", "unit": "celsius"})";
   for (Format f : {Format::hermes, Format::qwen3_coder, Format::llama3, Format::mistral, Format::mistral_args,
-                   Format::harmony, Format::deepseek_r1, Format::deepseek_v3_1}) {
+                   Format::harmony, Format::deepseek_r1, Format::deepseek_v3_1, Format::gemma4}) {
     SCOPED_TRACE(format_name(f));
     // The shape's own spelling, twice (parallel).
     const auto shape_g = compile_call_grammar(f, tools(), {}, true);
@@ -85,6 +85,9 @@ TEST(CallGrammar, EveryFormatsConstrainedReplyParsesBack) {
       case Format::deepseek_v3_1:
         open = "<｜tool▁calls▁begin｜>", close = "<｜tool▁calls▁end｜>";
         one = "<｜tool▁call▁begin｜>get_weather<｜tool▁sep｜>" + args + "<｜tool▁call▁end｜>";
+        break;
+      case Format::gemma4:
+        one = "<|tool_call>call:get_weather" + args + "<tool_call|>";
         break;
       default:
         break;

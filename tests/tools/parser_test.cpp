@@ -146,6 +146,20 @@ TEST(DeepSeek, V31Block) {
   expect_call(r.tool_calls[0], "get_time", "{}");
 }
 
+TEST(Gemma4, TemplateNotationNestedValues) {
+  auto r = parse_every_way(dialect(Format::gemma4), tools(),
+                           "<|tool_call>call:get_weather{city:<|\"|>Nice, \"FR\"<|\"|>,days:2,opts:{deep:[true,None,-1.5]}}"
+                           "<tool_call|>");
+  ASSERT_EQ(r.tool_calls.size(), 1u);
+  expect_call(r.tool_calls[0], "get_weather", R"({"city":"Nice, \"FR\"","days":2,"opts":{"deep":[true,null,-1.5]}})");
+  for (const char* text : {"<|tool_call>call:get_weather{city:Paris}<tool_call|>", "<|tool_call>call:get_weather{city:",
+                           "<|tool_call>call:get_weather[1]<tool_call|>"}) {
+    auto bad = parse_every_way(dialect(Format::gemma4), tools(), text);
+    EXPECT_TRUE(bad.tool_calls.empty()) << text;
+    EXPECT_EQ(bad.content, text);
+  }
+}
+
 TEST(Malformed, ComesBackAsContent) {
   const char* cases[] = {
       "<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": }\n</tool_call>",
@@ -183,7 +197,7 @@ TEST(Content, NonAsciiAroundCallsStaysWhole) {
 
 TEST(Detect, FormatNamesRoundTrip) {
   for (const char* n : {"none", "hermes", "qwen3_coder", "llama3", "mistral", "mistral_args", "harmony", "deepseek_r1",
-                        "deepseek_v3_1"}) {
+                        "deepseek_v3_1", "gemma4"}) {
     auto f = format_from_name(n);
     ASSERT_TRUE(f) << n;
     EXPECT_EQ(std::string(format_name(*f)), n);

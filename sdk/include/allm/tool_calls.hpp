@@ -40,6 +40,7 @@ enum class Format {
   harmony,         // gpt-oss: <|channel|>commentary to=functions.f <|constrain|>json<|message|>{…}<|call|>
   deepseek_r1,     // <｜tool▁call▁begin｜>function<｜tool▁sep｜>f\n```json\n{…}\n```<｜tool▁call▁end｜>
   deepseek_v3_1,   // <｜tool▁call▁begin｜>f<｜tool▁sep｜>{…}<｜tool▁call▁end｜>
+  gemma4,          // <|tool_call>call:f{city:<|"|>Paris<|"|>}<tool_call|>
 };
 
 const char* format_name(Format f);

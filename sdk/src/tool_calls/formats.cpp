@@ -23,6 +23,7 @@ std::string harmony_before(const std::string& name) {
 std::string deepseek_r1_before(const std::string& name) {
   return "<｜tool▁call▁begin｜>function<｜tool▁sep｜>" + name + "\n```json\n";
 }
+std::string gemma4_before(const std::string& name) { return "<|tool_call>call:" + name; }
 std::string deepseek_v3_1_before(const std::string& name) {
   return "<｜tool▁call▁begin｜>" + name + "<｜tool▁sep｜>";
 }
@@ -51,6 +52,8 @@ const std::vector<Syntax>& table() {
        {"<｜tool▁calls▁begin｜>", "\n", "<｜tool▁calls▁end｜>", deepseek_r1_before, "\n```<｜tool▁call▁end｜>"}},
       {Format::deepseek_v3_1, {"<｜tool▁calls▁begin｜>", "<｜tool▁call▁begin｜>"}, false, parse_deepseek, {}, {},
        {"<｜tool▁calls▁begin｜>", "", "<｜tool▁calls▁end｜>", deepseek_v3_1_before, "<｜tool▁call▁end｜>"}},
+      {Format::gemma4, {"<|tool_call>"}, false, parse_gemma4, {}, {"<|tool_call>", "<tool_call|>", "<|\"|>"},
+       {"", "", "", gemma4_before, "<tool_call|>"}},
   };
   return t;
 }
@@ -63,7 +66,7 @@ constexpr NameEntry kNames[] = {{Format::none, "none"},           {Format::herme
                                 {Format::qwen3_coder, "qwen3_coder"}, {Format::llama3, "llama3"},
                                 {Format::mistral, "mistral"},     {Format::mistral_args, "mistral_args"},
                                 {Format::harmony, "harmony"},     {Format::deepseek_r1, "deepseek_r1"},
-                                {Format::deepseek_v3_1, "deepseek_v3_1"}};
+                                {Format::deepseek_v3_1, "deepseek_v3_1"}, {Format::gemma4, "gemma4"}};
 
 // Detection: the first row whose every marker the template contains. Order
 // matters where syntaxes share a marker (Qwen3-Coder's XML is inside
@@ -82,6 +85,7 @@ const std::vector<DetectRow>& detect_table() {
       {Format::mistral, {"[TOOL_CALLS]"}},
       {Format::deepseek_r1, {"tool▁calls▁begin", "```json"}},
       {Format::deepseek_v3_1, {"tool▁calls▁begin"}},
+      {Format::gemma4, {"<|tool_call>call:", "<tool_call|>"}},
       {Format::llama3, {"<|python_tag|>"}},
       {Format::llama3, {"<|start_header_id|>", "\"parameters\": "}},
   };

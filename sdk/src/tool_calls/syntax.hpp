@@ -82,5 +82,6 @@ RegionResult parse_llama3(std::string_view region, bool at_end, const ToolSet& t
 RegionResult parse_mistral(std::string_view region, bool at_end, const ToolSet& tools);
 RegionResult parse_harmony(std::string_view region, bool at_end, const ToolSet& tools);
 RegionResult parse_deepseek(std::string_view region, bool at_end, const ToolSet& tools);
+RegionResult parse_gemma4(std::string_view region, bool at_end, const ToolSet& tools);
 
 }  // namespace allm::tools

@@ -1,0 +1,186 @@
+// Gemma 4: one tag per call, arguments in the template's own notation —
+// bare keys, strings between <|"|> marks (no escapes), JSON-like numbers,
+// booleans, lists and mappings:
+//   <|tool_call>call:get_weather{city:<|"|>Paris<|"|>,days:3}<tool_call|>
+// JSON notation inside the braces ("key": "value") is read too: constrained
+// replies write their schema-valid arguments that way.
+#include <cctype>
+
+#include "syntax.hpp"
+
+namespace allm::tools {
+
+namespace {
+
+constexpr std::string_view kOpen = "<|tool_call>", kCall = "call:", kClose = "<tool_call|>", kQuote = "<|\"|>";
+constexpr size_t kMaxName = 256;
+constexpr int kMaxDepth = 64;
+
+// A recursive reader over the region; `more` set when the text ended first.
+struct Reader {
+  std::string_view s;
+  size_t pos = 0;
+  bool more = false;  // ran out of text
+  bool bad = false;
+
+  bool fail() {
+    bad = true;
+    return false;
+  }
+  bool need() {
+    more = true;
+    return false;
+  }
+  void blanks() { pos = skip_blanks(s, pos); }
+
+  bool string_value(ojson& out) {
+    if (starts_with(s.substr(pos), kQuote)) {
+      const size_t end = s.find(kQuote, pos + kQuote.size());
+      if (end == std::string_view::npos) return need();
+      out = std::string(s.substr(pos + kQuote.size(), end - pos - kQuote.size()));
+      pos = end + kQuote.size();
+      return true;
+    }
+    if (is_prefix_of(s.substr(pos), kQuote)) return need();
+    // A JSON string.
+    bool malformed = false;
+    const size_t end = json_value_end(s, pos, false, malformed);
+    if (malformed) return fail();
+    if (end == std::string_view::npos) return need();
+    try {
+      out = ojson::parse(s.substr(pos, end - pos));
+    } catch (const nlohmann::json::exception&) {
+      return fail();
+    }
+    pos = end;
+    return true;
+  }
+
+  bool key(std::string& out) {
+    blanks();
+    if (pos >= s.size()) return need();
+    if (s[pos] == '"' || s[pos] == '<') {
+      ojson k;
+      if (!string_value(k)) return false;
+      if (!k.is_string()) return fail();
+      out = k.get<std::string>();
+      return true;
+    }
+    const size_t start = pos;
+    while (pos < s.size() && (std::isalnum(static_cast<unsigned char>(s[pos])) || s[pos] == '_' || s[pos] == '-' ||
+                              s[pos] == '.'))
+      ++pos;
+    if (pos >= s.size()) return need();
+    if (pos == start || pos - start > kMaxName) return fail();
+    out = std::string(s.substr(start, pos - start));
+    return true;
+  }
+
+  bool value(ojson& out, int depth) {
+    if (depth > kMaxDepth) return fail();
+    blanks();
+    if (pos >= s.size()) return need();
+    const char c = s[pos];
+    if (c == '{') {
+      ++pos;
+      out = ojson::object();
+      blanks();
+      if (pos >= s.size()) return need();
+      if (s[pos] == '}') {
+        ++pos;
+        return true;
+      }
+      for (;;) {
+        std::string k;
+        if (!key(k)) return false;
+        blanks();
+        if (pos >= s.size()) return need();
+        if (s[pos] != ':') return fail();
+        ++pos;
+        ojson v;
+        if (!value(v, depth + 1)) return false;
+        out[k] = std::move(v);
+        blanks();
+        if (pos >= s.size()) return need();
+        if (s[pos] == '}') {
+          ++pos;
+          return true;
+        }
+        if (s[pos] != ',') return fail();
+        ++pos;
+      }
+    }
+    if (c == '[') {
+      ++pos;
+      out = ojson::array();
+      blanks();
+      if (pos >= s.size()) return need();
+      if (s[pos] == ']') {
+        ++pos;
+        return true;
+      }
+      for (;;) {
+        ojson v;
+        if (!value(v, depth + 1)) return false;
+        out.push_back(std::move(v));
+        blanks();
+        if (pos >= s.size()) return need();
+        if (s[pos] == ']') {
+          ++pos;
+          return true;
+        }
+        if (s[pos] != ',') return fail();
+        ++pos;
+      }
+    }
+    if (c == '"' || c == '<') return string_value(out);
+    // A bare scalar: number, true/false, null/None.
+    const size_t start = pos;
+    while (pos < s.size() && (std::isalnum(static_cast<unsigned char>(s[pos])) || s[pos] == '-' || s[pos] == '+' ||
+                              s[pos] == '.'))
+      ++pos;
+    if (pos >= s.size()) return need();
+    const std::string_view word = s.substr(start, pos - start);
+    if (word == "true" || word == "True") out = true;
+    else if (word == "false" || word == "False") out = false;
+    else if (word == "null" || word == "None") out = nullptr;
+    else {
+      try {
+        out = ojson::parse(word);
+      } catch (const nlohmann::json::exception&) {
+        return fail();
+      }
+      if (!out.is_number()) return fail();
+    }
+    return true;
+  }
+};
+
+}  // namespace
+
+RegionResult parse_gemma4(std::string_view region, bool at_end, const ToolSet&) {
+  RegionResult r;
+  auto invalid = [&] {
+    r.status = RegionResult::invalid;
+    return r;
+  };
+  auto need_more = [&] { return at_end ? invalid() : RegionResult{}; };
+  if (!starts_with(region, kOpen)) return invalid();
+  size_t pos = kOpen.size();
+  std::string_view rest = region.substr(pos);
+  if (!starts_with(rest, kCall)) return is_prefix_of(rest, kCall) || rest.empty() ? need_more() : invalid();
+  pos += kCall.size();
+  const size_t brace = region.find('{', pos);
+  if (brace == std::string_view::npos) return region.size() - pos > kMaxName ? invalid() : need_more();
+  ParsedCall call;
+  call.name = std::string(region.substr(pos, brace - pos));
+  if (call.name.empty() || call.name.size() > kMaxName || call.name.find_first_of(" \n<") != std::string::npos)
+    return invalid();
+  Reader reader{region, brace};
+  ojson args;
+  if (!reader.value(args, 0)) return reader.bad ? invalid() : need_more();
+  if (!args.is_object() || !dump_json(args, call.arguments)) return invalid();
+  return close_tag(region, reader.pos, at_end, {std::move(call)}, kClose);
+}
+
+}  // namespace allm::tools
