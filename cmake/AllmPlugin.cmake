@@ -1,6 +1,9 @@
 # allm_add_plugin(<target> SOURCES <src>... [LIBS <lib>...])
 #
-# Builds one plugin shared object linked against the SDK. Used in-tree and,
+# Builds one plugin shared object linked against the SDK's contract library
+# (liballm-sdk) and whatever LIBS adds: allm::engine for an architecture
+# plugin or an engine-backed provider, allm::jinja for chat templates. A media
+# handler, tokenizer or remote provider needs neither. Used in-tree and,
 # installed with the SDK, by out-of-tree plugins after find_package(allm-sdk).
 function(allm_add_plugin target)
   cmake_parse_arguments(ARG "" "" "SOURCES;LIBS" ${ARGN})

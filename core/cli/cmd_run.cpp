@@ -20,6 +20,7 @@
 #include "allm/registry.hpp"
 #include "allm/grammar.hpp"
 #include "allm/tokenizer.hpp"
+#include "allm/engine.hpp"
 #include "allm/tokenizer_loader.hpp"
 #include "engine_cli.hpp"
 #include "generation_cli.hpp"

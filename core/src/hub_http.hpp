@@ -1,11 +1,14 @@
 #pragma once
-// A small libcurl wrapper for the hub client: one easy handle per thread,
-// headers of the final response, bodies into memory or a sink, Range resumes.
+// The hub client's HTTP: allm::http::Client (liballm-http, the one libcurl
+// client) with the hub's rules — the token only to the hub's own host, raw
+// bytes (no content decoding), redirects followed, a stall limit.
 #include <cstdint>
 #include <functional>
 #include <map>
 #include <optional>
 #include <string>
+
+#include "allm/http.hpp"
 
 namespace allm::hub {
 
@@ -45,15 +48,13 @@ class HttpClient {
   std::optional<HttpResponse> perform(const Request& request, TransportError& error);
 
  private:
-  void* curl_ = nullptr;
+  http::Client client_;
   std::optional<std::string> token_;
   std::string token_host_;
   int stall_seconds_;
 };
 
-// scheme://host[:port] of a URL ("" when it has none).
-std::string url_origin(const std::string& url);
-// Percent-encodes everything but unreserved characters (and '/' when keep_slash).
-std::string url_encode(const std::string& s, bool keep_slash);
+using http::url_encode;
+using http::url_origin;
 
 }  // namespace allm::hub

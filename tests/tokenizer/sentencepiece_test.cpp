@@ -9,6 +9,7 @@
 
 #include <unistd.h>
 
+#include "allm/engine.hpp"
 #include "allm/error.hpp"
 #include "allm/registry.hpp"
 #include "allm/tokenizer_loader.hpp"

@@ -1,7 +1,7 @@
 #pragma once
-// One HTTP exchange with a remote API over libcurl's multi interface, so the
-// caller's CancellationToken and the total deadline are checked every 50 ms
-// while waiting on the socket (cancel closes the connection at once).
+// One HTTP exchange with a remote API through liballm-http (allm/http.hpp):
+// the caller's CancellationToken and the total deadline are checked every
+// 50 ms while waiting on the socket (cancel closes the connection at once).
 #include <chrono>
 #include <functional>
 #include <map>

@@ -1,6 +1,6 @@
 #include "remote_provider.hpp"
 
-#include <curl/curl.h>
+#include <curl/curl.h>  // the CURLE_* codes of HttpResult::curl_code
 
 #include <algorithm>
 #include <chrono>
@@ -10,6 +10,7 @@
 
 #include "allm/error.hpp"
 #include "allm/log.hpp"
+#include "allm/http.hpp"
 #include "http_call.hpp"
 
 namespace allm::remote {
@@ -42,9 +43,9 @@ std::optional<double> retry_after_s(const std::map<std::string, std::string>& he
   char* end = nullptr;
   const double s = std::strtod(it->second.c_str(), &end);
   if (end && *end == '\0' && end != it->second.c_str() && s >= 0) return s;
-  const time_t when = curl_getdate(it->second.c_str(), nullptr);
-  if (when < 0) return std::nullopt;
-  return std::max(0.0, std::difftime(when, std::time(nullptr)));
+  const std::optional<std::time_t> when = http::parse_http_date(it->second);
+  if (!when) return std::nullopt;
+  return std::max(0.0, std::difftime(*when, std::time(nullptr)));
 }
 
 std::string transport_text(const HttpResult& r) {

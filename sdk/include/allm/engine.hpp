@@ -7,6 +7,7 @@
 #include "allm/architecture.hpp"
 #include "allm/checkpoint.hpp"
 #include "allm/model_loader.hpp"
+#include "allm/tokenizer.hpp"
 
 namespace allm {
 
@@ -24,6 +25,13 @@ LoadedModel load_model(const std::filesystem::path& path, const ModelOptions& op
 // The one way every front end (the local provider, allm run --prompt-tokens,
 // logits, bench) goes from a resolved model to a runnable one.
 LoadedModel load_model(const ResolvedModel& resolved, const ModelOptions& options = {});
+// A checkpoint's tokenizer, through the tokenizer plugins' can_load
+// (allm/tokenizer_loader.hpp): from its directory (or the tokenizer.json
+// beside a single-file checkpoint); for a tokenizer.json document synthesized
+// from the checkpoint (GGUF), the best factory whose load_json takes it (a
+// factory reading files only throws UnsupportedError and the next is asked).
+// ModelLoadError when the checkpoint has no tokenizer any plugin can load.
+std::unique_ptr<Tokenizer> load_checkpoint_tokenizer(const Checkpoint& checkpoint);
 // Builds the model for an already loaded checkpoint.
 std::unique_ptr<Model> build_model(const Checkpoint& checkpoint, const ModelOptions& options = {});
 

@@ -9,7 +9,6 @@
 #include <string>
 #include <vector>
 
-#include "allm/checkpoint.hpp"
 #include "allm/registry.hpp"
 #include "allm/tokenizer.hpp"
 
@@ -24,11 +23,13 @@ std::vector<ComponentEntry> tokenizers_for(const std::filesystem::path& source);
 // tokenizers when none can load it.
 std::unique_ptr<Tokenizer> load_tokenizer(const std::filesystem::path& source);
 
-// A checkpoint's tokenizer: from its directory (or the tokenizer.json beside
-// a single-file checkpoint) as load_tokenizer does; for a tokenizer.json
-// document synthesized from the checkpoint (GGUF), the best factory whose
-// load_json takes it (a factory without in-memory documents throws
-// UnsupportedError and the next one is asked).
-std::unique_ptr<Tokenizer> load_checkpoint_tokenizer(const Checkpoint& checkpoint);
+// Every registered tokenizer component, best first (score, then registration
+// order). PluginLoadError when there is none.
+std::vector<ComponentEntry> registered_tokenizers();
+
+// "hf, sentencepiece": the names of `entries`, for error messages.
+std::string tokenizer_names(const std::vector<ComponentEntry>& entries);
+
+// (A checkpoint's tokenizer: load_checkpoint_tokenizer in allm/engine.hpp.)
 
 }  // namespace allm

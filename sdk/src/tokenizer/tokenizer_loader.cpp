@@ -9,8 +9,6 @@ namespace allm {
 
 namespace fs = std::filesystem;
 
-namespace {
-
 std::vector<ComponentEntry> registered_tokenizers() {
   std::vector<ComponentEntry> all = Registry::instance().list(ALLM_KIND_TOKENIZER);
   if (all.empty())
@@ -20,11 +18,13 @@ std::vector<ComponentEntry> registered_tokenizers() {
   return all;
 }
 
-std::string names_of(const std::vector<ComponentEntry>& entries) {
+std::string tokenizer_names(const std::vector<ComponentEntry>& entries) {
   std::string names;
   for (const auto& e : entries) names += (names.empty() ? "" : ", ") + e.name;
   return names;
 }
+
+namespace {
 
 TokenizerFactory& factory_of(const ComponentEntry& e) { return *static_cast<TokenizerFactory*>(e.impl); }
 
@@ -49,31 +49,11 @@ std::unique_ptr<Tokenizer> load_tokenizer(const fs::path& source) {
     const std::string what = !fs::exists(source, ec) ? "no such file or directory"
                                                       : "no registered tokenizer can load it (tokenizer.json, "
                                                         "tokenizer.model, ...; registered: " +
-                                                            names_of(registered_tokenizers()) + ")";
+                                                            tokenizer_names(registered_tokenizers()) + ")";
     throw TokenizerError(source.string() + ": " + what);
   }
   log().debug("tokenizer '{}' loads {}", fit.front().name, source.string());
   return factory_of(fit.front()).load(source);
-}
-
-std::unique_ptr<Tokenizer> load_checkpoint_tokenizer(const Checkpoint& ck) {
-  if (ck.tokenizer_json_text) {
-    for (const auto& e : registered_tokenizers()) {
-      try {
-        return factory_of(e).load_json(*ck.tokenizer_json_text, ck.source.string());
-      } catch (const UnsupportedError&) {
-        continue;  // this tokenizer takes files only
-      }
-    }
-    throw PluginLoadError(ck.source.string() + ": no registered tokenizer reads a tokenizer.json document (registered: " +
-                          names_of(registered_tokenizers()) + ")");
-  }
-  std::error_code ec;
-  const fs::path source = fs::is_directory(ck.source, ec) || !ck.tokenizer_json ? ck.source : *ck.tokenizer_json;
-  if (tokenizers_for(source).empty())  // the model is incomplete: a model load error, as a missing config is
-    throw ModelLoadError(ck.source.string() + ": no tokenizer a registered tokenizer plugin can load (tokenizer.json, "
-                         "tokenizer.model; registered: " + names_of(registered_tokenizers()) + ")");
-  return load_tokenizer(source);
 }
 
 }  // namespace allm
