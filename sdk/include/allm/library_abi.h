@@ -3,7 +3,7 @@
  * liballm-sdk (the contract: descriptor, registry, errors, component
  * interfaces, provider API) is governed by ALLM_ABI_MAJOR/MINOR in plugin.h,
  * which the host checks in every plugin's descriptor; its SONAME carries the
- * major (liballm-sdk.so.2).
+ * major (liballm-sdk.so.N for ABI N.x).
  *
  * Each other library's ABI version is its SONAME number: bump it when that
  * library's interface changes incompatibly (an engine change such as a
