@@ -281,7 +281,7 @@ void messages(ServerContext& ctx, const std::shared_ptr<Exchange>& ex) {
     const json stop_seq = r.stop_sequence.empty() ? json(nullptr) : json(r.stop_sequence);
     if (stream) {
       open();
-      send_events(splitter->finish());
+      send_events(splitter->finish(r.response));
       if (blocks->next == 0) start_block("text", {{"type", "text"}, {"text", ""}});  // a reply has a block
       close_block();
       ex->write(event("message_delta",
@@ -292,7 +292,7 @@ void messages(ServerContext& ctx, const std::shared_ptr<Exchange>& ex) {
       ex->end_stream();
       return;
     }
-    const tools::ParsedReply reply = whole_reply(*splitter, r.response.text);
+    const tools::ParsedReply reply = whole_reply(*splitter, r.response);
     json content = json::array();
     if (!reply.reasoning.empty())
       content.push_back({{"type", "thinking"}, {"thinking", reply.reasoning}, {"signature", ""}});

@@ -143,9 +143,9 @@ void run_ollama(ServerContext& ctx, const std::shared_ptr<Exchange>& ex, Inferen
     json last = piece(stream ? std::string() : r.response.text);
     if (splitter) {
       // Streamed: what the splitter still held; whole: the reply split at once.
-      last["message"] = message_of(stream ? splitter->finish() : [&] {
+      last["message"] = message_of(stream ? splitter->finish(r.response) : [&] {
         auto events = splitter->feed(r.response.text);
-        for (auto& e : splitter->finish()) events.push_back(std::move(e));
+        for (auto& e : splitter->finish(r.response)) events.push_back(std::move(e));
         return events;
       }());
     }

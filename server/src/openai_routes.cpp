@@ -249,7 +249,7 @@ void run_completion(ServerContext& ctx, const std::shared_ptr<Exchange>& ex, Inf
       if (stream) {
         open();
         role(index);
-        if (chat) send_events(index, splitters[index]->finish(), nullptr);
+        if (chat) send_events(index, splitters[index]->finish(r.response), nullptr);
         ex->write(sse(chunk(index, json::object(), finish_of(r.response, (*called)[index]), nullptr)));
       }
       if (++set->done < set->results.size()) return;
@@ -274,7 +274,7 @@ void run_completion(ServerContext& ctx, const std::shared_ptr<Exchange>& ex, Inf
         json choice = {{"index", c}, {"logprobs", logprobs_of(res.response.logprobs, 0)},
                        {"finish_reason", finish_of(res.response, false)}};
         if (chat) {
-          const tools::ParsedReply reply = whole_reply(*splitters[c], res.response.text);
+          const tools::ParsedReply reply = whole_reply(*splitters[c], res.response);
           json message = {{"role", "assistant"}, {"content", reply.content}, {"refusal", nullptr}};
           if (!reply.reasoning.empty()) message["reasoning_content"] = reply.reasoning;
           if (!reply.tool_calls.empty()) {

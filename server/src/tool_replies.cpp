@@ -1,5 +1,6 @@
 #include "tool_replies.hpp"
 
+#include <algorithm>
 #include <map>
 
 #include "allm/error.hpp"
@@ -59,6 +60,16 @@ void apply_tool_choice(const ServerContext& ctx, InferenceRequest& req, const To
   }
   if (choice.mode == ToolChoice::automatic) return;
   if (!offered) throw bad_request("tool_choice forces a tool call, but the request has no tools", "tool_choice");
+  if (structured_tool_calls(*req.model)) {  // the remote API forces the call itself
+    if (choice.mode == ToolChoice::required) g.tool_choice = "required";
+    else g.tool_choice = {{"type", "function"}, {"function", {{"name", choice.name}}}};
+    try {
+      g.validate();
+    } catch (const InvalidArgumentError& e) {
+      throw bad_request(e.what(), "tool_choice");
+    }
+    return;
+  }
   if (g.grammar)
     throw bad_request("tool_choice forces a tool call and the reply is also constrained by a schema or grammar; "
                       "use one of them",
@@ -87,10 +98,34 @@ ReplySplitter::ReplySplitter(const ServerContext& ctx, const InferenceRequest& r
     : parser_(request_dialect(ctx, req), req.generate.tools) {}
 ReplySplitter::ReplySplitter(const tools::Dialect& dialect, const nlohmann::json& tools) : parser_(dialect, tools) {}
 
-std::vector<tools::ReplyEvent> ReplySplitter::feed(const std::string& text) { return parser_.feed(text); }
-std::vector<tools::ReplyEvent> ReplySplitter::finish() { return parser_.finish(); }
+std::vector<tools::ReplyEvent> ReplySplitter::counted(std::vector<tools::ReplyEvent> events) {
+  for (const auto& e : events)
+    if (e.kind == tools::ReplyEvent::call) calls_ = std::max(calls_, e.index + 1);
+  return events;
+}
 
-tools::ParsedReply whole_reply(ReplySplitter& splitter, const std::string& text) {
+std::vector<tools::ReplyEvent> ReplySplitter::feed(const std::string& text) { return counted(parser_.feed(text)); }
+std::vector<tools::ReplyEvent> ReplySplitter::finish() { return counted(parser_.finish()); }
+
+std::vector<tools::ReplyEvent> ReplySplitter::finish(const GenerateResponse& response) {
+  std::vector<tools::ReplyEvent> events = finish();
+  if (!response.reasoning.empty()) events.push_back({tools::ReplyEvent::reasoning, response.reasoning, {}, 0});
+  for (const auto& c : response.tool_calls) {
+    const json& f = c.contains("function") ? c["function"] : c;
+    const json args = f.contains("arguments") ? f["arguments"] : json::object();
+    events.push_back({tools::ReplyEvent::call, "",
+                      tools::ToolCall{f.value("name", std::string()), args.is_string() ? args.get<std::string>() : args.dump()},
+                      calls_++});
+  }
+  return events;
+}
+
+bool structured_tool_calls(const ServedModel& model) {
+  return model.caps.model_info.is_object() && model.caps.model_info.value("structured_tool_calls", false);
+}
+
+tools::ParsedReply whole_reply(ReplySplitter& splitter, const GenerateResponse& response) {
+  const std::string& text = response.text;
   tools::ParsedReply r;
   auto take = [&](std::vector<tools::ReplyEvent> events) {
     for (auto& e : events) {
@@ -100,7 +135,7 @@ tools::ParsedReply whole_reply(ReplySplitter& splitter, const std::string& text)
     }
   };
   take(splitter.feed(text));
-  take(splitter.finish());
+  take(splitter.finish(response));
   return r;
 }
 

@@ -43,13 +43,24 @@ class ReplySplitter {
   ReplySplitter(const tools::Dialect& dialect, const nlohmann::json& tools);
   std::vector<tools::ReplyEvent> feed(const std::string& text);
   std::vector<tools::ReplyEvent> finish();
+  // The end of the reply `response`: what the parser held back, then the
+  // reasoning and calls the provider returned as data (a remote model's,
+  // GenerateResponse::tool_calls), numbered after the calls parsed from text.
+  std::vector<tools::ReplyEvent> finish(const GenerateResponse& response);
 
  private:
+  std::vector<tools::ReplyEvent> counted(std::vector<tools::ReplyEvent> events);
   tools::ReplyParser parser_;
+  size_t calls_ = 0;  // calls reported so far
 };
 
-// A whole reply (nothing fed before) through `splitter`.
-tools::ParsedReply whole_reply(ReplySplitter& splitter, const std::string& text);
+// A whole reply (nothing fed before) through `splitter`, with the provider's
+// structured calls and reasoning.
+tools::ParsedReply whole_reply(ReplySplitter& splitter, const GenerateResponse& response);
+
+// True when the model's provider returns tool calls as data (a remote API):
+// tool_choice then goes to it as GenerateRequest::tool_choice, not as a grammar.
+bool structured_tool_calls(const ServedModel& model);
 
 // Random call ids in each API's style: "call_…", "toolu_…".
 std::string call_id(const char* prefix);

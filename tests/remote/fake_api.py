@@ -14,6 +14,12 @@ is framed as that API frames it:
   /cut/...        two pieces, then the connection closes without the end marker
   /slow/...       nothing for 10 s (past the client's deadline)
   /drip/...       one piece every 0.2 s, 100 of them (for cancellation)
+  /tools/...      reasoning "Let me look.", then two calls of get_weather
+                  ({"city": "Paris", "days": 2} and {"city": "Oslo", "days": 5}),
+                  framed as each API streams calls: OpenAI tool_calls deltas with
+                  the arguments text cut mid-token, Anthropic tool_use blocks with
+                  input_json_delta pieces, Ollama whole calls in message.tool_calls
+  /badtool/...    one call whose arguments are not JSON (`{"city": "Par`)
   /count          how many requests each behaviour got (JSON)
 
 Prints "PORT n" on stdout once listening on 127.0.0.1:n (port 0 = any free one).
@@ -78,6 +84,60 @@ def frames(api, pieces, prompt_tokens=7):
     return out
 
 
+CALLS = [("get_weather", '{"city": "Paris", "days": 2}'), ("get_weather", '{"city": "Oslo", "days": 5}')]
+
+
+def pieces_of(text, n=3):
+    """`text` cut in `n` pieces at arbitrary places (not at JSON token edges)."""
+    step = max(1, len(text) // n + 1)
+    return [text[i:i + step] for i in range(0, len(text), step)]
+
+
+def tool_frames(api, calls):
+    out = []
+    if api == "openai":
+        def chunk(delta, finish=None):
+            return b"data: " + json.dumps({"choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}).encode() + b"\n\n"
+        out.append(chunk({"role": "assistant", "reasoning_content": "Let me "}))
+        out.append(chunk({"reasoning_content": "look."}))
+        for i, (name, args) in enumerate(calls):
+            out.append(chunk({"tool_calls": [{"index": i, "id": "call_%d" % i, "type": "function",
+                                              "function": {"name": name, "arguments": ""}}]}))
+            for p in pieces_of(args):
+                out.append(chunk({"tool_calls": [{"index": i, "function": {"arguments": p}}]}))
+        out.append(chunk({}, "tool_calls"))
+        out.append(b"data: [DONE]\n\n")
+    elif api == "anthropic":
+        def ev(name, obj):
+            return b"event: " + name.encode() + b"\ndata: " + json.dumps(obj).encode() + b"\n\n"
+        out.append(ev("message_start", {"type": "message_start", "message": {"usage": {"input_tokens": 7, "output_tokens": 1}}}))
+        out.append(ev("content_block_start", {"type": "content_block_start", "index": 0, "content_block": {"type": "thinking", "thinking": ""}}))
+        for p in ["Let me ", "look."]:
+            out.append(ev("content_block_delta", {"type": "content_block_delta", "index": 0, "delta": {"type": "thinking_delta", "thinking": p}}))
+        out.append(ev("content_block_stop", {"type": "content_block_stop", "index": 0}))
+        for i, (name, args) in enumerate(calls):
+            out.append(ev("content_block_start", {"type": "content_block_start", "index": i + 1,
+                                                  "content_block": {"type": "tool_use", "id": "toolu_%d" % i, "name": name, "input": {}}}))
+            for p in pieces_of(args):
+                out.append(ev("content_block_delta", {"type": "content_block_delta", "index": i + 1,
+                                                      "delta": {"type": "input_json_delta", "partial_json": p}}))
+            out.append(ev("content_block_stop", {"type": "content_block_stop", "index": i + 1}))
+        out.append(ev("message_delta", {"type": "message_delta", "delta": {"stop_reason": "tool_use"}, "usage": {"output_tokens": 9}}))
+        out.append(ev("message_stop", {"type": "message_stop"}))
+    else:
+        out.append(json.dumps({"message": {"role": "assistant", "content": "", "thinking": "Let me look."}, "done": False}).encode() + b"\n")
+        parsed = []
+        for name, args in calls:
+            try:
+                parsed.append({"function": {"name": name, "arguments": json.loads(args)}})
+            except ValueError:  # as a server that passes the model's text on
+                parsed.append({"function": {"name": name, "arguments": args}})
+        out.append(json.dumps({"message": {"role": "assistant", "content": "", "tool_calls": parsed}, "done": False}).encode() + b"\n")
+        out.append(json.dumps({"message": {"role": "assistant", "content": ""}, "done": True, "done_reason": "stop",
+                               "prompt_eval_count": 7, "eval_count": 9}).encode() + b"\n")
+    return out
+
+
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
@@ -136,6 +196,12 @@ class Handler(BaseHTTPRequestHandler):
         if behaviour in ("ok", "retry", "reset"):
             self.start_stream(api)
             for f in frames(api, ["Hello", ", world", "!"]):
+                self.wfile.write(f)
+                self.wfile.flush()
+            return
+        if behaviour in ("tools", "badtool"):
+            self.start_stream(api)
+            for f in tool_frames(api, CALLS if behaviour == "tools" else [("get_weather", '{"city": "Par')]):
                 self.wfile.write(f)
                 self.wfile.flush()
             return

@@ -46,6 +46,31 @@ class RemoteFailures : public ::testing::TestWithParam<std::string> {
   static inline std::string root_;
 };
 
+// Calls streamed in pieces (OpenAI's arguments text cut mid-token, Anthropic's
+// input_json_delta, Ollama's whole calls) come back whole and parsed, with the
+// reasoning; arguments that are not JSON are an error, never passed on.
+TEST_P(RemoteFailures, StreamedToolCallsAreAssembled) {
+  GenerateRequest r = hello();
+  r.tools = nlohmann::json::parse(
+      R"([{"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}])");
+  const auto reply = provider("tools")->generate(r);
+  ASSERT_EQ(reply.tool_calls.size(), 2u) << reply.to_json().dump();
+  EXPECT_EQ(reply.tool_calls[0]["function"]["name"], "get_weather");
+  EXPECT_EQ(reply.tool_calls[0]["function"]["arguments"], nlohmann::json::parse(R"({"city": "Paris", "days": 2})"));
+  EXPECT_EQ(reply.tool_calls[1]["function"]["arguments"], nlohmann::json::parse(R"({"city": "Oslo", "days": 5})"));
+  EXPECT_NE(reply.tool_calls[0]["id"], reply.tool_calls[1]["id"]);
+  EXPECT_EQ(reply.reasoning, "Let me look.");
+  EXPECT_EQ(reply.text, "");
+  EXPECT_EQ(reply.finish_reason, finish_reason::tool_calls);
+  try {
+    provider("badtool")->generate(r);
+    FAIL() << "no error";
+  } catch (const IoError& e) {
+    EXPECT_NE(std::string(e.what()).find("get_weather"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("not a JSON object"), std::string::npos) << e.what();
+  }
+}
+
 TEST_P(RemoteFailures, StreamsEveryPieceWithUsageAndTimings) {
   std::vector<std::string> deltas;
   auto r = provider("ok")->generate(hello(), [&](const StreamDelta& d) { deltas.push_back(d.text); });

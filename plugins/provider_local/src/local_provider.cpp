@@ -281,8 +281,27 @@ size_t LocalProvider::reuse_prefix(const EngineModel& m, const std::vector<Token
 }
 
 std::unique_ptr<grammar::Matcher> LocalProvider::grammar_matcher(const EngineModel& m, const PreparedRequest& request) {
-  if (!request.grammar) return nullptr;
-  auto compiled = grammar::compile(request.grammar->kind, request.grammar->source);
+  std::optional<OutputGrammar> g = request.grammar;
+  // A tool_choice that forces a call is the grammar of a call in this model's
+  // own format (as allm serve forces one, docs/tools.md).
+  if (const auto forced = forced_tool(request.tool_choice)) {
+    if (g)
+      throw InvalidArgumentError("request.tool_choice: forces a tool call and the reply is also constrained by a " +
+                                 g->kind + " grammar; use one");
+    const tools::Format format = dialect_of(m, raw_).format;
+    if (format == tools::Format::none)
+      throw InvalidArgumentError("request.tool_choice: forces a tool call, but this model's chat template has no known "
+                                 "tool-call format");
+    nlohmann::json names = nlohmann::json::array();
+    if (!forced->empty()) names.push_back(*forced);
+    g = OutputGrammar{"tool_calls", nlohmann::json{{"format", tools::format_name(format)},
+                                                   {"tools", request.tools},
+                                                   {"names", names},
+                                                   {"parallel", true}}
+                                        .dump()};
+  }
+  if (!g) return nullptr;
+  auto compiled = grammar::compile(g->kind, g->source);
   if (trie_owner_ != m.tokenizer.get()) {  // the vocabulary as a byte trie, built once per tokenizer
     trie_ = std::make_shared<const grammar::TokenTrie>(grammar::token_bytes(*m.tokenizer));
     trie_owner_ = m.tokenizer.get();

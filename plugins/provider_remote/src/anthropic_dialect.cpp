@@ -42,9 +42,34 @@ class AnthropicDialect : public ApiDialect {
                             {{"type", "base64"},
                              {"media_type", img.media.mime},
                              {"data", base64(read_file_bytes(img.media.source))}}}});
-      // Messages knows user and assistant turns only; a tool result is the user's.
+      // Messages knows user and assistant turns only. A tool result is a
+      // tool_result block of the user's turn (consecutive results share one);
+      // an assistant's calls are its tool_use blocks.
+      const std::string at = "messages[" + std::to_string(i) + "]";
+      if (m.role == "tool") {
+        if (m.tool_call_id.empty())
+          throw InvalidArgumentError(at + ".tool_call_id: the Anthropic API needs the id of the call a tool result answers");
+        nlohmann::json block = {{"type", "tool_result"}, {"tool_use_id", m.tool_call_id}, {"content", m.content}};
+        const bool joins = !messages.empty() && messages.back()["role"] == "user" &&
+                           messages.back()["content"].is_array() && !messages.back()["content"].empty() &&
+                           messages.back()["content"].back().value("type", "") == "tool_result";
+        if (joins) messages.back()["content"].push_back(std::move(block));
+        else messages.push_back({{"role", "user"}, {"content", nlohmann::json::array({std::move(block)})}});
+        continue;
+      }
       const std::string role = m.role == "assistant" ? "assistant" : "user";
-      if (parts.empty()) {
+      if (role == "assistant" && !m.tool_calls.empty()) {
+        if (!m.content.empty()) parts.push_back({{"type", "text"}, {"text", m.content}});
+        for (size_t k = 0; k < m.tool_calls.size(); ++k) {
+          const auto& c = m.tool_calls[k];
+          const auto& f = c.contains("function") ? c["function"] : c;
+          parts.push_back({{"type", "tool_use"},
+                           {"id", c.value("id", "toolu_" + std::to_string(i) + "_" + std::to_string(k))},
+                           {"name", f.value("name", "")},
+                           {"input", call_arguments(c, at + ".tool_calls[" + std::to_string(k) + "]")}});
+        }
+        messages.push_back({{"role", role}, {"content", parts}});
+      } else if (parts.empty()) {
         messages.push_back({{"role", role}, {"content", m.content}});
       } else {
         parts.push_back(nlohmann::json{{"type", "text"}, {"text", m.content}});
@@ -78,6 +103,11 @@ class AnthropicDialect : public ApiDialect {
                          {"input_schema", f.value("parameters", nlohmann::json{{"type", "object"}})}});
       }
       body["tools"] = tools;
+      if (const auto forced = forced_tool(r.tool_choice))
+        body["tool_choice"] = forced->empty() ? nlohmann::json{{"type", "any"}}
+                                              : nlohmann::json{{"type", "tool"}, {"name", *forced}};
+      else if (!r.tool_choice.is_null())
+        body["tool_choice"] = {{"type", "auto"}};  // "none" left no tools to send
     }
     return body;
   }
@@ -93,15 +123,34 @@ class AnthropicDialect : public ApiDialect {
       st.usage.prompt_tokens = u.value("input_tokens", int64_t{0}) + u.value("cache_read_input_tokens", int64_t{0}) +
                                u.value("cache_creation_input_tokens", int64_t{0});
       st.usage.completion_tokens = u.value("output_tokens", int64_t{0});
+    } else if (type == "content_block_start" && j.contains("content_block") && j["content_block"].is_object()) {
+      const auto& b = j["content_block"];
+      if (b.value("type", "") == "tool_use") {
+        // The input arrives as input_json_delta pieces of the same block index.
+        PendingCall& call = st.call_at(st.calls.size());
+        call.id = b.value("id", "");
+        call.name = b.value("name", "");
+        st.block_calls[j.value("index", -1)] = st.calls.size() - 1;
+      }
     } else if (type == "content_block_delta" && j.contains("delta") && j["delta"].is_object()) {
       const auto& d = j["delta"];
-      if (d.value("type", "") == "text_delta" && d.contains("text") && d["text"].is_string())
-        return d["text"].get<std::string>();
+      const std::string dt = d.value("type", "");
+      if (dt == "text_delta" && d.contains("text") && d["text"].is_string()) return d["text"].get<std::string>();
+      if (dt == "thinking_delta" && d.contains("thinking") && d["thinking"].is_string())
+        st.reasoning += d["thinking"].get<std::string>();
+      if (dt == "input_json_delta" && d.contains("partial_json") && d["partial_json"].is_string()) {
+        const auto it = st.block_calls.find(j.value("index", -1));
+        if (it == st.block_calls.end())
+          throw IoError("anthropic: an input_json_delta for block " + std::to_string(j.value("index", -1)) +
+                        " that did not start as a tool_use block");
+        st.calls[it->second].arguments += d["partial_json"].get<std::string>();
+      }
     } else if (type == "message_delta") {
       if (j.contains("delta") && j["delta"].contains("stop_reason") && j["delta"]["stop_reason"].is_string()) {
         const std::string f = j["delta"]["stop_reason"].get<std::string>();
         st.finish_reason = f == "max_tokens"                              ? finish_reason::length
                            : f == "end_turn" || f == "stop_sequence"      ? finish_reason::stop
+                           : f == "tool_use"                              ? finish_reason::tool_calls
                                                                           : f;
       }
       if (j.contains("usage") && j["usage"].is_object())

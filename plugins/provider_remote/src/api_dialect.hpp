@@ -3,6 +3,7 @@
 // PreparedRequest becomes a request body, and how streamed events become text,
 // a finish reason and usage. RemoteProvider does the rest (HTTP, retries,
 // deadline, cancellation, timings, errors) once for all of them.
+#include <map>
 #include <string>
 #include <vector>
 
@@ -14,8 +15,23 @@
 
 namespace allm::remote {
 
+// A tool call as its pieces arrive (OpenAI streams the arguments as text in
+// deltas, Anthropic as partial JSON; Ollama sends each call whole).
+struct PendingCall {
+  std::string id, name;
+  std::string arguments;  // JSON text, concatenated from the deltas
+};
+
 // What the stream has said so far.
 struct StreamState {
+  std::string reasoning;
+  std::vector<PendingCall> calls;  // in the order the API numbered them
+  std::map<int, size_t> block_calls;  // Anthropic: content block index -> calls index
+  // The call numbered `index` by the API (created, with empty fields, when new).
+  PendingCall& call_at(size_t index) {
+    if (index >= calls.size()) calls.resize(index + 1);
+    return calls[index];
+  }
   std::string finish_reason;
   Usage usage;
   bool complete = false;       // the API's end-of-stream marker arrived
@@ -59,6 +75,13 @@ std::string server_message(const std::string& body);
 // for APIs that take one; any other grammar kind throws UnsupportedError
 // naming `provider` — a constraint is never dropped on the way.
 nlohmann::json forwarded_schema(const std::string& provider, const OutputGrammar& g);
+// The calls of a finished stream in Message::tool_calls' shape, arguments
+// parsed; a call without a name or whose arguments are not a JSON object
+// throws IoError naming the provider and the call (never passed on corrupted).
+nlohmann::json finished_calls(const std::string& provider, const std::vector<PendingCall>& calls);
+// A history call's arguments as a JSON object (templates take objects; some
+// callers keep OpenAI's JSON text); throws InvalidArgumentError naming `where`.
+nlohmann::json call_arguments(const nlohmann::json& call, const std::string& where);
 // Parses an event's JSON; throws IoError naming the provider on bad JSON.
 nlohmann::json parse_event_json(const std::string& provider, const std::string& data);
 

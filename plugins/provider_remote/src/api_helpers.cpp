@@ -62,6 +62,34 @@ nlohmann::json forwarded_schema(const std::string& provider, const OutputGrammar
   return schema;
 }
 
+nlohmann::json finished_calls(const std::string& provider, const std::vector<PendingCall>& calls) {
+  nlohmann::json out = nlohmann::json::array();
+  for (size_t i = 0; i < calls.size(); ++i) {
+    const PendingCall& c = calls[i];
+    const std::string which = provider + ": tool call " + std::to_string(i) + (c.name.empty() ? "" : " ('" + c.name + "')");
+    if (c.name.empty()) throw IoError(which + ": the API sent no function name");
+    auto args = c.arguments.empty() ? nlohmann::json::object() : nlohmann::json::parse(c.arguments, nullptr, false);
+    if (args.is_discarded() || !args.is_object())
+      throw IoError(which + ": the arguments are not a JSON object: " + c.arguments.substr(0, 200));
+    out.push_back({{"id", c.id.empty() ? "call_" + std::to_string(i) : c.id},
+                   {"type", "function"},
+                   {"function", {{"name", c.name}, {"arguments", std::move(args)}}}});
+  }
+  return out;
+}
+
+nlohmann::json call_arguments(const nlohmann::json& call, const std::string& where) {
+  const nlohmann::json& f = call.contains("function") ? call["function"] : call;
+  if (!f.is_object() || !f.contains("arguments")) return nlohmann::json::object();
+  const nlohmann::json& a = f["arguments"];
+  if (a.is_object()) return a;
+  if (a.is_string()) {
+    auto parsed = nlohmann::json::parse(a.get<std::string>(), nullptr, false);
+    if (parsed.is_object()) return parsed;
+  }
+  throw InvalidArgumentError(where + ".function.arguments: expected a JSON object (or its text)");
+}
+
 nlohmann::json parse_event_json(const std::string& provider, const std::string& data) {
   auto j = nlohmann::json::parse(data, nullptr, false);
   if (j.is_discarded() || !j.is_object())

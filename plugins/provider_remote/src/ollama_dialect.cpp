@@ -22,7 +22,21 @@ class OllamaDialect : public ApiDialect {
                               std::vector<std::string>& unsupported) const override {
     nlohmann::json messages = nlohmann::json::array();
     for (size_t i = 0; i < r.messages.size(); ++i) {
-      nlohmann::json m = {{"role", r.messages[i].role}, {"content", r.messages[i].content}};
+      const Message& msg = r.messages[i];
+      nlohmann::json m = {{"role", msg.role}, {"content", msg.content}};
+      // Ollama takes a call's arguments as an object, and names a tool result's tool.
+      if (!msg.tool_calls.empty()) {
+        nlohmann::json calls = nlohmann::json::array();
+        for (size_t k = 0; k < msg.tool_calls.size(); ++k) {
+          const auto& c = msg.tool_calls[k];
+          const auto& f = c.contains("function") ? c["function"] : c;
+          calls.push_back({{"function", {{"name", f.value("name", "")},
+                                         {"arguments", call_arguments(c, "messages[" + std::to_string(i) +
+                                                                             "].tool_calls[" + std::to_string(k) + "]")}}}});
+        }
+        m["tool_calls"] = std::move(calls);
+      }
+      if (msg.role == "tool" && !msg.name.empty()) m["tool_name"] = msg.name;
       nlohmann::json images = nlohmann::json::array();
       for (const auto& img : r.images)
         if (img.message_index == i) images.push_back(base64(read_file_bytes(img.media.source)));
@@ -45,6 +59,8 @@ class OllamaDialect : public ApiDialect {
     nlohmann::json body = {{"model", model}, {"messages", messages}, {"stream", true}};
     if (!options.empty()) body["options"] = options;
     if (r.tools.is_array() && !r.tools.empty()) body["tools"] = r.tools;
+    if (forced_tool(r.tool_choice))  // never dropped silently: the reply might not be a call
+      throw UnsupportedError("ollama: the Ollama chat API has no tool_choice; a tool call cannot be forced");
     if (r.grammar) body["format"] = forwarded_schema("ollama", *r.grammar);
     return body;
   }
@@ -56,6 +72,20 @@ class OllamaDialect : public ApiDialect {
     if (j.contains("message") && j["message"].is_object() && j["message"].contains("content") &&
         j["message"]["content"].is_string())
       text = j["message"]["content"].get<std::string>();
+    if (j.contains("message") && j["message"].is_object()) {
+      const auto& msg = j["message"];
+      if (msg.contains("thinking") && msg["thinking"].is_string()) st.reasoning += msg["thinking"].get<std::string>();
+      if (msg.contains("tool_calls") && msg["tool_calls"].is_array())
+        for (const auto& tc : msg["tool_calls"]) {  // each call arrives whole
+          if (!tc.is_object() || !tc.contains("function") || !tc["function"].is_object()) continue;
+          const auto& f = tc["function"];
+          PendingCall& call = st.call_at(st.calls.size());
+          call.id = tc.value("id", "");
+          call.name = f.value("name", "");
+          if (f.contains("arguments"))
+            call.arguments = f["arguments"].is_string() ? f["arguments"].get<std::string>() : f["arguments"].dump();
+        }
+    }
     if (j.value("done", false)) {
       st.complete = true;
       const std::string f = j.value("done_reason", std::string("stop"));

@@ -34,10 +34,15 @@ class OpenAiDialect : public ApiDialect {
       if (parts.empty()) {
         nlohmann::json msg = {{"role", m.role}, {"content", m.content}};
         if (!m.tool_calls.empty()) {  // OpenAI takes a call's arguments as JSON text
-          nlohmann::json calls = m.tool_calls;
-          for (auto& c : calls)
-            if (c.contains("function") && c["function"].contains("arguments") && !c["function"]["arguments"].is_string())
-              c["function"]["arguments"] = c["function"]["arguments"].dump();
+          nlohmann::json calls = nlohmann::json::array();
+          for (size_t k = 0; k < m.tool_calls.size(); ++k) {
+            const auto& c = m.tool_calls[k];
+            const std::string at = "messages[" + std::to_string(i) + "].tool_calls[" + std::to_string(k) + "]";
+            const auto& f = c.contains("function") ? c["function"] : c;
+            calls.push_back({{"id", c.value("id", "call_" + std::to_string(k))},
+                             {"type", "function"},
+                             {"function", {{"name", f.value("name", "")}, {"arguments", call_arguments(c, at).dump()}}}});
+          }
           msg["tool_calls"] = std::move(calls);
         }
         if (!m.tool_call_id.empty()) msg["tool_call_id"] = m.tool_call_id;
@@ -63,7 +68,10 @@ class OpenAiDialect : public ApiDialect {
     if (p.min_p) unsupported.push_back("min_p");
     if (p.repetition_penalty) unsupported.push_back("repetition_penalty");
     if (p.ignore_eos) unsupported.push_back("ignore_eos");
-    if (r.tools.is_array() && !r.tools.empty()) body["tools"] = r.tools;
+    if (r.tools.is_array() && !r.tools.empty()) {
+      body["tools"] = r.tools;
+      if (!r.tool_choice.is_null()) body["tool_choice"] = r.tool_choice;  // the same shape as ours
+    }
     // Strict mode: OpenAI then enforces the schema (and refuses one it cannot, a 400).
     if (r.grammar)
       body["response_format"] = {{"type", "json_schema"},
@@ -85,6 +93,24 @@ class OpenAiDialect : public ApiDialect {
       if (c.contains("delta") && c["delta"].is_object()) {
         const auto& d = c["delta"];
         if (d.contains("content") && d["content"].is_string()) text = d["content"].get<std::string>();
+        // reasoning_content: DeepSeek, vLLM, llama.cpp and allm; "reasoning": OpenRouter and Ollama's OpenAI route.
+        for (const char* key : {"reasoning_content", "reasoning"})
+          if (d.contains(key) && d[key].is_string()) st.reasoning += d[key].get<std::string>();
+        if (d.contains("tool_calls") && d["tool_calls"].is_array())
+          for (const auto& tc : d["tool_calls"]) {
+            if (!tc.is_object()) continue;
+            // Pieces of one call share its index; the first carries id and name.
+            const size_t index = tc.contains("index") && tc["index"].is_number_unsigned()
+                                     ? tc["index"].get<size_t>()
+                                     : st.calls.size();
+            PendingCall& call = st.call_at(index);
+            if (tc.contains("id") && tc["id"].is_string()) call.id = tc["id"].get<std::string>();
+            if (tc.contains("function") && tc["function"].is_object()) {
+              const auto& f = tc["function"];
+              if (f.contains("name") && f["name"].is_string()) call.name += f["name"].get<std::string>();
+              if (f.contains("arguments") && f["arguments"].is_string()) call.arguments += f["arguments"].get<std::string>();
+            }
+          }
       }
       if (c.contains("finish_reason") && c["finish_reason"].is_string()) {
         const std::string f = c["finish_reason"].get<std::string>();

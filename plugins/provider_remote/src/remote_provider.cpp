@@ -94,7 +94,9 @@ Capabilities RemoteProvider::capabilities() const {
                   {"timeout_s", settings_.timeout_s},
                   {"max_retries", settings_.max_retries},
                   {"parameters", supported},
-                  {"unsupported_parameters", unsupported}};
+                  {"unsupported_parameters", unsupported},
+                  // Tool calls come back as data (GenerateResponse::tool_calls), not in the text.
+                  {"structured_tool_calls", true}};
   if (!probed_models_.is_null()) c.model_info["models"] = probed_models_;
   return c;
 }
@@ -190,6 +192,10 @@ GenerateResponse RemoteProvider::do_generate(const PreparedRequest& request, con
         throw IoError(where + ": the stream ended before the reply was complete" +
                       (emitted ? cut : std::string(" (no text)")));
       out.finish_reason = state.finish_reason.empty() ? finish_reason::stop : state.finish_reason;
+      out.reasoning = state.reasoning;
+      out.tool_calls = finished_calls(settings_.provider, state.calls);
+      // Ollama ends a reply of calls with "stop"; every API's such reply reads the same.
+      if (!out.tool_calls.empty() && out.finish_reason == finish_reason::stop) out.finish_reason = finish_reason::tool_calls;
       out.usage = state.usage;
       const double total_ms = ms_between(attempt_start, end);
       const double prompt_ms = first_delta ? ms_between(attempt_start, *first_delta) : total_ms;

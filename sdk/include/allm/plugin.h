@@ -15,7 +15,7 @@ extern "C" {
 
 /* Bump MAJOR on any incompatible change of the descriptor or of an SDK
  * interface crossing the boundary; bump MINOR when fields are appended. */
-#define ALLM_ABI_MAJOR 3
+#define ALLM_ABI_MAJOR 4
 #define ALLM_ABI_MINOR 0
 
 /* Name of the exported entry symbol. */

@@ -109,6 +109,10 @@ struct GenerateRequest {
   std::vector<std::filesystem::path> files;
   GenerationParams params;
   nlohmann::json tools = nlohmann::json::array();  // OpenAI-style function specs
+  // Which tools the reply may or must call, OpenAI-style: null or "auto" (the
+  // model decides), "none" (tools not offered), "required" (at least one call),
+  // {"type": "function", "function": {"name": N}} (a call of N). docs/tools.md.
+  nlohmann::json tool_choice;
   std::optional<OutputGrammar> grammar;           // constrain the reply; none: free text
   bool stream = false;  // informational: which entry point the caller meant to use
   TruncationPolicy truncation = TruncationPolicy::error;
@@ -129,6 +133,7 @@ namespace finish_reason {
 inline constexpr const char* stop = "stop";            // EOS token or a stop string
 inline constexpr const char* length = "length";        // max_tokens or context window reached
 inline constexpr const char* cancelled = "cancelled";  // a CancellationToken fired
+inline constexpr const char* tool_calls = "tool_calls";  // the reply ended with structured tool calls
 }  // namespace finish_reason
 
 struct Usage {
@@ -160,6 +165,15 @@ struct GenerateResponse {
   int64_t dropped_messages = 0;
   // One per token_ids entry when the request asked for logprobs.
   std::vector<TokenLogprob> logprobs;
+  // Tool calls the provider returned as structured data (remote APIs), in
+  // Message::tool_calls' shape: [{"id", "type": "function", "function":
+  // {"name", "arguments": {…}}}], arguments parsed. Empty when none, or when
+  // the calls are in `text` in the model's own format (the local provider;
+  // allm/tool_calls.hpp's ReplyParser splits those).
+  nlohmann::json tool_calls = nlohmann::json::array();
+  // Reasoning the API returned apart from the text (OpenAI reasoning_content,
+  // Anthropic thinking, Ollama thinking); empty when none.
+  std::string reasoning;
 
   nlohmann::json to_json() const;
 };
@@ -242,12 +256,17 @@ struct PreparedRequest {
   std::vector<Message> messages;  // attachments already resolved (lists empty)
   std::vector<PreparedImage> images;
   GenerationParams params;        // as requested: resolve against model/config defaults
-  nlohmann::json tools;
+  nlohmann::json tools;           // empty when tool_choice is "none"
+  nlohmann::json tool_choice;     // as requested (validated); null: auto
   std::optional<OutputGrammar> grammar;
   TruncationPolicy truncation = TruncationPolicy::error;
   std::string model;
   std::optional<int> logprobs;
 };
+
+// The tool a validated tool_choice forces ("required": "" = any of the tools;
+// a named function: its name); nullopt when no call is forced (null, auto, none).
+std::optional<std::string> forced_tool(const nlohmann::json& tool_choice);
 
 class Stream;
 

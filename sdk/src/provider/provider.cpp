@@ -70,7 +70,8 @@ PreparedRequest Provider::prepare(const GenerateRequest& request) const {
   request.validate();
   PreparedRequest out;
   out.params = request.params;
-  out.tools = request.tools;
+  out.tools = request.tool_choice == "none" ? nlohmann::json::array() : request.tools;
+  out.tool_choice = request.tool_choice;
   out.grammar = request.grammar;
   out.truncation = request.truncation;
   out.logprobs = request.logprobs;

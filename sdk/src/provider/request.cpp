@@ -97,10 +97,37 @@ void GenerateRequest::validate() const {
   for (size_t i = 0; i < tools.size(); ++i)
     if (!tools[i].is_object())
       throw InvalidArgumentError("request.tools[" + std::to_string(i) + "]: expected an object");
+  if (!tool_choice.is_null()) {
+    const bool word = tool_choice.is_string() && (tool_choice == "auto" || tool_choice == "none" || tool_choice == "required");
+    const bool named = tool_choice.is_object() && tool_choice.value("type", json()) == "function" &&
+                       tool_choice.contains("function") && tool_choice["function"].is_object() &&
+                       tool_choice["function"].contains("name") && tool_choice["function"]["name"].is_string();
+    if (!word && !named)
+      throw InvalidArgumentError("request.tool_choice: expected \"auto\", \"none\", \"required\" or "
+                                 "{\"type\": \"function\", \"function\": {\"name\": ...}}, got " + tool_choice.dump());
+    if ((named || tool_choice == "required") && tools.empty())
+      throw InvalidArgumentError("request.tool_choice: forces a tool call, but the request has no tools");
+    if (named) {
+      const std::string name = tool_choice["function"]["name"].get<std::string>();
+      bool found = false;
+      for (const auto& t : tools) {
+        const json& f = t.contains("function") ? t["function"] : t;
+        found = found || (f.is_object() && f.value("name", json()) == name);
+      }
+      if (!found) throw InvalidArgumentError("request.tool_choice: the function '" + name + "' is not among the tools");
+    }
+  }
   params.validate("request.params");
   if (logprobs && (*logprobs < 0 || *logprobs > kMaxTopLogprobs))
     throw InvalidArgumentError("request.logprobs: expected 0.." + std::to_string(kMaxTopLogprobs) +
                                " alternatives, got " + std::to_string(*logprobs));
+}
+
+std::optional<std::string> forced_tool(const json& tool_choice) {
+  if (tool_choice.is_string() && tool_choice == "required") return std::string();
+  if (tool_choice.is_object() && tool_choice.contains("function") && tool_choice["function"].is_object())
+    return tool_choice["function"].value("name", std::string());
+  return std::nullopt;
 }
 
 OutputGrammar OutputGrammar::from_json(const json& j, const std::string& where) {
@@ -135,6 +162,8 @@ GenerateRequest GenerateRequest::from_json(const json& j) {
       r.params = GenerationParams::from_json(v, at);
     } else if (key == "tools") {
       r.tools = v;
+    } else if (key == "tool_choice") {
+      r.tool_choice = v;
     } else if (key == "grammar") {
       r.grammar = OutputGrammar::from_json(v, at);
     } else if (key == "stream") {
@@ -168,6 +197,7 @@ json GenerateRequest::to_json() const {
   if (!files.empty()) j["files"] = paths_json(files);
   j["params"] = params.to_json();
   j["tools"] = tools;
+  if (!tool_choice.is_null()) j["tool_choice"] = tool_choice;
   if (grammar) j["grammar"] = grammar->to_json();
   j["stream"] = stream;
   j["truncation"] = truncation_policy_name(truncation);
@@ -193,6 +223,8 @@ json GenerateResponse::to_json() const {
           {"token_ids", token_ids}};
   if (seed) j["seed"] = *seed;
   if (dropped_messages) j["dropped_messages"] = dropped_messages;
+  if (!tool_calls.empty()) j["tool_calls"] = tool_calls;
+  if (!reasoning.empty()) j["reasoning"] = reasoning;
   if (!logprobs.empty()) {  // [{"token": id, "logprob": x, "top": [[id, x], ...]}]
     json lps = json::array();
     for (const auto& lp : logprobs) {
