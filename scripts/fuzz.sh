@@ -43,11 +43,7 @@ for t in "${!corpus[@]}"; do
 done
 [ ${#targets[@]} -eq 0 ] && targets=($(printf '%s\n' "${!corpus[@]}" | sort))
 
-launcher=()
-command -v ccache >/dev/null 2>&1 && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache)
-CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-  "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g" "-DCMAKE_C_FLAGS_RELWITHDEBINFO=-O1 -g" \
-  -DALLM_BUILD_FUZZ=ON -DALLM_BUILD_TESTS=OFF -DALLM_BUILD_BENCH=OFF "${launcher[@]}" >/dev/null
+scripts/configure-fuzz.sh
 cmake --build build-fuzz -j"$jobs" --target "${targets[@]}"
 
 work=$(mktemp -d)

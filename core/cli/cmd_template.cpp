@@ -10,6 +10,7 @@
 #include "allm/error.hpp"
 #include "allm/json_depth.hpp"
 #include "command.hpp"
+#include "context.hpp"
 
 namespace allm::cli {
 namespace {
@@ -104,6 +105,7 @@ int run_template(Args& args) {
   ChatTemplateSource source = find_chat_template(pos[0], name.value_or(""));
   ChatTemplate tpl = ChatTemplate::parse(source.text, source.origin);
   RenderOptions options;
+  options.limits = RenderLimits::from_config(host().config().merged());
   options.clock = parse_clock(now);
   json variables = json::object();
   apply_vars(vars, variables);

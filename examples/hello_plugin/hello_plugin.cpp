@@ -13,6 +13,7 @@ namespace {
 class HelloHandler final : public allm::MediaHandler {
  public:
   std::string describe() const override { return "hello (.hello files as UTF-8 text)"; }
+  allm::MediaKind kind() const override { return allm::MediaKind::text; }
 
   // 50 = a known extension (the convention in allm/media.hpp); 0 = not ours,
   // so every other file still goes to the handler that fits it.

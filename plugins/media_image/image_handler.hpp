@@ -12,6 +12,7 @@ class ImageHandler final : public MediaHandler {
   static constexpr uint64_t kMaxPixels = 32ull * 1024 * 1024;
 
   std::string describe() const override;
+  MediaKind kind() const override { return MediaKind::image; }
   // 100 when the bytes start with a PNG or JPEG signature, 50 for a .png,
   // .jpg or .jpeg name without one (so load() can say what is wrong), else 0.
   int score(const std::filesystem::path& path, std::span<const uint8_t> head) const override;

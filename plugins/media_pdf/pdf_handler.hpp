@@ -8,6 +8,7 @@ class PdfHandler final : public MediaHandler {
  public:
   PdfHandler();
   std::string describe() const override;
+  MediaKind kind() const override { return MediaKind::text; }
   // 100 when "%PDF-" appears in the first 1024 bytes, 50 for a .pdf name
   // without it (so load() can report the damage), else 0.
   int score(const std::filesystem::path& path, std::span<const uint8_t> head) const override;

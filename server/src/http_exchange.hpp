@@ -43,7 +43,9 @@ class Connection;
 class Exchange {
  public:
   // Holds the connection until the answer ends (even when the client left),
-  // so every exchange is finished and counted.
+  // so every exchange is finished and counted. A null `conn` makes a detached
+  // exchange (the request-parsing fuzz target): its answer is dropped, its
+  // status still recorded.
   Exchange(std::shared_ptr<Connection> conn, HttpRequest request, Headers extra_headers);
 
   const HttpRequest& request() const { return request_; }

@@ -259,6 +259,7 @@ Exchange::Exchange(std::shared_ptr<Connection> conn, HttpRequest request, Header
 
 void Exchange::post(std::string bytes, bool last) {
   auto conn = conn_;
+  if (!conn) return;  // detached (fuzzing): the answer has nowhere to go
   asio::post(conn->stream_.get_executor(),
              [conn, bytes = std::move(bytes), last]() mutable { conn->enqueue(std::move(bytes), last); });
 }
@@ -290,6 +291,10 @@ void Exchange::respond(int status, const std::string& content_type, std::string 
     std::lock_guard lock(mutex_);
     record_.status = status;
   }
+  if (!conn_) {  // detached (fuzzing): only the status is kept
+    complete_ = true;
+    return;
+  }
   auto& conn = conn_;
   const bool keep_alive = conn->exchange_keep_alive_ && !conn->server_.draining();
   std::string bytes = head(status, content_type, extra_headers_, headers, conn->server_.server_header(), keep_alive,
@@ -307,6 +312,7 @@ void Exchange::begin_stream(int status, const std::string& content_type, Headers
     std::lock_guard lock(mutex_);
     record_.status = status;
   }
+  if (!conn_) return;  // detached (fuzzing): only the status is kept
   auto& conn = conn_;
   const bool keep_alive = conn->exchange_keep_alive_ && !conn->server_.draining();
   headers.emplace_back("Cache-Control", "no-cache");

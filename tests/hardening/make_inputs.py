@@ -10,6 +10,7 @@ import os
 import shutil
 import struct
 import sys
+import zlib
 
 out, data = sys.argv[1], sys.argv[2]
 os.makedirs(out, exist_ok=True)
@@ -41,6 +42,13 @@ write("long_line.jinja", "{{ 1 }}" * 150000)
 write("deep_parens.jinja", "{{ " + "(" * 1000000 + "1" + ")" * 1000000 + " }}")
 # 10^6 nested arrays as the messages.
 write("deep_messages.json", "[" * 1000000 + "]" * 1000000)
+
+# --- templates for the config keys template.* (each fits the defaults, not the lowered key)
+write("steps_loop.jinja", "{% for i in range(100000) %}{% endfor %}ok")
+write("output_big.jinja", "{{ 'x' * 5000 }}")
+write("macro_deep.jinja",
+      "{% macro f(n) %}{% if n > 0 %}{{ f(n - 1) }}{% endif %}{% endmacro %}{{ f(50) }}ok")
+write("memory_big.jinja", "{% set s = 'x' * 100000 %}{{ s | length }}")
 
 
 # --- model directories: the tiny llama fixture with one hostile change each
@@ -80,6 +88,8 @@ model_variant("model_deep_config",
 model_variant("model_many_layers", edit_config=lambda c: c.update(num_hidden_layers=1000000000))
 model_variant("model_negative_eps", edit_config=lambda c: c.update(rms_norm_eps=-1e-5))
 model_variant("model_short_layer_types", edit_config=lambda c: c.update(layer_types=["full_attention"]))
+model_variant("model_template",
+              tokenizer_config=lambda c: c.update(chat_template="{% for m in messages %}{{ m.content }}{% endfor %}"))
 model_variant("model_deep_template",
               tokenizer_config=lambda c: c.update(chat_template=deep_list(60000, "{{ messages[0].content }}")))
 
@@ -108,3 +118,15 @@ header += gguf_string("x.huge") + struct.pack("<IIQ", 9, 0, 1 << 28)
 with open(os.path.join(out, "huge_array.gguf"), "wb") as f:
     f.write(header)
     f.truncate(len(header) + (1 << 28))
+
+
+# --- a PNG of 8192x4096 RGBA (128 MiB of pixels) in ~130 KB, for a model without vision
+def png_chunk(kind, body):
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
+
+
+width, height = 8192, 4096
+rows = (b"\0" + b"\0" * (4 * width)) * height
+with open(os.path.join(out, "big.png"), "wb") as f:
+    f.write(b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 6, 0, 0, 0)) +
+            png_chunk(b"IDAT", zlib.compress(rows, 9)) + png_chunk(b"IEND", b""))

@@ -151,3 +151,42 @@ TEST(JinjaBos, DoubledBosGuard) {
 }
 
 }  // namespace
+
+namespace {
+
+std::string config_error(const nlohmann::json& config) {
+  try {
+    allm::RenderLimits::from_config(config);
+  } catch (const allm::ConfigError& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+}  // namespace
+
+TEST(JinjaLimits, ConfigKeysSetTheLimits) {
+  const allm::RenderLimits defaults;
+  const allm::RenderLimits none = allm::RenderLimits::from_config(nlohmann::json::object());
+  EXPECT_EQ(none.max_steps, defaults.max_steps);
+  EXPECT_EQ(none.max_output_bytes, defaults.max_output_bytes);
+  const allm::RenderLimits set = allm::RenderLimits::from_config(
+      {{"template", {{"max_output_bytes", 111}, {"max_steps", 222}, {"max_depth", 33}, {"max_memory_bytes", 444}}}});
+  EXPECT_EQ(set.max_output_bytes, 111u);
+  EXPECT_EQ(set.max_steps, 222u);
+  EXPECT_EQ(set.max_depth, 33);
+  EXPECT_EQ(set.max_memory_bytes, 444u);
+  // One key set: the others keep their defaults.
+  const allm::RenderLimits one = allm::RenderLimits::from_config({{"template", {{"max_depth", 7}}}});
+  EXPECT_EQ(one.max_depth, 7);
+  EXPECT_EQ(one.max_steps, defaults.max_steps);
+}
+
+TEST(JinjaLimits, BadConfigValuesNameTheKey) {
+  EXPECT_THAT(config_error({{"template", {{"max_steps", 0}}}}), HasSubstr("template.max_steps: expected a positive integer"));
+  EXPECT_THAT(config_error({{"template", {{"max_memory_bytes", -5}}}}), HasSubstr("template.max_memory_bytes"));
+  EXPECT_THAT(config_error({{"template", {{"max_output_bytes", "big"}}}}), HasSubstr("template.max_output_bytes"));
+  EXPECT_THAT(config_error({{"template", {{"max_depth", 1.5}}}}), HasSubstr("template.max_depth"));
+  // max_depth is an int: a value past its range is refused, not wrapped.
+  EXPECT_THAT(config_error({{"template", {{"max_depth", 4294967296}}}}), HasSubstr("template.max_depth"));
+}

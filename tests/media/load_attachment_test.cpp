@@ -106,6 +106,7 @@ class ThrowingHandler : public allm::MediaHandler {
  public:
   explicit ThrowingHandler(bool in_score) : in_score_(in_score) {}
   std::string describe() const override { return "throws"; }
+  allm::MediaKind kind() const override { return allm::MediaKind::text; }
   int score(const std::filesystem::path&, std::span<const uint8_t>) const override {
     if (in_score_) throw std::out_of_range("vector::at out of range");
     return 1000;

@@ -18,6 +18,7 @@ namespace {
 class TestText : public allm::MediaHandler {
  public:
   std::string describe() const override { return "test text (.txt)"; }
+  allm::MediaKind kind() const override { return allm::MediaKind::text; }
   int score(const std::filesystem::path& p, std::span<const uint8_t>) const override {
     return allm::lower_extension(p) == "txt" ? 50 : 0;
   }
@@ -32,16 +33,19 @@ class TestText : public allm::MediaHandler {
 class TestImage : public allm::MediaHandler {
  public:
   std::string describe() const override { return "test image (.img)"; }
+  allm::MediaKind kind() const override { return allm::MediaKind::image; }
   int score(const std::filesystem::path& p, std::span<const uint8_t>) const override {
     return allm::lower_extension(p) == "img" ? 50 : 0;
   }
   allm::MediaContent load(const std::filesystem::path& p, std::span<const uint8_t>) const override {
+    ++decoded;
     allm::MediaContent c;
     c.kind = allm::MediaKind::image;
     c.source = p;
     c.image = {{128}, 1, 1, 1};
     return c;
   }
+  mutable int decoded = 0;  // load() calls: an image refused for want of vision is never decoded
 };
 
 class Attachments : public ::testing::Test {
@@ -107,6 +111,7 @@ TEST_F(Attachments, ImageWithoutVisionIsRefused) {
     EXPECT_NE(m.find("photo.img: this model does not support images"), std::string::npos) << m;
   }
   EXPECT_EQ(p.calls, 0);
+  EXPECT_EQ(image_.decoded, 0) << "the image was decoded before the model's vision support was checked";
 }
 
 TEST_F(Attachments, ImageWithVisionIsPassedAlong) {
@@ -120,6 +125,7 @@ TEST_F(Attachments, ImageWithVisionIsPassedAlong) {
   EXPECT_EQ(p.last_request.images[0].message_index, 0u);
   EXPECT_EQ(p.last_request.images[0].media.image.pixels, std::vector<uint8_t>{128});
   EXPECT_EQ(p.last_request.messages[0].content, "look");
+  EXPECT_EQ(image_.decoded, 1);
 }
 
 TEST_F(Attachments, LimitsComeFromTheProvider) {

@@ -44,6 +44,7 @@ LocalProvider::LocalProvider(const json& options) : Provider(media_limits_of(opt
   const json opts = options.is_object() ? options : json::object();
   config_ = opts.value("config", json::object());
   if (!config_.is_object()) throw InvalidArgumentError("local provider options.config: expected an object");
+  render_limits_ = RenderLimits::from_config(config_);
   if (config_.contains("generation")) config_params_ = GenerationParams::from_json(config_["generation"], "config.generation");
   context_option_ = option_int(opts, "context_length", "options");
   if (!context_option_) context_option_ = option_int(config_, "context_length", "config");
@@ -155,7 +156,7 @@ Capabilities LocalProvider::capabilities() const {
 RenderedPrompt LocalProvider::render(const GenerateRequest& request) {
   PreparedRequest p = prepare(request);
   auto m = model_for(p.model.empty() ? default_spec_ : p.model);
-  return render_prompt(*m, p.messages, p.tools, raw_);
+  return render_prompt(*m, p.messages, p.tools, raw_, render_limits_);
 }
 
 Provider::PromptPreview LocalProvider::preview_prompt(const GenerateRequest& request) {
@@ -184,7 +185,7 @@ GenerateResponse LocalProvider::do_generate(const PreparedRequest& request, cons
       request.params, params_from_model_defaults(m->checkpoint.generation), config_params_);
   const int64_t ctx = context_length_of(*m);
   const size_t reserve = static_cast<size_t>(std::min<int64_t>(params.max_tokens, std::max<int64_t>(1, ctx / 2)));
-  const FittedPrompt prompt = fit_prompt(*m, request, raw_, static_cast<size_t>(ctx), reserve);
+  const FittedPrompt prompt = fit_prompt(*m, request, raw_, static_cast<size_t>(ctx), reserve, render_limits_);
   if (show_prompt_)
     std::cerr << "--- prompt (" << prompt.ids.size() << " tokens) ---\n" << prompt.text << "\n--- end of prompt ---\n";
 

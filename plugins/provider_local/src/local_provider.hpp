@@ -27,6 +27,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "allm/chat_template.hpp"
 #include "allm/kv_cache.hpp"
 #include "allm/grammar.hpp"
 #include "allm/provider.hpp"
@@ -94,6 +95,7 @@ class LocalProvider : public Provider {
   uint64_t prompt_cache_bytes_ = 0;  // shared snapshots kept; 0: not shared
   KVType kv_type_ = KVType::f32;
   bool raw_ = false;
+  RenderLimits render_limits_;  // config template.*
   bool show_prompt_ = false;
   std::string default_spec_;
 

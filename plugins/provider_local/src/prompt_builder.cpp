@@ -35,7 +35,7 @@ nlohmann::ordered_json template_message(const Message& m) {
 }  // namespace
 
 RenderedPrompt render_prompt(const EngineModel& model, const std::vector<Message>& messages,
-                             const nlohmann::json& tools, bool raw) {
+                             const nlohmann::json& tools, bool raw, const RenderLimits& limits) {
   RenderedPrompt out;
   bool add_special = true;
   if (raw) {
@@ -50,7 +50,9 @@ RenderedPrompt render_prompt(const EngineModel& model, const std::vector<Message
     if (tools.is_array() && !tools.empty()) req.tools = nlohmann::ordered_json::parse(tools.dump());
     req.add_generation_prompt = messages.empty() || messages.back().role != "assistant";
     req.variables = {{"bos_token", model.bos_token}, {"eos_token", model.eos_token}};
-    out.text = render_chat(*model.chat_template, req);
+    RenderOptions options;
+    options.limits = limits;
+    out.text = render_chat(*model.chat_template, req, options);
     add_special = !rendered_starts_with_bos(out.text, model.bos_token);
   }
   out.ids = model.tokenizer->encode(out.text, add_special);
@@ -60,14 +62,14 @@ RenderedPrompt render_prompt(const EngineModel& model, const std::vector<Message
 }
 
 FittedPrompt fit_prompt(const EngineModel& model, const PreparedRequest& request, bool raw, size_t context_length,
-                        size_t reserve) {
+                        size_t reserve, const RenderLimits& limits) {
   FittedPrompt out;
   std::vector<Message> messages = request.messages;
   const size_t keep_prefix = model.tokenizer->bos_id() && model.tokenizer->adds_bos() ? 1 : 0;
   out.ids = fit_to_context(
       messages, request.truncation, context_length, reserve,
       [&](const std::vector<Message>& msgs) {
-        RenderedPrompt r = render_prompt(model, msgs, request.tools, raw);
+        RenderedPrompt r = render_prompt(model, msgs, request.tools, raw, limits);
         out.text = std::move(r.text);
         return r.ids;
       },

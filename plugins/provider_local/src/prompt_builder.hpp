@@ -22,9 +22,9 @@ struct RenderedPrompt {
 // raw: no template; message contents are joined by blank lines and encoded
 // with the tokenizer's special tokens (e.g. BOS). Otherwise the template is
 // rendered and encoded; the tokenizer adds BOS only when the rendered text
-// does not already start with it.
+// does not already start with it, within `limits` (config template.*).
 RenderedPrompt render_prompt(const EngineModel& model, const std::vector<Message>& messages,
-                             const nlohmann::json& tools, bool raw);
+                             const nlohmann::json& tools, bool raw, const RenderLimits& limits);
 
 // The request's conversation rendered and fitted into `context_length`
 // tokens, leaving `reserve` for the reply (request.truncation decides how:
@@ -35,7 +35,7 @@ struct FittedPrompt {
   size_t dropped_messages = 0;
 };
 FittedPrompt fit_prompt(const EngineModel& model, const PreparedRequest& request, bool raw, size_t context_length,
-                        size_t reserve);
+                        size_t reserve, const RenderLimits& limits);
 
 // Whether the template renders tool specs (it mentions `tools`).
 bool template_uses_tools(const EngineModel& model);

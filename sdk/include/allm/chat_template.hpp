@@ -40,6 +40,12 @@ struct RenderLimits {
   uint64_t max_steps = 50'000'000;       // statements executed + loop iterations + calls
   int max_depth = 200;                   // nested macro calls / expression evaluation
   size_t max_memory_bytes = 256u << 20;  // strings, list/dict slots and output held at once, context included
+
+  // The defaults above, overridden by the merged config's `template.*` keys
+  // (max_output_bytes, max_steps, max_depth, max_memory_bytes; absent keys keep
+  // their default). A value that is not a positive integer throws ConfigError
+  // naming the key.
+  static RenderLimits from_config(const nlohmann::json& config);
 };
 
 struct RenderOptions {

@@ -5,6 +5,7 @@
 // a file (load_attachment); docs/media.md describes the formats and errors.
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -53,6 +54,10 @@ class MediaHandler {
   // Human-readable summary for error messages and `allm plugins`: e.g.
   // "text (.txt .md .json ... and other UTF-8 text)".
   virtual std::string describe() const = 0;
+  // What load() produces. The host asks before load() runs, so a file the
+  // caller cannot use (an image for a model without vision) is refused before
+  // its pixels are decoded.
+  virtual MediaKind kind() const = 0;
   // How well this handler fits the file: 0 = not at all. `head` holds the
   // first kMediaSniffBytes bytes (fewer for a short file). Convention: 100 for
   // a matching magic number, 50 for a known extension, 10 for a content guess.
@@ -79,10 +84,15 @@ struct NamedMediaHandler {
 // accepts (the message lists the handlers and says when the file is binary).
 // A handler that throws anything but an allm::Error from score(), load() or
 // describe() is reported as a MediaError naming the handler, its plugin and file.
-MediaContent load_attachment(const std::filesystem::path& path, const MediaLimits& limits = {});
+// `before_load`, when set, is called with the chosen handler's kind() before
+// its load() runs; it throws to refuse the file (Provider: an image for a model
+// without vision).
+using AttachmentCheck = std::function<void(MediaKind kind, const std::filesystem::path& path)>;
+MediaContent load_attachment(const std::filesystem::path& path, const MediaLimits& limits = {},
+                             const AttachmentCheck& before_load = {});
 // Same, choosing among `handlers` only (tests, embedders with their own set).
 MediaContent load_attachment(const std::filesystem::path& path, const MediaLimits& limits,
-                             const std::vector<NamedMediaHandler>& handlers);
+                             const std::vector<NamedMediaHandler>& handlers, const AttachmentCheck& before_load = {});
 // Every media handler in the Registry.
 std::vector<NamedMediaHandler> registered_media_handlers();
 

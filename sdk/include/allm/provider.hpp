@@ -388,5 +388,7 @@ std::shared_ptr<Provider> create_provider(const std::string& name, const nlohman
 // Throws MediaError "this model does not support images" naming the file when
 // `media` is an image and the capabilities have no vision.
 void require_vision(const Capabilities& caps, const MediaContent& media);
+// The same check from a handler's kind, before the file is decoded.
+void require_vision(const Capabilities& caps, MediaKind kind, const std::filesystem::path& source);
 
 }  // namespace allm

@@ -1,6 +1,9 @@
 // The public ChatTemplate API over the interpreter.
 #include "allm/chat_template.hpp"
 
+#include <limits>
+#include <type_traits>
+
 #include "allm/error.hpp"
 #include "jinja/interpreter.hpp"
 #include "jinja/parser.hpp"
@@ -31,6 +34,27 @@ std::string ChatTemplate::render(const nlohmann::ordered_json& context, const Re
   }
   jinja::Interpreter interpreter(program_, options);
   return interpreter.render(ctx);
+}
+
+RenderLimits RenderLimits::from_config(const nlohmann::json& config) {
+  RenderLimits limits;
+  auto section = config.find("template");
+  if (section == config.end() || !section->is_object()) return limits;
+  // Each key must be a positive integer that fits its field.
+  auto read = [&](const char* key, auto& field) {
+    auto it = section->find(key);
+    if (it == section->end() || it->is_null()) return;
+    using Field = std::remove_reference_t<decltype(field)>;
+    if (!it->is_number_integer() || it->get<int64_t>() <= 0 ||
+        it->get<uint64_t>() > static_cast<uint64_t>(std::numeric_limits<Field>::max()))
+      throw ConfigError(std::string("template.") + key + ": expected a positive integer, got " + it->dump());
+    field = static_cast<Field>(it->get<uint64_t>());
+  };
+  read("max_output_bytes", limits.max_output_bytes);
+  read("max_steps", limits.max_steps);
+  read("max_depth", limits.max_depth);
+  read("max_memory_bytes", limits.max_memory_bytes);
+  return limits;
 }
 
 std::string render_chat(const ChatTemplate& tpl, const ChatRequest& request, const RenderOptions& options) {

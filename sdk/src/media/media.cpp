@@ -40,8 +40,8 @@ std::vector<NamedMediaHandler> registered_media_handlers() {
   return out;
 }
 
-MediaContent load_attachment(const fs::path& path, const MediaLimits& limits) {
-  return load_attachment(path, limits, registered_media_handlers());
+MediaContent load_attachment(const fs::path& path, const MediaLimits& limits, const AttachmentCheck& before_load) {
+  return load_attachment(path, limits, registered_media_handlers(), before_load);
 }
 
 namespace {
@@ -84,7 +84,7 @@ std::string handler_list(const std::vector<NamedMediaHandler>& handlers, const f
 }  // namespace
 
 MediaContent load_attachment(const fs::path& path, const MediaLimits& limits,
-                             const std::vector<NamedMediaHandler>& handlers) {
+                             const std::vector<NamedMediaHandler>& handlers, const AttachmentCheck& before_load) {
   std::error_code ec;
   auto status = fs::status(path, ec);
   if (ec || !fs::exists(status)) fail(path, "cannot attach: no such file");
@@ -137,6 +137,9 @@ MediaContent load_attachment(const fs::path& path, const MediaLimits& limits,
                                   : "no media handler accepts this file type") +
                    " (" + handler_list(handlers, path) + ")");
   }
+  // Refused before load(): decoding an image only to drop it can cost far
+  // more memory than the file's size.
+  if (before_load) before_load(call_handler(*best, path, "kind()", [&] { return best->handler->kind(); }), path);
   MediaContent content = call_handler(*best, path, "load()", [&] { return best->handler->load(path, bytes); });
   content.handler = best->name;
   if (content.source.empty()) content.source = path;

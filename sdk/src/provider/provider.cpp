@@ -43,12 +43,14 @@ void require_utf8(const std::string& text, const std::string& what) {
 
 }  // namespace
 
-void require_vision(const Capabilities& caps, const MediaContent& media) {
-  if (media.kind == MediaKind::image && !caps.vision) {
+void require_vision(const Capabilities& caps, MediaKind kind, const std::filesystem::path& source) {
+  if (kind == MediaKind::image && !caps.vision) {
     std::string which = caps.model.empty() ? "" : " (model '" + caps.model + "' has no vision support)";
-    throw MediaError(media.source.string() + ": this model does not support images" + which);
+    throw MediaError(source.string() + ": this model does not support images" + which);
   }
 }
+
+void require_vision(const Capabilities& caps, const MediaContent& media) { require_vision(caps, media.kind, media.source); }
 
 Provider::PromptPreview Provider::preview_prompt(const GenerateRequest&) {
   throw UnsupportedError("this provider does not expose its prompts (no prompt_inspection)");
@@ -101,14 +103,20 @@ PreparedRequest Provider::prepare(const GenerateRequest& request) const {
   }
 
   std::optional<Capabilities> caps;  // asked for only when an image shows up
+  // Checked from the handler's kind, before the image is decoded.
+  const AttachmentCheck vision_first = [&](MediaKind kind, const std::filesystem::path& path) {
+    if (kind != MediaKind::image) return;
+    if (!caps) caps = capabilities();
+    require_vision(*caps, kind, path);
+  };
   for (size_t i = 0; i < out.messages.size(); ++i) {
     Message& m = out.messages[i];
     std::vector<std::string> texts;
     for (auto& path : m.attachments) {
-      MediaContent media = load_attachment(path, media_limits_);
+      MediaContent media = load_attachment(path, media_limits_, vision_first);
       if (media.kind == MediaKind::image) {
         if (!caps) caps = capabilities();
-        require_vision(*caps, media);
+        require_vision(*caps, media);  // a handler's load() may still produce another kind than it said
         out.images.push_back({i, std::move(media)});
       } else {
         texts.push_back(std::move(media.text));

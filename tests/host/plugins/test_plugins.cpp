@@ -8,7 +8,7 @@ namespace {
 struct Dummy {
   int value = 42;
 };
-Dummy impl;
+[[maybe_unused]] Dummy impl;  // unused by the variants with broken descriptors
 }  // namespace
 
 #if defined(TEST_PLUGIN_GOOD_A)

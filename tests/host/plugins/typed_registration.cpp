@@ -14,6 +14,7 @@ struct PlainStruct {  // what examples/hello_plugin once registered as a media h
 class Handler final : public allm::MediaHandler {
  public:
   std::string describe() const override { return "test"; }
+  allm::MediaKind kind() const override { return allm::MediaKind::text; }
   int score(const std::filesystem::path&, std::span<const uint8_t>) const override { return 0; }
   allm::MediaContent load(const std::filesystem::path&, std::span<const uint8_t>) const override { return {}; }
 };
