@@ -25,6 +25,7 @@ declare -A corpus=(
   [fuzz_safetensors]=fuzz/safetensors/corpus
   [fuzz_tokenizer]=fuzz/tokenizer/corpus
   [fuzz_provider_request]=fuzz/provider/corpus
+  [fuzz_server_request]=fuzz/server/corpus
   [fuzz_media_text]=fuzz/media/corpus_text
   [fuzz_media_image]=fuzz/media/corpus_image
   [fuzz_media_pdf]=fuzz/media/corpus_pdf
@@ -33,7 +34,7 @@ declare -A extra=([fuzz_jinja]="-dict=fuzz/jinja/jinja.dict")
 # runs per target in the deterministic mode: ~10 s at each target's speed on CI
 declare -A runs=(
   [fuzz_gguf]=80000 [fuzz_grammar]=12000 [fuzz_jinja]=25000 [fuzz_safetensors]=70000
-  [fuzz_tokenizer]=7000 [fuzz_provider_request]=200000 [fuzz_media_text]=400000
+  [fuzz_tokenizer]=7000 [fuzz_provider_request]=200000 [fuzz_server_request]=20000 [fuzz_media_text]=400000
   [fuzz_media_image]=400000 [fuzz_media_pdf]=3000 [fuzz_tool_calls]=15000
 )
 

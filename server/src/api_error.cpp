@@ -75,20 +75,24 @@ std::string anthropic_type(const ApiError& e) {
 
 std::string error_body(ApiFlavor flavor, const ApiError& e) {
   using nlohmann::json;
+  // Messages quote what the client sent (a model name, the bytes around a
+  // JSON syntax error), which need not be UTF-8: a plain dump() would throw
+  // while answering the error, out of the router, and end the server
+  // (found by fuzz_server_request). Bad bytes become U+FFFD.
+  const auto dump = [](const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); };
   switch (flavor) {
     case ApiFlavor::anthropic:
-      return json{{"type", "error"}, {"error", {{"type", anthropic_type(e)}, {"message", e.message}}}}.dump();
+      return dump(json{{"type", "error"}, {"error", {{"type", anthropic_type(e)}, {"message", e.message}}}});
     case ApiFlavor::ollama:
-      return json{{"error", e.message}}.dump();
+      return dump(json{{"error", e.message}});
     case ApiFlavor::openai:
     default: {
       const std::string code = openai_code(e);
-      return json{{"error",
-                   {{"message", e.message},
-                    {"type", openai_type(e)},
-                    {"param", e.param.empty() ? json(nullptr) : json(e.param)},
-                    {"code", code.empty() ? json(nullptr) : json(code)}}}}
-          .dump();
+      return dump(json{{"error",
+                        {{"message", e.message},
+                         {"type", openai_type(e)},
+                         {"param", e.param.empty() ? json(nullptr) : json(e.param)},
+                         {"code", code.empty() ? json(nullptr) : json(code)}}}});
     }
   }
 }

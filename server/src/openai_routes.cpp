@@ -80,7 +80,8 @@ json call_json(const tools::ToolCall& c, const std::string& id) {
   return {{"id", id}, {"type", "function"}, {"function", {{"name", c.name}, {"arguments", c.arguments}}}};
 }
 
-std::string sse(const json& j) { return "data: " + j.dump() + "\n\n"; }
+// Model text is not always whole UTF-8 (a byte-fallback token): replaced, never thrown.
+std::string sse(const json& j) { return "data: " + j.dump(-1, ' ', false, json::error_handler_t::replace) + "\n\n"; }
 
 // What the client asked for beyond the prompt: choices, log-probabilities,
 // streaming.
@@ -129,7 +130,10 @@ struct ChoiceSet {
   std::vector<bool> role_sent;
   size_t done = 0;
   bool failed = false, opened = false;
-  std::vector<std::shared_ptr<InferenceJob>> jobs;  // to cancel the others when one fails
+  // To cancel the others when one fails. Their tokens, not the jobs: a job's
+  // callbacks hold this set, so holding the jobs here was a reference cycle
+  // that leaked every completion request (found by fuzz_server_request).
+  std::vector<CancellationToken> cancels;
 };
 
 // Runs a chat or text completion (n choices), whole or streamed.
@@ -299,7 +303,7 @@ void run_completion(ServerContext& ctx, const std::shared_ptr<Exchange>& ex, Inf
       std::lock_guard lock(set->mutex);
       if (set->failed) return;
       set->failed = true;  // one failed choice fails the request; the others stop
-      for (auto& other : set->jobs) other->cancel.cancel();
+      for (auto& other : set->cancels) other.cancel();
       const ApiError err = to_api_error(e);
       if (set->opened) {  // mid-stream: an error event, then the end
         ex->write("data: " + error_body(ApiFlavor::openai, err) + "\n\n");
@@ -311,14 +315,14 @@ void run_completion(ServerContext& ctx, const std::shared_ptr<Exchange>& ex, Inf
     };
     {
       std::lock_guard lock(set->mutex);
-      set->jobs.push_back(job);
+      set->cancels.push_back(job->cancel);
     }
     try {
       submit_job(ctx, *ex, job);
     } catch (...) {  // the queue is full: the choices already queued are cancelled
       std::lock_guard lock(set->mutex);
       set->failed = true;
-      for (auto& other : set->jobs) other->cancel.cancel();
+      for (auto& other : set->cancels) other.cancel();
       if (i == 0) throw;
       send_error(*ex, ApiFlavor::openai, to_api_error(std::current_exception()));
       return;
