@@ -34,7 +34,7 @@ declare -A extra=([fuzz_jinja]="-dict=fuzz/jinja/jinja.dict")
 # runs per target in the deterministic mode: ~10 s at each target's speed on CI
 declare -A runs=(
   [fuzz_gguf]=80000 [fuzz_grammar]=12000 [fuzz_jinja]=25000 [fuzz_safetensors]=70000
-  [fuzz_tokenizer]=7000 [fuzz_provider_request]=200000 [fuzz_server_request]=20000 [fuzz_media_text]=400000
+  [fuzz_tokenizer]=7000 [fuzz_provider_request]=200000 [fuzz_server_request]=60000 [fuzz_media_text]=400000
   [fuzz_media_image]=400000 [fuzz_media_pdf]=3000 [fuzz_tool_calls]=15000
 )
 
