@@ -1,10 +1,23 @@
 #pragma once
 // The compute layer architectures build on. Every op goes through a Backend
-// object (the CPU one here; a GPU backend would implement the same interface),
-// activations are F32 row-major [tokens, features], and weights stay in their
-// stored format (see weight_format.hpp).
+// object (the CPU one here; a GPU backend plugin implements the same
+// interface), activations are F32 row-major [tokens, features], and weights
+// stay in their stored format (see weight_format.hpp) or whatever layout the
+// backend made them resident in.
+//
+// Backend memory: every pointer an op reads or writes (activations, scratch,
+// KV blocks, token ids, positions, rope tables, norm weights, biases, sinks)
+// points into memory the backend allocated (alloc), filled by upload or by
+// ops and read back by download. The host never dereferences it: for a GPU
+// backend it is device memory. Descriptors (LinearJob, AttentionSeq,
+// KVAppendSeq, a KVLayerView's block table, RopeConfig) are host structs
+// holding backend pointers; a backend copies what it needs of them before
+// the op returns. docs/engine.md has the whole contract.
+#include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "allm/kv_format.hpp"
@@ -21,7 +34,7 @@ class ThreadPool;
 //                 gate * sigmoid(1.702 * gate) * (up + 1)
 enum class Activation { silu, gelu_tanh, swiglu_clamped };
 
-// Rotary position embedding settings of one layer kind.
+// Rotary position embedding settings of one layer kind (a host descriptor).
 struct RopeConfig {
   int64_t rotary_dim = 0;      // leading dims of each head that rotate (partial rotary)
   bool interleaved = false;    // pairs (2i, 2i+1) (GPT-J/GGUF) instead of (i, i+d/2) (NeoX/HF)
@@ -29,17 +42,12 @@ struct RopeConfig {
   float attention_scale = 1;   // multiplies cos/sin (YaRN's attention factor; 1 otherwise)
 };
 
-// cos/sin of every (token, frequency) of one forward call.
-struct RopeTable {
-  int64_t tokens = 0, half = 0;
-  std::vector<float> cos, sin;  // [tokens][half]
-};
-
 // One layer's keys and values of one sequence, stored in blocks of `block`
 // positions (a KVPool's layout): block i holds positions [i*block, (i+1)*block),
 // and the key row of kv head g at position p starts at byte
 // blocks[p / block] + k_offset + g * head_stride + (p % block) * row_bytes
 // (values: v_offset); rows are head_dim values of `type` (kv_format.hpp).
+// `blocks` is a host array of block addresses in backend memory.
 struct KVLayerView {
   uint8_t* const* blocks = nullptr;
   int64_t k_offset = 0, v_offset = 0;
@@ -65,12 +73,51 @@ struct AttentionSeq {
   KVLayerView kv;
 };
 
+// One sequence's new keys and values ([n][kv_heads][head_dim] each), to be
+// stored at positions pos0 .. pos0 + n - 1 of its cache layer `kv`.
+struct KVAppendSeq {
+  const float* k = nullptr;
+  const float* v = nullptr;
+  int64_t n = 0, pos0 = 0;
+  KVLayerView kv;
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
   virtual const char* name() const = 0;
   virtual int threads() const = 0;
 
+  // ---- memory ---------------------------------------------------------------
+  // `bytes` of backend memory, 64-byte aligned, contents undefined;
+  // OutOfMemoryError when the backend cannot supply them. alloc/free may be
+  // called from any thread; every other call of a backend comes from one
+  // thread at a time.
+  virtual void* alloc(size_t bytes) = 0;
+  virtual void free(void* p) noexcept = 0;
+  // Host <-> backend copies, complete when they return (ordered after every
+  // op issued before them).
+  virtual void upload(void* dst, const void* host_src, size_t bytes) = 0;
+  virtual void download(void* host_dst, const void* src, size_t bytes) = 0;
+  // Within backend memory.
+  virtual void copy(void* dst, const void* src, size_t bytes) = 0;
+  virtual void zero(void* dst, size_t bytes) = 0;
+  // Backends with the same domain can use each other's memory ("host" for
+  // the CPU backend; a GPU backend names its device). A KV pool made for one
+  // domain cannot serve a model running in another.
+  virtual std::string memory_domain() const = 0;
+
+  // ---- weights, once at model load ------------------------------------------
+  // A weight matrix (or embedding table) made resident: the returned Tensor
+  // is what the model passes to linear/linear_group/embedding from then on;
+  // its shape and dtype are the input's, its pointers are the backend's (any
+  // layout it likes; the host never reads them). The CPU backend returns `w`
+  // itself (GGUF blocks were already interleaved at load). Memory stays until
+  // release_resident(returned tensor).
+  virtual Tensor make_resident(const Tensor& w) = 0;
+  virtual void release_resident(const Tensor& resident) noexcept = 0;
+
+  // ---- ops (all pointers: backend memory) -----------------------------------
   // y[t] = W x[t] (+ bias) for t < n; W is [out, in] in any registered format.
   virtual void linear(const Tensor& w, const float* x, int64_t n, float* y, const float* bias = nullptr) = 0;
   // Several products of the same input in one parallel pass (q/k/v, gate/up):
@@ -86,9 +133,17 @@ class Backend {
   // out[t] = x[t] / rms(x[t]) * (w or 1 + w); x and out may alias.
   virtual void rms_norm(const float* x, const float* w, int64_t n, int64_t dim, float eps, bool plus_one,
                         float* out) = 0;
-  // Rotates the first rope.rotary_dim dims of each head in place; x is [n][heads][head_dim].
+  // table[t] = cos(positions[t] * f_i) * scale for the rope.rotary_dim/2
+  // frequencies f_i, then the sines likewise: n rows of rotary_dim floats.
+  // Angles are F32 products of the position and the frequency (the reference's rounding).
+  virtual void rope_table(const RopeConfig& rope, const int64_t* positions, int64_t n, float* table) = 0;
+  // Rotates the first rope.rotary_dim dims of each head in place; x is
+  // [n][heads][head_dim], table is rope_table's for the same n tokens.
   virtual void rope(float* x, int64_t n, int64_t heads, int64_t head_dim, const RopeConfig& rope,
-                    const RopeTable& table) = 0;
+                    const float* table) = 0;
+  // Encodes each sequence's new key and value rows into its blocks (the
+  // blocks are the sequence's own: shared ones were copied before).
+  virtual void kv_append(const KVAppendSeq* seqs, int64_t count, int64_t kv_heads, int64_t head_dim) = 0;
   // For every sequence s and token t: out = softmax(q K^T * scale) V over the
   // cached positions of s visible to position pos0 + t (causal, windowed).
   virtual void attention(const AttentionSeq* seqs, int64_t count, const AttentionParams& p) = 0;
@@ -102,21 +157,73 @@ class Backend {
   virtual void softcap(float* x, int64_t count, float cap) = 0;
   // x *= factor (Granite's residual and logits multipliers)
   virtual void scale(float* x, int64_t count, float factor) = 0;
+  // out[i] = src[rows[i]] for i < count; rows of `dim` floats.
+  virtual void gather_rows(const float* src, const int32_t* rows, int64_t count, int64_t dim, float* out) = 0;
+  // Mixture-of-experts routing of n tokens: softmax over each row of
+  // logits ([n][experts]), the top_k experts by probability (ties: the lower
+  // index; chosen[t*top_k + j] in decreasing order), their probabilities in
+  // weights[t*top_k + j], divided by their sum when `renormalize`.
+  virtual void moe_route(const float* logits, int64_t n, int64_t experts, int64_t top_k, bool renormalize,
+                         int32_t* chosen, float* weights) = 0;
+  // Adds one expert's outputs into the tokens that chose it: for i < count,
+  // with slot s = slots[i] (an index into moe_route's tables),
+  // out[s / top_k] += weights[s] * src[i], in order of i.
+  virtual void moe_combine(const float* src, const int32_t* slots, int64_t count, int64_t dim, int64_t top_k,
+                           const float* weights, float* out) = 0;
+};
+
+// Backend memory owned by one object, freed through its backend.
+class BackendBuffer {
+ public:
+  BackendBuffer() = default;
+  BackendBuffer(Backend& backend, size_t bytes) : backend_(&backend), bytes_(bytes) {
+    if (bytes) data_ = backend.alloc(bytes);
+  }
+  ~BackendBuffer() { reset(); }
+  BackendBuffer(BackendBuffer&& o) noexcept
+      : backend_(o.backend_), data_(std::exchange(o.data_, nullptr)), bytes_(std::exchange(o.bytes_, 0)) {}
+  BackendBuffer& operator=(BackendBuffer&& o) noexcept {
+    if (this != &o) {
+      reset();
+      backend_ = o.backend_;
+      data_ = std::exchange(o.data_, nullptr);
+      bytes_ = std::exchange(o.bytes_, 0);
+    }
+    return *this;
+  }
+  BackendBuffer(const BackendBuffer&) = delete;
+  BackendBuffer& operator=(const BackendBuffer&) = delete;
+
+  void* data() const noexcept { return data_; }
+  size_t size() const noexcept { return bytes_; }
+  // The buffer's address plus `byte_offset`, typed (backend memory: never dereferenced by the host).
+  template <class T>
+  T* at(size_t byte_offset) const noexcept {
+    return reinterpret_cast<T*>(static_cast<uint8_t*>(data_) + byte_offset);
+  }
+  void reset() noexcept {
+    if (data_) backend_->free(data_);
+    data_ = nullptr;
+    bytes_ = 0;
+  }
+
+ private:
+  Backend* backend_ = nullptr;
+  void* data_ = nullptr;
+  size_t bytes_ = 0;
 };
 
 // The CPU backend: SIMD kernels picked by CPUID, a persistent thread pool of
-// `threads` threads (0: physical cores).
+// `threads` threads (0: physical cores); its memory is host memory.
 std::shared_ptr<Backend> make_cpu_backend(int threads = 0);
+// A process-wide CPU backend of one thread: host memory for KV pools made
+// without a backend.
+std::shared_ptr<Backend> host_backend();
 
 // Name of the SIMD kernel table in use ("avx512", "avx2", "neon", "scalar").
 const char* cpu_kernel_name();
 
-// Fills `table` for positions [pos0, pos0 + n). Reuses its storage.
-void compute_rope_table(const RopeConfig& rope, int64_t pos0, int64_t n, RopeTable& table);
-// Fills `table` for the n positions listed (tokens of several sequences).
-void compute_rope_table(const RopeConfig& rope, const int64_t* positions, int64_t n, RopeTable& table);
-
-// Widens a (small) tensor such as a norm weight or bias to F32.
+// Widens a (small) host tensor such as a norm weight or bias to F32.
 std::vector<float> to_f32(const Tensor& t);
 
 }  // namespace allm

@@ -3,8 +3,9 @@
 // kv_pool.hpp). A cache made by Model::make_cache has a private pool without
 // a budget; caches made from a shared pool (KVCache(pool)) draw on its budget,
 // and `fork` starts a sequence that shares a prefix's blocks copy-on-write (a
-// prompt cache). Keys and values are F32. `truncate` drops a suffix so a
-// session can rewind and reuse a prefix; destroying the cache frees its blocks.
+// prompt cache). `truncate` drops a suffix so a session can rewind and reuse
+// a prefix; destroying the cache frees its blocks. The blocks live in the
+// pool's backend memory: copies and session save/load go through the backend.
 #include <cstdint>
 #include <memory>
 #include <vector>
@@ -15,8 +16,10 @@ namespace allm {
 
 class KVCache {
  public:
-  // A sequence in its own pool (no budget), `initial_capacity` positions preallocated.
-  KVCache(int64_t layers, int64_t kv_heads, int64_t head_dim, int64_t max_positions, int64_t initial_capacity);
+  // A sequence in its own pool (no budget, F32, blocks in `backend`'s memory;
+  // null: host memory), `initial_capacity` positions preallocated.
+  KVCache(int64_t layers, int64_t kv_heads, int64_t head_dim, int64_t max_positions, int64_t initial_capacity,
+          std::shared_ptr<Backend> backend = nullptr);
   // An empty sequence drawing blocks from `pool`.
   explicit KVCache(std::shared_ptr<KVPool> pool);
   ~KVCache();

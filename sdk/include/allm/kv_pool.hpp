@@ -7,6 +7,9 @@
 // so a fork shares its parent's prefix and copies a block only when it writes
 // into a shared one (copy-on-write). The pool never holds more than its byte
 // budget: taking a block past it throws OutOfMemoryError naming the sizes.
+// Blocks live in a Backend's memory (device memory for a GPU backend, host
+// memory for the CPU's): the pool and KVCache only move them through the
+// backend (alloc, copy, upload, download), never through host pointers.
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -16,6 +19,8 @@
 #include "allm/kv_format.hpp"
 
 namespace allm {
+
+class Backend;
 
 // "4096", "512M", "4GiB", "1.5G" (K/M/G/T, with or without "iB"/"B"; powers
 // of 1024) -> bytes; InvalidArgumentError naming `what` otherwise.
@@ -31,13 +36,17 @@ class KVPool {
  public:
   static constexpr int64_t kDefaultBlockPositions = 16;
 
-  // budget_bytes 0: no limit beyond the memory of the machine.
+  // budget_bytes 0: no limit beyond the memory of the machine. Blocks come
+  // from `backend` (null: host memory, host_backend()).
   explicit KVPool(KVShape shape, uint64_t budget_bytes = 0, KVType type = KVType::f32,
-                  int64_t block_positions = kDefaultBlockPositions);
+                  int64_t block_positions = kDefaultBlockPositions, std::shared_ptr<Backend> backend = nullptr);
+  ~KVPool();
   KVPool(const KVPool&) = delete;
   KVPool& operator=(const KVPool&) = delete;
 
   const KVShape& shape() const noexcept { return shape_; }
+  // The backend whose memory holds the blocks (never null).
+  Backend& backend() const noexcept { return *backend_; }
   KVType type() const noexcept { return type_; }
   int64_t row_bytes() const noexcept { return row_bytes_; }  // one head's key or value at one position
   int64_t block_positions() const noexcept { return block_; }
@@ -56,8 +65,8 @@ class KVPool {
   void retain(int32_t block);
   void release(int32_t block);
   int32_t refs(int32_t block) const;
-  // A block's bytes (stable while the block is referenced; other threads may
-  // take blocks meanwhile, hence the lock).
+  // A block's address in backend memory (stable while the block is
+  // referenced; other threads may take blocks meanwhile, hence the lock).
   uint8_t* data(int32_t block) const;
   // Bytes from a block's start to layer l's keys / values, and per kv head.
   int64_t key_offset(int64_t layer) const noexcept { return layer * 2 * head_stride_ * shape_.kv_heads; }
@@ -70,7 +79,8 @@ class KVPool {
   KVType type_;
   int64_t block_, row_bytes_, head_stride_;
   mutable std::mutex mutex_;
-  std::vector<std::unique_ptr<uint8_t[]>> blocks_;
+  std::shared_ptr<Backend> backend_;
+  std::vector<uint8_t*> blocks_;  // backend memory, freed by the destructor
   std::vector<int32_t> refs_;
   std::vector<int32_t> free_;
   int64_t in_use_ = 0;

@@ -2,7 +2,9 @@
 // kernel table chosen at start-up.
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
+#include <string>
 #include <vector>
 
 #include "allm/compute.hpp"
@@ -34,6 +36,23 @@ class CpuBackend final : public Backend {
 
   const char* name() const override { return "cpu"; }
   int threads() const override { return pool_.size(); }
+
+  // Host memory: the CPU's "device" is the process itself.
+  void* alloc(size_t bytes) override {
+    void* p = std::aligned_alloc(64, (std::max<size_t>(bytes, 1) + 63) / 64 * 64);
+    if (!p) throw OutOfMemoryError("cpu backend: cannot allocate " + std::to_string(bytes) + " bytes");
+    return p;
+  }
+  void free(void* p) noexcept override { std::free(p); }
+  void upload(void* dst, const void* src, size_t bytes) override { std::memcpy(dst, src, bytes); }
+  void download(void* dst, const void* src, size_t bytes) override { std::memcpy(dst, src, bytes); }
+  void copy(void* dst, const void* src, size_t bytes) override { std::memmove(dst, src, bytes); }
+  void zero(void* dst, size_t bytes) override { std::memset(dst, 0, bytes); }
+  std::string memory_domain() const override { return "host"; }
+
+  // The kernels read the stored (and, for GGUF, load-time interleaved) bytes in place.
+  Tensor make_resident(const Tensor& w) override { return w; }
+  void release_resident(const Tensor&) noexcept override {}
 
   void linear(const Tensor& w, const float* x, int64_t n, float* y, const float* bias) override {
     LinearJob job{&w, y, bias};
@@ -108,12 +127,27 @@ class CpuBackend final : public Backend {
     }
   }
 
-  void rope(float* x, int64_t n, int64_t heads, int64_t head_dim, const RopeConfig& rope,
-            const RopeTable& table) override {
+  void rope_table(const RopeConfig& rope, const int64_t* positions, int64_t n, float* table) override {
     const int64_t half = rope.rotary_dim / 2;
     for (int64_t t = 0; t < n; ++t) {
-      const float* c = table.cos.data() + t * half;
-      const float* s = table.sin.data() + t * half;
+      // Same rounding as the reference: position and frequency multiplied in F32.
+      const float pos = static_cast<float>(positions[t]);
+      float* c = table + t * 2 * half;
+      float* s = c + half;
+      for (int64_t i = 0; i < half; ++i) {
+        const float angle = pos * rope.inv_freq[i];
+        c[i] = std::cos(angle) * rope.attention_scale;
+        s[i] = std::sin(angle) * rope.attention_scale;
+      }
+    }
+  }
+
+  void rope(float* x, int64_t n, int64_t heads, int64_t head_dim, const RopeConfig& rope,
+            const float* table) override {
+    const int64_t half = rope.rotary_dim / 2;
+    for (int64_t t = 0; t < n; ++t) {
+      const float* c = table + t * 2 * half;
+      const float* s = c + half;
       for (int64_t h = 0; h < heads; ++h) {
         float* v = x + (t * heads + h) * head_dim;
         if (rope.interleaved) {
@@ -128,6 +162,22 @@ class CpuBackend final : public Backend {
             v[i] = a * c[i] - b * s[i];
             v[i + half] = b * c[i] + a * s[i];
           }
+        }
+      }
+    }
+  }
+
+  void kv_append(const KVAppendSeq* seqs, int64_t count, int64_t kv_heads, int64_t head_dim) override {
+    for (int64_t s = 0; s < count; ++s) {
+      const KVAppendSeq& sq = seqs[s];
+      const KVLayerView& kv = sq.kv;
+      for (int64_t t = 0; t < sq.n; ++t) {
+        const int64_t pos = sq.pos0 + t;
+        uint8_t* row = kv.blocks[pos / kv.block] + (pos % kv.block) * kv.row_bytes;
+        for (int64_t g = 0; g < kv_heads; ++g) {
+          const int64_t src = (t * kv_heads + g) * head_dim;
+          kv_encode_row(kv.type, sq.k + src, head_dim, row + kv.k_offset + g * kv.head_stride);
+          kv_encode_row(kv.type, sq.v + src, head_dim, row + kv.v_offset + g * kv.head_stride);
         }
       }
     }
@@ -268,6 +318,49 @@ class CpuBackend final : public Backend {
     for (int64_t i = 0; i < count; ++i) x[i] *= factor;
   }
 
+  void gather_rows(const float* src, const int32_t* rows, int64_t count, int64_t dim, float* out) override {
+    for (int64_t i = 0; i < count; ++i) std::copy_n(src + rows[i] * dim, dim, out + i * dim);
+  }
+
+  void moe_route(const float* logits, int64_t n, int64_t experts, int64_t top_k, bool renormalize, int32_t* chosen,
+                 float* weights) override {
+    probs_.resize(static_cast<size_t>(experts));
+    float* r = probs_.data();
+    for (int64_t t = 0; t < n; ++t) {
+      const float* l = logits + t * experts;
+      const float mx = *std::max_element(l, l + experts);
+      double sum = 0;
+      for (int64_t e = 0; e < experts; ++e) sum += (r[e] = std::exp(l[e] - mx));
+      for (int64_t e = 0; e < experts; ++e) r[e] = static_cast<float>(r[e] / sum);
+      int32_t* c = chosen + t * top_k;
+      float* w = weights + t * top_k;
+      float picked = 0;
+      for (int64_t j = 0; j < top_k; ++j) {
+        int64_t best = -1;
+        for (int64_t e = 0; e < experts; ++e) {
+          bool taken = false;
+          for (int64_t q = 0; q < j; ++q) taken |= c[q] == e;
+          if (!taken && (best < 0 || r[e] > r[best])) best = e;
+        }
+        c[j] = static_cast<int32_t>(best);
+        w[j] = r[best];
+        picked += r[best];
+      }
+      if (renormalize)
+        for (int64_t j = 0; j < top_k; ++j) w[j] /= picked;
+    }
+  }
+
+  void moe_combine(const float* src, const int32_t* slots, int64_t count, int64_t dim, int64_t top_k,
+                   const float* weights, float* out) override {
+    for (int64_t i = 0; i < count; ++i) {
+      float* dst = out + (slots[i] / top_k) * dim;
+      const float w = weights[slots[i]];
+      const float* row = src + i * dim;
+      for (int64_t c = 0; c < dim; ++c) dst[c] += w * row[c];
+    }
+  }
+
  private:
   // Rows [r0, r1) of y = W x for n tokens (y row stride = W's rows).
   void rows(const Tensor& w, const WeightFormat& fmt, int64_t r0, int64_t r1, const float* x, int64_t n, float* y,
@@ -335,11 +428,17 @@ class CpuBackend final : public Backend {
   std::vector<std::vector<float>> scratch_;
   std::vector<uint8_t> prepared_;  // activations converted for batched formats
   std::vector<int64_t> task_start_;  // attention: first task of each sequence
+  std::vector<float> probs_;         // moe_route: one token's expert probabilities
 };
 
 }  // namespace
 
 std::shared_ptr<Backend> make_cpu_backend(int threads) { return std::make_shared<CpuBackend>(threads); }
+
+std::shared_ptr<Backend> host_backend() {
+  static const std::shared_ptr<Backend> backend = make_cpu_backend(1);
+  return backend;
+}
 
 const char* cpu_kernel_name() { return kernels::active().name; }
 

@@ -6,6 +6,8 @@
 #include <cmath>
 #include <numeric>
 #include <string>
+#include <type_traits>
+#include <vector>
 
 #include "allm/error.hpp"
 #include "allm/weight_format.hpp"
@@ -21,10 +23,54 @@ uint64_t stored_bytes(const Tensor& t) {
   return b;
 }
 
+// A layer's small F32 vectors (norm weights, biases, sinks) in backend memory;
+// null where the layer has none.
+struct LayerVectors {
+  const float *attn_norm, *post_attn_norm, *ffn_norm, *post_ffn_norm, *q_norm, *k_norm, *sinks;
+  const float *q_bias, *k_bias, *v_bias, *o_bias, *gate_bias, *up_bias, *down_bias, *router_bias;
+  struct Expert {
+    const float *gate_bias, *up_bias, *down_bias;
+  };
+  std::vector<Expert> experts;
+};
+
+// Calls place(vector) for every F32 vector of the weights, in one fixed
+// order, storing what it returns in `out` (and the final norm in `final_norm`).
+template <class Place>
+void place_vectors(const DecoderWeights& w, Place&& place, std::vector<LayerVectors>& out, const float*& final_norm) {
+  final_norm = place(w.final_norm);
+  out.resize(w.layers.size());
+  for (size_t i = 0; i < w.layers.size(); ++i) {
+    const LayerWeights& l = w.layers[i];
+    LayerVectors& v = out[i];
+    v = LayerVectors{place(l.attn_norm), place(l.post_attn_norm), place(l.ffn_norm), place(l.post_ffn_norm),
+                     place(l.q_norm),    place(l.k_norm),         place(l.sinks),    place(l.q_bias),
+                     place(l.k_bias),    place(l.v_bias),         place(l.o_bias),   place(l.gate_bias),
+                     place(l.up_bias),   place(l.down_bias),      place(l.router_bias), {}};
+    for (const ExpertWeights& e : l.experts) v.experts.push_back({place(e.gate_bias), place(e.up_bias), place(e.down_bias)});
+  }
+}
+
+// Every weight matrix of the model (the LM head may be the embedding itself).
+template <class Visit>
+void visit_matrices(DecoderWeights& w, Visit&& visit) {
+  visit(w.embed);
+  visit(w.lm_head);
+  for (auto& l : w.layers) {
+    for (Tensor* t : {&l.q, &l.k, &l.v, &l.o, &l.gate, &l.up, &l.down, &l.router}) visit(*t);
+    for (auto& e : l.experts)
+      for (Tensor* t : {&e.gate, &e.up, &e.down}) visit(*t);
+  }
+}
+
+// Logits rows computed (and downloaded) at a time: bounds the backend memory
+// the LM head's output takes when every position's logits are asked for.
+constexpr int64_t kLogitsRows = 64;
+
 class DecoderModel final : public Model {
  public:
   DecoderModel(DecoderSpec spec, DecoderWeights w, std::shared_ptr<Backend> backend)
-      : s_(std::move(spec)), w_(std::move(w)), be_(std::move(backend)), tables_(s_.ropes.size()) {
+      : s_(std::move(spec)), w_(std::move(w)), be_(std::move(backend)), domain_(be_->memory_domain()) {
     if (s_.attn_scale == 0) s_.attn_scale = 1.0f / std::sqrt(static_cast<float>(s_.head_dim));
     info_.model_type = s_.model_type;
     info_.vocab_size = s_.vocab;
@@ -43,56 +89,102 @@ class DecoderModel final : public Model {
     }
     info_.bytes_per_token = per_token;
     info_.kv_bytes_per_position = KVPool(kv_shape()).bytes_per_position();
+    make_weights_resident();
+  }
+
+  ~DecoderModel() override {
+    for (const Tensor& t : resident_) be_->release_resident(t);
   }
 
   const ModelInfo& info() const override { return info_; }
 
   std::unique_ptr<KVCache> make_cache(int64_t capacity) const override {
     return std::make_unique<KVCache>(s_.layers, s_.kv_heads, s_.head_dim, s_.context_length,
-                                     capacity > 0 ? capacity : std::min<int64_t>(s_.context_length, 512));
+                                     capacity > 0 ? capacity : std::min<int64_t>(s_.context_length, 512), be_);
   }
 
   std::shared_ptr<KVPool> make_pool(uint64_t budget_bytes, KVType type) const override {
-    return std::make_shared<KVPool>(kv_shape(), budget_bytes, type);
+    return std::make_shared<KVPool>(kv_shape(), budget_bytes, type, KVPool::kDefaultBlockPositions, be_);
   }
 
   using Model::forward;
 
   void forward(std::span<const BatchEntry> batch, float* logits) override {
     const int64_t rows = run(batch);
-    if (rows == 0) return;
-    be_->linear(w_.lm_head, h_.data(), rows, logits);
-    if (s_.logits_scale != 1) be_->scale(logits, rows * s_.vocab, s_.logits_scale);
-    if (s_.final_softcap > 0) be_->softcap(logits, rows * s_.vocab, s_.final_softcap);
+    // The LM head a chunk of rows at a time, each chunk downloaded into `logits`.
+    for (int64_t r0 = 0; r0 < rows; r0 += kLogitsRows) {
+      const int64_t m = std::min(kLogitsRows, rows - r0), count = m * s_.vocab;
+      be_->linear(w_.lm_head, sc_.h + r0 * s_.hidden, m, sc_.logits);
+      if (s_.logits_scale != 1) be_->scale(sc_.logits, count, s_.logits_scale);
+      if (s_.final_softcap > 0) be_->softcap(sc_.logits, count, s_.final_softcap);
+      be_->download(logits + r0 * s_.vocab, sc_.logits, static_cast<size_t>(count) * sizeof(float));
+    }
   }
 
   void forward_hidden(std::span<const BatchEntry> batch, float* hidden) override {
     const int64_t rows = run(batch);
-    if (rows > 0) std::copy_n(h_.data(), rows * s_.hidden, hidden);
+    if (rows > 0) be_->download(hidden, sc_.h, static_cast<size_t>(rows * s_.hidden) * sizeof(float));
   }
 
  private:
+  // Matrices through the backend (the CPU keeps the stored bytes; a GPU
+  // backend uploads them in its own layout), each stored tensor once (a tied
+  // LM head is the embedding); the F32 vectors uploaded into one buffer.
+  void make_weights_resident() {
+    visit_matrices(w_, [&](Tensor& t) {
+      if (!t.valid()) return;
+      for (size_t i = 0; i < resident_host_.size(); ++i)
+        if (resident_host_[i].data == t.data && resident_host_[i].dtype == t.dtype &&
+            resident_host_[i].shape == t.shape) {
+          t = resident_[i];
+          return;
+        }
+      resident_host_.push_back(t);
+      resident_.push_back(be_->make_resident(t));
+      t = resident_.back();
+    });
+    resident_host_.clear();
+
+    size_t bytes = 0;
+    auto measure = [&](const std::vector<float>& v) -> const float* {
+      bytes += (v.size() * sizeof(float) + 63) / 64 * 64;
+      return nullptr;
+    };
+    place_vectors(w_, measure, vec_, final_norm_);
+    vectors_ = BackendBuffer(*be_, bytes);
+    size_t at = 0;
+    auto upload = [&](const std::vector<float>& v) -> const float* {
+      if (v.empty()) return nullptr;
+      float* dst = vectors_.at<float>(at);
+      be_->upload(dst, v.data(), v.size() * sizeof(float));
+      at += (v.size() * sizeof(float) + 63) / 64 * 64;
+      return dst;
+    };
+    place_vectors(w_, upload, vec_, final_norm_);
+  }
+
   // The blocks over every entry's tokens; the rows whose output was asked for
-  // end up final-normed in h_, in entry order. Returns their count.
+  // end up final-normed in sc_.h, in entry order. Returns their count.
   int64_t run(std::span<const BatchEntry> batch) {
     const int64_t n = plan(batch);
     if (n == 0) return 0;
     size_scratch(n);
-    for (size_t r = 0; r < s_.ropes.size(); ++r) compute_rope_table(s_.ropes[r], positions_.data(), n, tables_[r]);
+    // The call's token ids and positions go to the backend once; it makes the rope tables from them.
+    be_->upload(sc_.ids, ids_.data(), ids_.size() * sizeof(int32_t));
+    be_->upload(sc_.positions, positions_.data(), positions_.size() * sizeof(int64_t));
+    for (size_t r = 0; r < s_.ropes.size(); ++r) be_->rope_table(s_.ropes[r], sc_.positions, n, sc_.rope[r]);
 
-    be_->embedding(w_.embed, ids_.data(), n, x_.data(), s_.embed_scale);
+    be_->embedding(w_.embed, sc_.ids, n, sc_.x, s_.embed_scale);
     for (int64_t i = 0; i < s_.layers; ++i) layer(i, n);
     for (auto& seq : seqs_) seq.cache->advance(seq.n);
 
     // Rows whose output was asked for, gathered in entry order.
-    int64_t rows = 0;
-    for (const auto& seq : seqs_) {
-      const int64_t first = seq.mode == LogitsMode::all ? 0 : seq.mode == LogitsMode::last ? seq.n - 1 : seq.n;
-      for (int64_t t = first; t < seq.n; ++t, ++rows)
-        std::copy_n(x_.data() + (seq.offset + t) * s_.hidden, s_.hidden, out_.data() + rows * s_.hidden);
+    const auto rows = static_cast<int64_t>(out_rows_.size());
+    if (rows > 0) {
+      be_->upload(sc_.rows, out_rows_.data(), out_rows_.size() * sizeof(int32_t));
+      be_->gather_rows(sc_.x, sc_.rows, rows, s_.hidden, sc_.out);
+      be_->rms_norm(sc_.out, final_norm_, rows, s_.hidden, s_.norm_eps, s_.norm_plus_one, sc_.h);
     }
-    if (rows > 0)
-      be_->rms_norm(out_.data(), w_.final_norm.data(), rows, s_.hidden, s_.norm_eps, s_.norm_plus_one, h_.data());
     return rows;
   }
 
@@ -103,7 +195,7 @@ class DecoderModel final : public Model {
     KVCache* cache;
     int64_t offset, n, pos0;
     LogitsMode mode;
-    std::vector<uint8_t*> blocks;  // the cache's blocks, in position order
+    std::vector<uint8_t*> blocks;  // the cache's blocks (backend memory), in position order
   };
 
   // Checks the batch, makes room in every cache (private copies of shared
@@ -119,6 +211,9 @@ class DecoderModel final : public Model {
       const KVShape& ks = b.cache->pool()->shape();
       if (ks.layers != s_.layers || ks.kv_heads != s_.kv_heads || ks.head_dim != s_.head_dim)
         throw InvalidArgumentError(where + "KV cache was made for another model");
+      if (const std::string domain = b.cache->pool()->backend().memory_domain(); domain != domain_)
+        throw InvalidArgumentError(where + "KV cache lives in " + domain + " memory, but the model runs on the " +
+                                   be_->name() + " backend (" + domain_ + " memory); make it with the model's make_pool");
       for (size_t f = 0; f < e; ++f)
         if (batch[f].cache == b.cache)
           throw InvalidArgumentError(where + "the same KV cache is already batch entry " + std::to_string(f));
@@ -144,11 +239,16 @@ class DecoderModel final : public Model {
     }
     ids_.resize(static_cast<size_t>(n));
     positions_.resize(static_cast<size_t>(n));
+    out_rows_.clear();
     attn_seqs_.resize(seqs_.size());
+    appends_.resize(seqs_.size());
     for (size_t e = 0; e < seqs_.size(); ++e) {
       Seq& seq = seqs_[e];
       std::copy(batch[e].tokens.begin(), batch[e].tokens.end(), ids_.begin() + seq.offset);
       for (int64_t t = 0; t < seq.n; ++t) positions_[seq.offset + t] = seq.pos0 + t;
+      const int64_t first = seq.mode == LogitsMode::all ? 0 : seq.mode == LogitsMode::last ? seq.n - 1 : seq.n;
+      for (int64_t t = std::max<int64_t>(first, 0); t < seq.n; ++t)
+        out_rows_.push_back(static_cast<int32_t>(seq.offset + t));
       const auto& pool = *seq.cache->pool();
       seq.blocks.clear();
       for (int32_t b : seq.cache->blocks()) seq.blocks.push_back(pool.data(b));
@@ -156,177 +256,184 @@ class DecoderModel final : public Model {
     return n;
   }
 
+  // Scratch for `tokens` tokens, all in one backend buffer.
+  struct Scratch {
+    float *x, *h, *out, *q, *k, *v, *attn, *gate, *up, *router, *moe_in, *moe_out, *moe_weights, *logits;
+    int32_t *ids, *rows, *moe_chosen, *moe_tokens, *moe_slots;
+    int64_t* positions;
+    std::vector<float*> rope;  // one cos/sin table per rope kind
+  };
+
+  // Lays the scratch of n tokens out from `base` (null: only measures);
+  // returns the bytes it takes.
+  size_t lay_out(uint8_t* base, int64_t n, Scratch& sc) const {
+    size_t bytes = 0;
+    auto take = [&](auto*& ptr, int64_t count) {
+      using T = std::remove_reference_t<decltype(*ptr)>;
+      ptr = base ? reinterpret_cast<T*>(base + bytes) : nullptr;
+      bytes += (static_cast<size_t>(std::max<int64_t>(count, 0)) * sizeof(T) + 63) / 64 * 64;
+    };
+    const int64_t q = s_.heads * s_.head_dim, kv = s_.kv_heads * s_.head_dim, H = s_.hidden;
+    const int64_t E = s_.moe.experts, K = s_.moe.top_k, moe_n = E ? n : 0;
+    take(sc.x, n * H), take(sc.h, n * H), take(sc.out, n * H);
+    take(sc.q, n * q), take(sc.k, n * kv), take(sc.v, n * kv), take(sc.attn, n * q);
+    take(sc.gate, n * s_.intermediate), take(sc.up, n * s_.intermediate);
+    take(sc.router, moe_n * E), take(sc.moe_in, moe_n * H), take(sc.moe_out, moe_n * H);
+    take(sc.moe_chosen, moe_n * K), take(sc.moe_weights, moe_n * K);
+    take(sc.moe_tokens, moe_n * K), take(sc.moe_slots, moe_n * K);
+    take(sc.logits, std::min(n, kLogitsRows) * s_.vocab);
+    take(sc.ids, n), take(sc.rows, n), take(sc.positions, n);
+    sc.rope.resize(s_.ropes.size());
+    for (size_t r = 0; r < s_.ropes.size(); ++r) take(sc.rope[r], n * (s_.ropes[r].rotary_dim / 2) * 2);
+    return bytes;
+  }
+
   void size_scratch(int64_t n) {
     if (n <= scratch_tokens_) return;
+    scratch_.reset();  // the old one goes back before the larger one is taken
+    scratch_ = BackendBuffer(*be_, lay_out(nullptr, n, sc_));
+    lay_out(scratch_.at<uint8_t>(0), n, sc_);
     scratch_tokens_ = n;
-    const auto N = static_cast<size_t>(n);
-    const size_t q = static_cast<size_t>(s_.heads * s_.head_dim), kv = static_cast<size_t>(s_.kv_heads * s_.head_dim);
-    const size_t inter = static_cast<size_t>(std::max(s_.intermediate, s_.moe.experts ? s_.intermediate : 0));
-    x_.resize(N * s_.hidden);
-    h_.resize(N * s_.hidden);
-    out_.resize(N * s_.hidden);
-    q_.resize(N * q);
-    k_.resize(N * kv);
-    v_.resize(N * kv);
-    attn_.resize(N * q);
-    gate_.resize(N * inter);
-    up_.resize(N * inter);
-    if (s_.moe.experts) {
-      router_.resize(N * s_.moe.experts);
-      moe_in_.resize(N * s_.hidden);
-      moe_out_.resize(N * s_.hidden);
-      moe_tokens_.resize(N);
-      moe_weights_.resize(N);
-    }
   }
 
   void layer(int64_t i, int64_t n) {
-    const LayerWeights& l = w_.layers[i];
+    const LayerWeights& l = w_.layers[i];  // resident matrices
+    const LayerVectors& lv = vec_[i];
     const LayerSpec& ls = s_.layer[i];
     const int64_t H = s_.hidden, D = s_.head_dim;
 
     // Attention (on the normed input, or on the residual stream itself when
     // the block has post-norms only).
-    const float* attn_in = x_.data();
-    if (!l.attn_norm.empty()) {
-      be_->rms_norm(x_.data(), l.attn_norm.data(), n, H, s_.norm_eps, s_.norm_plus_one, h_.data());
-      attn_in = h_.data();
+    const float* attn_in = sc_.x;
+    if (lv.attn_norm) {
+      be_->rms_norm(sc_.x, lv.attn_norm, n, H, s_.norm_eps, s_.norm_plus_one, sc_.h);
+      attn_in = sc_.h;
     }
-    const Backend::LinearJob qkv[] = {
-        {&l.q, q_.data(), bias(l.q_bias)}, {&l.k, k_.data(), bias(l.k_bias)}, {&l.v, v_.data(), bias(l.v_bias)}};
+    const Backend::LinearJob qkv[] = {{&l.q, sc_.q, lv.q_bias}, {&l.k, sc_.k, lv.k_bias}, {&l.v, sc_.v, lv.v_bias}};
     be_->linear_group(qkv, 3, attn_in, n);
-    if (!l.q_norm.empty()) {
+    if (lv.q_norm) {
       // Per head: rows of head_dim; whole width: one row per token.
       const int64_t qd = s_.qk_norm_whole_width ? s_.heads * D : D, kd = s_.qk_norm_whole_width ? s_.kv_heads * D : D;
-      be_->rms_norm(q_.data(), l.q_norm.data(), n * s_.heads * D / qd, qd, s_.norm_eps, s_.norm_plus_one, q_.data());
-      be_->rms_norm(k_.data(), l.k_norm.data(), n * s_.kv_heads * D / kd, kd, s_.norm_eps, s_.norm_plus_one, k_.data());
+      be_->rms_norm(sc_.q, lv.q_norm, n * s_.heads * D / qd, qd, s_.norm_eps, s_.norm_plus_one, sc_.q);
+      be_->rms_norm(sc_.k, lv.k_norm, n * s_.kv_heads * D / kd, kd, s_.norm_eps, s_.norm_plus_one, sc_.k);
     }
     if (ls.use_rope) {
       const RopeConfig& rope = s_.ropes[ls.rope];
-      be_->rope(q_.data(), n, s_.heads, D, rope, tables_[ls.rope]);
-      be_->rope(k_.data(), n, s_.kv_heads, D, rope, tables_[ls.rope]);
+      be_->rope(sc_.q, n, s_.heads, D, rope, sc_.rope[ls.rope]);
+      be_->rope(sc_.k, n, s_.kv_heads, D, rope, sc_.rope[ls.rope]);
     }
+    // Each sequence's new keys and values go into its cache; attention then reads them there.
     int64_t used = 0;
-    for (size_t e = 0; e < seqs_.size(); ++e) {
-      const Seq& seq = seqs_[e];
+    for (const Seq& seq : seqs_) {
       if (seq.n == 0) continue;
       const KVPool& pool = *seq.cache->pool();
       const KVLayerView kv{seq.blocks.data(), pool.key_offset(i),  pool.value_offset(i), pool.block_positions(),
                            pool.head_stride(),  pool.row_bytes(), pool.type()};
-      for (int64_t t = 0; t < seq.n; ++t) {
-        const int64_t pos = seq.pos0 + t;
-        uint8_t* row = seq.blocks[static_cast<size_t>(pos / kv.block)] + (pos % kv.block) * kv.row_bytes;
-        for (int64_t g = 0; g < s_.kv_heads; ++g) {
-          const int64_t src = ((seq.offset + t) * s_.kv_heads + g) * D;
-          kv_encode_row(kv.type, k_.data() + src, D, row + kv.k_offset + g * kv.head_stride);
-          kv_encode_row(kv.type, v_.data() + src, D, row + kv.v_offset + g * kv.head_stride);
-        }
-      }
-      const int64_t q_row = seq.offset * s_.heads * D;
-      attn_seqs_[used++] = AttentionSeq{q_.data() + q_row, attn_.data() + q_row, seq.n, seq.pos0, kv};
+      const int64_t kv_row = seq.offset * s_.kv_heads * D, q_row = seq.offset * s_.heads * D;
+      appends_[used] = KVAppendSeq{sc_.k + kv_row, sc_.v + kv_row, seq.n, seq.pos0, kv};
+      attn_seqs_[used++] = AttentionSeq{sc_.q + q_row, sc_.attn + q_row, seq.n, seq.pos0, kv};
     }
-    AttentionParams ap{s_.heads, s_.kv_heads, D, s_.attn_scale, s_.attn_softcap, ls.window, bias(l.sinks)};
+    be_->kv_append(appends_.data(), used, s_.kv_heads, D);
+    AttentionParams ap{s_.heads, s_.kv_heads, D, s_.attn_scale, s_.attn_softcap, ls.window, lv.sinks};
     be_->attention(attn_seqs_.data(), used, ap);
-    be_->linear(l.o, attn_.data(), n, out_.data(), bias(l.o_bias));
-    if (!l.post_attn_norm.empty())
-      be_->rms_norm(out_.data(), l.post_attn_norm.data(), n, H, s_.norm_eps, s_.norm_plus_one, out_.data());
+    be_->linear(l.o, sc_.attn, n, sc_.out, lv.o_bias);
+    if (lv.post_attn_norm)
+      be_->rms_norm(sc_.out, lv.post_attn_norm, n, H, s_.norm_eps, s_.norm_plus_one, sc_.out);
     residual_add(n);
 
     // MLP.
-    const float* mlp_in = x_.data();
-    if (!l.ffn_norm.empty()) {
-      be_->rms_norm(x_.data(), l.ffn_norm.data(), n, H, s_.norm_eps, s_.norm_plus_one, h_.data());
-      mlp_in = h_.data();
+    const float* mlp_in = sc_.x;
+    if (lv.ffn_norm) {
+      be_->rms_norm(sc_.x, lv.ffn_norm, n, H, s_.norm_eps, s_.norm_plus_one, sc_.h);
+      mlp_in = sc_.h;
     }
     if (ls.moe)
-      moe(l, mlp_in, n);
+      moe(l, lv, mlp_in, n);
     else
-      mlp(l.gate, l.up, l.down, mlp_in, n, out_.data(), bias(l.gate_bias), bias(l.up_bias), bias(l.down_bias));
-    if (!l.post_ffn_norm.empty())
-      be_->rms_norm(out_.data(), l.post_ffn_norm.data(), n, H, s_.norm_eps, s_.norm_plus_one, out_.data());
+      mlp(l.gate, l.up, l.down, mlp_in, n, sc_.out, lv.gate_bias, lv.up_bias, lv.down_bias);
+    if (lv.post_ffn_norm)
+      be_->rms_norm(sc_.out, lv.post_ffn_norm, n, H, s_.norm_eps, s_.norm_plus_one, sc_.out);
     residual_add(n);
   }
 
-  // x += block output (out_), scaled by the residual multiplier.
+  // x += block output (sc_.out), scaled by the residual multiplier.
   void residual_add(int64_t n) {
-    if (s_.residual_scale != 1) be_->scale(out_.data(), n * s_.hidden, s_.residual_scale);
-    be_->add(x_.data(), out_.data(), n * s_.hidden);
+    if (s_.residual_scale != 1) be_->scale(sc_.out, n * s_.hidden, s_.residual_scale);
+    be_->add(sc_.x, sc_.out, n * s_.hidden);
   }
-
-  static const float* bias(const std::vector<float>& b) { return b.empty() ? nullptr : b.data(); }
 
   void mlp(const Tensor& gate, const Tensor& up, const Tensor& down, const float* in, int64_t n, float* out,
            const float* gate_bias, const float* up_bias, const float* down_bias) {
     const int64_t inter = gate.rows();
-    const Backend::LinearJob gate_up[] = {{&gate, gate_.data(), gate_bias}, {&up, up_.data(), up_bias}};
+    const Backend::LinearJob gate_up[] = {{&gate, sc_.gate, gate_bias}, {&up, sc_.up, up_bias}};
     be_->linear_group(gate_up, 2, in, n);
-    be_->gated_activation(gate_.data(), up_.data(), n * inter, s_.activation, gate_.data(), s_.swiglu_limit);
-    be_->linear(down, gate_.data(), n, out, down_bias);
+    be_->gated_activation(sc_.gate, sc_.up, n * inter, s_.activation, sc_.gate, s_.swiglu_limit);
+    be_->linear(down, sc_.gate, n, out, down_bias);
   }
 
-  // Softmax over the router logits, top-k, optional renormalisation; each
-  // expert then runs once on all the tokens routed to it.
-  void moe(const LayerWeights& l, const float* in, int64_t n) {
+  // The backend routes (softmax, top-k, renormalisation); the host reads only
+  // the chosen expert ids to plan the launches, then each expert runs once on
+  // all the tokens routed to it and the backend adds its weighted outputs in.
+  void moe(const LayerWeights& l, const LayerVectors& lv, const float* in, int64_t n) {
     const int64_t E = s_.moe.experts, K = s_.moe.top_k, H = s_.hidden;
-    be_->linear(l.router, in, n, router_.data(), bias(l.router_bias));
-    std::fill(out_.begin(), out_.begin() + n * H, 0.0f);
-    // chosen[t*K + j] = (expert, weight)
+    be_->linear(l.router, in, n, sc_.router, lv.router_bias);
+    be_->moe_route(sc_.router, n, E, K, s_.moe.renormalize, sc_.moe_chosen, sc_.moe_weights);
     chosen_.resize(static_cast<size_t>(n * K));
-    for (int64_t t = 0; t < n; ++t) {
-      float* r = router_.data() + t * E;
-      const float mx = *std::max_element(r, r + E);
-      double sum = 0;
-      for (int64_t e = 0; e < E; ++e) sum += (r[e] = std::exp(r[e] - mx));
-      for (int64_t e = 0; e < E; ++e) r[e] = static_cast<float>(r[e] / sum);
-      float picked = 0;
-      for (int64_t j = 0; j < K; ++j) {
-        int64_t best = -1;
-        for (int64_t e = 0; e < E; ++e) {
-          bool taken = false;
-          for (int64_t q = 0; q < j; ++q) taken |= chosen_[t * K + q].first == e;
-          if (!taken && (best < 0 || r[e] > r[best])) best = e;
-        }
-        chosen_[t * K + j] = {best, r[best]};
-        picked += r[best];
-      }
-      if (s_.moe.renormalize)
-        for (int64_t j = 0; j < K; ++j) chosen_[t * K + j].second /= picked;
+    be_->download(chosen_.data(), sc_.moe_chosen, chosen_.size() * sizeof(int32_t));
+
+    // Slots (t * K + j) grouped by expert, in token order: expert e's are
+    // [expert_start_[e], expert_start_[e + 1]).
+    expert_start_.assign(static_cast<size_t>(E + 1), 0);
+    for (int32_t e : chosen_) {
+      if (e < 0 || e >= E)
+        throw Error(ErrorCode::internal, std::string("backend ") + be_->name() + " routed a token to expert " +
+                                             std::to_string(e) + " of " + std::to_string(E));
+      ++expert_start_[static_cast<size_t>(e) + 1];
     }
+    for (int64_t e = 0; e < E; ++e) expert_start_[e + 1] += expert_start_[e];
+    fill_.assign(expert_start_.begin(), expert_start_.end() - 1);
+    slots_.resize(chosen_.size());
+    tokens_.resize(chosen_.size());
+    for (int64_t s = 0; s < n * K; ++s) {
+      const int64_t at = fill_[chosen_[s]]++;
+      slots_[at] = static_cast<int32_t>(s);
+      tokens_[at] = static_cast<int32_t>(s / K);
+    }
+    be_->upload(sc_.moe_slots, slots_.data(), slots_.size() * sizeof(int32_t));
+    be_->upload(sc_.moe_tokens, tokens_.data(), tokens_.size() * sizeof(int32_t));
+
+    be_->zero(sc_.out, static_cast<size_t>(n * H) * sizeof(float));
     for (int64_t e = 0; e < E; ++e) {
-      int64_t m = 0;
-      for (int64_t t = 0; t < n; ++t)
-        for (int64_t j = 0; j < K; ++j)
-          if (chosen_[t * K + j].first == e) {
-            moe_tokens_[m] = t;
-            moe_weights_[m] = chosen_[t * K + j].second;
-            std::copy_n(in + t * H, H, moe_in_.data() + m * H);
-            ++m;
-          }
+      const int64_t first = expert_start_[e], m = expert_start_[e + 1] - first;
       if (m == 0) continue;
       const ExpertWeights& ex = l.experts[e];
-      mlp(ex.gate, ex.up, ex.down, moe_in_.data(), m, moe_out_.data(), bias(ex.gate_bias), bias(ex.up_bias),
-          bias(ex.down_bias));
-      for (int64_t i = 0; i < m; ++i) {
-        float* dst = out_.data() + moe_tokens_[i] * H;
-        const float* src = moe_out_.data() + i * H;
-        for (int64_t c = 0; c < H; ++c) dst[c] += moe_weights_[i] * src[c];
-      }
+      const LayerVectors::Expert& xv = lv.experts[e];
+      be_->gather_rows(in, sc_.moe_tokens + first, m, H, sc_.moe_in);
+      mlp(ex.gate, ex.up, ex.down, sc_.moe_in, m, sc_.moe_out, xv.gate_bias, xv.up_bias, xv.down_bias);
+      be_->moe_combine(sc_.moe_out, sc_.moe_slots + first, m, H, K, sc_.moe_weights, sc_.out);
     }
   }
 
   DecoderSpec s_;
-  DecoderWeights w_;
-  std::shared_ptr<Backend> be_;
+  DecoderWeights w_;  // its matrices are the resident ones once constructed
+  std::shared_ptr<Backend> be_;  // declared before the buffers: outlives them
+  std::string domain_;           // be_'s memory domain
   ModelInfo info_;
-  std::vector<RopeTable> tables_;
+  std::vector<Tensor> resident_, resident_host_;  // each resident matrix once (and, while loading, its source)
+  BackendBuffer vectors_;                         // every LayerVectors pointer points in here
+  std::vector<LayerVectors> vec_;
+  const float* final_norm_ = nullptr;
+  BackendBuffer scratch_;
+  Scratch sc_{};
   int64_t scratch_tokens_ = 0;
-  std::vector<float> x_, h_, out_, q_, k_, v_, attn_, gate_, up_, router_, moe_in_, moe_out_, moe_weights_;
-  std::vector<int64_t> moe_tokens_;
-  std::vector<std::pair<int64_t, float>> chosen_;
+  // Host-side plan of the current call (no activations).
   std::vector<Seq> seqs_;
-  std::vector<int32_t> ids_;
+  std::vector<int32_t> ids_, out_rows_;
   std::vector<int64_t> positions_;
+  std::vector<KVAppendSeq> appends_;
   std::vector<AttentionSeq> attn_seqs_;
+  std::vector<int32_t> chosen_, slots_, tokens_;
+  std::vector<int64_t> expert_start_, fill_;
 };
 
 void validate(const DecoderSpec& s, const DecoderWeights& w) {

@@ -1,15 +1,18 @@
 #include "allm/kv_cache.hpp"
 
 #include <algorithm>
-#include <cstring>
 #include <string>
+#include <vector>
 
+#include "allm/compute.hpp"
 #include "allm/error.hpp"
 
 namespace allm {
 
-KVCache::KVCache(int64_t layers, int64_t kv_heads, int64_t head_dim, int64_t max_positions, int64_t initial_capacity)
-    : pool_(std::make_shared<KVPool>(KVShape{layers, kv_heads, head_dim, max_positions})) {
+KVCache::KVCache(int64_t layers, int64_t kv_heads, int64_t head_dim, int64_t max_positions, int64_t initial_capacity,
+                 std::shared_ptr<Backend> backend)
+    : pool_(std::make_shared<KVPool>(KVShape{layers, kv_heads, head_dim, max_positions}, 0, KVType::f32,
+                                     KVPool::kDefaultBlockPositions, std::move(backend))) {
   reserve(std::min(max_positions, std::max<int64_t>(1, initial_capacity)));
 }
 
@@ -74,27 +77,39 @@ void KVCache::prepare_write(int64_t from, int64_t to) {
     int32_t& id = table_[static_cast<size_t>(b)];
     if (pool_->refs(id) == 1) continue;
     const int32_t copy = pool_->take();  // OutOfMemoryError leaves the shared block in place
-    std::memcpy(pool_->data(copy), pool_->data(id), pool_->block_bytes());
+    pool_->backend().copy(pool_->data(copy), pool_->data(id), pool_->block_bytes());
     pool_->release(id);
     id = copy;
   }
 }
 
+// Positions of one kv head are consecutive rows inside a block, so save and
+// load move one run per block through the backend and convert on the host.
 void KVCache::read(int64_t layer, bool values, int64_t head, int64_t p0, int64_t n, float* out) const {
   const int64_t bp = pool_->block_positions(), d = pool_->shape().head_dim, row = pool_->row_bytes();
   const int64_t off = (values ? pool_->value_offset(layer) : pool_->key_offset(layer)) + head * pool_->head_stride();
-  for (int64_t p = p0; p < p0 + n; ++p)
-    kv_decode_row(pool_->type(), pool_->data(table_[static_cast<size_t>(p / bp)]) + off + (p % bp) * row, d,
-                  out + (p - p0) * d);
+  std::vector<uint8_t> run(static_cast<size_t>(bp * row));
+  for (int64_t p = p0; p < p0 + n;) {
+    const int64_t len = std::min(p0 + n, (p / bp + 1) * bp) - p;
+    pool_->backend().download(run.data(), pool_->data(table_[static_cast<size_t>(p / bp)]) + off + (p % bp) * row,
+                              static_cast<size_t>(len * row));
+    for (int64_t i = 0; i < len; ++i) kv_decode_row(pool_->type(), run.data() + i * row, d, out + (p - p0 + i) * d);
+    p += len;
+  }
 }
 
 void KVCache::write(int64_t layer, bool values, int64_t head, int64_t p0, int64_t n, const float* in) {
   prepare_write(p0, p0 + n);
   const int64_t bp = pool_->block_positions(), d = pool_->shape().head_dim, row = pool_->row_bytes();
   const int64_t off = (values ? pool_->value_offset(layer) : pool_->key_offset(layer)) + head * pool_->head_stride();
-  for (int64_t p = p0; p < p0 + n; ++p)
-    kv_encode_row(pool_->type(), in + (p - p0) * d, d,
-                  pool_->data(table_[static_cast<size_t>(p / bp)]) + off + (p % bp) * row);
+  std::vector<uint8_t> run(static_cast<size_t>(bp * row));
+  for (int64_t p = p0; p < p0 + n;) {
+    const int64_t len = std::min(p0 + n, (p / bp + 1) * bp) - p;
+    for (int64_t i = 0; i < len; ++i) kv_encode_row(pool_->type(), in + (p - p0 + i) * d, d, run.data() + i * row);
+    pool_->backend().upload(pool_->data(table_[static_cast<size_t>(p / bp)]) + off + (p % bp) * row, run.data(),
+                            static_cast<size_t>(len * row));
+    p += len;
+  }
 }
 
 }  // namespace allm

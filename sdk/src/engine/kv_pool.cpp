@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <string>
 
+#include "allm/compute.hpp"
 #include "allm/error.hpp"
 
 namespace allm {
@@ -31,13 +32,15 @@ uint64_t parse_byte_size(const std::string& text, const std::string& what) {
   return static_cast<uint64_t>(bytes);
 }
 
-KVPool::KVPool(KVShape shape, uint64_t budget_bytes, KVType type, int64_t block_positions)
+KVPool::KVPool(KVShape shape, uint64_t budget_bytes, KVType type, int64_t block_positions,
+               std::shared_ptr<Backend> backend)
     : shape_(shape),
       budget_(budget_bytes),
       type_(type),
       block_(block_positions),
       row_bytes_(kv_row_bytes(type, shape.head_dim)),
-      head_stride_(block_positions * row_bytes_) {
+      head_stride_(block_positions * row_bytes_),
+      backend_(backend ? std::move(backend) : host_backend()) {
   if (shape.layers <= 0 || shape.kv_heads <= 0 || shape.head_dim <= 0 || shape.max_positions <= 0)
     throw InvalidArgumentError("KV pool: layers, kv heads, head dim and context window must be positive");
   if (block_positions <= 0 || block_positions > 4096)
@@ -47,6 +50,10 @@ KVPool::KVPool(KVShape shape, uint64_t budget_bytes, KVType type, int64_t block_
     throw InvalidArgumentError("KV pool: a budget of " + std::to_string(budget_) + " bytes is smaller than one block (" +
                                std::to_string(block_bytes()) + " bytes for " + std::to_string(block_) +
                                " positions)");
+}
+
+KVPool::~KVPool() {
+  for (uint8_t* b : blocks_) backend_->free(b);
 }
 
 uint64_t KVPool::bytes_per_position() const noexcept {
@@ -77,7 +84,9 @@ int32_t KVPool::take() {
                              std::to_string(block_bytes()) + " bytes (" + std::to_string(block_) +
                              " positions each) are in use and the budget is " + std::to_string(budget_) +
                              " bytes (kv_budget / --kv-budget)");
-    blocks_.emplace_back(new uint8_t[block_bytes()]());
+    auto* bytes = static_cast<uint8_t*>(backend_->alloc(block_bytes()));
+    backend_->zero(bytes, block_bytes());
+    blocks_.push_back(bytes);
     refs_.push_back(0);
     b = static_cast<int32_t>(blocks_.size() - 1);
   }
@@ -101,7 +110,7 @@ void KVPool::release(int32_t block) {
 
 uint8_t* KVPool::data(int32_t block) const {
   std::lock_guard lock(mutex_);
-  return blocks_[static_cast<size_t>(block)].get();
+  return blocks_[static_cast<size_t>(block)];
 }
 
 int32_t KVPool::refs(int32_t block) const {
