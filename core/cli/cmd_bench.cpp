@@ -48,19 +48,20 @@ static int run_bench(Args& args) {
   const int64_t depth = args.integer("depth").value_or(0);
   const auto kv_type_text = args.value("kv-type");
   const KVType kv_type = kv_type_text ? parse_kv_type(*kv_type_text, "--kv-type") : KVType::f32;
+  const std::string backend = backend_option(args);
   auto pos = args.positionals();
   args.finish();
   if (pos.size() != 1)
     throw InvalidArgumentError(
         "usage: allm bench MODEL [--prompt-tokens N] [--gen-tokens N] [--threads N] [--batch N] [--depth D] "
-        "[--kv-type f32|f16|q8_0] [--no-warmup] [--no-bandwidth] [--json]");
+        "[--kv-type f32|f16|q8_0] [--backend NAME] [--no-warmup] [--no-bandwidth] [--json]");
   if (prompt < 1) throw InvalidArgumentError("--prompt-tokens must be >= 1");
   if (gen < 1) throw InvalidArgumentError("--gen-tokens must be >= 1");
   if (batch < 1 || batch > 4096) throw InvalidArgumentError("--batch must be between 1 and 4096");
   if (depth < 0) throw InvalidArgumentError("--depth must be >= 0");
   const int threads = threads_arg > 0 ? threads_arg : ThreadPool::physical_cores();
 
-  LoadedModel lm = load_cli_model(pos[0], threads);
+  LoadedModel lm = load_cli_model(pos[0], threads, backend);
   Model& model = *lm.model;
   const ModelInfo& info = model.info();
   if (depth + prompt + gen > info.context_length)
@@ -144,6 +145,7 @@ static int run_bench(Args& args) {
                       {"model_type", info.model_type},
                       {"dtype", lm.checkpoint.dtype},
                       {"threads", threads},
+                      {"backend", info.backend},
                       {"kernels", cpu_kernel_name()},
                       {"load_ms", lm.load_ms},
                       {"prompt_tokens", prompt},
@@ -170,6 +172,7 @@ static int run_bench(Args& args) {
     return 0;
   }
   std::printf("model            %s (%s, %s)\n", pos[0].c_str(), info.model_type.c_str(), lm.checkpoint.dtype.c_str());
+  std::printf("backend          %s\n", info.backend.c_str());
   std::printf("threads          %d (%s kernels)\n", threads, cpu_kernel_name());
   std::printf("load             %.0f ms\n", lm.load_ms);
   std::printf("prefill          %lld tokens, %.1f tok/s\n", static_cast<long long>(prompt), prefill_tps);
@@ -194,7 +197,8 @@ static int run_bench(Args& args) {
 
 ALLM_CLI_COMMAND(bench, "Measure load time, prefill and decode speed against memory bandwidth",
                  "Usage: allm bench MODEL [--prompt-tokens N] [--gen-tokens N] [--threads N] [--batch N]\n"
-                 "                        [--depth D] [--kv-type f32|f16|q8_0] [--no-warmup] [--no-bandwidth] [--json]\n\n"
+                 "                        [--depth D] [--kv-type f32|f16|q8_0] [--backend NAME] [--no-warmup]\n"
+                 "                        [--no-bandwidth] [--json]\n\n"
                  "Loads MODEL, runs a short warm-up (a 16-token prefill and one decode step,\n"
                  "as llama-bench does), prefills N random prompt tokens in one forward pass, then\n"
                  "decodes greedily token by token. Reports load time, prefill and decode\n"
@@ -210,6 +214,8 @@ ALLM_CLI_COMMAND(bench, "Measure load time, prefill and decode speed against mem
                  "                       pass (decode: per-sequence and aggregate tok/s)\n"
                  "  --depth D            D positions already in each sequence's KV cache before timing\n"
                  "  --kv-type T          KV cache storage: f32 (default), f16, q8_0\n"
+                 "  --backend NAME       compute backend (default: config backend, else the usable\n"
+                 "                       one with the highest score; see allm info)\n"
                  "  --no-bandwidth       skip the memory bandwidth measurement\n"
                  "  --no-warmup          time the first forward passes too (page faults, buffer growth)\n"
                  "  --json               print one JSON object\n",

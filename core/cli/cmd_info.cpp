@@ -3,6 +3,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "allm/backend.hpp"
 #include "allm/error.hpp"
 #include "allm/host/platform.hpp"
 #include "allm/provider.hpp"
@@ -36,6 +37,11 @@ static int run_info(Args& args) {
     provider_status[e.name].erase("capabilities");
   }
   for (auto& e : Registry::instance().list(ALLM_KIND_ARCHITECTURE)) architectures.push_back(e.name);
+  // Compute backends, best first: what a model would run on (score 0: unusable, and why).
+  nlohmann::json backends = nlohmann::json::array();
+  for (const BackendStatus& b : list_backends())
+    backends.push_back({{"name", b.name}, {"score", b.probe.score}, {"usable", b.probe.score > 0},
+                        {"reason", b.probe.reason}, {"plugin", b.plugin}});
   nlohmann::json dirs = nlohmann::json::array();
   for (auto& d : loader.searched()) dirs.push_back({{"path", d.path.string()}, {"source", d.source}});
 
@@ -52,7 +58,8 @@ static int run_info(Args& args) {
                       {"plugin_dirs", dirs},
                       {"providers", providers},
                       {"remote_providers", provider_status},
-                      {"architectures", architectures}};
+                      {"architectures", architectures},
+                      {"backends", backends}};
   if (json) {
     std::cout << j.dump(2) << "\n";
     return 0;
@@ -77,6 +84,11 @@ static int run_info(Args& args) {
   std::cout << "\nArchitectures:  " << (architectures.empty() ? "(none)" : "");
   for (size_t i = 0; i < architectures.size(); ++i)
     std::cout << (i ? ", " : "") << architectures[i].get<std::string>();
+  std::cout << "\nBackends:       " << (backends.empty() ? "(none: the built-in CPU backend)" : "");
+  for (const auto& b : backends)
+    std::cout << "\n  " << b["name"].get<std::string>() << ": "
+              << (b["usable"].get<bool>() ? "score " + std::to_string(b["score"].get<int>()) : std::string("unusable"))
+              << (b["reason"].get<std::string>().empty() ? "" : " (" + b["reason"].get<std::string>() + ")");
   std::cout << "\n";
   return 0;
 }
@@ -85,7 +97,10 @@ ALLM_CLI_COMMAND(info, "Show the platform, usable SIMD, memory and plugin direct
                  "Usage: allm info [--json]\n\n"
                  "Detects the OS, CPU model, core counts, the SIMD instruction sets the CPU\n"
                  "and OS actually allow (SSE/AVX2/AVX-512/NEON), memory, whether this is\n"
-                 "Apple Silicon, the plugin directories searched and the providers available.\n\n"
+                 "Apple Silicon, the plugin directories searched, the providers and\n"
+                 "architectures available, and the compute backends with their scores (the\n"
+                 "highest usable one runs models unless --backend or config backend names one;\n"
+                 "an unusable one says why).\n\n"
                  "  --json    print JSON instead of text",
                  run_info)
 

@@ -56,13 +56,14 @@ GenerationParams config_generation() {
 static int run_token_ids(Args& args, const std::string& prompt_tokens) {
   const bool json = args.flag("json");
   const int threads = thread_option(args);
+  const std::string backend = backend_option(args);
   const GenerationParams flags = generation_flags(args);
   auto pos = args.positionals();
   args.finish();
   if (pos.size() > 1) throw InvalidArgumentError("usage: allm run [MODEL] --prompt-tokens 1,2,3 [options]");
   std::vector<int32_t> prompt = parse_token_list(prompt_tokens, "--prompt-tokens");
 
-  LoadedModel lm = load_cli_model(pos.empty() ? default_model_spec() : model_spec(pos[0]), threads);
+  LoadedModel lm = load_cli_model(pos.empty() ? default_model_spec() : model_spec(pos[0]), threads, backend);
   const std::unique_ptr<Tokenizer> tokenizer = checkpoint_tokenizer(lm.checkpoint);
   const ResolvedParams params =
       resolve_generation_params(flags, params_from_model_defaults(lm.checkpoint.generation), config_generation());

@@ -139,7 +139,9 @@ ALLM_CLI_COMMAND(serve, "Serve models over HTTP (OpenAI, Anthropic and Ollama AP
                  "                         mistral, mistral_args, harmony, deepseek_r1,\n"
                  "                         deepseek_v3_1, gemma4 or none (docs/tools.md)\n"
                  "  --ctx N                context window per model (default: config context_length)\n"
-                 "  --threads N            compute threads (default: physical cores)\n",
+                 "  --threads N            compute threads (default: physical cores)\n"
+                 "  --backend NAME         compute backend (default: config backend, else the\n"
+                 "                         usable one with the highest score; see allm info)\n",
                  run_serve)
 
 }  // namespace allm::cli

@@ -56,15 +56,31 @@ inline int thread_option(Args& args) {
   return static_cast<int>(*t);
 }
 
-// Loads plugins (for the architectures), then the model `spec` names (a path,
-// a HF cache id, a local store's model), as the local provider does.
-inline LoadedModel load_cli_model(const std::string& spec, int threads) {
+// --backend NAME, else the config's `backend` ("" = the highest score).
+inline std::string backend_option(Args& args) {
+  if (auto name = args.value("backend")) {
+    if (name->empty()) throw InvalidArgumentError("--backend: expected a backend name (see allm info)");
+    return *name;
+  }
+  const auto config = host().config().merged();
+  auto it = config.find("backend");
+  return it != config.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+// Loads plugins (for the architectures and backends), then the model `spec`
+// names (a path, a HF cache id, a local store's model), as the local provider
+// does, on `backend` ("" = the usable one with the highest score).
+inline LoadedModel load_cli_model(const std::string& spec, int threads, const std::string& backend = {}) {
   host().plugins();
   ModelOptions options;
   options.threads = threads;
+  options.backend_name = backend;
   return load_model(resolve_model(spec), options);
 }
 
 inline constexpr const char* kThreadsHelp = "  --threads N          compute threads (default: physical cores)\n";
+inline constexpr const char* kBackendHelp =
+    "  --backend NAME       compute backend (default: config backend, else the usable\n"
+    "                       one with the highest score; see allm info)\n";
 
 }  // namespace allm::cli

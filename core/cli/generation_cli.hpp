@@ -159,7 +159,9 @@ inline constexpr const char* kGenerationFlagsHelp =
     "                         the logical cores, with a warning)\n"
     "  --kv-budget SIZE       most memory the KV cache may take, e.g. 512M, 4GiB\n"
     "                         (default: config kv_budget; 0 = no limit)\n"
-    "  --kv-type T            KV cache storage: f32 (exact), f16, q8_0 (default: config kv_type)\n";
+    "  --kv-type T            KV cache storage: f32 (exact), f16, q8_0 (default: config kv_type)\n"
+    "  --backend NAME         compute backend (default: config backend, else the\n"
+    "                         usable one with the highest score; see allm info)\n";
 
 // Shows "loading MODEL… 1.2 s" on stderr while `work` runs, when stderr is a
 // terminal and the work takes longer than half a second.
@@ -246,6 +248,7 @@ inline nlohmann::json provider_flags(Args& args) {
   if (int t = thread_option(args)) o["threads"] = t;
   if (auto budget = args.value("kv-budget")) o["kv_budget"] = parse_byte_size(*budget, "--kv-budget");
   if (auto type = args.value("kv-type")) o["kv_type"] = kv_type_name(parse_kv_type(*type, "--kv-type"));
+  if (auto backend = backend_option(args); !backend.empty()) o["backend"] = backend;
   return o;
 }
 

@@ -8,12 +8,13 @@ const char* component_kind_name(allm_component_kind kind) noexcept {
     case ALLM_KIND_ARCHITECTURE: return "architecture";
     case ALLM_KIND_TOKENIZER: return "tokenizer";
     case ALLM_KIND_MEDIA_HANDLER: return "media_handler";
+    case ALLM_KIND_BACKEND: return "backend";
   }
   return "unknown";
 }
 
 std::optional<allm_component_kind> component_kind_from_name(const std::string& name) noexcept {
-  for (auto k : {ALLM_KIND_PROVIDER, ALLM_KIND_ARCHITECTURE, ALLM_KIND_TOKENIZER, ALLM_KIND_MEDIA_HANDLER})
+  for (auto k : {ALLM_KIND_PROVIDER, ALLM_KIND_ARCHITECTURE, ALLM_KIND_TOKENIZER, ALLM_KIND_MEDIA_HANDLER, ALLM_KIND_BACKEND})
     if (name == component_kind_name(k)) return k;
   return std::nullopt;
 }
@@ -56,6 +57,16 @@ void Registry::clear() {
   entries_.clear();
 }
 
+bool Registry::remove(allm_component_kind kind, const std::string& name) {
+  std::lock_guard lock(mutex_);
+  for (auto it = entries_.begin(); it != entries_.end(); ++it)
+    if (it->kind == kind && it->name == name) {
+      entries_.erase(it);
+      return true;
+    }
+  return false;
+}
+
 template <class T>
 static T* impl_of(const Registry& r, allm_component_kind kind, const std::string& name) {
   auto* e = r.find(kind, name);
@@ -73,6 +84,9 @@ ProviderFactory* Registry::provider(const std::string& n) const {
 }
 MediaHandler* Registry::media_handler(const std::string& n) const {
   return impl_of<MediaHandler>(*this, ALLM_KIND_MEDIA_HANDLER, n);
+}
+BackendFactory* Registry::backend(const std::string& n) const {
+  return impl_of<BackendFactory>(*this, ALLM_KIND_BACKEND, n);
 }
 
 }  // namespace allm

@@ -71,12 +71,14 @@ std::string fingerprint_of(const Checkpoint& ck, const std::string& resolved) {
 
 }  // namespace
 
-std::shared_ptr<EngineModel> load_engine_model(const std::string& spec, int threads, ModelCache& cache) {
+std::shared_ptr<EngineModel> load_engine_model(const std::string& spec, int threads, const std::string& backend,
+                                               ModelCache& cache) {
   if (spec.empty())
     throw InvalidArgumentError("no model given: name a model directory, .gguf file or Hugging Face repo id");
   const ResolvedModel resolved = resolve_model(spec);
   const std::string resolved_path = std::filesystem::absolute(resolved.path).lexically_normal().string();
-  const std::string key = model_cache_key(resolved_path, json{{"engine", "local"}, {"threads", threads}});
+  const std::string key =
+      model_cache_key(resolved_path, json{{"engine", "local"}, {"threads", threads}, {"backend", backend}});
   return cache.get_or_load<EngineModel>(key, [&]() -> std::shared_ptr<EngineModel> {
     try {
       const auto t0 = std::chrono::steady_clock::now();
@@ -85,6 +87,7 @@ std::shared_ptr<EngineModel> load_engine_model(const std::string& spec, int thre
       m->resolved_path = resolved_path;
       ModelOptions options;
       options.threads = threads;
+      options.backend_name = backend;
       LoadedModel loaded = load_model(resolved, options);
       m->checkpoint = std::move(loaded.checkpoint);
       m->model = std::move(loaded.model);

@@ -46,7 +46,8 @@ struct EngineModel {
 
 // Resolves `spec` (path, .gguf, HF cache id), loads and builds it, or returns
 // the cached one. Architecture and tokenizer plugins must be registered.
-std::shared_ptr<EngineModel> load_engine_model(const std::string& spec, int threads,
+// `backend` names the compute backend ("": the usable one with the highest score).
+std::shared_ptr<EngineModel> load_engine_model(const std::string& spec, int threads, const std::string& backend = {},
                                                ModelCache& cache = ModelCache::instance());
 
 }  // namespace allm::local

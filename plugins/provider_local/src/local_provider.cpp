@@ -51,6 +51,14 @@ LocalProvider::LocalProvider(const json& options) : Provider(media_limits_of(opt
   threads_ = static_cast<int>(option_int(opts, "threads", "options"));
   if (!threads_) threads_ = static_cast<int>(option_int(config_, "threads", "config"));
   for (const json* where : {static_cast<const json*>(&opts), static_cast<const json*>(&config_)}) {
+    auto it = where->find("backend");
+    if (it == where->end() || it->is_null()) continue;
+    const std::string key = where == &opts ? "options.backend" : "config.backend";
+    if (!it->is_string()) throw InvalidArgumentError(key + ": expected a backend name (see allm info), got " + it->dump());
+    backend_ = it->get<std::string>();
+    if (!backend_.empty()) break;
+  }
+  for (const json* where : {static_cast<const json*>(&opts), static_cast<const json*>(&config_)}) {
     auto it = where->find("kv_budget");
     if (it == where->end() || it->is_null() || kv_budget_) continue;
     const std::string key = where == &opts ? "options.kv_budget" : "config.kv_budget";
@@ -100,7 +108,7 @@ std::shared_ptr<EngineModel> LocalProvider::model_for(const std::string& spec) {
   }
   if (model_ && (spec == model_->id || spec == model_->resolved_path)) return model_;
   const uint64_t loads = ModelCache::instance().loads();
-  auto m = load_engine_model(spec, threads_);
+  auto m = load_engine_model(spec, threads_, backend_);
   pending_load_ms_ = ModelCache::instance().loads() != loads ? m->load_ms : 0;
   return m;
 }

@@ -3,6 +3,7 @@
 // Plugins register one ArchitectureFactory per `model_type` (kind
 // ALLM_KIND_ARCHITECTURE); see docs/adding-an-architecture.md.
 #include <memory>
+#include <string>
 
 #include "allm/checkpoint.hpp"
 #include "allm/compute.hpp"
@@ -12,7 +13,10 @@ namespace allm {
 
 struct ModelOptions {
   int threads = 0;                   // 0: physical cores
-  std::shared_ptr<Backend> backend;  // null: a CPU backend with `threads`
+  std::shared_ptr<Backend> backend;  // null: load_model/build_model choose one (backend_name), else a CPU backend
+  // The registered backend to use (allm/backend.hpp); empty: the usable one
+  // with the highest score. Read by load_model/build_model (appended in ABI 4.1).
+  std::string backend_name;
 };
 
 class ArchitectureFactory {

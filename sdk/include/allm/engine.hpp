@@ -32,7 +32,10 @@ LoadedModel load_model(const ResolvedModel& resolved, const ModelOptions& option
 // factory reading files only throws UnsupportedError and the next is asked).
 // ModelLoadError when the checkpoint has no tokenizer any plugin can load.
 std::unique_ptr<Tokenizer> load_checkpoint_tokenizer(const Checkpoint& checkpoint);
-// Builds the model for an already loaded checkpoint.
+// Builds the model for an already loaded checkpoint, on options.backend, or
+// else the registered backend options.backend_name names (empty: the usable
+// one with the highest score; allm/backend.hpp), or else (no backend plugin
+// loaded) the built-in CPU backend.
 std::unique_ptr<Model> build_model(const Checkpoint& checkpoint, const ModelOptions& options = {});
 
 }  // namespace allm

@@ -19,6 +19,7 @@ struct ModelInfo {
   uint64_t weight_bytes = 0;     // all weights as stored
   uint64_t bytes_per_token = 0;  // weight bytes one decode step reads
   uint64_t kv_bytes_per_position = 0;  // KV cache bytes one cached position takes (F32 KV)
+  std::string backend;                 // name of the compute backend it runs on ("cpu", ...)
 };
 
 // Which logits a forward call returns for a sequence's new tokens.

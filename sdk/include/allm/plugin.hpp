@@ -22,6 +22,7 @@ class ProviderFactory;
 class ArchitectureFactory;
 class TokenizerFactory;
 class MediaHandler;
+class BackendFactory;
 
 // One row of a plugin's component table; made only by the *_component helpers.
 class Component {
@@ -37,6 +38,7 @@ class Component {
   friend constexpr Component architecture_component(const char*, int, ArchitectureFactory&);
   friend constexpr Component tokenizer_component(const char*, int, TokenizerFactory&);
   friend constexpr Component media_handler_component(const char*, int, MediaHandler&);
+  friend constexpr Component backend_component(const char*, int, BackendFactory&);
 };
 
 // `impl` must live as long as the process (a namespace-scope object).
@@ -53,6 +55,10 @@ constexpr Component tokenizer_component(const char* name, int score, TokenizerFa
 }
 constexpr Component media_handler_component(const char* name, int score, MediaHandler& impl) {
   return {ALLM_KIND_MEDIA_HANDLER, name, score, static_cast<void*>(&impl)};
+}
+// A compute backend (allm/backend.hpp); `score` is its score when its probe finds it usable.
+constexpr Component backend_component(const char* name, int score, BackendFactory& impl) {
+  return {ALLM_KIND_BACKEND, name, score, static_cast<void*>(&impl)};
 }
 
 namespace plugin_detail {
@@ -72,7 +78,7 @@ std::array<allm_component, N> c_table(const allm_component (&)[N]) {
   static_assert(always_false<N>,
                 "ALLM_DEFINE_PLUGIN takes a table of allm::Component built with the typed helpers "
                 "(allm::media_handler_component, tokenizer_component, architecture_component, "
-                "provider_component); a raw allm_component table is unchecked: "
+                "provider_component, backend_component); a raw allm_component table is unchecked: "
                 "use ALLM_DEFINE_PLUGIN_UNCHECKED only if you really mean it");
   return {};
 }

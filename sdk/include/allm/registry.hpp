@@ -16,6 +16,7 @@ class ArchitectureFactory;
 class TokenizerFactory;
 class ProviderFactory;
 class MediaHandler;
+class BackendFactory;
 
 const char* component_kind_name(allm_component_kind kind) noexcept;
 std::optional<allm_component_kind> component_kind_from_name(const std::string& name) noexcept;
@@ -41,11 +42,13 @@ class Registry {
   std::vector<ComponentEntry> list(allm_component_kind kind) const;
   std::vector<ComponentEntry> list() const;
   void clear();  // tests only
+  bool remove(allm_component_kind kind, const std::string& name);  // tests only
 
   ArchitectureFactory* architecture(const std::string& model_type) const;
   TokenizerFactory* tokenizer(const std::string& name) const;
   ProviderFactory* provider(const std::string& name) const;
   MediaHandler* media_handler(const std::string& name) const;
+  BackendFactory* backend(const std::string& name) const;
 
  private:
   mutable std::mutex mutex_;

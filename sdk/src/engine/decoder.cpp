@@ -77,6 +77,7 @@ class DecoderModel final : public Model {
     info_.context_length = s_.context_length;
     info_.hidden_size = s_.hidden;
     info_.layers = s_.layers;
+    info_.backend = be_->name();
     info_.weight_bytes = w_.store ? w_.store->total_bytes() : 0;
     uint64_t per_token = stored_bytes(w_.lm_head);
     for (auto& l : w_.layers) {

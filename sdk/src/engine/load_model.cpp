@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <string>
 
+#include "allm/backend.hpp"
 #include "allm/error.hpp"
 #include "allm/model_loader.hpp"
 #include "allm/registry.hpp"
@@ -44,7 +45,10 @@ std::unique_ptr<Model> build_model(const Checkpoint& ckpt, const ModelOptions& o
   std::vector<std::string> installed;
   for (const auto& e : Registry::instance().list(ALLM_KIND_ARCHITECTURE)) installed.push_back(e.name);
   require_architecture(ckpt.model_type, installed);
-  return Registry::instance().architecture(ckpt.model_type)->create(ckpt, options);
+  // The backend plugins' best (or the one named); none registered: the decoder's built-in CPU backend.
+  ModelOptions chosen = options;
+  if (!chosen.backend) chosen.backend = create_backend(options.backend_name, options.threads);
+  return Registry::instance().architecture(ckpt.model_type)->create(ckpt, chosen);
 }
 
 LoadedModel load_model(const std::filesystem::path& path, const ModelOptions& options) {

@@ -1,0 +1,190 @@
+// The device-ready backend seam: every fixture checkpoint runs on a backend
+// whose memory the host cannot touch (remote_backend.hpp: a dereference of its
+// memory by the decoder is a segmentation fault) and gives transformers' logits
+// and the CPU backend's; the paged KV cache (fork, copy-on-write, truncate,
+// session read/write, every KV type) works with its blocks there; only the
+// logits (and MoE's chosen expert ids) come back per decode step; weights are
+// made resident once and every byte is given back.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "allm/error.hpp"
+#include "allm/safetensors.hpp"
+#include "engine_test_util.hpp"
+#include "remote_backend.hpp"
+
+namespace allm::test {
+namespace {
+
+std::unique_ptr<Model> make_model_on(const Checkpoint& ckpt, std::shared_ptr<Backend> backend) {
+  load_arch_plugins();
+  ModelOptions opt;
+  opt.backend = std::move(backend);
+  return Registry::instance().architecture(ckpt.model_type)->create(ckpt, opt);
+}
+
+double max_diff(const std::vector<float>& a, const std::vector<float>& b) {
+  double worst = a.size() == b.size() ? 0 : INFINITY;
+  for (size_t i = 0; i < std::min(a.size(), b.size()); ++i) {
+    const double d = std::fabs(double(a[i]) - b[i]);
+    worst = std::isnan(d) ? INFINITY : std::max(worst, d);
+  }
+  return worst;
+}
+
+template <class T>
+std::vector<T> values(const Tensor& t) {
+  const T* p = static_cast<const T*>(t.data);
+  return std::vector<T>(p, p + t.numel());
+}
+
+TEST(RemoteBackend, HostAccessToItsMemoryCrashes) {
+  // What makes the tests below meaningful: the decoder could not read a
+  // single activation without dying.
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  RemoteBackend remote(1);
+  auto* p = static_cast<volatile float*>(remote.alloc(64));
+  EXPECT_DEATH((void)p[0], "");
+  EXPECT_DEATH(p[1] = 1.0f, "");
+  float host[4] = {1, 2, 3, 4};
+  EXPECT_THROW(remote.upload(host, host, sizeof host), std::logic_error);  // host memory is not backend memory
+  remote.free(const_cast<float*>(p));
+}
+
+class FixtureOnRemote : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(FixtureOnRemote, MatchesTransformersAndTheCpuBackend) {
+  Checkpoint ckpt = load_fixture(GetParam());
+  auto remote = std::make_shared<RemoteBackend>(2);
+  auto ref = SafetensorsFile::open(fixture(GetParam()) / "reference.safetensors");
+  const auto ids = values<int32_t>(ref.get("input_ids"));
+  const auto expected = values<float>(ref.get("logits"));
+  {
+    auto cpu = make_model(ckpt);
+    auto model = make_model_on(ckpt, remote);
+    EXPECT_EQ(model->info().backend, "remote-test");
+    EXPECT_GT(remote->resident(), 0);
+    const int64_t V = model->info().vocab_size, n = static_cast<int64_t>(ids.size());
+    const double tolerance = GetParam().find("mlx") != std::string::npos ? 2e-2 : 1e-3;
+
+    auto cache = model->make_cache(), cpu_cache = cpu->make_cache();
+    std::vector<float> got(static_cast<size_t>(n * V)), want(got.size());
+    model->forward(ids, *cache, LogitsMode::all, got.data());
+    cpu->forward(ids, *cpu_cache, LogitsMode::all, want.data());
+    EXPECT_LE(max_diff(got, expected), tolerance);
+    EXPECT_LE(max_diff(got, want), 1e-5);
+
+    // Greedy decode: one token a step; what crosses back is the logits row
+    // (and, for MoE layers, top_k expert ids), never hidden states.
+    std::vector<float> last(static_cast<size_t>(V)), cpu_last(last.size());
+    int32_t next = static_cast<int32_t>(std::max_element(got.end() - V, got.end()) - (got.end() - V));
+    for (int step = 0; step < 6; ++step) {
+      const uint64_t before = remote->downloaded();
+      model->forward(std::vector<int32_t>{next}, *cache, LogitsMode::last, last.data());
+      const uint64_t step_bytes = remote->downloaded() - before;
+      EXPECT_GE(step_bytes, static_cast<uint64_t>(V) * 4);
+      EXPECT_LE(step_bytes - static_cast<uint64_t>(V) * 4, static_cast<uint64_t>(model->info().layers) * 16 * 4)
+          << "step " << step << ": the decoder downloaded more than the logits";
+      cpu->forward(std::vector<int32_t>{next}, *cpu_cache, LogitsMode::last, cpu_last.data());
+      EXPECT_LE(max_diff(last, cpu_last), 1e-5) << "step " << step;
+      next = static_cast<int32_t>(std::max_element(last.begin(), last.end()) - last.begin());
+    }
+  }
+  // Model and caches gone: every resident weight released, every buffer freed.
+  EXPECT_EQ(remote->resident(), 0);
+  EXPECT_EQ(remote->live_allocations(), 0u);
+  EXPECT_EQ(remote->bad_frees(), 0);
+}
+
+INSTANTIATE_TEST_SUITE_P(AllFixtures, FixtureOnRemote,
+                         ::testing::Values("llama", "mistral", "qwen2", "qwen3", "gemma2", "gemma3", "phi3", "mixtral",
+                                           "qwen3_moe", "granite", "smollm3", "olmo2", "gpt_oss", "llama-bf16",
+                                           "qwen3-mlx4", "llama-mlx8"),
+                         [](const auto& info) {
+                           std::string n = info.param;
+                           std::replace(n.begin(), n.end(), '-', '_');
+                           return n;
+                         });
+
+class KVOnRemote : public ::testing::TestWithParam<KVType> {};
+
+// A shared pool in backend memory: a fork shares the prefix and writes its
+// own blocks (copy-on-write), the parent continues undisturbed, a rewind
+// truncates, and a session's KV rows read out and written back into a fresh
+// sequence give the same logits; everything equal to the CPU backend's run.
+TEST_P(KVOnRemote, ForkTruncateAndSessionRowsMatchTheCpuBackend) {
+  const KVType type = GetParam();
+  Checkpoint ckpt = load_fixture("qwen3");
+  auto remote = std::make_shared<RemoteBackend>(2);
+  {
+    auto cpu = make_model(ckpt);
+    auto model = make_model_on(ckpt, remote);
+    const int64_t V = model->info().vocab_size;
+    std::vector<int32_t> prompt;
+    for (int i = 0; i < 37; ++i) prompt.push_back((i * 29 + 5) % static_cast<int32_t>(V));
+    const std::vector<int32_t> tail_a = {7, 8, 9}, tail_b = {11, 12, 13, 14, 15};
+
+    // The same steps on either model; returns every logits row it produced.
+    auto script = [&](Model& m) {
+      std::vector<float> rows, row(static_cast<size_t>(V));
+      auto pool = m.make_pool(0, type);
+      auto a = std::make_unique<KVCache>(pool);
+      m.forward(prompt, *a, LogitsMode::last, row.data());
+      rows.insert(rows.end(), row.begin(), row.end());
+      auto b = a->fork(20);  // shares blocks 0 and part of block 1 (16 positions a block)
+      m.forward(tail_b, *b, LogitsMode::last, row.data());
+      rows.insert(rows.end(), row.begin(), row.end());
+      m.forward(tail_a, *a, LogitsMode::last, row.data());
+      rows.insert(rows.end(), row.begin(), row.end());
+      const BatchEntry rewind{b.get(), tail_a, LogitsMode::last, 18};
+      m.forward(std::span<const BatchEntry>(&rewind, 1), row.data());
+      rows.insert(rows.end(), row.begin(), row.end());
+      // Session rows of every layer and kv head: read out of `a`, written into a fresh sequence.
+      auto c = std::make_unique<KVCache>(pool);
+      const int64_t D = pool->shape().head_dim, P = a->size();
+      std::vector<float> kv(static_cast<size_t>(P * D));
+      for (int64_t l = 0; l < pool->shape().layers; ++l)
+        for (bool values : {false, true})
+          for (int64_t h = 0; h < pool->shape().kv_heads; ++h) {
+            a->read(l, values, h, 0, P, kv.data());
+            c->write(l, values, h, 0, P, kv.data());
+          }
+      c->advance(P);
+      m.forward(std::vector<int32_t>{3}, *c, LogitsMode::last, row.data());
+      rows.insert(rows.end(), row.begin(), row.end());
+      m.forward(std::vector<int32_t>{3}, *a, LogitsMode::last, row.data());
+      rows.insert(rows.end(), row.begin(), row.end());
+      return rows;
+    };
+    const auto got = script(*model), want = script(*cpu);
+    EXPECT_LE(max_diff(got, want), 1e-5);
+    // The restored sequence continues exactly as the one it was read from.
+    const std::vector<float> restored(got.end() - 2 * V, got.end() - V), original(got.end() - V, got.end());
+    EXPECT_LE(max_diff(restored, original), type == KVType::f32 ? 1e-5 : 5e-2);
+  }
+  EXPECT_EQ(remote->live_allocations(), 0u);
+}
+
+INSTANTIATE_TEST_SUITE_P(Types, KVOnRemote, ::testing::Values(KVType::f32, KVType::f16, KVType::q8_0),
+                         [](const auto& info) { return std::string(kv_type_name(info.param)); });
+
+TEST(RemoteBackend, RefusesACacheInAnotherBackendsMemory) {
+  Checkpoint ckpt = load_fixture("llama");
+  auto model = make_model_on(ckpt, std::make_shared<RemoteBackend>(1));
+  auto cpu = make_model(ckpt, 1);
+  auto host_cache = cpu->make_cache();
+  std::vector<float> logits(static_cast<size_t>(model->info().vocab_size));
+  try {
+    model->forward(std::vector<int32_t>{1, 2}, *host_cache, LogitsMode::last, logits.data());
+    FAIL() << "a host-memory cache was accepted by a remote-memory model";
+  } catch (const InvalidArgumentError& e) {
+    EXPECT_NE(std::string(e.what()).find("host memory"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(host_cache->size(), 0);
+}
+
+}  // namespace
+}  // namespace allm::test
