@@ -27,6 +27,12 @@ struct RopeConfig {
   bool interleaved = false;    // pairs (2i, 2i+1) (GPT-J/GGUF) instead of (i, i+d/2) (NeoX/HF)
   std::vector<float> inv_freq; // rotary_dim/2 frequencies, scaling already applied
   float attention_scale = 1;   // multiplies cos/sin (YaRN's attention factor; 1 otherwise)
+  // Multimodal rope (M-RoPE, Qwen2-VL's rope_scaling.mrope_section): a token
+  // has sections.size() position components (time, height, width), and the
+  // first sections[0] frequencies turn by component 0, the next sections[1]
+  // by component 1, ... (the counts sum to rotary_dim / 2). Empty: one
+  // position per token. Text tokens have all components equal.
+  std::vector<int64_t> sections;
 };
 
 // cos/sin of every (token, frequency) of one forward call.

@@ -26,6 +26,7 @@ class DecoderModel final : public Model {
   DecoderModel(DecoderSpec spec, DecoderWeights w, std::shared_ptr<Backend> backend)
       : s_(std::move(spec)), w_(std::move(w)), be_(std::move(backend)), tables_(s_.ropes.size()) {
     if (s_.attn_scale == 0) s_.attn_scale = 1.0f / std::sqrt(static_cast<float>(s_.head_dim));
+    split_sectioned_ropes();
     info_.model_type = s_.model_type;
     info_.vocab_size = s_.vocab;
     info_.context_length = s_.context_length;
@@ -78,7 +79,11 @@ class DecoderModel final : public Model {
     const int64_t n = plan(batch);
     if (n == 0) return 0;
     size_scratch(n);
-    for (size_t r = 0; r < s_.ropes.size(); ++r) compute_rope_table(s_.ropes[r], positions_.data(), n, tables_[r]);
+    for (size_t r = 0; r < s_.ropes.size(); ++r) {
+      if (section_ropes_[r].empty()) compute_rope_table(s_.ropes[r], positions_.data(), n, tables_[r]);
+      for (size_t c = 0; c < section_ropes_[r].size(); ++c)
+        compute_rope_table(section_ropes_[r][c], positions_.data() + c * n, n, section_tables_[r][c]);
+    }
 
     be_->embedding(w_.embed, ids_.data(), n, x_.data(), s_.embed_scale);
     for (int64_t i = 0; i < s_.layers; ++i) layer(i, n);
@@ -97,6 +102,33 @@ class DecoderModel final : public Model {
   }
 
   KVShape kv_shape() const { return KVShape{s_.layers, s_.kv_heads, s_.head_dim, s_.context_length}; }
+
+  // A rope with position sections (M-RoPE) runs as one rotation per position
+  // component, each with the other components' frequencies set to zero: those
+  // pairs turn by exactly 0 (cos 1, sin 0), so the rotations compose to
+  // M-RoPE with the backend's ordinary rope op. The attention factor rides on
+  // the first rotation only, so that every pair gets it once.
+  void split_sectioned_ropes() {
+    section_ropes_.resize(s_.ropes.size());
+    section_tables_.resize(s_.ropes.size());
+    for (size_t r = 0; r < s_.ropes.size(); ++r) {
+      const RopeConfig& rope = s_.ropes[r];
+      if (rope.sections.empty()) continue;
+      components_ = std::max<int64_t>(components_, static_cast<int64_t>(rope.sections.size()));
+      size_t first = 0;
+      for (size_t c = 0; c < rope.sections.size(); ++c) {
+        RopeConfig part = rope;
+        part.sections.clear();
+        const size_t end = first + static_cast<size_t>(rope.sections[c]);
+        for (size_t i = 0; i < part.inv_freq.size(); ++i)
+          if (i < first || i >= end) part.inv_freq[i] = 0;
+        if (c > 0) part.attention_scale = 1;
+        section_ropes_[r].push_back(std::move(part));
+        first = end;
+      }
+      section_tables_[r].resize(rope.sections.size());
+    }
+  }
 
   // One sequence of the current call: its tokens are rows [offset, offset + n).
   struct Seq {
@@ -143,12 +175,13 @@ class DecoderModel final : public Model {
       seq.cache->prepare_write(seq.pos0, seq.pos0 + seq.n);            // may throw OutOfMemoryError
     }
     ids_.resize(static_cast<size_t>(n));
-    positions_.resize(static_cast<size_t>(n));
+    positions_.resize(static_cast<size_t>(n * components_));
     attn_seqs_.resize(seqs_.size());
     for (size_t e = 0; e < seqs_.size(); ++e) {
       Seq& seq = seqs_[e];
       std::copy(batch[e].tokens.begin(), batch[e].tokens.end(), ids_.begin() + seq.offset);
-      for (int64_t t = 0; t < seq.n; ++t) positions_[seq.offset + t] = seq.pos0 + t;
+      for (int64_t c = 0; c < components_; ++c)
+        for (int64_t t = 0; t < seq.n; ++t) positions_[c * n + seq.offset + t] = seq.pos0 + t;
       const auto& pool = *seq.cache->pool();
       seq.blocks.clear();
       for (int32_t b : seq.cache->blocks()) seq.blocks.push_back(pool.data(b));
@@ -202,9 +235,16 @@ class DecoderModel final : public Model {
       be_->rms_norm(k_.data(), l.k_norm.data(), n * s_.kv_heads * D / kd, kd, s_.norm_eps, s_.norm_plus_one, k_.data());
     }
     if (ls.use_rope) {
-      const RopeConfig& rope = s_.ropes[ls.rope];
-      be_->rope(q_.data(), n, s_.heads, D, rope, tables_[ls.rope]);
-      be_->rope(k_.data(), n, s_.kv_heads, D, rope, tables_[ls.rope]);
+      const auto& sections = section_ropes_[ls.rope];
+      if (sections.empty()) {
+        const RopeConfig& rope = s_.ropes[ls.rope];
+        be_->rope(q_.data(), n, s_.heads, D, rope, tables_[ls.rope]);
+        be_->rope(k_.data(), n, s_.kv_heads, D, rope, tables_[ls.rope]);
+      }
+      for (size_t c = 0; c < sections.size(); ++c) {
+        be_->rope(q_.data(), n, s_.heads, D, sections[c], section_tables_[ls.rope][c]);
+        be_->rope(k_.data(), n, s_.kv_heads, D, sections[c], section_tables_[ls.rope][c]);
+      }
     }
     int64_t used = 0;
     for (size_t e = 0; e < seqs_.size(); ++e) {
@@ -319,6 +359,10 @@ class DecoderModel final : public Model {
   std::shared_ptr<Backend> be_;
   ModelInfo info_;
   std::vector<RopeTable> tables_;
+  // Per rope: one masked rope and table per position component (M-RoPE), or none.
+  std::vector<std::vector<RopeConfig>> section_ropes_;
+  std::vector<std::vector<RopeTable>> section_tables_;
+  int64_t components_ = 1;  // position components per token (positions_ is [components_][n])
   int64_t scratch_tokens_ = 0;
   std::vector<float> x_, h_, out_, q_, k_, v_, attn_, gate_, up_, router_, moe_in_, moe_out_, moe_weights_;
   std::vector<int64_t> moe_tokens_;
@@ -335,6 +379,12 @@ void validate(const DecoderSpec& s, const DecoderWeights& w) {
     bad("layer count does not match num_hidden_layers");
   for (auto& ls : s.layer)
     if (ls.rope < 0 || ls.rope >= static_cast<int>(s.ropes.size())) bad("layer refers to a missing rope");
+  for (auto& rope : s.ropes) {
+    int64_t sum = 0;
+    for (int64_t c : rope.sections) sum += c < 0 ? -(1LL << 40) : c;
+    if (!rope.sections.empty() && sum != static_cast<int64_t>(rope.inv_freq.size()))
+      bad("rope position sections do not cover its " + std::to_string(rope.inv_freq.size()) + " frequencies");
+  }
   for (int64_t i = 0; i < s.layers; ++i) {
     const auto& l = w.layers[i];
     const std::string at = "layer " + std::to_string(i) + ": ";
