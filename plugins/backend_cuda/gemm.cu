@@ -3,7 +3,8 @@
 // the block decodes one slice of each of the 64 weight rows into shared memory
 // (any stored format, through decode_slice) while the other half copies the
 // 64 tokens' activations; then the tile is multiplied on the tensor cores in
-// TF32 (F32 weights instead take F32 FMA: exact, as on the CPU).
+// TF32, the activations split in two TF32 parts (F32 weights instead take F32
+// FMA: exact, as on the CPU).
 #include <mma.h>
 
 #include "kernels.hpp"
@@ -75,21 +76,31 @@ __global__ void __launch_bounds__(kThreads) gemm_tf32_kernel(DeviceWeight w, con
     __syncthreads();
 #pragma unroll
     for (int kk = 0; kk < kStep; kk += 8) {
-      wmma::fragment<wmma::matrix_a, 16, 16, 8, wmma::precision::tf32, wmma::row_major> a[2];
+      // Activations as a TF32 pair (big + remainder, two products): F32
+      // accuracy on the activation side, so 16-bit weights (exact in TF32)
+      // multiply as precisely as on the CPU.
+      wmma::fragment<wmma::matrix_a, 16, 16, 8, wmma::precision::tf32, wmma::row_major> a[2], a_rest[2];
       wmma::fragment<wmma::matrix_b, 16, 16, 8, wmma::precision::tf32, wmma::col_major> b[2];
 #pragma unroll
       for (int i = 0; i < 2; ++i) {
         wmma::load_matrix_sync(a[i], &s.x[wm * 32 + i * 16][kk], kPad);
         wmma::load_matrix_sync(b[i], &s.w[wn * 32 + i * 16][kk], kPad);
 #pragma unroll
-        for (int e = 0; e < a[i].num_elements; ++e) a[i].x[e] = wmma::__float_to_tf32(a[i].x[e]);
+        for (int e = 0; e < a[i].num_elements; ++e) {
+          const float v = a[i].x[e], big = wmma::__float_to_tf32(v);
+          a[i].x[e] = big;
+          a_rest[i].x[e] = wmma::__float_to_tf32(v - big);
+        }
 #pragma unroll
         for (int e = 0; e < b[i].num_elements; ++e) b[i].x[e] = wmma::__float_to_tf32(b[i].x[e]);
       }
 #pragma unroll
       for (int i = 0; i < 2; ++i)
 #pragma unroll
-        for (int j = 0; j < 2; ++j) wmma::mma_sync(acc[i][j], a[i], b[j], acc[i][j]);
+        for (int j = 0; j < 2; ++j) {
+          wmma::mma_sync(acc[i][j], a_rest[i], b[j], acc[i][j]);
+          wmma::mma_sync(acc[i][j], a[i], b[j], acc[i][j]);
+        }
     }
     __syncthreads();
   }

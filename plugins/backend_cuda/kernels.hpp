@@ -22,7 +22,8 @@ constexpr int64_t kGemvMaxTokens = 8;
 void gemv(const DeviceWeight& w, const float* x, int64_t n, float* y, int64_t ldy, const float* bias,
           cudaStream_t stream);
 // Prefill: tiles of 64 tokens x 64 rows; weight slices dequantised into shared
-// memory, TF32 tensor cores (F32 weights: F32 FMA, exact as on the CPU).
+// memory, TF32 tensor cores with the activations split into two TF32 parts
+// (16-bit weights are exact in TF32: about F32 accuracy); F32 weights by F32 FMA.
 void gemm(const DeviceWeight& w, const float* x, int64_t n, float* y, int64_t ldy, const float* bias,
           cudaStream_t stream);
 // gemv or gemm by token count.

@@ -222,8 +222,12 @@ TEST_P(WeightFormats, GemvGemmAndEmbeddingMatchTheCpuDequantiser) {
     Dev<float> dy(size_t(n * rows));
     linear(dw.d, dx.p, n, dy.p, rows, dbias.p, nullptr);
     const auto ref = reference_matmul(w, rows, cols, x, n, bias);
-    // The GEMV (n <= 8) and F32 weights are F32 arithmetic; the tensor-core GEMM rounds operands to TF32.
-    const double tol = n <= kGemvMaxTokens || fc.format == WFormat::f32 ? 2e-6 : 2e-3;
+    // The GEMV (n <= 8) and F32 weights are F32 arithmetic; the tensor-core GEMM keeps the activations
+    // at F32 accuracy (two TF32 parts), so 16-bit weights (exact in TF32) stay near F32, others lose
+    // what TF32 rounding takes from the decoded weights.
+    const bool exact = n <= kGemvMaxTokens || fc.format == WFormat::f32 || fc.format == WFormat::f16 ||
+                       fc.format == WFormat::bf16;
+    const double tol = exact ? 2e-6 : 1e-3;
     EXPECT_LT(rel_err(dy.get(), ref), tol) << fc.name << " n=" << n;
   }
   std::vector<int32_t> ids = {5, 0, 130, 77, 5};
@@ -260,7 +264,7 @@ TEST(CudaLinear, OddWidthPlainWeights) {
       const Dev<float> dx(x);
       Dev<float> dy(size_t(n * rows));
       linear(dw.d, dx.p, n, dy.p, rows, nullptr, nullptr);
-      EXPECT_LT(rel_err(dy.get(), reference_matmul(w, rows, cols, x, n, {})), n == 1 || f == WFormat::f32 ? 2e-6 : 2e-3);
+      EXPECT_LT(rel_err(dy.get(), reference_matmul(w, rows, cols, x, n, {})), 2e-6);
     }
   }
 }
