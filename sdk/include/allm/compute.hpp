@@ -40,6 +40,14 @@ struct RopeConfig {
   bool interleaved = false;    // pairs (2i, 2i+1) (GPT-J/GGUF) instead of (i, i+d/2) (NeoX/HF)
   std::vector<float> inv_freq; // rotary_dim/2 frequencies, scaling already applied
   float attention_scale = 1;   // multiplies cos/sin (YaRN's attention factor; 1 otherwise)
+  // Multimodal rope (M-RoPE, Qwen2-VL's rope_scaling.mrope_section): a token
+  // has sections.size() position components (time, height, width), and the
+  // first sections[0] frequencies turn by component 0, the next sections[1]
+  // by component 1, ... (the counts sum to rotary_dim / 2). Empty: one
+  // position per token. Text tokens have all components equal. The decoder
+  // runs such a rope as one ordinary rope per component (frequencies of the
+  // other components zeroed): a backend's rope_table/rope never see sections.
+  std::vector<int64_t> sections;
 };
 
 // One layer's keys and values of one sequence, stored in blocks of `block`

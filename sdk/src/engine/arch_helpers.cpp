@@ -192,6 +192,22 @@ void apply_yarn(const ConfigView& cfg, const nlohmann::json& sc, float base, Rop
 
 }  // namespace
 
+// rope_scaling.mrope_section: how many frequencies each position component
+// (time, height, width) turns; they must cover every rotary frequency.
+static void read_mrope_sections(const ConfigView& cfg, const nlohmann::json& js, RopeConfig& rope) {
+  if (!js.is_array() || js.empty()) cfg.fail("rope_scaling.mrope_section", "must be a non-empty list of integers");
+  int64_t sum = 0;
+  for (const auto& v : js) {
+    if (!v.is_number_integer() || v.get<int64_t>() < 0)
+      cfg.fail("rope_scaling.mrope_section", "holds " + v.dump() + ", not a non-negative integer");
+    rope.sections.push_back(v.get<int64_t>());
+    sum += rope.sections.back();
+  }
+  if (sum != static_cast<int64_t>(rope.inv_freq.size()))
+    cfg.fail("rope_scaling.mrope_section", "sums to " + std::to_string(sum) + ", but the rope has " +
+                                               std::to_string(rope.inv_freq.size()) + " frequencies (rotary dims / 2)");
+}
+
 RopeConfig rope_from_config(const ConfigView& cfg, int64_t head_dim, std::optional<double> base_override,
                             bool with_scaling) {
   RopeConfig rope;
@@ -219,6 +235,10 @@ RopeConfig rope_from_config(const ConfigView& cfg, int64_t head_dim, std::option
   const auto& sc = js["rope_scaling"];
   if (!sc.is_object()) cfg.fail("rope_scaling", "must be an object or null");
   std::string type = sc.value("rope_type", sc.value("type", std::string("default")));
+  if (sc.contains("mrope_section")) {
+    read_mrope_sections(cfg, sc["mrope_section"], rope);
+    if (type == "mrope") type = "default";  // the hub's spelling of plain M-RoPE
+  }
   auto num = [&](const char* key) -> double {
     if (!sc.contains(key) || !sc[key].is_number()) cfg.fail(std::string("rope_scaling.") + key, "is missing");
     return sc[key].get<double>();

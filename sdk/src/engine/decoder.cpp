@@ -72,6 +72,7 @@ class DecoderModel final : public Model {
   DecoderModel(DecoderSpec spec, DecoderWeights w, std::shared_ptr<Backend> backend)
       : s_(std::move(spec)), w_(std::move(w)), be_(std::move(backend)), domain_(be_->memory_domain()) {
     if (s_.attn_scale == 0) s_.attn_scale = 1.0f / std::sqrt(static_cast<float>(s_.head_dim));
+    split_sectioned_ropes();
     info_.model_type = s_.model_type;
     info_.vocab_size = s_.vocab;
     info_.context_length = s_.context_length;
@@ -170,10 +171,14 @@ class DecoderModel final : public Model {
     const int64_t n = plan(batch);
     if (n == 0) return 0;
     size_scratch(n);
-    // The call's token ids and positions go to the backend once; it makes the rope tables from them.
+    // The call's token ids and positions go to the backend once; it makes the
+    // rope tables from them (one per rope part: M-RoPE's position component c
+    // turns part c).
     be_->upload(sc_.ids, ids_.data(), ids_.size() * sizeof(int32_t));
     be_->upload(sc_.positions, positions_.data(), positions_.size() * sizeof(int64_t));
-    for (size_t r = 0; r < s_.ropes.size(); ++r) be_->rope_table(s_.ropes[r], sc_.positions, n, sc_.rope[r]);
+    for (size_t r = 0; r < rope_parts_.size(); ++r)
+      for (size_t c = 0; c < rope_parts_[r].size(); ++c)
+        be_->rope_table(rope_parts_[r][c], sc_.positions + c * n, n, sc_.rope[r][c]);
 
     be_->embedding(w_.embed, sc_.ids, n, sc_.x, s_.embed_scale);
     for (int64_t i = 0; i < s_.layers; ++i) layer(i, n);
@@ -190,6 +195,35 @@ class DecoderModel final : public Model {
   }
 
   KVShape kv_shape() const { return KVShape{s_.layers, s_.kv_heads, s_.head_dim, s_.context_length}; }
+
+  // A rope with position sections (M-RoPE) runs as one rotation per position
+  // component, each with the other components' frequencies set to zero: those
+  // pairs turn by exactly 0 (cos 1, sin 0), so the rotations compose to
+  // M-RoPE with the backend's ordinary rope op. The attention factor rides on
+  // the first rotation only, so that every pair gets it once. A rope without
+  // sections is its own single part.
+  void split_sectioned_ropes() {
+    rope_parts_.resize(s_.ropes.size());
+    for (size_t r = 0; r < s_.ropes.size(); ++r) {
+      const RopeConfig& rope = s_.ropes[r];
+      if (rope.sections.empty()) {
+        rope_parts_[r] = {rope};
+        continue;
+      }
+      components_ = std::max<int64_t>(components_, static_cast<int64_t>(rope.sections.size()));
+      size_t first = 0;
+      for (size_t c = 0; c < rope.sections.size(); ++c) {
+        RopeConfig part = rope;
+        part.sections.clear();
+        const size_t end = first + static_cast<size_t>(rope.sections[c]);
+        for (size_t i = 0; i < part.inv_freq.size(); ++i)
+          if (i < first || i >= end) part.inv_freq[i] = 0;
+        if (c > 0) part.attention_scale = 1;
+        rope_parts_[r].push_back(std::move(part));
+        first = end;
+      }
+    }
+  }
 
   // One sequence of the current call: its tokens are rows [offset, offset + n).
   struct Seq {
@@ -239,14 +273,15 @@ class DecoderModel final : public Model {
       seq.cache->prepare_write(seq.pos0, seq.pos0 + seq.n);            // may throw OutOfMemoryError
     }
     ids_.resize(static_cast<size_t>(n));
-    positions_.resize(static_cast<size_t>(n));
+    positions_.resize(static_cast<size_t>(n * components_));
     out_rows_.clear();
     attn_seqs_.resize(seqs_.size());
     appends_.resize(seqs_.size());
     for (size_t e = 0; e < seqs_.size(); ++e) {
       Seq& seq = seqs_[e];
       std::copy(batch[e].tokens.begin(), batch[e].tokens.end(), ids_.begin() + seq.offset);
-      for (int64_t t = 0; t < seq.n; ++t) positions_[seq.offset + t] = seq.pos0 + t;
+      for (int64_t c = 0; c < components_; ++c)
+        for (int64_t t = 0; t < seq.n; ++t) positions_[c * n + seq.offset + t] = seq.pos0 + t;
       const int64_t first = seq.mode == LogitsMode::all ? 0 : seq.mode == LogitsMode::last ? seq.n - 1 : seq.n;
       for (int64_t t = std::max<int64_t>(first, 0); t < seq.n; ++t)
         out_rows_.push_back(static_cast<int32_t>(seq.offset + t));
@@ -262,7 +297,7 @@ class DecoderModel final : public Model {
     float *x, *h, *out, *q, *k, *v, *attn, *gate, *up, *router, *moe_in, *moe_out, *moe_weights, *logits;
     int32_t *ids, *rows, *moe_chosen, *moe_tokens, *moe_slots;
     int64_t* positions;
-    std::vector<float*> rope;  // one cos/sin table per rope kind
+    std::vector<std::vector<float*>> rope;  // a cos/sin table per rope and part (rope_parts_)
   };
 
   // Lays the scratch of n tokens out from `base` (null: only measures);
@@ -283,9 +318,12 @@ class DecoderModel final : public Model {
     take(sc.moe_chosen, moe_n * K), take(sc.moe_weights, moe_n * K);
     take(sc.moe_tokens, moe_n * K), take(sc.moe_slots, moe_n * K);
     take(sc.logits, std::min(n, kLogitsRows) * s_.vocab);
-    take(sc.ids, n), take(sc.rows, n), take(sc.positions, n);
-    sc.rope.resize(s_.ropes.size());
-    for (size_t r = 0; r < s_.ropes.size(); ++r) take(sc.rope[r], n * (s_.ropes[r].rotary_dim / 2) * 2);
+    take(sc.ids, n), take(sc.rows, n), take(sc.positions, n * components_);
+    sc.rope.resize(rope_parts_.size());
+    for (size_t r = 0; r < rope_parts_.size(); ++r) {
+      sc.rope[r].resize(rope_parts_[r].size());
+      for (size_t c = 0; c < rope_parts_[r].size(); ++c) take(sc.rope[r][c], n * (rope_parts_[r][c].rotary_dim / 2) * 2);
+    }
     return bytes;
   }
 
@@ -319,9 +357,11 @@ class DecoderModel final : public Model {
       be_->rms_norm(sc_.k, lv.k_norm, n * s_.kv_heads * D / kd, kd, s_.norm_eps, s_.norm_plus_one, sc_.k);
     }
     if (ls.use_rope) {
-      const RopeConfig& rope = s_.ropes[ls.rope];
-      be_->rope(sc_.q, n, s_.heads, D, rope, sc_.rope[ls.rope]);
-      be_->rope(sc_.k, n, s_.kv_heads, D, rope, sc_.rope[ls.rope]);
+      const auto& parts = rope_parts_[ls.rope];
+      for (size_t c = 0; c < parts.size(); ++c) {
+        be_->rope(sc_.q, n, s_.heads, D, parts[c], sc_.rope[ls.rope][c]);
+        be_->rope(sc_.k, n, s_.kv_heads, D, parts[c], sc_.rope[ls.rope][c]);
+      }
     }
     // Each sequence's new keys and values go into its cache; attention then reads them there.
     int64_t used = 0;
@@ -420,6 +460,9 @@ class DecoderModel final : public Model {
   std::shared_ptr<Backend> be_;  // declared before the buffers: outlives them
   std::string domain_;           // be_'s memory domain
   ModelInfo info_;
+  // Per rope: the rope itself, or (M-RoPE) one masked rope per position component.
+  std::vector<std::vector<RopeConfig>> rope_parts_;
+  int64_t components_ = 1;  // position components per token (positions_ is [components_][n])
   std::vector<Tensor> resident_, resident_host_;  // each resident matrix once (and, while loading, its source)
   BackendBuffer vectors_;                         // every LayerVectors pointer points in here
   std::vector<LayerVectors> vec_;
@@ -443,6 +486,12 @@ void validate(const DecoderSpec& s, const DecoderWeights& w) {
     bad("layer count does not match num_hidden_layers");
   for (auto& ls : s.layer)
     if (ls.rope < 0 || ls.rope >= static_cast<int>(s.ropes.size())) bad("layer refers to a missing rope");
+  for (auto& rope : s.ropes) {
+    int64_t sum = 0;
+    for (int64_t c : rope.sections) sum += c < 0 ? -(1LL << 40) : c;
+    if (!rope.sections.empty() && sum != static_cast<int64_t>(rope.inv_freq.size()))
+      bad("rope position sections do not cover its " + std::to_string(rope.inv_freq.size()) + " frequencies");
+  }
   for (int64_t i = 0; i < s.layers; ++i) {
     const auto& l = w.layers[i];
     const std::string at = "layer " + std::to_string(i) + ": ";

@@ -1,0 +1,176 @@
+// Times the CUDA kernels on Llama-3-8B-shaped work (random data, never
+// zeros): the decode GEMV of a 57344 x 4096 matrix per weight format (larger
+// than the L2, so it streams from memory) as GB/s of weight bytes; the
+// prefill GEMM of 512 tokens through a 14336 x 4096 matrix as TFLOP/s; one
+// decode token's attention over 4096 cached positions (32 heads, 8 KV heads,
+// head_dim 128). Medians of CUDA-event timings after a warm-up.
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "allm/gguf.hpp"
+#include "allm/kv_format.hpp"
+#include "kernels.hpp"
+
+using namespace allm;
+using namespace allm::cuda;
+
+namespace {
+
+std::mt19937 rng{7};
+
+void* device_copy(const void* host, size_t bytes) {
+  void* p = nullptr;
+  check(cudaMalloc(&p, bytes), "cudaMalloc");
+  check(cudaMemcpy(p, host, bytes, cudaMemcpyHostToDevice), "upload");
+  return p;
+}
+
+template <class F>
+double median_ms(F&& f, int reps) {
+  cudaEvent_t a, b;
+  cudaEventCreate(&a);
+  cudaEventCreate(&b);
+  for (int i = 0; i < 3; ++i) f();
+  std::vector<float> ms;
+  for (int i = 0; i < reps; ++i) {
+    cudaEventRecord(a);
+    f();
+    cudaEventRecord(b);
+    cudaEventSynchronize(b);
+    float t = 0;
+    cudaEventElapsedTime(&t, a, b);
+    ms.push_back(t);
+  }
+  check(cudaGetLastError(), "bench");
+  std::sort(ms.begin(), ms.end());
+  return ms[ms.size() / 2];
+}
+
+struct Format { WFormat f; const char* name; DType dtype; };
+
+// Random weight bytes of a format, each block's scale fields set to sane halves.
+std::vector<uint8_t> weight_bytes(const Format& fm, int64_t rows, int64_t cols, int64_t& row_bytes) {
+  std::uniform_int_distribution<int> byte(0, 255);
+  if (fm.f == WFormat::mlx) {
+    row_bytes = cols / 2;
+  } else {
+    row_bytes = int64_t(cols / dtype_block_elems(fm.dtype) * dtype_block_bytes(fm.dtype));
+    if (fm.f == WFormat::f16 || fm.f == WFormat::bf16) row_bytes = cols * 2;
+  }
+  std::vector<uint8_t> b(size_t(rows * row_bytes));
+  for (auto& x : b) x = uint8_t(byte(rng));
+  if (fm.f == WFormat::f16 || fm.f == WFormat::bf16 || fm.f == WFormat::mlx) {
+    if (fm.f != WFormat::mlx) {  // finite random values
+      std::normal_distribution<float> d(0, 0.05f);
+      for (size_t i = 0; i < b.size() / 2; ++i) {
+        const float v = d(rng);
+        gguf::quantize_row(fm.dtype, &v, &b[2 * i], 1);
+      }
+    }
+    return b;
+  }
+  const size_t bb = dtype_block_bytes(fm.dtype);
+  std::vector<int> halves;
+  switch (fm.f) {
+    case WFormat::q4_0: case WFormat::q5_0: case WFormat::q8_0: halves = {0}; break;
+    case WFormat::q4_k: case WFormat::q5_k: halves = {0, 2}; break;
+    case WFormat::q6_k: halves = {208}; break;
+    default: break;
+  }
+  const float s = 0.01f;
+  uint16_t h;
+  gguf::quantize_row(DType::F16, &s, &h, 1);
+  for (size_t o = 0; o + bb <= b.size(); o += bb)
+    for (int off : halves) std::memcpy(&b[o + off], &h, 2);
+  return b;
+}
+
+}  // namespace
+
+int main() {
+  int count = 0;
+  if (cudaGetDeviceCount(&count) != cudaSuccess || count == 0) {
+    std::printf("no CUDA device: nothing to time\n");
+    return 0;
+  }
+  cudaDeviceProp prop{};
+  cudaGetDeviceProperties(&prop, 0);
+  std::printf("device: %s, %d SMs, %.1f GiB\n", prop.name, prop.multiProcessorCount, prop.totalGlobalMem / 1073741824.0);
+
+  // Copy bandwidth (read + write), the ceiling for the GEMV.
+  {
+    const size_t bytes = size_t(2) << 30;
+    void *a, *b;
+    check(cudaMalloc(&a, bytes), "cudaMalloc");
+    check(cudaMalloc(&b, bytes), "cudaMalloc");
+    cudaMemset(a, 1, bytes);
+    const double ms = median_ms([&] { cudaMemcpyAsync(b, a, bytes, cudaMemcpyDeviceToDevice); }, 10);
+    std::printf("device copy: %.0f GB/s (read + write)\n", 2.0 * bytes / ms / 1e6);
+    cudaFree(a);
+    cudaFree(b);
+  }
+
+  const Format formats[] = {{WFormat::f16, "f16", DType::F16},   {WFormat::bf16, "bf16", DType::BF16},
+                            {WFormat::q8_0, "q8_0", DType::Q8_0}, {WFormat::q4_0, "q4_0", DType::Q4_0},
+                            {WFormat::q4_k, "q4_k", DType::Q4_K}, {WFormat::q5_k, "q5_k", DType::Q5_K},
+                            {WFormat::q6_k, "q6_k", DType::Q6_K}, {WFormat::mlx, "mlx4", DType::U32}};
+  const int64_t cols = 4096, rows = 57344, gemm_rows = 14336, tokens = 512;
+  std::vector<float> hx(size_t(tokens * cols));
+  std::normal_distribution<float> nd(0, 1);
+  for (auto& v : hx) v = nd(rng);
+  auto* x = static_cast<float*>(device_copy(hx.data(), hx.size() * 4));
+  float* y = nullptr;
+  check(cudaMalloc(reinterpret_cast<void**>(&y), size_t(tokens) * rows * 4), "cudaMalloc");
+  std::printf("%-6s %14s %10s %16s\n", "format", "gemv n=1 ms", "GB/s", "gemm 512 TFLOP/s");
+  for (const Format& fm : formats) {
+    int64_t row_bytes = 0;
+    const auto bytes = weight_bytes(fm, rows, cols, row_bytes);
+    DeviceWeight w;
+    w.format = fm.f;
+    w.rows = rows;
+    w.cols = cols;
+    w.row_bytes = row_bytes;
+    w.data = static_cast<const uint8_t*>(device_copy(bytes.data(), bytes.size()));
+    std::vector<float> sb(size_t(rows * cols / 64));
+    for (auto& v : sb) v = nd(rng) * 0.01f;
+    if (fm.f == WFormat::mlx) {
+      w.bits = 4;
+      w.group_size = 64;
+      w.scales = static_cast<const float*>(device_copy(sb.data(), sb.size() * 4));
+      w.biases = static_cast<const float*>(device_copy(sb.data(), sb.size() * 4));
+    }
+    const double gemv_ms = median_ms([&] { gemv(w, x, 1, y, rows, nullptr, nullptr); }, 20);
+    DeviceWeight g = w;
+    g.rows = gemm_rows;
+    const double gemm_ms = median_ms([&] { gemm(g, x, tokens, y, gemm_rows, nullptr, nullptr); }, 5);
+    std::printf("%-6s %14.3f %10.0f %16.1f\n", fm.name, gemv_ms, double(bytes.size()) / gemv_ms / 1e6,
+                2.0 * tokens * gemm_rows * cols / gemm_ms / 1e9);
+    cudaFree(const_cast<uint8_t*>(w.data));
+    if (w.scales) cudaFree(const_cast<float*>(w.scales)), cudaFree(const_cast<float*>(w.biases));
+  }
+
+  // Decode attention: one token over 4096 positions, F16 and Q8_0 KV, blocks of 256 positions.
+  for (KVType type : {KVType::f16, KVType::q8_0}) {
+    const int64_t heads = 32, kvh = 8, d = 128, ctx = 4096, block = 256;
+    const int64_t row = kv_row_bytes(type, d), head_stride = block * row, block_bytes = 2 * kvh * head_stride;
+    std::vector<uint8_t> hb(static_cast<size_t>(block_bytes));
+    std::vector<float> v(static_cast<size_t>(d));
+    for (int64_t r = 0; r < 2 * kvh * block; ++r) {
+      for (auto& e : v) e = nd(rng);
+      kv_encode_row(type, v.data(), d, hb.data() + r * row);
+    }
+    std::vector<const uint8_t*> ptrs;
+    for (int64_t b = 0; b < ctx / block; ++b) ptrs.push_back(static_cast<const uint8_t*>(device_copy(hb.data(), hb.size())));
+    DeviceKV kv{static_cast<const uint8_t* const*>(device_copy(ptrs.data(), ptrs.size() * sizeof(void*))), 0,
+                kvh * head_stride, block, head_stride, row, int32_t(type)};
+    DeviceAttention p{heads, kvh, d, 0.088f, 0, 0, nullptr};
+    const double ms = median_ms([&] { attention(kv, x, y, 1, ctx - 1, p, nullptr); }, 20);
+    std::printf("attention decode, %s KV, 4096 positions: %.3f ms (%.0f GB/s of KV)\n", kv_type_name(type), ms,
+                double(ctx * 2 * kvh * row) / ms / 1e6);
+  }
+  return 0;
+}

@@ -1,0 +1,92 @@
+// Attention of new tokens over a paged KV cache: one block per (token, query
+// head), four warps splitting the visible positions; each warp keeps an
+// online softmax (running max, sum and weighted value sum, one head_dim slice
+// per lane), and the warps' states merge at the end with the sink logit
+// (gpt-oss) as one more term. F32, F16 and Q8_0 rows are read in place.
+#include <cmath>
+
+#include "kernels.hpp"
+#include "kv_format.cuh"
+
+namespace allm::cuda {
+namespace {
+
+constexpr int kWarps = 4;
+constexpr int kPerLane = int(kMaxHeadDim / 32);
+
+__global__ void __launch_bounds__(kWarps * 32) attention_kernel(DeviceKV kv, const float* __restrict__ q,
+                                                                 float* __restrict__ out, int64_t pos0,
+                                                                 DeviceAttention p) {
+  const int64_t t = blockIdx.x, h = blockIdx.y, d = p.head_dim;
+  const int64_t g = h / (p.heads / p.kv_heads), pos = pos0 + t;
+  const int64_t first = p.window > 0 ? (pos - p.window + 1 > 0 ? pos - p.window + 1 : 0) : 0;
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  const float* qh = q + (t * p.heads + h) * d;
+  float qv[kPerLane], acc[kPerLane];
+#pragma unroll
+  for (int i = 0; i < kPerLane; ++i) {
+    const int64_t c = lane + 32 * i;
+    qv[i] = c < d ? qh[c] : 0.0f;
+    acc[i] = 0;
+  }
+  float m = -INFINITY, l = 0;
+  for (int64_t j = first + warp; j <= pos; j += kWarps) {
+    const uint8_t* base = kv.blocks[j / kv.block] + g * kv.head_stride + (j % kv.block) * kv.row_bytes;
+    const uint8_t* key = base + kv.k_offset;
+    float s = 0;
+#pragma unroll
+    for (int i = 0; i < kPerLane; ++i) {
+      const int64_t c = lane + 32 * i;
+      if (c < d) s += qv[i] * kv_load(key, kv.type, d, c);
+    }
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) s += __shfl_xor_sync(0xffffffffu, s, o);
+    s *= p.scale;
+    if (p.softcap > 0) s = p.softcap * tanhf(s / p.softcap);
+    const float mn = fmaxf(m, s), corr = expf(m - mn), w = expf(s - mn);
+    l = l * corr + w;
+    const uint8_t* value = base + kv.v_offset;
+#pragma unroll
+    for (int i = 0; i < kPerLane; ++i) {
+      const int64_t c = lane + 32 * i;
+      acc[i] = acc[i] * corr + (c < d ? w * kv_load(value, kv.type, d, c) : 0.0f);
+    }
+    m = mn;
+  }
+  __shared__ float sm[kWarps], sl[kWarps];
+  __shared__ float sacc[kWarps][kMaxHeadDim];
+  if (lane == 0) sm[warp] = m, sl[warp] = l;
+#pragma unroll
+  for (int i = 0; i < kPerLane; ++i)
+    if (lane + 32 * i < d) sacc[warp][lane + 32 * i] = acc[i];
+  __syncthreads();
+  float mx = p.sinks ? p.sinks[h] : -INFINITY;
+#pragma unroll
+  for (int w = 0; w < kWarps; ++w) mx = fmaxf(mx, sm[w]);
+  float total = p.sinks ? expf(p.sinks[h] - mx) : 0.0f, f[kWarps];
+#pragma unroll
+  for (int w = 0; w < kWarps; ++w) {
+    f[w] = sl[w] > 0 ? expf(sm[w] - mx) : 0.0f;
+    total += sl[w] * f[w];
+  }
+  float* o = out + (t * p.heads + h) * d;
+  for (int64_t c = threadIdx.x; c < d; c += kWarps * 32) {
+    float v = 0;
+#pragma unroll
+    for (int w = 0; w < kWarps; ++w) v += sacc[w][c] * f[w];
+    o[c] = v / total;
+  }
+}
+
+}  // namespace
+
+void attention(const DeviceKV& kv, const float* q, float* out, int64_t n, int64_t pos0, const DeviceAttention& p,
+               cudaStream_t stream) {
+  if (n == 0) return;
+  if (p.head_dim > kMaxHeadDim || p.heads % p.kv_heads != 0)
+    check(cudaErrorInvalidValue, "attention: head_dim over 256 or heads not a multiple of kv_heads");
+  attention_kernel<<<dim3(unsigned(n), unsigned(p.heads)), kWarps * 32, 0, stream>>>(kv, q, out, pos0, p);
+  check_launch("attention");
+}
+
+}  // namespace allm::cuda

@@ -1,0 +1,69 @@
+// Elementwise ops on activations: the gated MLP activations (as the CPU
+// computes them: expf/tanhf, no fast-math approximations), y += x, x *= f,
+// x = cap * tanh(x / cap).
+#include "kernels.hpp"
+
+namespace allm::cuda {
+namespace {
+
+__global__ void gated_kernel(const float* gate, const float* up, int64_t count, int act, float* out, float limit) {
+  const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i >= count) return;
+  const float g = gate[i], u = up[i];
+  float r;
+  if (act == 0) {
+    r = g / (1.0f + expf(-g)) * u;
+  } else if (act == 2) {
+    const float gc = fminf(g, limit), uc = fminf(fmaxf(u, -limit), limit);
+    r = gc / (1.0f + expf(-1.702f * gc)) * (uc + 1.0f);
+  } else {
+    r = 0.5f * g * (1.0f + tanhf(0.7978845608028654f * (g + 0.044715f * g * g * g))) * u;
+  }
+  out[i] = r;
+}
+
+__global__ void add_kernel(float* y, const float* x, int64_t count) {
+  const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i < count) y[i] += x[i];
+}
+
+__global__ void scale_kernel(float* x, int64_t count, float factor) {
+  const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i < count) x[i] *= factor;
+}
+
+__global__ void softcap_kernel(float* x, int64_t count, float cap) {
+  const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i < count) x[i] = cap * tanhf(x[i] / cap);
+}
+
+unsigned blocks_for(int64_t count) { return unsigned((count + 255) / 256); }
+
+}  // namespace
+
+void gated_activation(const float* gate, const float* up, int64_t count, int act, float* out, float limit,
+                      cudaStream_t stream) {
+  if (count == 0) return;
+  gated_kernel<<<blocks_for(count), 256, 0, stream>>>(gate, up, count, act, out, limit);
+  check_launch("gated_activation");
+}
+
+void add(float* y, const float* x, int64_t count, cudaStream_t stream) {
+  if (count == 0) return;
+  add_kernel<<<blocks_for(count), 256, 0, stream>>>(y, x, count);
+  check_launch("add");
+}
+
+void scale(float* x, int64_t count, float factor, cudaStream_t stream) {
+  if (count == 0) return;
+  scale_kernel<<<blocks_for(count), 256, 0, stream>>>(x, count, factor);
+  check_launch("scale");
+}
+
+void softcap(float* x, int64_t count, float cap, cudaStream_t stream) {
+  if (count == 0) return;
+  softcap_kernel<<<blocks_for(count), 256, 0, stream>>>(x, count, cap);
+  check_launch("softcap");
+}
+
+}  // namespace allm::cuda

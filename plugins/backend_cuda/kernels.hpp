@@ -1,0 +1,94 @@
+#pragma once
+// The CUDA kernels' host-side entry points. Every pointer is a device pointer,
+// activations are F32 row-major [tokens][features] as in compute.hpp, and each
+// call only enqueues work on `stream` (errors of the launch itself throw
+// allm::Error through check_launch). One .cu file per job.
+#include <cstdint>
+
+#include <cuda_runtime_api.h>
+
+#include "device_weight.hpp"
+
+namespace allm::cuda {
+
+// Throws allm::Error naming `what` when a CUDA call failed.
+void check(cudaError_t status, const char* what);
+// After a launch: the launch's own error (bad configuration, no kernel image).
+void check_launch(const char* kernel);
+
+// ---- linear: y[t * ldy + r] = W x[t] (+ bias[r])
+// Decode: a dequantising GEMV, one warp per row, at most kGemvMaxTokens tokens.
+constexpr int64_t kGemvMaxTokens = 8;
+void gemv(const DeviceWeight& w, const float* x, int64_t n, float* y, int64_t ldy, const float* bias,
+          cudaStream_t stream);
+// Prefill: tiles of 64 tokens x 64 rows; weight slices dequantised into shared
+// memory, TF32 tensor cores with the activations split into two TF32 parts
+// (16-bit weights are exact in TF32: about F32 accuracy); F32 weights by F32 FMA.
+void gemm(const DeviceWeight& w, const float* x, int64_t n, float* y, int64_t ldy, const float* bias,
+          cudaStream_t stream);
+// gemv or gemm by token count.
+void linear(const DeviceWeight& w, const float* x, int64_t n, float* y, int64_t ldy, const float* bias,
+            cudaStream_t stream);
+
+// out[t] = row ids[t] of `table` widened to F32, times scale.
+void embedding(const DeviceWeight& table, const int32_t* ids, int64_t n, float* out, float scale, cudaStream_t stream);
+
+// out[t] = x[t] / rms(x[t]) * (w or 1 + w); x and out may alias.
+void rms_norm(const float* x, const float* w, int64_t n, int64_t dim, float eps, bool plus_one, float* out,
+              cudaStream_t stream);
+
+// table[t] = cos(positions[t] * inv_freq[i]) * attention_scale for the
+// rotary_dim / 2 frequencies, then the sines: n rows of rotary_dim floats
+// (angles are F32 products, as the reference rounds them).
+void rope_table(const int64_t* positions, int64_t n, const float* inv_freq, int64_t rotary_dim,
+                float attention_scale, float* table, cudaStream_t stream);
+// Rotates the first rotary_dim dims of each head of x [n][heads][head_dim] in
+// place with rope_table's table.
+void rope(float* x, int64_t n, int64_t heads, int64_t head_dim, int64_t rotary_dim, bool interleaved,
+          const float* table, cudaStream_t stream);
+
+// One layer of one sequence's paged KV cache on the device (KVLayerView's
+// layout; `blocks` is a device array of device block pointers).
+struct DeviceKV {
+  const uint8_t* const* blocks = nullptr;
+  int64_t k_offset = 0, v_offset = 0, block = 0, head_stride = 0, row_bytes = 0;
+  int32_t type = 0;  // KVType: 0 f32, 1 f16, 2 q8_0
+};
+
+// Writes the K and V rows of n new tokens (positions pos0..pos0+n-1; k and v
+// are [n][kv_heads][head_dim] F32) encoded as kv_encode_row does.
+void kv_append(const DeviceKV& kv, const float* k, const float* v, int64_t n, int64_t pos0, int64_t kv_heads,
+               int64_t head_dim, cudaStream_t stream);
+
+struct DeviceAttention {
+  int64_t heads = 0, kv_heads = 0, head_dim = 0;
+  float scale = 1, softcap = 0;
+  int64_t window = 0;
+  const float* sinks = nullptr;  // device, per query head, or null
+};
+// Causal (windowed) attention of one sequence's n new tokens over its cache:
+// q and out are [n][heads][head_dim]; online softmax over the positions.
+constexpr int64_t kMaxHeadDim = 256;
+void attention(const DeviceKV& kv, const float* q, float* out, int64_t n, int64_t pos0, const DeviceAttention& p,
+               cudaStream_t stream);
+
+// Elementwise (Activation of compute.hpp: 0 silu, 1 gelu_tanh, 2 swiglu_clamped).
+void gated_activation(const float* gate, const float* up, int64_t count, int act, float* out, float limit,
+                      cudaStream_t stream);
+void add(float* y, const float* x, int64_t count, cudaStream_t stream);
+void scale(float* x, int64_t count, float factor, cudaStream_t stream);
+void softcap(float* x, int64_t count, float cap, cudaStream_t stream);
+
+// MoE: softmax over each token's E router logits, the top k (ties: lowest
+// expert first), optionally renormalised: chosen/weights are [n][k].
+void moe_route(const float* logits, int64_t n, int64_t experts, int64_t k, bool renormalize, int32_t* chosen,
+               float* weights, cudaStream_t stream);
+// out[i] = src[rows[i]] (rows of `dim` floats).
+void gather_rows(const float* src, const int32_t* rows, int64_t count, int64_t dim, float* out, cudaStream_t stream);
+// One expert's outputs into the tokens that chose it: for i < count, with
+// slot s = slots[i] (an index into moe_route's tables),
+// out[s / top_k] += weights[s] * src[i] (one expert: its tokens are distinct).
+void moe_combine(const float* src, const int32_t* slots, int64_t count, int64_t dim, int64_t top_k,
+                 const float* weights, float* out, cudaStream_t stream);
+
+}  // namespace allm::cuda

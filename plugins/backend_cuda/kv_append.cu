@@ -1,0 +1,50 @@
+// KV append: the new tokens' key and value rows encoded into their cache
+// blocks. One block per (token, kv head), one thread per value; for Q8_0
+// each warp is one group of 32 and finds its absolute maximum by shuffles.
+#include "kernels.hpp"
+#include "kv_format.cuh"
+
+namespace allm::cuda {
+namespace {
+
+__device__ void encode(const float* src, int64_t d, int type, uint8_t* dst) {
+  const int c = threadIdx.x;
+  const float x = c < d ? src[c] : 0.0f;
+  if (type == kKVF32) {
+    if (c < d) reinterpret_cast<float*>(dst)[c] = x;
+  } else if (type == kKVF16) {
+    if (c < d) reinterpret_cast<uint16_t*>(dst)[c] = kv_f16_bits(x);
+  } else {
+    float amax = fabsf(x);
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, o));
+    const float scale = amax / 127.0f, inv = scale > 0 ? 1.0f / scale : 0.0f;
+    const int64_t groups = (d + kKVGroup - 1) / kKVGroup;
+    if (c < d) {
+      if ((c & 31) == 0) reinterpret_cast<float*>(dst)[c / kKVGroup] = scale;
+      reinterpret_cast<int8_t*>(dst + 4 * groups)[c] = int8_t(__float2int_rn(x * inv));
+    }
+  }
+}
+
+__global__ void kv_append_kernel(DeviceKV kv, const float* k, const float* v, int64_t pos0, int64_t kv_heads,
+                                 int64_t d) {
+  const int64_t t = blockIdx.x / kv_heads, g = blockIdx.x % kv_heads, pos = pos0 + t;
+  uint8_t* row = const_cast<uint8_t*>(kv.blocks[pos / kv.block]) + g * kv.head_stride + (pos % kv.block) * kv.row_bytes;
+  const int64_t src = (t * kv_heads + g) * d;
+  encode(k + src, d, kv.type, row + kv.k_offset);
+  encode(v + src, d, kv.type, row + kv.v_offset);
+}
+
+}  // namespace
+
+void kv_append(const DeviceKV& kv, const float* k, const float* v, int64_t n, int64_t pos0, int64_t kv_heads,
+               int64_t head_dim, cudaStream_t stream) {
+  if (n == 0) return;
+  if (head_dim > 1024) check(cudaErrorInvalidValue, "kv_append: head_dim over 1024");
+  const unsigned threads = unsigned((head_dim + 31) / 32 * 32);
+  kv_append_kernel<<<unsigned(n * kv_heads), threads, 0, stream>>>(kv, k, v, pos0, kv_heads, head_dim);
+  check_launch("kv_append");
+}
+
+}  // namespace allm::cuda

@@ -1,0 +1,51 @@
+// Rotary embedding: the cos/sin table of a call's positions, and the rotation
+// in place, one thread per (token, head, frequency) pair of dims, NeoX halves
+// (i, i + rotary/2) or interleaved pairs (2i, 2i + 1).
+#include "kernels.hpp"
+
+namespace allm::cuda {
+namespace {
+
+__global__ void rope_table_kernel(const int64_t* positions, int64_t n, const float* inv_freq, int64_t half,
+                                  float attention_scale, float* table) {
+  const int64_t id = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (id >= n * half) return;
+  const int64_t t = id / half, i = id % half;
+  const float angle = float(positions[t]) * inv_freq[i];
+  table[t * 2 * half + i] = cosf(angle) * attention_scale;
+  table[t * 2 * half + half + i] = sinf(angle) * attention_scale;
+}
+
+__global__ void rope_kernel(float* x, int64_t n, int64_t heads, int64_t head_dim, int64_t half, bool interleaved,
+                            const float* __restrict__ table) {
+  const int64_t id = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (id >= n * heads * half) return;
+  const int64_t i = id % half, th = id / half, t = th / heads;
+  float* v = x + th * head_dim;
+  const float c = table[t * 2 * half + i], s = table[t * 2 * half + half + i];
+  const int64_t ia = interleaved ? 2 * i : i, ib = interleaved ? 2 * i + 1 : i + half;
+  const float a = v[ia], b = v[ib];
+  v[ia] = a * c - b * s;
+  v[ib] = b * c + a * s;
+}
+
+}  // namespace
+
+void rope_table(const int64_t* positions, int64_t n, const float* inv_freq, int64_t rotary_dim,
+                float attention_scale, float* table, cudaStream_t stream) {
+  const int64_t half = rotary_dim / 2;
+  if (n * half == 0) return;
+  rope_table_kernel<<<unsigned((n * half + 255) / 256), 256, 0, stream>>>(positions, n, inv_freq, half,
+                                                                          attention_scale, table);
+  check_launch("rope_table");
+}
+
+void rope(float* x, int64_t n, int64_t heads, int64_t head_dim, int64_t rotary_dim, bool interleaved,
+          const float* table, cudaStream_t stream) {
+  const int64_t half = rotary_dim / 2, total = n * heads * half;
+  if (total == 0) return;
+  rope_kernel<<<unsigned((total + 255) / 256), 256, 0, stream>>>(x, n, heads, head_dim, half, interleaved, table);
+  check_launch("rope");
+}
+
+}  // namespace allm::cuda

@@ -1,0 +1,85 @@
+#pragma once
+// How a decoder's weights and work divide over N devices (tensor parallelism
+// as Megatron-LM lays it out, and vLLM / TensorRT-LLM run it):
+//  - q/k/v and gate/up are column-parallel: each rank holds a slice of their
+//    output rows (its attention heads, its MLP columns) and needs no
+//    communication to compute them;
+//  - o and down are row-parallel: each rank holds the matching slice of their
+//    input columns, and the partial outputs are summed by one all-reduce;
+//  - the KV cache follows the kv heads (replicated when there are fewer kv
+//    heads than ranks, as vLLM does); attention sinks follow the query heads;
+//  - embedding and LM head are divided by vocabulary (the embedding's rows are
+//    summed by an all-reduce, the logits gathered);
+//  - mixture-of-experts layers spread whole experts over the ranks (expert
+//    parallelism); the router is replicated and each rank's weighted expert
+//    outputs are summed by the same all-reduce as a dense MLP's.
+// The plan is pure arithmetic on the model's shapes and storage formats, made
+// and checked before any device memory is touched: a split that cannot be
+// even (heads over ranks, a quantisation block cut in two) is refused with an
+// error that names the tensor and the numbers.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "allm/decoder.hpp"
+
+namespace allm {
+
+struct IndexRange {
+  int64_t begin = 0, end = 0;
+  int64_t size() const noexcept { return end - begin; }
+  bool operator==(const IndexRange&) const = default;
+};
+
+enum class ShardSplit : uint8_t {
+  replicated,  // every rank holds the whole tensor (norms, the router)
+  owned,       // one rank holds it whole (an expert's matrices, expert parallelism)
+  output,      // column-parallel: a range of the [out, in] matrix's rows
+  input,       // row-parallel: a range of its columns; partial sums all-reduced
+};
+
+const char* shard_split_name(ShardSplit s) noexcept;
+
+struct TensorShard {
+  std::string tensor;          // "layers.3.attn.q", "lm_head", "layers.1.experts.7.down", ...
+  ShardSplit split = ShardSplit::replicated;
+  IndexRange range;            // rows (output) or columns (input) this rank holds; all rows otherwise
+  std::vector<int64_t> shape;  // the shard's logical shape
+  uint64_t bytes = 0;          // what the shard occupies in its stored format
+  // A row-parallel layer's bias is added once, after the all-reduce: on rank 0.
+  bool adds_bias = false;
+};
+
+enum class Collective : uint8_t { all_reduce_sum, all_gather };
+
+const char* collective_name(Collective c) noexcept;
+
+// One communication step of a forward pass, in execution order.
+struct CollectivePoint {
+  int64_t layer = -1;          // -1: before the first / after the last layer
+  std::string after;           // what it follows, e.g. "attention output projection (before post_attn_norm)"
+  Collective op = Collective::all_reduce_sum;
+  int64_t values_per_token = 0;  // F32 values each rank contributes per token
+};
+
+struct RankShards {
+  int rank = 0;
+  IndexRange q_heads, kv_heads, intermediate, vocab;
+  IndexRange experts;               // the MoE experts this rank runs (whole); empty for dense models
+  std::vector<TensorShard> tensors;
+  uint64_t weight_bytes = 0;        // sum of the shards
+  int64_t kv_values_per_position = 0;  // keys and values, all layers, of this rank's kv heads
+};
+
+struct TensorParallelPlan {
+  int world = 1;
+  std::vector<RankShards> ranks;
+  std::vector<CollectivePoint> collectives;  // one forward pass, in order
+};
+
+// Throws InvalidArgumentError when the model cannot be divided over `world`
+// ranks (uneven heads, MLP width or vocabulary blocks, a quantisation block or
+// an interleaved panel cut in two, fewer experts than ranks).
+TensorParallelPlan plan_tensor_parallel(const DecoderSpec& spec, const DecoderWeights& weights, int world);
+
+}  // namespace allm

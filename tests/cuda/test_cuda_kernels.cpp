@@ -1,0 +1,500 @@
+// Each CUDA kernel against the CPU's reference on random data: the weight
+// formats' dequantisers (every format the CPU multiplies), the CPU backend's
+// norm / attention / activations, kv_encode_row's bytes. Skipped, with the
+// reason, where no CUDA device can be used.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "allm/compute.hpp"
+#include "allm/gguf.hpp"
+#include "allm/kv_format.hpp"
+#include "allm/weight_format.hpp"
+#include "kernels.hpp"
+
+namespace allm::cuda {
+namespace {
+
+std::string no_device_reason() {
+  int count = 0;
+  const cudaError_t e = cudaGetDeviceCount(&count);
+  if (e != cudaSuccess) return std::string("no usable CUDA driver/device: ") + cudaGetErrorString(e);
+  if (count == 0) return "no CUDA device";
+  return "";
+}
+
+#define REQUIRE_DEVICE()                                  \
+  do {                                                    \
+    static const std::string why = no_device_reason();    \
+    if (!why.empty()) GTEST_SKIP() << why;                \
+  } while (0)
+
+// Device memory holding a copy of a host vector; freed at scope end.
+template <class T>
+struct Dev {
+  T* p = nullptr;
+  size_t n = 0;
+  explicit Dev(size_t count) : n(count) { check(cudaMalloc(reinterpret_cast<void**>(&p), std::max<size_t>(1, count) * sizeof(T)), "cudaMalloc"); }
+  explicit Dev(const std::vector<T>& v) : Dev(v.size()) {
+    check(cudaMemcpy(p, v.data(), v.size() * sizeof(T), cudaMemcpyHostToDevice), "upload");
+  }
+  ~Dev() { cudaFree(p); }
+  Dev(const Dev&) = delete;
+  std::vector<T> get() const {
+    std::vector<T> v(n);
+    check(cudaDeviceSynchronize(), "sync");
+    check(cudaMemcpy(v.data(), p, n * sizeof(T), cudaMemcpyDeviceToHost), "download");
+    return v;
+  }
+};
+
+std::mt19937 rng{1234};
+std::vector<float> random_floats(size_t n, float scale = 1) {
+  std::normal_distribution<float> d(0, scale);
+  std::vector<float> v(n);
+  for (auto& x : v) x = d(rng);
+  return v;
+}
+
+// ‖a - b‖ / ‖b‖ (NaN anywhere fails).
+double rel_err(const std::vector<float>& a, const std::vector<float>& b) {
+  double num = 0, den = 0;
+  for (size_t i = 0; i < b.size(); ++i) {
+    if (!std::isfinite(a[i])) return INFINITY;
+    num += (double(a[i]) - b[i]) * (double(a[i]) - b[i]);
+    den += double(b[i]) * b[i];
+  }
+  return std::sqrt(num / std::max(den, 1e-30));
+}
+
+// ---------------------------------------------------------------- weights
+
+struct HostWeight {
+  Tensor t;                       // the CPU's view, for the reference
+  std::vector<uint8_t> bytes;     // codes / blocks
+  std::vector<uint16_t> scales, biases;  // MLX (BF16)
+  WFormat format;
+};
+
+uint16_t half_bits(float f) {
+  uint16_t h;
+  gguf::quantize_row(DType::F16, &f, &h, 1);
+  return h;
+}
+
+// Random bytes for a block format with sane scale fields at their offsets.
+void random_blocks(std::vector<uint8_t>& b, size_t block_bytes, std::vector<int> half_offsets, int e_offset = -1) {
+  std::uniform_int_distribution<int> byte(0, 255), exponent(110, 135);
+  std::uniform_real_distribution<float> scale(0.001f, 0.05f);
+  for (auto& x : b) x = uint8_t(byte(rng));
+  for (size_t o = 0; o + block_bytes <= b.size(); o += block_bytes) {
+    for (int h : half_offsets) {
+      const uint16_t v = half_bits(scale(rng));
+      std::memcpy(&b[o + h], &v, 2);
+    }
+    if (e_offset >= 0) b[o + e_offset] = uint8_t(exponent(rng));
+  }
+}
+
+HostWeight make_weight(WFormat f, int64_t rows, int64_t cols, int bits = 4, int group = 64) {
+  HostWeight w;
+  w.format = f;
+  w.t.shape = {rows, cols};
+  w.t.name = "w";
+  struct Block { DType dtype; size_t elems, bytes; std::vector<int> halves; int e; };
+  auto block = [&]() -> Block {
+    switch (f) {
+      case WFormat::q4_0: return {DType::Q4_0, 32, 18, {0}, -1};
+      case WFormat::q4_1: return {DType::Q4_1, 32, 20, {0, 2}, -1};
+      case WFormat::q5_0: return {DType::Q5_0, 32, 22, {0}, -1};
+      case WFormat::q5_1: return {DType::Q5_1, 32, 24, {0, 2}, -1};
+      case WFormat::q8_0: return {DType::Q8_0, 32, 34, {0}, -1};
+      case WFormat::q2_k: return {DType::Q2_K, 256, 84, {80, 82}, -1};
+      case WFormat::q3_k: return {DType::Q3_K, 256, 110, {108}, -1};
+      case WFormat::q4_k: return {DType::Q4_K, 256, 144, {0, 2}, -1};
+      case WFormat::q5_k: return {DType::Q5_K, 256, 176, {0, 2}, -1};
+      case WFormat::q6_k: return {DType::Q6_K, 256, 210, {208}, -1};
+      case WFormat::mxfp4: return {DType::MXFP4, 32, 17, {}, 0};
+      default: return {DType::F32, 0, 0, {}, -1};
+    }
+  }();
+  if (f == WFormat::f32 || f == WFormat::f16 || f == WFormat::bf16) {
+    const DType dt = f == WFormat::f32 ? DType::F32 : f == WFormat::f16 ? DType::F16 : DType::BF16;
+    const auto x = random_floats(size_t(rows * cols), 0.1f);
+    w.bytes.resize(size_t(rows * cols) * dtype_size(dt));
+    gguf::quantize_row(dt, x.data(), w.bytes.data(), rows * cols);
+    w.t.dtype = dt;
+  } else if (f == WFormat::mlx) {
+    std::uniform_int_distribution<int> byte(0, 255);
+    w.bytes.resize(size_t(rows * cols * bits / 8));
+    for (auto& x : w.bytes) x = uint8_t(byte(rng));
+    const auto s = random_floats(size_t(rows * cols / group), 0.02f), b = random_floats(size_t(rows * cols / group), 0.05f);
+    w.scales.resize(s.size());
+    w.biases.resize(b.size());
+    gguf::quantize_row(DType::BF16, s.data(), w.scales.data(), int64_t(s.size()));
+    gguf::quantize_row(DType::BF16, b.data(), w.biases.data(), int64_t(b.size()));
+    w.t.dtype = DType::MLX_AFFINE;
+    w.t.bits = bits;
+    w.t.group_size = group;
+    w.t.scale_dtype = DType::BF16;
+    w.t.scales = w.scales.data();
+    w.t.biases = w.biases.data();
+  } else {
+    w.bytes.resize(size_t(rows * cols) / block.elems * block.bytes);
+    random_blocks(w.bytes, block.bytes, block.halves, block.e);
+    w.t.dtype = block.dtype;
+  }
+  w.t.data = w.bytes.data();
+  w.t.nbytes = w.bytes.size();
+  return w;
+}
+
+// The weight on the device (MLX scales/biases widened to F32, as the backend does).
+struct DevWeight {
+  std::unique_ptr<Dev<uint8_t>> bytes;
+  std::unique_ptr<Dev<float>> scales, biases;
+  DeviceWeight d;
+  explicit DevWeight(const HostWeight& h) {
+    bytes = std::make_unique<Dev<uint8_t>>(h.bytes);
+    d.format = h.format;
+    d.rows = h.t.rows();
+    d.cols = h.t.cols();
+    d.data = bytes->p;
+    d.row_bytes = int64_t(h.bytes.size()) / d.rows;
+    if (h.format == WFormat::mlx) {
+      auto widen = [](const std::vector<uint16_t>& v) {
+        std::vector<float> f(v.size());
+        gguf::dequantize_row(DType::BF16, v.data(), f.data(), int64_t(v.size()));
+        return f;
+      };
+      scales = std::make_unique<Dev<float>>(widen(h.scales));
+      biases = std::make_unique<Dev<float>>(widen(h.biases));
+      d.scales = scales->p;
+      d.biases = biases->p;
+      d.bits = h.t.bits;
+      d.group_size = h.t.group_size;
+    }
+  }
+};
+
+std::vector<float> dequantized(const HostWeight& h) {
+  std::vector<float> out(size_t(h.t.rows() * h.t.cols()));
+  weight_format_of(h.t).dequant_rows(h.t, 0, h.t.rows(), out.data());
+  return out;
+}
+
+std::vector<float> reference_matmul(const std::vector<float>& w, int64_t rows, int64_t cols, const std::vector<float>& x,
+                                    int64_t n, const std::vector<float>& bias) {
+  std::vector<float> y(size_t(n * rows));
+  for (int64_t t = 0; t < n; ++t)
+    for (int64_t r = 0; r < rows; ++r) {
+      double s = bias.empty() ? 0 : bias[r];
+      for (int64_t c = 0; c < cols; ++c) s += double(w[r * cols + c]) * x[t * cols + c];
+      y[t * rows + r] = float(s);
+    }
+  return y;
+}
+
+struct FormatCase {
+  WFormat format;
+  const char* name;
+  int bits = 0;
+};
+
+class WeightFormats : public ::testing::TestWithParam<FormatCase> {};
+
+TEST_P(WeightFormats, GemvGemmAndEmbeddingMatchTheCpuDequantiser) {
+  REQUIRE_DEVICE();
+  const FormatCase fc = GetParam();
+  const int64_t rows = 131, cols = 512;  // rows: partial warps and tiles
+  const HostWeight h = make_weight(fc.format, rows, cols, fc.bits ? fc.bits : 4);
+  const DevWeight dw(h);
+  const auto w = dequantized(h);
+  const auto bias = random_floats(size_t(rows));
+  const Dev<float> dbias(bias);
+  for (int64_t n : {1, 3, 8, 70}) {
+    const auto x = random_floats(size_t(n * cols));
+    const Dev<float> dx(x);
+    Dev<float> dy(size_t(n * rows));
+    linear(dw.d, dx.p, n, dy.p, rows, dbias.p, nullptr);
+    const auto ref = reference_matmul(w, rows, cols, x, n, bias);
+    // The GEMV (n <= 8) and F32 weights are F32 arithmetic; the tensor-core GEMM keeps the activations
+    // at F32 accuracy (two TF32 parts), so 16-bit weights (exact in TF32) stay near F32, others lose
+    // what TF32 rounding takes from the decoded weights.
+    const bool f32_math = n <= kGemvMaxTokens || fc.format == WFormat::f32;
+    const bool sixteen_bit = fc.format == WFormat::f16 || fc.format == WFormat::bf16;
+    const double tol = f32_math ? 2e-6 : sixteen_bit ? 2e-5 : 1e-3;
+    EXPECT_LT(rel_err(dy.get(), ref), tol) << fc.name << " n=" << n;
+  }
+  std::vector<int32_t> ids = {5, 0, 130, 77, 5};
+  const Dev<int32_t> dids(ids);
+  Dev<float> demb(ids.size() * size_t(cols));
+  embedding(dw.d, dids.p, int64_t(ids.size()), demb.p, 0.5f, nullptr);
+  const auto emb = demb.get();
+  for (size_t t = 0; t < ids.size(); ++t)
+    for (int64_t c = 0; c < cols; ++c)
+      ASSERT_EQ(emb[t * cols + c], w[ids[t] * cols + c] * 0.5f) << fc.name << " token " << t << " col " << c;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Cuda, WeightFormats,
+    ::testing::Values(FormatCase{WFormat::f32, "f32"}, FormatCase{WFormat::f16, "f16"}, FormatCase{WFormat::bf16, "bf16"},
+                      FormatCase{WFormat::mlx, "mlx4", 4}, FormatCase{WFormat::mlx, "mlx8", 8},
+                      FormatCase{WFormat::mlx, "mlx3", 3}, FormatCase{WFormat::q4_0, "q4_0"},
+                      FormatCase{WFormat::q4_1, "q4_1"}, FormatCase{WFormat::q5_0, "q5_0"},
+                      FormatCase{WFormat::q5_1, "q5_1"}, FormatCase{WFormat::q8_0, "q8_0"},
+                      FormatCase{WFormat::q2_k, "q2_k"}, FormatCase{WFormat::q3_k, "q3_k"},
+                      FormatCase{WFormat::q4_k, "q4_k"}, FormatCase{WFormat::q5_k, "q5_k"},
+                      FormatCase{WFormat::q6_k, "q6_k"}, FormatCase{WFormat::mxfp4, "mxfp4"}),
+    [](const ::testing::TestParamInfo<FormatCase>& i) { return std::string(i.param.name); });
+
+TEST(CudaLinear, OddWidthPlainWeights) {
+  REQUIRE_DEVICE();
+  const int64_t rows = 40, cols = 50;  // not a multiple of 32: the guarded slice paths
+  for (WFormat f : {WFormat::f32, WFormat::f16, WFormat::bf16}) {
+    const HostWeight h = make_weight(f, rows, cols);
+    const DevWeight dw(h);
+    const auto w = dequantized(h);
+    for (int64_t n : {1, 9}) {
+      const auto x = random_floats(size_t(n * cols));
+      const Dev<float> dx(x);
+      Dev<float> dy(size_t(n * rows));
+      linear(dw.d, dx.p, n, dy.p, rows, nullptr, nullptr);
+      EXPECT_LT(rel_err(dy.get(), reference_matmul(w, rows, cols, x, n, {})), 2e-6);
+    }
+  }
+}
+
+// ---------------------------------------------------------------- small ops
+
+TEST(CudaOps, RmsNormMatchesCpu) {
+  REQUIRE_DEVICE();
+  auto cpu = make_cpu_backend(1);
+  const int64_t n = 5, dim = 300;
+  const auto x = random_floats(size_t(n * dim), 3), w = random_floats(size_t(dim));
+  for (bool plus_one : {false, true}) {
+    std::vector<float> ref(x.size());
+    cpu->rms_norm(x.data(), w.data(), n, dim, 1e-6f, plus_one, ref.data());
+    Dev<float> dx(x);
+    const Dev<float> dw(w);
+    rms_norm(dx.p, dw.p, n, dim, 1e-6f, plus_one, dx.p, nullptr);  // in place, as the decoder calls it
+    EXPECT_LT(rel_err(dx.get(), ref), 1e-6);
+  }
+}
+
+TEST(CudaOps, RopeTableAndRotation) {
+  REQUIRE_DEVICE();
+  const int64_t n = 6, heads = 3, head_dim = 64, rotary = 48, half = rotary / 2;  // partial rotary
+  std::vector<int64_t> pos = {0, 1, 7, 300, 4095, 12};
+  std::vector<float> inv(half);
+  for (int64_t i = 0; i < half; ++i) inv[i] = std::pow(10000.0f, -2.0f * i / rotary);
+  const float attn_scale = 1.25f;
+  const Dev<int64_t> dpos(pos);
+  const Dev<float> dinv(inv);
+  Dev<float> table(size_t(n * rotary));
+  rope_table(dpos.p, n, dinv.p, rotary, attn_scale, table.p, nullptr);
+  const auto tab = table.get();
+  for (int64_t t = 0; t < n; ++t)
+    for (int64_t i = 0; i < half; ++i) {
+      const float a = float(pos[t]) * inv[i];
+      ASSERT_NEAR(tab[t * rotary + i], std::cos(a) * attn_scale, 2e-6) << t << " " << i;
+      ASSERT_NEAR(tab[t * rotary + half + i], std::sin(a) * attn_scale, 2e-6) << t << " " << i;
+    }
+  for (bool interleaved : {false, true}) {
+    const auto x = random_floats(size_t(n * heads * head_dim));
+    auto ref = x;
+    for (int64_t t = 0; t < n; ++t)
+      for (int64_t h = 0; h < heads; ++h) {
+        float* v = ref.data() + (t * heads + h) * head_dim;
+        for (int64_t i = 0; i < half; ++i) {
+          const int64_t ia = interleaved ? 2 * i : i, ib = interleaved ? 2 * i + 1 : i + half;
+          const float c = tab[t * rotary + i], s = tab[t * rotary + half + i], a = v[ia], b = v[ib];
+          v[ia] = a * c - b * s;
+          v[ib] = b * c + a * s;
+        }
+      }
+    Dev<float> dx(x);
+    rope(dx.p, n, heads, head_dim, rotary, interleaved, table.p, nullptr);
+    EXPECT_LT(rel_err(dx.get(), ref), 1e-6) << "interleaved=" << interleaved;
+  }
+}
+
+TEST(CudaOps, ElementwiseMatchCpu) {
+  REQUIRE_DEVICE();
+  auto cpu = make_cpu_backend(1);
+  const int64_t count = 1000;
+  const auto g = random_floats(count, 4), u = random_floats(count, 4);
+  const Dev<float> dg(g), du(u);
+  for (Activation act : {Activation::silu, Activation::gelu_tanh, Activation::swiglu_clamped}) {
+    std::vector<float> ref(count);
+    cpu->gated_activation(g.data(), u.data(), count, act, ref.data(), 3.0f);
+    Dev<float> out(count);
+    gated_activation(dg.p, du.p, count, int(act), out.p, 3.0f, nullptr);
+    EXPECT_LT(rel_err(out.get(), ref), 1e-6) << int(act);
+  }
+  auto ref = g;
+  cpu->add(ref.data(), u.data(), count);
+  cpu->scale(ref.data(), count, 0.3f);
+  cpu->softcap(ref.data(), count, 2.0f);
+  Dev<float> y(g);
+  add(y.p, du.p, count, nullptr);
+  scale(y.p, count, 0.3f, nullptr);
+  softcap(y.p, count, 2.0f, nullptr);
+  EXPECT_LT(rel_err(y.get(), ref), 1e-6);
+}
+
+TEST(CudaOps, MoeRouteGatherCombine) {
+  REQUIRE_DEVICE();
+  const int64_t n = 37, E = 8, K = 3, dim = 20;
+  auto logits = random_floats(size_t(n * E), 2);
+  logits[5 * E + 2] = logits[5 * E + 6];  // a tie: the lower index first
+  for (bool renorm : {false, true}) {
+    const Dev<float> dl(logits);
+    Dev<int32_t> chosen(size_t(n * K));
+    Dev<float> weights(size_t(n * K));
+    moe_route(dl.p, n, E, K, renorm, chosen.p, weights.p, nullptr);
+    const auto c = chosen.get();
+    const auto w = weights.get();
+    for (int64_t t = 0; t < n; ++t) {
+      const float* r = logits.data() + t * E;
+      float mx = r[0];
+      for (int64_t e = 1; e < E; ++e) mx = std::max(mx, r[e]);
+      double sum = 0;
+      std::vector<float> p(E);
+      for (int64_t e = 0; e < E; ++e) sum += (p[e] = std::exp(r[e] - mx));
+      for (int64_t e = 0; e < E; ++e) p[e] = float(p[e] / sum);
+      std::vector<int> idx(E);
+      for (int e = 0; e < E; ++e) idx[e] = e;
+      std::stable_sort(idx.begin(), idx.end(), [&](int a, int b) { return p[a] > p[b]; });
+      float picked = 0;
+      for (int64_t j = 0; j < K; ++j) picked += p[idx[j]];
+      for (int64_t j = 0; j < K; ++j) {
+        ASSERT_EQ(c[t * K + j], idx[j]) << "token " << t << " choice " << j;
+        ASSERT_NEAR(w[t * K + j], renorm ? p[idx[j]] / picked : p[idx[j]], 1e-6);
+      }
+    }
+    // Expert 2's tokens: gather their rows, "run" the expert (identity), add back weighted.
+    const auto in = random_floats(size_t(n * dim));
+    std::vector<int32_t> rows, slots;
+    for (int64_t s = 0; s < n * K; ++s)
+      if (c[s] == 2) rows.push_back(int32_t(s / K)), slots.push_back(int32_t(s));
+    ASSERT_FALSE(rows.empty());
+    const Dev<float> din(in);
+    const Dev<int32_t> drows(rows), dslots(slots);
+    Dev<float> gathered(rows.size() * dim);
+    gather_rows(din.p, drows.p, int64_t(rows.size()), dim, gathered.p, nullptr);
+    auto out = random_floats(size_t(n * dim));
+    auto ref = out;
+    for (size_t i = 0; i < rows.size(); ++i)
+      for (int64_t d = 0; d < dim; ++d) ref[rows[i] * dim + d] += w[slots[i]] * in[rows[i] * dim + d];
+    Dev<float> dout(out);
+    moe_combine(gathered.p, dslots.p, int64_t(slots.size()), dim, K, weights.p, dout.p, nullptr);
+    EXPECT_LT(rel_err(dout.get(), ref), 1e-7);
+  }
+}
+
+// ---------------------------------------------------------------- KV cache
+
+// A one-layer paged cache in host memory laid out as a KVPool lays it out
+// (blocks of `block` positions; per block, kv_heads key areas then value areas).
+struct HostKV {
+  int64_t kv_heads, d, block, capacity, row_bytes, head_stride, k_offset, v_offset, block_bytes;
+  KVType type;
+  std::vector<std::vector<uint8_t>> blocks;
+  HostKV(KVType t, int64_t kvh, int64_t dim, int64_t blk, int64_t cap)
+      : kv_heads(kvh), d(dim), block(blk), capacity(cap), type(t) {
+    row_bytes = kv_row_bytes(t, d);
+    head_stride = block * row_bytes;
+    k_offset = 0;
+    v_offset = kv_heads * head_stride + 8;  // not a multiple of anything in particular
+    block_bytes = v_offset + kv_heads * head_stride;
+    blocks.assign(size_t((cap + blk - 1) / blk), std::vector<uint8_t>(size_t(block_bytes), 0));
+  }
+  uint8_t* row(int64_t pos, int64_t g, bool value) {
+    return blocks[pos / block].data() + (value ? v_offset : k_offset) + g * head_stride + (pos % block) * row_bytes;
+  }
+};
+
+struct DevKV {
+  std::vector<std::unique_ptr<Dev<uint8_t>>> blocks;
+  std::unique_ptr<Dev<const uint8_t*>> table;
+  DeviceKV view;
+  explicit DevKV(const HostKV& h) {
+    std::vector<const uint8_t*> ptrs;
+    for (auto& b : h.blocks) {
+      blocks.push_back(std::make_unique<Dev<uint8_t>>(b));
+      ptrs.push_back(blocks.back()->p);
+    }
+    table = std::make_unique<Dev<const uint8_t*>>(ptrs);
+    view = DeviceKV{table->p, h.k_offset, h.v_offset, h.block, h.head_stride, h.row_bytes, int32_t(h.type)};
+  }
+};
+
+TEST(CudaKV, AppendWritesTheBytesKvEncodeRowWrites) {
+  REQUIRE_DEVICE();
+  for (KVType type : {KVType::f32, KVType::f16, KVType::q8_0})
+    for (int64_t d : {64, 80}) {
+      const int64_t kvh = 2, n = 21, pos0 = 5;
+      HostKV host(type, kvh, d, 16, 64);
+      DevKV dev(host);
+      auto k = random_floats(size_t(n * kvh * d), 2), v = random_floats(size_t(n * kvh * d), 2);
+      k[3] = 70000.0f;  // past the F16 range: saturates
+      const Dev<float> dk(k), dv(v);
+      kv_append(dev.view, dk.p, dv.p, n, pos0, kvh, d, nullptr);
+      for (int64_t t = 0; t < n; ++t)
+        for (int64_t g = 0; g < kvh; ++g) {
+          kv_encode_row(type, k.data() + (t * kvh + g) * d, d, host.row(pos0 + t, g, false));
+          kv_encode_row(type, v.data() + (t * kvh + g) * d, d, host.row(pos0 + t, g, true));
+        }
+      for (size_t b = 0; b < host.blocks.size(); ++b)
+        ASSERT_EQ(dev.blocks[b]->get(), host.blocks[b]) << kv_type_name(type) << " d=" << d << " block " << b;
+    }
+}
+
+TEST(CudaKV, AttentionMatchesCpuBackend) {
+  REQUIRE_DEVICE();
+  auto cpu = make_cpu_backend(1);
+  struct Case { KVType type; int64_t d, heads, kv_heads, window; float softcap; bool sinks; int64_t n, pos0; };
+  const Case cases[] = {
+      {KVType::f32, 64, 8, 2, 0, 0, false, 1, 40},   {KVType::f32, 64, 8, 2, 0, 0, false, 7, 0},
+      {KVType::f16, 128, 4, 4, 0, 0, false, 3, 50},  {KVType::q8_0, 80, 6, 2, 0, 0, false, 2, 33},
+      {KVType::f32, 64, 4, 1, 8, 0, false, 5, 30},   {KVType::f16, 32, 4, 2, 0, 30.0f, false, 4, 20},
+      {KVType::q8_0, 64, 8, 4, 16, 50.0f, true, 6, 60}, {KVType::f32, 256, 2, 1, 0, 0, true, 1, 70},
+  };
+  for (const Case& c : cases) {
+    const int64_t total = c.pos0 + c.n;
+    HostKV host(c.type, c.kv_heads, c.d, 16, total);
+    for (int64_t p = 0; p < total; ++p)
+      for (int64_t g = 0; g < c.kv_heads; ++g) {
+        const auto k = random_floats(size_t(c.d)), v = random_floats(size_t(c.d));
+        kv_encode_row(c.type, k.data(), c.d, host.row(p, g, false));
+        kv_encode_row(c.type, v.data(), c.d, host.row(p, g, true));
+      }
+    const auto q = random_floats(size_t(c.n * c.heads * c.d));
+    const auto sinks = random_floats(size_t(c.heads));
+    std::vector<uint8_t*> hblocks;
+    for (auto& b : host.blocks) hblocks.push_back(b.data());
+    const KVLayerView hv{hblocks.data(), host.k_offset, host.v_offset, host.block, host.head_stride, host.row_bytes,
+                         c.type};
+    std::vector<float> ref(q.size());
+    const AttentionSeq seq{q.data(), ref.data(), c.n, c.pos0, hv};
+    const float scale = 1.0f / std::sqrt(float(c.d));
+    cpu->attention(&seq, 1, AttentionParams{c.heads, c.kv_heads, c.d, scale, c.softcap, c.window,
+                                            c.sinks ? sinks.data() : nullptr});
+    DevKV dev(host);
+    const Dev<float> dq(q), dsinks(sinks);
+    Dev<float> out(q.size());
+    attention(dev.view, dq.p, out.p, c.n, c.pos0,
+              DeviceAttention{c.heads, c.kv_heads, c.d, scale, c.softcap, c.window, c.sinks ? dsinks.p : nullptr},
+              nullptr);
+    EXPECT_LT(rel_err(out.get(), ref), 2e-6) << kv_type_name(c.type) << " d=" << c.d << " window=" << c.window
+                                             << " softcap=" << c.softcap << " sinks=" << c.sinks << " n=" << c.n;
+  }
+}
+
+}  // namespace
+}  // namespace allm::cuda
