@@ -16,7 +16,7 @@ struct ModelOptions {
   std::shared_ptr<Backend> backend;  // null: load_model/build_model choose one (backend_name), else a CPU backend
   // The registered backend to use (allm/backend.hpp); empty: the usable one
   // with the highest score. Read by load_model/build_model (appended in ABI 4.1).
-  std::string backend_name;
+  std::string backend_name{};  // (braces: ModelOptions{threads, backend} stays complete)
 };
 
 class ArchitectureFactory {

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <numeric>
 #include <string>
 #include <type_traits>
@@ -91,7 +92,12 @@ class DecoderModel final : public Model {
     }
     info_.bytes_per_token = per_token;
     info_.kv_bytes_per_position = KVPool(kv_shape()).bytes_per_position();
-    make_weights_resident();
+    try {
+      make_weights_resident();
+    } catch (...) {  // e.g. device memory ran out: give back what was made (no destructor runs)
+      for (const Tensor& t : resident_) be_->release_resident(t);
+      throw;
+    }
   }
 
   ~DecoderModel() override {
@@ -133,19 +139,20 @@ class DecoderModel final : public Model {
   // backend uploads them in its own layout), each stored tensor once (a tied
   // LM head is the embedding); the F32 vectors uploaded into one buffer.
   void make_weights_resident() {
+    // Stored bytes -> the views made of them (a resident copy, and the source it came from).
+    std::map<const void*, std::vector<std::pair<size_t, Tensor>>> made;
     visit_matrices(w_, [&](Tensor& t) {
       if (!t.valid()) return;
-      for (size_t i = 0; i < resident_host_.size(); ++i)
-        if (resident_host_[i].data == t.data && resident_host_[i].dtype == t.dtype &&
-            resident_host_[i].shape == t.shape) {
+      auto& same_bytes = made[t.data];
+      for (const auto& [i, source] : same_bytes)
+        if (source.dtype == t.dtype && source.shape == t.shape) {
           t = resident_[i];
           return;
         }
-      resident_host_.push_back(t);
+      same_bytes.emplace_back(resident_.size(), t);
       resident_.push_back(be_->make_resident(t));
       t = resident_.back();
     });
-    resident_host_.clear();
 
     size_t bytes = 0;
     auto measure = [&](const std::vector<float>& v) -> const float* {
@@ -463,7 +470,7 @@ class DecoderModel final : public Model {
   // Per rope: the rope itself, or (M-RoPE) one masked rope per position component.
   std::vector<std::vector<RopeConfig>> rope_parts_;
   int64_t components_ = 1;  // position components per token (positions_ is [components_][n])
-  std::vector<Tensor> resident_, resident_host_;  // each resident matrix once (and, while loading, its source)
+  std::vector<Tensor> resident_;  // each resident matrix once
   BackendBuffer vectors_;                         // every LayerVectors pointer points in here
   std::vector<LayerVectors> vec_;
   const float* final_norm_ = nullptr;
