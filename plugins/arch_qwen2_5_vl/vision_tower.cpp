@@ -164,27 +164,36 @@ void VisionTower::attention(const float* qkv, int64_t n, const std::vector<int64
                    [&](auto a, auto b) { return members[a.first].size() > members[b.first].size(); });
   const float scale = 1.0f / std::sqrt(static_cast<float>(d));
   pool_->parallel_for(static_cast<int64_t>(tasks.size()), 1, [&](int, int64_t begin, int64_t end) {
-    std::vector<float> scores, acc(static_cast<size_t>(d));
+    // Per task the group's keys transposed ([d][m]) and values ([m][d]) side
+    // by side, so both inner loops run over independent sums (vectorisable).
+    std::vector<float> keys_t, values, scores, acc(static_cast<size_t>(d));
     for (int64_t task = begin; task < end; ++task) {
       const auto& ids = members[tasks[task].first];
       const int64_t h = tasks[task].second, m = static_cast<int64_t>(ids.size());
+      keys_t.resize(static_cast<size_t>(d * m));
+      values.resize(static_cast<size_t>(m * d));
       scores.resize(static_cast<size_t>(m));
+      for (int64_t j = 0; j < m; ++j) {
+        const float* k = qkv + ids[j] * 3 * C + C + h * d;
+        for (int64_t c = 0; c < d; ++c) keys_t[c * m + j] = k[c];
+        std::copy_n(qkv + ids[j] * 3 * C + 2 * C + h * d, d, values.data() + j * d);
+      }
       for (int64_t i = 0; i < m; ++i) {
         const float* q = qkv + ids[i] * 3 * C + h * d;
-        float mx = -INFINITY;
-        for (int64_t j = 0; j < m; ++j) {
-          const float* k = qkv + ids[j] * 3 * C + C + h * d;
-          float s = 0;
-          for (int64_t c = 0; c < d; ++c) s += q[c] * k[c];
-          scores[j] = s * scale;
-          mx = std::max(mx, scores[j]);
+        std::fill(scores.begin(), scores.end(), 0.0f);
+        for (int64_t c = 0; c < d; ++c) {
+          const float qc = q[c];
+          const float* kt = keys_t.data() + c * m;
+          for (int64_t j = 0; j < m; ++j) scores[j] += qc * kt[j];
         }
+        float mx = -INFINITY;
+        for (int64_t j = 0; j < m; ++j) mx = std::max(mx, scores[j] *= scale);
         float sum = 0;
         for (int64_t j = 0; j < m; ++j) sum += (scores[j] = std::exp(scores[j] - mx));
         std::fill(acc.begin(), acc.end(), 0.0f);
         for (int64_t j = 0; j < m; ++j) {
-          const float* v = qkv + ids[j] * 3 * C + 2 * C + h * d;
           const float w = scores[j] / sum;
+          const float* v = values.data() + j * d;
           for (int64_t c = 0; c < d; ++c) acc[c] += w * v[c];
         }
         std::copy(acc.begin(), acc.end(), out + ids[i] * C + h * d);
