@@ -156,10 +156,16 @@ def load_processor(ckpt, template):
     tk = AutoTokenizer.from_pretrained(ckpt)
     for k, v in {"boi_token": "<start_of_image>", "eoi_token": "<end_of_image>",
                  "image_token": "<image_soft_token>"}.items():
-        if getattr(tk, k, None) != v:
-            setattr(tk, k, v)
-    if getattr(tk, "image_token_id", None) is None:
-        tk.image_token_id = tk.convert_tokens_to_ids("<image_soft_token>")
+        try:
+            if getattr(tk, k, None) != v:
+                setattr(tk, k, v)
+        except Exception:
+            traceback.print_exc()
+    try:
+        if getattr(tk, "image_token_id", None) is None:
+            tk.image_token_id = tk.convert_tokens_to_ids("<image_soft_token>")
+    except Exception:
+        traceback.print_exc()
     ip = AutoImageProcessor.from_pretrained(ckpt)
     proc = Gemma3Processor(image_processor=ip, tokenizer=tk, chat_template=template,
                            image_seq_length=TOKENS_PER_IMAGE)
@@ -314,9 +320,12 @@ def main():
         def f(_m, _i, o):
             captured[name] = o.last_hidden_state if hasattr(o, "last_hidden_state") else (o[0] if isinstance(o, tuple) else o)
         return f
-    inner = model.model
-    inner.vision_tower.register_forward_hook(hook("vision_hidden"))
-    inner.multi_modal_projector.register_forward_hook(hook("image_features"))
+    try:
+        inner = model.model
+        inner.vision_tower.register_forward_hook(hook("vision_hidden"))
+        inner.multi_modal_projector.register_forward_hook(hook("image_features"))
+    except Exception:
+        traceback.print_exc()
 
     default_pv = {}
     for case_id, messages, names in CASES:
