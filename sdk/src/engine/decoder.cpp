@@ -86,6 +86,7 @@ class DecoderModel final : public Model {
     }
 
     be_->embedding(w_.embed, ids_.data(), n, x_.data(), s_.embed_scale);
+    place_embeddings();
     for (int64_t i = 0; i < s_.layers; ++i) layer(i, n);
     for (auto& seq : seqs_) seq.cache->advance(seq.n);
 
@@ -136,7 +137,34 @@ class DecoderModel final : public Model {
     int64_t offset, n, pos0;
     LogitsMode mode;
     std::vector<uint8_t*> blocks;  // the cache's blocks, in position order
+    std::span<const SoftTokens> soft_tokens;
   };
+
+  // Input embeddings over the token embeddings; the positions each token of a
+  // bidirectional group sees (seen_, [n][2]) when any entry has one.
+  void place_embeddings() {
+    bool any_bidirectional = false;
+    for (const auto& seq : seqs_)
+      for (const auto& e : seq.soft_tokens) {
+        std::copy_n(e.rows, e.count * s_.hidden, x_.data() + (seq.offset + e.index) * s_.hidden);
+        any_bidirectional |= e.bidirectional;
+      }
+    seen_.clear();
+    if (!any_bidirectional) return;
+    for (const auto& seq : seqs_)  // cache positions: each token sees itself (and, causally, what is before)
+      for (int64_t t = 0; t < seq.n; ++t) {
+        seen_.push_back(seq.pos0 + t);
+        seen_.push_back(seq.pos0 + t + 1);
+      }
+    for (const auto& seq : seqs_)
+      for (const auto& e : seq.soft_tokens) {
+        if (!e.bidirectional) continue;
+        for (int64_t t = seq.offset + e.index; t < seq.offset + e.index + e.count; ++t) {
+          seen_[2 * t] = seq.pos0 + e.index;
+          seen_[2 * t + 1] = seq.pos0 + e.index + e.count;
+        }
+      }
+  }
 
   // Checks the batch, makes room in every cache (private copies of shared
   // blocks about to be written) and lays the tokens out; returns their count.
@@ -154,11 +182,26 @@ class DecoderModel final : public Model {
       for (size_t f = 0; f < e; ++f)
         if (batch[f].cache == b.cache)
           throw InvalidArgumentError(where + "the same KV cache is already batch entry " + std::to_string(f));
-      for (size_t t = 0; t < b.tokens.size(); ++t)
+      int64_t covered = 0;  // embeddings come in token order, inside the entry
+      for (size_t k = 0; k < b.soft_tokens.size(); ++k) {
+        const SoftTokens& ei = b.soft_tokens[k];
+        const std::string which = where + "soft_tokens[" + std::to_string(k) + "]: ";
+        if (!ei.rows || ei.count <= 0) throw InvalidArgumentError(which + "no rows");
+        if (ei.index < covered || ei.index + ei.count > static_cast<int64_t>(b.tokens.size()))
+          throw InvalidArgumentError(which + "tokens [" + std::to_string(ei.index) + ", " +
+                                     std::to_string(ei.index + ei.count) + ") overlap another input or lie outside the " +
+                                     std::to_string(b.tokens.size()) + " tokens");
+        covered = ei.index + ei.count;
+      }
+      for (size_t t = 0, k = 0; t < b.tokens.size(); ++t) {
+        // Tokens an input embedding stands for are never looked up.
+        while (k < b.soft_tokens.size() && b.soft_tokens[k].index + b.soft_tokens[k].count <= static_cast<int64_t>(t)) ++k;
+        if (k < b.soft_tokens.size() && b.soft_tokens[k].index <= static_cast<int64_t>(t)) continue;
         if (b.tokens[t] < 0 || b.tokens[t] >= s_.vocab)
           throw InvalidArgumentError(where + "token id " + std::to_string(b.tokens[t]) + " at index " +
                                      std::to_string(t) + " is outside the vocabulary [0, " + std::to_string(s_.vocab) +
                                      ")");
+      }
       if (b.start < -1 || b.start > b.cache->size())
         throw InvalidArgumentError(where + "start position " + std::to_string(b.start) + " is past the " +
                                    std::to_string(b.cache->size()) + " cached positions");
@@ -167,7 +210,7 @@ class DecoderModel final : public Model {
       if (pos0 + len > b.cache->max_positions())
         throw ContextWindowError(where + std::to_string(pos0 + len) + " positions exceed the context window of " +
                                  std::to_string(b.cache->max_positions()));
-      seqs_[e] = Seq{b.cache, n, len, pos0, b.logits, {}};
+      seqs_[e] = Seq{b.cache, n, len, pos0, b.logits, {}, b.soft_tokens};
       n += len;
     }
     for (auto& seq : seqs_) {
@@ -180,6 +223,8 @@ class DecoderModel final : public Model {
     for (size_t e = 0; e < seqs_.size(); ++e) {
       Seq& seq = seqs_[e];
       std::copy(batch[e].tokens.begin(), batch[e].tokens.end(), ids_.begin() + seq.offset);
+      for (const auto& ei : seq.soft_tokens)  // looked up, then overwritten: any valid id will do
+        std::fill_n(ids_.begin() + seq.offset + ei.index, ei.count, 0);
       for (int64_t c = 0; c < components_; ++c)
         for (int64_t t = 0; t < seq.n; ++t) positions_[c * n + seq.offset + t] = seq.pos0 + t;
       const auto& pool = *seq.cache->pool();
@@ -263,7 +308,8 @@ class DecoderModel final : public Model {
         }
       }
       const int64_t q_row = seq.offset * s_.heads * D;
-      attn_seqs_[used++] = AttentionSeq{q_.data() + q_row, attn_.data() + q_row, seq.n, seq.pos0, kv};
+      const int64_t* seen = seen_.empty() ? nullptr : seen_.data() + 2 * seq.offset;
+      attn_seqs_[used++] = AttentionSeq{q_.data() + q_row, attn_.data() + q_row, seq.n, seq.pos0, kv, seen};
     }
     AttentionParams ap{s_.heads, s_.kv_heads, D, s_.attn_scale, s_.attn_softcap, ls.window, bias(l.sinks)};
     be_->attention(attn_seqs_.data(), used, ap);
@@ -370,6 +416,7 @@ class DecoderModel final : public Model {
   std::vector<Seq> seqs_;
   std::vector<int32_t> ids_;
   std::vector<int64_t> positions_;
+  std::vector<int64_t> seen_;  // [n][2] or empty: see place_embeddings
   std::vector<AttentionSeq> attn_seqs_;
 };
 
