@@ -6,11 +6,13 @@
 // transformers: tests/vision/.)
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <vector>
 
 #include "allm/error.hpp"
+#include "allm/generate.hpp"
 #include "engine_test_util.hpp"
 
 namespace allm::test {
@@ -84,6 +86,36 @@ TEST_P(SoftTokensTest, BidirectionalGroupChangesItsTokensOnly) {
   // Before the group: the same. Its first token now sees the rest of the group.
   EXPECT_LT(max_diff(causal.data(), both.data(), first * V), 1e-5);
   EXPECT_GT(max_diff(causal.data() + first * V, both.data() + first * V, V), 1e-3);
+}
+
+// generate() feeds the prompt in chunks but never splits a run: with chunks of
+// 4 tokens, a bidirectional run over positions 6..10 gives the first token of
+// the single-call forward.
+TEST_P(SoftTokensTest, GenerateKeepsARunInOneChunk) {
+  Checkpoint ckpt = load_fixture(GetParam().fixture);
+  auto model = make_model(ckpt);
+  const int64_t V = model->info().vocab_size, T = 20, first = 6, count = 5;
+  const auto ids = prompt(T, V);
+  const std::vector<int32_t> stood_for(ids.begin() + first, ids.begin() + first + count);
+  auto rows = embedding_rows(ckpt, stood_for, GetParam().embed_scale);
+  for (float& r : rows) r *= 1.5f;  // not the tokens' own: the run matters
+  const allm::SoftTokens run{first, count, rows.data(), true};
+  std::vector<float> logits(V);
+  auto whole = model->make_cache();
+  const BatchEntry entry{whole.get(), ids, LogitsMode::last, -1, std::span(&run, 1)};
+  model->forward(std::span(&entry, 1), logits.data());
+  const auto want = static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
+
+  GenerationRequest req;
+  req.prompt = ids;
+  req.soft_tokens = {run};
+  req.prefill_chunk = 4;
+  req.max_tokens = 1;
+  req.sampling.temperature = 0;
+  auto cache = model->make_cache();
+  const GenerationResult out = generate(*model, *cache, req);
+  ASSERT_EQ(out.tokens.size(), 1u);
+  EXPECT_EQ(out.tokens[0], want);
 }
 
 TEST_P(SoftTokensTest, BadRangesAreRefusedBeforeTheCacheChanges) {
