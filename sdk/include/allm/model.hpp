@@ -10,6 +10,8 @@
 
 namespace allm {
 
+class VisionEncoder;  // allm/vision.hpp
+
 struct ModelInfo {
   std::string model_type;
   int64_t vocab_size = 0;
@@ -84,6 +86,10 @@ class Model {
     (void)hidden;
     throw UnsupportedError(info().model_type + " model: hidden states are not exposed (no embeddings)");
   }
+
+  // The image side of a vision-language model (allm/vision.hpp); null for a
+  // model that cannot see. Appended in engine ABI 2.
+  virtual VisionEncoder* vision() { return nullptr; }
 };
 
 }  // namespace allm
