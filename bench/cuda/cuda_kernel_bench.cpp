@@ -91,7 +91,9 @@ std::vector<uint8_t> weight_bytes(const Format& fm, int64_t rows, int64_t cols, 
 
 }  // namespace
 
-int main() {
+int main(int argc, char** argv) {
+  // An optional format name times that format's GEMV and GEMM alone (for a profiler run).
+  const std::string only = argc > 1 ? argv[1] : "";
   int count = 0;
   if (cudaGetDeviceCount(&count) != cudaSuccess || count == 0) {
     std::printf("no CUDA device: nothing to time\n");
@@ -102,7 +104,7 @@ int main() {
   std::printf("device: %s, %d SMs, %.1f GiB\n", prop.name, prop.multiProcessorCount, prop.totalGlobalMem / 1073741824.0);
 
   // Copy bandwidth (read + write), the ceiling for the GEMV.
-  {
+  if (only.empty()) {
     const size_t bytes = size_t(2) << 30;
     void *a, *b;
     check(cudaMalloc(&a, bytes), "cudaMalloc");
@@ -125,8 +127,10 @@ int main() {
   auto* x = static_cast<float*>(device_copy(hx.data(), hx.size() * 4));
   float* y = nullptr;
   check(cudaMalloc(reinterpret_cast<void**>(&y), size_t(tokens) * rows * 4), "cudaMalloc");
-  std::printf("%-6s %14s %10s %16s\n", "format", "gemv n=1 ms", "GB/s", "gemm 512 TFLOP/s");
+  std::printf("%-6s %14s %10s %12s %10s %16s\n", "format", "gemv n=1 ms", "GB/s", "1 row/warp", "GB/s",
+              "gemm 512 TFLOP/s");
   for (const Format& fm : formats) {
+    if (!only.empty() && only != fm.name) continue;
     int64_t row_bytes = 0;
     const auto bytes = weight_bytes(fm, rows, cols, row_bytes);
     DeviceWeight w;
@@ -143,18 +147,23 @@ int main() {
       w.scales = static_cast<const float*>(device_copy(sb.data(), sb.size() * 4));
       w.biases = static_cast<const float*>(device_copy(sb.data(), sb.size() * 4));
     }
+    set_gemv_rows_per_warp(2);
     const double gemv_ms = median_ms([&] { gemv(w, x, 1, y, rows, nullptr, nullptr); }, 20);
+    set_gemv_rows_per_warp(1);
+    const double gemv1_ms = median_ms([&] { gemv(w, x, 1, y, rows, nullptr, nullptr); }, 20);
+    set_gemv_rows_per_warp(2);
     DeviceWeight g = w;
     g.rows = gemm_rows;
     const double gemm_ms = median_ms([&] { gemm(g, x, tokens, y, gemm_rows, nullptr, nullptr); }, 5);
-    std::printf("%-6s %14.3f %10.0f %16.1f\n", fm.name, gemv_ms, double(bytes.size()) / gemv_ms / 1e6,
-                2.0 * tokens * gemm_rows * cols / gemm_ms / 1e9);
+    std::printf("%-6s %14.3f %10.0f %12.3f %10.0f %16.1f\n", fm.name, gemv_ms, double(bytes.size()) / gemv_ms / 1e6,
+                gemv1_ms, double(bytes.size()) / gemv1_ms / 1e6, 2.0 * tokens * gemm_rows * cols / gemm_ms / 1e9);
     cudaFree(const_cast<uint8_t*>(w.data));
     if (w.scales) cudaFree(const_cast<float*>(w.scales)), cudaFree(const_cast<float*>(w.biases));
   }
 
   // Decode attention: one token over 4096 positions, F16 and Q8_0 KV, blocks of 256 positions.
   for (KVType type : {KVType::f16, KVType::q8_0}) {
+    if (!only.empty()) break;
     const int64_t heads = 32, kvh = 8, d = 128, ctx = 4096, block = 256;
     const int64_t row = kv_row_bytes(type, d), head_stride = block * row, block_bytes = 2 * kvh * head_stride;
     std::vector<uint8_t> hb(static_cast<size_t>(block_bytes));

@@ -27,6 +27,8 @@ constexpr const char* kChatCommands =
     "  /reset          forget the conversation\n"
     "  /save FILE      save the conversation (and its KV cache, FILE.kv)\n"
     "  /load FILE      load a saved conversation\n"
+    "  /image FILE     attach an image (or another file) to your next message;\n"
+    "                  repeat for several (vision models: docs/vision.md)\n"
     "  /stats          statistics of the last answer\n"
     "  /exit           leave (also Ctrl-D)\n";
 
@@ -164,6 +166,7 @@ struct Chat {
   SessionOptions options;
   std::optional<ChatSession> session;
   std::optional<GenerateResponse> last;
+  std::vector<std::filesystem::path> pending;  // /image files for the next message
   bool stats = false;
 
   void start_over() {
@@ -175,7 +178,9 @@ struct Chat {
     GenerateResponse r;
     {
       SigintCancels on_ctrl_c(cancel);
-      r = session->send(text, {}, [](const StreamDelta& d) { std::cout << d.text << std::flush; }, cancel);
+      // Pending attachments go with this message, and stay pending if it fails.
+      r = session->send(text, pending, [](const StreamDelta& d) { std::cout << d.text << std::flush; }, cancel);
+      pending.clear();
     }
     std::cout << "\n" << std::flush;
     if (r.finish_reason == finish_reason::cancelled) std::cerr << "[answer cancelled]\n";
@@ -212,6 +217,11 @@ struct Chat {
       options = session->options();
       std::cerr << "[loaded " << session->history().size() << " messages"
                 << (session->cache_restored() ? ", KV cache restored" : "") << "]\n";
+    } else if (name == "/image") {
+      if (arg.empty()) throw InvalidArgumentError("/image needs a file name");
+      if (!std::filesystem::is_regular_file(arg)) throw MediaError(arg + ": cannot attach: no such file");
+      pending.emplace_back(arg);
+      std::cerr << "[" << arg << " goes with your next message (" << pending.size() << " attached)]\n";
     } else if (name == "/stats") {
       if (last) std::cerr << "[" << stats_line(*last, provider->capabilities()) << "]\n";
       else std::cerr << "[no answer yet]\n";

@@ -57,6 +57,7 @@ static int run_serve(Args& args) {
   else if (const char* env = std::getenv("ALLM_API_KEY")) o.api_key = env;
   o.cors_origins = args.values("cors-origin");
   o.allow_any_model_path = args.flag("allow-any-model-path");
+  o.allow_image_urls = args.flag("allow-image-urls");
   o.webui = !args.flag("no-webui");
   o.parallel = static_cast<int>(positive_size(args, "parallel", 1));
   o.queue_size = positive_size(args, "queue", o.queue_size);
@@ -115,6 +116,8 @@ ALLM_CLI_COMMAND(serve, "Serve models over HTTP (OpenAI, Anthropic and Ollama AP
                  "  --cors-origin O        allow browser requests from origin O ('*': any;\n"
                  "                         repeatable; default: no CORS headers)\n"
                  "  --allow-any-model-path requests may name any model directory or .gguf path\n"
+                 "  --allow-image-urls     fetch http(s) image URLs in requests (default: images\n"
+                 "                         come inline, as data: URLs or base64)\n"
                  "  --no-webui             no chat page at / (browsers get it by default)\n"
                  "  --parallel N           slots per model: sequences generating at once, their\n"
                  "                         steps batched into one forward pass (default 1)\n"

@@ -7,38 +7,56 @@
 #include "allm/model_type_names.hpp"
 #include "allm/gguf_family.hpp"
 #include "allm/plugin.hpp"
+#include "gemma3_vision.hpp"
 
 namespace {
 
 using namespace allm;
 
+std::unique_ptr<Model> make_text_model(const Checkpoint& ckpt, const ModelOptions& options) {
+  ConfigView cfg(ckpt);
+  DecoderSpec spec = llama_like_spec(cfg);
+  spec.activation = activation_from_config(cfg);
+  spec.norm_plus_one = true;
+  spec.embed_scale = std::sqrt(static_cast<float>(spec.hidden));
+  spec.attn_scale = 1.0f / std::sqrt(static_cast<float>(cfg.number("query_pre_attn_scalar", spec.head_dim)));
+  spec.attn_softcap = static_cast<float>(cfg.number("attn_logit_softcapping", 0));
+  spec.final_softcap = static_cast<float>(cfg.number("final_logit_softcapping", 0));
+  spec.ropes.push_back(rope_from_config(cfg, spec.head_dim, cfg.number("rope_local_base_freq", 10000.0), false));
+  const int64_t pattern = cfg.integer("sliding_window_pattern", cfg.integer("_sliding_window_pattern", 6));
+  // Without layer_types: every pattern-th layer is global, the rest slide.
+  apply_layer_types(cfg, spec, 1, [pattern](int64_t i) { return (i + 1) % pattern != 0; });
+  StandardLayerNames names;
+  names.ffn_norm = "pre_feedforward_layernorm";
+  names.post_attn_norm = "post_attention_layernorm";
+  names.post_ffn_norm = "post_feedforward_layernorm";
+  names.qk_norm = true;
+  const bool tied = cfg.boolean("tie_word_embeddings", true);
+  return make_decoder_model(spec, bind_standard(ckpt, spec, names, tied), options);
+}
+
 class Gemma3Factory final : public ArchitectureFactory {
  public:
   std::unique_ptr<Model> create(const Checkpoint& ckpt, const ModelOptions& options) const override {
-    ConfigView cfg(ckpt);
-    DecoderSpec spec = llama_like_spec(cfg);
-    spec.activation = activation_from_config(cfg);
-    spec.norm_plus_one = true;
-    spec.embed_scale = std::sqrt(static_cast<float>(spec.hidden));
-    spec.attn_scale = 1.0f / std::sqrt(static_cast<float>(cfg.number("query_pre_attn_scalar", spec.head_dim)));
-    spec.attn_softcap = static_cast<float>(cfg.number("attn_logit_softcapping", 0));
-    spec.final_softcap = static_cast<float>(cfg.number("final_logit_softcapping", 0));
-    spec.ropes.push_back(rope_from_config(cfg, spec.head_dim, cfg.number("rope_local_base_freq", 10000.0), false));
-    const int64_t pattern = cfg.integer("sliding_window_pattern", cfg.integer("_sliding_window_pattern", 6));
-    // Without layer_types: every pattern-th layer is global, the rest slide.
-    apply_layer_types(cfg, spec, 1, [pattern](int64_t i) { return (i + 1) % pattern != 0; });
-    StandardLayerNames names;
-    names.ffn_norm = "pre_feedforward_layernorm";
-    names.post_attn_norm = "post_attention_layernorm";
-    names.post_ffn_norm = "post_feedforward_layernorm";
-    names.qk_norm = true;
-    const bool tied = cfg.boolean("tie_word_embeddings", true);
-    return make_decoder_model(spec, bind_standard(ckpt, spec, names, tied), options);
+    return make_text_model(ckpt, options);
+  }
+};
+
+// model_type gemma3 (Gemma3ForConditionalGeneration): the same decoder under
+// the multimodal checkpoint's names, plus the vision tower when the config has one.
+class Gemma3VisionFactory final : public ArchitectureFactory {
+ public:
+  std::unique_ptr<Model> create(const Checkpoint& ckpt, const ModelOptions& options) const override {
+    auto text = make_text_model(gemma3::language_model_view(ckpt), options);
+    if (!gemma3::has_vision(ckpt)) return text;
+    return gemma3::make_vision_model(ckpt, options, std::move(text));
   }
 };
 
 Gemma3Factory factory;
-const allm::Component components[] = {allm::architecture_component("gemma3_text", 100, factory)};
+Gemma3VisionFactory vision_factory;
+const allm::Component components[] = {allm::architecture_component("gemma3_text", 100, factory),
+                                      allm::architecture_component("gemma3", 100, vision_factory)};
 
 // GGUF: llama.cpp's `gemma3`: norms stored as 1 + w, sandwich norm names,
 // llama.cpp's fixed pattern (every 6th layer global), the local rope base in
@@ -79,4 +97,4 @@ const bool names_declared = (register_model_type_names({"gemma3_text", {"Gemma3F
 
 }  // namespace
 
-ALLM_DEFINE_PLUGIN("arch-gemma3-text", "1.0.0", "Gemma 3 text architecture (model_type gemma3_text)", components)
+ALLM_DEFINE_PLUGIN("arch-gemma3-text", "1.1.0", "Gemma 3 architectures: text (gemma3_text) and with vision (gemma3)", components)

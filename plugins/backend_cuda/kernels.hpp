@@ -21,6 +21,8 @@ void check_launch(const char* kernel);
 constexpr int64_t kGemvMaxTokens = 8;
 void gemv(const DeviceWeight& w, const float* x, int64_t n, float* y, int64_t ldy, const float* bias,
           cudaStream_t stream);
+// Benchmarks: rows each GEMV warp streams (1 or 2; default 2).
+void set_gemv_rows_per_warp(int rows);
 // Prefill: tiles of 64 tokens x 64 rows; weight slices dequantised into shared
 // memory, TF32 tensor cores with the activations split into two TF32 parts
 // (16-bit weights are exact in TF32: about F32 accuracy); F32 weights by F32 FMA.

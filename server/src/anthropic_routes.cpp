@@ -1,5 +1,6 @@
 // The Anthropic Messages API: /v1/messages (also ?beta=true) and
 // /v1/messages/count_tokens — a thin adapter onto InferenceRequest.
+#include <filesystem>
 #include "routes.hpp"
 #include "tool_replies.hpp"
 
@@ -8,7 +9,10 @@ namespace allm::server {
 namespace {
 
 // A block list's text; tool calls and results stay in the conversation as text.
-std::string blocks_text(const json& content, const std::string& where) {
+// Text blocks joined; image blocks (base64, or a URL source) become
+// `attachments` when `images` is given, and are refused otherwise.
+std::string blocks_text(const json& content, const std::string& where, ImageInputs* images = nullptr,
+                        std::vector<std::filesystem::path>* attachments = nullptr, const std::string& model = {}) {
   if (content.is_string()) return content.get<std::string>();
   if (!content.is_array()) throw bad_request(where + " must be a string or an array of content blocks");
   std::string text;
@@ -31,8 +35,21 @@ std::string blocks_text(const json& content, const std::string& where) {
       // Read by tool_blocks: calls and results are messages of their own.
     } else if (type == "thinking" || type == "redacted_thinking") {
       // Earlier turns' reasoning is not shown to the model again (as Anthropic does).
+    } else if (type == "image" && images && attachments) {
+      const json* src = b.contains("source") && b["source"].is_object() ? &b["source"] : nullptr;
+      const std::string kind = src ? src->value("type", std::string()) : std::string();
+      if (kind == "base64" && src->contains("data") && (*src)["data"].is_string()) {
+        attachments->push_back(images->from_base64((*src)["data"].get<std::string>(), at + ".source.data", "messages"));
+      } else if (kind == "url" && src->contains("url") && (*src)["url"].is_string()) {
+        attachments->push_back(images->from_url((*src)["url"].get<std::string>(), at + ".source.url", "messages"));
+      } else {
+        throw bad_request(at + ".source: expected {\"type\": \"base64\", \"media_type\", \"data\"} or "
+                          "{\"type\": \"url\", \"url\"}");
+      }
     } else if (type == "image" || type == "document") {
-      throw unsupported_param("messages", at + " is a '" + type + "' block; this server's models take text only");
+      throw unsupported_param("messages", at + " is a '" + type + "' block; " +
+                                              (type == "image" && !model.empty() ? text_only_reason(model, false)
+                                                                                 : "this server's models take text only"));
     } else {
       throw bad_request(at + ": unknown content block type '" + type + "'");
     }
@@ -76,7 +93,7 @@ ToolBlocks tool_blocks(const json& content, const std::string& where) {
   return out;
 }
 
-ParsedMessages anthropic_messages(const json& body) {
+ParsedMessages anthropic_messages(const json& body, ImageInputs* images, const std::string& model) {
   ParsedMessages out;
   if (body.contains("system") && !body["system"].is_null()) out.system = blocks_text(body["system"], "system");
   const json* msgs = opt_array(body, "messages");
@@ -90,7 +107,8 @@ ParsedMessages anthropic_messages(const json& body) {
     if (!role || (*role != "user" && *role != "assistant" && *role != "system"))
       throw bad_request(where + ".role: must be 'user' or 'assistant'");
     if (!m.contains("content")) throw bad_request(where + ".content: field required");
-    std::string text = blocks_text(m["content"], where + ".content");
+    std::vector<std::filesystem::path> attachments;
+    std::string text = blocks_text(m["content"], where + ".content", images, &attachments, model);
     if (*role == "system") {  // Claude Code sends system turns inside messages
       if (out.messages.empty() && !out.system) {
         out.system = text;
@@ -103,7 +121,7 @@ ParsedMessages anthropic_messages(const json& body) {
     // Results answer the previous turn's calls: they come first, then any text.
     for (auto& r : tb.results) out.messages.push_back(std::move(r));
     if (!tb.results.empty() && text.empty()) continue;
-    Message msg(*role, std::move(text));
+    Message msg(*role, std::move(text), std::move(attachments));
     msg.tool_calls = std::move(tb.calls);
     out.messages.push_back(std::move(msg));
   }
@@ -136,7 +154,9 @@ json anthropic_tools(const json& body) {
 InferenceRequest anthropic_request(ServerContext& ctx, const json& body, bool need_max_tokens) {
   InferenceRequest req;
   req.model = ctx.models.find(opt_string(body, "model").value_or(""));
-  ParsedMessages pm = anthropic_messages(body);
+  if (req.model->caps.vision)
+    req.images = std::make_shared<ImageInputs>(ctx.options.allow_image_urls, MediaLimits{}.max_file_bytes);
+  ParsedMessages pm = anthropic_messages(body, req.images.get(), req.model->id);
   req.generate.messages = std::move(pm.messages);
   req.generate.system_prompt = pm.system;
   req.generate.tools = anthropic_tools(body);

@@ -2,6 +2,8 @@
 // The one internal request type every API adapter produces, and the job the
 // scheduler runs for it. Adapters translate their JSON into an
 // InferenceRequest and the job's callbacks back into their wire format.
+#include "allm/media.hpp"
+#include "image_inputs.hpp"
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -59,6 +61,7 @@ struct ServedModel {
 
 struct InferenceRequest {
   std::shared_ptr<ServedModel> model;
+  std::shared_ptr<ImageInputs> images;  // the request's images, as the files its messages attach
   bool raw = false;          // plain completion (no chat template)
   GenerateRequest generate;  // messages or prompt, parameters, tools
 };

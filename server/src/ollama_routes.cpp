@@ -181,6 +181,20 @@ std::string model_name(const json& body) {
   return *m;
 }
 
+// Ollama's `images`: base64 strings (no data: prefix), as attachments.
+std::vector<std::filesystem::path> ollama_images(const json& images, const std::string& where, InferenceRequest& req) {
+  std::vector<std::filesystem::path> out;
+  if (images.empty()) return out;
+  if (!req.model->caps.vision) throw unsupported_param("images", where + ": " + text_only_reason(req.model->id, false));
+  if (!req.images) req.images = std::make_shared<ImageInputs>(false, MediaLimits{}.max_file_bytes);
+  for (size_t i = 0; i < images.size(); ++i) {
+    const std::string at = where + "[" + std::to_string(i) + "]";
+    if (!images[i].is_string()) throw bad_request(at + " must be a base64 string", "images");
+    out.push_back(req.images->from_base64(images[i].get<std::string>(), at, "images"));
+  }
+  return out;
+}
+
 std::shared_ptr<ServedModel> find_model(ServerContext& ctx, const std::string& name) {
   try {
     return ctx.models.find(name);
@@ -211,9 +225,8 @@ void chat(ServerContext& ctx, const std::shared_ptr<Exchange>& ex) {
     auto role = opt_string(m, "role");
     if (!role || (*role != "system" && *role != "user" && *role != "assistant" && *role != "tool"))
       throw bad_request(where + ".role must be system, user, assistant or tool", "messages");
-    if (const json* images = opt_array(m, "images"); images && !images->empty())
-      throw unsupported_param("images", where + " has images; this server's models take text only");
     Message msg(*role, opt_string(m, "content").value_or(""));
+    if (const json* images = opt_array(m, "images")) msg.attachments = ollama_images(*images, where + ".images", req);
     // Earlier calls ({"function": {"name", "arguments"}}) and results
     // ("tool_name") go back through the chat template.
     if (const json* calls = opt_array(m, "tool_calls")) {
@@ -250,10 +263,10 @@ void generate(ServerContext& ctx, const std::shared_ptr<Exchange>& ex) {
     throw unsupported_param("template", "per-request templates; the model's own is used");
   if (const json* c = opt_array(body, "context"); c && !c->empty())
     throw unsupported_param("context", "send the conversation to /api/chat instead");
-  if (const json* images = opt_array(body, "images"); images && !images->empty())
-    throw unsupported_param("images", "this server's models take text only");
   InferenceRequest req;
   req.model = find_model(ctx, model_name(body));
+  std::vector<std::filesystem::path> image_files;
+  if (const json* images = opt_array(body, "images")) image_files = ollama_images(*images, "images", req);
   if (body.contains("think") && body["think"].is_boolean() && body["think"].get<bool>())
     throw unsupported_param("think", "thinking is returned apart on /api/chat only");
   const std::string prompt = opt_string(body, "prompt").value_or("");
@@ -266,6 +279,7 @@ void generate(ServerContext& ctx, const std::shared_ptr<Exchange>& ex) {
   }
   req.raw = opt_bool(body, "raw").value_or(false);
   req.generate.prompt = prompt;
+  req.generate.files = std::move(image_files);
   if (auto sys = opt_string(body, "system"); sys && !sys->empty()) {
     if (req.raw) throw bad_request("'system' cannot be combined with raw mode", "system");
     req.generate.system_prompt = *sys;
@@ -320,6 +334,7 @@ void show(ServerContext& ctx, Exchange& ex) {
   const bool embedding = m->caps.model_info.contains("embedding") && m->caps.model_info["embedding"].is_object();
   json capabilities = json::array({embedding ? "embedding" : "completion"});
   if (m->caps.tool_use) capabilities.push_back("tools");
+  if (m->caps.vision) capabilities.push_back("vision");
   json model_info = {{"general.architecture", type},
                      {type + ".context_length", m->context_length()},
                      {type + ".block_count", info.value("layers", int64_t{0})},

@@ -1,5 +1,6 @@
 // The OpenAI API: /v1/models, /v1/chat/completions, /v1/completions — a thin
 // adapter from OpenAI's JSON to InferenceRequest and back (docs/server.md).
+#include <filesystem>
 #include <mutex>
 #include <utility>
 
@@ -12,8 +13,10 @@ namespace allm::server {
 
 namespace {
 
-// Content as a string or an array of parts; only text parts are accepted.
-std::string openai_content(const json& content, const std::string& where) {
+// Content as a string or an array of parts: text, and image_url parts (data:
+// URLs; http(s) with --allow-image-urls) which become the message's attachments.
+std::string openai_content(const json& content, const std::string& where, ImageInputs* images,
+                           std::vector<std::filesystem::path>& attachments, const std::string& model) {
   if (content.is_null()) return "";
   if (content.is_string()) return content.get<std::string>();
   if (!content.is_array()) throw bad_request(where + ".content must be a string or an array of parts", "messages");
@@ -29,8 +32,17 @@ std::string openai_content(const json& content, const std::string& where) {
       if (!t) throw bad_request(at + ".text is missing", "messages");
       if (!text.empty()) text += "\n";
       text += *t;
+    } else if (type == "image_url" && images) {
+      const json* iu = part.contains("image_url") ? &part["image_url"] : nullptr;
+      std::string url;
+      if (iu && iu->is_string()) url = iu->get<std::string>();  // a shorthand some clients send
+      else if (iu && iu->is_object() && iu->contains("url") && (*iu)["url"].is_string()) url = (*iu)["url"].get<std::string>();
+      else throw bad_request(at + ".image_url.url is missing", "messages");
+      attachments.push_back(images->from_url(url, at + ".image_url.url", "messages"));
     } else if (type == "image_url" || type == "input_audio" || type == "file") {
-      throw unsupported_param("messages", at + " is of type '" + type + "'; this server's models take text only");
+      throw unsupported_param("messages", at + " is of type '" + type + "'; " +
+                                              (type == "image_url" && !model.empty() ? text_only_reason(model, false)
+                                                                                     : "this route takes text only"));
     } else {
       throw bad_request(at + ": unknown content part type '" + type + "'", "messages");
     }
@@ -346,7 +358,9 @@ void chat_completions(ServerContext& ctx, const std::shared_ptr<Exchange>& ex) {
   reject_unsupported(body);
   InferenceRequest req;
   req.model = ctx.models.find(opt_string(body, "model").value_or(""));
-  req.generate.messages = openai_messages(body);
+  if (req.model->caps.vision)
+    req.images = std::make_shared<ImageInputs>(ctx.options.allow_image_urls, MediaLimits{}.max_file_bytes);
+  req.generate.messages = openai_messages(body, req.images.get(), req.model->id);
   req.generate.params = read_sampling(body);
   req.generate.grammar = openai_output_grammar(body, ex->request().body);
   if (const json* tools = opt_array(body, "tools")) req.generate.tools = *tools;
@@ -384,15 +398,18 @@ void completions(ServerContext& ctx, const std::shared_ptr<Exchange>& ex) {
 }
 
 json model_json(const ServedModel& m) {
-  return {{"id", m.id},
-          {"object", "model"},
-          {"created", std::chrono::duration_cast<std::chrono::seconds>(m.loaded_at.time_since_epoch()).count()},
-          {"owned_by", "allm"}};
+  json j = {{"id", m.id},
+            {"object", "model"},
+            {"created", std::chrono::duration_cast<std::chrono::seconds>(m.loaded_at.time_since_epoch()).count()},
+            {"owned_by", "allm"}};
+  // What the chat page (and other clients) read to offer image input.
+  if (m.caps.vision) j["capabilities"] = json::array({"vision"});
+  return j;
 }
 
 }  // namespace
 
-std::vector<Message> openai_messages(const json& body) {
+std::vector<Message> openai_messages(const json& body, ImageInputs* images, const std::string& model) {
   const json* msgs = opt_array(body, "messages");
   if (!msgs) throw bad_request("'messages' is required", "messages");
   if (msgs->empty()) throw bad_request("'messages' must not be empty", "messages");
@@ -408,7 +425,8 @@ std::vector<Message> openai_messages(const json& body) {
       throw bad_request(where + ".role: unknown role '" + *role + "'", "messages");
     Message msg;
     msg.role = *role;
-    msg.content = openai_content(m.contains("content") ? m["content"] : json(nullptr), where);
+    msg.content =
+        openai_content(m.contains("content") ? m["content"] : json(nullptr), where, images, msg.attachments, model);
     // Earlier tool calls and their results go back through the chat template.
     if (const json* calls = opt_array(m, "tool_calls")) {
       if (msg.role != "assistant") throw bad_request(where + ".tool_calls: only assistant messages have tool calls", "messages");

@@ -30,7 +30,8 @@ GenerationParams read_sampling(const json& j);
 
 // OpenAI chat messages (text parts, tool calls and tool results) as Messages;
 // errors are 400s naming the message.
-std::vector<Message> openai_messages(const json& body);
+// Image parts become attachments written by `images`; null: image parts are refused.
+std::vector<Message> openai_messages(const json& body, ImageInputs* images = nullptr, const std::string& model = {});
 
 // Prompt inspection of a served model: its provider must implement it.
 Provider& inspecting_provider(const ServedModel& m, bool raw);

@@ -220,8 +220,14 @@ TEST_P(WeightFormats, GemvGemmAndEmbeddingMatchTheCpuDequantiser) {
     const auto x = random_floats(size_t(n * cols));
     const Dev<float> dx(x);
     Dev<float> dy(size_t(n * rows));
-    linear(dw.d, dx.p, n, dy.p, rows, dbias.p, nullptr);
     const auto ref = reference_matmul(w, rows, cols, x, n, bias);
+    if (n <= kGemvMaxTokens) {  // the GEMV's one-row-per-warp variant (the default is two)
+      set_gemv_rows_per_warp(1);
+      linear(dw.d, dx.p, n, dy.p, rows, dbias.p, nullptr);
+      set_gemv_rows_per_warp(2);
+      EXPECT_LT(rel_err(dy.get(), ref), 2e-6) << fc.name << " n=" << n << " one row per warp";
+    }
+    linear(dw.d, dx.p, n, dy.p, rows, dbias.p, nullptr);
     // The GEMV (n <= 8) and F32 weights are F32 arithmetic; the tensor-core GEMM keeps the activations
     // at F32 accuracy (two TF32 parts), so 16-bit weights (exact in TF32) stay near F32, others lose
     // what TF32 rounding takes from the decoded weights.

@@ -61,13 +61,16 @@ TEST(NormalizeConfig, Gemma3TextConfigIsLifted) {
               {"text_config", {{"model_type", "gemma3_text"}, {"hidden_size", 2560}, {"rope_theta", 1e6},
                                {"rope_local_base_freq", 1e4}}}};
   json n = normalize_config(raw);
-  EXPECT_EQ(n["model_type"], "gemma3_text");
+  EXPECT_EQ(n["model_type"], "gemma3");  // the text decoder plus the vision tower
+  EXPECT_EQ(n["vision_config"]["hidden_size"], 1152);
   EXPECT_EQ(n["hidden_size"], 2560);
   EXPECT_FALSE(n.contains("text_config"));
   EXPECT_EQ(n["torch_dtype"], "bfloat16");
   EXPECT_EQ(n["dtype"], "bfloat16");
   EXPECT_EQ(n["eos_token_id"], json({1, 106}));
   EXPECT_DOUBLE_EQ(n["rope_local_base_freq"].get<double>(), 1e4);
+  raw.erase("vision_config");
+  EXPECT_EQ(normalize_config(raw)["model_type"], "gemma3_text");  // text only
 }
 
 TEST(NormalizeConfig, DtypeSpellingsAndEos) {

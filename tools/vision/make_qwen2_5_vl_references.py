@@ -418,8 +418,6 @@ def main():
         ref[f"{name}.pixel_values"] = pv
         ref[f"{name}.image_grid_thw"] = thw
         h, w = int(thw[0, 1]) * 14, int(thw[0, 2]) * 14
-        ref[f"{name}.resized_pil_bicubic"] = torch.from_numpy(
-            np.asarray(img.resize((w, h), Image.BICUBIC), dtype=np.uint8).copy())
         info = {"size_wh": list(img.size), "resized_hw": [h, w], "grid_thw": thw[0].tolist(), "alternatives": {}}
         for alt_name, alt in alts.items():
             try:
@@ -427,8 +425,6 @@ def main():
                 diff = float((apv - pv).abs().max()) if apv.shape == pv.shape else None
                 info["alternatives"][alt_name] = {"class": type(alt).__name__, "max_abs_diff": diff}
                 log(f"{name}: {alt_name} ({type(alt).__name__}) max |diff| vs default: {diff}")
-                if alt_name == "pil" and diff is not None and diff > 0:
-                    ref[f"{name}.pixel_values_pil"] = apv
             except Exception as e:  # noqa: BLE001
                 log(f"{name}: {alt_name} failed: {type(e).__name__}: {e}")
         meta["images"][name] = info
@@ -567,8 +563,7 @@ def main():
         "[3, L] (M-RoPE t/h/w as fed to the rotary embedding), logits [L, vocab], image_embeds (the rows of "
         "inputs_embeds at <|image_pad|>), greedy_ids/greedy_margins (16 steps, EOS not honoured; compare up to "
         "the first margin under 0.05). IMAGE.* per image: pixel_values and image_grid_thw from the default "
-        "image processor, pixel_values_pil (the PIL backend, only if it differs), resized_pil_bicubic (PIL's "
-        "bicubic resize to the smart_resize size, uint8 HWC), image_embeds (vision tower + merger output), "
+        "image processor (its other backends' differences are in images.*.alternatives), image_embeds (vision tower + merger output), "
         "vit_patch_embed / vit_blockK (each stage's output, rows in window order), window_index and "
         "cu_window_seqlens (transformers' get_window_index).")
     with open(os.path.join(out, "reference.json"), "w") as f:

@@ -10,6 +10,7 @@
 #include "allm/generate.hpp"
 #include "allm/generation_request.hpp"
 #include "allm/log.hpp"
+#include "allm/vision.hpp"
 #include "kv_blob.hpp"
 #include "reply.hpp"
 
@@ -35,6 +36,24 @@ int64_t option_int(const json& j, const char* key, const std::string& where) {
 // The cache's shape as its pool stores it: the model built the pool, so this
 // is the model's own layout, whatever its config file spells.
 const KVShape& kv_shape_of(const KVCache& cache) { return cache.pool()->shape(); }
+
+// The ids prefix matching compares: an image's tokens carry its content hash
+// instead of the placeholder id (negative, so never a real token), so a cached
+// prefix is reused only up to an image that differs.
+std::vector<TokenId> cache_keys(const std::vector<TokenId>& ids, const std::vector<ImageRun>& images) {
+  std::vector<TokenId> keys = ids;
+  for (const ImageRun& r : images) {
+    uint64_t h = 1469598103934665603ull;  // FNV-1a over the size and pixels
+    auto mix = [&h](uint64_t v) { h = (h ^ v) * 1099511628211ull; };
+    mix(static_cast<uint64_t>(r.image->width));
+    mix(static_cast<uint64_t>(r.image->height));
+    mix(static_cast<uint64_t>(r.image->channels));
+    for (uint8_t b : r.image->pixels) mix(b);
+    for (int64_t t = 0; t < r.count; ++t)
+      keys[static_cast<size_t>(r.index + t)] = -1 - static_cast<TokenId>((h + static_cast<uint64_t>(t)) & 0x3fffffff);
+  }
+  return keys;
+}
 
 }  // namespace
 
@@ -126,6 +145,7 @@ Capabilities LocalProvider::capabilities() const {
   c.streaming = c.system_prompt = c.async = true;
   c.vision = false;
   if (!model_) return c;
+  c.vision = model_->model->vision() != nullptr;
   c.model = model_->id;
   c.max_context = context_length_of(*model_);
   c.tool_use = !raw_ && template_uses_tools(*model_);
@@ -142,6 +162,7 @@ Capabilities LocalProvider::capabilities() const {
                   {"reasoning_tags", reasoning_tags(dialect_of(*model_, raw_))},
                   {"fingerprint", model_->fingerprint},
                   {"prompt_inspection", true},
+                  {"vision", c.vision},
                   {"embedding", embedding_info(*model_)},
                   {"batching",
                    {{"merged_forward_calls", model_->batcher->merged_calls()},
@@ -164,7 +185,12 @@ Capabilities LocalProvider::capabilities() const {
 RenderedPrompt LocalProvider::render(const GenerateRequest& request) {
   PreparedRequest p = prepare(request);
   auto m = model_for(p.model.empty() ? default_spec_ : p.model);
-  return render_prompt(*m, p.messages, p.tools, raw_, render_limits_);
+  MessageImages images(p.messages.size());
+  for (const auto& img : p.images)
+    if (img.message_index < images.size()) images[img.message_index].push_back(&img.media.image);
+  RenderedPrompt r = render_prompt(*m, p.messages, p.tools, raw_, render_limits_, images);
+  r.images.clear();  // they point into `p`
+  return r;
 }
 
 Provider::PromptPreview LocalProvider::preview_prompt(const GenerateRequest& request) {
@@ -204,9 +230,26 @@ GenerateResponse LocalProvider::do_generate(const PreparedRequest& request, cons
   GenerationRequest gen =
       generation_request(params, prompt.ids, eos_ids_of(m->checkpoint.generation, m->tokenizer.get()), ctx);
   bool from_shared = false;
-  const size_t reuse = reuse_prefix(*m, prompt.ids, ctx, gen.max_tokens, from_shared);
+  const std::vector<TokenId> keys = cache_keys(prompt.ids, prompt.images);
+  size_t reuse = reuse_prefix(*m, keys, ctx, gen.max_tokens, from_shared);
+  for (const ImageRun& r : prompt.images)  // an image is fed whole (its tokens see each other)
+    if (r.index < static_cast<int64_t>(reuse) && static_cast<int64_t>(reuse) < r.index + r.count) {
+      reuse = static_cast<size_t>(r.index);
+      cache_->truncate(static_cast<int64_t>(reuse));
+      cached_ids_.resize(reuse);
+    }
   gen.cached_prefix.assign(prompt.ids.begin(), prompt.ids.begin() + static_cast<long>(reuse));
   gen.prompt.assign(prompt.ids.begin() + static_cast<long>(reuse), prompt.ids.end());
+  // The soft tokens of the images not in the reused prefix.
+  std::vector<std::vector<float>> image_rows;
+  image_rows.reserve(prompt.images.size());
+  for (const ImageRun& r : prompt.images) {
+    if (r.index < static_cast<int64_t>(reuse)) continue;
+    VisionEncoder& vision = *m->model->vision();
+    image_rows.push_back(vision.encode(*r.image));
+    gen.soft_tokens.push_back(
+        {r.index - static_cast<int64_t>(reuse), r.count, image_rows.back().data(), vision.bidirectional()});
+  }
 
   gen.top_logprobs = request.logprobs.value_or(-1);
   std::unique_ptr<grammar::Matcher> matcher = grammar_matcher(*m, request);
@@ -226,7 +269,7 @@ GenerateResponse LocalProvider::do_generate(const PreparedRequest& request, cons
     throw;
   }
   stream.finish(out);
-  remember_cached(prompt.ids, out.tokens);
+  remember_cached(keys, out.tokens);
   last_stats_ = {static_cast<int64_t>(prompt.ids.size()), static_cast<int64_t>(reuse), out.prompt_tokens, from_shared};
 
   GenerateResponse r = assemble_response(*m, gen, std::move(out), prompt.ids.size());

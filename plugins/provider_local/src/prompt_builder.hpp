@@ -13,18 +13,32 @@
 
 namespace allm::local {
 
+// An image's soft tokens in the prompt: ids [index, index + count).
+struct ImageRun {
+  int64_t index = 0, count = 0;
+  const ImageData* image = nullptr;
+};
+
 struct RenderedPrompt {
   std::string text;
   std::vector<TokenId> ids;
   size_t keep_prefix = 0;  // leading BOS tokens that truncation must keep
+  std::vector<ImageRun> images;  // in prompt order
 };
+
+// The images of each message (outer index = message index; may be empty: none).
+using MessageImages = std::vector<std::vector<const ImageData*>>;
 
 // raw: no template; message contents are joined by blank lines and encoded
 // with the tokenizer's special tokens (e.g. BOS). Otherwise the template is
 // rendered and encoded; the tokenizer adds BOS only when the rendered text
 // does not already start with it, within `limits` (config template.*).
+// A message with images goes to the template as a list of content items, its
+// images ({"type": "image"}) before its text; the model's vision encoder then
+// expands each image marker the template wrote (docs/vision.md).
 RenderedPrompt render_prompt(const EngineModel& model, const std::vector<Message>& messages,
-                             const nlohmann::json& tools, bool raw, const RenderLimits& limits);
+                             const nlohmann::json& tools, bool raw, const RenderLimits& limits,
+                             const MessageImages& images = {});
 
 // The request's conversation rendered and fitted into `context_length`
 // tokens, leaving `reserve` for the reply (request.truncation decides how:
@@ -33,6 +47,7 @@ struct FittedPrompt {
   std::vector<TokenId> ids;
   std::string text;
   size_t dropped_messages = 0;
+  std::vector<ImageRun> images;  // the request's images still in the prompt
 };
 FittedPrompt fit_prompt(const EngineModel& model, const PreparedRequest& request, bool raw, size_t context_length,
                         size_t reserve, const RenderLimits& limits);

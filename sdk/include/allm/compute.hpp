@@ -79,6 +79,11 @@ struct AttentionSeq {
   float* out = nullptr;
   int64_t n = 0, pos0 = 0;
   KVLayerView kv;
+  // Optional, [n][2]: token t also sees the positions [seen[2t], seen[2t+1])
+  // (already in the cache), before or after its own: the tokens of one image
+  // attend to each other both ways. Null: causal (and windowed) only. A host
+  // array, like kv.blocks (a device backend uploads it with the block table).
+  const int64_t* seen = nullptr;
 };
 
 // One sequence's new keys and values ([n][kv_heads][head_dim] each), to be
@@ -153,7 +158,8 @@ class Backend {
   // blocks are the sequence's own: shared ones were copied before).
   virtual void kv_append(const KVAppendSeq* seqs, int64_t count, int64_t kv_heads, int64_t head_dim) = 0;
   // For every sequence s and token t: out = softmax(q K^T * scale) V over the
-  // cached positions of s visible to position pos0 + t (causal, windowed).
+  // cached positions of s visible to position pos0 + t (causal, windowed,
+  // plus the range AttentionSeq::seen adds).
   virtual void attention(const AttentionSeq* seqs, int64_t count, const AttentionParams& p) = 0;
   // out = act(gate, up), elementwise over count values (see Activation);
   // `limit` is swiglu_clamped's clamp (ignored by the others).

@@ -29,6 +29,9 @@ struct GenerationRequest {
   // Called after each token with the text released so far; return false to cancel.
   std::function<bool(int32_t token, const std::string& text)> on_token;
   int64_t prefill_chunk = 512;  // prompt tokens per forward call
+  // Runs of `prompt` (indices into it, in order) whose embeddings are given
+  // (images); a run is never split across prefill chunks.
+  std::vector<SoftTokens> soft_tokens;
   // Adjusts the logits before each token is sampled (constrained decoding sets
   // disallowed tokens to -inf); may be empty.
   std::function<void(float* logits, int64_t vocab)> constrain_logits;

@@ -10,6 +10,8 @@
 
 namespace allm {
 
+class VisionEncoder;  // allm/vision.hpp
+
 struct ModelInfo {
   std::string model_type;
   int64_t vocab_size = 0;
@@ -25,14 +27,28 @@ struct ModelInfo {
 // Which logits a forward call returns for a sequence's new tokens.
 enum class LogitsMode { all, last, none };
 
+// Input embeddings that stand for some consecutive tokens of a batch entry
+// instead of those tokens' embedding rows: an image's soft tokens, as a vision
+// encoder made them. The tokens keep their ids (the image placeholder token).
+struct SoftTokens {
+  int64_t index = 0;            // first of the entry's tokens it replaces
+  int64_t count = 0;            // how many tokens
+  const float* rows = nullptr;  // [count][hidden_size], used as they are (no embedding scale)
+  // These tokens also attend to each other both ways, not only causally
+  // (Gemma 3's images). They must all be in the same forward call.
+  bool bidirectional = false;
+};
+
 // One sequence's part of a batched forward call: `tokens` go at positions
 // start .. start + n - 1 of `cache` (start -1: its current end; otherwise the
 // cache is first truncated to `start`, which must not exceed its size).
+// `soft_tokens` (in token order, not overlapping) replace some tokens' embeddings.
 struct BatchEntry {
   KVCache* cache = nullptr;
   std::span<const int32_t> tokens;
   LogitsMode logits = LogitsMode::last;
   int64_t start = -1;
+  std::span<const SoftTokens> soft_tokens = {};
 };
 
 class Model {
@@ -71,6 +87,10 @@ class Model {
     (void)hidden;
     throw UnsupportedError(info().model_type + " model: hidden states are not exposed (no embeddings)");
   }
+
+  // The image side of a vision-language model (allm/vision.hpp); null for a
+  // model that cannot see. Appended in engine ABI 2.
+  virtual VisionEncoder* vision() { return nullptr; }
 };
 
 }  // namespace allm

@@ -214,15 +214,19 @@ class CpuBackend final : public Backend {
         const KVLayerView& kv = sq.kv;
         const int64_t local = task - task_start_[s], t = local / p.kv_heads, g = local % p.kv_heads;
         const int64_t pos = sq.pos0 + t, bs = kv.block;
-        const int64_t first = p.window > 0 ? std::max<int64_t>(0, pos - p.window + 1) : 0;
+        int64_t first = p.window > 0 ? std::max<int64_t>(0, pos - p.window + 1) : 0, last = pos;
+        if (sq.seen) {  // an image's tokens: its whole range too (contiguous with the causal one)
+          first = std::min(first, sq.seen[2 * t]);
+          last = std::max(last, sq.seen[2 * t + 1] - 1);
+        }
         const float* q = sq.q + (t * p.heads + g * group) * d;
         for (int64_t h = 0; h < group; ++h) {
           mx[h] = p.sinks ? p.sinks[g * group + h] : -INFINITY;
           sum[h] = p.sinks ? 1.0f : 0.0f;
         }
         std::fill(acc, acc + group * d, 0.0f);
-        for (int64_t j0 = first; j0 <= pos; j0 = (j0 / bs + 1) * bs) {
-          const int64_t len = std::min(pos + 1, (j0 / bs + 1) * bs) - j0;
+        for (int64_t j0 = first; j0 <= last; j0 = (j0 / bs + 1) * bs) {
+          const int64_t len = std::min(last + 1, (j0 / bs + 1) * bs) - j0;
           const uint8_t* base = kv.blocks[j0 / bs] + g * kv.head_stride + (j0 % bs) * kv.row_bytes;
           const uint8_t* keys = base + kv.k_offset;
           const uint8_t* values = base + kv.v_offset;

@@ -188,6 +188,7 @@ class DecoderModel final : public Model {
         be_->rope_table(rope_parts_[r][c], sc_.positions + c * n, n, sc_.rope[r][c]);
 
     be_->embedding(w_.embed, sc_.ids, n, sc_.x, s_.embed_scale);
+    place_embeddings();
     for (int64_t i = 0; i < s_.layers; ++i) layer(i, n);
     for (auto& seq : seqs_) seq.cache->advance(seq.n);
 
@@ -238,7 +239,36 @@ class DecoderModel final : public Model {
     int64_t offset, n, pos0;
     LogitsMode mode;
     std::vector<uint8_t*> blocks;  // the cache's blocks (backend memory), in position order
+    std::span<const SoftTokens> soft_tokens;
   };
+
+  // Input embeddings (host rows, uploaded) over the token embeddings; the
+  // positions each token of a bidirectional group sees (seen_, [n][2]) when
+  // any entry has one.
+  void place_embeddings() {
+    bool any_bidirectional = false;
+    for (const auto& seq : seqs_)
+      for (const auto& e : seq.soft_tokens) {
+        be_->upload(sc_.x + (seq.offset + e.index) * s_.hidden, e.rows,
+                    static_cast<size_t>(e.count * s_.hidden) * sizeof(float));
+        any_bidirectional |= e.bidirectional;
+      }
+    seen_.clear();
+    if (!any_bidirectional) return;
+    for (const auto& seq : seqs_)  // cache positions: each token sees itself (and, causally, what is before)
+      for (int64_t t = 0; t < seq.n; ++t) {
+        seen_.push_back(seq.pos0 + t);
+        seen_.push_back(seq.pos0 + t + 1);
+      }
+    for (const auto& seq : seqs_)
+      for (const auto& e : seq.soft_tokens) {
+        if (!e.bidirectional) continue;
+        for (int64_t t = seq.offset + e.index; t < seq.offset + e.index + e.count; ++t) {
+          seen_[2 * t] = seq.pos0 + e.index;
+          seen_[2 * t + 1] = seq.pos0 + e.index + e.count;
+        }
+      }
+  }
 
   // Checks the batch, makes room in every cache (private copies of shared
   // blocks about to be written) and lays the tokens out; returns their count.
@@ -259,11 +289,26 @@ class DecoderModel final : public Model {
       for (size_t f = 0; f < e; ++f)
         if (batch[f].cache == b.cache)
           throw InvalidArgumentError(where + "the same KV cache is already batch entry " + std::to_string(f));
-      for (size_t t = 0; t < b.tokens.size(); ++t)
+      int64_t covered = 0;  // embeddings come in token order, inside the entry
+      for (size_t k = 0; k < b.soft_tokens.size(); ++k) {
+        const SoftTokens& ei = b.soft_tokens[k];
+        const std::string which = where + "soft_tokens[" + std::to_string(k) + "]: ";
+        if (!ei.rows || ei.count <= 0) throw InvalidArgumentError(which + "no rows");
+        if (ei.index < covered || ei.index + ei.count > static_cast<int64_t>(b.tokens.size()))
+          throw InvalidArgumentError(which + "tokens [" + std::to_string(ei.index) + ", " +
+                                     std::to_string(ei.index + ei.count) + ") overlap another input or lie outside the " +
+                                     std::to_string(b.tokens.size()) + " tokens");
+        covered = ei.index + ei.count;
+      }
+      for (size_t t = 0, k = 0; t < b.tokens.size(); ++t) {
+        // Tokens an input embedding stands for are never looked up.
+        while (k < b.soft_tokens.size() && b.soft_tokens[k].index + b.soft_tokens[k].count <= static_cast<int64_t>(t)) ++k;
+        if (k < b.soft_tokens.size() && b.soft_tokens[k].index <= static_cast<int64_t>(t)) continue;
         if (b.tokens[t] < 0 || b.tokens[t] >= s_.vocab)
           throw InvalidArgumentError(where + "token id " + std::to_string(b.tokens[t]) + " at index " +
                                      std::to_string(t) + " is outside the vocabulary [0, " + std::to_string(s_.vocab) +
                                      ")");
+      }
       if (b.start < -1 || b.start > b.cache->size())
         throw InvalidArgumentError(where + "start position " + std::to_string(b.start) + " is past the " +
                                    std::to_string(b.cache->size()) + " cached positions");
@@ -272,7 +317,7 @@ class DecoderModel final : public Model {
       if (pos0 + len > b.cache->max_positions())
         throw ContextWindowError(where + std::to_string(pos0 + len) + " positions exceed the context window of " +
                                  std::to_string(b.cache->max_positions()));
-      seqs_[e] = Seq{b.cache, n, len, pos0, b.logits, {}};
+      seqs_[e] = Seq{b.cache, n, len, pos0, b.logits, {}, b.soft_tokens};
       n += len;
     }
     for (auto& seq : seqs_) {
@@ -287,6 +332,8 @@ class DecoderModel final : public Model {
     for (size_t e = 0; e < seqs_.size(); ++e) {
       Seq& seq = seqs_[e];
       std::copy(batch[e].tokens.begin(), batch[e].tokens.end(), ids_.begin() + seq.offset);
+      for (const auto& ei : seq.soft_tokens)  // looked up, then overwritten: any valid id will do
+        std::fill_n(ids_.begin() + seq.offset + ei.index, ei.count, 0);
       for (int64_t c = 0; c < components_; ++c)
         for (int64_t t = 0; t < seq.n; ++t) positions_[c * n + seq.offset + t] = seq.pos0 + t;
       const int64_t first = seq.mode == LogitsMode::all ? 0 : seq.mode == LogitsMode::last ? seq.n - 1 : seq.n;
@@ -378,8 +425,9 @@ class DecoderModel final : public Model {
       const KVLayerView kv{seq.blocks.data(), pool.key_offset(i),  pool.value_offset(i), pool.block_positions(),
                            pool.head_stride(),  pool.row_bytes(), pool.type()};
       const int64_t kv_row = seq.offset * s_.kv_heads * D, q_row = seq.offset * s_.heads * D;
+      const int64_t* seen = seen_.empty() ? nullptr : seen_.data() + 2 * seq.offset;
       appends_[used] = KVAppendSeq{sc_.k + kv_row, sc_.v + kv_row, seq.n, seq.pos0, kv};
-      attn_seqs_[used++] = AttentionSeq{sc_.q + q_row, sc_.attn + q_row, seq.n, seq.pos0, kv};
+      attn_seqs_[used++] = AttentionSeq{sc_.q + q_row, sc_.attn + q_row, seq.n, seq.pos0, kv, seen};
     }
     be_->kv_append(appends_.data(), used, s_.kv_heads, D);
     AttentionParams ap{s_.heads, s_.kv_heads, D, s_.attn_scale, s_.attn_softcap, ls.window, lv.sinks};
@@ -482,6 +530,7 @@ class DecoderModel final : public Model {
   std::vector<int32_t> ids_, out_rows_;
   std::vector<int64_t> positions_;
   std::vector<KVAppendSeq> appends_;
+  std::vector<int64_t> seen_;  // [n][2] or empty (a host descriptor): see place_embeddings
   std::vector<AttentionSeq> attn_seqs_;
   std::vector<int32_t> chosen_, slots_, tokens_;
   std::vector<int64_t> expert_start_, fill_;

@@ -31,9 +31,22 @@ GenerationResult generate(Model& model, KVCache& cache, const GenerationRequest&
 
   auto t0 = std::chrono::steady_clock::now();
   const int64_t chunk = std::max<int64_t>(1, req.prefill_chunk);
-  for (size_t at = 0; at < req.prompt.size(); at += static_cast<size_t>(chunk)) {
-    const size_t len = std::min(req.prompt.size() - at, static_cast<size_t>(chunk));
-    model.forward(std::span<const int32_t>(req.prompt.data() + at, len), cache, LogitsMode::last, logits.data());
+  const auto prompt_len = static_cast<int64_t>(req.prompt.size());
+  std::vector<SoftTokens> runs;  // this chunk's, indices relative to it
+  size_t next_run = 0;
+  for (int64_t at = 0; at < prompt_len;) {
+    int64_t end = std::min(prompt_len, at + chunk);
+    runs.clear();
+    for (; next_run < req.soft_tokens.size() && req.soft_tokens[next_run].index < end; ++next_run) {
+      SoftTokens run = req.soft_tokens[next_run];
+      end = std::max(end, std::min(prompt_len, run.index + run.count));  // whole runs only
+      run.index -= at;
+      runs.push_back(run);
+    }
+    const BatchEntry entry{&cache, std::span<const int32_t>(req.prompt.data() + at, static_cast<size_t>(end - at)),
+                           LogitsMode::last, -1, runs};
+    model.forward(std::span<const BatchEntry>(&entry, 1), logits.data());
+    at = end;
   }
   out.prefill_ms = ms_since(t0);
   out.tokens.reserve(static_cast<size_t>(req.max_tokens));

@@ -96,7 +96,10 @@ void normalize_eos(json& cfg, const std::string& where) {
   cfg["eos_token_id"] = ids;
 }
 
-// gemma3 multimodal configs keep the language model under text_config.
+// gemma3 multimodal configs keep the language model under text_config: its
+// keys are lifted to the top level (the other keys stay); model_type stays
+// gemma3 (the text decoder plus the vision tower) when a vision_config is
+// there, gemma3_text otherwise.
 void lift_text_config(json& cfg) {
   if (auto mt = cfg.find("model_type"); mt == cfg.end() || *mt != "gemma3") return;
   auto tc = cfg.find("text_config");
@@ -106,7 +109,8 @@ void lift_text_config(json& cfg) {
     if (it.key() == "text_config" || it.key() == "model_type") continue;
     if (!lifted.contains(it.key())) lifted[it.key()] = it.value();
   }
-  lifted["model_type"] = "gemma3_text";
+  const auto vc = cfg.find("vision_config");
+  lifted["model_type"] = vc != cfg.end() && vc->is_object() ? "gemma3" : "gemma3_text";
   cfg = std::move(lifted);
 }
 

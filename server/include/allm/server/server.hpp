@@ -21,6 +21,7 @@ struct ServerOptions {
   std::vector<std::string> cors_origins;  // empty: no CORS headers; "*" allows any origin
   bool webui = true;                  // the chat page at GET / (--no-webui: off)
   bool allow_any_model_path = false;  // requests may name any directory/.gguf path
+  bool allow_image_urls = false;      // image parts may be http(s) URLs, fetched by the server
   size_t max_loaded_models = 2;       // models loaded at once (started-with + on demand), LRU beyond
   int parallel = 1;                   // sequences decoding at once per model
   size_t queue_size = 16;             // requests waiting per model beyond the running ones

@@ -1,0 +1,123 @@
+// allm serve with a vision model (tests/data/vision/gemma3): an image through
+// each API — OpenAI image_url data URL, Anthropic base64 image block, Ollama
+// images — reaches the model as transformers' processor would give it: the
+// prompt has the processor's token count, the first reply token's
+// log-probabilities (OpenAI, Ollama) equal log-softmax of transformers'
+// logits at the prompt's last position within 1e-3, and the greedy reply is
+// transformers' greedy continuation. http(s) image URLs are refused without
+// --allow-image-urls; bad base64 is a 400 naming the field; /api/show lists
+// "vision".
+import fs from 'node:fs';
+import path from 'node:path';
+import { check, clients, expectError, fail, postJson, startServer, stopServer } from './serve.mjs';
+
+const { OpenAI, Anthropic, Ollama } = clients();
+const dir = process.env.ALLM_VISION_DIR;
+const ref = JSON.parse(fs.readFileSync(path.join(dir, 'reference.json'), 'utf8'));
+const b64 = (name) => fs.readFileSync(path.join(dir, name)).toString('base64');
+
+// reference.safetensors: F32/I32 tensors by name.
+const st = fs.readFileSync(path.join(dir, 'reference.safetensors'));
+const headerLen = Number(st.readBigUInt64LE(0));
+const header = JSON.parse(st.subarray(8, 8 + headerLen).toString('utf8'));
+function tensor(name) {
+  const { dtype, shape, data_offsets: [a, b] } = header[name];
+  const bytes = st.subarray(8 + headerLen + a, 8 + headerLen + b);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const out = [];
+  for (let i = 0; i < bytes.byteLength / 4; i++) out.push(dtype === 'I32' ? view.getInt32(4 * i, true) : view.getFloat32(4 * i, true));
+  return { shape, values: out };
+}
+function lastLogSoftmax(caseId) {
+  const { shape: [n, v], values } = tensor(caseId + '.logits');
+  const row = values.slice((n - 1) * v, n * v);
+  const mx = Math.max(...row);
+  const lse = mx + Math.log(row.reduce((s, x) => s + Math.exp(x - mx), 0));
+  return row.map((x) => x - lse);
+}
+
+const server = await startServer();
+const model = path.basename(process.env.ALLM_MODEL);
+// The cases whose images come before the text (an API's parts keep their order
+// in the message, but the model gets a turn's images first).
+const cases = ref.cases.filter((c) => c.messages.at(-1).content[0].type === 'image').map((c) => ({
+  id: c.id,
+  system: c.messages[0].role === 'system' ? c.messages[0].content : null,
+  images: c.images,
+  text: c.messages.at(-1).content.find((p) => p.type === 'text').text,
+  promptTokens: tensor(c.id + '.input_ids').values.length,
+  greedyText: c.greedy_text,
+  logprobs: lastLogSoftmax(c.id),
+}));
+const detok = async (id) => (await postJson(server.url + '/detokenize', { model, tokens: [id] })).json.content;
+
+try {
+  const openai = new OpenAI({ baseURL: server.url + '/v1', apiKey: 'unused', maxRetries: 0 });
+  const anthropic = new Anthropic({ baseURL: server.url, apiKey: 'unused', maxRetries: 0 });
+  const ollama = new Ollama({ host: server.url });
+
+  for (const c of cases) {
+    // ------------------------------------------------------------- OpenAI
+    const messages = [];
+    if (c.system) messages.push({ role: 'system', content: c.system });
+    messages.push({ role: 'user', content: [
+      ...c.images.map((f) => ({ type: 'image_url', image_url: { url: 'data:image/png;base64,' + b64(f) } })),
+      { type: 'text', text: c.text }] });
+    const r1 = await openai.chat.completions.create({ model, messages, temperature: 0, max_tokens: 16, logprobs: true,
+                                                      top_logprobs: 3, repeat_penalty: 1 });
+    check(r1.usage.prompt_tokens === c.promptTokens, `OpenAI ${c.id}: ${c.promptTokens} prompt tokens, as the processor makes them`);
+    check(r1.choices[0].message.content === c.greedyText, `OpenAI ${c.id}: the greedy reply is transformers'`);
+    const want = c.logprobs.map((v, id) => [id, v]).sort((a, b) => b[1] - a[1]).slice(0, 3);
+    const got = r1.choices[0].logprobs.content[0].top_logprobs;
+    let worst = 0;
+    for (let j = 0; j < 3; j++) {
+      if (got[j].token !== (await detok(want[j][0]))) fail(`OpenAI ${c.id}: alternative ${j} is ${JSON.stringify(got[j].token)}`);
+      worst = Math.max(worst, Math.abs(got[j].logprob - want[j][1]));
+    }
+    check(worst < 1e-3, `OpenAI ${c.id}: first-token log-probabilities are transformers' (max diff ${worst.toExponential(2)})`);
+
+    // ---------------------------------------------------------- Anthropic
+    const r2 = await anthropic.messages.create({ model, max_tokens: 16, temperature: 0, ...(c.system ? { system: c.system } : {}),
+      messages: [{ role: 'user', content: [
+        ...c.images.map((f) => ({ type: 'image', source: { type: 'base64', media_type: 'image/png', data: b64(f) } })),
+        { type: 'text', text: c.text }] }] });
+    const anthropicPrompt = r2.usage.input_tokens + (r2.usage.cache_read_input_tokens ?? 0);  // input_tokens: the uncached part
+    check(anthropicPrompt === c.promptTokens, `Anthropic ${c.id}: ${c.promptTokens} input tokens (${anthropicPrompt})`);
+    check(r2.content[0].text === c.greedyText, `Anthropic ${c.id}: the greedy reply is transformers'`);
+
+    // ------------------------------------------------------------- Ollama
+    const om = [];
+    if (c.system) om.push({ role: 'system', content: c.system });
+    om.push({ role: 'user', content: c.text, images: c.images.map(b64) });
+    const r3 = await ollama.chat({ model, messages: om, stream: false, logprobs: true, top_logprobs: 1,
+                                   options: { temperature: 0, num_predict: 16, repeat_penalty: 1 } });
+    check(r3.prompt_eval_count === c.promptTokens, `Ollama ${c.id}: ${c.promptTokens} prompt tokens`);
+    check(r3.message.content === c.greedyText, `Ollama ${c.id}: the greedy reply is transformers'`);
+    const first = r3.logprobs?.[0];
+    check(first && Math.abs(first.logprob - want[0][1]) < 1e-3, `Ollama ${c.id}: the first token's log-probability is transformers'`);
+  }
+
+  // Ollama /api/generate takes images too.
+  const g = await ollama.generate({ model, prompt: cases[0].text, images: [b64('image_a.png')], stream: false,
+                                    options: { temperature: 0, num_predict: 16, repeat_penalty: 1 } });
+  check(g.prompt_eval_count === cases[0].promptTokens && g.response === cases[0].greedyText, 'Ollama generate with an image');
+
+  // Refusals: URLs without --allow-image-urls, bad base64, not an image.
+  const e1 = await expectError(openai.chat.completions.create({ model, messages: [{ role: 'user', content: [
+    { type: 'image_url', image_url: { url: 'https://example.com/cat.png' } }, { type: 'text', text: 'hi' }] }] }), 400, 'an http URL');
+  check(/allow-image-urls/.test(e1.message), `an http(s) image URL needs --allow-image-urls (${e1.message})`);
+  const e2 = await expectError(anthropic.messages.create({ model, max_tokens: 4, messages: [{ role: 'user', content: [
+    { type: 'image', source: { type: 'base64', media_type: 'image/png', data: '***' } }] }] }), 400, 'bad base64');
+  check(/source\.data is not valid base64/.test(e2.error?.error?.message), `bad base64 names the field (${e2.error?.error?.message})`);
+  const e3 = await expectError(openai.chat.completions.create({ model, messages: [{ role: 'user', content: [
+    { type: 'image_url', image_url: { url: 'data:image/png;base64,' + Buffer.from('not a png at all').toString('base64') } }] }] }),
+    400, 'bytes that are no image');
+  check(/not a PNG or JPEG image/.test(e3.message), `bytes that are no image: 400 saying so (${e3.message})`);
+
+  const show = await postJson(server.url + '/api/show', { model });
+  check(show.json.capabilities.includes('vision'), '/api/show lists vision');
+} finally {
+  const { code } = await stopServer(server);
+  if (code !== 0) fail(`server exited with ${code}:\n${server.stderr}`);
+}
+console.log('vision: all checks passed');
