@@ -8,6 +8,7 @@
 // --allow-image-urls; bad base64 is a 400 naming the field; /api/show lists
 // "vision".
 import fs from 'node:fs';
+import http from 'node:http';
 import path from 'node:path';
 import { check, clients, expectError, fail, postJson, startServer, stopServer } from './serve.mjs';
 
@@ -119,5 +120,35 @@ try {
 } finally {
   const { code } = await stopServer(server);
   if (code !== 0) fail(`server exited with ${code}:\n${server.stderr}`);
+}
+
+// With --allow-image-urls the server fetches an http(s) image itself (here from
+// a loopback HTTP server): the same prompt as the inline image; a 404 is a 400.
+const files = http.createServer((req, res) => {
+  if (req.url === '/image_a.png') {
+    res.writeHead(200, { 'content-type': 'image/png' });
+    res.end(fs.readFileSync(path.join(dir, 'image_a.png')));
+  } else {
+    res.writeHead(404);
+    res.end('no such image');
+  }
+});
+await new Promise((resolve) => files.listen(0, '127.0.0.1', resolve));
+const filesUrl = `http://127.0.0.1:${files.address().port}`;
+const fetching = await startServer(['--allow-image-urls']);
+try {
+  const openai = new OpenAI({ baseURL: fetching.url + '/v1', apiKey: 'unused', maxRetries: 0 });
+  const c = cases[0];
+  const r = await openai.chat.completions.create({ model, temperature: 0, max_tokens: 16, repeat_penalty: 1, messages: [
+    { role: 'user', content: [{ type: 'image_url', image_url: { url: filesUrl + '/image_a.png' } }, { type: 'text', text: c.text }] }] });
+  check(r.usage.prompt_tokens === c.promptTokens && r.choices[0].message.content === c.greedyText,
+        '--allow-image-urls: a fetched image gives the inline image\'s prompt and reply');
+  const e = await expectError(openai.chat.completions.create({ model, messages: [{ role: 'user', content: [
+    { type: 'image_url', image_url: { url: filesUrl + '/missing.png' } }] }] }), 400, 'a URL answering 404');
+  check(/HTTP 404/.test(e.message), `a URL answering 404 is a 400 saying so (${e.message})`);
+} finally {
+  files.close();
+  const { code } = await stopServer(fetching);
+  if (code !== 0) fail(`server exited with ${code}:\n${fetching.stderr}`);
 }
 console.log('vision: all checks passed');
