@@ -171,7 +171,7 @@ class Gemma3Vision final : public VisionEncoder {
       throw MediaError("image is " + std::to_string(rgb.width) + "x" + std::to_string(rgb.height) +
                        " pixels and the processor does not resize; this model takes " + std::to_string(S) + "x" +
                        std::to_string(S));
-    PixelValues px{3, S, S, std::vector<float>(static_cast<size_t>(3 * S * S))};
+    PixelValues px{3, S, S, std::vector<float>(static_cast<size_t>(3 * S * S)), {}};
     // As the torchvision processors compute it: rescale and normalise fused,
     // (x - mean / factor) / (std / factor) in F32.
     float sub[3], div[3];

@@ -10,6 +10,7 @@
 #include "allm/model_type_names.hpp"
 #include "allm/plugin.hpp"
 #include "text_config.hpp"
+#include "vision_model.hpp"
 
 namespace {
 
@@ -31,7 +32,9 @@ class Qwen25VLFactory final : public ArchitectureFactory {
     StandardLayerNames names;
     names.qkv_bias = true;
     const bool tied = cfg.boolean("tie_word_embeddings", false);
-    return make_decoder_model(spec, bind_standard(text, spec, names, tied), options);
+    auto model = make_decoder_model(spec, bind_standard(text, spec, names, tied), options);
+    if (!ckpt.config.contains("vision_config")) return model;  // a language model alone
+    return qwen_vl::make_vision_model(ckpt, options, std::move(model));
   }
 };
 

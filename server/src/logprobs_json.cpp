@@ -1,5 +1,7 @@
 #include "logprobs_json.hpp"
 
+#include "allm/error.hpp"
+
 #include "api_error.hpp"
 #include "json_fields.hpp"
 
@@ -9,7 +11,15 @@ using nlohmann::json;
 
 namespace {
 
-std::string piece(Provider& p, int32_t id) { return p.detokenize({id}, false); }
+// A model's vocabulary may be padded past its tokenizer's (Qwen2.5-VL: 151936
+// rows for 151665 tokens); such an id has no text, as transformers decodes it.
+std::string piece(Provider& p, int32_t id) {
+  try {
+    return p.detokenize({id}, false);
+  } catch (const InvalidArgumentError&) {
+    return "";
+  }
+}
 
 json bytes_of(const std::string& s) {
   json b = json::array();

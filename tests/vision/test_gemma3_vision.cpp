@@ -121,7 +121,7 @@ TEST_F(Gemma3Vision, LogitsAndGreedyTokensMatchTransformers) {
     for (size_t t = 0, k = 0; t < ids.size(); ++t) {
       if (ids[t] != vision.soft_token_id() || (t > 0 && ids[t - 1] == vision.soft_token_id())) continue;
       ASSERT_LT(k, rows.size()) << c.id;
-      runs.push_back({static_cast<int64_t>(t), 16, rows[k++].data(), vision.bidirectional()});
+      runs.push_back({static_cast<int64_t>(t), 16, rows[k++].data(), vision.bidirectional(), 0, 0});
     }
     ASSERT_EQ(runs.size(), c.images.size()) << c.id;
     const auto n = static_cast<int64_t>(ids.size());

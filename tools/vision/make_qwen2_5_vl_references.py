@@ -78,6 +78,14 @@ CASES = {
            "messages": [{"role": "user", "content": [{"type": "text", "text": "Compare"}, {"type": "image"},
                                                      {"type": "text", "text": "and"}, {"type": "image"},
                                                      {"type": "text", "text": "Which is wider?"}]}]},
+    # the shape attachments take (`allm run --file`, chat /image, the server APIs): images first, then the text
+    "b_first": {"images": ["image_b"],
+                "messages": [{"role": "system", "content": "You look at pictures closely."},
+                             {"role": "user", "content": [{"type": "image"},
+                                                          {"type": "text", "text": "Describe the colours:"}]}]},
+    "ab_first": {"images": ["image_a", "image_b"],
+                 "messages": [{"role": "user", "content": [{"type": "image"}, {"type": "image"},
+                                                           {"type": "text", "text": "Which is wider?"}]}]},
 }
 
 LOG = []
@@ -407,7 +415,7 @@ def main():
     ref = {}
     meta = {"transformers": transformers.__version__, "torch": torch.__version__,
             "processor": type(proc).__name__, "image_processor": type(proc.image_processor).__name__,
-            "images": {}, "cases": {}}
+            "images": {}, "cases": []}
 
     # --- the image processor alone, per image ---
     alts = alternative_image_processors(out)
@@ -501,15 +509,24 @@ def main():
                 gen_ids, agree = None, f"generate failed: {type(e).__name__}: {e}"
             # rope delta: the position of the next token minus its index (what decoding adds)
             rope_delta = int(pos.max()) + 1 - len(ids) if pos is not None else None
-            meta["cases"][case] = {
-                "messages": CASES[case]["messages"], "images": CASES[case]["images"],
+            # The reply as text: all 16 tokens, and the part a correct implementation must reproduce
+            # (up to the first margin under 0.05, and before the first end-of-sequence token, where an
+            # API's reply stops).
+            decisive = first_small_margin(g_margins)
+            eos = {tok_ids["<|im_end|>"], tok_ids["<|endoftext|>"]}
+            upto = next((i for i, t in enumerate(g_ids[:decisive]) if t in eos), decisive)
+            meta["cases"].append({
+                "id": case, "messages": CASES[case]["messages"],
+                "images": [n + ".png" for n in CASES[case]["images"]],
+                "greedy_text": proc.tokenizer.decode(g_ids),
+                "decisive_text": proc.tokenizer.decode(g_ids[:upto]), "decisive_tokens": upto,
                 "prompt": text, "n_tokens": len(ids), "n_image_tokens": int(mask.sum()),
                 "position_ids_from": pos_from, "rope_delta": rope_delta,
                 "greedy_ids": g_ids, "greedy_margins": g_margins,
                 "first_margin_under_0.05": first_small_margin(g_margins),
                 "generate_ids": gen_ids, "generate_agrees": agree,
                 "processor_keys": sorted(inputs.keys()),
-            }
+            })
             log(f"case {case}: {len(ids)} tokens ({int(mask.sum())} image), positions from {pos_from}, "
                 f"rope_delta {rope_delta}, greedy {g_ids}, first small margin {first_small_margin(g_margins)}, "
                 f"generate agrees: {agree}")
@@ -559,7 +576,7 @@ def main():
     save_file({k: v.contiguous() for k, v in ref.items()}, os.path.join(out, "reference.safetensors"))
     meta["tensors"] = {k: [str(v.dtype).replace("torch.", ""), list(v.shape)] for k, v in sorted(ref.items())}
     meta["notes"] = (
-        "CASE.* per prompt (a, b, ab): input_ids (expanded by the processor), image_grid_thw, position_ids "
+        "CASE.* per prompt (a, b, ab, b_first, ab_first): input_ids (expanded by the processor), image_grid_thw, position_ids "
         "[3, L] (M-RoPE t/h/w as fed to the rotary embedding), logits [L, vocab], image_embeds (the rows of "
         "inputs_embeds at <|image_pad|>), greedy_ids/greedy_margins (16 steps, EOS not honoured; compare up to "
         "the first margin under 0.05). IMAGE.* per image: pixel_values and image_grid_thw from the default "

@@ -247,8 +247,9 @@ GenerateResponse LocalProvider::do_generate(const PreparedRequest& request, cons
     if (r.index < static_cast<int64_t>(reuse)) continue;
     VisionEncoder& vision = *m->model->vision();
     image_rows.push_back(vision.encode(*r.image));
-    gen.soft_tokens.push_back(
-        {r.index - static_cast<int64_t>(reuse), r.count, image_rows.back().data(), vision.bidirectional()});
+    const auto [grid_h, grid_w] = vision.soft_token_grid(*r.image);
+    gen.soft_tokens.push_back({r.index - static_cast<int64_t>(reuse), r.count, image_rows.back().data(),
+                               vision.bidirectional(), grid_h, grid_w});
   }
 
   gen.top_logprobs = request.logprobs.value_or(-1);

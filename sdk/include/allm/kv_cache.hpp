@@ -8,6 +8,7 @@
 // pool's backend memory: copies and session save/load go through the backend.
 #include <cstdint>
 #include <memory>
+#include <utility>
 #include <vector>
 
 #include "allm/kv_pool.hpp"
@@ -56,6 +57,14 @@ class KVCache {
   void read(int64_t layer, bool values, int64_t head, int64_t p0, int64_t n, float* out) const;
   void write(int64_t layer, bool values, int64_t head, int64_t p0, int64_t n, const float* in);
 
+  // Multimodal rope (M-RoPE): the text token at index i takes rotary
+  // position i + rope_shift(i), which is 0 until an image moved the text
+  // positions on (its soft tokens span fewer positions than tokens). The
+  // model records a shift from the index after each image; truncate and fork
+  // keep the shifts of the positions they keep.
+  int64_t rope_shift(int64_t index) const noexcept;
+  void set_rope_shift(int64_t from_index, int64_t shift);
+
   // Bytes of the blocks this sequence holds (shared blocks counted in full).
   uint64_t bytes() const noexcept { return static_cast<uint64_t>(capacity()) * pool_->bytes_per_position(); }
 
@@ -63,6 +72,7 @@ class KVCache {
   std::shared_ptr<KVPool> pool_;
   std::vector<int32_t> table_;
   int64_t size_ = 0;
+  std::vector<std::pair<int64_t, int64_t>> rope_shifts_;  // (from index, shift), by increasing index
 };
 
 }  // namespace allm

@@ -37,6 +37,13 @@ struct SoftTokens {
   // These tokens also attend to each other both ways, not only causally
   // (Gemma 3's images). They must all be in the same forward call.
   bool bidirectional = false;
+  // The rows' layout on a grid_h x grid_w grid (row-major), for a model with
+  // multimodal rope (M-RoPE, RopeConfig::sections): the token in row r,
+  // column c takes positions (s, s + r, s + c), s being the position its
+  // first token would have as text, and the text after it continues at
+  // s + max(grid_h, grid_w). 0 x 0: a plain run (text positions). Ignored by
+  // models without M-RoPE.
+  int64_t grid_h = 0, grid_w = 0;
 };
 
 // One sequence's part of a batched forward call: `tokens` go at positions

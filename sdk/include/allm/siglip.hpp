@@ -18,6 +18,8 @@
 
 namespace allm {
 
+class ThreadPool;
+
 struct SiglipConfig {
   int64_t hidden = 0, intermediate = 0, layers = 0, heads = 0;
   int64_t channels = 3, image_size = 0, patch = 0;
@@ -51,6 +53,8 @@ class SiglipVisionTower {
   bool channels_last_ = false;  // MLX layout of the patch embedding
   std::vector<float> patch_b_, positions_, post_w_, post_b_;
   std::vector<Layer> layers_;
+  std::unique_ptr<ThreadPool> pool_;  // attention's rows
+  std::vector<float> rows_;           // one score row per thread
 };
 
 // y = (x - mean) / sqrt(var + eps) * w + b over each row of `dim` values.

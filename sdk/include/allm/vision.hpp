@@ -11,16 +11,21 @@
 // made pixel values exactly as the checkpoint's preprocessor_config.json says.
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "allm/media.hpp"
 
 namespace allm {
 
-// Pixel values as a processor returns them: [channels][height][width], F32.
+// Pixel values as a processor returns them: [channels][height][width], F32,
+// unless `grid` gives the family's own layout (Qwen2.5-VL: patches of
+// temporal x 14 x 14 x 3 values on a {t, h, w} patch grid, `height` of them
+// of `width` values each, channels 1).
 struct PixelValues {
   int64_t channels = 0, height = 0, width = 0;
   std::vector<float> data;
+  std::vector<int64_t> grid;
 };
 
 class VisionEncoder {
@@ -35,6 +40,12 @@ class VisionEncoder {
   virtual int64_t soft_token_count(const ImageData& image) const = 0;
   // Whether an image's soft tokens attend to each other both ways.
   virtual bool bidirectional() const = 0;
+  // The soft tokens' layout on a grid {rows, columns} (SoftTokens::grid_h,
+  // grid_w: M-RoPE positions, Qwen2.5-VL); {0, 0}: a plain run.
+  virtual std::pair<int64_t, int64_t> soft_token_grid(const ImageData& image) const {
+    (void)image;
+    return {0, 0};
+  }
   // Resize, rescale, normalise (and whatever else the processor does).
   // Throws MediaError for an image it cannot take (channels, size).
   virtual PixelValues preprocess(const ImageData& image) const = 0;

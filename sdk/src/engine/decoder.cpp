@@ -270,6 +270,41 @@ class DecoderModel final : public Model {
       }
   }
 
+  // Rotary positions of one sequence's new tokens into positions_
+  // ([components_][n]). One component: the cache position. M-RoPE: text
+  // continues from the cache's shift with all components equal; a soft-token
+  // run laid out on a grid takes (s, s + row, s + column) from s, the
+  // position its first token would have as text, and moves the text after it
+  // to s + max(rows, columns), a shift the cache keeps for later tokens.
+  void rope_positions(const Seq& seq, int64_t n) {
+    auto put = [&](int64_t t, int64_t c, int64_t v) { positions_[c * n + seq.offset + t] = v; };
+    if (components_ == 1) {
+      for (int64_t t = 0; t < seq.n; ++t) put(t, 0, seq.pos0 + t);
+      return;
+    }
+    int64_t shift = seq.cache->rope_shift(seq.pos0);
+    size_t k = 0;
+    for (int64_t t = 0; t < seq.n;) {
+      while (k < seq.soft_tokens.size() && seq.soft_tokens[k].index < t) ++k;
+      const SoftTokens* run = k < seq.soft_tokens.size() && seq.soft_tokens[k].index == t &&
+                                      seq.soft_tokens[k].grid_w > 0
+                                  ? &seq.soft_tokens[k]
+                                  : nullptr;
+      if (!run) {
+        for (int64_t c = 0; c < components_; ++c) put(t, c, seq.pos0 + t + shift);
+        ++t;
+        continue;
+      }
+      const int64_t s = seq.pos0 + t + shift;
+      for (int64_t i = 0; i < run->count; ++i)
+        for (int64_t c = 0; c < components_; ++c)
+          put(t + i, c, s + (c == 1 ? i / run->grid_w : c == 2 ? i % run->grid_w : 0));
+      t += run->count;
+      shift = s + std::max(run->grid_h, run->grid_w) - (seq.pos0 + t);
+      seq.cache->set_rope_shift(seq.pos0 + t, shift);
+    }
+  }
+
   // Checks the batch, makes room in every cache (private copies of shared
   // blocks about to be written) and lays the tokens out; returns their count.
   // Throws before any cache changes size.
@@ -294,6 +329,10 @@ class DecoderModel final : public Model {
         const SoftTokens& ei = b.soft_tokens[k];
         const std::string which = where + "soft_tokens[" + std::to_string(k) + "]: ";
         if (!ei.rows || ei.count <= 0) throw InvalidArgumentError(which + "no rows");
+        if (ei.grid_h < 0 || ei.grid_w < 0 || ((ei.grid_h || ei.grid_w) && ei.grid_h * ei.grid_w != ei.count))
+          throw InvalidArgumentError(which + "a grid of " + std::to_string(ei.grid_h) + " x " +
+                                     std::to_string(ei.grid_w) + " does not hold its " + std::to_string(ei.count) +
+                                     " rows");
         if (ei.index < covered || ei.index + ei.count > static_cast<int64_t>(b.tokens.size()))
           throw InvalidArgumentError(which + "tokens [" + std::to_string(ei.index) + ", " +
                                      std::to_string(ei.index + ei.count) + ") overlap another input or lie outside the " +
@@ -334,8 +373,7 @@ class DecoderModel final : public Model {
       std::copy(batch[e].tokens.begin(), batch[e].tokens.end(), ids_.begin() + seq.offset);
       for (const auto& ei : seq.soft_tokens)  // looked up, then overwritten: any valid id will do
         std::fill_n(ids_.begin() + seq.offset + ei.index, ei.count, 0);
-      for (int64_t c = 0; c < components_; ++c)
-        for (int64_t t = 0; t < seq.n; ++t) positions_[c * n + seq.offset + t] = seq.pos0 + t;
+      rope_positions(seq, n);
       const int64_t first = seq.mode == LogitsMode::all ? 0 : seq.mode == LogitsMode::last ? seq.n - 1 : seq.n;
       for (int64_t t = std::max<int64_t>(first, 0); t < seq.n; ++t)
         out_rows_.push_back(static_cast<int32_t>(seq.offset + t));

@@ -46,6 +46,7 @@ void KVCache::truncate(int64_t n) {
     throw InvalidArgumentError("KV cache: cannot truncate " + std::to_string(size_) + " positions to " +
                                std::to_string(n));
   size_ = n;
+  while (!rope_shifts_.empty() && rope_shifts_.back().first > n) rope_shifts_.pop_back();
   // Blocks holding positions < n stay; the rest go back to the pool.
   const int64_t bp = pool_->block_positions();
   const size_t keep = static_cast<size_t>((n + bp - 1) / bp);
@@ -67,7 +68,23 @@ std::unique_ptr<KVCache> KVCache::fork(int64_t n) const {
     child->table_.push_back(table_[i]);
   }
   child->size_ = n;
+  for (const auto& shift : rope_shifts_)
+    if (shift.first <= n) child->rope_shifts_.push_back(shift);
   return child;
+}
+
+int64_t KVCache::rope_shift(int64_t index) const noexcept {
+  int64_t shift = 0;
+  for (const auto& [from, s] : rope_shifts_) {
+    if (from > index) break;
+    shift = s;
+  }
+  return shift;
+}
+
+void KVCache::set_rope_shift(int64_t from_index, int64_t shift) {
+  while (!rope_shifts_.empty() && rope_shifts_.back().first >= from_index) rope_shifts_.pop_back();
+  if (shift != rope_shift(from_index)) rope_shifts_.emplace_back(from_index, shift);
 }
 
 void KVCache::prepare_write(int64_t from, int64_t to) {

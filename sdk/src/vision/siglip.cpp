@@ -5,6 +5,8 @@
 
 #include "allm/arch_helpers.hpp"
 #include "allm/error.hpp"
+#include "allm/threadpool.hpp"
+#include "kernels/kernel_table.hpp"
 
 namespace allm {
 
@@ -26,14 +28,6 @@ void gelu_tanh(float* x, int64_t n) {
   for (int64_t i = 0; i < n; ++i) x[i] = 0.5f * x[i] * (1.0f + std::tanh(kSqrt2OverPi * (x[i] + 0.044715f * x[i] * x[i] * x[i])));
 }
 
-Tensor f32_matrix(const float* data, int64_t rows, int64_t cols) {
-  Tensor t;
-  t.dtype = DType::F32;
-  t.shape = {rows, cols};
-  t.data = data;
-  t.nbytes = static_cast<size_t>(rows * cols) * sizeof(float);
-  return t;
-}
 
 }  // namespace
 
@@ -81,7 +75,7 @@ void layer_norm(const float* x, const float* w, const float* b, int64_t rows, in
 }
 
 SiglipVisionTower::SiglipVisionTower(const Checkpoint& ckpt, const std::string& p, const SiglipConfig& c, int threads)
-    : c_(c), be_(make_cpu_backend(threads)) {
+    : c_(c), be_(make_cpu_backend(threads)), pool_(std::make_unique<ThreadPool>(threads)) {
   const WeightBinder b(ckpt);
   const int64_t H = c.hidden, I = c.intermediate, P = c.patch, C = c.channels;
   // The patch embedding as a [hidden, C*p*p] matrix over each patch's pixels.
@@ -125,35 +119,41 @@ SiglipVisionTower::SiglipVisionTower(const Checkpoint& ckpt, const std::string& 
 
 SiglipVisionTower::~SiglipVisionTower() = default;
 
-// Full attention of every patch over every patch, one head at a time: the
-// scores and the weighted values are two matrix products through the
-// backend (keys and transposed values taken as [rows, cols] matrices).
+// Full attention of every patch over every patch, one head at a time, each
+// query row on its own (rows spread over the threads): scores as axpys of
+// the transposed keys (long, contiguous rows), softmax, then each output value
+// as a dot product with a transposed value row. No [patches x patches]
+// matrix is stored.
 void SiglipVisionTower::attention(const Layer& l, const float* x, float* out) {
   const int64_t N = c_.patches(), H = c_.hidden, D = H / c_.heads;
   std::vector<float> q(N * H), k(N * H), v(N * H);
   const Backend::LinearJob jobs[] = {{&l.q, q.data(), l.q_b.data()}, {&l.k, k.data(), l.k_b.data()},
                                      {&l.v, v.data(), l.v_b.data()}};
   be_->linear_group(jobs, 3, x, N);
-  std::vector<float> qh(N * D), kh(N * D), vt(D * N), scores(N * N), oh(N * D), heads(N * H);
+  std::vector<float> kt(D * N), vt(D * N), heads(N * H);
+  rows_.resize(static_cast<size_t>(pool_->size()) * N);
   const float scale = 1.0f / std::sqrt(static_cast<float>(D));
+  const auto& kern = kernels::active();
   for (int64_t h = 0; h < c_.heads; ++h) {
     for (int64_t t = 0; t < N; ++t)
       for (int64_t d = 0; d < D; ++d) {
-        qh[t * D + d] = q[t * H + h * D + d] * scale;
-        kh[t * D + d] = k[t * H + h * D + d];
+        kt[d * N + t] = k[t * H + h * D + d];
         vt[d * N + t] = v[t * H + h * D + d];
       }
-    be_->linear(f32_matrix(kh.data(), N, D), qh.data(), N, scores.data());
-    for (int64_t t = 0; t < N; ++t) {
-      float* row = scores.data() + t * N;
-      const float mx = *std::max_element(row, row + N);
-      float sum = 0;
-      for (int64_t j = 0; j < N; ++j) sum += (row[j] = std::exp(row[j] - mx));
-      const float inv = 1.0f / sum;
-      for (int64_t j = 0; j < N; ++j) row[j] *= inv;
-    }
-    be_->linear(f32_matrix(vt.data(), D, N), scores.data(), N, oh.data());
-    for (int64_t t = 0; t < N; ++t) std::copy_n(oh.data() + t * D, D, heads.data() + t * H + h * D);
+    pool_->parallel_for(N, 8, [&](int thread, int64_t begin, int64_t end) {
+      float* row = rows_.data() + static_cast<size_t>(thread) * N;
+      for (int64_t i = begin; i < end; ++i) {
+        std::fill(row, row + N, 0.0f);
+        const float* qi = q.data() + i * H + h * D;
+        for (int64_t d = 0; d < D; ++d) kern.axpy(qi[d] * scale, kt.data() + d * N, row, N);
+        const float mx = *std::max_element(row, row + N);
+        float sum = 0;
+        for (int64_t j = 0; j < N; ++j) sum += (row[j] = std::exp(row[j] - mx));
+        const float inv = 1.0f / sum;
+        float* o = heads.data() + i * H + h * D;
+        for (int64_t d = 0; d < D; ++d) o[d] = kern.dot_f32(vt.data() + d * N, row, N) * inv;
+      }
+    });
   }
   be_->linear(l.o, heads.data(), N, out, l.o_b.data());
 }
