@@ -146,9 +146,9 @@ TEST(GgufMapping, SentencePieceVocabulary) {
   }
   w.set("general.architecture", Value::string("llama"));
   w.set("tokenizer.ggml.model", Value::string("llama"));
-  w.set("tokenizer.ggml.tokens", Value::array(ValueType::STRING, tokens));
-  w.set("tokenizer.ggml.token_type", Value::array(ValueType::I32, types));
-  w.set("tokenizer.ggml.scores", Value::array(ValueType::F32, scores));
+  w.set("tokenizer.ggml.tokens", Value::array_of(ValueType::STRING, tokens));
+  w.set("tokenizer.ggml.token_type", Value::array_of(ValueType::I32, types));
+  w.set("tokenizer.ggml.scores", Value::array_of(ValueType::F32, scores));
   w.set("tokenizer.ggml.bos_token_id", Value::u32(1));
   w.set("tokenizer.ggml.eos_token_id", Value::u32(2));
   w.set("tokenizer.ggml.unknown_token_id", Value::u32(0));

@@ -40,9 +40,9 @@ std::vector<uint8_t> sample_file() {
   w.set("t.u64", Value::u64(1ull << 40));
   w.set("t.i64", {ValueType::I64, ValueType::U32, int64_t(-1) << 40});
   w.set("t.f64", {ValueType::F64, ValueType::U32, 1e300});
-  w.set("t.arr", Value::array(ValueType::I32, {1, -2, 3}));
-  w.set("t.strs", Value::array(ValueType::STRING, {"a", "", "ccc"}));
-  w.set("t.nested", Value::array(ValueType::ARRAY, {{1, 2}, {3}}));
+  w.set("t.arr", Value::array_of(ValueType::I32, {1, -2, 3}));
+  w.set("t.strs", Value::array_of(ValueType::STRING, {"a", "", "ccc"}));
+  w.set("t.nested", Value::array_of(ValueType::ARRAY, {{1, 2}, {3}}));
   std::vector<float> a(64);
   for (int i = 0; i < 64; ++i) a[size_t(i)] = float(i);
   std::vector<uint8_t> bytes(reinterpret_cast<uint8_t*>(a.data()), reinterpret_cast<uint8_t*>(a.data() + 64));
@@ -120,9 +120,13 @@ TEST(GgufReader, EveryValueTypeRoundTrips) {
     EXPECT_EQ(f->get_int("t.u64"), 1ll << 40);
     EXPECT_EQ(f->get_int("t.i64"), -(1ll << 40));
     EXPECT_EQ(f->get_float("t.f64"), 1e300);
-    EXPECT_EQ(*f->get_array("t.arr"), nlohmann::json({1, -2, 3}));
-    EXPECT_EQ(*f->get_array("t.strs"), nlohmann::json({"a", "", "ccc"}));
-    EXPECT_EQ(*f->get_array("t.nested"), nlohmann::json({{1, 2}, {3}}));
+    EXPECT_EQ(f->get_array("t.arr")->to_json(), nlohmann::json({1, -2, 3}));
+    EXPECT_EQ(f->get_array("t.arr")->integer(1), -2);
+    EXPECT_EQ(f->get_array("t.arr")->number(2), 3.0);
+    EXPECT_EQ(f->get_array("t.strs")->to_json(), nlohmann::json({"a", "", "ccc"}));
+    EXPECT_EQ(f->get_array("t.strs")->string(2), "ccc");
+    EXPECT_EQ(f->get_array("t.nested")->to_json(), nlohmann::json({{1, 2}, {3}}));
+    EXPECT_EQ(f->get_array("t.nested")->array(1).integer(0), 3);
     EXPECT_EQ(f->find("t.nested")->array_type, ValueType::ARRAY);
     auto* b = f->find_tensor("b.weight");
     ASSERT_NE(b, nullptr);
@@ -133,6 +137,67 @@ TEST(GgufReader, EveryValueTypeRoundTrips) {
     auto* a = f->find_tensor("a.weight");
     EXPECT_EQ(reinterpret_cast<const float*>(f->tensor_data(*a))[63], 63.0f);
   }
+}
+
+// Arrays are read in place: every element type through its typed accessor,
+// the wrong accessor refused, JSON only on request; a bool element that is
+// neither 0 nor 1 is named; a file claiming more strings than the limit is
+// refused before anything is allocated for them.
+TEST(GgufReader, ArraysAreReadInPlace) {
+  Writer w;
+  w.set("general.architecture", Value::string("llama"));
+  const std::vector<std::pair<ValueType, nlohmann::json>> cases = {
+      {ValueType::U8, {0, 255}},           {ValueType::I8, {-128, 127}},
+      {ValueType::U16, {0, 65535}},        {ValueType::I16, {-32768, 32767}},
+      {ValueType::U32, {0, 4294967295u}},  {ValueType::I32, {-5, 2147483647}},
+      {ValueType::U64, {7, 9223372036854775808ull}}, {ValueType::I64, {-(int64_t(1) << 62), 3}},
+      {ValueType::F32, {0.5, -2.25}},      {ValueType::F64, {1e300, -1e-300}},
+      {ValueType::BOOL, {true, false}},    {ValueType::STRING, {"x", "h\xC3\xA9"}},
+  };
+  for (size_t i = 0; i < cases.size(); ++i) w.set("t.a" + std::to_string(i), Value::array_of(cases[i].first, cases[i].second));
+  auto p = temp_path("arrays.gguf");
+  w.write(p);
+  auto bytes = read_bytes(p);
+  auto f = File::parse(bytes.data(), bytes.size(), "arrays.gguf");
+  for (size_t i = 0; i < cases.size(); ++i) {
+    const auto& [type, items] = cases[i];
+    const Array* a = f->get_array("t.a" + std::to_string(i));
+    ASSERT_NE(a, nullptr);
+    EXPECT_EQ(a->type(), type);
+    ASSERT_EQ(a->size(), 2u);
+    EXPECT_EQ(a->to_json(), items) << value_type_name(type);
+    if (type == ValueType::STRING) {
+      EXPECT_EQ(a->string(1), "h\xC3\xA9");
+      EXPECT_THROW(a->number(0), InvalidArgumentError);
+    } else if (type == ValueType::BOOL) {
+      EXPECT_TRUE(a->boolean(0));
+      EXPECT_THROW(a->integer(0), InvalidArgumentError);
+    } else {
+      EXPECT_TRUE(a->is_number());
+      EXPECT_EQ(a->number(1), items[1].get<double>()) << value_type_name(type);
+      EXPECT_THROW(a->string(0), InvalidArgumentError);
+      if (a->is_integer() && type != ValueType::U64) {
+        EXPECT_EQ(a->integer(0), items[0].get<int64_t>());
+      }
+    }
+  }
+  EXPECT_THROW(f->get_array("t.a6")->integer(1), InvalidArgumentError);  // 2^63 as int64
+
+  // A bool array holding 2.
+  auto bad = bytes;
+  const size_t bools = find(bad, "t.a10") + 5 + 4 + 4 + 8;
+  bad[bools + 1] = 2;
+  EXPECT_NE(parse_error(bad).find("'t.a10'[1]: bool value 2 is neither 0 nor 1"), std::string::npos) << parse_error(bad);
+
+  // 4,194,305 empty strings (32 MiB of file) pass the limit.
+  std::vector<uint8_t> many;
+  auto put = [&](auto v) { many.insert(many.end(), reinterpret_cast<uint8_t*>(&v), reinterpret_cast<uint8_t*>(&v) + sizeof v); };
+  put(uint32_t(0x46554747u)); put(uint32_t(3)); put(uint64_t(0)); put(uint64_t(1));
+  put(uint64_t(1)); many.push_back('k');
+  put(uint32_t(ValueType::ARRAY)); put(uint32_t(ValueType::STRING)); put(uint64_t((1u << 22) + 1));
+  many.resize(many.size() + ((size_t(1) << 22) + 1) * 8, 0);
+  EXPECT_NE(parse_error(many).find("'k': array of 4194305 strings exceeds the limit of 4194304"), std::string::npos)
+      << parse_error(many);
 }
 
 struct Corruption {

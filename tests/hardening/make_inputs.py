@@ -112,12 +112,19 @@ def gguf_string(s):
     return struct.pack("<Q", len(b)) + b
 
 
-header = b"GGUF" + struct.pack("<IQQ", 3, 0, 2)
-header += gguf_string("general.architecture") + struct.pack("<I", 8) + gguf_string("llama")
-header += gguf_string("x.huge") + struct.pack("<IIQ", 9, 0, 1 << 28)
-with open(os.path.join(out, "huge_array.gguf"), "wb") as f:
-    f.write(header)
-    f.truncate(len(header) + (1 << 28))
+# (read in place: costs nothing), and one claiming 2^23 strings (a sparse 64 MiB
+# of empty strings: refused by the string limit before anything is allocated)
+def huge_gguf(name, element_type, count, element_bytes):
+    header = b"GGUF" + struct.pack("<IQQ", 3, 0, 2)
+    header += gguf_string("general.architecture") + struct.pack("<I", 8) + gguf_string("llama")
+    header += gguf_string("x.huge") + struct.pack("<IIQ", 9, element_type, count)
+    with open(os.path.join(out, name), "wb") as f:
+        f.write(header)
+        f.truncate(len(header) + count * element_bytes)
+
+
+huge_gguf("huge_array.gguf", 0, 1 << 28, 1)
+huge_gguf("huge_strings.gguf", 8, 1 << 23, 8)
 
 
 # --- a PNG of 8192x4096 RGBA (128 MiB of pixels) in ~130 KB, for a model without vision

@@ -13,6 +13,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -29,14 +30,55 @@ enum class ValueType : uint32_t {
 };
 const char* value_type_name(ValueType t) noexcept;
 
-// One metadata value. `value` holds the decoded content (numbers, bool,
-// string, or a JSON array for ARRAY); `type`/`array_type` keep the exact GGUF
-// typing so a file can be rewritten faithfully. Nested arrays have
-// array_type ARRAY and their inner typing is inferred when written.
+// A metadata array as the file stores it: typed, read in place. Numbers and
+// bools are decoded from the file's bytes when asked for, strings are views
+// of the file, so an array costs no memory per element (strings: 8 bytes of
+// offset; nested arrays: one Array each) however many elements the file
+// claims. Valid as long as the File that read it lives.
+class Array {
+ public:
+  ValueType type() const { return type_; }  // element type
+  size_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+  bool is_integer() const;  // U8 .. I64
+  bool is_number() const;   // integers, F32, F64
+  // Element i (i < size()); InvalidArgumentError when the element type is not
+  // the one asked for (or a U64 above INT64_MAX for integer()).
+  int64_t integer(size_t i) const;
+  double number(size_t i) const;
+  bool boolean(size_t i) const;
+  std::string_view string(size_t i) const;
+  const Array& array(size_t i) const;
+  // The whole array as JSON (for writing it out, and for small arrays).
+  nlohmann::json to_json() const;
+
+ private:
+  friend class File;
+  friend struct ArrayReader;
+  ValueType type_ = ValueType::U8;
+  size_t size_ = 0;
+  const uint8_t* data_ = nullptr;  // fixed-size elements: size_ little-endian values in a row
+  std::vector<uint64_t> offsets_;  // STRING: each string's length prefix, from data_
+  std::vector<Array> nested_;      // ARRAY
+};
+
+// One metadata value. Scalars are in `value` (number, bool or string).
+// Arrays read from a file are in `array` (compact, see Array) and `value` is
+// null; arrays given to a Writer are a JSON array in `value`. `type` /
+// `array_type` keep the exact GGUF typing so a file can be rewritten
+// faithfully; nested arrays have array_type ARRAY and their inner typing is
+// inferred when written.
 struct Value {
   ValueType type = ValueType::U32;
   ValueType array_type = ValueType::U32;  // ARRAY only
   nlohmann::json value;
+  std::shared_ptr<const Array> array;     // ARRAY read from a file
+
+  Value() = default;
+  Value(ValueType t, ValueType elem, nlohmann::json v, std::shared_ptr<const Array> a = nullptr)
+      : type(t), array_type(elem), value(std::move(v)), array(std::move(a)) {}
+  // `value`, or the array as JSON.
+  nlohmann::json as_json() const { return array ? array->to_json() : value; }
 
   static Value u32(uint32_t v) { return {ValueType::U32, ValueType::U32, v}; }
   static Value i32(int32_t v) { return {ValueType::I32, ValueType::U32, v}; }
@@ -44,7 +86,7 @@ struct Value {
   static Value f32(float v) { return {ValueType::F32, ValueType::U32, v}; }
   static Value boolean(bool v) { return {ValueType::BOOL, ValueType::U32, v}; }
   static Value string(std::string v) { return {ValueType::STRING, ValueType::U32, std::move(v)}; }
-  static Value array(ValueType elem, nlohmann::json items) {
+  static Value array_of(ValueType elem, nlohmann::json items) {
     return {ValueType::ARRAY, elem, std::move(items)};
   }
 };
@@ -98,7 +140,7 @@ class File {
   std::optional<int64_t> get_int(const std::string& key) const;  // any integer type
   std::optional<double> get_float(const std::string& key) const; // any number type
   std::optional<bool> get_bool(const std::string& key) const;
-  const nlohmann::json* get_array(const std::string& key) const;
+  const Array* get_array(const std::string& key) const;
 
   const std::vector<TensorInfo>& tensors() const { return tensors_; }
   const TensorInfo* find_tensor(const std::string& name) const;

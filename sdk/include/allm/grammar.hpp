@@ -14,8 +14,6 @@
 // regex) — a constraint is never silently dropped.
 #include <cstdint>
 #include <memory>
-#include <mutex>
-#include <unordered_map>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -35,38 +33,21 @@ std::shared_ptr<const Grammar> compile_gbnf(std::string_view text);
 std::shared_ptr<const Grammar> compile_regex(std::string_view pattern);
 
 // The byte spelling of every token (empty for special/control tokens, which a
-// grammar never allows), arranged as a trie for mask computation.
+// grammar never allows), arranged as a trie for mask computation (its layout
+// is private to the engine: sdk/src/grammar/token_trie.hpp).
 class TokenTrie {
  public:
   explicit TokenTrie(std::vector<std::string> token_bytes);
+  ~TokenTrie();
   size_t vocab_size() const { return bytes_.size(); }
   const std::string& bytes(TokenId id) const { return bytes_[static_cast<size_t>(id)]; }
 
-  struct Node {
-    uint32_t first_child = 0, num_children = 0;  // into children_
-    uint32_t first_token = 0, num_tokens = 0;     // into tokens_
-  };
-  struct Child {
-    uint8_t byte;
-    uint32_t node;
-  };
-  std::vector<Node> nodes;
-  std::vector<Child> children;
-  std::vector<TokenId> tokens;
-
-  // Masks of grammar fragments, shared by every matcher over this vocabulary
-  // (keyed by the fragment's automaton; see matcher.cpp). Thread-safe.
-  struct LocalMask {
-    std::vector<uint64_t> allowed;
-    std::vector<std::pair<uint32_t, std::string>> uncertain;  // trie node, its byte path
-  };
-  std::shared_ptr<const LocalMask> shared_local(const std::string& signature) const;
-  void share_local(const std::string& signature, std::shared_ptr<const LocalMask> mask) const;
+  struct Impl;
+  const Impl& impl() const { return *impl_; }
 
  private:
   std::vector<std::string> bytes_;
-  mutable std::mutex shared_mutex_;
-  mutable std::unordered_map<std::string, std::shared_ptr<const LocalMask>> shared_;
+  std::unique_ptr<Impl> impl_;
 };
 
 // Each token's bytes from a tokenizer: byte-level BPE spellings ("Ġ" = space)
@@ -82,6 +63,10 @@ class Matcher {
 
   // Bit i of `mask` (64 per word) set = token i allowed next. Resized to fit.
   void compute_mask(std::vector<uint64_t>& mask);
+  // The same mask the straightforward way: each token's bytes run from the
+  // current state, one token at a time, no trie and no caches. Slow (the whole
+  // vocabulary per call); the oracle compute_mask is tested against.
+  void compute_mask_reference(std::vector<uint64_t>& mask);
   // Consumes the token's bytes; false (state unchanged) when it is not allowed.
   bool advance_token(TokenId id);
   bool advance_bytes(std::string_view bytes);

@@ -39,12 +39,17 @@ struct Keys {
     auto* v = f.find(k(suffix));
     if (!v) return std::nullopt;
     if (v->type == ValueType::ARRAY) {
-      if (v->value.empty() || !v->value[0].is_number_integer())
+      const Array& a = *f.get_array(k(suffix));
+      if (a.empty() || !a.is_integer())
         throw ModelLoadError(f.origin() + ": metadata '" + k(suffix) + "' is not an integer array");
-      for (auto& e : v->value)
-        if (e != v->value[0])
-          throw UnsupportedError(f.origin() + ": metadata '" + k(suffix) + "' varies per layer, which allm does not support");
-      return v->value[0].get<int64_t>();
+      try {
+        for (size_t i = 1; i < a.size(); ++i)
+          if (a.integer(i) != a.integer(0))
+            throw UnsupportedError(f.origin() + ": metadata '" + k(suffix) + "' varies per layer, which allm does not support");
+        return a.integer(0);
+      } catch (const InvalidArgumentError&) {  // a u64 beyond int64
+        throw ModelLoadError(f.origin() + ": metadata '" + k(suffix) + "' is out of range");
+      }
     }
     return f.get_int(k(suffix));
   }

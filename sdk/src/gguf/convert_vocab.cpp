@@ -92,9 +92,9 @@ void write_vocabulary(const Checkpoint& ck, Writer& w) {
 
   w.set("tokenizer.ggml.model", Value::string("gpt2"));
   w.set("tokenizer.ggml.pre", Value::string(pre_tokenizer_name(tj["pre_tokenizer"], origin)));
-  w.set("tokenizer.ggml.tokens", Value::array(ValueType::STRING, tokens));
-  w.set("tokenizer.ggml.token_type", Value::array(ValueType::I32, types));
-  w.set("tokenizer.ggml.merges", Value::array(ValueType::STRING, merges));
+  w.set("tokenizer.ggml.tokens", Value::array_of(ValueType::STRING, tokens));
+  w.set("tokenizer.ggml.token_type", Value::array_of(ValueType::I32, types));
+  w.set("tokenizer.ggml.merges", Value::array_of(ValueType::STRING, merges));
 
   nlohmann::json tcfg = ck.tokenizer_config_json ? read_json(*ck.tokenizer_config_json) : nlohmann::json::object();
   auto id_of = [&](const nlohmann::json& v) -> std::optional<int64_t> {

@@ -18,10 +18,11 @@ namespace {
 
 constexpr uint32_t kMaxDims = 4;           // GGML_MAX_DIMS
 constexpr int kMaxArrayNesting = 8;
-// Metadata arrays become one JSON node (16+ bytes) per element however small
-// the element is in the file, so what a file may claim is capped in total:
-// the largest real vocabularies (262k tokens: tokens, scores, types, merges)
-// hold about 1.5M elements.
+// Arrays are read in place (gguf.hpp, Array): numbers and bools cost nothing
+// per element. Strings cost an 8-byte offset and nested arrays an Array each,
+// and a vocabulary's strings become JSON later (tokenizer_json_from_gguf), so
+// those are capped in total: the largest real vocabularies (262k tokens:
+// tokens and merges) hold about 1.5M strings.
 constexpr uint64_t kMaxMetadataElements = uint64_t{1} << 22;
 constexpr uint64_t kMaxNameLength = 65535;  // keys and tensor names
 
@@ -32,6 +33,8 @@ class Cursor {
       : data_(data), size_(size), origin_(origin) {}
   size_t pos() const { return pos_; }
   size_t remaining() const { return size_ - pos_; }
+  const uint8_t* here() const { return data_ + pos_; }
+  void skip(size_t n) { pos_ += n; }  // n <= remaining(), checked by the caller
 
   [[noreturn]] void fail(const std::string& what) const {
     throw ModelLoadError(origin_ + ": " + what + " (at byte offset " + std::to_string(pos_) + ")");
@@ -72,10 +75,11 @@ size_t min_encoded_size(ValueType t) {
   return 1;
 }
 
+bool fixed_size(ValueType t) { return t != ValueType::STRING && t != ValueType::ARRAY; }
+
 bool known_value_type(uint32_t t) { return t <= 12; }
 
-nlohmann::json read_value(Cursor& c, ValueType t, const std::string& key, int depth, uint64_t& elements,
-                          ValueType* inner = nullptr) {
+nlohmann::json read_scalar(Cursor& c, ValueType t, const std::string& key) {
   switch (t) {
     case ValueType::U8: return c.read<uint8_t>(key);
     case ValueType::I8: return c.read<int8_t>(key);
@@ -93,26 +97,77 @@ nlohmann::json read_value(Cursor& c, ValueType t, const std::string& key, int de
       return b != 0;
     }
     case ValueType::STRING: return c.string("metadata '" + key + "'");
-    case ValueType::ARRAY: {
-      if (depth >= kMaxArrayNesting) c.fail("metadata '" + key + "': arrays nested too deeply");
-      auto et = c.read<uint32_t>(key + " array type");
-      if (!known_value_type(et)) c.fail("metadata '" + key + "': unknown array element type " + std::to_string(et));
-      auto n = c.read<uint64_t>(key + " array length");
-      auto elem = static_cast<ValueType>(et);
-      if (n > c.remaining() / min_encoded_size(elem))
-        c.fail("metadata '" + key + "': array of " + std::to_string(n) + " elements runs past the end of the file");
-      if (n > kMaxMetadataElements - std::min(elements, kMaxMetadataElements))
-        c.fail("metadata '" + key + "': array of " + std::to_string(n) + " elements exceeds the limit of " +
-               std::to_string(kMaxMetadataElements) + " metadata array elements per file");
-      elements += n;
-      if (inner) *inner = elem;
-      nlohmann::json arr = nlohmann::json::array();
-      arr.get_ref<nlohmann::json::array_t&>().reserve(n);
-      for (uint64_t i = 0; i < n; ++i) arr.push_back(read_value(c, elem, key, depth + 1, elements));
-      return arr;
-    }
+    case ValueType::ARRAY: break;
   }
   c.fail("metadata '" + key + "': unknown value type");
+}
+
+}  // namespace
+
+// Reads an array's header and elements in place (Array is compact, so the
+// element count a file claims allocates nothing but string offsets and nested
+// arrays, and those only up to kMaxMetadataElements).
+struct ArrayReader {
+  Cursor& c;
+  const std::string& key;
+  uint64_t& costly;  // strings and nested arrays so far, all arrays of the file
+
+  Array read(int depth) {
+    if (depth >= kMaxArrayNesting) c.fail("metadata '" + key + "': arrays nested too deeply");
+    auto et = c.read<uint32_t>(key + " array type");
+    if (!known_value_type(et)) c.fail("metadata '" + key + "': unknown array element type " + std::to_string(et));
+    auto n = c.read<uint64_t>(key + " array length");
+    auto elem = static_cast<ValueType>(et);
+    const size_t width = min_encoded_size(elem);
+    if (n > c.remaining() / width)
+      c.fail("metadata '" + key + "': array of " + std::to_string(n) + " elements runs past the end of the file");
+    Array a;
+    a.type_ = elem;
+    a.size_ = size_t(n);
+    a.data_ = c.here();
+    if (fixed_size(elem)) {
+      if (elem == ValueType::BOOL)
+        for (uint64_t i = 0; i < n; ++i)
+          if (a.data_[i] > 1)
+            c.fail("metadata '" + key + "'[" + std::to_string(i) + "]: bool value " + std::to_string(a.data_[i]) +
+                   " is neither 0 nor 1");
+      c.skip(size_t(n) * width);
+      return a;
+    }
+    if (n > kMaxMetadataElements - std::min(costly, kMaxMetadataElements))
+      c.fail("metadata '" + key + "': array of " + std::to_string(n) + " " +
+             (elem == ValueType::STRING ? "strings" : "arrays") + " exceeds the limit of " +
+             std::to_string(kMaxMetadataElements) + " strings and nested arrays in the metadata arrays of one file");
+    costly += n;
+    if (elem == ValueType::STRING) {
+      a.offsets_.reserve(size_t(n));
+      for (uint64_t i = 0; i < n; ++i) {
+        a.offsets_.push_back(uint64_t(c.here() - a.data_));
+        auto len = c.read<uint64_t>("metadata '" + key + "'[" + std::to_string(i) + "] length");
+        if (len > c.remaining())
+          c.fail("metadata '" + key + "'[" + std::to_string(i) + "]: string of " + std::to_string(len) +
+                 " bytes runs past the end of the file");
+        c.skip(size_t(len));
+      }
+    } else {
+      a.nested_.reserve(size_t(n));
+      for (uint64_t i = 0; i < n; ++i) a.nested_.push_back(read(depth + 1));
+    }
+    return a;
+  }
+};
+
+namespace {
+
+template <class T>
+T load_le(const uint8_t* p) {
+  T v;
+  std::memcpy(&v, p, sizeof(T));
+  return v;
+}
+
+[[noreturn]] void wrong_element(const Array& a, const char* wanted) {
+  throw InvalidArgumentError(std::string("GGUF array of ") + value_type_name(a.type()) + " read as " + wanted);
 }
 
 }  // namespace
@@ -184,14 +239,20 @@ void File::parse_all() {
   if (n_kv > c.remaining() / 14) c.fail("metadata count " + std::to_string(n_kv) + " is larger than the file can hold");
   if (n_tensors > c.remaining() / 33) c.fail("tensor count " + std::to_string(n_tensors) + " is larger than the file can hold");
 
-  uint64_t array_elements = 0;  // across all metadata arrays (kMaxMetadataElements)
+  uint64_t costly_elements = 0;  // strings and nested arrays in all metadata arrays (kMaxMetadataElements)
   for (uint64_t i = 0; i < n_kv; ++i) {
     std::string key = c.string("metadata key #" + std::to_string(i), kMaxNameLength);
     auto t = c.read<uint32_t>("type of metadata '" + key + "'");
     if (!known_value_type(t)) c.fail("metadata '" + key + "': unknown value type " + std::to_string(t));
     Value v;
     v.type = static_cast<ValueType>(t);
-    v.value = read_value(c, v.type, key, 0, array_elements, &v.array_type);
+    if (v.type == ValueType::ARRAY) {
+      auto a = std::make_shared<Array>(ArrayReader{c, key, costly_elements}.read(0));
+      v.array_type = a->type();
+      v.array = std::move(a);
+    } else {
+      v.value = read_scalar(c, v.type, key);
+    }
     if (!metadata_.emplace(key, std::move(v)).second) c.fail("metadata key '" + key + "' appears twice");
   }
 
@@ -263,7 +324,7 @@ const Value* File::find(const std::string& key) const {
   return it == metadata_.end() ? nullptr : &it->second;
 }
 
-static bool is_integer(ValueType t) {
+static bool is_integer_type(ValueType t) {
   switch (t) {
     case ValueType::U8: case ValueType::I8: case ValueType::U16: case ValueType::I16:
     case ValueType::U32: case ValueType::I32: case ValueType::U64: case ValueType::I64: return true;
@@ -282,7 +343,7 @@ std::optional<std::string> File::get_string(const std::string& key) const {
 std::optional<int64_t> File::get_int(const std::string& key) const {
   auto* v = find(key);
   if (!v) return std::nullopt;
-  if (!is_integer(v->type))
+  if (!is_integer_type(v->type))
     throw ModelLoadError(origin_ + ": metadata '" + key + "' is " + value_type_name(v->type) + ", expected an integer");
   if (v->type == ValueType::U64 && v->value.get<uint64_t>() > uint64_t(std::numeric_limits<int64_t>::max()))
     throw ModelLoadError(origin_ + ": metadata '" + key + "' is out of range");
@@ -292,7 +353,7 @@ std::optional<int64_t> File::get_int(const std::string& key) const {
 std::optional<double> File::get_float(const std::string& key) const {
   auto* v = find(key);
   if (!v) return std::nullopt;
-  if (!is_integer(v->type) && v->type != ValueType::F32 && v->type != ValueType::F64)
+  if (!is_integer_type(v->type) && v->type != ValueType::F32 && v->type != ValueType::F64)
     throw ModelLoadError(origin_ + ": metadata '" + key + "' is " + value_type_name(v->type) + ", expected a number");
   return v->value.get<double>();
 }
@@ -305,12 +366,78 @@ std::optional<bool> File::get_bool(const std::string& key) const {
   return v->value.get<bool>();
 }
 
-const nlohmann::json* File::get_array(const std::string& key) const {
+const Array* File::get_array(const std::string& key) const {
   auto* v = find(key);
   if (!v) return nullptr;
   if (v->type != ValueType::ARRAY)
     throw ModelLoadError(origin_ + ": metadata '" + key + "' is " + value_type_name(v->type) + ", expected an array");
-  return &v->value;
+  return v->array.get();
+}
+
+bool Array::is_integer() const { return is_integer_type(type_); }
+bool Array::is_number() const { return is_integer_type(type_) || type_ == ValueType::F32 || type_ == ValueType::F64; }
+
+int64_t Array::integer(size_t i) const {
+  const uint8_t* p = data_ + i * min_encoded_size(type_);
+  switch (type_) {
+    case ValueType::U8: return *p;
+    case ValueType::I8: return int8_t(*p);
+    case ValueType::U16: return load_le<uint16_t>(p);
+    case ValueType::I16: return load_le<int16_t>(p);
+    case ValueType::U32: return load_le<uint32_t>(p);
+    case ValueType::I32: return load_le<int32_t>(p);
+    case ValueType::I64: return load_le<int64_t>(p);
+    case ValueType::U64: {
+      auto v = load_le<uint64_t>(p);
+      if (v > uint64_t(std::numeric_limits<int64_t>::max()))
+        throw InvalidArgumentError("GGUF u64 array element " + std::to_string(v) + " is out of the int64 range");
+      return int64_t(v);
+    }
+    default: wrong_element(*this, "integers");
+  }
+}
+
+double Array::number(size_t i) const {
+  if (type_ == ValueType::F32) return load_le<float>(data_ + i * 4);
+  if (type_ == ValueType::F64) return load_le<double>(data_ + i * 8);
+  if (type_ == ValueType::U64) return double(load_le<uint64_t>(data_ + i * 8));
+  if (!is_integer()) wrong_element(*this, "numbers");
+  return double(integer(i));
+}
+
+bool Array::boolean(size_t i) const {
+  if (type_ != ValueType::BOOL) wrong_element(*this, "bools");
+  return data_[i] != 0;
+}
+
+std::string_view Array::string(size_t i) const {
+  if (type_ != ValueType::STRING) wrong_element(*this, "strings");
+  const uint8_t* p = data_ + offsets_[i];
+  return {reinterpret_cast<const char*>(p + 8), size_t(load_le<uint64_t>(p))};
+}
+
+const Array& Array::array(size_t i) const {
+  if (type_ != ValueType::ARRAY) wrong_element(*this, "arrays");
+  return nested_[i];
+}
+
+nlohmann::json Array::to_json() const {
+  nlohmann::json out = nlohmann::json::array();
+  auto& items = out.get_ref<nlohmann::json::array_t&>();
+  items.reserve(size_);
+  for (size_t i = 0; i < size_; ++i) {
+    switch (type_) {
+      case ValueType::STRING: items.emplace_back(std::string(string(i))); break;
+      case ValueType::ARRAY: items.push_back(nested_[i].to_json()); break;
+      case ValueType::BOOL: items.emplace_back(boolean(i)); break;
+      case ValueType::F32: items.emplace_back(load_le<float>(data_ + i * 4)); break;
+      case ValueType::F64: items.emplace_back(load_le<double>(data_ + i * 8)); break;
+      case ValueType::U64: items.emplace_back(load_le<uint64_t>(data_ + i * 8)); break;
+      case ValueType::U8: case ValueType::U16: case ValueType::U32: items.emplace_back(uint64_t(integer(i))); break;
+      default: items.emplace_back(integer(i)); break;
+    }
+  }
+  return out;
 }
 
 const TensorInfo* File::find_tensor(const std::string& name) const {

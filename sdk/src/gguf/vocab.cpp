@@ -31,13 +31,13 @@ std::optional<std::string> pre_regex(const std::string& pre) {
   return it->second;
 }
 
-nlohmann::json template_processor(const File& f, const nlohmann::json& tokens, bool add_bos, bool add_eos) {
+nlohmann::json template_processor(const File& f, const Array& tokens, bool add_bos, bool add_eos) {
   auto bos = f.get_int("tokenizer.ggml.bos_token_id");
   auto eos = f.get_int("tokenizer.ggml.eos_token_id");
   auto token_at = [&](int64_t id, const char* key) -> std::string {
     if (id < 0 || id >= int64_t(tokens.size()))
       throw ModelLoadError(f.origin() + ": metadata '" + key + "' = " + std::to_string(id) + " is outside the vocabulary");
-    return tokens[size_t(id)].get<std::string>();
+    return std::string(tokens.string(size_t(id)));
   };
   nlohmann::json single = nlohmann::json::array(), pair = nlohmann::json::array(), special = nlohmann::json::object();
   auto add_special = [&](int64_t id, const char* key, nlohmann::json& seq, int type_id) {
@@ -56,13 +56,13 @@ nlohmann::json template_processor(const File& f, const nlohmann::json& tokens, b
   return {{"type", "TemplateProcessing"}, {"single", single}, {"pair", pair}, {"special_tokens", special}};
 }
 
-nlohmann::json added_tokens(const nlohmann::json& tokens, const nlohmann::json* types) {
+nlohmann::json added_tokens(const Array& tokens, const Array* types) {
   nlohmann::json out = nlohmann::json::array();
   if (!types) return out;
   for (size_t i = 0; i < tokens.size() && i < types->size(); ++i) {
-    int t = (*types)[i].get<int>();
+    int64_t t = types->integer(i);
     if (t != kControl && t != kUserDefined && t != kUnknown) continue;
-    out.push_back({{"id", i}, {"content", tokens[i]}, {"single_word", false}, {"lstrip", false}, {"rstrip", false},
+    out.push_back({{"id", i}, {"content", tokens.string(i)}, {"single_word", false}, {"lstrip", false}, {"rstrip", false},
                    {"normalized", false}, {"special", t != kUserDefined}});
   }
   return out;
@@ -70,7 +70,7 @@ nlohmann::json added_tokens(const nlohmann::json& tokens, const nlohmann::json* 
 
 // Byte offset of the first invalid UTF-8 sequence (overlong forms and
 // surrogates included), or npos.
-size_t invalid_utf8(const std::string& s) {
+size_t invalid_utf8(std::string_view s) {
   size_t i = 0;
   while (i < s.size()) {
     auto c = uint8_t(s[i]);
@@ -102,40 +102,43 @@ size_t invalid_utf8(const std::string& s) {
   return std::string::npos;
 }
 
-void check_strings(const File& f, const nlohmann::json& items, const char* key) {
+void check_strings(const File& f, const Array& items, const char* key) {
+  if (items.type() != ValueType::STRING)
+    throw ModelLoadError(f.origin() + ": metadata '" + key + "' is an array of " + value_type_name(items.type()) +
+                         ", expected strings");
   for (size_t i = 0; i < items.size(); ++i) {
-    if (!items[i].is_string())
-      throw ModelLoadError(f.origin() + ": metadata '" + key + "'[" + std::to_string(i) + "] is not a string");
-    if (auto at = invalid_utf8(items[i].get_ref<const std::string&>()); at != std::string::npos)
+    if (auto at = invalid_utf8(items.string(i)); at != std::string::npos)
       throw ModelLoadError(f.origin() + ": metadata '" + key + "'[" + std::to_string(i) + "] has invalid UTF-8 at byte " +
                            std::to_string(at));
   }
 }
 
-void check_tokens(const File& f, const nlohmann::json& tokens, const nlohmann::json* types, const nlohmann::json* scores) {
+void check_tokens(const File& f, const Array& tokens, const Array* types, const Array* scores) {
   check_strings(f, tokens, "tokenizer.ggml.tokens");
   if (auto* merges = f.get_array("tokenizer.ggml.merges")) check_strings(f, *merges, "tokenizer.ggml.merges");
   if (types) {
     if (types->size() != tokens.size())
       throw ModelLoadError(f.origin() + ": metadata 'tokenizer.ggml.token_type' has " + std::to_string(types->size()) +
                            " entries for " + std::to_string(tokens.size()) + " tokens");
-    for (auto& t : *types)
-      if (!t.is_number_integer()) throw ModelLoadError(f.origin() + ": metadata 'tokenizer.ggml.token_type' holds a non-integer");
+    if (!types->is_integer() || types->type() == ValueType::U64)
+      throw ModelLoadError(f.origin() + ": metadata 'tokenizer.ggml.token_type' is an array of " +
+                           value_type_name(types->type()) + ", expected integers");
   }
   if (scores) {
     if (scores->size() != tokens.size())
       throw ModelLoadError(f.origin() + ": metadata 'tokenizer.ggml.scores' has " + std::to_string(scores->size()) +
                            " entries for " + std::to_string(tokens.size()) + " tokens");
-    for (auto& s : *scores)
-      if (!s.is_number()) throw ModelLoadError(f.origin() + ": metadata 'tokenizer.ggml.scores' holds a non-number");
+    if (!scores->is_number())
+      throw ModelLoadError(f.origin() + ": metadata 'tokenizer.ggml.scores' is an array of " +
+                           value_type_name(scores->type()) + ", expected numbers");
   }
 }
 
-nlohmann::json bpe_model(const nlohmann::json& tokens, nlohmann::json merges, bool byte_fallback,
+nlohmann::json bpe_model(const Array& tokens, nlohmann::json merges, bool byte_fallback,
                          const std::optional<std::string>& unk) {
   nlohmann::json vocab = nlohmann::json::object();
   for (size_t i = 0; i < tokens.size(); ++i) {
-    const auto& t = tokens[i].get_ref<const std::string&>();
+    std::string t(tokens.string(i));
     if (!vocab.contains(t)) vocab[t] = i;  // first id wins, as in llama.cpp
   }
   return {{"type", "BPE"}, {"dropout", nullptr}, {"unk_token", unk ? nlohmann::json(*unk) : nlohmann::json(nullptr)},
@@ -143,16 +146,15 @@ nlohmann::json bpe_model(const nlohmann::json& tokens, nlohmann::json merges, bo
           {"byte_fallback", byte_fallback}, {"ignore_merges", false}, {"vocab", vocab}, {"merges", merges}};
 }
 
-std::string gpt2_json(const File& f, const nlohmann::json& tokens, const nlohmann::json* types) {
+std::string gpt2_json(const File& f, const Array& tokens, const Array* types) {
   nlohmann::json merges = nlohmann::json::array();
-  if (auto* m = f.get_array("tokenizer.ggml.merges")) {
+  if (auto* m = f.get_array("tokenizer.ggml.merges")) {  // strings (check_tokens)
     for (size_t i = 0; i < m->size(); ++i) {
-      const auto& s = (*m)[i];
-      if (!s.is_string()) throw ModelLoadError(f.origin() + ": metadata 'tokenizer.ggml.merges'[" + std::to_string(i) + "] is not a string");
-      const auto& str = s.get_ref<const std::string&>();
+      std::string_view str = m->string(i);
       auto sp = str.find(' ', 1);
       if (sp == std::string::npos)
-        throw ModelLoadError(f.origin() + ": metadata 'tokenizer.ggml.merges'[" + std::to_string(i) + "] = '" + str + "' has no space");
+        throw ModelLoadError(f.origin() + ": metadata 'tokenizer.ggml.merges'[" + std::to_string(i) + "] = '" +
+                             std::string(str) + "' has no space");
       merges.push_back({str.substr(0, sp), str.substr(sp + 1)});
     }
   }
@@ -182,11 +184,11 @@ std::string gpt2_json(const File& f, const nlohmann::json& tokens, const nlohman
 }
 
 // SentencePiece BPE: merge (a, b) ranks by the score of the piece a+b.
-nlohmann::json spm_merges(const nlohmann::json& tokens, const nlohmann::json* types, const nlohmann::json& scores) {
+nlohmann::json spm_merges(const Array& tokens, const Array* types, const Array& scores) {
   std::unordered_map<std::string, size_t> id;
   for (size_t i = 0; i < tokens.size(); ++i) {
-    int t = types ? (*types)[i].get<int>() : kNormal;
-    if (t == kNormal || t == kUserDefined) id.emplace(tokens[i].get<std::string>(), i);
+    int64_t t = types ? types->integer(i) : int64_t{kNormal};
+    if (t == kNormal || t == kUserDefined) id.emplace(tokens.string(i), i);
   }
   struct Merge {
     float score;
@@ -197,7 +199,7 @@ nlohmann::json spm_merges(const nlohmann::json& tokens, const nlohmann::json* ty
     for (size_t cut = 1; cut < piece.size(); ++cut) {
       if ((uint8_t(piece[cut]) & 0xC0) == 0x80) continue;  // inside a UTF-8 character
       auto l = id.find(piece.substr(0, cut)), r = id.find(piece.substr(cut));
-      if (l != id.end() && r != id.end()) all.push_back({scores[pid].get<float>(), l->second, r->second});
+      if (l != id.end() && r != id.end()) all.push_back({float(scores.number(pid)), l->second, r->second});
     }
   }
   std::sort(all.begin(), all.end(), [](const Merge& a, const Merge& b) {
@@ -206,16 +208,16 @@ nlohmann::json spm_merges(const nlohmann::json& tokens, const nlohmann::json* ty
     return a.right < b.right;
   });
   nlohmann::json merges = nlohmann::json::array();
-  for (auto& m : all) merges.push_back({tokens[m.left], tokens[m.right]});
+  for (auto& m : all) merges.push_back({tokens.string(m.left), tokens.string(m.right)});
   return merges;
 }
 
-std::string spm_json(const File& f, const nlohmann::json& tokens, const nlohmann::json* types) {
+std::string spm_json(const File& f, const Array& tokens, const Array* types) {
   auto* scores = f.get_array("tokenizer.ggml.scores");
   if (!scores) throw ModelLoadError(f.origin() + ": metadata 'tokenizer.ggml.scores' is missing (needed by a 'llama' vocabulary)");
   std::optional<std::string> unk;
   if (auto u = f.get_int("tokenizer.ggml.unknown_token_id"); u && *u >= 0 && *u < int64_t(tokens.size()))
-    unk = tokens[size_t(*u)].get<std::string>();
+    unk = std::string(tokens.string(size_t(*u)));
   bool add_space = f.get_bool("tokenizer.ggml.add_space_prefix").value_or(true);
   nlohmann::json normalizers = nlohmann::json::array();
   if (add_space) normalizers.push_back({{"type", "Prepend"}, {"prepend", "\xE2\x96\x81"}});

@@ -118,7 +118,7 @@ void Writer::write(const std::filesystem::path& path,
   for (auto& [k, v] : metadata_) {
     o.str(k);
     o.put<uint32_t>(uint32_t(v.type));
-    put_value(o, v.type, v.array_type, v.value, k);
+    put_value(o, v.type, v.array_type, v.array ? v.array->to_json() : v.value, k);
   }
   if (!has_alignment && alignment_ != 32) {
     o.str("general.alignment");

@@ -284,15 +284,25 @@ Frag Builder::json_char(const CodeRanges& set0, bool unicode_escapes) {
                                                      {0x0A, 'n'}, {0x0D, 'r'},  {0x09, 't'}};
   for (auto& [cp, c] : shorts)
     if (contains(set, cp)) options.push_back(literal(std::string("\\") + c));
+  // The other controls as \u00XX (hex digits in either case): one small
+  // automaton, "\u00", the high digit, an edge per low digit.
+  Frag prefix{-1, -1};  // "\u00"
+  int32_t end = -1, after_hi[2] = {-1, -1};
   for (uint32_t cp = 0; cp < 0x20; ++cp) {
     if (cp == 0x08 || cp == 0x0C || cp == 0x0A || cp == 0x0D || cp == 0x09 || !contains(set, cp)) continue;
     static const char* hex = "0123456789abcdef";
-    Frag hi = literal(std::string(1, hex[cp >> 4]));
-    char lo = hex[cp & 15];
-    Frag lof = (lo >= 'a') ? alt({literal(std::string(1, lo)), literal(std::string(1, static_cast<char>(lo - 32)))})
-                           : literal(std::string(1, lo));
-    options.push_back(seq({literal("\\u00"), hi, lof}));
+    if (prefix.start < 0) prefix = literal("\\u00"), end = node();
+    int32_t& mid = after_hi[cp >> 4];
+    if (mid < 0) {
+      mid = node();
+      auto h = static_cast<uint8_t>(hex[cp >> 4]);
+      add(prefix.end, Edge{h, h, kByteEdge, mid});
+    }
+    auto lo = static_cast<uint8_t>(hex[cp & 15]);
+    add(mid, Edge{lo, lo, kByteEdge, end});
+    if (lo >= 'a') add(mid, Edge{static_cast<uint8_t>(lo - 32), static_cast<uint8_t>(lo - 32), kByteEdge, end});
   }
+  if (prefix.start >= 0) options.push_back(Frag{prefix.start, end});
   if (options.empty()) {
     int32_t s = node(), e = node();
     return {s, e};
@@ -309,15 +319,20 @@ std::shared_ptr<const Grammar> Builder::finish(int32_t root) {
   // Nullable rules (a fixpoint), then the rules each rule can call before
   // consuming a byte; a cycle there is left recursion.
   std::vector<char> nullable(nr, 0);
+  // Visited marks are stamped per search, so each search costs the nodes it
+  // visits, not the whole grammar (thousands of rules over a million nodes).
+  std::vector<uint32_t> seen(g.nodes.size(), 0);
+  uint32_t stamp = 0;
+  std::vector<int32_t> stack;
   auto reach_end = [&](int32_t start, std::vector<int32_t>* left_calls) {
-    std::vector<int32_t> stack{start};
-    std::vector<char> seen(g.nodes.size(), 0);
+    stack.assign(1, start);
+    ++stamp;
     bool end = false;
     while (!stack.empty()) {
       int32_t n = stack.back();
       stack.pop_back();
-      if (seen[static_cast<size_t>(n)]) continue;
-      seen[static_cast<size_t>(n)] = 1;
+      if (seen[static_cast<size_t>(n)] == stamp) continue;
+      seen[static_cast<size_t>(n)] = stamp;
       if (g.nodes[static_cast<size_t>(n)].rule_end) end = true;
       for (auto& e : g.nodes[static_cast<size_t>(n)].edges) {
         if (e.call == kEpsilon) {

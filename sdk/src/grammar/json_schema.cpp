@@ -56,7 +56,7 @@ class SchemaCompiler {
   Builder& b_;
   const json& root_;
   std::map<std::string, int32_t> ref_rules_;
-  int32_t any_rule_ = -1, any_string_rule_ = -1, number_rule_ = -1; 
+  int32_t any_rule_ = -1, any_string_rule_ = -1, number_rule_ = -1, key_rest_rule_ = -1; 
   int depth_ = 0;
   int nesting_ = 0;
 
@@ -604,7 +604,13 @@ class SchemaCompiler {
       t[cur].terminal = true;
     }
     const CodeRanges all = {{0, 0x10FFFF}};
-    auto rest = [&] { return b_.seq({b_.star(b_.json_char(all, false)), b_.literal("\"")}); };
+    // The rest of a key once it left the names: one rule for every key of
+    // the grammar (a copy per name prefix made tiny schemas 10k+ nodes).
+    if (key_rest_rule_ < 0) {
+      key_rest_rule_ = b_.declare_rule("key-rest");
+      b_.define_rule(key_rest_rule_, b_.seq({b_.star(b_.json_char(all, false)), b_.literal("\"")}));
+    }
+    auto rest = [&] { return b_.call(key_rest_rule_); };
     std::function<Frag(size_t)> build = [&](size_t i) {
       std::vector<Frag> opts;
       if (!t[i].terminal) opts.push_back(b_.literal("\""));

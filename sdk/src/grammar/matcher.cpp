@@ -1,6 +1,8 @@
 // The matcher: the set of live (node, call stack) items of a grammar, advanced
 // byte by byte; masks by a depth-first walk of the vocabulary's byte trie that
-// prunes at the first byte no item accepts, cached per state.
+// prunes at the first byte no item accepts (skipping the subtree), allows a
+// whole subtree at once when the state provably accepts every path in it, and
+// is cached per state.
 #include <algorithm>
 #include <array>
 #include <cstring>
@@ -8,6 +10,7 @@
 
 #include "allm/error.hpp"
 #include "grammar_ir.hpp"
+#include "token_trie.hpp"
 
 namespace allm::grammar {
 
@@ -24,6 +27,47 @@ struct Item {
 constexpr size_t kMaxItems = 20000;
 constexpr int32_t kMaxStackDepth = 2000;
 constexpr size_t kMaxCachedMasks = 2048;
+// Subtree shortcuts look this many trie levels ahead at most.
+constexpr uint32_t kMaxChain = 16;
+// The automaton behind a fragment signature is compared up to this many nodes.
+constexpr size_t kMaxSignatureNodes = 1024;
+
+// A set of items (as 64-bit keys), cleared in O(1) by a generation stamp:
+// deduplicates the work list of a closure without a quadratic scan.
+class ItemSet {
+ public:
+  void clear() {
+    if (++gen_ == 0) std::fill(gens_.begin(), gens_.end(), 0), gen_ = 1;
+    count_ = 0;
+    if (keys_.empty()) keys_.assign(64, 0), gens_.assign(64, 0);
+  }
+  bool insert(uint64_t k) {
+    if ((count_ + 1) * 2 > keys_.size()) grow();
+    size_t m = keys_.size() - 1, h = hash(k) & m;
+    while (gens_[h] == gen_) {
+      if (keys_[h] == k) return false;
+      h = (h + 1) & m;
+    }
+    gens_[h] = gen_, keys_[h] = k, ++count_;
+    return true;
+  }
+
+ private:
+  static size_t hash(uint64_t k) { return static_cast<size_t>((k * 0x9E3779B97F4A7C15ull) >> 20); }
+  void grow() {
+    std::vector<uint64_t> live;
+    for (size_t i = 0; i < keys_.size(); ++i)
+      if (gens_[i] == gen_) live.push_back(keys_[i]);
+    keys_.assign(keys_.size() * 2, 0);
+    gens_.assign(keys_.size(), 0);
+    count_ = 0;
+    for (uint64_t k : live) insert(k);
+  }
+  std::vector<uint64_t> keys_;
+  std::vector<uint32_t> gens_;
+  uint32_t gen_ = 0;
+  size_t count_ = 0;
+};
 }  // namespace
 
 // States (closed item sets) are interned and their byte transitions cached,
@@ -38,8 +82,10 @@ constexpr size_t kMaxCachedMasks = 2048;
 struct Matcher::Impl {
   static constexpr int32_t kBottom = 1;  // the opaque stack of local walks
   static constexpr int32_t kUnknown = -2, kDead = -1;
+  static constexpr uint8_t kLive = 1, kEscapes = 2, kAccepting = 4;
   std::shared_ptr<const Grammar> g;
   std::shared_ptr<const TokenTrie> trie;
+  const TokenTrie::Impl* t = nullptr;  // the trie's layout
   std::vector<char> has_bytes;  // node has a byte edge
   struct Frame {
     int32_t ret, parent, depth;
@@ -47,42 +93,59 @@ struct Matcher::Impl {
   std::vector<Frame> stacks{{-1, -1, 0}, {-1, -1, 0}};  // 0 = the empty stack, 1 = bottom
   std::unordered_map<uint64_t, int32_t> stack_ids;
 
-  struct State {
-    std::vector<Item> items;
-    bool escapes = false;   // a rule entered at `bottom` can end here
-    bool accepting = false;
-  };
-  std::vector<State> states;
+  // States: sorted items that read a byte; flags: kLive (has such items),
+  // kEscapes (a rule entered at `bottom` can end here), kAccepting.
+  std::vector<std::vector<Item>> states;
+  std::vector<uint8_t> flags;
   std::vector<std::array<int32_t, 256>> trans;
   std::unordered_map<std::string, int32_t> state_ids;
   int32_t current = 0;
-  std::vector<Item> work, scratch;
+  std::vector<Item> work, scratch, seed;
+  ItemSet seen;
+  std::string key;
 
-  using Local = TokenTrie::LocalMask;
+  using Local = TokenTrie::Impl::LocalMask;
   std::unordered_map<std::string, std::shared_ptr<const Local>> locals;
   std::unordered_map<int32_t, std::vector<uint64_t>> masks;  // full mask per state
   size_t words = 0;
 
+  // Per state, for subtree shortcuts: `succ`, the live state most bytes lead
+  // to, `via` those bytes; levels[k] = the bytes that can be read at each of
+  // k + 2 successive levels staying on the chain succ, succ(succ), ...
+  struct Chain {
+    bool known = false;
+    int32_t succ = kDead;
+    ByteSet via;
+    std::vector<ByteSet> levels;
+  };
+  std::vector<Chain> chains;
+
+  // Walk scratch: the state and escape flag at each trie depth.
+  std::vector<int32_t> st;
+  std::vector<char> esc;
+  std::string path;
+
   int32_t push(int32_t ret, int32_t parent) {
-    uint64_t key = (static_cast<uint64_t>(static_cast<uint32_t>(ret)) << 32) | static_cast<uint32_t>(parent);
-    auto it = stack_ids.find(key);
+    uint64_t k = (static_cast<uint64_t>(static_cast<uint32_t>(ret)) << 32) | static_cast<uint32_t>(parent);
+    auto it = stack_ids.find(k);
     if (it != stack_ids.end()) return it->second;
     int32_t id = static_cast<int32_t>(stacks.size());
     stacks.push_back({ret, parent, stacks[static_cast<size_t>(parent)].depth + 1});
-    stack_ids.emplace(key, id);
+    stack_ids.emplace(k, id);
     return id;
   }
 
-  static void add_unique(std::vector<Item>& v, Item it) {
-    for (auto& x : v)
-      if (x == it) return;
-    if (v.size() < kMaxItems) v.push_back(it);
+  void add_unique(Item it) {
+    uint64_t k = (static_cast<uint64_t>(static_cast<uint32_t>(it.node)) << 32) | static_cast<uint32_t>(it.stack);
+    if (seen.insert(k) && work.size() < kMaxItems) work.push_back(it);
   }
 
   // Expands epsilon moves, calls and returns; interns the items that can read
   // a byte, sorted (the canonical form).
-  int32_t close_and_intern(std::vector<Item>& seed) {
-    work.assign(seed.begin(), seed.end());
+  int32_t close_and_intern(const std::vector<Item>& from) {
+    work.clear();
+    seen.clear();
+    for (const Item& it : from) add_unique(it);
     scratch.clear();
     bool escapes = false, accepting = false;
     for (size_t i = 0; i < work.size(); ++i) {
@@ -93,49 +156,50 @@ struct Matcher::Impl {
         else if (it.stack == kBottom) escapes = true;
         else {
           const Frame& f = stacks[static_cast<size_t>(it.stack)];
-          add_unique(work, {f.ret, f.parent});
+          add_unique({f.ret, f.parent});
         }
       }
       if (has_bytes[static_cast<size_t>(it.node)]) scratch.push_back(it);
       for (const Edge& e : n.edges) {
         if (e.call == kEpsilon) {
-          add_unique(work, {e.to, it.stack});
+          add_unique({e.to, it.stack});
         } else if (e.call >= 0) {
           if (stacks[static_cast<size_t>(it.stack)].depth >= kMaxStackDepth) continue;
           int32_t s = push(e.to, it.stack);
-          add_unique(work, {g->rules[static_cast<size_t>(e.call)].start, s});
+          add_unique({g->rules[static_cast<size_t>(e.call)].start, s});
         }
       }
     }
     std::sort(scratch.begin(), scratch.end());
-    scratch.erase(std::unique(scratch.begin(), scratch.end()), scratch.end());
     if (scratch.empty() && !escapes && !accepting) return kDead;
-    std::string key(reinterpret_cast<const char*>(scratch.data()), scratch.size() * sizeof(Item));
+    key.assign(reinterpret_cast<const char*>(scratch.data()), scratch.size() * sizeof(Item));
     key += static_cast<char>(escapes | (accepting << 1));
     auto found = state_ids.find(key);
     if (found != state_ids.end()) return found->second;
     auto id = static_cast<int32_t>(states.size());
-    states.push_back(State{scratch, escapes, accepting});
+    flags.push_back(static_cast<uint8_t>((scratch.empty() ? 0 : kLive) | (escapes ? kEscapes : 0) |
+                                         (accepting ? kAccepting : 0)));
+    states.push_back(scratch);
     trans.emplace_back();
     trans.back().fill(kUnknown);
-    state_ids.emplace(std::move(key), id);
+    state_ids.emplace(key, id);
     return id;
   }
 
   int32_t next(int32_t sid, uint8_t b) {
-    int32_t& t = trans[static_cast<size_t>(sid)][b];
-    if (t != kUnknown) return t;
-    std::vector<Item> seed;
-    for (const Item& it : states[static_cast<size_t>(sid)].items)
+    int32_t r = trans[static_cast<size_t>(sid)][b];
+    if (r != kUnknown) return r;
+    seed.clear();
+    for (const Item& it : states[static_cast<size_t>(sid)])
       for (const Edge& e : g->nodes[static_cast<size_t>(it.node)].edges)
-        if (e.call == kByteEdge && b >= e.lo && b <= e.hi) add_unique(seed, {e.to, it.stack});
-    int32_t r = seed.empty() ? kDead : close_and_intern(seed);
-    trans[static_cast<size_t>(sid)][b] = r;  // `t` may dangle: trans grew
+        if (e.call == kByteEdge && b >= e.lo && b <= e.hi) seed.push_back({e.to, it.stack});
+    r = seed.empty() ? kDead : close_and_intern(seed);
+    trans[static_cast<size_t>(sid)][b] = r;
     return r;
   }
 
-  // A state with items but no byte edges left is possible only as escape/accept markers.
-  bool live(int32_t sid) const { return sid >= 0 && !states[static_cast<size_t>(sid)].items.empty(); }
+  bool live(int32_t sid) const { return sid >= 0 && (flags[static_cast<size_t>(sid)] & kLive); }
+  bool escapes(int32_t sid) const { return sid >= 0 && (flags[static_cast<size_t>(sid)] & kEscapes); }
 
   int32_t run(int32_t sid, std::string_view bytes) {
     for (unsigned char b : bytes) {
@@ -145,49 +209,101 @@ struct Matcher::Impl {
     return sid;
   }
 
-  // Full walk from a real state: every token below `tnode` the grammar accepts.
-  void walk_full(uint32_t tnode, int32_t sid, std::vector<uint64_t>& mask) {
-    const auto& tn = trie->nodes[tnode];
-    for (uint32_t c = 0; c < tn.num_children; ++c) {
-      const auto& ch = trie->children[tn.first_child + c];
-      int32_t nsid = next(sid, ch.byte);
-      if (nsid < 0) continue;
-      set_tokens(ch.node, mask);
-      if (live(nsid) && trie->nodes[ch.node].num_children) walk_full(ch.node, nsid, mask);
+  Chain& chain(int32_t p) {
+    if (chains.size() <= static_cast<size_t>(p)) chains.resize(states.size());
+    if (chains[static_cast<size_t>(p)].known) return chains[static_cast<size_t>(p)];
+    int32_t to[256];
+    for (int b = 0; b < 256; ++b) to[b] = next(p, static_cast<uint8_t>(b));
+    if (chains.size() < states.size()) chains.resize(states.size());
+    // The most frequent live successor.
+    int32_t best = kDead;
+    int best_count = 0;
+    for (int b = 0; b < 256; ++b) {
+      if (!live(to[b]) || to[b] == best) continue;
+      int c = 0;
+      for (int k = b; k < 256; ++k) c += to[k] == to[b];
+      if (c > best_count) best = to[b], best_count = c;
+      if (best_count > 128) break;
     }
+    Chain& c = chains[static_cast<size_t>(p)];
+    c.known = true;
+    c.succ = best;
+    for (int b = 0; b < 256; ++b)
+      if (best >= 0 && to[b] == best) c.via.add(static_cast<uint8_t>(b));
+    return c;
   }
 
-  void set_tokens(uint32_t tnode, std::vector<uint64_t>& mask) const {
-    const auto& cn = trie->nodes[tnode];
-    for (uint32_t t = 0; t < cn.num_tokens; ++t) {
-      auto id = static_cast<uint32_t>(trie->tokens[cn.first_token + t]);
+  // The bytes that may appear at every one of `h` levels below a node in
+  // state `p` such that every path stays live (on p's chain).
+  ByteSet levels(int32_t p, uint32_t h) {
+    Chain& c0 = chain(p);
+    int32_t q = c0.succ;
+    if (q < 0 || h == 1 || q == p) return c0.via;
+    while (chains[static_cast<size_t>(p)].levels.size() < h - 1) {
+      uint32_t k = static_cast<uint32_t>(chains[static_cast<size_t>(p)].levels.size()) + 2;
+      ByteSet below = levels(q, k - 1);
+      Chain& c = chains[static_cast<size_t>(p)];
+      c.levels.push_back(c.via & below);
+    }
+    return chains[static_cast<size_t>(p)].levels[h - 2];
+  }
+
+  // Every token in node i's subtree is accepted from state p (live).
+  bool subtree_allowed(uint32_t i, int32_t p) {
+    int32_t s = t->summary_of[i];
+    if (s < 0) return false;
+    const auto& sum = t->summaries[static_cast<size_t>(s)];
+    if (sum.height > kMaxChain) return false;
+    return sum.bytes.subset_of(levels(p, sum.height));
+  }
+
+  void set_tokens(uint32_t from, uint32_t to, uint64_t* mask) const {
+    for (uint32_t k = from; k < to; ++k) {
+      auto id = static_cast<uint32_t>(t->order[k]);
       mask[id >> 6] |= uint64_t{1} << (id & 63);
     }
   }
 
-  void walk_local(uint32_t tnode, int32_t sid, bool escaped, Local& out) {
-    const auto& tn = trie->nodes[tnode];
-    bool esc = escaped || states[static_cast<size_t>(sid)].escapes;
-    for (uint32_t c = 0; c < tn.num_children; ++c) {
-      const auto& ch = trie->children[tn.first_child + c];
-      int32_t nsid = live(sid) ? next(sid, ch.byte) : kDead;
-      if (nsid < 0 || (!live(nsid) && !states[static_cast<size_t>(nsid)].escapes)) {
-        if (esc) {
-          path_.push_back(static_cast<char>(ch.byte));
-          out.uncertain.emplace_back(ch.node, path_);
-          path_.pop_back();
-        }
+  // Walks the subtree below trie node `root`, reached in state `sid`.
+  // Local walks (opaque stack): tokens consumed inside the fragment are
+  // allowed; paths that die after the fragment could have ended (escaped)
+  // are `uncertain`. Full walks (real stack): every accepted token.
+  template <bool kLocal>
+  void walk(uint32_t root, int32_t sid, uint64_t* mask, std::vector<uint32_t>* uncertain) {
+    const uint32_t d0 = t->depth[root];
+    st[d0] = sid;
+    esc[d0] = kLocal && escapes(sid);
+    const uint32_t end = t->next[root];
+    for (uint32_t i = root + 1; i < end;) {
+      const uint32_t d = t->depth[i];
+      const int32_t p = st[d - 1];
+      if (!live(p)) {  // only local walks descend into states that merely escape
+        if (kLocal && esc[d - 1]) uncertain->push_back(i);
+        i = t->next[i];
         continue;
       }
-      set_tokens(ch.node, out.allowed);
-      if (trie->nodes[ch.node].num_children) {
-        path_.push_back(static_cast<char>(ch.byte));
-        walk_local(ch.node, nsid, esc, out);
-        path_.pop_back();
+      if (t->summary_of[i] >= 0 && subtree_allowed(i, p)) {
+        set_tokens(t->tokens_begin(i), t->subtree_tokens_end(i), mask);
+        i = t->next[i];
+        continue;
+      }
+      const int32_t ns = next(p, t->byte[i]);
+      const bool ok = ns >= 0 && (!kLocal || live(ns) || escapes(ns));
+      if (!ok) {
+        if (kLocal && esc[d - 1]) uncertain->push_back(i);
+        i = t->next[i];
+        continue;
+      }
+      set_tokens(t->tokens_begin(i), t->own_tokens_end(i), mask);
+      if (kLocal || live(ns)) {
+        st[d] = ns;
+        if (kLocal) esc[d] = esc[d - 1] || escapes(ns);
+        ++i;
+      } else {
+        i = t->next[i];
       }
     }
   }
-  std::string path_;
 
   // The automaton reachable from `nodes`, numbered in discovery order: equal
   // signatures walk the trie identically, in any grammar (so the string
@@ -203,7 +319,7 @@ struct Matcher::Impl {
     for (int32_t n : nodes) id_of(n);
     std::string sig;
     for (size_t i = 0; i < order.size(); ++i) {
-      if (order.size() > 4096) return {};
+      if (order.size() > kMaxSignatureNodes) return {};
       const Node& n = g->nodes[static_cast<size_t>(order[i])];
       sig += n.rule_end ? 'E' : 'N';
       for (const Edge& e : n.edges) {
@@ -216,23 +332,21 @@ struct Matcher::Impl {
   }
 
   const Local& local_for(const std::vector<int32_t>& nodes) {
-    std::string key(reinterpret_cast<const char*>(nodes.data()), nodes.size() * sizeof(int32_t));
-    auto it = locals.find(key);
+    std::string k(reinterpret_cast<const char*>(nodes.data()), nodes.size() * sizeof(int32_t));
+    auto it = locals.find(k);
     if (it != locals.end()) return *it->second;
     std::string sig = signature(nodes);
     if (!sig.empty()) {
-      if (auto shared = trie->shared_local(sig)) return *locals.emplace(std::move(key), shared).first->second;
+      if (auto shared = t->shared_local(sig)) return *locals.emplace(std::move(k), shared).first->second;
     }
-    std::vector<Item> seed;
-    for (int32_t n : nodes) seed.push_back({n, kBottom});
-    int32_t sid = close_and_intern(seed);
+    std::vector<Item> from;
+    for (int32_t n : nodes) from.push_back({n, kBottom});
+    int32_t sid = close_and_intern(from);
     auto made = std::make_shared<Local>();
-    Local& l = *made;
-    l.allowed.assign(words, 0);
-    path_.clear();
-    if (sid >= 0 && !trie->nodes.empty()) walk_local(0, sid, false, l);
-    if (!sig.empty()) trie->share_local(sig, made);
-    return *locals.emplace(std::move(key), std::move(made)).first->second;
+    made->allowed.assign(words, 0);
+    if (sid >= 0 && t->size() > 0) walk<true>(0, sid, made->allowed.data(), &made->uncertain);
+    if (!sig.empty()) t->share_local(sig, made);
+    return *locals.emplace(std::move(k), std::move(made)).first->second;
   }
 
   void compute(std::vector<uint64_t>& mask) {
@@ -244,7 +358,7 @@ struct Matcher::Impl {
     mask.assign(words, 0);
     // Group the items by stack; items are sorted by node, so collect per stack.
     std::unordered_map<int32_t, std::vector<int32_t>> groups;
-    for (const Item& it : states[static_cast<size_t>(current)].items) groups[it.stack].push_back(it.node);
+    for (const Item& it : states[static_cast<size_t>(current)]) groups[it.stack].push_back(it.node);
     std::vector<const Local*> parts;
     for (auto& [stack, nodes] : groups) {
       std::sort(nodes.begin(), nodes.end());
@@ -253,19 +367,20 @@ struct Matcher::Impl {
     for (const Local* l : parts)
       for (size_t w = 0; w < words; ++w) mask[w] |= l->allowed[w];
     for (const Local* l : parts)
-      for (auto& [tnode, path] : l->uncertain) {
+      for (uint32_t node : l->uncertain) {
+        t->path(node, path);
         int32_t s = run(current, path);
         if (s < 0) continue;
-        set_tokens(tnode, mask);
-        if (live(s)) walk_full(tnode, s, mask);
+        set_tokens(t->tokens_begin(node), t->own_tokens_end(node), mask.data());
+        if (live(s)) walk<false>(node, s, mask.data(), nullptr);
       }
     if (masks.size() >= kMaxCachedMasks) masks.clear();
     masks.emplace(current, mask);
   }
 
   void reset() {
-    std::vector<Item> seed{{g->rules[static_cast<size_t>(g->root)].start, 0}};
-    current = close_and_intern(seed);
+    std::vector<Item> from{{g->rules[static_cast<size_t>(g->root)].start, 0}};
+    current = close_and_intern(from);
   }
 };
 
@@ -273,6 +388,9 @@ Matcher::Matcher(std::shared_ptr<const Grammar> grammar, std::shared_ptr<const T
     : impl_(std::make_unique<Impl>()) {
   impl_->g = std::move(grammar);
   impl_->trie = std::move(trie);
+  impl_->t = &impl_->trie->impl();
+  impl_->st.assign(impl_->t->max_depth + 1, 0);
+  impl_->esc.assign(impl_->t->max_depth + 1, 0);
   impl_->has_bytes.assign(impl_->g->nodes.size(), 0);
   for (size_t i = 0; i < impl_->g->nodes.size(); ++i)
     for (auto& e : impl_->g->nodes[i].edges)
@@ -291,12 +409,25 @@ void Matcher::compute_mask(std::vector<uint64_t>& mask) {
   impl_->compute(mask);
 }
 
+void Matcher::compute_mask_reference(std::vector<uint64_t>& mask) {
+  auto& m = *impl_;
+  mask.assign(m.words, 0);
+  if (m.current < 0) return;
+  for (size_t id = 0; id < m.trie->vocab_size(); ++id) {
+    const std::string& b = m.trie->bytes(static_cast<TokenId>(id));
+    if (b.empty()) continue;
+    int32_t s = m.run(m.current, b);
+    if (s >= 0 && (m.live(s) || (m.flags[static_cast<size_t>(s)] & Impl::kAccepting)))
+      mask[id >> 6] |= uint64_t{1} << (id & 63);
+  }
+}
+
 bool Matcher::advance_bytes(std::string_view bytes) {
   auto& m = *impl_;
   if (m.current < 0) return false;
   int32_t s = m.run(m.current, bytes);
   if (s < 0) return false;
-  if (!m.live(s) && !m.states[static_cast<size_t>(s)].accepting) return false;
+  if (!m.live(s) && !(m.flags[static_cast<size_t>(s)] & Impl::kAccepting)) return false;
   m.current = s;
   return true;
 }
@@ -309,7 +440,7 @@ bool Matcher::advance_token(TokenId id) {
 }
 
 bool Matcher::is_accepting() const {
-  return impl_->current >= 0 && impl_->states[static_cast<size_t>(impl_->current)].accepting;
+  return impl_->current >= 0 && (impl_->flags[static_cast<size_t>(impl_->current)] & Impl::kAccepting);
 }
 
 bool Matcher::is_terminated() const { return impl_->current < 0 || !impl_->live(impl_->current); }

@@ -4,6 +4,7 @@
 #include <numeric>
 
 #include "grammar_ir.hpp"
+#include "token_trie.hpp"
 
 namespace allm::grammar {
 
@@ -77,54 +78,78 @@ std::vector<std::string> token_bytes(const Tokenizer& tok) {
   return out;
 }
 
-TokenTrie::TokenTrie(std::vector<std::string> token_bytes) : bytes_(std::move(token_bytes)) {
-  std::vector<TokenId> order;
-  for (size_t i = 0; i < bytes_.size(); ++i)
-    if (!bytes_[i].empty()) order.push_back(static_cast<TokenId>(i));
-  std::sort(order.begin(), order.end(), [&](TokenId a, TokenId b) {
-    return bytes_[static_cast<size_t>(a)] < bytes_[static_cast<size_t>(b)];
+TokenTrie::TokenTrie(std::vector<std::string> token_bytes)
+    : bytes_(std::move(token_bytes)), impl_(std::make_unique<Impl>(bytes_)) {}
+TokenTrie::~TokenTrie() = default;
+
+TokenTrie::Impl::Impl(const std::vector<std::string>& bytes) {
+  std::vector<TokenId> sorted;
+  for (size_t i = 0; i < bytes.size(); ++i)
+    if (!bytes[i].empty()) sorted.push_back(static_cast<TokenId>(i));
+  // Byte order (unsigned), a prefix before its extensions: that is preorder.
+  std::sort(sorted.begin(), sorted.end(), [&](TokenId a, TokenId b) {
+    return bytes[static_cast<size_t>(a)] < bytes[static_cast<size_t>(b)];
   });
-  // Builds node `self` from the sorted tokens [lo, hi) sharing `depth` bytes.
-  struct Task {
-    uint32_t self;
-    size_t lo, hi, depth;
+  auto add_node = [&](uint8_t b, uint32_t d, uint32_t par) {
+    byte.push_back(b);
+    depth.push_back(d);
+    parent.push_back(par);
+    next.push_back(0);
+    first_token.push_back(static_cast<uint32_t>(order.size()));
+    max_depth = std::max(max_depth, d);
+    return static_cast<uint32_t>(byte.size() - 1);
   };
-  nodes.emplace_back();
-  std::vector<Task> tasks{{0, 0, order.size(), 0}};
-  auto byte_at = [&](size_t k, size_t depth) {
-    return static_cast<uint8_t>(bytes_[static_cast<size_t>(order[k])][depth]);
-  };
-  while (!tasks.empty()) {
-    Task t = tasks.back();
-    tasks.pop_back();
-    size_t k = t.lo;
-    nodes[t.self].first_token = static_cast<uint32_t>(tokens.size());
-    while (k < t.hi && bytes_[static_cast<size_t>(order[k])].size() == t.depth) tokens.push_back(order[k++]);
-    nodes[t.self].num_tokens = static_cast<uint32_t>(tokens.size()) - nodes[t.self].first_token;
-    nodes[t.self].first_child = static_cast<uint32_t>(children.size());
-    std::vector<Task> mine;
-    while (k < t.hi) {
-      uint8_t b = byte_at(k, t.depth);
-      size_t j = k;
-      while (j < t.hi && byte_at(j, t.depth) == b) ++j;
-      auto child = static_cast<uint32_t>(nodes.size());
-      nodes.emplace_back();
-      children.push_back({b, child});
-      mine.push_back({child, k, j, t.depth + 1});
-      k = j;
+  std::vector<uint32_t> path_nodes{add_node(0, 0, 0)};  // path_nodes[d]: the open node at depth d
+  std::string_view open;  // the bytes of the open path
+  auto close_to = [&](size_t keep) {
+    while (path_nodes.size() > keep + 1) {
+      next[path_nodes.back()] = static_cast<uint32_t>(byte.size());
+      path_nodes.pop_back();
     }
-    nodes[t.self].num_children = static_cast<uint32_t>(children.size()) - nodes[t.self].first_child;
-    tasks.insert(tasks.end(), mine.begin(), mine.end());
+  };
+  for (TokenId id : sorted) {
+    std::string_view b = bytes[static_cast<size_t>(id)];
+    size_t common = 0;
+    while (common < open.size() && common < b.size() && open[common] == b[common]) ++common;
+    close_to(common);
+    for (size_t k = common; k < b.size(); ++k)
+      path_nodes.push_back(add_node(static_cast<uint8_t>(b[k]), static_cast<uint32_t>(k + 1), path_nodes.back()));
+    open = b;
+    order.push_back(id);
   }
+  close_to(0);
+  next[0] = static_cast<uint32_t>(byte.size());
+  first_token.push_back(static_cast<uint32_t>(order.size()));
+
+  // Subtree byte sets and heights, children folded into parents (reverse preorder).
+  const size_t n = byte.size();
+  std::vector<ByteSet> sub(n);
+  std::vector<uint32_t> height(n, 1);
+  for (size_t i = n; i-- > 1;) {
+    sub[i].add(byte[i]);
+    sub[parent[i]] |= sub[i];
+    height[parent[i]] = std::max(height[parent[i]], height[i] + 1);
+  }
+  summary_of.assign(n, -1);
+  for (uint32_t i = 1; i < n; ++i)
+    if (subtree_tokens_end(i) - tokens_begin(i) >= kSummaryTokens) {
+      summary_of[i] = static_cast<int32_t>(summaries.size());
+      summaries.push_back({sub[i], height[i]});
+    }
 }
 
-std::shared_ptr<const TokenTrie::LocalMask> TokenTrie::shared_local(const std::string& signature) const {
+void TokenTrie::Impl::path(uint32_t node, std::string& out) const {
+  out.resize(depth[node]);
+  for (uint32_t i = node; i != 0; i = parent[i]) out[depth[i] - 1] = static_cast<char>(byte[i]);
+}
+
+std::shared_ptr<const TokenTrie::Impl::LocalMask> TokenTrie::Impl::shared_local(const std::string& signature) const {
   std::lock_guard<std::mutex> lock(shared_mutex_);
   auto it = shared_.find(signature);
   return it == shared_.end() ? nullptr : it->second;
 }
 
-void TokenTrie::share_local(const std::string& signature, std::shared_ptr<const LocalMask> mask) const {
+void TokenTrie::Impl::share_local(const std::string& signature, std::shared_ptr<const LocalMask> mask) const {
   std::lock_guard<std::mutex> lock(shared_mutex_);
   if (shared_.size() >= 4096) shared_.clear();  // bounded: ~16 KB a mask for a 128k vocabulary
   shared_.emplace(signature, std::move(mask));
