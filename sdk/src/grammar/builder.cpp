@@ -217,10 +217,19 @@ Frag Builder::repeat(const std::function<Frag()>& make, int64_t min, int64_t max
   }
   for (int64_t i = 0; i < min; ++i) parts.push_back(copy());
   if (max > min) {
-    // x{0,k} as (x (x (x)?)?)? — nested so each copy is reached once.
-    Frag tail = opt(copy());
-    for (int64_t i = min + 1; i < max; ++i) tail = opt(seq({copy(), tail}));
-    parts.push_back(tail);
+    // x{0,k} as a chain of copies, each (and the start) with an epsilon to
+    // one shared exit: a copy is reached once, and leaving after any copy is
+    // one step (nested (x (x)?)? put k epsilon hops after the last copy, so
+    // every position of a maxLength string closed over all the rest).
+    int32_t start = node(), exit = node(), cur = start;
+    for (int64_t i = min; i < max; ++i) {
+      Frag c = copy();
+      add(cur, Edge{0, 0, kEpsilon, exit});
+      add(cur, Edge{0, 0, kEpsilon, c.start});
+      cur = c.end;
+    }
+    add(cur, Edge{0, 0, kEpsilon, exit});
+    parts.push_back(Frag{start, exit});
   }
   return seq(parts);
 }

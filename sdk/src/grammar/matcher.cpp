@@ -135,6 +135,29 @@ struct Matcher::Impl {
     return id;
   }
 
+  // Node n reaches its rule's end by epsilons only, with nothing to read or
+  // call on the way (memoized; deep or cyclic searches answer no, which only
+  // costs a stack frame).
+  std::vector<int8_t> tails;
+  bool tail(int32_t n, int depth) {
+    int8_t t = tails[static_cast<size_t>(n)];
+    if (t >= 0) return t;
+    const Node& nd = g->nodes[static_cast<size_t>(n)];
+    bool r = false;
+    if (nd.rule_end) {
+      r = nd.edges.empty();
+    } else if (!nd.edges.empty() && depth < 32) {
+      r = true;
+      for (const Edge& e : nd.edges)
+        if (e.call != kEpsilon || !tail(e.to, depth + 1)) {
+          r = false;
+          break;
+        }
+    }
+    tails[static_cast<size_t>(n)] = r;
+    return r;
+  }
+
   void add_unique(Item it) {
     uint64_t k = (static_cast<uint64_t>(static_cast<uint32_t>(it.node)) << 32) | static_cast<uint32_t>(it.stack);
     if (seen.insert(k) && work.size() < kMaxItems) work.push_back(it);
@@ -164,8 +187,14 @@ struct Matcher::Impl {
         if (e.call == kEpsilon) {
           add_unique({e.to, it.stack});
         } else if (e.call >= 0) {
-          if (stacks[static_cast<size_t>(it.stack)].depth >= kMaxStackDepth) continue;
-          int32_t s = push(e.to, it.stack);
+          // A call in tail position (nothing but epsilons to the caller's end
+          // after it) keeps the caller's stack: returning there would pop
+          // straight through. Chains of optional members stay shallow.
+          int32_t s = it.stack;
+          if (!tail(e.to, 0)) {
+            if (stacks[static_cast<size_t>(it.stack)].depth >= kMaxStackDepth) continue;
+            s = push(e.to, it.stack);
+          }
           add_unique({g->rules[static_cast<size_t>(e.call)].start, s});
         }
       }
@@ -392,6 +421,7 @@ Matcher::Matcher(std::shared_ptr<const Grammar> grammar, std::shared_ptr<const T
   impl_->st.assign(impl_->t->max_depth + 1, 0);
   impl_->esc.assign(impl_->t->max_depth + 1, 0);
   impl_->has_bytes.assign(impl_->g->nodes.size(), 0);
+  impl_->tails.assign(impl_->g->nodes.size(), -1);
   for (size_t i = 0; i < impl_->g->nodes.size(); ++i)
     for (auto& e : impl_->g->nodes[i].edges)
       if (e.call == kByteEdge) impl_->has_bytes[i] = 1;
