@@ -318,8 +318,8 @@ class DecoderModel final : public Model {
       const KVShape& ks = b.cache->pool()->shape();
       if (ks.layers != s_.layers || ks.kv_heads != s_.kv_heads || ks.head_dim != s_.head_dim)
         throw InvalidArgumentError(where + "KV cache was made for another model");
-      if (const std::string domain = b.cache->pool()->backend().memory_domain(); domain != domain_)
-        throw InvalidArgumentError(where + "KV cache lives in " + domain + " memory, but the model runs on the " +
+      if (const Backend& kv = b.cache->pool()->backend(); &kv != be_.get() && kv.memory_domain() != domain_)
+        throw InvalidArgumentError(where + "KV cache lives in " + kv.memory_domain() + " memory, but the model runs on the " +
                                    be_->name() + " backend (" + domain_ + " memory); make it with the model's make_pool");
       for (size_t f = 0; f < e; ++f)
         if (batch[f].cache == b.cache)
