@@ -245,15 +245,21 @@ struct Matcher::Impl {
     for (int b = 0; b < 256; ++b) to[b] = next(p, static_cast<uint8_t>(b));
     if (chains.size() < states.size()) chains.resize(states.size());
     // The most frequent live successor.
+    // Counted over the distinct successors (few: a state's bytes fall into
+    // a handful of classes), not per byte pair.
+    std::pair<int32_t, int> counts[256];
+    int distinct = 0;
+    for (int b = 0; b < 256; ++b) {
+      if (!live(to[b])) continue;
+      int k = 0;
+      while (k < distinct && counts[k].first != to[b]) ++k;
+      if (k == distinct) counts[distinct++] = {to[b], 0};
+      ++counts[k].second;
+    }
     int32_t best = kDead;
     int best_count = 0;
-    for (int b = 0; b < 256; ++b) {
-      if (!live(to[b]) || to[b] == best) continue;
-      int c = 0;
-      for (int k = b; k < 256; ++k) c += to[k] == to[b];
-      if (c > best_count) best = to[b], best_count = c;
-      if (best_count > 128) break;
-    }
+    for (int k = 0; k < distinct; ++k)
+      if (counts[k].second > best_count) best = counts[k].first, best_count = counts[k].second;
     Chain& c = chains[static_cast<size_t>(p)];
     c.known = true;
     c.succ = best;
