@@ -1,0 +1,187 @@
+// The engine's models through the CUDA backend: every fixture checkpoint
+// (tests/data/models) and GGUF fixture (tests/data/gguf) against the same
+// oracles and bounds the CPU backend meets (transformers' logits: 1e-3, MLX
+// 2e-2; llama.cpp's for GGUF: float files 6e-2, quantised max 0.75 / RMS 0.2
+// and the reference's top-1 wherever it leads by 0.3), and token by token
+// against the CPU backend while decoding from the cache (GEMV + paged
+// attention). Skipped, with the reason, where no CUDA device can be used.
+// Paths: ALLM_TEST_DATA_DIR / ALLM_TEST_PLUGIN_DIR in the environment
+// override the build tree's (the GPU machine runs a copy).
+#include <dlfcn.h>
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "allm/architecture.hpp"
+#include "allm/model_loader.hpp"
+#include "allm/registry.hpp"
+#include "allm/safetensors.hpp"
+#include "cuda_backend.hpp"
+
+namespace allm::cuda {
+namespace {
+
+namespace fs = std::filesystem;
+
+fs::path data_dir() {
+  const char* env = std::getenv("ALLM_TEST_DATA_DIR");
+  return env ? fs::path(env) : fs::path(ALLM_TEST_DATA_DIR);
+}
+
+// The architecture plugins, registered as the host registers them (without
+// the host library, which the GPU machine lacks the dependencies of).
+void load_arch_plugins() {
+  static const bool loaded = [] {
+    const char* env = std::getenv("ALLM_TEST_PLUGIN_DIR");
+    const fs::path dir = env ? fs::path(env) : fs::path(ALLM_TEST_PLUGIN_DIR);
+    for (const auto& e : fs::directory_iterator(dir)) {
+      const std::string file = e.path().filename().string();
+      if (file.rfind("arch_", 0) != 0) continue;
+      void* h = dlopen(e.path().c_str(), RTLD_NOW | RTLD_LOCAL);
+      if (!h) throw std::runtime_error(std::string("dlopen: ") + dlerror());
+      auto entry = reinterpret_cast<allm_plugin_entry_fn>(dlsym(h, ALLM_PLUGIN_ENTRY_SYMBOL));
+      if (!entry) throw std::runtime_error(file + ": no entry symbol");
+      const allm_plugin_descriptor* d = entry();
+      for (uint32_t i = 0; i < d->component_count; ++i) {
+        const allm_component& c = d->components[i];
+        Registry::instance().add(ComponentEntry{allm_component_kind(c.kind), c.name, c.score, c.impl, d->name,
+                                                e.path().string()});
+      }
+    }
+    return true;
+  }();
+  (void)loaded;
+}
+
+std::shared_ptr<Backend> gpu() {
+  static std::shared_ptr<Backend> be = make_cuda_backend();
+  return be;
+}
+
+std::unique_ptr<Model> make(const Checkpoint& ckpt, std::shared_ptr<Backend> backend) {
+  ArchitectureFactory* f = Registry::instance().architecture(ckpt.model_type);
+  if (!f) throw std::runtime_error("no architecture plugin for " + ckpt.model_type);
+  ModelOptions opt;
+  opt.threads = 2;
+  opt.backend = std::move(backend);
+  return f->create(ckpt, opt);
+}
+
+template <class T>
+std::vector<T> values(const Tensor& t) {
+  const T* p = static_cast<const T*>(t.data);
+  return std::vector<T>(p, p + t.numel());
+}
+
+struct Diff {
+  double max = 0, rms = 0;
+};
+Diff diff(const std::vector<float>& a, const std::vector<float>& b) {
+  Diff d;
+  double sq = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    const double e = std::isfinite(a[i]) ? std::fabs(double(a[i]) - b[i]) : INFINITY;
+    d.max = std::max(d.max, e);
+    sq += e * e;
+  }
+  d.rms = std::sqrt(sq / double(std::max<size_t>(1, a.size())));
+  return d;
+}
+
+struct Case {
+  std::string name;  // folder under models/, or gguf/NAME.gguf
+  bool gguf;
+  double tolerance;  // max |diff| against the reference (GGUF quantised: also RMS 0.2 and top-1)
+};
+
+std::vector<Case> cases() {
+  std::vector<Case> out;
+  for (const char* n : {"llama", "mistral", "qwen2", "qwen3", "gemma2", "gemma3", "phi3", "mixtral", "qwen3_moe",
+                        "granite", "smollm3", "olmo2", "gpt_oss", "llama-bf16", "qwen3-bf16"})
+    out.push_back({n, false, 1e-3});
+  for (const char* n : {"llama-mlx4", "qwen3-mlx4", "llama-mlx8", "qwen3-mlx8", "llama-mlx-mixed"}) out.push_back({n, false, 2e-2});
+  const char* gguf[] = {"gemma3-f32", "gemma3-q8_0", "llama-f16", "llama-f32", "llama-q4_0", "llama-q4_k_m",
+                        "llama-q8_0", "mistral-f32", "mistral-q8_0", "mixtral-f32", "mixtral-q8_0", "qwen2-f32",
+                        "qwen2-q8_0", "qwen3-f16", "qwen3-f32", "qwen3-q4_0", "qwen3-q4_k_m", "qwen3-q8_0",
+                        "qwen3_moe-f32", "qwen3_moe-q8_0"};
+  for (const char* n : gguf) {
+    const std::string s = n;
+    const bool flt = s.find("-f32") != std::string::npos || s.find("-f16") != std::string::npos;
+    out.push_back({s, true, flt ? 6e-2 : 0.75});
+  }
+  return out;
+}
+
+class CudaLogits : public ::testing::TestWithParam<Case> {};
+
+TEST_P(CudaLogits, MatchTheReferenceAndTheCpuBackend) {
+  const std::string why = unavailable_reason();
+  if (!why.empty()) GTEST_SKIP() << why;
+  const Case c = GetParam();
+  load_arch_plugins();
+  const fs::path base = c.gguf ? data_dir() / "gguf" : data_dir() / "models" / c.name;
+  if (!fs::exists(c.gguf ? base / (c.name + ".gguf") : base)) GTEST_SKIP() << "no fixture " << c.name;
+  const Checkpoint ckpt = load_checkpoint(c.gguf ? base / (c.name + ".gguf") : base);
+  auto on_gpu = make(ckpt, gpu());
+  auto on_cpu = make(ckpt, nullptr);
+  auto ref = SafetensorsFile::open(c.gguf ? base / (c.name + ".reference.safetensors") : base / "reference.safetensors");
+  const auto ids = values<int32_t>(ref.get("input_ids"));
+  const auto expected = values<float>(ref.get("logits"));
+  const int64_t vocab = on_gpu->info().vocab_size, n = int64_t(ids.size());
+  ASSERT_EQ(int64_t(expected.size()), n * vocab);
+
+  // Prefill: every position's logits (the tensor-core GEMM for prompts over 8 tokens).
+  auto gpu_cache = on_gpu->make_cache();
+  auto cpu_cache = on_cpu->make_cache();
+  std::vector<float> lg(size_t(n * vocab)), lc(size_t(n * vocab));
+  on_gpu->forward(ids, *gpu_cache, LogitsMode::all, lg.data());
+  on_cpu->forward(ids, *cpu_cache, LogitsMode::all, lc.data());
+  const Diff vs_ref = diff(lg, expected), cpu_ref = diff(lc, expected), vs_cpu = diff(lg, lc);
+  std::printf("[ %-16s ] prefill %3lld tokens: cuda-ref max %.4g rms %.3g | cpu-ref max %.4g | cuda-cpu max %.4g\n",
+              c.name.c_str(), (long long)n, vs_ref.max, vs_ref.rms, cpu_ref.max, vs_cpu.max);
+  EXPECT_LE(vs_ref.max, c.tolerance) << c.name;
+  const bool quantised_gguf = c.gguf && c.tolerance > 0.5;
+  if (quantised_gguf) {
+    EXPECT_LE(vs_ref.rms, 0.2) << c.name;
+  }
+  for (int64_t t = 0; t < n; ++t) {
+    const float* r = expected.data() + t * vocab;
+    const float* g = lg.data() + t * vocab;
+    const int64_t top = std::max_element(r, r + vocab) - r;
+    float second = -INFINITY;
+    for (int64_t v = 0; v < vocab; ++v)
+      if (v != top) second = std::max(second, r[v]);
+    if (r[top] - second > 0.3f) {
+      EXPECT_EQ(std::max_element(g, g + vocab) - g, top) << c.name << " position " << t;
+    }
+  }
+
+  // Decode 12 tokens from the caches (GEMV + paged attention), the CPU's greedy choice fed to both.
+  std::vector<float> dg(static_cast<size_t>(vocab)), dc(static_cast<size_t>(vocab));
+  int32_t next = int32_t(std::max_element(lc.end() - vocab, lc.end()) - (lc.end() - vocab));
+  double worst = 0;
+  for (int step = 0; step < 12; ++step) {
+    on_gpu->forward(std::vector<int32_t>{next}, *gpu_cache, LogitsMode::last, dg.data());
+    on_cpu->forward(std::vector<int32_t>{next}, *cpu_cache, LogitsMode::last, dc.data());
+    worst = std::max(worst, diff(dg, dc).max);
+    next = int32_t(std::max_element(dc.begin(), dc.end()) - dc.begin());
+  }
+  std::printf("[ %-16s ] decode 12 steps: cuda-cpu max %.4g\n", c.name.c_str(), worst);
+  // The CPU's own bound against its reference, for the CUDA backend against the CPU.
+  EXPECT_LE(worst, c.tolerance) << c.name << " decode";
+}
+
+INSTANTIATE_TEST_SUITE_P(Fixtures, CudaLogits, ::testing::ValuesIn(cases()), [](const auto& info) {
+  std::string n = info.param.name;
+  std::replace(n.begin(), n.end(), '-', '_');
+  return n;
+});
+
+}  // namespace
+}  // namespace allm::cuda
