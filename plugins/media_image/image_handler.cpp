@@ -20,19 +20,6 @@ bool is_png(std::span<const uint8_t> b) {
   return b.size() >= 8 && std::memcmp(b.data(), sig, 8) == 0;
 }
 
-// A PNG's size, read from its IHDR chunk (bytes 16..23, big-endian) before
-// any decoding: stb_image refuses zero or huge dimensions only as "unknown
-// image type", which would hide the real reason.
-bool png_dimensions(std::span<const uint8_t> b, uint64_t& w, uint64_t& h) {
-  if (b.size() < 24 || std::memcmp(b.data() + 12, "IHDR", 4) != 0) return false;
-  auto be32 = [&](size_t at) {
-    return (uint64_t{b[at]} << 24) | (uint64_t{b[at + 1]} << 16) | (uint64_t{b[at + 2]} << 8) | uint64_t{b[at + 3]};
-  };
-  w = be32(16);
-  h = be32(20);
-  return true;
-}
-
 bool is_jpeg(std::span<const uint8_t> b) { return b.size() >= 3 && b[0] == 0xFF && b[1] == 0xD8 && b[2] == 0xFF; }
 
 // stb_image reports failures through a process-wide string.
@@ -61,8 +48,9 @@ MediaContent ImageHandler::load(const std::filesystem::path& path, std::span<con
                        " pixels, outside the limit of 1 to " + std::to_string(kMaxSide) + " per side and " +
                        std::to_string(kMaxPixels) + " pixels");
   };
-  if (uint64_t pw = 0, ph = 0; png && png_dimensions(bytes, pw, ph)) check_size(pw, ph);
-  if (png) check_png_structure(bytes, where);
+  // A PNG's own size is judged from its IHDR before any decoding (stb_image
+  // refuses zero or huge dimensions only as "unknown image type").
+  if (png) check_png_structure(bytes, where, check_size);
 
   std::lock_guard lock(stb_mutex);
   const int len = static_cast<int>(bytes.size());

@@ -101,7 +101,8 @@ uint64_t png_raw_data_size(uint32_t width, uint32_t height, int bit_depth, int c
   return total;
 }
 
-void check_png_structure(std::span<const uint8_t> b, const std::string& where) {
+void check_png_structure(std::span<const uint8_t> b, const std::string& where,
+                         const std::function<void(uint64_t, uint64_t)>& check_size) {
   size_t pos = 8;  // after the signature, which the caller has checked
   bool raw_deflate = false, seen_header = false;
   std::unique_ptr<BoundedInflate> image_data;
@@ -112,11 +113,15 @@ void check_png_structure(std::span<const uint8_t> b, const std::string& where) {
     const uint32_t length = be32(b.data() + pos);
     char type[5] = {};
     std::memcpy(type, b.data() + pos + 4, 4);
+    const uint8_t* data = b.data() + pos + 8;
+    // The size first: a header's width and height are judged even when the
+    // chunk around them is malformed (stb_image would only say "unknown type").
+    if (check_size && !seen_header && std::memcmp(type, "IHDR", 4) == 0 && b.size() - pos >= 16)
+      check_size(be32(data), be32(data + 4));
     if (length > b.size() - pos - 12)
       throw MediaError(where + "corrupt PNG image: chunk '" + std::string(type, strnlen(type, 4)) + "' at byte " +
                        std::to_string(pos) + " declares " + std::to_string(length) + " bytes but only " +
                        std::to_string(b.size() - pos - 12) + " follow");
-    const uint8_t* data = b.data() + pos + 8;
     if (std::memcmp(type, "CgBI", 4) == 0) {
       raw_deflate = true;
     } else if (std::memcmp(type, "IHDR", 4) == 0) {

@@ -4,6 +4,7 @@
 // does not contain) and inflates image data without a bound (a few megabytes
 // of zeros inflate to gigabytes), so a tiny hostile file could exhaust memory.
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <string>
 
@@ -13,7 +14,11 @@ namespace allm::media {
 // the file, IHDR is missing or malformed, or the image data inflates to more
 // bytes than the header's width, height, colour type, bit depth and interlace
 // method allow. Reads every byte once; allocates only a small scratch buffer.
-void check_png_structure(std::span<const uint8_t> bytes, const std::string& where);
+// `check_size` (when given) is called with IHDR's width and height as soon as
+// the header is reached, before IHDR itself or any later chunk is judged, so a
+// caller's size limit is reported ahead of anything else wrong with the file.
+void check_png_structure(std::span<const uint8_t> bytes, const std::string& where,
+                         const std::function<void(uint64_t width, uint64_t height)>& check_size = {});
 
 // The exact size of a PNG's filtered image data (filter bytes included), or 0
 // for a colour type / bit depth combination that PNG does not define.
