@@ -15,11 +15,6 @@ constexpr size_t kMaxName = 256;
 
 RegionResult parse_deepseek(std::string_view region, bool at_end, const ToolSet&) {
   RegionResult r;
-  auto invalid = [&] {
-    r.status = RegionResult::invalid;
-    return r;
-  };
-  auto need_more = [&] { return at_end ? invalid() : RegionResult{}; };
   // Text so far is a prefix of `m` at `p` (incomplete) — or not `m` at all.
   auto partial = [&](size_t p, std::string_view m) {
     std::string_view rest = region.substr(p);
@@ -32,40 +27,40 @@ RegionResult parse_deepseek(std::string_view region, bool at_end, const ToolSet&
   for (;;) {
     pos = skip_blanks(region, pos);
     if (!starts_with(region.substr(pos), kCallBegin)) {
-      if (calls.empty()) return partial(pos, kCallBegin) ? need_more() : invalid();
+      if (calls.empty()) return partial(pos, kCallBegin) ? need_more(at_end) : invalid_region();
       break;
     }
     pos += kCallBegin.size();
     const size_t sep = region.find(kSep, pos);
-    if (sep == std::string::npos) return region.size() - pos > kMaxName ? invalid() : need_more();
+    if (sep == std::string::npos) return region.size() - pos > kMaxName ? invalid_region() : need_more(at_end);
     std::string_view head = region.substr(pos, sep - pos);
     pos = sep + kSep.size();
     ParsedCall call;
     const bool typed = head == "function";
     if (typed) {
       const size_t nl = region.find('\n', pos);
-      if (nl == std::string::npos) return region.size() - pos > kMaxName ? invalid() : need_more();
+      if (nl == std::string::npos) return region.size() - pos > kMaxName ? invalid_region() : need_more(at_end);
       call.name = std::string(region.substr(pos, nl - pos));
       pos = skip_blanks(region, nl);
       if (starts_with(region.substr(pos), kFence)) pos += kFence.size();
-      else if (partial(pos, kFence)) return need_more();
+      else if (partial(pos, kFence)) return need_more(at_end);
     } else {
       call.name = std::string(head);
     }
-    if (call.name.empty() || call.name.size() > kMaxName) return invalid();
+    if (call.name.empty() || call.name.size() > kMaxName) return invalid_region();
     bool malformed = false;
     const size_t end = json_value_end(region, pos, at_end, malformed);
-    if (malformed) return invalid();
-    if (end == std::string::npos) return need_more();
-    if (!arguments_text(region.substr(pos, end - pos), call.arguments)) return invalid();
+    if (malformed) return invalid_region();
+    if (end == std::string::npos) return need_more(at_end);
+    if (!arguments_text(region.substr(pos, end - pos), call.arguments)) return invalid_region();
     pos = skip_blanks(region, end);
     if (typed) {
       if (starts_with(region.substr(pos), kFenceEnd)) pos = skip_blanks(region, pos + kFenceEnd.size());
-      else if (partial(pos, kFenceEnd)) return need_more();
+      else if (partial(pos, kFenceEnd)) return need_more(at_end);
     }
     calls.push_back(std::move(call));
     if (starts_with(region.substr(pos), kCallEnd)) pos += kCallEnd.size();
-    else if (partial(pos, kCallEnd)) return need_more();
+    else if (partial(pos, kCallEnd)) return need_more(at_end);
     else break;
     // Another call may follow.
     const size_t next = skip_blanks(region, pos);

@@ -159,27 +159,22 @@ struct Reader {
 }  // namespace
 
 RegionResult parse_gemma4(std::string_view region, bool at_end, const ToolSet&) {
-  RegionResult r;
-  auto invalid = [&] {
-    r.status = RegionResult::invalid;
-    return r;
-  };
-  auto need_more = [&] { return at_end ? invalid() : RegionResult{}; };
-  if (!starts_with(region, kOpen)) return invalid();
+  if (!starts_with(region, kOpen)) return invalid_region();
   size_t pos = kOpen.size();
   std::string_view rest = region.substr(pos);
-  if (!starts_with(rest, kCall)) return is_prefix_of(rest, kCall) || rest.empty() ? need_more() : invalid();
+  if (!starts_with(rest, kCall))
+    return is_prefix_of(rest, kCall) || rest.empty() ? need_more(at_end) : invalid_region();
   pos += kCall.size();
   const size_t brace = region.find('{', pos);
-  if (brace == std::string_view::npos) return region.size() - pos > kMaxName ? invalid() : need_more();
+  if (brace == std::string_view::npos) return region.size() - pos > kMaxName ? invalid_region() : need_more(at_end);
   ParsedCall call;
   call.name = std::string(region.substr(pos, brace - pos));
   if (call.name.empty() || call.name.size() > kMaxName || call.name.find_first_of(" \n<") != std::string::npos)
-    return invalid();
+    return invalid_region();
   Reader reader{region, brace};
   ojson args;
-  if (!reader.value(args, 0)) return reader.bad ? invalid() : need_more();
-  if (!args.is_object() || !dump_json(args, call.arguments)) return invalid();
+  if (!reader.value(args, 0)) return reader.bad ? invalid_region() : need_more(at_end);
+  if (!args.is_object() || !dump_json(args, call.arguments)) return invalid_region();
   return close_tag(region, reader.pos, at_end, {std::move(call)}, kClose);
 }
 

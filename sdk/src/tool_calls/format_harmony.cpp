@@ -14,31 +14,25 @@ constexpr size_t kMaxHeader = 512;
 }  // namespace
 
 RegionResult parse_harmony(std::string_view region, bool at_end, const ToolSet&) {
-  RegionResult r;
-  auto invalid = [&] {
-    r.status = RegionResult::invalid;
-    return r;
-  };
-  auto need_more = [&] { return at_end ? invalid() : RegionResult{}; };
   const size_t to = region.find(kTo);
-  if (to == std::string::npos) return invalid();
+  if (to == std::string::npos) return invalid_region();
   const size_t name_pos = to + kTo.size();
   size_t name_end = name_pos;
   while (name_end < region.size() && region[name_end] != ' ' && region[name_end] != '<' && region[name_end] != '\n')
     ++name_end;
-  if (name_end >= region.size()) return name_end - name_pos > kMaxHeader ? invalid() : need_more();
+  if (name_end >= region.size()) return name_end - name_pos > kMaxHeader ? invalid_region() : need_more(at_end);
   ParsedCall call;
   call.name = std::string(region.substr(name_pos, name_end - name_pos));
-  if (call.name.empty()) return invalid();
+  if (call.name.empty()) return invalid_region();
   const size_t msg = region.find(kMessage, name_end);
-  if (msg == std::string::npos) return region.size() - name_end > kMaxHeader ? invalid() : need_more();
-  if (msg - name_end > kMaxHeader) return invalid();
+  if (msg == std::string::npos) return region.size() - name_end > kMaxHeader ? invalid_region() : need_more(at_end);
+  if (msg - name_end > kMaxHeader) return invalid_region();
   const size_t vpos = msg + kMessage.size();
   bool malformed = false;
   const size_t end = json_value_end(region, vpos, at_end, malformed);
-  if (malformed) return invalid();
-  if (end == std::string::npos) return need_more();
-  if (!arguments_text(region.substr(vpos, end - vpos), call.arguments)) return invalid();
+  if (malformed) return invalid_region();
+  if (end == std::string::npos) return need_more(at_end);
+  if (!arguments_text(region.substr(vpos, end - vpos), call.arguments)) return invalid_region();
   return close_tag(region, end, at_end, {std::move(call)}, kCall);
 }
 

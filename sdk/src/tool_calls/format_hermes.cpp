@@ -30,29 +30,16 @@ RegionResult close_tag(std::string_view region, size_t pos, bool at_end, std::ve
 }
 
 RegionResult parse_hermes(std::string_view region, bool at_end, const ToolSet& tools) {
-  RegionResult r;
-  if (!starts_with(region, kOpen)) {
-    r.status = RegionResult::invalid;
-    return r;
-  }
+  if (!starts_with(region, kOpen)) return invalid_region();
   const size_t body = skip_blanks(region, kOpen.size());
-  if (body >= region.size()) {
-    if (at_end) r.status = RegionResult::invalid;
-    return r;
-  }
+  if (body >= region.size()) return need_more(at_end);
   if (region[body] == '<') return parse_qwen3_coder(region, at_end, tools);
   bool malformed = false;
   const size_t end = json_value_end(region, body, at_end, malformed);
-  if (malformed || (end == std::string::npos && at_end)) {
-    r.status = RegionResult::invalid;
-    return r;
-  }
-  if (end == std::string::npos) return r;
+  if (malformed) return invalid_region();
+  if (end == std::string::npos) return need_more(at_end);
   ParsedCall call;
-  if (!call_from_object(region.substr(body, end - body), {"arguments", "parameters"}, call)) {
-    r.status = RegionResult::invalid;
-    return r;
-  }
+  if (!call_from_object(region.substr(body, end - body), {"arguments", "parameters"}, call)) return invalid_region();
   return close_tag(region, end, at_end, {std::move(call)}, kClose);
 }
 

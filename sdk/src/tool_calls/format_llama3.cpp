@@ -19,24 +19,15 @@ RegionResult parse_llama3(std::string_view region, bool at_end, const ToolSet&) 
     if (!r.calls.empty() && region[pos] != '{') break;
     bool malformed = false;
     const size_t end = json_value_end(region, pos, at_end, malformed);
-    if (malformed || (end == std::string::npos && at_end)) {
-      r.status = RegionResult::invalid;
-      return r;
-    }
-    if (end == std::string::npos) return {};  // incomplete
+    if (malformed) return invalid_region();
+    if (end == std::string::npos) return need_more(at_end);
     ParsedCall call;
-    if (!call_from_object(region.substr(pos, end - pos), {"parameters", "arguments"}, call)) {
-      r.status = RegionResult::invalid;
-      return r;
-    }
+    if (!call_from_object(region.substr(pos, end - pos), {"parameters", "arguments"}, call)) return invalid_region();
     r.calls.push_back(std::move(call));
     pos = skip_blanks(region, end);
     if (pos < region.size() && region[pos] == ';') ++pos;
   }
-  if (r.calls.empty()) {
-    if (at_end) r.status = RegionResult::invalid;
-    return r;
-  }
+  if (r.calls.empty()) return need_more(at_end);
   // More calls may follow until the reply ends, unless other text came.
   if (pos >= region.size() && !at_end) return {};
   r.status = RegionResult::done;

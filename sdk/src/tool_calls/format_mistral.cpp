@@ -13,30 +13,25 @@ constexpr size_t kMaxName = 256;
 
 RegionResult parse_mistral(std::string_view region, bool at_end, const ToolSet&) {
   RegionResult r;
-  auto invalid = [&] {
-    r.status = RegionResult::invalid;
-    return r;
-  };
-  auto need_more = [&] { return at_end ? invalid() : RegionResult{}; };
-  if (!starts_with(region, kMarker)) return invalid();
+  if (!starts_with(region, kMarker)) return invalid_region();
   size_t pos = skip_blanks(region, kMarker.size());
-  if (pos >= region.size()) return need_more();
+  if (pos >= region.size()) return need_more(at_end);
   bool malformed = false;
   if (region[pos] == '[') {
     const size_t end = json_value_end(region, pos, at_end, malformed);
-    if (malformed) return invalid();
-    if (end == std::string::npos) return need_more();
+    if (malformed) return invalid_region();
+    if (end == std::string::npos) return need_more(at_end);
     ojson list;
     try {
       list = ojson::parse(region.substr(pos, end - pos));
     } catch (const nlohmann::json::exception&) {
-      return invalid();
+      return invalid_region();
     }
-    if (list.empty()) return invalid();
+    if (list.empty()) return invalid_region();
     for (const auto& item : list) {
       ParsedCall call;
       std::string text;
-      if (!dump_json(item, text) || !call_from_object(text, {"arguments", "parameters"}, call)) return invalid();
+      if (!dump_json(item, text) || !call_from_object(text, {"arguments", "parameters"}, call)) return invalid_region();
       r.calls.push_back(std::move(call));
     }
     r.status = RegionResult::done;
@@ -46,18 +41,18 @@ RegionResult parse_mistral(std::string_view region, bool at_end, const ToolSet&)
   // name[ARGS]{…}
   const size_t args = region.find(kArgs, pos);
   if (args == std::string::npos)
-    return region.size() - pos > kMaxName + kCallId.size() + kMaxName ? invalid() : need_more();
+    return region.size() - pos > kMaxName + kCallId.size() + kMaxName ? invalid_region() : need_more(at_end);
   std::string_view head = region.substr(pos, args - pos);
   if (const size_t id = head.find(kCallId); id != std::string::npos) head = head.substr(0, id);
   ParsedCall call;
   call.name = std::string(head);
   if (call.name.empty() || call.name.size() > kMaxName || call.name.find_first_of(" \n[{") != std::string::npos)
-    return invalid();
+    return invalid_region();
   const size_t vpos = args + kArgs.size();
   const size_t end = json_value_end(region, vpos, at_end, malformed);
-  if (malformed) return invalid();
-  if (end == std::string::npos) return need_more();
-  if (!arguments_text(region.substr(vpos, end - vpos), call.arguments)) return invalid();
+  if (malformed) return invalid_region();
+  if (end == std::string::npos) return need_more(at_end);
+  if (!arguments_text(region.substr(vpos, end - vpos), call.arguments)) return invalid_region();
   r.calls.push_back(std::move(call));
   r.status = RegionResult::done;
   r.consumed = end;

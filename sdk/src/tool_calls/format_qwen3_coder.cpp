@@ -28,23 +28,19 @@ bool is_string_type(const nlohmann::json* params, const std::string& key) {
 }  // namespace
 
 RegionResult parse_qwen3_coder(std::string_view region, bool at_end, const ToolSet& tools) {
-  RegionResult r;
-  auto invalid = [&] {
-    r.status = RegionResult::invalid;
-    return r;
-  };
-  auto need_more = [&] { return at_end ? invalid() : r; };
   size_t pos = 0;
   if (starts_with(region, kOpen)) pos = kOpen.size();
   pos = skip_blanks(region, pos);
   std::string_view rest = region.substr(pos);
-  if (!starts_with(rest, kFunction)) return is_prefix_of(rest, kFunction) || rest.empty() ? need_more() : invalid();
+  if (!starts_with(rest, kFunction))
+    return is_prefix_of(rest, kFunction) || rest.empty() ? need_more(at_end) : invalid_region();
   pos += kFunction.size();
   const size_t name_end = region.find('>', pos);
-  if (name_end == std::string::npos) return region.size() - pos > kMaxName ? invalid() : need_more();
+  if (name_end == std::string::npos) return region.size() - pos > kMaxName ? invalid_region() : need_more(at_end);
   ParsedCall call;
   call.name = std::string(region.substr(pos, name_end - pos));
-  if (call.name.empty() || call.name.size() > kMaxName || call.name.find('\n') != std::string::npos) return invalid();
+  if (call.name.empty() || call.name.size() > kMaxName || call.name.find('\n') != std::string::npos)
+    return invalid_region();
   pos = name_end + 1;
   const nlohmann::json* params = tools.parameters(call.name);
   ojson args = ojson::object();
@@ -56,15 +52,15 @@ RegionResult parse_qwen3_coder(std::string_view region, bool at_end, const ToolS
       break;
     }
     if (!starts_with(rest, kParameter))
-      return rest.empty() || is_prefix_of(rest, kFunctionEnd) || is_prefix_of(rest, kParameter) ? need_more()
-                                                                                                 : invalid();
+      return rest.empty() || is_prefix_of(rest, kFunctionEnd) || is_prefix_of(rest, kParameter) ? need_more(at_end)
+                                                                                                 : invalid_region();
     pos += kParameter.size();
     const size_t key_end = region.find('>', pos);
-    if (key_end == std::string::npos) return region.size() - pos > kMaxName ? invalid() : need_more();
+    if (key_end == std::string::npos) return region.size() - pos > kMaxName ? invalid_region() : need_more(at_end);
     const std::string key(region.substr(pos, key_end - pos));
-    if (key.empty() || key.size() > kMaxName || key.find('\n') != std::string::npos) return invalid();
+    if (key.empty() || key.size() > kMaxName || key.find('\n') != std::string::npos) return invalid_region();
     const size_t value_end = region.find(kParameterEnd, key_end + 1);
-    if (value_end == std::string::npos) return need_more();
+    if (value_end == std::string::npos) return need_more(at_end);
     std::string_view value = region.substr(key_end + 1, value_end - key_end - 1);
     // The template writes one newline on each side of the value.
     if (!value.empty() && value.front() == '\n') value.remove_prefix(1);
@@ -80,7 +76,7 @@ RegionResult parse_qwen3_coder(std::string_view region, bool at_end, const ToolS
     }
     pos = value_end + kParameterEnd.size();
   }
-  if (!dump_json(args, call.arguments)) return invalid();
+  if (!dump_json(args, call.arguments)) return invalid_region();
   return close_tag(region, pos, at_end, {std::move(call)}, kClose);
 }
 

@@ -25,6 +25,16 @@ struct RegionResult {
   size_t consumed = 0;  // bytes of the region the calls took (status done)
 };
 
+// The two early answers of every parser: the region cannot be a call, or it
+// may still become one once more text comes — unless the reply has ended
+// (`at_end`), when an unfinished call cannot be one either.
+inline RegionResult invalid_region() {
+  RegionResult r;
+  r.status = RegionResult::invalid;
+  return r;
+}
+inline RegionResult need_more(bool at_end) { return at_end ? invalid_region() : RegionResult{}; }
+
 // The request's tools, by name, for parsers that need a parameter's type.
 struct ToolSet {
   const nlohmann::json* tools = nullptr;
