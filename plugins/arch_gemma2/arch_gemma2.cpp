@@ -41,22 +41,10 @@ const allm::Component components[] = {allm::architecture_component("gemma2", 100
 // fixed pattern (even layers slide), soft-capping from its own keys. allm
 // convert does not write it (llama.cpp's converter wants tokenizer.model).
 const bool gguf_declared = [] {
-  gguf::GgufFamily f;
-  f.model_type = "gemma2";
-  f.architecture = "gemma2";
+  gguf::GgufFamily f = gguf::gemma_sandwich_family("gemma2", "gemma2");
   f.writable = false;
-  f.norms_plus_one = true;
-  f.layer_tensors = {{"ffn_norm.weight", "pre_feedforward_layernorm.weight"},
-                     {"post_attention_norm.weight", "post_attention_layernorm.weight"},
-                     {"post_ffw_norm.weight", "post_feedforward_layernorm.weight"}};
   f.read_config = [](const gguf::File& file, nlohmann::json& c) {
-    c["hidden_activation"] = c["hidden_act"] = "gelu_pytorch_tanh";
-    c["query_pre_attn_scalar"] = c["head_dim"];
-    nlohmann::json types = nlohmann::json::array();
-    for (int64_t i = 0; i < c["num_hidden_layers"].get<int64_t>(); ++i)
-      types.push_back(i % 2 == 0 ? "sliding_attention" : "full_attention");
-    c["layer_types"] = types;
-    if (auto w = gguf::metadata_int(file, "attention.sliding_window")) c["sliding_window"] = *w;
+    gguf::read_gemma_config(file, c, 2);  // even layers slide
     c["attn_logit_softcapping"] = gguf::metadata_number(file, "attn_logit_softcapping").value_or(50.0);
     c["final_logit_softcapping"] = gguf::metadata_number(file, "final_logit_softcapping").value_or(30.0);
   };

@@ -62,21 +62,9 @@ const allm::Component components[] = {allm::architecture_component("gemma3_text"
 // llama.cpp's fixed pattern (every 6th layer global), the local rope base in
 // rope.freq_base_swa, no soft-capping.
 const bool gguf_declared = [] {
-  gguf::GgufFamily f;
-  f.model_type = "gemma3_text";
-  f.architecture = "gemma3";
-  f.norms_plus_one = true;
-  f.layer_tensors = {{"ffn_norm.weight", "pre_feedforward_layernorm.weight"},
-                     {"post_attention_norm.weight", "post_attention_layernorm.weight"},
-                     {"post_ffw_norm.weight", "post_feedforward_layernorm.weight"}};
+  gguf::GgufFamily f = gguf::gemma_sandwich_family("gemma3_text", "gemma3");
   f.read_config = [](const gguf::File& file, nlohmann::json& c) {
-    c["hidden_activation"] = c["hidden_act"] = "gelu_pytorch_tanh";
-    c["query_pre_attn_scalar"] = c["head_dim"];
-    nlohmann::json types = nlohmann::json::array();
-    for (int64_t i = 0; i < c["num_hidden_layers"].get<int64_t>(); ++i)
-      types.push_back(i % 6 < 5 ? "sliding_attention" : "full_attention");
-    c["layer_types"] = types;
-    if (auto w = gguf::metadata_int(file, "attention.sliding_window")) c["sliding_window"] = *w;
+    gguf::read_gemma_config(file, c, 6);  // every 6th layer global
     c["rope_local_base_freq"] = gguf::metadata_number(file, "rope.freq_base_swa").value_or(10000.0);
     c["sliding_window_pattern"] = 6;
     c["final_logit_softcapping"] = nullptr;

@@ -67,6 +67,16 @@ const GgufFamily* gguf_family_reading(const File& file, const std::string& archi
 // Names of the readable architectures, for error messages.
 std::string gguf_architecture_names();
 
+// What the Gemma families (gemma2, gemma3) share in GGUF: norms stored as
+// 1 + w and the norm sandwich around attention and MLP under llama.cpp's
+// names. A Gemma family's table starts from this and adds its own names and keys.
+GgufFamily gemma_sandwich_family(std::string model_type, std::string architecture);
+// The config every Gemma GGUF implies without saying (GELU-tanh,
+// query_pre_attn_scalar = head_dim), its sliding window, and llama.cpp's fixed
+// layer pattern: of every `period` layers the last attends fully, the others
+// slide. For the families' read_config hooks.
+void read_gemma_config(const File& file, nlohmann::json& config, int period);
+
 // `<general.architecture>.<suffix>` as an integer (the first entry of a
 // per-layer array whose entries agree), range-checked; ModelLoadError /
 // UnsupportedError name the key. For read_config hooks.
