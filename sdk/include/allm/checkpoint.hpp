@@ -40,18 +40,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include "allm/generation_defaults.hpp"
 #include "allm/tensor.hpp"
 
 namespace allm {
-
-// Sampling defaults read from generation_config.json (unset fields stay nullopt).
-struct GenerationDefaults {
-  std::optional<double> temperature, top_p, min_p, repetition_penalty;
-  std::optional<int> top_k;
-  std::optional<bool> do_sample;  // false: the checkpoint asks for greedy decoding
-  std::vector<int32_t> eos_token_ids;
-  std::optional<int32_t> bos_token_id;
-};
 
 struct QuantizationInfo {
   std::string mode;  // "" (none), "affine" (MLX), "gguf"

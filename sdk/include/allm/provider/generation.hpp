@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "allm/checkpoint.hpp"
+#include "allm/generation_defaults.hpp"
 #include "allm/provider.hpp"
 
 namespace allm {
