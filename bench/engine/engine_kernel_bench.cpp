@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "allm/bandwidth.hpp"
+#include "allm/checkpoint_loader.hpp"
 #include "allm/compute.hpp"
 #include "allm/threadpool.hpp"
 #include "best_time.hpp"
@@ -13,6 +14,7 @@
 using namespace allm;
 
 int main(int argc, char** argv) {
+  allm::register_mlx_weight_format();  // as the safetensors loader plugin does before its first checkpoint
   const int threads = argc > 1 ? std::atoi(argv[1]) : 0;
   auto backend = make_cpu_backend(threads);
   ThreadPool pool(backend->threads());

@@ -22,6 +22,7 @@
 using namespace allm;
 
 int main(int argc, char** argv) {
+  gguf::register_weight_formats();  // as the GGUF loader plugin does before its first checkpoint
   const int threads = argc > 1 ? std::atoi(argv[1]) : 0;
   auto backend = make_cpu_backend(threads);
   ThreadPool pool(backend->threads());

@@ -21,7 +21,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "allm/host/plugin_loader.hpp"
 #include "allm/model_loader.hpp"
+#include "allm/registry.hpp"
 
 namespace fs = std::filesystem;
 using json = nlohmann::json;
@@ -118,6 +120,8 @@ int main(int argc, char** argv) {
     else if (!std::strcmp(argv[i], "--hidden")) hidden = std::atoi(argv[i + 1]);
     else if (!std::strcmp(argv[i], "--dir")) dir = argv[i + 1];
   }
+  static allm::host::PluginLoader plugins(allm::Registry::instance());
+  if (!plugins.load_file(ALLM_LOADER_PLUGIN, "bench").loaded) return 1;  // the reason is logged
   const bool generated = dir.empty();
   if (generated) dir = make_checkpoint(fs::temp_directory_path() / ("allm-bench-model-" + std::to_string(::getpid())), layers, hidden);
 

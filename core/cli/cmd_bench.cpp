@@ -61,7 +61,7 @@ static int run_bench(Args& args) {
   if (depth < 0) throw InvalidArgumentError("--depth must be >= 0");
   const int threads = threads_arg > 0 ? threads_arg : ThreadPool::physical_cores();
 
-  LoadedModel lm = load_cli_model(pos[0], threads, backend);
+  LoadedModel lm = load_cli_model(choose_model(pos[0]), "allm bench", threads, backend);
   Model& model = *lm.model;
   const ModelInfo& info = model.info();
   if (depth + prompt + gen > info.context_length)

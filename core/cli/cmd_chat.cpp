@@ -244,18 +244,18 @@ static int run_chat(Args& args) {
   auto pos = args.positionals();
   args.finish();
   if (pos.size() > 1) throw InvalidArgumentError("allm chat takes at most one MODEL");
-  const std::string model = pos.empty() ? default_model_spec() : model_spec(pos[0]);
 
   // --system "" is no system turn, as /system with no text.
   if (system && !system->empty()) chat.options.system_prompt = system;
   // A long chat drops its oldest turns (with a notice) rather than stopping,
   // unless config chat.truncation or --truncation says otherwise.
   chat.options.truncation = truncation ? truncation_flag(*truncation) : chat_truncation_from_config();
+  const ModelChoice model = pos.empty() ? default_model() : choose_model(pos[0]);
   chat.provider = make_provider(model, options);
   chat.start_over();
   const bool tty = isatty(STDIN_FILENO);
   if (tty)
-    std::cerr << "Chatting with " << model
+    std::cerr << "Chatting with " << model.spec
               << ". /help lists commands; \"\"\" starts and ends a multi-line message; Ctrl-C stops an answer, "
                  "Ctrl-D quits.\n";
 

@@ -30,7 +30,7 @@ static int run_embed(Args& args) {
 
   nlohmann::json options = nlohmann::json::object();
   if (threads) options["threads"] = threads;
-  auto provider = make_local_provider(pos[0], options);
+  auto provider = make_local_provider(choose_model(pos[0]), options);
   const EmbedResponse r = provider->embed(request);
 
   if (json) {  // the OpenAI embeddings response

@@ -18,7 +18,7 @@ static int run_logits(Args& args) {
   if (!out) throw InvalidArgumentError("--out is required");
   const auto ids = parse_token_list(*tokens_text, "--tokens");
 
-  LoadedModel lm = load_cli_model(pos[0], threads);
+  LoadedModel lm = load_cli_model(choose_model(pos[0]), "allm logits", threads);
   const int64_t vocab = lm.model->info().vocab_size, n = static_cast<int64_t>(ids.size());
   std::vector<float> logits(static_cast<size_t>(n * vocab));
   auto cache = lm.model->make_cache(n);

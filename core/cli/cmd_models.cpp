@@ -14,6 +14,7 @@
 #include "bundled_models.hpp"
 #include "command.hpp"
 #include "context.hpp"
+#include "model_choice.hpp"
 #include "models_extra.hpp"
 #include "remote_providers.hpp"
 
@@ -180,7 +181,8 @@ int64_t config_int(const json& config, const char* key) {
 }
 
 int show_model(const std::string& spec, std::optional<long long> context, bool as_json) {
-  const ResolvedModel r = resolve_model(bundled_model(spec).value_or(spec));
+  const ModelChoice model = choose_model(spec);
+  const ResolvedModel& r = model.local_model("allm models show");
   host().plugins();  // a GGUF file's family (its names, its config) comes with its architecture plugin
   Checkpoint ck = load_checkpoint(r.path);
   if (r.stored) apply_stored_defaults(*r.stored, ck);  // Ollama's params layer, as `allm run` uses it

@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "allm/checkpoint_loader.hpp"
 #include "allm/error.hpp"
 #include "allm/host/plugin_metadata.hpp"
 #include "allm/media.hpp"
@@ -16,16 +17,19 @@ namespace allm::cli {
 
 // A media handler is chosen per file by its own MediaHandler::score(), not by
 // the component score it registered with (which only says whether it runs
-// here: 0 = not registered). So for media handlers show what files they take.
+// here: 0 = not registered), and a checkpoint loader by what it accepts. So
+// for those show what files they take.
 static std::string media_handler_summary(const host::ComponentRecord& c) {
-  if (c.kind != "media_handler" || !c.active) return "";
-  const MediaHandler* h = Registry::instance().media_handler(c.name);
-  if (!h) return "";
+  if (!c.active) return "";
   try {
-    return h->describe();
+    if (c.kind == "media_handler")
+      if (const MediaHandler* h = Registry::instance().media_handler(c.name)) return h->describe();
+    if (c.kind == "checkpoint_loader")
+      if (const CheckpointLoader* l = Registry::instance().checkpoint_loader(c.name)) return l->describe();
   } catch (const std::exception& e) {
     return std::string("(describe() threw: ") + e.what() + ")";
   }
+  return "";
 }
 
 static nlohmann::json plugin_json(const host::PluginRecord& p) {

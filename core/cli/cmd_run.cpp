@@ -63,7 +63,8 @@ static int run_token_ids(Args& args, const std::string& prompt_tokens) {
   if (pos.size() > 1) throw InvalidArgumentError("usage: allm run [MODEL] --prompt-tokens 1,2,3 [options]");
   std::vector<int32_t> prompt = parse_token_list(prompt_tokens, "--prompt-tokens");
 
-  LoadedModel lm = load_cli_model(pos.empty() ? default_model_spec() : model_spec(pos[0]), threads, backend);
+  LoadedModel lm = load_cli_model(pos.empty() ? default_model() : choose_model(pos[0]), "allm run --prompt-tokens",
+                                  threads, backend);
   const std::unique_ptr<Tokenizer> tokenizer = checkpoint_tokenizer(lm.checkpoint);
   const ResolvedParams params =
       resolve_generation_params(flags, params_from_model_defaults(lm.checkpoint.generation), config_generation());
@@ -144,7 +145,8 @@ bool stdin_starts_within(int ms) {
 }
 
 struct ModelAndPrompt {
-  std::string model;
+  std::optional<ModelChoice> chosen;  // a lone argument, chosen to tell model from prompt
+  std::string typed;                  // else the model as typed ("": config default_model)
   std::optional<std::string> prompt;
   std::string ambiguity;  // set when a lone word was taken as the model because a path of that name exists
 };
@@ -157,22 +159,24 @@ ModelAndPrompt model_and_prompt(const std::vector<std::string>& pos, size_t befo
     if (pos.size() > 1)
       throw InvalidArgumentError("with --model, allm run takes at most PROMPT; quote a prompt with spaces (got " +
                                  std::to_string(pos.size()) + " arguments)");
-    return {model_spec(*model_flag), pos.empty() ? std::nullopt : std::optional<std::string>(pos[0]), ""};
+    return {std::nullopt, *model_flag, pos.empty() ? std::nullopt : std::optional<std::string>(pos[0]), ""};
   }
   if (pos.size() > 2)
     throw InvalidArgumentError("allm run takes at most MODEL and PROMPT; quote a prompt with spaces (got " +
                                std::to_string(pos.size()) + " arguments)");
-  if (pos.size() == 2) return {model_spec(pos[0]), pos[1], ""};
-  if (pos.size() == 1 && before_dashdash == 1 && names_a_model(pos[0])) {
+  if (pos.size() == 2) return {std::nullopt, pos[0], pos[1], ""};
+  std::optional<ModelChoice> named;
+  if (pos.size() == 1 && before_dashdash == 1) named = model_named_by(pos[0]);
+  if (named) {
     std::string ambiguity;
     std::error_code ec;
     if (pos[0].find('/') == std::string::npos && std::filesystem::exists(pos[0], ec))
       ambiguity = "'" + pos[0] + "' was taken as the model, since a file or folder of that name is here; to send it "
                   "as the prompt instead: allm run -- " + pos[0] + " (or allm run --model MODEL " + pos[0] + ")";
-    return {model_spec(pos[0]), std::nullopt, ambiguity};
+    return {std::move(named), "", std::nullopt, ambiguity};
   }
-  if (pos.size() == 1) return {default_model_spec(), pos[0], ""};
-  return {default_model_spec(), std::nullopt, ""};
+  if (pos.size() == 1) return {std::nullopt, "", pos[0], ""};
+  return {std::nullopt, "", std::nullopt, ""};
 }
 
 }  // namespace
@@ -195,7 +199,7 @@ static int run_text(Args& args) {
   auto pos = args.positionals();
   args.finish();
 
-  auto [model, prompt, ambiguity] = model_and_prompt(pos, args.positionals_before_dashdash(), model_flag);
+  auto [chosen, typed, prompt, ambiguity] = model_and_prompt(pos, args.positionals_before_dashdash(), model_flag);
   const auto because = [&] { return ambiguity.empty() ? std::string() : " (" + ambiguity + ")"; };
   const bool file_from_stdin = std::find(files.begin(), files.end(), "-") != files.end();
   if (file_from_stdin && (!prompt || *prompt == "-"))
@@ -239,6 +243,8 @@ static int run_text(Args& args) {
   options["template"] = raw ? "none" : "auto";
   options["show_prompt"] = show_prompt;
 
+  // The model is chosen after the prompt is checked, so a bad prompt is reported first.
+  const ModelChoice model = chosen ? std::move(*chosen) : typed.empty() ? default_model() : choose_model(typed);
   auto provider = make_provider(model, options);
   CancellationToken cancel;
   GenerateResponse response;

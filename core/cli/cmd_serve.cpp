@@ -88,9 +88,10 @@ static int run_serve(Args& args) {
   return server::run_server(o, [&](const std::string& spec, bool raw) {
     nlohmann::json opts = provider_options;
     opts["template"] = raw ? "none" : "auto";
-    if (remote_provider_of(spec).empty()) return make_local_provider(spec, opts);
+    const ModelChoice model = choose_model(spec);
+    if (model.remote.empty()) return make_local_provider(model, opts);
     // PROVIDER:MODEL: allm fronts the remote model under that id (docs/providers.md).
-    auto chat = make_provider(spec, opts);
+    auto chat = make_provider(model, opts);
     if (!raw) return chat;
     return std::shared_ptr<Provider>(std::make_shared<RemoteRawRefused>(chat, spec));
   });

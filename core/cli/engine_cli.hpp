@@ -12,6 +12,7 @@
 #include "allm/error.hpp"
 #include "command.hpp"
 #include "context.hpp"
+#include "model_choice.hpp"
 
 namespace allm::cli {
 
@@ -67,15 +68,16 @@ inline std::string backend_option(Args& args) {
   return it != config.end() && it->is_string() ? it->get<std::string>() : std::string();
 }
 
-// Loads plugins (for the architectures and backends), then the model `spec`
-// names (a path, a HF cache id, a local store's model), as the local provider
-// does, on `backend` ("" = the usable one with the highest score).
-inline LoadedModel load_cli_model(const std::string& spec, int threads, const std::string& backend = {}) {
+// Loads plugins (for the architectures and backends), then the chosen local
+// model, as the local provider does, on `backend` ("" = the usable one with the
+// highest score); `command` names the command when the model is remote.
+inline LoadedModel load_cli_model(const ModelChoice& model, const std::string& command, int threads,
+                                  const std::string& backend = {}) {
   host().plugins();
   ModelOptions options;
   options.threads = threads;
   options.backend_name = backend;
-  return load_model(resolve_model(spec), options);
+  return load_model(model.local_model(command), options);
 }
 
 inline constexpr const char* kThreadsHelp = "  --threads N          compute threads (default: physical cores)\n";

@@ -25,17 +25,15 @@
 #include "command.hpp"
 #include "context.hpp"
 #include "engine_cli.hpp"
+#include "model_choice.hpp"
 
 namespace allm::cli {
 
 // The built-in default_model: the bundled models/allm-tiny.
 inline constexpr const char* kShippedModel = "models/allm-tiny";
 
-// A model spec as the user typed it, with a bundled model's name ("allm-tiny",
-// "models/allm-tiny") resolved from the install location, not the cwd.
-inline std::string model_spec(const std::string& spec) { return bundled_model(spec).value_or(spec); }
-
-// config default_model, resolved like a typed spec.
+// config default_model as a spec (a bundled model's name replaced by its
+// folder); default_model() (model_choice.hpp) resolves it.
 inline std::string default_model_spec() {
   std::string spec = host().config().merged().value("default_model", std::string());
   if (spec.empty())
@@ -46,22 +44,6 @@ inline std::string default_model_spec() {
                          "' was not found next to the executable (<prefix>/share/allm/models or the source "
                          "tree's models/); name a model or set default_model");
   return spec;
-}
-
-// True when `text` names a model: a bundled model, an existing path, a repo
-// id in the HF cache or PROVIDER:MODEL for a registered remote provider.
-inline std::string remote_provider_of(const std::string& spec);
-inline bool names_a_model(const std::string& text) {
-  if (text.empty() || text == "-") return false;
-  if (bundled_model(text)) return true;
-  // "openai: what is this?" is a prompt: remote model ids have no spaces.
-  if (text.find_first_of(" \t\n") == std::string::npos && !remote_provider_of(text).empty()) return true;
-  try {
-    resolve_model(text);
-    return true;
-  } catch (const Error&) {
-    return false;
-  }
 }
 
 // A number as the user would write it: 2, 0.5, 1e+30 (not 2.000000).
@@ -196,46 +178,26 @@ auto with_load_spinner(const std::string& what, F&& work) {
   return work();
 }
 
-// The local provider for `model` with the host's config and the CLI's options.
-inline std::shared_ptr<Provider> make_local_provider(const std::string& model, nlohmann::json options) {
+// The local provider for the chosen model with the host's config and the CLI's options.
+inline std::shared_ptr<Provider> make_local_provider(const ModelChoice& model, nlohmann::json options) {
   host().plugins();
   ProviderFactory* factory = Registry::instance().provider("local");
   if (!factory)
     throw PluginLoadError("the 'local' provider plugin (provider_local) is not installed or failed to load "
                           "(see 'allm plugins list')");
-  options["model"] = model;
+  add_model_options(model, options);
   options["config"] = host().config().merged();
-  return with_load_spinner(model, [&] { return factory->create(options); });
+  return with_load_spinner(model.spec, [&] { return factory->create(options); });
 }
 
-// The remote provider a spec names ("openai:gpt-4o-mini" -> "openai"), or ""
-// when the spec is local: it resolves to a local model, or its prefix is not a
-// registered provider ("ollama-local:NAME" and "lmstudio:PATH" are local
-// stores, resolved by resolve_model like any other local name).
-inline std::string remote_provider_of(const std::string& spec) {
-  const size_t colon = spec.find(':');
-  if (colon == std::string::npos || colon == 0) return "";
-  const std::string prefix = spec.substr(0, colon);
-  if (prefix == "local") return "";
-  host().plugins();
-  if (!Registry::instance().provider(prefix)) return "";
-  try {
-    resolve_model(spec);
-    return "";  // a local model of that name wins
-  } catch (const Error&) {
-    return prefix;
-  }
-}
-
-// The provider for `spec`: a remote one for PROVIDER:MODEL (docs/providers.md),
-// else the local engine. `options` are the local engine's; a remote provider
-// reads its settings from the config's providers.<name> section instead.
-inline std::shared_ptr<Provider> make_provider(const std::string& spec, nlohmann::json options) {
-  const std::string remote = remote_provider_of(spec);
-  if (remote.empty()) return make_local_provider(spec, std::move(options));
-  nlohmann::json remote_options = {{"model", spec.substr(remote.size() + 1)},
-                                   {"config", host().config().merged()}};
-  return Registry::instance().provider(remote)->create(remote_options);
+// The provider for the chosen model: a remote one for PROVIDER:MODEL
+// (docs/providers.md), else the local engine. `options` are the local engine's;
+// a remote provider reads its settings from the config's providers.<name>
+// section instead.
+inline std::shared_ptr<Provider> make_provider(const ModelChoice& model, nlohmann::json options) {
+  if (model.remote.empty()) return make_local_provider(model, std::move(options));
+  nlohmann::json remote_options = {{"model", model.remote_model()}, {"config", host().config().merged()}};
+  return Registry::instance().provider(model.remote)->create(remote_options);
 }
 
 // Reads the provider options shared by run and chat from the command line.

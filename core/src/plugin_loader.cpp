@@ -92,7 +92,7 @@ static std::string validate(const allm_plugin_descriptor* d) {
   for (uint32_t i = 0; i < d->component_count; ++i) {
     auto& c = d->components[i];
     std::string at = "component " + std::to_string(i);
-    if (c.kind < ALLM_KIND_PROVIDER || c.kind > ALLM_KIND_BACKEND)
+    if (c.kind < ALLM_KIND_PROVIDER || c.kind > ALLM_KIND_CHECKPOINT_LOADER)
       return at + " has unknown kind " + std::to_string(c.kind);
     if (!c.name || !*c.name) return at + " has no name";
     if (!c.impl) return at + " ('" + c.name + "') has no implementation";

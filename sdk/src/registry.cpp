@@ -9,12 +9,14 @@ const char* component_kind_name(allm_component_kind kind) noexcept {
     case ALLM_KIND_TOKENIZER: return "tokenizer";
     case ALLM_KIND_MEDIA_HANDLER: return "media_handler";
     case ALLM_KIND_BACKEND: return "backend";
+    case ALLM_KIND_CHECKPOINT_LOADER: return "checkpoint_loader";
   }
   return "unknown";
 }
 
 std::optional<allm_component_kind> component_kind_from_name(const std::string& name) noexcept {
-  for (auto k : {ALLM_KIND_PROVIDER, ALLM_KIND_ARCHITECTURE, ALLM_KIND_TOKENIZER, ALLM_KIND_MEDIA_HANDLER, ALLM_KIND_BACKEND})
+  for (auto k : {ALLM_KIND_PROVIDER, ALLM_KIND_ARCHITECTURE, ALLM_KIND_TOKENIZER, ALLM_KIND_MEDIA_HANDLER, ALLM_KIND_BACKEND,
+                 ALLM_KIND_CHECKPOINT_LOADER})
     if (name == component_kind_name(k)) return k;
   return std::nullopt;
 }
@@ -87,6 +89,9 @@ MediaHandler* Registry::media_handler(const std::string& n) const {
 }
 BackendFactory* Registry::backend(const std::string& n) const {
   return impl_of<BackendFactory>(*this, ALLM_KIND_BACKEND, n);
+}
+CheckpointLoader* Registry::checkpoint_loader(const std::string& n) const {
+  return impl_of<CheckpointLoader>(*this, ALLM_KIND_CHECKPOINT_LOADER, n);
 }
 
 }  // namespace allm

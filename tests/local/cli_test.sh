@@ -281,6 +281,31 @@ PY
 (cd / && "$allm" models show allm-tiny --json | jq -e '.model_type == "qwen3"' > /dev/null) || fail "models show allm-tiny"
 ids=$("$allm" run --prompt-tokens 1,2,3 --max-tokens 2 --temperature 0 --ignore-eos --json) || fail "--prompt-tokens without a model"
 [ "$(echo "$ids" | jq '.token_ids | length')" = 2 ] || fail "--prompt-tokens default model: $ids"
+# One model resolution per invocation, whichever way the model is named: the
+# CLI chooses it once and hands the result to the local provider (the resolver
+# logs each resolution at debug level).
+resolved_once() {  # LABEL, then the command's stderr in $work/resolve.log
+  local n; n=$(grep -c "model '.*' resolved to" "$work/resolve.log" || true)
+  [ "$n" = 1 ] || fail "$1 resolved the model $n times: $(grep "resolved to" "$work/resolve.log")"
+}
+echo hello | "$allm" --log-level debug run "$model" --max-tokens 1 "${greedy[@]}" > /dev/null 2> "$work/resolve.log" ||
+  fail "run MODEL (debug log)"
+resolved_once "run MODEL (prompt on stdin)"
+"$allm" --log-level debug run "$model" "hello" --max-tokens 1 "${greedy[@]}" > /dev/null 2> "$work/resolve.log" ||
+  fail "run MODEL PROMPT (debug log)"
+resolved_once "run MODEL PROMPT"
+(cd / && "$allm" --log-level debug run allm-tiny "hello" --max-tokens 1 > /dev/null 2> "$work/resolve.log") ||
+  fail "run allm-tiny (debug log)"
+resolved_once "run BUNDLED PROMPT"
+"$allm" --log-level debug run --prompt-tokens 1,2 --max-tokens 1 > /dev/null 2> "$work/resolve.log" ||
+  fail "run --prompt-tokens (debug log)"
+resolved_once "run --prompt-tokens (default model)"
+echo hi | "$allm" --log-level debug chat "$model" --max-tokens 1 "${greedy[@]}" > /dev/null 2> "$work/resolve.log" ||
+  fail "chat MODEL (debug log)"
+resolved_once "chat MODEL"
+"$allm" --log-level debug logits "$model" --tokens 1,2 --out "$work/logits.safetensors" > /dev/null 2> "$work/resolve.log" || fail "logits (debug log)"
+resolved_once "logits MODEL"
+
 grep -q "allm run \[MODEL\] \[PROMPT\]" <<<"$("$allm" run --help)" || fail "run --help"
 grep -q "/save FILE" <<<"$("$allm" chat --help)" || fail "chat --help"
 echo "local CLI: all checks passed"

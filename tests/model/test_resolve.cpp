@@ -1,11 +1,16 @@
 // Model resolution (paths, HF cache repo ids and revisions), HF cache
 // listing, and pluggable loaders for other file formats.
+#include <algorithm>
 #include <cstdlib>
+#include <tuple>
 
 #include <gtest/gtest.h>
 
+#include "allm/checkpoint_loader.hpp"
 #include "allm/error.hpp"
+#include "allm/host/plugin_metadata.hpp"
 #include "allm/model_loader.hpp"
+#include "allm/registry.hpp"
 #include "test_util.hpp"
 
 namespace allm::test {
@@ -150,26 +155,105 @@ TEST(ResolvePath, GgufOnlySnapshotResolvesToItsFile) {
   EXPECT_NE(msg.find("several .gguf files"), std::string::npos) << msg;
 }
 
+// A loader is a component like any other kind: one registered in the
+// registry (as a plugin's component table does) is asked before the others
+// of lower score, and takes only the files it accepts.
 TEST(CheckpointLoaders, RegisteredLoaderClaimsItsFiles) {
   TempDir tmp;
   write_file(tmp / "model.fake", "FAKE");
   auto msg = error_message<UnsupportedError>([&] { load_checkpoint(tmp / "model.fake"); });
   EXPECT_NE(msg.find("model.fake: not a model directory"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("gguf (loader-gguf)"), std::string::npos) << msg;  // the loaders asked, by plugin
 
-  register_checkpoint_loader(
-      "fake", [](const fs::path& p) { return p.extension() == ".fake"; },
-      [](const fs::path& p) {
-        Checkpoint ck;
-        ck.source = p;
-        ck.model_type = "fake";
-        ck.weights = std::make_shared<MappedWeightStore>(p.string());
-        return ck;
-      });
+  struct FakeLoader final : CheckpointLoader {
+    bool accepts(const fs::path& p) const override { return p.extension() == ".fake"; }
+    Checkpoint load(const fs::path& p) const override {
+      Checkpoint ck;
+      ck.source = p;
+      ck.model_type = "fake";
+      ck.weights = std::make_shared<MappedWeightStore>(p.string());
+      return ck;
+    }
+    std::string describe() const override { return "fake files"; }
+  };
+  static FakeLoader fake;
+  Registry::instance().add({ALLM_KIND_CHECKPOINT_LOADER, "fake", 1000, &fake, "test-fake", "<test>"});
+  ASSERT_EQ(Registry::instance().checkpoint_loader("fake"), &fake);
   auto names = checkpoint_loader_names();
-  EXPECT_NE(std::find(names.begin(), names.end(), "fake"), names.end());
+  ASSERT_FALSE(names.empty());
+  EXPECT_EQ(names.front(), "fake");  // highest score first
+  EXPECT_NE(std::find(names.begin(), names.end(), "safetensors"), names.end());
+  EXPECT_NE(std::find(names.begin(), names.end(), "gguf"), names.end());
   Checkpoint ck = load_checkpoint(tmp / "model.fake");
   EXPECT_EQ(ck.model_type, "fake");
   EXPECT_EQ(ck.source, tmp / "model.fake");
+  // Directories still go to the safetensors loader, asked after the fake one.
+  EXPECT_EQ(load_checkpoint(fixture("llama")).model_type, "llama");
+}
+
+// A front end hands what it resolved to a provider as JSON: every field
+// comes back, a store's entry included; a wrong field is named.
+TEST(ResolveModel, ResolvedModelJsonRoundTrip) {
+  ResolvedModel m;
+  m.path = "/models/blob";
+  m.kind = "ollama";
+  m.repo_id = "org/x";
+  m.revision = "main";
+  m.commit = "0123abc";
+  StoredModel st;
+  st.store = "ollama";
+  st.name = "llama3.2:latest";
+  st.path = "/models/blob";
+  st.where = "/models/manifest";
+  st.format = "gguf";
+  st.quantization = "Q4_K_M";
+  st.size = 123456789012ull;
+  st.ollama_template = "{{ .Prompt }}";
+  st.ollama_system = "be brief";
+  st.ollama_params = {{"temperature", 0.5}, {"stop", {"</s>"}}};
+  m.stored = st;
+  const ResolvedModel back = resolved_model_from_json(resolved_model_to_json(m), "resolved");
+  EXPECT_EQ(back.path, m.path);
+  EXPECT_EQ(back.kind, m.kind);
+  EXPECT_EQ(back.repo_id, m.repo_id);
+  EXPECT_EQ(back.revision, m.revision);
+  EXPECT_EQ(back.commit, m.commit);
+  ASSERT_TRUE(back.stored);
+  EXPECT_EQ(back.stored->name, st.name);
+  EXPECT_EQ(back.stored->where, st.where);
+  EXPECT_EQ(back.stored->quantization, st.quantization);
+  EXPECT_EQ(back.stored->size, st.size);
+  EXPECT_EQ(back.stored->ollama_template, st.ollama_template);
+  EXPECT_EQ(back.stored->ollama_system, st.ollama_system);
+  EXPECT_EQ(back.stored->ollama_params, st.ollama_params);
+  m.stored.reset();
+  EXPECT_FALSE(resolved_model_from_json(resolved_model_to_json(m), "resolved").stored);
+
+  nlohmann::json bad = resolved_model_to_json(m);
+  bad["kind"] = 3;
+  auto msg = error_message<InvalidArgumentError>([&] { resolved_model_from_json(bad, "options.resolved"); });
+  EXPECT_NE(msg.find("options.resolved.kind: expected a string, got 3"), std::string::npos) << msg;
+}
+
+// The loaders are plugins with the metadata every plugin has, readable
+// without running them.
+TEST(CheckpointLoaders, LoadersArePluginComponents) {
+  const auto loaders = Registry::instance().list(ALLM_KIND_CHECKPOINT_LOADER);
+  auto entry = [&](const std::string& name) -> const ComponentEntry* {
+    for (const auto& e : loaders)
+      if (e.name == name) return &e;
+    return nullptr;
+  };
+  using Expected = std::tuple<std::string, std::string, std::string>;  // component, plugin, file
+  for (const auto& [name, plugin, file] : {Expected{"gguf", "loader-gguf", "loader_gguf.so"},
+                                           Expected{"safetensors", "loader-safetensors", "loader_safetensors.so"}}) {
+    const ComponentEntry* e = entry(name);
+    ASSERT_NE(e, nullptr) << name;
+    EXPECT_EQ(e->plugin, plugin);
+    EXPECT_EQ(fs::path(e->path).filename(), file);
+    const auto meta = host::read_plugin_metadata(e->path);
+    EXPECT_EQ(meta.at("name"), plugin);
+  }
 }
 
 TEST(CheckpointLoaders, BadGgufFileFailsNamingTheFile) {

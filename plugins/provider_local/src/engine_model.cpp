@@ -75,7 +75,11 @@ std::shared_ptr<EngineModel> load_engine_model(const std::string& spec, int thre
                                                ModelCache& cache) {
   if (spec.empty())
     throw InvalidArgumentError("no model given: name a model directory, .gguf file or Hugging Face repo id");
-  const ResolvedModel resolved = resolve_model(spec);
+  return load_engine_model(spec, resolve_model(spec), threads, backend, cache);
+}
+
+std::shared_ptr<EngineModel> load_engine_model(const std::string& spec, const ResolvedModel& resolved, int threads,
+                                               const std::string& backend, ModelCache& cache) {
   const std::string resolved_path = std::filesystem::absolute(resolved.path).lexically_normal().string();
   const std::string key =
       model_cache_key(resolved_path, json{{"engine", "local"}, {"threads", threads}, {"backend", backend}});

@@ -12,6 +12,7 @@
 #include "allm/checkpoint.hpp"
 #include "allm/model.hpp"
 #include "allm/model_cache.hpp"
+#include "allm/model_loader.hpp"
 #include "allm/sentence_embedding.hpp"
 #include "allm/tokenizer.hpp"
 #include "forward_batcher.hpp"
@@ -48,6 +49,10 @@ struct EngineModel {
 // the cached one. Architecture and tokenizer plugins must be registered.
 // `backend` names the compute backend ("": the usable one with the highest score).
 std::shared_ptr<EngineModel> load_engine_model(const std::string& spec, int threads, const std::string& backend = {},
+                                               ModelCache& cache = ModelCache::instance());
+// The same for a spec already resolved (to `resolved`).
+std::shared_ptr<EngineModel> load_engine_model(const std::string& spec, const ResolvedModel& resolved, int threads,
+                                               const std::string& backend = {},
                                                ModelCache& cache = ModelCache::instance());
 
 }  // namespace allm::local

@@ -106,7 +106,13 @@ LocalProvider::LocalProvider(const json& options) : Provider(media_limits_of(opt
   raw_ = tmpl == "none";
   show_prompt_ = opts.value("show_prompt", false);
   default_spec_ = opts.value("model", std::string());
-  if (!default_spec_.empty()) model_ = model_for(default_spec_);
+  if (auto it = opts.find("resolved"); it != opts.end() && !it->is_null()) {
+    if (default_spec_.empty()) throw InvalidArgumentError("local provider options.resolved: given without options.model");
+    model_ = load_engine_model(default_spec_, resolved_model_from_json(*it, "local provider options.resolved"), threads_,
+                               backend_);
+  } else if (!default_spec_.empty()) {
+    model_ = model_for(default_spec_);
+  }
 }
 
 // What model_info says of an embedding model (null: not one).

@@ -4,6 +4,8 @@
 // Options (JSON, all optional):
 //   "model":          model to load now (path, .gguf, HF cache id); requests
 //                     may name another one in GenerateRequest::model
+//   "resolved":       where "model" resolved to (resolved_model_to_json), when
+//                     the caller resolved it already: it is not resolved again
 //   "config":         the host's merged config (generation defaults,
 //                     context_length, threads, max_cached_models, media limits)
 //   "context_length": overrides config context_length (CLI --ctx)

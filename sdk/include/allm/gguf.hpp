@@ -231,6 +231,14 @@ void quantize_row(DType t, const float* x, void* out, int64_t n);
 // Reads a .gguf as llama.cpp reads it and presents it as a Checkpoint with an
 // HF-style config, HF tensor names and a synthesized tokenizer.json.
 Checkpoint load_checkpoint(const std::filesystem::path& path);
+// A .gguf name or the GGUF magic in the first bytes (what the GGUF loader
+// plugin accepts).
+bool looks_like_gguf(const std::filesystem::path& path);
+// The weight formats of the GGUF block types (the engine's integer kernels
+// for Q4_0 ... MXFP4), which only a GGUF checkpoint carries: registered by the
+// GGUF loader plugin before it hands out its first checkpoint, and by tools
+// that build block-typed tensors themselves. Idempotent.
+void register_weight_formats();
 // The pieces, for tests and tools.
 nlohmann::json config_from_gguf(const File& file);
 std::string tokenizer_json_from_gguf(const File& file);

@@ -24,7 +24,8 @@ struct LoadOptions {
 };
 
 // Loads a checkpoint from a directory, a .safetensors file (its directory
-// supplies config.json), or any file a registered loader claims (e.g. .gguf).
+// supplies config.json), or any file a registered loader claims (e.g. .gguf):
+// through the first registered checkpoint_loader component that accepts the path.
 // Weights are memory-mapped, never copied. Throws ModelLoadError naming the
 // file and tensor on bad input, UnsupportedError for formats/quantization
 // modes this library does not handle.
@@ -54,6 +55,12 @@ struct ResolvedModel {
 //     model of that name (ModelLoadError listing them when several match).
 // Throws ModelLoadError listing every place looked in when nothing matches.
 ResolvedModel resolve_model(const std::string& spec);
+// A ResolvedModel as JSON and back, so a front end that resolved a spec can
+// hand the result to a provider plugin (its "resolved" option) instead of the
+// spec being resolved again. from_json throws InvalidArgumentError naming
+// `where` and the field.
+nlohmann::json resolved_model_to_json(const ResolvedModel& model);
+ResolvedModel resolved_model_from_json(const nlohmann::json& j, const std::string& where);
 // resolve_model() + load_checkpoint(), served from `cache` when already loaded
 // (keyed by the resolved path; the memory check of `options` runs on the first load).
 std::shared_ptr<const Checkpoint> load_model_cached(const std::string& spec, const LoadOptions& options = {},
@@ -80,13 +87,11 @@ struct HfCachedRepo {
 // An absent cache directory yields an empty list.
 std::vector<HfCachedRepo> scan_hf_cache(const std::filesystem::path& cache_dir = hf_hub_cache_dir());
 
-// ---- Pluggable loaders -----------------------------------------------------
-// Another component (the GGUF reader) plugs in without touching this code:
-// a loader whose predicate accepts a path is tried before the built-in
-// directory loader. Later registrations under the same name replace earlier.
-using CheckpointPredicate = std::function<bool(const std::filesystem::path&)>;
-using CheckpointLoaderFn = std::function<Checkpoint(const std::filesystem::path&)>;
-void register_checkpoint_loader(const std::string& name, CheckpointPredicate accepts, CheckpointLoaderFn load);
+// ---- Loaders ------------------------------------------------------------------
+// Every format is read by a checkpoint_loader component (checkpoint_loader.hpp)
+// a plugin registered: safetensors directories by plugins/loader_safetensors,
+// GGUF by plugins/loader_gguf. The names of the registered loaders, in the
+// order load_checkpoint() asks them (score, highest first).
 std::vector<std::string> checkpoint_loader_names();
 
 // ---- Config ----------------------------------------------------------------

@@ -16,7 +16,7 @@ extern "C" {
 /* Bump MAJOR on any incompatible change of the descriptor or of an SDK
  * interface crossing the boundary; bump MINOR when fields are appended. */
 #define ALLM_ABI_MAJOR 4
-#define ALLM_ABI_MINOR 1
+#define ALLM_ABI_MINOR 2
 
 /* Name of the exported entry symbol. */
 #define ALLM_PLUGIN_ENTRY_SYMBOL "allm_plugin_entry"
@@ -26,14 +26,16 @@ typedef enum allm_component_kind {
   ALLM_KIND_ARCHITECTURE = 2,
   ALLM_KIND_TOKENIZER = 3,
   ALLM_KIND_MEDIA_HANDLER = 4,
-  ALLM_KIND_BACKEND = 5 /* appended in ABI 4.1 */
+  ALLM_KIND_BACKEND = 5, /* appended in ABI 4.1 */
+  ALLM_KIND_CHECKPOINT_LOADER = 6 /* appended in ABI 4.2 */
 } allm_component_kind;
 
 /* One thing a plugin registers. `impl` points at a C++ object of the SDK
  * interface matching `kind` (allm::ProviderFactory, allm::ArchitectureFactory,
- * allm::TokenizerFactory, allm::MediaHandler, allm::BackendFactory); it must
- * outlive the process (plugins are never unloaded). A backend's `score` is its
- * score when usable; BackendFactory::probe() says whether it is, here. */
+ * allm::TokenizerFactory, allm::MediaHandler, allm::BackendFactory,
+ * allm::CheckpointLoader); it must outlive the process (plugins are never
+ * unloaded). A backend's `score` is its score when usable;
+ * BackendFactory::probe() says whether it is, here. */
 typedef struct allm_component {
   uint32_t kind;        /* allm_component_kind */
   const char* name;     /* e.g. "qwen3" for an architecture, "hf" for a tokenizer */

@@ -23,6 +23,7 @@ class ArchitectureFactory;
 class TokenizerFactory;
 class MediaHandler;
 class BackendFactory;
+class CheckpointLoader;
 
 // One row of a plugin's component table; made only by the *_component helpers.
 class Component {
@@ -39,6 +40,7 @@ class Component {
   friend constexpr Component tokenizer_component(const char*, int, TokenizerFactory&);
   friend constexpr Component media_handler_component(const char*, int, MediaHandler&);
   friend constexpr Component backend_component(const char*, int, BackendFactory&);
+  friend constexpr Component checkpoint_loader_component(const char*, int, CheckpointLoader&);
 };
 
 // `impl` must live as long as the process (a namespace-scope object).
@@ -60,6 +62,10 @@ constexpr Component media_handler_component(const char* name, int score, MediaHa
 constexpr Component backend_component(const char* name, int score, BackendFactory& impl) {
   return {ALLM_KIND_BACKEND, name, score, static_cast<void*>(&impl)};
 }
+// A checkpoint loader's score orders the loaders load_checkpoint() asks (higher first).
+constexpr Component checkpoint_loader_component(const char* name, int score, CheckpointLoader& impl) {
+  return {ALLM_KIND_CHECKPOINT_LOADER, name, score, static_cast<void*>(&impl)};
+}
 
 namespace plugin_detail {
 
@@ -78,7 +84,7 @@ std::array<allm_component, N> c_table(const allm_component (&)[N]) {
   static_assert(always_false<N>,
                 "ALLM_DEFINE_PLUGIN takes a table of allm::Component built with the typed helpers "
                 "(allm::media_handler_component, tokenizer_component, architecture_component, "
-                "provider_component, backend_component); a raw allm_component table is unchecked: "
+                "provider_component, backend_component, checkpoint_loader_component); a raw allm_component table is unchecked: "
                 "use ALLM_DEFINE_PLUGIN_UNCHECKED only if you really mean it");
   return {};
 }

@@ -17,6 +17,7 @@ class TokenizerFactory;
 class ProviderFactory;
 class MediaHandler;
 class BackendFactory;
+class CheckpointLoader;
 
 const char* component_kind_name(allm_component_kind kind) noexcept;
 std::optional<allm_component_kind> component_kind_from_name(const std::string& name) noexcept;
@@ -49,6 +50,7 @@ class Registry {
   ProviderFactory* provider(const std::string& name) const;
   MediaHandler* media_handler(const std::string& name) const;
   BackendFactory* backend(const std::string& name) const;
+  CheckpointLoader* checkpoint_loader(const std::string& name) const;
 
  private:
   mutable std::mutex mutex_;

@@ -3,8 +3,9 @@
 // dtype without widening it in memory. Each format is one pair of functions
 // registered under its DType — a fused row·vector dot product (decode) and a
 // row dequantiser (prefill tiles, embedding lookup, small vectors). Adding a
-// format (e.g. a GGUF block type) is one new file in sdk/src/kernels/ calling
-// `register_weight_format` from a static initialiser; nothing else changes.
+// format is one pair of functions passed to `register_weight_format`: the
+// engine's float formats at start-up, a checkpoint format's own types (GGUF
+// blocks, MLX affine) by its loader plugin before its first checkpoint.
 #include <cstddef>
 #include <cstdint>
 #include <memory>

@@ -1,7 +1,10 @@
 // MLX affine quantization (2..8 bits, any group size dividing the row): codes
 // are unpacked and scaled inside the dot product, w = scale * code + bias.
+// Registered by the safetensors loader plugin (checkpoint_loader.hpp).
+#include <mutex>
 #include <vector>
 
+#include "allm/checkpoint_loader.hpp"
 #include "allm/weight_format.hpp"
 #include "kernels/kernel_table.hpp"
 
@@ -43,10 +46,11 @@ void dequant_rows(const Tensor& w, int64_t r0, int64_t r1, float* out) {
   for (int64_t r = r0; r < r1; ++r) k.mlx_to_f32(row_of(w, r), out + (r - r0) * w.cols(), w.cols());
 }
 
-const bool registered = [] {
-  register_weight_format({DType::MLX_AFFINE, dot_rows, dequant_rows});
-  return true;
-}();
-
 }  // namespace
+
+void register_mlx_weight_format() {
+  static std::once_flag once;
+  std::call_once(once, [] { register_weight_format({DType::MLX_AFFINE, dot_rows, dequant_rows}); });
+}
+
 }  // namespace allm

@@ -1,11 +1,12 @@
-// load_checkpoint(): dispatch to a registered loader (GGUF, ...) or the
-// built-in safetensors directory loader.
-#include <mutex>
+// load_checkpoint(): dispatch to the registered checkpoint_loader components
+// (plugins/loader_safetensors, plugins/loader_gguf, any other plugin's).
+#include <algorithm>
 
+#include "allm/checkpoint_loader.hpp"
 #include "allm/error.hpp"
 #include "allm/log.hpp"
 #include "allm/model_loader.hpp"
-#include "safetensors_checkpoint.hpp"
+#include "allm/registry.hpp"
 
 namespace allm {
 
@@ -13,45 +14,16 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct LoaderEntry {
-  std::string name;
-  CheckpointPredicate accepts;
-  CheckpointLoaderFn load;
-};
-
-std::mutex& loaders_mutex() {
-  static std::mutex m;
-  return m;
-}
-std::vector<LoaderEntry>& loaders() {
-  static std::vector<LoaderEntry> v;
-  return v;
-}
-
-std::optional<LoaderEntry> loader_for(const fs::path& path) {
-  std::lock_guard lock(loaders_mutex());
-  for (const auto& l : loaders())
-    if (l.accepts(path)) return l;
-  return std::nullopt;
+// The registered loaders, highest score first (ties: in registration order).
+std::vector<ComponentEntry> loaders() {
+  std::vector<ComponentEntry> all = Registry::instance().list(ALLM_KIND_CHECKPOINT_LOADER);
+  std::stable_sort(all.begin(), all.end(), [](const auto& a, const auto& b) { return a.score > b.score; });
+  return all;
 }
 
 }  // namespace
 
-void register_checkpoint_loader(const std::string& name, CheckpointPredicate accepts, CheckpointLoaderFn load) {
-  if (!accepts || !load) throw InvalidArgumentError("register_checkpoint_loader('" + name + "'): empty function");
-  std::lock_guard lock(loaders_mutex());
-  for (auto& l : loaders()) {
-    if (l.name == name) {
-      l.accepts = std::move(accepts);
-      l.load = std::move(load);
-      return;
-    }
-  }
-  loaders().push_back({name, std::move(accepts), std::move(load)});
-}
-
 std::vector<std::string> checkpoint_loader_names() {
-  std::lock_guard lock(loaders_mutex());
   std::vector<std::string> out;
   for (const auto& l : loaders()) out.push_back(l.name);
   return out;
@@ -81,22 +53,25 @@ Checkpoint load_checkpoint(const fs::path& path, const LoadOptions& options) {
   if (!fs::exists(path, ec)) throw ModelLoadError(path.string() + ": no such file or directory");
   if (options.context_length) check_memory(estimate_memory(path, *options.context_length), path.string());
 
-  if (auto l = loader_for(path)) {
-    log().debug("loading {} with the '{}' checkpoint loader", path.string(), l->name);
-    return l->load(path);
-  }
-  if (fs::is_directory(path)) return detail::load_safetensors_checkpoint(path);
-  if (path.extension() == ".safetensors") {
-    const fs::path dir = path.has_parent_path() ? path.parent_path() : fs::path(".");
-    return detail::load_safetensors_checkpoint(dir, path);
+  const std::vector<ComponentEntry> registered = loaders();
+  for (const auto& l : registered) {
+    const auto* loader = static_cast<const CheckpointLoader*>(l.impl);
+    if (!loader->accepts(path)) continue;
+    log().debug("loading {} with the '{}' checkpoint loader (plugin {}, {})", path.string(), l.name, l.plugin, l.path);
+    return loader->load(path);
   }
   std::string known;
-  for (const auto& n : checkpoint_loader_names()) known += (known.empty() ? "" : ", ") + n;
-  if (path.extension() == ".gguf")
-    throw UnsupportedError(path.string() + ": no loader for GGUF files is registered (registered loaders: " +
-                           (known.empty() ? std::string("none") : known) + ")");
+  for (const auto& l : registered) known += (known.empty() ? "" : ", ") + l.name + " (" + l.plugin + ")";
+  if (known.empty()) known = "none: the loader plugins (loader_safetensors, loader_gguf) are not installed or did not "
+                             "load; see allm plugins list";
+  const bool directory = fs::is_directory(path, ec);
+  if (directory || path.extension() == ".safetensors" || path.extension() == ".gguf")
+    throw UnsupportedError(path.string() + ": no registered checkpoint loader reads " +
+                           (directory ? std::string("a model directory")
+                                      : "a " + path.extension().string() + " file") +
+                           " (registered loaders: " + known + ")");
   throw UnsupportedError(path.string() + ": not a model directory, .safetensors file, or a format a registered "
-                         "loader accepts (registered loaders: " + (known.empty() ? std::string("none") : known) + ")");
+                         "loader accepts (registered loaders: " + known + ")");
 }
 
 }  // namespace allm

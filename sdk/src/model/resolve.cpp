@@ -4,6 +4,7 @@
 #include <optional>
 
 #include "allm/error.hpp"
+#include "allm/log.hpp"
 #include "allm/model_loader.hpp"
 
 namespace allm {
@@ -140,9 +141,8 @@ std::optional<ResolvedModel> resolve_prefixed_store(const std::string& spec) {
   return std::nullopt;
 }
 
-}  // namespace
-
-ResolvedModel resolve_model(const std::string& spec) {
+// resolve_model's search (its order is in model_loader.hpp).
+ResolvedModel find_model(const std::string& spec) {
   if (spec.empty()) throw ModelLoadError("no model given (a directory, a .gguf/.safetensors file or a HF repo id)");
   std::vector<std::string> looked;
   std::error_code ec;
@@ -215,6 +215,68 @@ ResolvedModel resolve_model(const std::string& spec) {
   std::string msg = "model '" + spec + "' not found; looked in:";
   for (const auto& l : looked) msg += "\n  - " + l;
   throw ModelLoadError(msg);
+}
+
+}  // namespace
+
+ResolvedModel resolve_model(const std::string& spec) {
+  ResolvedModel r = find_model(spec);
+  // Logged so that a front end resolving a spec more than once shows (tests count these).
+  log().debug("model '{}' resolved to {} ({})", spec, r.path.string(), r.kind);
+  return r;
+}
+
+nlohmann::json resolved_model_to_json(const ResolvedModel& m) {
+  nlohmann::json j = {{"path", m.path.string()}, {"kind", m.kind}, {"repo_id", m.repo_id},
+                      {"revision", m.revision}, {"commit", m.commit}, {"stored", nullptr}};
+  if (m.stored) {
+    const StoredModel& s = *m.stored;
+    j["stored"] = {{"store", s.store}, {"name", s.name}, {"path", s.path.string()}, {"where", s.where.string()},
+                   {"format", s.format}, {"quantization", s.quantization}, {"size", s.size},
+                   {"ollama_template", s.ollama_template}, {"ollama_system", s.ollama_system},
+                   {"ollama_params", s.ollama_params}};
+  }
+  return j;
+}
+
+ResolvedModel resolved_model_from_json(const nlohmann::json& j, const std::string& where) {
+  auto text = [&](const nlohmann::json& o, const std::string& at, const char* key) {
+    auto it = o.find(key);
+    if (it == o.end() || !it->is_string())
+      throw InvalidArgumentError(at + "." + key + ": expected a string" +
+                                 (it == o.end() ? std::string(", missing") : ", got " + it->dump()));
+    return it->get<std::string>();
+  };
+  if (!j.is_object()) throw InvalidArgumentError(where + ": expected an object, got " + j.dump());
+  ResolvedModel m;
+  m.path = text(j, where, "path");
+  m.kind = text(j, where, "kind");
+  m.repo_id = text(j, where, "repo_id");
+  m.revision = text(j, where, "revision");
+  m.commit = text(j, where, "commit");
+  if (auto it = j.find("stored"); it != j.end() && !it->is_null()) {
+    const std::string at = where + ".stored";
+    if (!it->is_object()) throw InvalidArgumentError(at + ": expected an object or null, got " + it->dump());
+    StoredModel s;
+    s.store = text(*it, at, "store");
+    s.name = text(*it, at, "name");
+    s.path = text(*it, at, "path");
+    s.where = text(*it, at, "where");
+    s.format = text(*it, at, "format");
+    s.quantization = text(*it, at, "quantization");
+    s.ollama_template = text(*it, at, "ollama_template");
+    s.ollama_system = text(*it, at, "ollama_system");
+    auto size = it->find("size");
+    if (size == it->end() || !size->is_number_unsigned())
+      throw InvalidArgumentError(at + ".size: expected a byte count");
+    s.size = size->get<uint64_t>();
+    auto params = it->find("ollama_params");
+    if (params == it->end() || !params->is_object())
+      throw InvalidArgumentError(at + ".ollama_params: expected an object");
+    s.ollama_params = *params;
+    m.stored = std::move(s);
+  }
+  return m;
 }
 
 std::shared_ptr<const Checkpoint> load_model_cached(const std::string& spec, const LoadOptions& options,

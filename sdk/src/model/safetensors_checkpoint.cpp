@@ -7,6 +7,7 @@
 #include <set>
 #include <sstream>
 
+#include "allm/checkpoint_loader.hpp"
 #include "allm/error.hpp"
 #include "allm/json_depth.hpp"
 #include "allm/model_loader.hpp"
@@ -237,14 +238,19 @@ Checkpoint load_checkpoint_directory(const fs::path& dir, const std::optional<fs
 
 }  // namespace
 
-Checkpoint load_safetensors_checkpoint(const fs::path& dir, const std::optional<fs::path>& only_file) {
+}  // namespace allm::detail
+
+namespace allm {
+
+Checkpoint load_safetensors_checkpoint(const std::filesystem::path& dir,
+                                       const std::optional<std::filesystem::path>& only_file) {
   try {
-    return load_checkpoint_directory(dir, only_file);
-  } catch (const json::exception& e) {
+    return detail::load_checkpoint_directory(dir, only_file);
+  } catch (const nlohmann::json::exception& e) {
     // A config value of an unexpected JSON type somewhere the checks above
     // did not anticipate: still a load error naming the model.
     throw ModelLoadError(dir.string() + ": unexpected value in the checkpoint's JSON files: " + e.what());
   }
 }
 
-}  // namespace allm::detail
+}  // namespace allm

@@ -9,11 +9,6 @@
 
 namespace allm::detail {
 
-// A checkpoint directory (config.json + safetensors). With `only_file`, that
-// one .safetensors file supplies the weights instead of the directory's set.
-Checkpoint load_safetensors_checkpoint(const std::filesystem::path& dir,
-                                       const std::optional<std::filesystem::path>& only_file = std::nullopt);
-
 // The weight files of a directory: the index's shards (weight_map filled
 // when given), else model.safetensors, else model-NNNNN-of-NNNNN.safetensors.
 // Throws ModelLoadError listing what was looked for when none exist.

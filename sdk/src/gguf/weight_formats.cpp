@@ -1,34 +1,25 @@
-// Hooks the GGUF code into the rest of the SDK at load time: the `.gguf`
-// checkpoint loader, and a weight format per GGUF block type so the engine's
-// matmuls run on the stored blocks: with AVX-512 VNNI, one batched int8 kernel
-// for any token count (gemm.hpp), on Q4_0 / Q4_K / Q6_K / Q8_0 matrices interleaved
-// by 16 rows at load (interleave.hpp); elsewhere integer dot products against
-// Q8-quantised activations for one token and row dequantisation for many.
+// A weight format per GGUF block type, so the engine's matmuls run on the
+// stored blocks (registered by the GGUF loader plugin: gguf.hpp): with AVX-512
+// VNNI, one batched int8 kernel for any token count (gemm.hpp), on Q4_0 /
+// Q4_K / Q6_K / Q8_0 matrices interleaved by 16 rows at load (interleave.hpp);
+// elsewhere integer dot products against Q8-quantised activations for one
+// token and row dequantisation for many. Also the GGUF loader's file test.
 #include <cstring>
 #if defined(__linux__)
 #include <sys/mman.h>
 #endif
+#include <fstream>
+#include <mutex>
 #include <new>
 #include <vector>
-#include <fstream>
 
 #include "allm/gguf.hpp"
-#include "allm/model_loader.hpp"
 #include "allm/weight_format.hpp"
 #include "gguf/gemm.hpp"
 #include "gguf/interleave.hpp"
 
 namespace allm::gguf {
 namespace {
-
-bool looks_like_gguf(const std::filesystem::path& path) {
-  std::error_code ec;
-  if (!std::filesystem::is_regular_file(path, ec)) return false;
-  if (path.extension() == ".gguf") return true;
-  std::ifstream f(path, std::ios::binary);
-  char magic[4] = {};
-  return f.read(magic, 4) && std::memcmp(magic, "GGUF", 4) == 0;
-}
 
 // The activation vector quantised once per thread and reused while the same
 // x comes back (the engine calls dot_rows many times per matmul, a few rows each).
@@ -114,7 +105,7 @@ bool repack_interleaved(const Tensor& w, std::shared_ptr<void>& storage, Tensor&
   return true;
 }
 
-const bool registered = [] {
+void register_all() {
   for (DType t : {DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::Q8_0, DType::Q2_K, DType::Q3_K,
                   DType::Q4_K, DType::Q5_K, DType::Q6_K, DType::MXFP4}) {
     WeightFormat f{t, dot_rows, dequant_rows};
@@ -134,10 +125,22 @@ const bool registered = [] {
       f.matmul = detail::vnni_matmul;
       register_weight_format(f);
     }
-  register_checkpoint_loader("gguf", looks_like_gguf,
-                             [](const std::filesystem::path& p) { return load_checkpoint(p); });
-  return true;
-}();
+}
 
 }  // namespace
+
+bool looks_like_gguf(const std::filesystem::path& path) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) return false;
+  if (path.extension() == ".gguf") return true;
+  std::ifstream f(path, std::ios::binary);
+  char magic[4] = {};
+  return f.read(magic, 4) && std::memcmp(magic, "GGUF", 4) == 0;
+}
+
+void register_weight_formats() {
+  static std::once_flag once;
+  std::call_once(once, register_all);
+}
+
 }  // namespace allm::gguf
