@@ -6,8 +6,11 @@ text, ids, ids_with_special_tokens, decoded (decode(ids)), decoded_skip_special.
 
 Backends:
   transformers   transformers' slow, sentencepiece-based LlamaTokenizer (the
-                 reference the issue asks for; run it on the GPU machine, which
-                 has transformers):
+                 reference the issue asks for). transformers 4.x only: 5.x
+                 removed it (its LlamaTokenizer is the tokenizers backend, a
+                 Metaspace pipeline that differs from SentencePiece on leading
+                 spaces, BOS and text around special tokens), so the generator
+                 refuses a tokenizer without a SentencePiece model:
                    python3 tools/spm/make_references.py transformers \
                        tests/data/tokenizer/spm_tiny > tests/data/tokenizer/spm_tiny.transformers.cases.jsonl
                  Every text below is used, special tokens included.
@@ -63,6 +66,10 @@ def with_transformers(model_dir):
     except TypeError:
         tok = cls.from_pretrained(model_dir, legacy=True)
     print(f"# {type(tok).__name__} from transformers {transformers.__version__}", file=sys.stderr)
+    if not hasattr(tok, "sp_model"):
+        sys.exit(f"transformers {transformers.__version__}'s {type(tok).__name__} is not SentencePiece-based "
+                 "(no sp_model): these would be references of the tokenizers pipeline, not the slow tokenizer; "
+                 "use transformers 4.x")
     for text in TEXTS + SPECIAL_TEXTS:
         ids = tok.encode(text, add_special_tokens=False)
         yield {"text": text, "ids": ids, "ids_with_special_tokens": tok.encode(text, add_special_tokens=True),
