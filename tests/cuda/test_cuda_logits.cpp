@@ -34,7 +34,7 @@ fs::path data_dir() {
   return env ? fs::path(env) : fs::path(ALLM_TEST_DATA_DIR);
 }
 
-// The architecture plugins, registered as the host registers them (without
+// The architecture and checkpoint loader plugins, registered as the host registers them (without
 // the host library, which the GPU machine lacks the dependencies of).
 void load_arch_plugins() {
   static const bool loaded = [] {
@@ -42,7 +42,7 @@ void load_arch_plugins() {
     const fs::path dir = env ? fs::path(env) : fs::path(ALLM_TEST_PLUGIN_DIR);
     for (const auto& e : fs::directory_iterator(dir)) {
       const std::string file = e.path().filename().string();
-      if (file.rfind("arch_", 0) != 0) continue;
+      if (file.rfind("arch_", 0) != 0 && file.rfind("loader_", 0) != 0) continue;  // loaders read the checkpoints
       void* h = dlopen(e.path().c_str(), RTLD_NOW | RTLD_LOCAL);
       if (!h) throw std::runtime_error(std::string("dlopen: ") + dlerror());
       auto entry = reinterpret_cast<allm_plugin_entry_fn>(dlsym(h, ALLM_PLUGIN_ENTRY_SYMBOL));
