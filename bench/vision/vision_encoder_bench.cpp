@@ -92,7 +92,7 @@ int main(int argc, char** argv) {
   for (size_t i = 0; i < photo.pixels.size(); ++i) photo.pixels[i] = static_cast<uint8_t>(rng());
   auto t0 = std::chrono::steady_clock::now();
   const ImageData resized = resize_image(photo, image, image, ResampleFilter::bilinear);
-  PixelValues px{3, image, image, std::vector<float>(static_cast<size_t>(3 * image * image))};
+  PixelValues px{3, image, image, std::vector<float>(static_cast<size_t>(3 * image * image)), {}};
   for (int ch = 0; ch < 3; ++ch)
     for (int64_t i = 0; i < int64_t(image) * image; ++i)
       px.data[ch * image * image + i] = (resized.pixels[i * 3 + ch] - 127.5f) / 127.5f;
