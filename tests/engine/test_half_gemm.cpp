@@ -123,24 +123,31 @@ TEST(HalfGemm, BackendLinearMatchesReference) {
 
 #if defined(__x86_64__)
 // The tile kernel on row ranges that start and end off the 16-row panels
-// (the rows past the last full panel are summed in F32), with a long K.
+// (the rows past the last full panel are summed in F32), with a long K, and
+// on more rows than one weight panel holds (2592 columns: 96 rows of BF16, 32
+// of F16 a panel). The panel scratch is exactly panel_scratch_halves long,
+// followed by a guard that must stay untouched.
 TEST(HalfGemm, AmxRowRangesMatchReference) {
   if (!amx::usable()) GTEST_SKIP() << "no AMX-BF16 on this CPU (or ALLM_AMX=off)";
+  constexpr uint16_t kGuard = 0xa5a5;
   for (bool f16 : {false, true})
-    for (int64_t cols : {64, 1000, 2080}) {
-      const Case c = make_case(83, cols, 19, f16, uint32_t(cols + f16));
+    for (auto [rows, cols] : {std::pair<int64_t, int64_t>{83, 64}, {83, 1000}, {83, 2080}, {211, 2592}}) {
+      const Case c = make_case(rows, cols, 19, f16, uint32_t(cols + f16));
       std::vector<uint8_t> prepared(amx::prepared_bytes(c.n, cols, true));
       amx::prepare(c.x.data(), c.n, cols, true, prepared.data());
       const auto& p = *reinterpret_cast<const amx::Prepared*>(prepared.data());
-      std::vector<uint16_t> scratch(size_t(amx::panel_scratch_halves(cols)));
+      const size_t halves = size_t(amx::panel_scratch_halves(cols));
+      std::vector<uint16_t> scratch(halves + 64, kGuard);
       std::vector<float> y(size_t(c.n * c.rows), NAN);
-      for (auto [r0, r1] : {std::pair<int64_t, int64_t>{0, 5}, {5, 37}, {37, 83}}) {
+      for (auto [r0, r1] : {std::pair<int64_t, int64_t>{0, 5}, {5, 37}, {37, rows}}) {
         if (f16)
           amx::matmul_f16(c.w.data(), r0, r1, p, y.data(), c.rows, scratch.data());
         else
-          amx::matmul_bf16(c.w.data(), r0, r1, p, y.data(), c.rows);
+          amx::matmul_bf16(c.w.data(), r0, r1, p, y.data(), c.rows, scratch.data());
       }
       expect_close(c, y.data(), c.rows, "amx");
+      for (size_t i = halves; i < scratch.size(); ++i)
+        ASSERT_EQ(scratch[i], kGuard) << "panel scratch overrun, cols=" << cols << (f16 ? " f16" : " bf16");
     }
 }
 #endif

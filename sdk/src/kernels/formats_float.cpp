@@ -66,14 +66,13 @@ void amx_matmul(const Tensor& w, int64_t r0, int64_t r1, const void* prepared, f
       (F16 ? k.gemv_f16 : k.gemv_bf16)(base + r0 * cols, r1 - r0, cols, p.src + t * cols, y + t * ldy + r0);
     return;
   }
-  if constexpr (F16) {
-    thread_local std::vector<uint16_t> scratch;
-    const auto need = static_cast<size_t>(kernels::amx::panel_scratch_halves(cols));
-    if (scratch.size() < need) scratch.resize(need);
+  thread_local std::vector<uint16_t> scratch;  // the weight panel (gemm_amx.hpp)
+  const auto need = static_cast<size_t>(kernels::amx::panel_scratch_halves(cols));
+  if (scratch.size() < need) scratch.resize(need);
+  if constexpr (F16)
     kernels::amx::matmul_f16(base, r0, r1, p, y, ldy, scratch.data());
-  } else {
-    kernels::amx::matmul_bf16(base, r0, r1, p, y, ldy);
-  }
+  else
+    kernels::amx::matmul_bf16(base, r0, r1, p, y, ldy, scratch.data());
 }
 #endif
 

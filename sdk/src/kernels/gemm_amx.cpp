@@ -119,7 +119,9 @@ uint16_t* tiles_of(const Prepared& p) {
   return reinterpret_cast<uint16_t*>(reinterpret_cast<uintptr_t>(&p) + kHeadBytes);
 }
 
-// R panels of 16 weight rows (A: ahi/alo, lda elements apart) x T blocks of 16
+// R panels of 16 weight rows (A: ahi/alo; column block kb of a panel at
+// kb * akb halves, the second panel apanel halves on, tile rows `stride`
+// bytes apart) x T blocks of 16
 // tokens (b: the first block's tiles, the next one `bnext` halves on) over kbs
 // column blocks. Output tile 2i+j is panel i x block j, stored at
 // c + j * 512 + i * 256 (row m, token t at m * 16 + t). Tiles 4-5 hold the
@@ -137,9 +139,8 @@ uint16_t* tiles_of(const Prepared& p) {
   if (R == 2 && T == 2) _tile_dpbf16ps(3, 5, 7)
 
 template <bool F16, int R, int T>
-void tile_kernel(const uint16_t* ahi, const uint16_t* alo, int64_t lda, const uint16_t* b, int64_t bnext, int64_t kbs,
-                 float* c) {
-  const long stride = long(lda * 2);
+void tile_kernel(const uint16_t* ahi, const uint16_t* alo, int64_t apanel, int64_t akb, long stride, const uint16_t* b,
+                 int64_t bnext, int64_t kbs, float* c) {
   _tile_zero(0);
   if (T == 2) _tile_zero(1);
   if (R == 2) _tile_zero(2);
@@ -148,15 +149,15 @@ void tile_kernel(const uint16_t* ahi, const uint16_t* alo, int64_t lda, const ui
     const uint16_t* b0 = b + kb * kParts * kTileHalves;
     const uint16_t* b1 = b0 + bnext;
     if (F16) {  // the weights' lo parts times the activations' hi parts first
-      _tile_loadd(4, alo + kb * 32, stride);
-      if (R == 2) _tile_loadd(5, alo + 16 * lda + kb * 32, stride);
+      _tile_loadd(4, alo + kb * akb, stride);
+      if (R == 2) _tile_loadd(5, alo + apanel + kb * akb, stride);
       ALLM_AMX_LOAD(0);
       ALLM_AMX_PRODUCTS();
-      _tile_loadd(4, ahi + kb * 32, stride);  // tiles 6 and 7 still hold the hi parts
-      if (R == 2) _tile_loadd(5, ahi + 16 * lda + kb * 32, stride);
+      _tile_loadd(4, ahi + kb * akb, stride);  // tiles 6 and 7 still hold the hi parts
+      if (R == 2) _tile_loadd(5, ahi + apanel + kb * akb, stride);
     } else {
-      _tile_loadd(4, ahi + kb * 32, stride);
-      if (R == 2) _tile_loadd(5, ahi + 16 * lda + kb * 32, stride);
+      _tile_loadd(4, ahi + kb * akb, stride);
+      if (R == 2) _tile_loadd(5, ahi + apanel + kb * akb, stride);
       ALLM_AMX_LOAD(0);
     }
     ALLM_AMX_PRODUCTS();
@@ -198,16 +199,26 @@ void store_tiles(const float* c, int panels, const uint16_t* w, int64_t cols, in
 // every token block passes over them.
 int64_t chunk_rows(int64_t bytes_per_row) { return imax(32, imin(256, kPanelBytes / bytes_per_row / 32 * 32)); }
 
-// F16 rows -> BF16 hi and lo panels over the first k32 columns.
-void split_f16_rows(const uint16_t* w, int64_t cols, int64_t rows, int64_t k32, uint16_t* hi, uint16_t* lo) {
+// Weight rows [0, rows) (rows a multiple of 16) over the first k32 columns
+// into tiles: 16-row panel p, column block kb at (p * kbs + kb) * 512 halves,
+// each tile 16 rows of 32 halves back to back, so one tile load reads 1 KiB
+// of consecutive lines. F16 rows are split exactly into BF16 hi and lo tiles.
+template <bool F16>
+void pack_rows(const uint16_t* w, int64_t cols, int64_t rows, int64_t k32, uint16_t* hi, uint16_t* lo) {
+  const int64_t kbs = k32 / 32;
   for (int64_t r = 0; r < rows; ++r)
-    for (int64_t k = 0; k < k32; k += 32) {
-      const uint16_t* src = w + r * cols + k;
-      __m512i h, l;
-      split32(_mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(src))),
-              _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(src + 16))), h, l);
-      _mm512_storeu_si512(hi + r * k32 + k, h);
-      _mm512_storeu_si512(lo + r * k32 + k, l);
+    for (int64_t kb = 0; kb < kbs; ++kb) {
+      const uint16_t* src = w + r * cols + kb * 32;
+      const int64_t at = ((r / 16) * kbs + kb) * kTileHalves + (r % 16) * 32;
+      if (F16) {
+        __m512i h, l;
+        split32(_mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(src))),
+                _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(src + 16))), h, l);
+        _mm512_storeu_si512(hi + at, h);
+        _mm512_storeu_si512(lo + at, l);
+      } else {
+        _mm512_storeu_si512(hi + at, _mm512_loadu_si512(src));
+      }
     }
 }
 
@@ -218,19 +229,15 @@ void matmul(const uint16_t* w, int64_t r0, int64_t r1, const Prepared& p, float*
   const float* x = p.src;
   if (kbs > 0 && tiled_end > r0 && p.blocks > 0) {
     const uint16_t* tiles = tiles_of(p);
-    const int64_t chunk = F16 ? chunk_rows(k32 * 4) : chunk_rows(cols * 2);
+    const int64_t chunk = chunk_rows(k32 * (F16 ? 4 : 2));  // as panel_scratch_halves
     alignas(64) float c[1024];
     configure();
     for (int64_t c0 = r0; c0 < tiled_end; c0 += chunk) {
       const int64_t c1 = imin(tiled_end, c0 + chunk);
-      const uint16_t *hi = w + c0 * cols, *lo = nullptr;
-      int64_t lda = cols;
-      if (F16) {
-        split_f16_rows(w + c0 * cols, cols, c1 - c0, k32, scratch, scratch + chunk * k32);
-        hi = scratch;
-        lo = scratch + chunk * k32;
-        lda = k32;
-      }
+      uint16_t* hi = scratch;
+      uint16_t* lo = F16 ? scratch + chunk * k32 : nullptr;
+      pack_rows<F16>(w + c0 * cols, cols, c1 - c0, k32, hi, lo);
+      const int64_t apanel = kbs * kTileHalves;
       const int64_t bnext = kbs * kParts * kTileHalves;
       for (int64_t b = 0; b < p.blocks; b += 2) {
         const uint16_t* bt = tiles + b * bnext;
@@ -238,22 +245,20 @@ void matmul(const uint16_t* w, int64_t r0, int64_t r1, const Prepared& p, float*
         const bool two_blocks = b + 1 < p.blocks;
         for (int64_t row = c0; row < c1; row += 32) {
           const bool two = row + 32 <= c1;
-          const uint16_t* a = hi + (row - c0) * lda;
-          const uint16_t* al = F16 ? lo + (row - c0) * lda : nullptr;
-          // The output lines are fetched while the tiles multiply: written
-          // cold, after the product, their misses cost a quarter of the time.
+          const uint16_t* a = hi + (row - c0) / 16 * apanel;
+          const uint16_t* al = F16 ? lo + (row - c0) / 16 * apanel : nullptr;
           for (int64_t t = 0; t < nt0 + (two_blocks ? nt1 : 0); ++t) {
             _mm_prefetch(reinterpret_cast<const char*>(y + (t0 + t) * ldy + row), _MM_HINT_T0);
             if (two) _mm_prefetch(reinterpret_cast<const char*>(y + (t0 + t) * ldy + row + 16), _MM_HINT_T0);
           }
           if (two && two_blocks)
-            tile_kernel<F16, 2, 2>(a, al, lda, bt, bnext, kbs, c);
+            tile_kernel<F16, 2, 2>(a, al, apanel, kTileHalves, 64, bt, bnext, kbs, c);
           else if (two)
-            tile_kernel<F16, 2, 1>(a, al, lda, bt, bnext, kbs, c);
+            tile_kernel<F16, 2, 1>(a, al, apanel, kTileHalves, 64, bt, bnext, kbs, c);
           else if (two_blocks)
-            tile_kernel<F16, 1, 2>(a, al, lda, bt, bnext, kbs, c);
+            tile_kernel<F16, 1, 2>(a, al, apanel, kTileHalves, 64, bt, bnext, kbs, c);
           else
-            tile_kernel<F16, 1, 1>(a, al, lda, bt, bnext, kbs, c);
+            tile_kernel<F16, 1, 1>(a, al, apanel, kTileHalves, 64, bt, bnext, kbs, c);
           const int panels = two ? 2 : 1;
           store_tiles<F16>(c, panels, w + row * cols, cols, k32, x + t0 * cols, nt0, y + t0 * ldy + row, ldy);
           if (two_blocks)
@@ -264,7 +269,6 @@ void matmul(const uint16_t* w, int64_t r0, int64_t r1, const Prepared& p, float*
     }
     _tile_release();
   } else {
-    // Nothing to tile: every row below is summed in F32.
     for (int64_t r = r0; r < tiled_end; ++r)
       for (int64_t t = 0; t < p.n; ++t) y[t * ldy + r] = dot_range<F16>(w + r * cols, x + t * cols, 0, cols);
   }
@@ -311,11 +315,13 @@ void prepare(const float* x, int64_t n, int64_t cols, bool tiles, void* out) {
 
 int64_t panel_scratch_halves(int64_t cols) {
   const int64_t k32 = cols / 32 * 32;
-  return k32 == 0 ? 0 : chunk_rows(k32 * 4) * k32 * 2;
+  // F16: hi and lo tiles of chunk_rows(4 bytes a column) rows; BF16: one copy
+  // of chunk_rows(2 bytes a column) rows, which can be the larger (rounding).
+  return k32 == 0 ? 0 : imax(chunk_rows(k32 * 4) * k32 * 2, chunk_rows(k32 * 2) * k32);
 }
 
-void matmul_bf16(const uint16_t* w, int64_t r0, int64_t r1, const Prepared& p, float* y, int64_t ldy) {
-  matmul<false>(w, r0, r1, p, y, ldy, nullptr);
+void matmul_bf16(const uint16_t* w, int64_t r0, int64_t r1, const Prepared& p, float* y, int64_t ldy, uint16_t* scratch) {
+  matmul<false>(w, r0, r1, p, y, ldy, scratch);
 }
 
 void matmul_f16(const uint16_t* w, int64_t r0, int64_t r1, const Prepared& p, float* y, int64_t ldy,
