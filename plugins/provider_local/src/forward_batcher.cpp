@@ -1,5 +1,6 @@
 #include "forward_batcher.hpp"
 
+#include <algorithm>
 #include <cstring>
 
 namespace allm::local {
@@ -35,13 +36,16 @@ void ForwardBatcher::forward(std::span<const BatchEntry> batch, float* logits) {
     }
     // Lead: gather the steps of the other active generations first.
     busy_ = true;
-    const auto deadline = std::chrono::steady_clock::now() + kGatherWindow;
+    const auto deadline = std::chrono::steady_clock::now() + gather_window();
     cv_.wait_until(lock, deadline, [&] { return pending_.size() >= active_; });
     std::vector<Call*> calls;
     calls.swap(pending_);
     lock.unlock();
+    const auto started = std::chrono::steady_clock::now();
     run(calls);
+    const auto took = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started);
     lock.lock();
+    last_forward_ = took;
     for (Call* c : calls) c->done = true;
     busy_ = false;
     if (calls.size() > 1) {
@@ -51,6 +55,10 @@ void ForwardBatcher::forward(std::span<const BatchEntry> batch, float* logits) {
     cv_.notify_all();
   }
   if (call.error) std::rethrow_exception(call.error);
+}
+
+std::chrono::microseconds ForwardBatcher::gather_window() const {
+  return std::clamp(last_forward_ / 2, kGatherWindow, kMaxGatherWindow);
 }
 
 void ForwardBatcher::forward_hidden(std::span<const BatchEntry> batch, float* hidden) {
@@ -87,9 +95,11 @@ void ForwardBatcher::run(std::vector<Call*>& calls) {
     rows += rows_of(*c);
   }
   const size_t vocab = static_cast<size_t>(model_.info().vocab_size);
-  std::vector<float> all(rows * vocab);
+  // Only the leader touches it (busy_), and every row is written by forward.
+  if (merged_logits_.size() < rows * vocab) merged_logits_.resize(rows * vocab);
+  float* all = merged_logits_.data();
   try {
-    model_.forward(entries, all.data());
+    model_.forward(entries, all);
   } catch (...) {
     // Refused before any cache changed: run each call alone so only the
     // offending one fails.
@@ -105,7 +115,7 @@ void ForwardBatcher::run(std::vector<Call*>& calls) {
   size_t at = 0;
   for (Call* c : calls) {
     const size_t n = rows_of(*c) * vocab;
-    if (n) std::memcpy(c->logits, all.data() + at, n * sizeof(float));
+    if (n) std::memcpy(c->logits, all + at, n * sizeof(float));
     at += n;
   }
 }

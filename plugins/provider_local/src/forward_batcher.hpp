@@ -7,8 +7,13 @@
 // batch at the next step with its prefill chunk; one that ends leaves it.
 //
 // Leader/follower: the first caller finding the model idle runs the batch; it
-// first waits (at most kGatherWindow) until every active generation has sent
-// its step, so sequences decoding together stay in the same forward call.
+// first waits until every active generation has sent its step, so sequences
+// decoding together stay in the same forward call. The wait is bounded by half
+// the duration of the last forward call (at least kGatherWindow, at most
+// kMaxGatherWindow): a generation that misses a step costs a whole extra
+// weight read (decode is memory-bound), and on a loaded machine a slot thread
+// woken after a step can take milliseconds to be scheduled; leaving it behind
+// once splits the slots into two groups that keep alternating.
 #include <chrono>
 #include <condition_variable>
 #include <exception>
@@ -23,6 +28,7 @@ namespace allm::local {
 class ForwardBatcher {
  public:
   static constexpr std::chrono::microseconds kGatherWindow{3000};
+  static constexpr std::chrono::microseconds kMaxGatherWindow{500000};
 
   explicit ForwardBatcher(Model& model) : model_(model) {}
 
@@ -58,6 +64,7 @@ class ForwardBatcher {
   };
   void run(std::vector<Call*>& calls);
   size_t rows_of(const Call& c) const;
+  std::chrono::microseconds gather_window() const;
 
   Model& model_;
   mutable std::mutex mutex_;
@@ -65,6 +72,8 @@ class ForwardBatcher {
   std::vector<Call*> pending_;
   bool busy_ = false;
   size_t active_ = 0;
+  std::chrono::microseconds last_forward_{0};  // duration of the last forward call
+  std::vector<float> merged_logits_;           // the merged call's rows, reused across steps
   uint64_t merged_calls_ = 0, merged_sequences_ = 0;
 };
 

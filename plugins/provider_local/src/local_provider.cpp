@@ -229,10 +229,6 @@ GenerateResponse LocalProvider::do_generate(const PreparedRequest& request, cons
   if (show_prompt_)
     std::cerr << "--- prompt (" << prompt.ids.size() << " tokens) ---\n" << prompt.text << "\n--- end of prompt ---\n";
 
-  // Generations on this model from other providers (allm serve --parallel)
-  // run at the same time; their forward steps are batched together.
-  ForwardBatcher::Active in_batch(*m->batcher);
-  BatchedModel batched(*m->model, *m->batcher);
   GenerationRequest gen =
       generation_request(params, prompt.ids, eos_ids_of(m->checkpoint.generation, m->tokenizer.get()), ctx);
   bool from_shared = false;
@@ -267,8 +263,15 @@ GenerateResponse LocalProvider::do_generate(const PreparedRequest& request, cons
   DeltaStream stream(*m->tokenizer, on_delta, cancel, matcher.get(), kept_special_tokens(*m, request, raw_));
   stream.attach(gen);
 
+  // Generations on this model from other providers (allm serve --parallel)
+  // run at the same time; their forward steps are batched together. Active
+  // only around the token loop: the batch's leader waits for every active
+  // generation's step, so the work before it (prompt fitting, image encoding,
+  // grammar compiling) must not hold the others back.
+  BatchedModel batched(*m->model, *m->batcher);
   GenerationResult out;
   try {
+    ForwardBatcher::Active in_batch(*m->batcher);
     out = allm::generate(batched, *cache_, gen);
   } catch (...) {
     cache_.reset();  // state unknown after a failed forward call
