@@ -17,6 +17,7 @@
 #include "allm/image_resample.hpp"
 #include "allm/json_depth.hpp"
 #include "allm/siglip.hpp"
+#include "allm/vision_language_model.hpp"
 
 namespace allm::gemma3 {
 
@@ -218,32 +219,6 @@ class Gemma3Vision final : public VisionEncoder {
   std::string boi_, eoi_, image_text_;
 };
 
-// The text decoder and the vision encoder as one Model.
-class Gemma3VisionModel final : public Model {
- public:
-  Gemma3VisionModel(std::unique_ptr<Model> text, std::unique_ptr<Gemma3Vision> vision)
-      : text_(std::move(text)), vision_(std::move(vision)) {
-    info_ = text_->info();
-    info_.model_type = "gemma3";
-  }
-  const ModelInfo& info() const override { return info_; }
-  std::unique_ptr<KVCache> make_cache(int64_t capacity) const override { return text_->make_cache(capacity); }
-  std::shared_ptr<KVPool> make_pool(uint64_t budget_bytes, KVType type) const override {
-    return text_->make_pool(budget_bytes, type);
-  }
-  using Model::forward;
-  void forward(std::span<const BatchEntry> batch, float* logits) override { text_->forward(batch, logits); }
-  void forward_hidden(std::span<const BatchEntry> batch, float* hidden) override {
-    text_->forward_hidden(batch, hidden);
-  }
-  VisionEncoder* vision() override { return vision_.get(); }
-
- private:
-  std::unique_ptr<Model> text_;
-  std::unique_ptr<Gemma3Vision> vision_;
-  ModelInfo info_;
-};
-
 }  // namespace
 
 Checkpoint language_model_view(const Checkpoint& ckpt) {
@@ -272,7 +247,7 @@ std::unique_ptr<Model> make_vision_model(const Checkpoint& ckpt, const ModelOpti
                                          std::unique_ptr<Model> text) {
   const int64_t hidden = text->info().hidden_size;
   auto vision = std::make_unique<Gemma3Vision>(ckpt, options, hidden);
-  return std::make_unique<Gemma3VisionModel>(std::move(text), std::move(vision));
+  return std::make_unique<VisionLanguageModel>(std::move(text), std::move(vision), "gemma3");
 }
 
 }  // namespace allm::gemma3

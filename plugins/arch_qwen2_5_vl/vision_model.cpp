@@ -5,6 +5,7 @@
 #include "allm/arch_helpers.hpp"
 #include "allm/error.hpp"
 #include "allm/vision.hpp"
+#include "allm/vision_language_model.hpp"
 #include "image_processor.hpp"
 #include "vision_tower.hpp"
 
@@ -80,34 +81,12 @@ class QwenVisionEncoder final : public VisionEncoder {
   int32_t image_token_ = 0;
 };
 
-// Everything but vision() is the language model's.
-class QwenVisionModel final : public Model {
- public:
-  QwenVisionModel(std::unique_ptr<Model> text, std::unique_ptr<QwenVisionEncoder> vision)
-      : text_(std::move(text)), vision_(std::move(vision)) {}
-  const ModelInfo& info() const override { return text_->info(); }
-  std::unique_ptr<KVCache> make_cache(int64_t capacity) const override { return text_->make_cache(capacity); }
-  std::shared_ptr<KVPool> make_pool(uint64_t budget_bytes, KVType type) const override {
-    return text_->make_pool(budget_bytes, type);
-  }
-  using Model::forward;
-  void forward(std::span<const BatchEntry> batch, float* logits) override { text_->forward(batch, logits); }
-  void forward_hidden(std::span<const BatchEntry> batch, float* hidden) override {
-    text_->forward_hidden(batch, hidden);
-  }
-  VisionEncoder* vision() override { return vision_.get(); }
-
- private:
-  std::unique_ptr<Model> text_;
-  std::unique_ptr<QwenVisionEncoder> vision_;
-};
-
 }  // namespace
 
 std::unique_ptr<Model> make_vision_model(const Checkpoint& ckpt, const ModelOptions& options,
                                          std::unique_ptr<Model> text) {
   auto vision = std::make_unique<QwenVisionEncoder>(ckpt, options, text->info().hidden_size);
-  return std::make_unique<QwenVisionModel>(std::move(text), std::move(vision));
+  return std::make_unique<VisionLanguageModel>(std::move(text), std::move(vision));
 }
 
 }  // namespace allm::qwen_vl
