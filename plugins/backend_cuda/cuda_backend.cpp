@@ -120,10 +120,10 @@ class CudaBackend final : public Backend {
     std::vector<uint8_t> restored;
     const void* bytes = w.data;
     DType stored = w.dtype;
-    if (is_interleaved16(w.dtype)) {
+    if (is_interleaved(w.dtype)) {
       restored = restore_stored_rows(w);
       bytes = restored.data();
-      stored = stored_of(w.dtype);
+      stored = stored_type(w.dtype);
     }
     Resident r;
     if (!format_of(stored, r.w.format))

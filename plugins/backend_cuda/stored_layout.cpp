@@ -74,24 +74,10 @@ void restore_block(DType t, const uint8_t* panel, int r, uint8_t* out) {
 
 }  // namespace
 
-bool is_interleaved16(DType t) noexcept {
-  return t == DType::Q4_0_X16 || t == DType::Q4_K_X16 || t == DType::Q6_K_X16 || t == DType::Q8_0_X16;
-}
-
-DType stored_of(DType t) noexcept {
-  switch (t) {
-    case DType::Q4_0_X16: return DType::Q4_0;
-    case DType::Q4_K_X16: return DType::Q4_K;
-    case DType::Q6_K_X16: return DType::Q6_K;
-    case DType::Q8_0_X16: return DType::Q8_0;
-    default: return t;
-  }
-}
-
 std::vector<uint8_t> restore_stored_rows(const Tensor& w) {
-  if (!is_interleaved16(w.dtype))
+  if (!is_interleaved(w.dtype))
     throw UnsupportedError("tensor '" + w.name + "': " + dtype_name(w.dtype) + " is not an interleaved layout");
-  const DType stored = stored_of(w.dtype);
+  const DType stored = stored_type(w.dtype);
   const int64_t rows = w.rows(), blocks = w.cols() / int64_t(dtype_block_elems(stored));
   const size_t block = dtype_block_bytes(stored), panel_block = kRows * dtype_block_bytes(w.dtype);
   if (rows % kRows != 0 || w.cols() % int64_t(dtype_block_elems(stored)) != 0)

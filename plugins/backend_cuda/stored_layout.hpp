@@ -9,9 +9,6 @@
 
 namespace allm::cuda {
 
-bool is_interleaved16(DType t) noexcept;
-// The stored type of an interleaved one (Q4_K_X16 -> Q4_K).
-DType stored_of(DType interleaved) noexcept;
 // All rows of `w` (an interleaved matrix) in the stored layout: rows * bytes
 // per stored row. Throws UnsupportedError for other types.
 std::vector<uint8_t> restore_stored_rows(const Tensor& w);

@@ -88,4 +88,28 @@ BlockLayout block_layout(DType t) noexcept {
 size_t dtype_block_elems(DType t) noexcept { return block_layout(t).elems; }
 size_t dtype_block_bytes(DType t) noexcept { return block_layout(t).bytes; }
 
+DType interleaved_type(DType stored) noexcept {
+  switch (stored) {
+    case DType::Q4_0: return DType::Q4_0_X16;
+    case DType::Q4_K: return DType::Q4_K_X16;
+    case DType::Q6_K: return DType::Q6_K_X16;
+    case DType::Q8_0: return DType::Q8_0_X16;
+    default: return stored;
+  }
+}
+
+bool is_interleaved(DType t) noexcept {
+  return t == DType::Q4_0_X16 || t == DType::Q4_K_X16 || t == DType::Q6_K_X16 || t == DType::Q8_0_X16;
+}
+
+DType stored_type(DType t) noexcept {
+  switch (t) {
+    case DType::Q4_0_X16: return DType::Q4_0;
+    case DType::Q4_K_X16: return DType::Q4_K;
+    case DType::Q6_K_X16: return DType::Q6_K;
+    case DType::Q8_0_X16: return DType::Q8_0;
+    default: return t;
+  }
+}
+
 }  // namespace allm

@@ -27,15 +27,15 @@ TEST(CudaStoredLayout, RestoresEveryInterleavedTypeByteForByte) {
     w.shape = {rows, cols};
     w.data = stored.data();
     w.nbytes = stored.size();
-    const DType x16 = gguf::detail::interleaved_type(t);
+    const DType x16 = interleaved_type(t);
     Tensor iw = w;
     iw.dtype = x16;
     std::vector<uint8_t> panels(size_t(rows * cols) / dtype_block_elems(x16) * dtype_block_bytes(x16));
     gguf::detail::interleave(w, panels.data());
     iw.data = panels.data();
     iw.nbytes = panels.size();
-    ASSERT_TRUE(is_interleaved16(x16));
-    EXPECT_EQ(stored_of(x16), t);
+    ASSERT_TRUE(is_interleaved(x16));
+    EXPECT_EQ(stored_type(x16), t);
     EXPECT_EQ(restore_stored_rows(iw), stored) << dtype_name(t);
   }
   Tensor plain;

@@ -54,7 +54,7 @@ Tensor matrix(DType t, int64_t rows, int64_t cols, const void* data) {
 // `stored` re-laid out as loading does (interleave.hpp); `bytes` holds it.
 Tensor interleaved(const Tensor& stored, std::vector<uint8_t>& bytes) {
   Tensor out = stored;
-  out.dtype = detail::interleaved_type(stored.dtype);
+  out.dtype = interleaved_type(stored.dtype);
   bytes.resize(size_t(stored.rows()) * allm::row_bytes(out));
   detail::interleave(stored, bytes.data());
   out.data = bytes.data();

@@ -31,6 +31,12 @@ size_t dtype_size(DType t) noexcept;
 // For GGUF block formats: elements per block and bytes per block (1/size otherwise).
 size_t dtype_block_elems(DType t) noexcept;
 size_t dtype_block_bytes(DType t) noexcept;
+// The 16-row interleaved type of a stored GGUF type (Q4_0 -> Q4_0_X16, ...),
+// or the type itself when it has none; whether a type is such a layout; the
+// stored type an interleaved one came from (any other type: itself).
+DType interleaved_type(DType stored) noexcept;
+bool is_interleaved(DType t) noexcept;
+DType stored_type(DType t) noexcept;
 
 enum class Device : uint8_t { CPU };
 

@@ -110,30 +110,6 @@ void interleave_block(DType stored, const uint8_t* const* rows, int64_t b, uint8
 
 }  // namespace
 
-DType interleaved_type(DType stored) noexcept {
-  switch (stored) {
-    case DType::Q4_0: return DType::Q4_0_X16;
-    case DType::Q4_K: return DType::Q4_K_X16;
-    case DType::Q6_K: return DType::Q6_K_X16;
-    case DType::Q8_0: return DType::Q8_0_X16;
-    default: return stored;
-  }
-}
-
-bool is_interleaved(DType t) noexcept {
-  return t == DType::Q4_0_X16 || t == DType::Q4_K_X16 || t == DType::Q6_K_X16 || t == DType::Q8_0_X16;
-}
-
-DType stored_type(DType t) noexcept {
-  switch (t) {
-    case DType::Q4_0_X16: return DType::Q4_0;
-    case DType::Q4_K_X16: return DType::Q4_K;
-    case DType::Q6_K_X16: return DType::Q6_K;
-    case DType::Q8_0_X16: return DType::Q8_0;
-    default: return t;
-  }
-}
-
 bool can_interleave(const Tensor& w) noexcept {
   return w.shape.size() == 2 && interleaved_type(w.dtype) != w.dtype && w.rows() % kInterleave == 0 &&
          w.cols() % int64_t(dtype_block_elems(w.dtype)) == 0;

@@ -43,13 +43,6 @@ namespace allm::gguf::detail {
 
 constexpr int kInterleave = 16;
 
-// The interleaved type of a stored type (Q4_0 -> Q4_0x16, ...), or the type
-// itself when it has none.
-DType interleaved_type(DType stored) noexcept;
-bool is_interleaved(DType t) noexcept;
-// The stored type an interleaved one came from.
-DType stored_type(DType interleaved) noexcept;
-
 // Whether `w` can be interleaved: a 2-D matrix of a type with an interleaved
 // layout and a multiple of 16 rows.
 bool can_interleave(const Tensor& w) noexcept;

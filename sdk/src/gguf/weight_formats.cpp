@@ -97,7 +97,7 @@ void* allocate_large(size_t bytes, std::shared_ptr<void>& owner) {
 bool repack_interleaved(const Tensor& w, std::shared_ptr<void>& storage, Tensor& out) {
   if (!detail::can_interleave(w)) return false;
   out = w;
-  out.dtype = detail::interleaved_type(w.dtype);
+  out.dtype = interleaved_type(w.dtype);
   out.nbytes = size_t(w.rows()) * size_t(row_bytes(out));
   auto* bytes = static_cast<uint8_t*>(allocate_large(out.nbytes, storage));
   detail::interleave(w, bytes);
@@ -113,7 +113,7 @@ void register_all() {
       f.prepared_bytes = detail::vnni_prepared_bytes;
       f.prepare = detail::vnni_prepare;
       f.matmul = detail::vnni_matmul;
-      if (detail::interleaved_type(t) != t) f.repack = repack_interleaved;
+      if (interleaved_type(t) != t) f.repack = repack_interleaved;
     }
     register_weight_format(f);
   }
