@@ -16,19 +16,10 @@ class Gemma2Factory final : public ArchitectureFactory {
  public:
   std::unique_ptr<Model> create(const Checkpoint& ckpt, const ModelOptions& options) const override {
     ConfigView cfg(ckpt);
-    DecoderSpec spec = llama_like_spec(cfg);
-    spec.activation = activation_from_config(cfg);
-    spec.norm_plus_one = true;
-    spec.embed_scale = std::sqrt(static_cast<float>(spec.hidden));
-    spec.attn_scale = 1.0f / std::sqrt(static_cast<float>(cfg.number("query_pre_attn_scalar", spec.head_dim)));
-    spec.attn_softcap = static_cast<float>(cfg.number("attn_logit_softcapping", 0));
-    spec.final_softcap = static_cast<float>(cfg.number("final_logit_softcapping", 0));
+    DecoderSpec spec = gemma_like_spec(cfg);
     // Without layer_types, even layers slide (Gemma 2's fixed pattern).
     apply_layer_types(cfg, spec, 0, [](int64_t i) { return i % 2 == 0; });
-    StandardLayerNames names;
-    names.ffn_norm = "pre_feedforward_layernorm";
-    names.post_attn_norm = "post_attention_layernorm";
-    names.post_ffn_norm = "post_feedforward_layernorm";
+    const StandardLayerNames names = gemma_sandwich_names();
     const bool tied = cfg.boolean("tie_word_embeddings", true);
     return make_decoder_model(spec, bind_standard(ckpt, spec, names, tied), options);
   }

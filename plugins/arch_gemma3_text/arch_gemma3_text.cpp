@@ -15,21 +15,12 @@ using namespace allm;
 
 std::unique_ptr<Model> make_text_model(const Checkpoint& ckpt, const ModelOptions& options) {
   ConfigView cfg(ckpt);
-  DecoderSpec spec = llama_like_spec(cfg);
-  spec.activation = activation_from_config(cfg);
-  spec.norm_plus_one = true;
-  spec.embed_scale = std::sqrt(static_cast<float>(spec.hidden));
-  spec.attn_scale = 1.0f / std::sqrt(static_cast<float>(cfg.number("query_pre_attn_scalar", spec.head_dim)));
-  spec.attn_softcap = static_cast<float>(cfg.number("attn_logit_softcapping", 0));
-  spec.final_softcap = static_cast<float>(cfg.number("final_logit_softcapping", 0));
+  DecoderSpec spec = gemma_like_spec(cfg);
   spec.ropes.push_back(rope_from_config(cfg, spec.head_dim, cfg.number("rope_local_base_freq", 10000.0), false));
   const int64_t pattern = cfg.integer("sliding_window_pattern", cfg.integer("_sliding_window_pattern", 6));
   // Without layer_types: every pattern-th layer is global, the rest slide.
   apply_layer_types(cfg, spec, 1, [pattern](int64_t i) { return (i + 1) % pattern != 0; });
-  StandardLayerNames names;
-  names.ffn_norm = "pre_feedforward_layernorm";
-  names.post_attn_norm = "post_attention_layernorm";
-  names.post_ffn_norm = "post_feedforward_layernorm";
+  StandardLayerNames names = gemma_sandwich_names();
   names.qk_norm = true;
   const bool tied = cfg.boolean("tie_word_embeddings", true);
   return make_decoder_model(spec, bind_standard(ckpt, spec, names, tied), options);

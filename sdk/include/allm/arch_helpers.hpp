@@ -82,6 +82,14 @@ struct StandardLayerNames {
   bool dense_mlp = true;  // mlp.gate_proj/up_proj/down_proj
 };
 
+// Gemma 2 and 3: llama_like_spec with the activation from the config, norms
+// applied as (1 + w), embeddings scaled by sqrt(hidden_size), attention scaled
+// by 1/sqrt(query_pre_attn_scalar), and the optional attention and final
+// logit soft-capping; and their sandwich norms (pre/post attention and
+// feed-forward). Each family adds its layer pattern and q/k norms.
+DecoderSpec gemma_like_spec(const ConfigView& cfg);
+StandardLayerNames gemma_sandwich_names();
+
 // Binds model.layers.{i}.{self_attn.{q,k,v,o}_proj, mlp.*, norms} for every layer,
 // model.embed_tokens, model.norm and lm_head (or the tied embedding).
 DecoderWeights bind_standard(const Checkpoint& ckpt, const DecoderSpec& spec, const StandardLayerNames& names,

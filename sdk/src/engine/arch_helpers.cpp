@@ -276,6 +276,25 @@ RopeConfig rope_from_config(const ConfigView& cfg, int64_t head_dim, std::option
   cfg.fail("rope_scaling.rope_type", "'" + type + "' is not supported (default, linear, dynamic, llama3, yarn are)");
 }
 
+DecoderSpec gemma_like_spec(const ConfigView& cfg) {
+  DecoderSpec spec = llama_like_spec(cfg);
+  spec.activation = activation_from_config(cfg);
+  spec.norm_plus_one = true;
+  spec.embed_scale = std::sqrt(static_cast<float>(spec.hidden));
+  spec.attn_scale = 1.0f / std::sqrt(static_cast<float>(cfg.number("query_pre_attn_scalar", spec.head_dim)));
+  spec.attn_softcap = static_cast<float>(cfg.number("attn_logit_softcapping", 0));
+  spec.final_softcap = static_cast<float>(cfg.number("final_logit_softcapping", 0));
+  return spec;
+}
+
+StandardLayerNames gemma_sandwich_names() {
+  StandardLayerNames names;
+  names.ffn_norm = "pre_feedforward_layernorm";
+  names.post_attn_norm = "post_attention_layernorm";
+  names.post_ffn_norm = "post_feedforward_layernorm";
+  return names;
+}
+
 DecoderSpec llama_like_spec(const ConfigView& cfg) {
   DecoderSpec s;
   s.model_type = cfg.string("model_type", "");
