@@ -1,15 +1,12 @@
 // A whole model through a backend: prefill P random tokens in one forward
 // pass, then decode G tokens one at a time (greedy, from the KV cache), as
 // `allm bench` does, without the host library (whose dependencies the GPU
-// machine lacks): architecture plugins loaded from a folder, the backend
-// chosen by name ("cuda" or "cpu").
+// machine lacks): architecture and checkpoint-loader plugins loaded from a
+// folder, the backend chosen by name ("cuda" or "cpu").
 //   cuda_model_bench MODEL PLUGIN_DIR [cuda|cpu] [P] [G]
-#include <dlfcn.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <filesystem>
 #include <random>
 #include <string>
 #include <vector>
@@ -18,28 +15,10 @@
 #include "allm/model_loader.hpp"
 #include "allm/registry.hpp"
 #include "cuda_backend.hpp"
+#include "model_plugins.hpp"
 
 using namespace allm;
-namespace fs = std::filesystem;
-
 namespace {
-
-void load_arch_plugins(const fs::path& dir) {
-  for (const auto& e : fs::directory_iterator(dir)) {
-    const std::string file = e.path().filename().string();
-    if (file.rfind("arch_", 0) != 0) continue;
-    void* h = dlopen(e.path().c_str(), RTLD_NOW | RTLD_LOCAL);
-    if (!h) throw std::runtime_error(std::string("dlopen: ") + dlerror());
-    auto entry = reinterpret_cast<allm_plugin_entry_fn>(dlsym(h, ALLM_PLUGIN_ENTRY_SYMBOL));
-    if (!entry) throw std::runtime_error(file + ": no entry symbol");
-    const allm_plugin_descriptor* d = entry();
-    for (uint32_t i = 0; i < d->component_count; ++i) {
-      const allm_component& c = d->components[i];
-      Registry::instance().add(
-          ComponentEntry{allm_component_kind(c.kind), c.name, c.score, c.impl, d->name, e.path().string()});
-    }
-  }
-}
 
 double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -54,7 +33,7 @@ int main(int argc, char** argv) try {
   }
   const std::string backend = argc > 3 ? argv[3] : "cuda";
   const int64_t P = argc > 4 ? std::stoll(argv[4]) : 512, G = argc > 5 ? std::stoll(argv[5]) : 128;
-  load_arch_plugins(argv[2]);
+  cuda::register_model_plugins(argv[2]);
   auto t0 = std::chrono::steady_clock::now();
   const Checkpoint ckpt = load_checkpoint(argv[1]);
   ArchitectureFactory* f = Registry::instance().architecture(ckpt.model_type);

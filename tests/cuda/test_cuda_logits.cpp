@@ -7,7 +7,6 @@
 // attention). Skipped, with the reason, where no CUDA device can be used.
 // Paths: ALLM_TEST_DATA_DIR / ALLM_TEST_PLUGIN_DIR in the environment
 // override the build tree's (the GPU machine runs a copy).
-#include <dlfcn.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -23,6 +22,7 @@
 #include "allm/registry.hpp"
 #include "allm/safetensors.hpp"
 #include "cuda_backend.hpp"
+#include "model_plugins.hpp"
 
 namespace allm::cuda {
 namespace {
@@ -34,26 +34,10 @@ fs::path data_dir() {
   return env ? fs::path(env) : fs::path(ALLM_TEST_DATA_DIR);
 }
 
-// The architecture and checkpoint loader plugins, registered as the host registers them (without
-// the host library, which the GPU machine lacks the dependencies of).
 void load_arch_plugins() {
   static const bool loaded = [] {
     const char* env = std::getenv("ALLM_TEST_PLUGIN_DIR");
-    const fs::path dir = env ? fs::path(env) : fs::path(ALLM_TEST_PLUGIN_DIR);
-    for (const auto& e : fs::directory_iterator(dir)) {
-      const std::string file = e.path().filename().string();
-      if (file.rfind("arch_", 0) != 0 && file.rfind("loader_", 0) != 0) continue;  // loaders read the checkpoints
-      void* h = dlopen(e.path().c_str(), RTLD_NOW | RTLD_LOCAL);
-      if (!h) throw std::runtime_error(std::string("dlopen: ") + dlerror());
-      auto entry = reinterpret_cast<allm_plugin_entry_fn>(dlsym(h, ALLM_PLUGIN_ENTRY_SYMBOL));
-      if (!entry) throw std::runtime_error(file + ": no entry symbol");
-      const allm_plugin_descriptor* d = entry();
-      for (uint32_t i = 0; i < d->component_count; ++i) {
-        const allm_component& c = d->components[i];
-        Registry::instance().add(ComponentEntry{allm_component_kind(c.kind), c.name, c.score, c.impl, d->name,
-                                                e.path().string()});
-      }
-    }
+    register_model_plugins(env ? fs::path(env) : fs::path(ALLM_TEST_PLUGIN_DIR));
     return true;
   }();
   (void)loaded;
