@@ -5,7 +5,6 @@
 // `--backend` picks or refuses one.
 #include <gtest/gtest.h>
 
-#include <array>
 #include <cstdio>
 #include <functional>
 #include <string>
@@ -16,6 +15,7 @@
 #include "allm/engine.hpp"
 #include "allm/error.hpp"
 #include "engine_test_util.hpp"
+#include "../common/run_command.hpp"
 #include "remote_backend.hpp"
 
 namespace allm::test {
@@ -123,22 +123,8 @@ TEST_F(BackendRegistry, BuildModelRunsOnTheChosenBackend) {
   EXPECT_THROW(build_model(ckpt, unknown), InvalidArgumentError);
 }
 
-struct Result {
-  int status;
-  std::string out;
-};
-
-Result run_cli(const std::string& args) {
-  const std::string cmd = std::string(ALLM_CLI_BINARY) + " " + args + " 2>&1";
-  Result r{-1, ""};
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) return r;
-  std::array<char, 4096> buf{};
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
-  const int st = pclose(p);
-  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return r;
+CommandResult run_cli(const std::string& args) {
+  return run_command(std::string(ALLM_CLI_BINARY) + " " + args + " 2>&1");
 }
 
 TEST(BackendCli, InfoListsTheBackends) {

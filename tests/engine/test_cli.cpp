@@ -2,7 +2,6 @@
 // transformers' logits, `allm run --json` reproduces the greedy continuation.
 #include <gtest/gtest.h>
 
-#include <array>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -11,27 +10,14 @@
 #include <nlohmann/json.hpp>
 
 #include "allm/safetensors.hpp"
+#include "../common/run_command.hpp"
 #include "engine_test_util.hpp"
 
 namespace allm::test {
 namespace {
 
-struct Result {
-  int status;
-  std::string out;
-};
-
-Result run_cli(const std::string& args) {
-  const std::string cmd = std::string(ALLM_CLI_BINARY) + " " + args + " 2>/dev/null";
-  Result r{-1, ""};
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) return r;
-  std::array<char, 4096> buf{};
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
-  const int st = pclose(p);
-  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return r;
+CommandResult run_cli(const std::string& args) {
+  return run_command(std::string(ALLM_CLI_BINARY) + " " + args + " 2>/dev/null");
 }
 
 std::string join(const Tensor& ids) {

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include "../common/run_command.hpp"
 #include "test_util.hpp"
 
 namespace allm::test {
@@ -11,21 +12,11 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct CliResult {
-  int status;
-  std::string out;
-};
+using CliResult = CommandResult;
 
 // Runs the CLI with HF_HUB_CACHE set; stdout only (stderr discarded).
 CliResult run_cli(const fs::path& cache, const std::string& args) {
-  const std::string cmd = "HF_HUB_CACHE='" + cache.string() + "' '" + ALLM_CLI_PATH + "' " + args + " 2>/dev/null";
-  FILE* p = ::popen(cmd.c_str(), "r");
-  std::string out;
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  int st = ::pclose(p);
-  return {WIFEXITED(st) ? WEXITSTATUS(st) : -1, out};
+  return run_command("HF_HUB_CACHE='" + cache.string() + "' '" + ALLM_CLI_PATH + "' " + args + " 2>/dev/null");
 }
 
 void add_snapshot(const fs::path& cache, const std::string& repo_dir, const std::string& fixture_name) {
