@@ -234,6 +234,21 @@ Frag Builder::repeat(const std::function<Frag()>& make, int64_t min, int64_t max
   return seq(parts);
 }
 
+std::vector<Edge> Builder::leading_bytes(int32_t start) const {
+  std::vector<Edge> out;
+  std::vector<int32_t> todo{start}, seen{start};
+  while (!todo.empty()) {
+    int32_t n = todo.back();
+    todo.pop_back();
+    for (const Edge& e : grammar_.nodes[static_cast<size_t>(n)].edges) {
+      if (e.call == kByteEdge) out.push_back(e);
+      else if (e.call == kEpsilon && std::find(seen.begin(), seen.end(), e.to) == seen.end())
+        seen.push_back(e.to), todo.push_back(e.to);
+    }
+  }
+  return out;
+}
+
 Frag Builder::utf8(const CodeRanges& set0) {
   CodeRanges set = intersect(set0, {{0, 0xD7FF}, {0xE000, 0x10FFFF}});
   std::vector<std::vector<std::pair<uint8_t, uint8_t>>> seqs;

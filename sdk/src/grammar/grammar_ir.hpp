@@ -69,6 +69,13 @@ class Builder {
   // Code points, UTF-8 encoded (raw = regex/GBNF text), or as JSON string
   // content (raw where JSON allows, escaped otherwise; `unicode_escapes` also
   // allows \uXXXX for any non-surrogate code point, each counting one char).
+  // Hand-wired automata (fragments sharing nodes): an epsilon or a byte range
+  // from one node to another, and the byte edges a node reads first (through
+  // epsilons, not calls).
+  void epsilon(int32_t from, int32_t to) { add(from, Edge{0, 0, kEpsilon, to}); }
+  void byte_edge(int32_t from, uint8_t lo, uint8_t hi, int32_t to) { add(from, Edge{lo, hi, kByteEdge, to}); }
+  std::vector<Edge> leading_bytes(int32_t node) const;
+
   Frag utf8(const CodeRanges& set);
   Frag json_char(const CodeRanges& set, bool unicode_escapes);
 

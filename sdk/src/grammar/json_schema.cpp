@@ -4,6 +4,7 @@
 // refuse a valid instance written unusually, e.g. a key spelled with \u
 // escapes), never looser. Keywords JSON Schema defines as annotations, and
 // unknown keywords (which validators ignore too), are ignored.
+#include <array>
 #include <cmath>
 #include <map>
 #include <set>
@@ -56,7 +57,8 @@ class SchemaCompiler {
   Builder& b_;
   const json& root_;
   std::map<std::string, int32_t> ref_rules_;
-  int32_t any_rule_ = -1, any_string_rule_ = -1, number_rule_ = -1, key_rest_rule_ = -1; 
+  int32_t any_rule_ = -1, any_string_rule_ = -1, number_rule_ = -1;
+  std::map<std::string, int32_t> string_rules_;  // string_rule's, by constraint
   int depth_ = 0;
   int nesting_ = 0;
 
@@ -451,11 +453,27 @@ class SchemaCompiler {
       } catch (const InvalidArgumentError&) {
         throw;
       }
-      return b_.seq({b_.literal("\""), emit_regex(b_, tree, true, "#" + where), b_.literal("\"")});
+      return string_rule(where.substr(where.rfind('/') + 1) + ":" + regex, "#" + where, [&] {
+        return b_.seq({b_.literal("\""), emit_regex(b_, tree, true, "#" + where), b_.literal("\"")});
+      });
     }
     if (!lengths) return any_string();
-    return b_.seq({b_.literal("\""), b_.repeat([&] { return jchar(); }, min, max, "JSON schema at '#" + ptr + "/maxLength'"),
-                   b_.literal("\"")});
+    return string_rule("length:" + std::to_string(min) + "," + std::to_string(max), "#" + ptr, [&] {
+      return b_.seq({b_.literal("\""), b_.repeat([&] { return jchar(); }, min, max, "JSON schema at '#" + ptr + "/maxLength'"),
+                     b_.literal("\"")});
+    });
+  }
+
+  // A string value as a rule of its own, one per distinct constraint: its
+  // masks then depend on the string alone, not on the members around it, and
+  // are shared by every property (and every grammar) with that constraint.
+  Frag string_rule(const std::string& key, const std::string& name, const std::function<Frag()>& body) {
+    auto it = string_rules_.find(key);
+    if (it != string_rules_.end()) return b_.call(it->second);
+    int32_t r = b_.declare_rule(name);
+    b_.define_rule(r, body());
+    string_rules_.emplace(key, r);
+    return b_.call(r);
   }
 
   static std::string format_regex(const std::string& f) {
@@ -603,27 +621,60 @@ class SchemaCompiler {
       }
       t[cur].terminal = true;
     }
+    // The rest of a key once it left the names: a loop of characters, then
+    // the closing quote. Where a name-trie node's next characters are plain
+    // ASCII, leaving the names is wired as the loop's own first-byte edges
+    // minus those characters: whatever byte leaves the names leads to the
+    // very nodes the loop reaches, so a key prefix's state differs from the
+    // loop's only on the names' next bytes, and the matcher derives its mask
+    // from the loop's (Matcher: derived local walks) instead of walking the
+    // whole vocabulary for every prefix of every name.
     const CodeRanges all = {{0, 0x10FFFF}};
-    // The rest of a key once it left the names: one rule for every key of
-    // the grammar (a copy per name prefix made tiny schemas 10k+ nodes).
-    if (key_rest_rule_ < 0) {
-      key_rest_rule_ = b_.declare_rule("key-rest");
-      b_.define_rule(key_rest_rule_, b_.seq({b_.star(b_.json_char(all, false)), b_.literal("\"")}));
-    }
-    auto rest = [&] { return b_.call(key_rest_rule_); };
-    std::function<Frag(size_t)> build = [&](size_t i) {
-      std::vector<Frag> opts;
-      if (!t[i].terminal) opts.push_back(b_.literal("\""));
+    const int32_t loop = b_.node(), end = b_.node();
+    const Frag ch = b_.json_char(all, false);
+    b_.epsilon(loop, ch.start);
+    b_.epsilon(ch.end, loop);
+    b_.byte_edge(loop, '"', '"', end);
+    const std::vector<Edge> leave = b_.leading_bytes(ch.start);
+    std::function<int32_t(size_t)> build = [&](size_t i) {
+      const int32_t x = b_.node();
+      if (!t[i].terminal) b_.byte_edge(x, '"', '"', end);
       CodeRanges used;
+      bool plain = true;
       for (auto& [cp, child] : t[i].kids) {
-        opts.push_back(b_.seq({b_.json_char({{cp, cp}}, false), build(child)}));
+        Frag c = b_.json_char({{cp, cp}}, false);
+        b_.epsilon(x, c.start);
+        b_.epsilon(c.end, build(child));
         used.emplace_back(cp, cp);
+        plain = plain && cp >= 0x20 && cp < 0x7F && cp != '"' && cp != '\\';
       }
-      CodeRanges others = complement(used);
-      if (!others.empty()) opts.push_back(b_.seq({b_.json_char(others, false), rest()}));
-      return b_.alt(opts);
+      if (plain) {
+        std::array<bool, 256> taken{};
+        for (auto& [cp, child] : t[i].kids) taken[cp] = true;
+        for (const Edge& e : leave)
+          for (int lo = e.lo; lo <= e.hi;) {
+            if (taken[static_cast<size_t>(lo)]) {
+              ++lo;
+              continue;
+            }
+            int hi = lo;
+            while (hi < e.hi && !taken[static_cast<size_t>(hi + 1)]) ++hi;
+            b_.byte_edge(x, static_cast<uint8_t>(lo), static_cast<uint8_t>(hi), e.to);
+            lo = hi + 1;
+          }
+      } else {
+        CodeRanges others = complement(used);
+        if (!others.empty()) {
+          Frag c = b_.json_char(others, false);
+          b_.epsilon(x, c.start);
+          b_.epsilon(c.end, loop);
+        }
+      }
+      return x;
     };
-    return b_.seq({b_.literal("\""), build(0)});
+    Frag open = b_.literal("\"");
+    b_.epsilon(open.end, build(0));
+    return Frag{open.start, end};
   }
 
   Frag array_value(const json& s, const std::string& ptr) {

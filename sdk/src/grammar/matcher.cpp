@@ -5,7 +5,10 @@
 // is cached per state.
 #include <algorithm>
 #include <array>
+#include <climits>
+#include <cstdint>
 #include <cstring>
+#include <deque>
 #include <unordered_map>
 
 #include "allm/error.hpp"
@@ -31,6 +34,7 @@ constexpr size_t kMaxCachedMasks = 2048;
 constexpr uint32_t kMaxChain = 16;
 // The automaton behind a fragment signature is compared up to this many nodes.
 constexpr size_t kMaxSignatureNodes = 1024;
+constexpr size_t kMaxWideSignatureNodes = 16384;
 
 // A set of items (as 64-bit keys), cleared in O(1) by a generation stamp:
 // deduplicates the work list of a closure without a quadratic scan.
@@ -305,11 +309,16 @@ struct Matcher::Impl {
   // are `uncertain`. Full walks (real stack): every accepted token.
   template <bool kLocal>
   void walk(uint32_t root, int32_t sid, uint64_t* mask, std::vector<uint32_t>* uncertain) {
+    walk_range<kLocal>(root, root + 1, t->next[root], sid, mask, uncertain);
+  }
+  // The trie nodes [from, end) (whole subtrees below `root`) from `sid` at root.
+  template <bool kLocal>
+  void walk_range(uint32_t root, uint32_t from, uint32_t end, int32_t sid, uint64_t* mask,
+                  std::vector<uint32_t>* uncertain) {
     const uint32_t d0 = t->depth[root];
     st[d0] = sid;
     esc[d0] = kLocal && escapes(sid);
-    const uint32_t end = t->next[root];
-    for (uint32_t i = root + 1; i < end;) {
+    for (uint32_t i = from; i < end;) {
       const uint32_t d = t->depth[i];
       const int32_t p = st[d - 1];
       if (!live(p)) {  // only local walks descend into states that merely escape
@@ -340,46 +349,147 @@ struct Matcher::Impl {
     }
   }
 
-  // The automaton reachable from `nodes`, numbered in discovery order: equal
-  // signatures walk the trie identically, in any grammar (so the string
-  // content of every schema shares one walk). Empty when too large to bother.
-  std::string signature(const std::vector<int32_t>& nodes) {
-    std::unordered_map<int32_t, int32_t> ids;
-    std::vector<int32_t> order;
-    auto id_of = [&](int32_t n) {
-      auto [it, fresh] = ids.emplace(n, static_cast<int32_t>(order.size()));
-      if (fresh) order.push_back(n);
-      return it->second;
+  // The automaton a walk from `nodes` can reach, numbered in discovery
+  // order: equal signatures walk the trie identically, in any grammar (so
+  // the string content of every schema shares one walk). A walk reads at
+  // most the longest token's bytes, so nodes further than that many bytes
+  // away (a lower bound: calls and epsilons count none) are recorded only as
+  // ids: a string's position with more characters left than any token has
+  // looks the same at every position, and a value's walk does not depend on
+  // the object members long after it. Empty when over `limit` nodes.
+  std::string signature(const std::vector<int32_t>& nodes, size_t limit) {
+    // Per grammar node, its id in this signature (valid where sig_stamp
+    // matches the current stamp): no allocation per node.
+    if (sig_id.size() != g->nodes.size()) sig_id.assign(g->nodes.size(), 0), sig_stamp.assign(g->nodes.size(), 0);
+    if (++stamp == 0) std::fill(sig_stamp.begin(), sig_stamp.end(), 0), stamp = 1;
+    sig_order.clear();
+    sig_dist.clear();
+    sig_done.clear();
+    sig_queue.clear();
+    // 0-1 breadth-first: a node is expanded when first popped, at its least
+    // distance; ids are given in discovery order.
+    auto visit = [&](int32_t n, uint32_t d, bool front) {
+      const auto k = static_cast<size_t>(n);
+      if (sig_stamp[k] != stamp) {
+        sig_stamp[k] = stamp;
+        sig_id[k] = static_cast<int32_t>(sig_order.size());
+        sig_order.push_back(n), sig_dist.push_back(UINT32_MAX), sig_done.push_back(0);
+      }
+      const int32_t id = sig_id[k];
+      if (d < sig_dist[static_cast<size_t>(id)]) {
+        sig_dist[static_cast<size_t>(id)] = d;
+        if (front) sig_queue.push_front(id);
+        else sig_queue.push_back(id);
+      }
+      return id;
     };
-    for (int32_t n : nodes) id_of(n);
+    for (int32_t n : nodes) visit(n, 0, false);
+    const uint32_t reach = t->max_depth;
     std::string sig;
-    for (size_t i = 0; i < order.size(); ++i) {
-      if (order.size() > kMaxSignatureNodes) return {};
-      const Node& n = g->nodes[static_cast<size_t>(order[i])];
-      sig += n.rule_end ? 'E' : 'N';
+    while (!sig_queue.empty()) {
+      const auto i = static_cast<size_t>(sig_queue.front());
+      sig_queue.pop_front();
+      if (sig_done[i]) continue;
+      sig_done[i] = 1;
+      if (sig_order.size() > limit) return {};
+      const uint32_t d = sig_dist[i];
+      if (d > reach) continue;
+      const Node& n = g->nodes[static_cast<size_t>(sig_order[i])];
+      int32_t head[2] = {static_cast<int32_t>(i), n.rule_end ? -1 : -2};
+      sig.append(reinterpret_cast<const char*>(head), sizeof head);
       for (const Edge& e : n.edges) {
-        int32_t fields[4] = {e.lo | (e.hi << 8), e.call < 0 ? e.call : id_of(g->rules[static_cast<size_t>(e.call)].start),
-                             id_of(e.to), e.call >= 0 ? id_of(g->rules[static_cast<size_t>(e.call)].end) : 0};
+        int32_t fields[4] = {e.lo | (e.hi << 8), e.call, 0, 0};
+        if (e.call >= 0) {
+          const Rule& r = g->rules[static_cast<size_t>(e.call)];
+          fields[1] = visit(r.start, d, true);
+          fields[3] = visit(r.end, d, true);
+        }
+        fields[2] = visit(e.to, e.call == kByteEdge ? d + 1 : d, e.call != kByteEdge);
         sig.append(reinterpret_cast<const char*>(fields), sizeof fields);
       }
     }
     return sig;
+  }
+  std::vector<int32_t> sig_id;
+  std::vector<uint32_t> sig_stamp;
+  uint32_t stamp = 0;
+  std::vector<int32_t> sig_order;
+  std::vector<uint32_t> sig_dist;
+  std::vector<char> sig_done;
+  std::deque<int32_t> sig_queue;
+
+  // Derived local walks. When most first bytes take `sid` to the state they
+  // take q (its dominant successor) to, the tokens of those bytes' trie
+  // subtrees fare the same from both: sid's walk is q's, with the subtrees
+  // of the differing bytes cleared and walked from sid. A key prefix inside
+  // an object that allows extra members is such a state (any byte but the
+  // names' next ones continues a free key), and deriving it costs the few
+  // differing subtrees instead of a walk of the whole vocabulary.
+  int derive_depth = 0;
+  static constexpr int kMaxDeriveDepth = 4;
+  bool derive_local(int32_t sid, Local& out) {
+    if (derive_depth >= kMaxDeriveDepth || !live(sid)) return false;
+    const int32_t q = chain(sid).succ;
+    if (q < 0 || q == sid || escapes(q) != escapes(sid)) return false;
+    std::vector<int32_t> qnodes;  // q's walk is a local walk when all its items are at the bottom
+    for (const Item& it : states[static_cast<size_t>(q)]) {
+      if (it.stack != kBottom) return false;
+      qnodes.push_back(it.node);
+    }
+    std::array<bool, 256> differs{};
+    size_t differing_tokens = 0, shared_tokens = 0;
+    for (int b = 0; b < 256; ++b) {
+      const auto by = static_cast<uint8_t>(b);
+      const int32_t to = next(sid, by);
+      differs[by] = to != next(q, by);
+      const uint32_t c = t->root_child[by];
+      if (c == 0) continue;
+      const size_t n = t->subtree_tokens_end(c) - t->tokens_begin(c);
+      if (differs[by]) differing_tokens += n;
+      else if (to >= 0) shared_tokens += n;  // (dead in both: skipped in one step either way)
+    }
+    // Worth it only where q's walk settles much more than is left to walk.
+    if (differing_tokens * 4 > trie->vocab_size() || shared_tokens < 4 * differing_tokens) return false;
+    ++derive_depth;
+    const Local& lq = local_for(qnodes);
+    --derive_depth;
+    out.allowed = lq.allowed;
+    for (uint32_t u : lq.uncertain)
+      if (!differs[t->first_byte(u)]) out.uncertain.push_back(u);
+    for (int b = 0; b < 256; ++b) {
+      const uint32_t c = t->root_child[static_cast<uint8_t>(b)];
+      if (!differs[static_cast<uint8_t>(b)] || c == 0) continue;
+      for (uint32_t k = t->tokens_begin(c); k < t->subtree_tokens_end(c); ++k) {
+        auto id = static_cast<uint32_t>(t->order[k]);
+        out.allowed[id >> 6] &= ~(uint64_t{1} << (id & 63));
+      }
+      walk_range<true>(0, c, t->next[c], sid, out.allowed.data(), &out.uncertain);
+    }
+    return true;
   }
 
   const Local& local_for(const std::vector<int32_t>& nodes) {
     std::string k(reinterpret_cast<const char*>(nodes.data()), nodes.size() * sizeof(int32_t));
     auto it = locals.find(k);
     if (it != locals.end()) return *it->second;
-    std::string sig = signature(nodes);
+    std::vector<Item> from;
+    for (int32_t n : nodes) from.push_back({n, kBottom});
+    const int32_t sid = close_and_intern(from);
+    // A state most bytes keep alive (string content, free text) walks much
+    // of the vocabulary: worth a larger signature to share that walk.
+    size_t wide = 0;
+    if (live(sid)) {
+      const ByteSet& via = chain(sid).via;
+      for (uint64_t w : via.w) wide += static_cast<size_t>(__builtin_popcountll(w));
+    }
+    std::string sig = signature(nodes, wide >= 64 ? kMaxWideSignatureNodes : kMaxSignatureNodes);
     if (!sig.empty()) {
       if (auto shared = t->shared_local(sig)) return *locals.emplace(std::move(k), shared).first->second;
     }
-    std::vector<Item> from;
-    for (int32_t n : nodes) from.push_back({n, kBottom});
-    int32_t sid = close_and_intern(from);
     auto made = std::make_shared<Local>();
     made->allowed.assign(words, 0);
-    if (sid >= 0 && t->size() > 0) walk<true>(0, sid, made->allowed.data(), &made->uncertain);
+    if (sid >= 0 && t->size() > 0 && !derive_local(sid, *made))
+      walk<true>(0, sid, made->allowed.data(), &made->uncertain);
     if (!sig.empty()) t->share_local(sig, made);
     return *locals.emplace(std::move(k), std::move(made)).first->second;
   }

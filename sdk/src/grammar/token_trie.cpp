@@ -121,6 +121,8 @@ TokenTrie::Impl::Impl(const std::vector<std::string>& bytes) {
   next[0] = static_cast<uint32_t>(byte.size());
   first_token.push_back(static_cast<uint32_t>(order.size()));
 
+  for (uint32_t c = 1; c < byte.size(); c = next[c]) root_child[byte[c]] = c;
+
   // Subtree byte sets and heights, children folded into parents (reverse preorder).
   const size_t n = byte.size();
   std::vector<ByteSet> sub(n);

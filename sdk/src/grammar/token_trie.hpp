@@ -41,6 +41,8 @@ struct TokenTrie::Impl {
   std::vector<uint32_t> first_token;  // one more than there are nodes
   std::vector<TokenId> order;         // token ids, by the preorder of the node each ends at
   uint32_t max_depth = 0;
+  // The depth-1 node for each first byte (0: no token starts with it).
+  std::array<uint32_t, 256> root_child{};
 
   // Subtrees holding at least kSummaryTokens tokens have a summary: every
   // byte on an edge of the subtree (the node's own byte included) and its
@@ -58,6 +60,11 @@ struct TokenTrie::Impl {
   uint32_t tokens_begin(uint32_t node) const { return first_token[node]; }
   uint32_t own_tokens_end(uint32_t node) const { return first_token[node + 1]; }
   uint32_t subtree_tokens_end(uint32_t node) const { return first_token[next[node]]; }
+  // The first byte of the bytes from the root to `node` (depth >= 1).
+  uint8_t first_byte(uint32_t node) const {
+    while (depth[node] > 1) node = parent[node];
+    return byte[node];
+  }
   // The bytes from the root to `node`, into `out`.
   void path(uint32_t node, std::string& out) const;
 
