@@ -33,7 +33,7 @@ constexpr size_t kMaxCachedMasks = 2048;
 // Subtree shortcuts look this many trie levels ahead at most.
 constexpr uint32_t kMaxChain = 16;
 // The automaton behind a fragment signature is compared up to this many nodes.
-constexpr size_t kMaxSignatureNodes = 1024;
+constexpr size_t kMaxSignatureNodes = 256;
 constexpr size_t kMaxWideSignatureNodes = 16384;
 
 // A set of items (as 64-bit keys), cleared in O(1) by a generation stamp:
@@ -57,7 +57,16 @@ class ItemSet {
   }
 
  private:
-  static size_t hash(uint64_t k) { return static_cast<size_t>((k * 0x9E3779B97F4A7C15ull) >> 20); }
+  // A full mix (splitmix64's finalizer): keys differ in their node (high
+  // half) as often as in their stack, and the table takes the low bits.
+  static size_t hash(uint64_t k) {
+    k ^= k >> 30;
+    k *= 0xBF58476D1CE4E5B9ull;
+    k ^= k >> 27;
+    k *= 0x94D049BB133111EBull;
+    k ^= k >> 31;
+    return static_cast<size_t>(k);
+  }
   void grow() {
     std::vector<uint64_t> live;
     for (size_t i = 0; i < keys_.size(); ++i)
@@ -231,6 +240,34 @@ struct Matcher::Impl {
     return r;
   }
 
+  // Every byte's successor of `sid` at once: one pass over the items sorts
+  // their byte edges by byte, and bytes with the same seed (the many bytes of
+  // a character class) share one closure instead of one each.
+  std::array<std::vector<Item>, 256> seeds;
+  void fill_transitions(int32_t sid) {
+    auto& tr = trans[static_cast<size_t>(sid)];
+    bool missing = false;
+    for (int b = 0; b < 256 && !missing; ++b) missing = tr[static_cast<size_t>(b)] == kUnknown;
+    if (!missing) return;
+    for (auto& v : seeds) v.clear();
+    for (const Item& it : states[static_cast<size_t>(sid)])
+      for (const Edge& e : g->nodes[static_cast<size_t>(it.node)].edges)
+        if (e.call == kByteEdge)
+          for (int b = e.lo; b <= e.hi; ++b) seeds[static_cast<size_t>(b)].push_back({e.to, it.stack});
+    for (int b = 0; b < 256; ++b) {
+      const auto ub = static_cast<size_t>(b);
+      if (trans[static_cast<size_t>(sid)][ub] != kUnknown) continue;
+      int32_t r = kDead;
+      if (!seeds[ub].empty()) {
+        r = kUnknown;
+        for (int c = b - 1; c >= 0 && r == kUnknown; --c)
+          if (seeds[static_cast<size_t>(c)] == seeds[ub]) r = trans[static_cast<size_t>(sid)][static_cast<size_t>(c)];
+        if (r == kUnknown) r = close_and_intern(seeds[ub]);
+      }
+      trans[static_cast<size_t>(sid)][ub] = r;  // (close_and_intern may grow `trans`: index again)
+    }
+  }
+
   bool live(int32_t sid) const { return sid >= 0 && (flags[static_cast<size_t>(sid)] & kLive); }
   bool escapes(int32_t sid) const { return sid >= 0 && (flags[static_cast<size_t>(sid)] & kEscapes); }
 
@@ -245,8 +282,9 @@ struct Matcher::Impl {
   Chain& chain(int32_t p) {
     if (chains.size() <= static_cast<size_t>(p)) chains.resize(states.size());
     if (chains[static_cast<size_t>(p)].known) return chains[static_cast<size_t>(p)];
+    fill_transitions(p);
     int32_t to[256];
-    for (int b = 0; b < 256; ++b) to[b] = next(p, static_cast<uint8_t>(b));
+    for (int b = 0; b < 256; ++b) to[b] = trans[static_cast<size_t>(p)][static_cast<size_t>(b)];
     if (chains.size() < states.size()) chains.resize(states.size());
     // The most frequent live successor.
     // Counted over the distinct successors (few: a state's bytes fall into
@@ -437,19 +475,14 @@ struct Matcher::Impl {
       qnodes.push_back(it.node);
     }
     std::array<bool, 256> differs{};
-    size_t differing_tokens = 0, shared_tokens = 0;
+    size_t differing_tokens = 0;
     for (int b = 0; b < 256; ++b) {
       const auto by = static_cast<uint8_t>(b);
-      const int32_t to = next(sid, by);
-      differs[by] = to != next(q, by);
+      differs[by] = next(sid, by) != next(q, by);
       const uint32_t c = t->root_child[by];
-      if (c == 0) continue;
-      const size_t n = t->subtree_tokens_end(c) - t->tokens_begin(c);
-      if (differs[by]) differing_tokens += n;
-      else if (to >= 0) shared_tokens += n;  // (dead in both: skipped in one step either way)
+      if (differs[by] && c != 0) differing_tokens += t->subtree_tokens_end(c) - t->tokens_begin(c);
     }
-    // Worth it only where q's walk settles much more than is left to walk.
-    if (differing_tokens * 4 > trie->vocab_size() || shared_tokens < 4 * differing_tokens) return false;
+    if (differing_tokens * 4 > trie->vocab_size()) return false;
     ++derive_depth;
     const Local& lq = local_for(qnodes);
     --derive_depth;

@@ -153,8 +153,11 @@ std::shared_ptr<const TokenTrie::Impl::LocalMask> TokenTrie::Impl::shared_local(
 
 void TokenTrie::Impl::share_local(const std::string& signature, std::shared_ptr<const LocalMask> mask) const {
   std::lock_guard<std::mutex> lock(shared_mutex_);
-  if (shared_.size() >= 4096) shared_.clear();  // bounded: ~16 KB a mask for a 128k vocabulary
-  shared_.emplace(signature, std::move(mask));
+  // Bounded: ~16 KB a mask for a 128k vocabulary, and signatures of wide
+  // fragments run to hundreds of KB.
+  const size_t bytes = signature.size() + mask->allowed.size() * sizeof(uint64_t) + mask->uncertain.size() * sizeof(uint32_t);
+  if (shared_.size() >= 4096 || shared_bytes_ + bytes > kMaxSharedBytes) shared_.clear(), shared_bytes_ = 0;
+  if (shared_.emplace(signature, std::move(mask)).second) shared_bytes_ += bytes;
 }
 
 }  // namespace allm::grammar

@@ -82,6 +82,8 @@ struct TokenTrie::Impl {
  private:
   mutable std::mutex shared_mutex_;
   mutable std::unordered_map<std::string, std::shared_ptr<const LocalMask>> shared_;
+  mutable size_t shared_bytes_ = 0;
+  static constexpr size_t kMaxSharedBytes = size_t{256} << 20;
 };
 
 }  // namespace allm::grammar
