@@ -4,6 +4,8 @@
 // caches) after different paths into the same state.
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include "test_support.hpp"
 
 namespace allm::grammar {
@@ -67,6 +69,31 @@ TEST(Mask, SpecialTokensNeverAllowedAndAdvanceRejects) {
   EXPECT_TRUE(m.is_accepting());
   m.reset();
   EXPECT_FALSE(m.is_accepting());
+}
+
+// mask_logits against the mask token by token: every refused token -inf, the
+// others untouched; EOS kept only once the text is complete; logits past the
+// vocabulary of the trie refused. The regex allows whole words of bytes
+// (all allowed), none, and mixed words.
+TEST(Mask, MaskLogitsAppliesMaskAndEos) {
+  auto vocab = test::small_vocab();  // 276 tokens: words 0-3 full, word 4 partial
+  Matcher m(compile_regex("[\\x00-\\x7f]+|[\\xc3][\\xa9]"), vocab);
+  const int64_t n = static_cast<int64_t>(vocab->vocab_size()) + 3;  // 3 ids the trie does not know
+  const std::vector<int32_t> eos = {static_cast<int32_t>(n - 1)};
+  for (int step = 0; step < 2; ++step) {
+    std::vector<float> logits(static_cast<size_t>(n));
+    for (int64_t t = 0; t < n; ++t) logits[static_cast<size_t>(t)] = static_cast<float>(t) * 0.5f;
+    std::vector<uint64_t> mask;
+    m.compute_mask(mask);
+    mask_logits(m, logits.data(), n, eos);
+    for (int64_t t = 0; t < n; ++t) {
+      const auto i = static_cast<size_t>(t);
+      const bool allowed = t == eos[0] ? m.is_accepting() : i / 64 < mask.size() && ((mask[i / 64] >> (i % 64)) & 1);
+      if (allowed) EXPECT_EQ(logits[i], static_cast<float>(t) * 0.5f) << "token " << t << " step " << step;
+      else EXPECT_TRUE(std::isinf(logits[i]) && logits[i] < 0) << "token " << t << " step " << step;
+    }
+    ASSERT_TRUE(m.advance_token('a'));
+  }
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 // Applying a matcher to the logits of one decoding step.
 #include <algorithm>
+#include <cstdint>
 #include <limits>
 
 #include "allm/error.hpp"
@@ -15,10 +16,19 @@ void mask_logits(Matcher& m, float* logits, int64_t vocab, const std::vector<int
   eos_logits.clear();
   for (int32_t e : eos_ids) eos_logits.push_back(e >= 0 && e < vocab ? logits[e] : 0.0f);
   const float neg = -std::numeric_limits<float>::infinity();
-  for (int64_t t = 0; t < vocab; ++t) {
-    auto i = static_cast<size_t>(t);
-    bool ok = i / 64 < mask.size() && ((mask[i / 64] >> (i % 64)) & 1);
-    if (!ok) logits[t] = neg;
+  // A word at a time: most words of a mask are all allowed or all refused.
+  for (int64_t base = 0; base < vocab; base += 64) {
+    const auto w = static_cast<size_t>(base / 64);
+    const uint64_t bits = w < mask.size() ? mask[w] : 0;
+    const int64_t n = std::min<int64_t>(64, vocab - base);
+    if (bits == ~uint64_t{0}) continue;
+    float* row = logits + base;
+    if (bits == 0) {
+      std::fill(row, row + n, neg);
+      continue;
+    }
+    for (int64_t k = 0; k < n; ++k)
+      if (!((bits >> k) & 1)) row[k] = neg;
   }
   const bool accepting = m.is_accepting();
   for (size_t k = 0; k < eos_ids.size(); ++k)

@@ -33,8 +33,7 @@ constexpr size_t kMaxCachedMasks = 2048;
 // Subtree shortcuts look this many trie levels ahead at most.
 constexpr uint32_t kMaxChain = 16;
 // The automaton behind a fragment signature is compared up to this many nodes.
-constexpr size_t kMaxSignatureNodes = 256;
-constexpr size_t kMaxWideSignatureNodes = 16384;
+constexpr size_t kMaxSignatureNodes = 16384;
 
 // A set of items (as 64-bit keys), cleared in O(1) by a generation stamp:
 // deduplicates the work list of a closure without a quadratic scan.
@@ -508,14 +507,15 @@ struct Matcher::Impl {
     std::vector<Item> from;
     for (int32_t n : nodes) from.push_back({n, kBottom});
     const int32_t sid = close_and_intern(from);
-    // A state most bytes keep alive (string content, free text) walks much
-    // of the vocabulary: worth a larger signature to share that walk.
+    // Only a state most bytes keep alive (string content, free text) walks
+    // much of the vocabulary: its walk is worth a signature to share it. A
+    // narrow state's walk is cheaper than its signature.
     size_t wide = 0;
     if (live(sid)) {
       const ByteSet& via = chain(sid).via;
       for (uint64_t w : via.w) wide += static_cast<size_t>(__builtin_popcountll(w));
     }
-    std::string sig = signature(nodes, wide >= 64 ? kMaxWideSignatureNodes : kMaxSignatureNodes);
+    std::string sig = wide >= 64 ? signature(nodes, kMaxSignatureNodes) : std::string();
     if (!sig.empty()) {
       if (auto shared = t->shared_local(sig)) return *locals.emplace(std::move(k), shared).first->second;
     }
