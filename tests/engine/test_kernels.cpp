@@ -87,15 +87,21 @@ TEST(Kernels, SimdTablesMatchScalar) {
       s.axpy(0.75f, x.data(), y2.data(), n);
       for (int64_t i = 0; i < n; ++i) EXPECT_NEAR(y1[i], y2[i], 1e-6f);
     }
-    // Blocked GEMM, including edge rows and tokens.
-    for (int64_t rows : {1, 4, 9}) {
-      for (int64_t tokens : {1, 2, 3, 7}) {
-        const int64_t k = 37;
-        auto w = d.random(rows * k), x = d.random(tokens * k);
-        std::vector<float> y1(tokens * rows), y2(tokens * rows);
-        t->gemm_f32(w.data(), rows, x.data(), tokens, k, y1.data(), rows);
-        s.gemm_f32(w.data(), rows, x.data(), tokens, k, y2.data(), rows);
-        for (size_t i = 0; i < y1.size(); ++i) EXPECT_NEAR(y1[i], y2[i], 1e-4f);
+    // Blocked GEMM, including edge rows and tokens: below and above the token
+    // count where AVX-512 switches to transposed 32-row panels, rows off the
+    // panels, K across its 256-column slices; y with a row stride past `rows`.
+    for (int64_t rows : {1, 4, 9, 33, 70}) {
+      for (int64_t tokens : {1, 2, 3, 7, 16, 29}) {
+        for (int64_t k : {37, 300}) {
+          const int64_t ldy = rows + 3;
+          auto w = d.random(rows * k), x = d.random(tokens * k);
+          std::vector<float> y1(tokens * ldy, -7.0f), y2(tokens * ldy, -7.0f);
+          t->gemm_f32(w.data(), rows, x.data(), tokens, k, y1.data(), ldy);
+          s.gemm_f32(w.data(), rows, x.data(), tokens, k, y2.data(), ldy);
+          for (size_t i = 0; i < y1.size(); ++i)
+            ASSERT_NEAR(y1[i], y2[i], 1e-4f * k / 37) << "rows=" << rows << " tokens=" << tokens << " k=" << k
+                                                       << " at " << i;
+        }
       }
     }
   }

@@ -174,8 +174,77 @@ void micro(const float* w, const float* x, int64_t k, float* y, int64_t ldy) {
     for (int t = 0; t < T; ++t) y[t * ldy + r] = _mm512_reduce_add_ps(acc[r][t]);
 }
 
+// Prefill's product of many tokens: the weights are transposed, one slice of
+// K at a time, into a panel of 32 rows (k-major, 32 KiB: stays in L1), and each
+// step k loads the 32 weights as two vectors and broadcasts one activation per
+// token into 2 x T accumulators, which end as 32 outputs of a token stored
+// whole. No horizontal sums, 24 FMAs per 14 loads: the dot-product form above
+// (micro) re-read every token's activations for each 4 rows and reduced 12
+// vectors per call, and ran at a fifth of the FMA rate on 512 tokens.
+constexpr int64_t kPanelRows = 32, kSliceK = 256, kPanelTokens = 12;
+// Fewer tokens than this: the transposition would cost more than it saves.
+constexpr int64_t kMinPanelTokens = 16;
+
+inline __mmask16 mask_of(int64_t left) {
+  return left <= 0 ? static_cast<__mmask16>(0) : tail_mask(left);
+}
+
+template <int T>
+void panel_micro(const float* wt, int64_t kc, const float* x, int64_t ldx, float* y, int64_t ldy, __mmask16 m0,
+                 __mmask16 m1, bool accumulate) {
+  __m512 a[T][2];
+  for (int t = 0; t < T; ++t) {
+    a[t][0] = accumulate ? _mm512_maskz_loadu_ps(m0, y + t * ldy) : _mm512_setzero_ps();
+    a[t][1] = accumulate ? _mm512_maskz_loadu_ps(m1, y + t * ldy + 16) : _mm512_setzero_ps();
+  }
+  for (int64_t kk = 0; kk < kc; ++kk) {
+    const __m512 w0 = _mm512_load_ps(wt + kk * kPanelRows), w1 = _mm512_load_ps(wt + kk * kPanelRows + 16);
+    for (int t = 0; t < T; ++t) {
+      const __m512 xb = _mm512_set1_ps(x[t * ldx + kk]);
+      a[t][0] = _mm512_fmadd_ps(w0, xb, a[t][0]);
+      a[t][1] = _mm512_fmadd_ps(w1, xb, a[t][1]);
+    }
+  }
+  for (int t = 0; t < T; ++t) {
+    _mm512_mask_storeu_ps(y + t * ldy, m0, a[t][0]);
+    _mm512_mask_storeu_ps(y + t * ldy + 16, m1, a[t][1]);
+  }
+}
+
+template <int T>
+void panel_tokens(const float* wt, int64_t kc, const float* x, int64_t ldx, float* y, int64_t ldy, __mmask16 m0,
+                  __mmask16 m1, bool accumulate, int64_t nt) {
+  if constexpr (T > 1) {
+    if (nt < T) return panel_tokens<T - 1>(wt, kc, x, ldx, y, ldy, m0, m1, accumulate, nt);
+  }
+  panel_micro<T>(wt, kc, x, ldx, y, ldy, m0, m1, accumulate);
+}
+
+void gemm_panels(const float* w, int64_t rows, const float* x, int64_t tokens, int64_t k, float* y, int64_t ldy) {
+  alignas(64) float wt[kSliceK * kPanelRows];
+  for (int64_t k0 = 0; k0 < k; k0 += kSliceK) {
+    const int64_t kc = k - k0 < kSliceK ? k - k0 : kSliceK;
+    for (int64_t r0 = 0; r0 < rows; r0 += kPanelRows) {
+      const int64_t nr = rows - r0 < kPanelRows ? rows - r0 : kPanelRows;
+      for (int64_t r = 0; r < kPanelRows; ++r) {
+        const float* src = w + (r0 + r) * k + k0;
+        if (r < nr)
+          for (int64_t kk = 0; kk < kc; ++kk) wt[kk * kPanelRows + r] = src[kk];
+        else
+          for (int64_t kk = 0; kk < kc; ++kk) wt[kk * kPanelRows + r] = 0;
+      }
+      const __mmask16 m0 = mask_of(nr), m1 = mask_of(nr - 16);
+      for (int64_t t0 = 0; t0 < tokens; t0 += kPanelTokens) {
+        const int64_t nt = tokens - t0 < kPanelTokens ? tokens - t0 : kPanelTokens;
+        panel_tokens<kPanelTokens>(wt, kc, x + t0 * k + k0, k, y + t0 * ldy + r0, ldy, m0, m1, k0 > 0, nt);
+      }
+    }
+  }
+}
+
 void gemm_f32(const float* w, int64_t rows, const float* x, int64_t tokens, int64_t k, float* y,
               int64_t ldy) {
+  if (tokens >= kMinPanelTokens) return gemm_panels(w, rows, x, tokens, k, y, ldy);
   int64_t r = 0;
   for (; r + 4 <= rows; r += 4) {
     int64_t t = 0;
