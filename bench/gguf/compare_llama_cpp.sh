@@ -4,7 +4,8 @@
 # the ratio allm / llama.cpp (> 1: allm is faster).
 #
 #   bench/gguf/compare_llama_cpp.sh --llama-bench /path/to/llama-bench --model model.gguf \
-#       [--allm build/bin/allm] [--threads "1 2"] [--prompt 128] [--gen 64] [--reps 3] [--median]
+#       [--allm build/bin/allm] [--threads "1 2"] [--prompt 128] [--gen 64] [--reps 3] [--median] \
+#       [--allm-args "--kv-type f16"] [--llama-env "OMP_WAIT_POLICY=passive"]
 #
 # llama.cpp is not part of allm: build or download llama-bench yourself.
 # Both warm up first (llama-bench's warm-up run; allm bench's warm-up pass).
@@ -15,9 +16,13 @@
 # the sides run in turn, one run each per round (allm, then llama-bench -r 1),
 # for --reps rounds, and each side reports its median and its range (min-max):
 # load from other work then falls on both sides alike.
+# --allm-args adds options to `allm bench` (e.g. --kv-type f16, llama.cpp's
+# default KV type); --llama-env runs llama-bench under extra environment
+# variables (on a loaded machine, OMP_WAIT_POLICY=passive keeps its OpenMP
+# workers from spinning at every barrier while the other one is descheduled).
 set -eu
 
-LLAMA_BENCH="" MODEL="" ALLM="" THREADS="1 2" PROMPT=128 GEN=64 REPS=3 MEDIAN=0
+LLAMA_BENCH="" MODEL="" ALLM="" THREADS="1 2" PROMPT=128 GEN=64 REPS=3 MEDIAN=0 ALLM_ARGS="" LLAMA_ENV=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --llama-bench) LLAMA_BENCH="$2"; shift 2 ;;
@@ -28,7 +33,9 @@ while [ $# -gt 0 ]; do
     --gen) GEN="$2"; shift 2 ;;
     --reps) REPS="$2"; shift 2 ;;
     --median) MEDIAN=1; shift ;;
-    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+    --allm-args) ALLM_ARGS="$2"; shift 2 ;;
+    --llama-env) LLAMA_ENV="$2"; shift 2 ;;
+    -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
     *) echo "unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -41,17 +48,20 @@ TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 
 printf '%s\n' "model: $MODEL  prompt: $PROMPT  gen: $GEN  reps: $REPS  $( [ "$MEDIAN" = 1 ] && echo 'median of runs in turn' || echo 'best run' )"
+[ -z "$ALLM_ARGS$LLAMA_ENV" ] || printf '%s\n' "allm bench extra: ${ALLM_ARGS:-none}  llama-bench env: ${LLAMA_ENV:-none}"
 printf '%-8s %12s %12s %7s   %12s %12s %7s\n' threads "allm pp/s" "llama pp/s" ratio "allm tg/s" "llama tg/s" ratio
 for t in $THREADS; do
   : > "$TMP/allm.jsonl"
   : > "$TMP/llama.jsonl"
   allm_run() {
-    "$ALLM" bench "$MODEL" --threads "$t" --prompt-tokens "$PROMPT" --gen-tokens "$GEN" --no-bandwidth --json \
+    # shellcheck disable=SC2086  # ALLM_ARGS: several words
+    "$ALLM" bench "$MODEL" --threads "$t" --prompt-tokens "$PROMPT" --gen-tokens "$GEN" --no-bandwidth --json $ALLM_ARGS \
       2>/dev/null | tr -d '\n' >> "$TMP/allm.jsonl"
     echo >> "$TMP/allm.jsonl"
   }
   llama_run() {  # $1: repetitions
-    "$LLAMA_BENCH" -m "$MODEL" -t "$t" -p "$PROMPT" -n "$GEN" -r "$1" -o json 2>/dev/null | tr -d '\n' >> "$TMP/llama.jsonl"
+    # shellcheck disable=SC2086  # LLAMA_ENV: several VAR=VALUE words
+    env $LLAMA_ENV "$LLAMA_BENCH" -m "$MODEL" -t "$t" -p "$PROMPT" -n "$GEN" -r "$1" -o json 2>/dev/null | tr -d '\n' >> "$TMP/llama.jsonl"
     echo >> "$TMP/llama.jsonl"
   }
   r=0
