@@ -330,6 +330,9 @@ struct Matcher::Impl {
     if (s < 0) return false;
     const auto& sum = t->summaries[static_cast<size_t>(s)];
     if (sum.height > kMaxChain) return false;
+    // The first level decides most cases (a narrow state reads few bytes)
+    // before the levels below are worked out.
+    if (!sum.bytes.subset_of(chain(p).via)) return false;
     return sum.bytes.subset_of(levels(p, sum.height));
   }
 
