@@ -524,7 +524,7 @@ struct Matcher::Impl {
     }
     auto made = std::make_shared<Local>();
     made->allowed.assign(words, 0);
-    if (sid >= 0 && t->size() > 0 && !derive_local(sid, *made))
+    if (sid >= 0 && t->size() > 0 && !(wide >= 64 && derive_local(sid, *made)))
       walk<true>(0, sid, made->allowed.data(), &made->uncertain);
     if (!sig.empty()) t->share_local(sig, made);
     return *locals.emplace(std::move(k), std::move(made)).first->second;
