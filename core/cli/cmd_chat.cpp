@@ -179,7 +179,10 @@ struct Chat {
     {
       SigintCancels on_ctrl_c(cancel);
       // Pending attachments go with this message, and stay pending if it fails.
-      r = session->send(text, pending, [](const StreamDelta& d) { std::cout << d.text << std::flush; }, cancel);
+      MarkedText marked = place_attachments(text, pending.size(), "the message");
+      Message turn("user", std::move(marked.text), pending);
+      turn.attachment_offsets = std::move(marked.offsets);
+      r = session->send(std::move(turn), [](const StreamDelta& d) { std::cout << d.text << std::flush; }, cancel);
       pending.clear();
     }
     std::cout << "\n" << std::flush;

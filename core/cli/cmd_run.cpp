@@ -222,7 +222,9 @@ static int run_text(Args& args) {
   if (prompt->empty() && files.empty())
     throw InvalidArgumentError("the prompt is empty (give PROMPT or pipe it in)" + because());
   if (!ambiguity.empty()) std::cerr << "allm: note: " << ambiguity << "\n";
-  request.prompt = *prompt;
+  MarkedText marked = place_attachments(*prompt, files.size(), "the prompt");
+  request.prompt = std::move(marked.text);
+  request.file_offsets = std::move(marked.offsets);
   // --system "" means no system turn at all, as chat's /system with no text.
   if (system && !system->empty()) request.system_prompt = system;
   if (truncation) request.truncation = truncation_flag(*truncation);
@@ -292,7 +294,8 @@ ALLM_CLI_COMMAND(run, "Generate text from a model (streamed)",
                  "  --system S             system prompt (\"\" = no system turn)\n"
                  "  --file F               attach a file (text files join the prompt under\n"
                  "                         their name; repeatable); '-' reads it from stdin,\n"
-                 "                         <(command) works too\n"
+                 "                         <(command) works too; files go before the text,\n"
+                 "                         or each at a <__media__> in PROMPT (in order)\n"
                  "  --truncation P         when the prompt outgrows the context window: error\n"
                  "                         (default), drop_oldest or truncate_left\n"
                  "  --raw                  no chat template: continue PROMPT as plain text\n"

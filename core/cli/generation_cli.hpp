@@ -108,6 +108,20 @@ inline TruncationPolicy truncation_flag(const std::string& name) {
   throw InvalidArgumentError("--truncation must be error, drop_oldest or truncate_left, got " + name);
 }
 
+// The typed text's media markers (<__media__>, as llama.cpp writes them): the
+// i-th marker is where the i-th attached file goes. No marker: the files go
+// before the text (offsets empty). Another count than the files' is refused.
+inline MarkedText place_attachments(const std::string& text, size_t files, const std::string& what) {
+  MarkedText marked = split_media_markers(text);
+  if (marked.offsets.empty()) return {text, {}};
+  if (marked.offsets.size() != files)
+    throw InvalidArgumentError(what + " has " + std::to_string(marked.offsets.size()) + " media marker(s) (" +
+                               kMediaMarker + ") for " + std::to_string(files) +
+                               " attached file(s): give one marker per file (the i-th marker places the i-th "
+                               "file), or none to put the files before the text");
+  return marked;
+}
+
 // What the user should know about the context window after a reply: turns
 // left out to make room, or a reply that stopped because the window was full
 // (not because the model finished). Empty when neither happened.

@@ -9,17 +9,22 @@ namespace allm::server {
 namespace {
 
 // A block list's text; tool calls and results stay in the conversation as text.
-// Text blocks joined; image blocks (base64, or a URL source) become
-// `attachments` when `images` is given, and are refused otherwise.
+// Text blocks in a row are joined by a newline; image blocks (base64, or a URL
+// source) become `attachments` when `images` is given, each with its place in
+// the text (`offsets`: an image between two text blocks keeps them apart), and
+// are refused otherwise.
 std::string blocks_text(const json& content, const std::string& where, ImageInputs* images = nullptr,
-                        std::vector<std::filesystem::path>* attachments = nullptr, const std::string& model = {}) {
+                        std::vector<std::filesystem::path>* attachments = nullptr, const std::string& model = {},
+                        std::vector<size_t>* offsets = nullptr) {
   if (content.is_string()) return content.get<std::string>();
   if (!content.is_array()) throw bad_request(where + " must be a string or an array of content blocks");
   std::string text;
+  bool after_text = false;
   auto append = [&](const std::string& t) {
     if (t.empty()) return;
-    if (!text.empty()) text += "\n";
+    if (after_text) text += "\n";
     text += t;
+    after_text = true;
   };
   for (size_t i = 0; i < content.size(); ++i) {
     const json& b = content[i];
@@ -35,7 +40,7 @@ std::string blocks_text(const json& content, const std::string& where, ImageInpu
       // Read by tool_blocks: calls and results are messages of their own.
     } else if (type == "thinking" || type == "redacted_thinking") {
       // Earlier turns' reasoning is not shown to the model again (as Anthropic does).
-    } else if (type == "image" && images && attachments) {
+    } else if (type == "image" && images && attachments && offsets) {
       const json* src = b.contains("source") && b["source"].is_object() ? &b["source"] : nullptr;
       const std::string kind = src ? src->value("type", std::string()) : std::string();
       if (kind == "base64" && src->contains("data") && (*src)["data"].is_string()) {
@@ -46,6 +51,8 @@ std::string blocks_text(const json& content, const std::string& where, ImageInpu
         throw bad_request(at + ".source: expected {\"type\": \"base64\", \"media_type\", \"data\"} or "
                           "{\"type\": \"url\", \"url\"}");
       }
+      offsets->push_back(text.size());
+      after_text = false;
     } else if (type == "image" || type == "document") {
       throw unsupported_param("messages", at + " is a '" + type + "' block; " +
                                               (type == "image" && !model.empty() ? text_only_reason(model, false)
@@ -108,7 +115,8 @@ ParsedMessages anthropic_messages(const json& body, ImageInputs* images, const s
       throw bad_request(where + ".role: must be 'user' or 'assistant'");
     if (!m.contains("content")) throw bad_request(where + ".content: field required");
     std::vector<std::filesystem::path> attachments;
-    std::string text = blocks_text(m["content"], where + ".content", images, &attachments, model);
+    std::vector<size_t> offsets;
+    std::string text = blocks_text(m["content"], where + ".content", images, &attachments, model, &offsets);
     if (*role == "system") {  // Claude Code sends system turns inside messages
       if (out.messages.empty() && !out.system) {
         out.system = text;
@@ -120,8 +128,9 @@ ParsedMessages anthropic_messages(const json& body, ImageInputs* images, const s
     if (!tb.results.empty() && *role != "user") throw bad_request(where + ": tool_result blocks belong to user turns");
     // Results answer the previous turn's calls: they come first, then any text.
     for (auto& r : tb.results) out.messages.push_back(std::move(r));
-    if (!tb.results.empty() && text.empty()) continue;
+    if (!tb.results.empty() && text.empty() && attachments.empty()) continue;
     Message msg(*role, std::move(text), std::move(attachments));
+    msg.attachment_offsets = std::move(offsets);
     msg.tool_calls = std::move(tb.calls);
     out.messages.push_back(std::move(msg));
   }

@@ -14,13 +14,19 @@ namespace allm::server {
 namespace {
 
 // Content as a string or an array of parts: text, and image_url parts (data:
-// URLs; http(s) with --allow-image-urls) which become the message's attachments.
-std::string openai_content(const json& content, const std::string& where, ImageInputs* images,
-                           std::vector<std::filesystem::path>& attachments, const std::string& model) {
-  if (content.is_null()) return "";
-  if (content.is_string()) return content.get<std::string>();
+// URLs; http(s) with --allow-image-urls) which become the message's
+// attachments, each placed where it stood among the text parts. Text parts in
+// a row are joined by a newline; an image between two keeps them apart.
+void openai_content(const json& content, const std::string& where, ImageInputs* images, Message& msg,
+                    const std::string& model) {
+  std::string& text = msg.content;
+  if (content.is_null()) return;
+  if (content.is_string()) {
+    text = content.get<std::string>();
+    return;
+  }
   if (!content.is_array()) throw bad_request(where + ".content must be a string or an array of parts", "messages");
-  std::string text;
+  bool after_text = false;
   for (size_t i = 0; i < content.size(); ++i) {
     const json& part = content[i];
     const std::string at = where + ".content[" + std::to_string(i) + "]";
@@ -30,15 +36,18 @@ std::string openai_content(const json& content, const std::string& where, ImageI
     if (type == "text") {
       auto t = opt_string(part, "text");
       if (!t) throw bad_request(at + ".text is missing", "messages");
-      if (!text.empty()) text += "\n";
+      if (after_text) text += "\n";
       text += *t;
+      after_text = true;
     } else if (type == "image_url" && images) {
       const json* iu = part.contains("image_url") ? &part["image_url"] : nullptr;
       std::string url;
       if (iu && iu->is_string()) url = iu->get<std::string>();  // a shorthand some clients send
       else if (iu && iu->is_object() && iu->contains("url") && (*iu)["url"].is_string()) url = (*iu)["url"].get<std::string>();
       else throw bad_request(at + ".image_url.url is missing", "messages");
-      attachments.push_back(images->from_url(url, at + ".image_url.url", "messages"));
+      msg.attachments.push_back(images->from_url(url, at + ".image_url.url", "messages"));
+      msg.attachment_offsets.push_back(text.size());
+      after_text = false;
     } else if (type == "image_url" || type == "input_audio" || type == "file") {
       throw unsupported_param("messages", at + " is of type '" + type + "'; " +
                                               (type == "image_url" && !model.empty() ? text_only_reason(model, false)
@@ -47,7 +56,6 @@ std::string openai_content(const json& content, const std::string& where, ImageI
       throw bad_request(at + ": unknown content part type '" + type + "'", "messages");
     }
   }
-  return text;
 }
 
 
@@ -425,8 +433,7 @@ std::vector<Message> openai_messages(const json& body, ImageInputs* images, cons
       throw bad_request(where + ".role: unknown role '" + *role + "'", "messages");
     Message msg;
     msg.role = *role;
-    msg.content =
-        openai_content(m.contains("content") ? m["content"] : json(nullptr), where, images, msg.attachments, model);
+    openai_content(m.contains("content") ? m["content"] : json(nullptr), where, images, msg, model);
     // Earlier tool calls and their results go back through the chat template.
     if (const json* calls = opt_array(m, "tool_calls")) {
       if (msg.role != "assistant") throw bad_request(where + ".tool_calls: only assistant messages have tool calls", "messages");

@@ -31,12 +31,17 @@ std::vector<float> ref_floats(const std::string& name) {
   return out;
 }
 
-// The reference cases whose images come before the turn's text, as requests
-// (a turn's attachments go first; case "b" puts its image after the text).
+// The reference cases as requests: "a" and "ab" put the images first (a
+// turn's attachments go first unless placed); "b" places its image after the
+// text (Message::attachment_offsets).
 GenerateRequest request(const std::string& id) {
   GenerateRequest r;
   if (id == "a") {
     r.messages = {Message("user", "Describe this image.", {kDir / "image_a.png"})};
+  } else if (id == "b") {
+    const std::string text = "What is in this picture?";
+    r.messages = {Message("user", text, {kDir / "image_b.png"})};
+    r.messages[0].attachment_offsets = {text.size()};
   } else {
     r.system_prompt = "You compare pictures.";
     r.messages = {Message("user", "Compare the two images.", {kDir / "image_a.png", kDir / "image_b.png"})};
@@ -56,13 +61,14 @@ TEST(Vision, CapabilitiesSayWhichModelsSee) {
 
 TEST(Vision, PromptIdsAreTheProcessors) {
   auto p = make_provider(kDir.string());
-  for (const char* id : {"a", "ab"}) EXPECT_EQ(p->preview_prompt(request(id)).ids, ref_ids(std::string(id) + ".input_ids")) << id;
+  for (const char* id : {"a", "b", "ab"})
+    EXPECT_EQ(p->preview_prompt(request(id)).ids, ref_ids(std::string(id) + ".input_ids")) << id;
 }
 
 TEST(Vision, GreedyRepliesAreTransformers) {
   auto p = make_provider(kDir.string());
   // ab after a: the shared prefix ends where the images differ; a again: reused.
-  for (const char* id : {"a", "ab", "a"}) {
+  for (const char* id : {"a", "ab", "a", "b"}) {
     const GenerateResponse r = p->generate(request(id));
     const auto want = ref_ids(std::string(id) + ".greedy_ids");
     const auto margins = ref_floats(std::string(id) + ".greedy_margins");

@@ -128,6 +128,85 @@ TEST_F(Attachments, ImageWithVisionIsPassedAlong) {
   EXPECT_EQ(image_.decoded, 1);
 }
 
+TEST_F(Attachments, PlacedFilesKeepTheirPlaceInTheText) {
+  FakeOptions o;
+  o.vision = true;
+  FakeProvider p(o);
+  allm::GenerateRequest r;
+  // "Compare" IMG "and" notes.txt IMG "?": the text file's text goes in its
+  // place, the images after it move by its length.
+  r.messages = {{"user", "Compare and?", {file("photo.img"), file("notes.txt"), file("photo.img")}}};
+  r.messages[0].attachment_offsets = {7, 11, 11};
+  p.generate(r);
+  const std::string note = "--- file: notes.txt ---\nremember the milk\n--- end of file: notes.txt ---\n";
+  EXPECT_EQ(p.last_request.messages[0].content, "Compare and" + note + "?");
+  ASSERT_EQ(p.last_request.images.size(), 2u);
+  EXPECT_EQ(p.last_request.images[0].offset, 7u);
+  EXPECT_EQ(p.last_request.images[1].offset, 11u + note.size());
+}
+
+TEST_F(Attachments, FileOffsetsPlaceTheRequestsFiles) {
+  FakeOptions o;
+  o.vision = true;
+  FakeProvider p(o);
+  allm::GenerateRequest r;
+  r.prompt = "What is this?";
+  r.files = {file("photo.img")};
+  r.file_offsets = {13};
+  p.generate(r);
+  ASSERT_EQ(p.last_request.images.size(), 1u);
+  EXPECT_EQ(p.last_request.images[0].offset, 13u);
+  r.file_offsets = {14};  // past the end
+  EXPECT_THROW(p.generate(r), allm::InvalidArgumentError);
+  r.file_offsets = {1, 2};  // two places for one file
+  EXPECT_THROW(p.generate(r), allm::InvalidArgumentError);
+}
+
+TEST_F(Attachments, BadOffsetsAreRefusedNamingTheField) {
+  allm::GenerateRequest r;
+  r.messages = {{"user", "h\xc3\xa9llo", {file("photo.img"), file("photo.img")}}};
+  auto error_of = [&](std::vector<size_t> offsets) {
+    r.messages[0].attachment_offsets = std::move(offsets);
+    try {
+      r.validate();
+    } catch (const allm::InvalidArgumentError& e) {
+      return std::string(e.what());
+    }
+    return std::string("accepted");
+  };
+  EXPECT_EQ(error_of({0, 6}), "accepted");
+  EXPECT_NE(error_of({3, 1}).find("request.messages[0].attachment_offsets[1]: offsets must not decrease"),
+            std::string::npos);
+  EXPECT_NE(error_of({2, 2}).find("attachment_offsets[0]: offset 2 is inside a UTF-8 character"), std::string::npos);
+  EXPECT_NE(error_of({0, 7}).find("offset 7 is past the text's end (6 bytes)"), std::string::npos);
+  EXPECT_NE(error_of({0}).find("1 offsets for 2 attached file(s)"), std::string::npos);
+  // A saved message keeps its offsets.
+  r.messages[0].attachment_offsets = {1, 6};
+  EXPECT_EQ(allm::Message::from_json(r.messages[0].to_json()).attachment_offsets, (std::vector<size_t>{1, 6}));
+}
+
+TEST(MediaMarkers, EachMarkerIsAPlace) {
+  const allm::MarkedText m = allm::split_media_markers("<__media__>Compare<__media__>and<__media__>");
+  EXPECT_EQ(m.text, "Compareand");
+  EXPECT_EQ(m.offsets, (std::vector<size_t>{0, 7, 10}));
+  EXPECT_TRUE(allm::split_media_markers("no <__media_ marker").offsets.empty());
+}
+
+TEST(ContentPieces, TextAndAttachmentsInOrder) {
+  auto pieces = allm::content_pieces("Compareand?", {7, 10, 10});
+  ASSERT_EQ(pieces.size(), 6u);
+  EXPECT_EQ(pieces[0].text, "Compare");
+  EXPECT_EQ(pieces[1].attachment, 0u);
+  EXPECT_EQ(pieces[2].text, "and");
+  EXPECT_EQ(pieces[3].attachment, 1u);
+  EXPECT_EQ(pieces[4].attachment, 2u);
+  EXPECT_EQ(pieces[5].text, "?");
+  auto first = allm::content_pieces("Describe.", {0});
+  ASSERT_EQ(first.size(), 2u);
+  EXPECT_EQ(first[0].attachment, 0u);
+  EXPECT_EQ(first[1].text, "Describe.");
+}
+
 TEST_F(Attachments, LimitsComeFromTheProvider) {
   allm::MediaLimits limits;
   limits.max_file_bytes = 50;

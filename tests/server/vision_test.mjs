@@ -1,6 +1,7 @@
-// allm serve with a vision model (tests/data/vision/gemma3, qwen2_5_vl): an image through
-// each API — OpenAI image_url data URL, Anthropic base64 image block, Ollama
-// images — reaches the model as transformers' processor would give it: the
+// allm serve with a vision model (tests/data/vision/gemma3, qwen2_5_vl): images through
+// each API — OpenAI image_url data URLs, Anthropic base64 image blocks (both
+// interleaved with the text as the case has them), Ollama images (images-first
+// cases) — reach the model as transformers' processor would give them: the
 // prompt has the processor's token count, the first reply token's
 // log-probabilities (OpenAI, Ollama) equal log-softmax of transformers'
 // logits at the prompt's last position within 1e-3, and the greedy reply is
@@ -39,20 +40,33 @@ function lastLogSoftmax(caseId) {
 
 const server = await startServer();
 const model = path.basename(process.env.ALLM_MODEL);
-// The cases whose images come before the text (an API's parts keep their order
-// in the message, but the model gets a turn's images first).
-const cases = ref.cases.filter((c) => c.messages.at(-1).content[0].type === 'image').map((c) => ({
-  id: c.id,
-  system: c.messages[0].role === 'system' ? c.messages[0].content : null,
-  images: c.images,
-  text: c.messages.at(-1).content.find((p) => p.type === 'text').text,
-  promptTokens: tensor(c.id + '.input_ids').values.length,
-  // The reply a correct model must give: all of it, or (where the reference says
-  // how far its margins allow) the part before the first near-tie or stop token.
-  greedyText: c.decisive_text ?? c.greedy_text,
-  prefixOnly: c.decisive_text !== undefined,
-  logprobs: lastLogSoftmax(c.id),
-}));
+// Every reference case through OpenAI and Anthropic, its user turn's parts in
+// the case's order (text and images interleaved: an API's parts keep their
+// place up to the chat template); through Ollama, whose `images` have no place
+// in the text (they go first, as Ollama puts them), the cases whose images all
+// come before the text.
+const cases = ref.cases.map((c) => {
+  const parts = c.messages.at(-1).content;
+  const kinds = parts.map((p) => p.type);
+  let k = 0;
+  return {
+    id: c.id,
+    system: c.messages[0].role === 'system' ? c.messages[0].content : null,
+    images: c.images,
+    parts: parts.map((p) => (p.type === 'image' ? { image: c.images[k++] } : { text: p.text })),
+    imagesFirst: kinds.every((t, i) => t === (i === kinds.length - 1 ? 'text' : 'image')),
+    text: parts.filter((p) => p.type === 'text').map((p) => p.text).join(''),
+    promptTokens: tensor(c.id + '.input_ids').values.length,
+    // The reply a correct model must give: all of it, or (where the reference says
+    // how far its margins allow) the part before the first near-tie or stop token.
+    greedyText: c.decisive_text ?? c.greedy_text,
+    prefixOnly: c.decisive_text !== undefined,
+    logprobs: lastLogSoftmax(c.id),
+  };
+});
+const firstImagesFirst = cases.find((c) => c.imagesFirst);
+const generationConfig = JSON.parse(fs.readFileSync(path.join(dir, 'generation_config.json'), 'utf8'));
+const modelRepeatPenalty = generationConfig.repetition_penalty ?? 1;
 // A reply that ends inside a character (a byte-level token holding its first
 // bytes) streams without that partial character; transformers' decode shows it as U+FFFD.
 const sameReply = (c, text) => {
@@ -70,9 +84,9 @@ try {
     // ------------------------------------------------------------- OpenAI
     const messages = [];
     if (c.system) messages.push({ role: 'system', content: c.system });
-    messages.push({ role: 'user', content: [
-      ...c.images.map((f) => ({ type: 'image_url', image_url: { url: 'data:image/png;base64,' + b64(f) } })),
-      { type: 'text', text: c.text }] });
+    messages.push({ role: 'user', content: c.parts.map((p) => (p.image
+      ? { type: 'image_url', image_url: { url: 'data:image/png;base64,' + b64(p.image) } }
+      : { type: 'text', text: p.text })) });
     const r1 = await openai.chat.completions.create({ model, messages, temperature: 0, max_tokens: 16, logprobs: true,
                                                       top_logprobs: 3, repeat_penalty: 1 });
     check(r1.usage.prompt_tokens === c.promptTokens, `OpenAI ${c.id}: ${c.promptTokens} prompt tokens, as the processor makes them`);
@@ -88,14 +102,24 @@ try {
 
     // ---------------------------------------------------------- Anthropic
     const r2 = await anthropic.messages.create({ model, max_tokens: 16, temperature: 0, ...(c.system ? { system: c.system } : {}),
-      messages: [{ role: 'user', content: [
-        ...c.images.map((f) => ({ type: 'image', source: { type: 'base64', media_type: 'image/png', data: b64(f) } })),
-        { type: 'text', text: c.text }] }] });
+      messages: [{ role: 'user', content: c.parts.map((p) => (p.image
+        ? { type: 'image', source: { type: 'base64', media_type: 'image/png', data: b64(p.image) } }
+        : { type: 'text', text: p.text })) }] });
     const anthropicPrompt = r2.usage.input_tokens + (r2.usage.cache_read_input_tokens ?? 0);  // input_tokens: the uncached part
     check(anthropicPrompt === c.promptTokens, `Anthropic ${c.id}: ${c.promptTokens} input tokens (${anthropicPrompt})`);
-    check(sameReply(c, r2.content[0].text), `Anthropic ${c.id}: the greedy reply is transformers'`);
+    if (modelRepeatPenalty === 1) {
+      check(sameReply(c, r2.content[0].text), `Anthropic ${c.id}: the greedy reply is transformers'`);
+    } else {
+      // Anthropic's API sets no repetition penalty, so the model's default applies
+      // (transformers' greedy run had none): the reply must be the one OpenAI's
+      // route gives the same messages under that default — the same prompt.
+      const same = await openai.chat.completions.create({ model, messages, temperature: 0, max_tokens: 16 });
+      check(r2.content[0].text === same.choices[0].message.content,
+            `Anthropic ${c.id}: the greedy reply (repetition penalty ${modelRepeatPenalty}) is OpenAI's for the same messages`);
+    }
 
     // ------------------------------------------------------------- Ollama
+    if (!c.imagesFirst) continue;
     const om = [];
     if (c.system) om.push({ role: 'system', content: c.system });
     om.push({ role: 'user', content: c.text, images: c.images.map(b64) });
@@ -108,9 +132,11 @@ try {
   }
 
   // Ollama /api/generate takes images too.
-  const g = await ollama.generate({ model, prompt: cases[0].text, images: [b64('image_a.png')], stream: false,
+  const c0 = firstImagesFirst;
+  const g = await ollama.generate({ model, prompt: c0.text, images: c0.images.map(b64), stream: false,
+                                    ...(c0.system ? { system: c0.system } : {}),
                                     options: { temperature: 0, num_predict: 16, repeat_penalty: 1 } });
-  check(g.prompt_eval_count === cases[0].promptTokens && sameReply(cases[0], g.response), 'Ollama generate with an image');
+  check(g.prompt_eval_count === c0.promptTokens && sameReply(c0, g.response), `Ollama generate with an image (${c0.id})`);
 
   // Refusals: URLs without --allow-image-urls, bad base64, not an image.
   const e1 = await expectError(openai.chat.completions.create({ model, messages: [{ role: 'user', content: [
@@ -134,9 +160,9 @@ try {
 // With --allow-image-urls the server fetches an http(s) image itself (here from
 // a loopback HTTP server): the same prompt as the inline image; a 404 is a 400.
 const files = http.createServer((req, res) => {
-  if (req.url === '/image_a.png') {
+  if (req.url === '/image_a.png' || req.url === '/image_b.png') {
     res.writeHead(200, { 'content-type': 'image/png' });
-    res.end(fs.readFileSync(path.join(dir, 'image_a.png')));
+    res.end(fs.readFileSync(path.join(dir, req.url.slice(1))));
   } else {
     res.writeHead(404);
     res.end('no such image');
@@ -147,9 +173,11 @@ const filesUrl = `http://127.0.0.1:${files.address().port}`;
 const fetching = await startServer(['--allow-image-urls']);
 try {
   const openai = new OpenAI({ baseURL: fetching.url + '/v1', apiKey: 'unused', maxRetries: 0 });
-  const c = cases[0];
+  const c = firstImagesFirst;
   const r = await openai.chat.completions.create({ model, temperature: 0, max_tokens: 16, repeat_penalty: 1, messages: [
-    { role: 'user', content: [{ type: 'image_url', image_url: { url: filesUrl + '/image_a.png' } }, { type: 'text', text: c.text }] }] });
+    ...(c.system ? [{ role: 'system', content: c.system }] : []),
+    { role: 'user', content: [...c.images.map((f) => ({ type: 'image_url', image_url: { url: `${filesUrl}/${f}` } })),
+                              { type: 'text', text: c.text }] }] });
   check(r.usage.prompt_tokens === c.promptTokens && sameReply(c, r.choices[0].message.content),
         '--allow-image-urls: a fetched image gives the inline image\'s prompt and reply');
   const e = await expectError(openai.chat.completions.create({ model, messages: [{ role: 'user', content: [

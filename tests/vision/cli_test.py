@@ -1,26 +1,32 @@
 #!/usr/bin/env python3
-"""allm run --file with the Gemma 3 vision fixture: for each reference case
-(one image; another; two images and a system prompt) the prompt has the
-processor's token count and the greedy reply is transformers' greedy
-continuation (tests/data/vision/gemma3, tools/vision/make_gemma3_references.py);
-a text-only model refuses an image with exit code 11 and a clear message.
+"""allm run --file with a vision fixture (tests/data/vision/gemma3 or qwen2_5_vl, made by
+tools/vision/make_*_references.py): every reference case goes through the CLI, its user
+turn's images placed with llama.cpp's media marker (<__media__>) where the case has them
+among the text, or given with no marker when they all come first (the default place),
+and the system turn as --system. Each case's prompt has the processor's token count and
+the greedy reply is transformers' greedy continuation up to the first step whose margin
+is under 0.05. A marker count that differs from the files' is refused (exit 2, naming
+both counts); with TEXT_ONLY_MODEL_DIR, a text-only model refuses an image (exit 11).
 
-usage: cli_test.py ALLM_BINARY VISION_DIR TEXT_ONLY_MODEL_DIR
+usage: cli_test.py ALLM_BINARY VISION_DIR [TEXT_ONLY_MODEL_DIR]
 """
 import json
 import struct
 import subprocess
 import sys
 
+MARKER = "<__media__>"
+
 
 def tensors(path):
+    """The I32 and F32 tensors of a safetensors file, as flat lists."""
     with open(path, "rb") as f:
         data = f.read()
     n = struct.unpack("<Q", data[:8])[0]
     header = json.loads(data[8:8 + n])
     out = {}
     for name, t in header.items():
-        if name == "__metadata__":
+        if name == "__metadata__" or t["dtype"] not in ("I32", "F32"):
             continue
         a, b = t["data_offsets"]
         raw = data[8 + n + a:8 + n + b]
@@ -28,44 +34,71 @@ def tensors(path):
     return out
 
 
+def prompt_of(parts):
+    """The typed prompt for a user turn's parts: no marker when the images all come first."""
+    kinds = [p["type"] for p in parts]
+    images_first = kinds == ["image"] * (len(kinds) - 1) + ["text"]
+    if images_first:
+        return parts[-1]["text"]
+    return "".join(MARKER if p["type"] == "image" else p["text"] for p in parts)
+
+
+def run(cmd):
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+
+
 def main():
-    allm, vision, text_only = sys.argv[1:4]
+    allm, vision = sys.argv[1:3]
+    text_only = sys.argv[3] if len(sys.argv) > 3 else None
     ref = json.load(open(vision + "/reference.json"))
     t = tensors(vision + "/reference.safetensors")
     failed = False
+
+    def report(ok, what):
+        nonlocal failed
+        print("%s %s" % ("ok" if ok else "FAIL", what))
+        failed |= not ok
+
     for case in ref["cases"]:
-        cid = case["id"]
-        if case["messages"][-1]["content"][0]["type"] != "image":
-            continue  # --file attachments go before the text
-        cmd = [allm, "run", vision, "--temperature", "0", "--repeat-penalty", "1", "--max-tokens", "16", "--ignore-eos",
-               "--json", "--threads", "2"]
-        msgs = case["messages"]
+        cid, msgs = case["id"], case["messages"]
+        cmd = [allm, "run", vision, "--temperature", "0", "--repeat-penalty", "1", "--max-tokens", "16",
+               "--ignore-eos", "--json", "--threads", "2"]
         if msgs[0]["role"] == "system":
             cmd += ["--system", msgs[0]["content"]]
         for image in case["images"]:
             cmd += ["--file", vision + "/" + image]
-        cmd.append(next(p["text"] for p in msgs[-1]["content"] if p["type"] == "text"))
-        run = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
-        if run.returncode != 0:
-            print("FAIL %s: exit %d\n%s" % (cid, run.returncode, run.stderr))
-            failed = True
+        prompt = prompt_of(msgs[-1]["content"])
+        cmd.append(prompt)
+        out = run(cmd)
+        if out.returncode != 0:
+            report(False, "%s: exit %d\n%s" % (cid, out.returncode, out.stderr))
             continue
-        out = json.loads(run.stdout)
+        reply = json.loads(out.stdout)
         want_prompt = len(t[cid + ".input_ids"])
-        got = out["token_ids"]
-        want = t[cid + ".greedy_ids"]
-        margins = t[cid + ".greedy_margins"]
-        agree = all(g == w for g, w, m in zip(got, want, margins) if m >= 0.05) and len(got) == len(want)
-        ok = out["usage"]["prompt_tokens"] == want_prompt and agree
-        print("%s %s: prompt tokens %d (want %d), reply %s" % ("ok" if ok else "FAIL", cid, out["usage"]["prompt_tokens"],
-                                                            want_prompt, "agrees" if agree else "%s != %s" % (got, want)))
-        failed |= not ok
-    refused = subprocess.run([allm, "run", text_only, "--file", vision + "/image_a.png", "What is this?"],
-                             capture_output=True, text=True, timeout=120)
-    ok = refused.returncode == 11 and "does not support images" in refused.stderr
-    print("%s a text-only model refuses an image (exit %d: %s)" % ("ok" if ok else "FAIL", refused.returncode,
-                                                                    refused.stderr.strip()))
-    failed |= not ok
+        got, want, margins = reply["token_ids"], t[cid + ".greedy_ids"], t[cid + ".greedy_margins"]
+        decisive = next((i for i, m in enumerate(margins) if m < 0.05), len(margins))
+        agree = got[:decisive] == want[:decisive]
+        report(reply["usage"]["prompt_tokens"] == want_prompt and agree,
+               "%s (%r): prompt tokens %d (want %d), first %d tokens %s" % (
+                   cid, prompt, reply["usage"]["prompt_tokens"], want_prompt, decisive,
+                   "agree" if agree else "differ: %s != %s" % (got[:decisive], want[:decisive])))
+
+    # One marker too many, then one too few: refused before the model loads.
+    image = vision + "/" + ref["cases"][0]["images"][0]
+    for markers, files in ((2, 1), (1, 2)):
+        cmd = [allm, "run", vision]
+        for _ in range(files):
+            cmd += ["--file", image]
+        cmd.append("Look:" + MARKER * markers)
+        out = run(cmd)
+        said = "%d media marker(s) (%s) for %d attached file(s)" % (markers, MARKER, files)
+        report(out.returncode == 2 and said in out.stderr,
+               "%d markers for %d files: exit %d (%s)" % (markers, files, out.returncode, out.stderr.strip()))
+
+    if text_only:
+        out = run([allm, "run", text_only, "--file", image, "What is this?"])
+        report(out.returncode == 11 and "does not support images" in out.stderr,
+               "a text-only model refuses an image (exit %d: %s)" % (out.returncode, out.stderr.strip()))
     sys.exit(1 if failed else 0)
 
 

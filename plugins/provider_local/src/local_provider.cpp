@@ -193,7 +193,7 @@ RenderedPrompt LocalProvider::render(const GenerateRequest& request) {
   auto m = model_for(p.model.empty() ? default_spec_ : p.model);
   MessageImages images(p.messages.size());
   for (const auto& img : p.images)
-    if (img.message_index < images.size()) images[img.message_index].push_back(&img.media.image);
+    if (img.message_index < images.size()) images[img.message_index].push_back({&img.media.image, img.offset});
   RenderedPrompt r = render_prompt(*m, p.messages, p.tools, raw_, render_limits_, images);
   r.images.clear();  // they point into `p`
   return r;

@@ -87,17 +87,22 @@ RenderedPrompt render_prompt(const EngineModel& model, const std::vector<Message
   RenderedPrompt out;
   bool add_special = true;
   std::vector<const ImageData*> in_order;
-  for (const auto& list : images) in_order.insert(in_order.end(), list.begin(), list.end());
+  for (const auto& list : images)
+    for (const PlacedImage& p : list) in_order.push_back(p.image);
   VisionEncoder* vision = model.model->vision();
   if (!in_order.empty() && !vision)
     throw MediaError("this model does not support images (model '" + model.id + "' has no vision support)");
   auto images_of = [&](size_t i) { return i < images.size() ? images[i].size() : size_t{0}; };
+  // Message i's text and images in order.
+  auto pieces_of = [&](size_t i) {
+    std::vector<size_t> offsets;
+    for (size_t k = 0; k < images_of(i); ++k) offsets.push_back(images[i][k].offset);
+    return content_pieces(messages[i].content, offsets);
+  };
   if (raw) {
     for (size_t i = 0; i < messages.size(); ++i) {
-      const Message& m = messages[i];
       std::string content;
-      for (size_t k = 0; k < images_of(i); ++k) content += vision->image_marker();
-      content += m.content;
+      for (const ContentPiece& p : pieces_of(i)) content += p.attachment ? vision->image_marker() : p.text;
       if (content.empty()) continue;
       if (!out.text.empty()) out.text += "\n\n";
       out.text += content;
@@ -108,8 +113,18 @@ RenderedPrompt render_prompt(const EngineModel& model, const std::vector<Message
       nlohmann::ordered_json m = template_message(messages[i]);
       if (images_of(i) > 0) {  // as transformers' processors take them: a list of content items
         nlohmann::ordered_json items = nlohmann::ordered_json::array();
-        for (size_t k = 0; k < images_of(i); ++k) items.push_back({{"type", "image"}});
-        items.push_back({{"type", "text"}, {"text", messages[i].content}});
+        bool any_text = false;
+        for (const ContentPiece& p : pieces_of(i)) {
+          if (p.attachment) {
+            items.push_back({{"type", "image"}});
+          } else {
+            items.push_back({{"type", "text"}, {"text", p.text}});
+            any_text = true;
+          }
+        }
+        // Images alone: an empty text item still closes the list, as before
+        // (templates that look for the turn's text find one).
+        if (!any_text) items.push_back({{"type", "text"}, {"text", ""}});
         m["content"] = std::move(items);
       }
       req.messages.push_back(std::move(m));
@@ -136,7 +151,7 @@ FittedPrompt fit_prompt(const EngineModel& model, const PreparedRequest& request
   std::vector<Message> messages = request.messages;
   MessageImages all(request.messages.size());
   for (const auto& img : request.images)
-    if (img.message_index < all.size()) all[img.message_index].push_back(&img.media.image);
+    if (img.message_index < all.size()) all[img.message_index].push_back({&img.media.image, img.offset});
   const size_t keep_prefix = model.tokenizer->bos_id() && model.tokenizer->adds_bos() ? 1 : 0;
   size_t rendered_size = 0;
   out.ids = fit_to_context(
@@ -151,7 +166,7 @@ FittedPrompt fit_prompt(const EngineModel& model, const PreparedRequest& request
             while (j < request.messages.size() &&
                    (request.messages[j].role != m.role || request.messages[j].content != m.content))
               ++j;
-            kept.push_back(j < all.size() ? all[j] : std::vector<const ImageData*>{});
+            kept.push_back(j < all.size() ? all[j] : std::vector<PlacedImage>{});
             if (j < request.messages.size()) ++j;
           }
         }

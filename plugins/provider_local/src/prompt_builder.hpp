@@ -26,16 +26,23 @@ struct RenderedPrompt {
   std::vector<ImageRun> images;  // in prompt order
 };
 
-// The images of each message (outer index = message index; may be empty: none).
-using MessageImages = std::vector<std::vector<const ImageData*>>;
+// An image and where it goes in its message's content (bytes; 0: first).
+struct PlacedImage {
+  const ImageData* image = nullptr;
+  size_t offset = 0;
+};
+// The images of each message (outer index = message index; may be empty: none),
+// in the order of their offsets.
+using MessageImages = std::vector<std::vector<PlacedImage>>;
 
 // raw: no template; message contents are joined by blank lines and encoded
 // with the tokenizer's special tokens (e.g. BOS). Otherwise the template is
 // rendered and encoded; the tokenizer adds BOS only when the rendered text
 // does not already start with it, within `limits` (config template.*).
 // A message with images goes to the template as a list of content items, its
-// images ({"type": "image"}) before its text; the model's vision encoder then
-// expands each image marker the template wrote (docs/vision.md).
+// text cut at the images' offsets ({"type": "image"} in place, in order); the
+// model's vision encoder then expands each image marker the template wrote
+// (docs/vision.md).
 RenderedPrompt render_prompt(const EngineModel& model, const std::vector<Message>& messages,
                              const nlohmann::json& tools, bool raw, const RenderLimits& limits,
                              const MessageImages& images = {});

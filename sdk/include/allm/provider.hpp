@@ -81,6 +81,10 @@ struct Message {
   std::string role;     // "system" | "user" | "assistant" | "tool"
   std::string content;
   std::vector<std::filesystem::path> attachments;  // loaded by the media handlers
+  // Where each attachment goes in `content` (byte offsets, one per attachment,
+  // non-decreasing, on character boundaries); empty: all before the text.
+  // An image's place is kept up to the chat template (docs/vision.md).
+  std::vector<size_t> attachment_offsets;
   // Assistant turns: the tool calls it made, as chat templates take them
   // ([{"id", "type": "function", "function": {"name", "arguments": {…}}}]).
   nlohmann::json tool_calls = nlohmann::json::array();
@@ -91,6 +95,24 @@ struct Message {
   nlohmann::json to_json() const;
   static Message from_json(const nlohmann::json& j, const std::string& where = "message");
 };
+
+// llama.cpp's media marker: in the text a user types (allm run, chat), each
+// marker is where the next attached file goes.
+inline constexpr const char* kMediaMarker = "<__media__>";
+struct MarkedText {
+  std::string text;             // without the markers
+  std::vector<size_t> offsets;  // where each marker was in `text`, in order
+};
+MarkedText split_media_markers(const std::string& text);
+
+// A message's text cut at its attachments' offsets (non-decreasing): text and
+// attachments in order, empty text pieces left out; `attachment` indexes
+// `offsets`. An attachment at offset 0 comes before all the text.
+struct ContentPiece {
+  std::string text;
+  std::optional<size_t> attachment;
+};
+std::vector<ContentPiece> content_pieces(const std::string& text, const std::vector<size_t>& offsets);
 
 // Constrained decoding: the reply must match this grammar (docs/structured-output.md).
 struct OutputGrammar {
@@ -107,6 +129,9 @@ struct GenerateRequest {
   std::optional<std::string> system_prompt;  // placed first; conflicts with a "system" message
   // Files attached to the last user turn (or to the prompt).
   std::vector<std::filesystem::path> files;
+  // Where each of `files` goes in that turn's text (as Message::attachment_offsets);
+  // empty: before the text.
+  std::vector<size_t> file_offsets;
   GenerationParams params;
   nlohmann::json tools = nlohmann::json::array();  // OpenAI-style function specs
   // Which tools the reply may or must call, OpenAI-style: null or "auto" (the
@@ -250,6 +275,7 @@ struct CacheState {
 // turn, text attachments folded into their message, images collected.
 struct PreparedImage {
   size_t message_index = 0;  // the message it was attached to
+  size_t offset = 0;         // where it goes in that message's content (bytes; 0: before the text)
   MediaContent media;
 };
 struct PreparedRequest {

@@ -20,7 +20,8 @@ GenerateResponse cancelled_before_start(const std::string& model) {
   return r;
 }
 
-// Text attachments go before the turn's own text, each framed by its handler.
+// Text attachments without a place go before the turn's own text, each
+// framed by its handler.
 void fold_text_attachments(Message& m, const std::vector<std::string>& texts) {
   if (texts.empty()) return;
   std::string folded;
@@ -82,12 +83,14 @@ PreparedRequest Provider::prepare(const GenerateRequest& request) const {
   if (request.system_prompt) out.messages.push_back({"system", *request.system_prompt, {}});
   if (request.prompt) {
     out.messages.push_back({"user", *request.prompt, request.files});
+    out.messages.back().attachment_offsets = request.file_offsets;
   } else {
     for (auto& m : request.messages) out.messages.push_back(m);
     if (!request.files.empty()) {
       for (auto it = out.messages.rbegin(); it != out.messages.rend(); ++it) {
         if (it->role == "user") {
           it->attachments.insert(it->attachments.end(), request.files.begin(), request.files.end());
+          if (!request.file_offsets.empty()) it->attachment_offsets = request.file_offsets;
           break;
         }
       }
@@ -111,18 +114,26 @@ PreparedRequest Provider::prepare(const GenerateRequest& request) const {
   };
   for (size_t i = 0; i < out.messages.size(); ++i) {
     Message& m = out.messages[i];
+    const bool placed = !m.attachment_offsets.empty();
     std::vector<std::string> texts;
-    for (auto& path : m.attachments) {
+    size_t shift = 0;  // bytes of text attachments placed so far
+    for (size_t k = 0; k < m.attachments.size(); ++k) {
+      const std::filesystem::path& path = m.attachments[k];
       MediaContent media = load_attachment(path, media_limits_, vision_first);
+      const size_t at = placed ? m.attachment_offsets[k] + shift : 0;
       if (media.kind == MediaKind::image) {
         if (!caps) caps = capabilities();
         require_vision(*caps, media);  // a handler's load() may still produce another kind than it said
-        out.images.push_back({i, std::move(media)});
+        out.images.push_back({i, at, std::move(media)});
+      } else if (placed) {  // its text where the file was placed
+        m.content.insert(at, media.text);
+        shift += media.text.size();
       } else {
         texts.push_back(std::move(media.text));
       }
     }
     m.attachments.clear();
+    m.attachment_offsets.clear();
     fold_text_attachments(m, texts);
   }
   return out;

@@ -31,6 +31,36 @@ json paths_json(const std::vector<std::filesystem::path>& paths) {
   return a;
 }
 
+std::vector<size_t> read_offsets(const json& j, const std::string& where) {
+  if (!j.is_array()) throw InvalidArgumentError(where + ": expected an array of byte offsets");
+  std::vector<size_t> out;
+  for (size_t i = 0; i < j.size(); ++i) {
+    if (!j[i].is_number_unsigned())
+      throw InvalidArgumentError(where + "[" + std::to_string(i) + "]: expected a byte offset (an integer >= 0)");
+    out.push_back(j[i].get<size_t>());
+  }
+  return out;
+}
+
+// Offsets of attachments in `text`: one each, in order, within it, never inside a character.
+void check_offsets(const std::vector<size_t>& offsets, size_t attachments, const std::string& text,
+                   const std::string& where) {
+  if (offsets.empty()) return;
+  if (offsets.size() != attachments)
+    throw InvalidArgumentError(where + ": " + std::to_string(offsets.size()) + " offsets for " +
+                               std::to_string(attachments) + " attached file(s); give one per file");
+  for (size_t i = 0; i < offsets.size(); ++i) {
+    const std::string at = where + "[" + std::to_string(i) + "]";
+    if (offsets[i] > text.size())
+      throw InvalidArgumentError(at + ": offset " + std::to_string(offsets[i]) + " is past the text's end (" +
+                                 std::to_string(text.size()) + " bytes)");
+    if (i > 0 && offsets[i] < offsets[i - 1])
+      throw InvalidArgumentError(at + ": offsets must not decrease (the files go in the order given)");
+    if (offsets[i] < text.size() && (static_cast<unsigned char>(text[offsets[i]]) & 0xC0) == 0x80)
+      throw InvalidArgumentError(at + ": offset " + std::to_string(offsets[i]) + " is inside a UTF-8 character");
+  }
+}
+
 bool known_role(const std::string& r) { return r == "system" || r == "user" || r == "assistant" || r == "tool"; }
 
 }  // namespace
@@ -38,6 +68,7 @@ bool known_role(const std::string& r) { return r == "system" || r == "user" || r
 json Message::to_json() const {
   json j = {{"role", role}, {"content", content}};
   if (!attachments.empty()) j["attachments"] = paths_json(attachments);
+  if (!attachment_offsets.empty()) j["attachment_offsets"] = attachment_offsets;
   if (!tool_calls.empty()) j["tool_calls"] = tool_calls;
   if (!tool_call_id.empty()) j["tool_call_id"] = tool_call_id;
   if (!name.empty()) j["name"] = name;
@@ -50,12 +81,15 @@ Message Message::from_json(const json& j, const std::string& where) {
   m.role = require_string(j, "role", where);
   m.content = require_string(j, "content", where);
   if (auto it = j.find("attachments"); it != j.end()) m.attachments = read_paths(*it, where + ".attachments");
+  if (auto it = j.find("attachment_offsets"); it != j.end())
+    m.attachment_offsets = read_offsets(*it, where + ".attachment_offsets");
+  check_offsets(m.attachment_offsets, m.attachments.size(), m.content, where + ".attachment_offsets");
   if (auto it = j.find("tool_calls"); it != j.end()) m.tool_calls = *it;
   if (j.contains("tool_call_id")) m.tool_call_id = require_string(j, "tool_call_id", where);
   if (j.contains("name")) m.name = require_string(j, "name", where);
   for (auto& [key, v] : j.items())
-    if (key != "role" && key != "content" && key != "attachments" && key != "tool_calls" && key != "tool_call_id" &&
-        key != "name")
+    if (key != "role" && key != "content" && key != "attachments" && key != "attachment_offsets" &&
+        key != "tool_calls" && key != "tool_call_id" && key != "name")
       throw InvalidArgumentError(where + "." + key + ": unknown message field");
   return m;
 }
@@ -85,6 +119,7 @@ void GenerateRequest::validate() const {
       has_system_message = true;
       if (!m.attachments.empty()) throw InvalidArgumentError(at + ".attachments: system messages take no files");
     }
+    check_offsets(m.attachment_offsets, m.attachments.size(), m.content, at + ".attachment_offsets");
   }
   if (system_prompt && has_system_message)
     throw InvalidArgumentError("request: system_prompt given and messages[0] is a system message; use one");
@@ -92,6 +127,16 @@ void GenerateRequest::validate() const {
     bool any_user = false;
     for (auto& m : messages) any_user = any_user || m.role == "user";
     if (!any_user) throw InvalidArgumentError("request.files: there is no user message to attach them to");
+  }
+  if (!file_offsets.empty()) {
+    const Message* turn = nullptr;  // the turn the files join
+    for (auto it = messages.rbegin(); it != messages.rend() && !turn; ++it)
+      if (it->role == "user") turn = &*it;
+    const std::string& text = prompt ? *prompt : turn ? turn->content : std::string();
+    if (turn && !turn->attachments.empty())
+      throw InvalidArgumentError("request.file_offsets: the last user message has attachments of its own; "
+                                 "give the files' places there (attachment_offsets)");
+    check_offsets(file_offsets, files.size(), text, "request.file_offsets");
   }
   if (!tools.is_array()) throw InvalidArgumentError("request.tools: expected an array of tool specs");
   for (size_t i = 0; i < tools.size(); ++i)
@@ -158,6 +203,8 @@ GenerateRequest GenerateRequest::from_json(const json& j) {
       r.system_prompt = v.get<std::string>();
     } else if (key == "files") {
       r.files = read_paths(v, at);
+    } else if (key == "file_offsets") {
+      r.file_offsets = read_offsets(v, at);
     } else if (key == "params") {
       r.params = GenerationParams::from_json(v, at);
     } else if (key == "tools") {
@@ -195,6 +242,7 @@ json GenerateRequest::to_json() const {
   if (prompt) j["prompt"] = *prompt;
   if (system_prompt) j["system_prompt"] = *system_prompt;
   if (!files.empty()) j["files"] = paths_json(files);
+  if (!file_offsets.empty()) j["file_offsets"] = file_offsets;
   j["params"] = params.to_json();
   j["tools"] = tools;
   if (!tool_choice.is_null()) j["tool_choice"] = tool_choice;

@@ -70,9 +70,14 @@ ChatSession::ChatSession(std::shared_ptr<Provider> provider, SessionOptions opti
 
 GenerateResponse ChatSession::send(const std::string& text, std::vector<fs::path> attachments,
                                    const StreamCallback& on_delta, CancellationToken cancel) {
+  return send(Message("user", text, std::move(attachments)), on_delta, cancel);
+}
+
+GenerateResponse ChatSession::send(Message turn, const StreamCallback& on_delta, CancellationToken cancel) {
+  if (turn.role != "user") throw InvalidArgumentError("ChatSession::send: the turn's role must be user, got '" + turn.role + "'");
   GenerateRequest request;
   request.messages = history_;
-  request.messages.push_back({"user", text, std::move(attachments)});
+  request.messages.push_back(std::move(turn));
   request.system_prompt = options_.system_prompt;
   request.params = options_.params;
   request.truncation = options_.truncation;

@@ -27,6 +27,9 @@ class ChatSession {
   // the history is unchanged.
   GenerateResponse send(const std::string& text, std::vector<std::filesystem::path> attachments = {},
                         const StreamCallback& on_delta = {}, CancellationToken cancel = {});
+  // The same with a user turn made by the caller (e.g. its attachments placed
+  // in the text: Message::attachment_offsets).
+  GenerateResponse send(Message turn, const StreamCallback& on_delta = {}, CancellationToken cancel = {});
 
   const std::vector<Message>& history() const { return history_; }
   const SessionOptions& options() const { return options_; }
