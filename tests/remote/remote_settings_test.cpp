@@ -147,8 +147,8 @@ TEST(RemoteDialects, ImagesAsEachApiWantsThem) {
   r.images.push_back(img);
   std::vector<std::string> unsupported;
   auto o = remote::openai_dialect().request_body(r, "m", unsupported);
-  EXPECT_EQ(o["messages"][0]["content"][0], (nlohmann::json{{"type", "text"}, {"text", "What is this?"}}));
-  EXPECT_EQ(o["messages"][0]["content"][1]["image_url"]["url"], "data:image/png;base64,UE5HREFUQQ==");
+  EXPECT_EQ(o["messages"][0]["content"][0]["image_url"]["url"], "data:image/png;base64,UE5HREFUQQ==");
+  EXPECT_EQ(o["messages"][0]["content"][1], (nlohmann::json{{"type", "text"}, {"text", "What is this?"}}));
   auto a = remote::anthropic_dialect().request_body(r, "m", unsupported);
   EXPECT_EQ(a["messages"][0]["content"][0]["source"],
             (nlohmann::json{{"type", "base64"}, {"media_type", "image/png"}, {"data", "UE5HREFUQQ=="}}));
@@ -156,6 +156,22 @@ TEST(RemoteDialects, ImagesAsEachApiWantsThem) {
   auto l = remote::ollama_dialect().request_body(r, "m", unsupported);
   EXPECT_EQ(l["messages"][0]["images"], nlohmann::json::array({"UE5HREFUQQ=="}));
   EXPECT_EQ(l["messages"][0]["content"], "What is this?");
+  // Placed between two texts (offset 5: "What " | image | "is this?"), it stays there.
+  r.images[0].offset = 5;
+  r.images.push_back(r.images[0]);
+  r.images[1].offset = 13;  // and one after all the text
+  o = remote::openai_dialect().request_body(r, "m", unsupported);
+  ASSERT_EQ(o["messages"][0]["content"].size(), 4u);
+  EXPECT_EQ(o["messages"][0]["content"][0], (nlohmann::json{{"type", "text"}, {"text", "What "}}));
+  EXPECT_EQ(o["messages"][0]["content"][1]["type"], "image_url");
+  EXPECT_EQ(o["messages"][0]["content"][2], (nlohmann::json{{"type", "text"}, {"text", "is this?"}}));
+  EXPECT_EQ(o["messages"][0]["content"][3]["type"], "image_url");
+  a = remote::anthropic_dialect().request_body(r, "m", unsupported);
+  ASSERT_EQ(a["messages"][0]["content"].size(), 4u);
+  EXPECT_EQ(a["messages"][0]["content"][0]["text"], "What ");
+  EXPECT_EQ(a["messages"][0]["content"][1]["type"], "image");
+  EXPECT_EQ(a["messages"][0]["content"][2]["text"], "is this?");
+  EXPECT_EQ(a["messages"][0]["content"][3]["type"], "image");
   std::filesystem::remove(file);
 }
 

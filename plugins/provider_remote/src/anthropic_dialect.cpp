@@ -34,14 +34,16 @@ class AnthropicDialect : public ApiDialect {
         system += (system.empty() ? "" : "\n\n") + m.content;
         continue;
       }
-      nlohmann::json parts = nlohmann::json::array();
-      for (const auto& img : r.images)
-        if (img.message_index == i)
-          parts.push_back({{"type", "image"},
-                           {"source",
-                            {{"type", "base64"},
-                             {"media_type", img.media.mime},
-                             {"data", base64(read_file_bytes(img.media.source))}}}});
+      nlohmann::json parts = message_parts(
+          r, i,
+          [](const PreparedImage& img) {
+            return nlohmann::json{{"type", "image"},
+                                  {"source",
+                                   {{"type", "base64"},
+                                    {"media_type", img.media.mime},
+                                    {"data", base64(read_file_bytes(img.media.source))}}}};
+          },
+          [](const std::string& text) { return nlohmann::json{{"type", "text"}, {"text", text}}; });
       // Messages knows user and assistant turns only. A tool result is a
       // tool_result block of the user's turn (consecutive results share one);
       // an assistant's calls are its tool_use blocks.
@@ -72,7 +74,6 @@ class AnthropicDialect : public ApiDialect {
       } else if (parts.empty()) {
         messages.push_back({{"role", role}, {"content", m.content}});
       } else {
-        parts.push_back(nlohmann::json{{"type", "text"}, {"text", m.content}});
         messages.push_back({{"role", role}, {"content", parts}});
       }
     }

@@ -3,6 +3,7 @@
 // PreparedRequest becomes a request body, and how streamed events become text,
 // a finish reason and usage. RemoteProvider does the rest (HTTP, retries,
 // deadline, cancellation, timings, errors) once for all of them.
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -68,6 +69,12 @@ const ApiDialect& ollama_dialect();
 std::string base64(const std::string& bytes);
 // The original file's bytes (images go to APIs encoded, not as decoded pixels).
 std::string read_file_bytes(const std::filesystem::path& path);
+// Message i's content as an API's parts, its text and images in the order the
+// turn has them (PreparedImage::offset: 0 = before the text); `image_part`
+// and `text_part` make one part in the API's shape. Empty when it has no images.
+nlohmann::json message_parts(const PreparedRequest& r, size_t i,
+                             const std::function<nlohmann::json(const PreparedImage&)>& image_part,
+                             const std::function<nlohmann::json(const std::string&)>& text_part);
 // The server's own message from an error body ({"error": {"message"}} and
 // variants), else the body itself, shortened.
 std::string server_message(const std::string& body);

@@ -37,6 +37,27 @@ std::string read_file_bytes(const std::filesystem::path& path) {
   return ss.str();
 }
 
+nlohmann::json message_parts(const PreparedRequest& r, size_t i,
+                             const std::function<nlohmann::json(const PreparedImage&)>& image_part,
+                             const std::function<nlohmann::json(const std::string&)>& text_part) {
+  std::vector<const PreparedImage*> images;
+  std::vector<size_t> offsets;
+  for (const auto& img : r.images)
+    if (img.message_index == i) {
+      images.push_back(&img);
+      offsets.push_back(img.offset);
+    }
+  nlohmann::json parts = nlohmann::json::array();
+  if (images.empty()) return parts;
+  bool any_text = false;
+  for (const ContentPiece& p : content_pieces(r.messages[i].content, offsets)) {
+    parts.push_back(p.attachment ? image_part(*images[*p.attachment]) : text_part(p.text));
+    any_text = any_text || !p.attachment;
+  }
+  if (!any_text) parts.push_back(text_part(""));  // as before: a turn of images alone still has its text part
+  return parts;
+}
+
 std::string server_message(const std::string& body) {
   auto j = nlohmann::json::parse(body, nullptr, false);
   if (!j.is_discarded() && j.is_object()) {

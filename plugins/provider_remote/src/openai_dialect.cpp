@@ -25,12 +25,14 @@ class OpenAiDialect : public ApiDialect {
     nlohmann::json messages = nlohmann::json::array();
     for (size_t i = 0; i < r.messages.size(); ++i) {
       const Message& m = r.messages[i];
-      nlohmann::json parts = nlohmann::json::array();
-      for (const auto& img : r.images)
-        if (img.message_index == i)
-          parts.push_back({{"type", "image_url"},
-                           {"image_url",
-                            {{"url", "data:" + img.media.mime + ";base64," + base64(read_file_bytes(img.media.source))}}}});
+      nlohmann::json parts = message_parts(
+          r, i,
+          [](const PreparedImage& img) {
+            return nlohmann::json{
+                {"type", "image_url"},
+                {"image_url", {{"url", "data:" + img.media.mime + ";base64," + base64(read_file_bytes(img.media.source))}}}};
+          },
+          [](const std::string& text) { return nlohmann::json{{"type", "text"}, {"text", text}}; });
       if (parts.empty()) {
         nlohmann::json msg = {{"role", m.role}, {"content", m.content}};
         if (!m.tool_calls.empty()) {  // OpenAI takes a call's arguments as JSON text
@@ -48,7 +50,6 @@ class OpenAiDialect : public ApiDialect {
         if (!m.tool_call_id.empty()) msg["tool_call_id"] = m.tool_call_id;
         messages.push_back(std::move(msg));
       } else {
-        parts.insert(parts.begin(), nlohmann::json{{"type", "text"}, {"text", m.content}});
         messages.push_back({{"role", m.role}, {"content", parts}});
       }
     }
