@@ -93,6 +93,40 @@ TEST(Vision, PromptCacheTellsImagesApart) {
             static_cast<int64_t>(ids.size()) - 1);
 }
 
+// Qwen2.5-VL: an image moves the text after it to fewer positions than tokens
+// (M-RoPE); a KV cache saved after such a turn and restored into another
+// provider must continue at the same positions. The follow-up turn's first
+// reply token has the log-probability a provider without any cache gives.
+TEST(Vision, RestoredCacheKeepsTheImagesPositionShift) {
+  const std::string qwen = std::string(ALLM_TEST_DATA_DIR) + "/vision/qwen2_5_vl";
+  const nlohmann::json no_shared_cache = {{"prompt_cache", 0}};  // each provider starts from what it is given
+  GenerateRequest first;
+  first.messages = {Message("user", "What is in this picture?", {std::filesystem::path(qwen) / "image_a.png"})};
+  first.params.temperature = 0;
+  first.params.repetition_penalty = 1.0;
+  first.params.max_tokens = 4;
+  first.params.ignore_eos = true;
+  auto saver = make_provider(qwen, no_shared_cache);
+  const GenerateResponse r1 = saver->generate(first);
+  const auto state = saver->save_cache_state();
+  ASSERT_TRUE(state.has_value());
+
+  GenerateRequest next = first;
+  next.messages.push_back(Message("assistant", r1.text));
+  next.messages.push_back(Message("user", "And the colours?"));
+  next.logprobs = 0;
+  auto restored = make_provider(qwen, no_shared_cache);
+  ASSERT_TRUE(restored->restore_cache_state(*state));
+  const GenerateResponse resumed = restored->generate(next);
+  EXPECT_GT(restored->capabilities().model_info["last_prompt"]["reused_tokens"].get<int64_t>(), 60)
+      << "the image and the text after it came from the restored cache";
+  const GenerateResponse fresh = make_provider(qwen, no_shared_cache)->generate(next);
+  ASSERT_FALSE(resumed.logprobs.empty());
+  ASSERT_FALSE(fresh.logprobs.empty());
+  EXPECT_NEAR(resumed.logprobs[0].logprob, fresh.logprobs[0].logprob, 1e-4);
+  EXPECT_EQ(resumed.token_ids, fresh.token_ids);
+}
+
 TEST(Vision, AModelWithoutVisionRefusesAnImage) {
   auto p = make_provider(fixture("qwen3"));
   GenerateRequest r = request("a");

@@ -9,7 +9,8 @@ namespace allm::local {
 
 namespace {
 
-constexpr char kMagic[8] = {'A', 'L', 'L', 'M', 'K', 'V', '0', '1'};
+constexpr char kMagic[8] = {'A', 'L', 'L', 'M', 'K', 'V', '0', '2'};
+constexpr char kMagicNoShifts[8] = {'A', 'L', 'L', 'M', 'K', 'V', '0', '1'};  // before M-RoPE shifts were saved
 
 template <class T>
 void put(std::vector<uint8_t>& out, const T* p, size_t count) {
@@ -59,6 +60,13 @@ std::vector<uint8_t> save_kv_blob(KVCache& cache, const std::vector<TokenId>& id
         cache.read(l, values, h, 0, static_cast<int64_t>(n), row.data());
         put(out, row.data(), row.size());
       }
+  const auto& shifts = cache.rope_shifts();
+  const uint64_t count = shifts.size();
+  put(out, &count, 1);
+  for (const auto& [from, shift] : shifts) {
+    const int64_t pair[2] = {from, shift};
+    put(out, pair, 2);
+  }
   return out;
 }
 
@@ -66,7 +74,9 @@ RestoredKv load_kv_blob(const std::vector<uint8_t>& blob, const Model& model, co
   Reader r(blob);
   char magic[8];
   r.get(magic, 8);
-  if (std::memcmp(magic, kMagic, 8) != 0) throw IoError("KV cache blob: bad magic at byte 0 (not an allm KV blob)");
+  const bool has_shifts = std::memcmp(magic, kMagic, 8) == 0;
+  if (!has_shifts && std::memcmp(magic, kMagicNoShifts, 8) != 0)
+    throw IoError("KV cache blob: bad magic at byte 0 (not an allm KV blob)");
   uint64_t header[4];
   r.get(header, 4);
   if (header[1] != static_cast<uint64_t>(s.layers) || header[2] != static_cast<uint64_t>(s.kv_heads) ||
@@ -91,8 +101,27 @@ RestoredKv load_kv_blob(const std::vector<uint8_t>& blob, const Model& model, co
         r.get(row.data(), row.size());
         out.cache->write(l, values, h, 0, n, row.data());
       }
-  if (r.at() != r.size()) throw IoError("KV cache blob: " + std::to_string(r.size() - r.at()) + " stray bytes at byte " + std::to_string(r.at()));
   out.cache->advance(n);
+  if (has_shifts) {
+    uint64_t count = 0;
+    const size_t count_at = r.at();
+    r.get(&count, 1);
+    if (count > static_cast<uint64_t>(n))
+      throw IoError("KV cache blob: " + std::to_string(count) + " position shifts at byte " + std::to_string(count_at) +
+                    " for " + std::to_string(n) + " positions");
+    int64_t last = -1;
+    for (uint64_t k = 0; k < count; ++k) {
+      const size_t at = r.at();
+      int64_t pair[2];
+      r.get(pair, 2);
+      if (pair[0] <= last || pair[0] > n)
+        throw IoError("KV cache blob: position shift at byte " + std::to_string(at) + " starts at index " +
+                      std::to_string(pair[0]) + " (expected increasing indexes within 0.." + std::to_string(n) + ")");
+      out.cache->set_rope_shift(pair[0], pair[1]);
+      last = pair[0];
+    }
+  }
+  if (r.at() != r.size()) throw IoError("KV cache blob: " + std::to_string(r.size() - r.at()) + " stray bytes at byte " + std::to_string(r.at()));
   return out;
 }
 

@@ -3,9 +3,12 @@
 // the cache's keys/values for those positions, so a saved chat resumes
 // without prefilling its history again.
 //
-// Layout (little-endian): "ALLMKV01", u64 positions, u64 layers, u64 kv_heads,
+// Layout (little-endian): "ALLMKV02", u64 positions, u64 layers, u64 kv_heads,
 // u64 head_dim, i32 ids[positions], then per layer K and V as
-// f32[kv_heads][positions][head_dim].
+// f32[kv_heads][positions][head_dim], then u64 shifts and that many
+// (i64 from index, i64 shift) pairs: the M-RoPE position shifts images left
+// (KVCache::rope_shifts), without which text after an image would resume at
+// the wrong positions. "ALLMKV01" blobs (no shifts) are still read.
 #include <cstdint>
 #include <memory>
 #include <vector>

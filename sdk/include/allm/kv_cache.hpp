@@ -64,6 +64,8 @@ class KVCache {
   // keep the shifts of the positions they keep.
   int64_t rope_shift(int64_t index) const noexcept;
   void set_rope_shift(int64_t from_index, int64_t shift);
+  // Every recorded (from index, shift), by increasing index (saved with the cache).
+  const std::vector<std::pair<int64_t, int64_t>>& rope_shifts() const noexcept { return rope_shifts_; }
 
   // Bytes of the blocks this sequence holds (shared blocks counted in full).
   uint64_t bytes() const noexcept { return static_cast<uint64_t>(capacity()) * pool_->bytes_per_position(); }
