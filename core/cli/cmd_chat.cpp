@@ -28,6 +28,7 @@ constexpr const char* kChatCommands =
     "  /save FILE      save the conversation (and its KV cache, FILE.kv)\n"
     "  /load FILE      load a saved conversation\n"
     "  /image FILE     attach an image (or another file) to your next message;\n"
+    "                  it goes before the text, or at a <__media__> in it;\n"
     "                  repeat for several (vision models: docs/vision.md)\n"
     "  /stats          statistics of the last answer\n"
     "  /exit           leave (also Ctrl-D)\n";

@@ -5,15 +5,19 @@ turn's images placed with llama.cpp's media marker (<__media__>) where the case 
 among the text, or given with no marker when they all come first (the default place),
 and the system turn as --system. Each case's prompt has the processor's token count and
 the greedy reply is transformers' greedy continuation up to the first step whose margin
-is under 0.05. A marker count that differs from the files' is refused (exit 2, naming
-both counts); with TEXT_ONLY_MODEL_DIR, a text-only model refuses an image (exit 11).
+is under 0.05. In allm chat, /image files and a message with markers give allm run's
+reply, and /save keeps the images' places (attachment_offsets). A marker count that
+differs from the files' is refused (exit 2, naming both counts); with
+TEXT_ONLY_MODEL_DIR, a text-only model refuses an image (exit 11).
 
 usage: cli_test.py ALLM_BINARY VISION_DIR [TEXT_ONLY_MODEL_DIR]
 """
 import json
+import os
 import struct
 import subprocess
 import sys
+import tempfile
 
 MARKER = "<__media__>"
 
@@ -43,8 +47,11 @@ def prompt_of(parts):
     return "".join(MARKER if p["type"] == "image" else p["text"] for p in parts)
 
 
-def run(cmd):
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+def run(cmd, stdin=None):
+    return subprocess.run(cmd, input=stdin, capture_output=True, text=True, timeout=120)
+
+
+GREEDY = ["--temperature", "0", "--repeat-penalty", "1", "--max-tokens", "16", "--ignore-eos", "--threads", "2"]
 
 
 def main():
@@ -59,10 +66,10 @@ def main():
         print("%s %s" % ("ok" if ok else "FAIL", what))
         failed |= not ok
 
+    replies = {}  # case id -> allm run's reply text
     for case in ref["cases"]:
         cid, msgs = case["id"], case["messages"]
-        cmd = [allm, "run", vision, "--temperature", "0", "--repeat-penalty", "1", "--max-tokens", "16",
-               "--ignore-eos", "--json", "--threads", "2"]
+        cmd = [allm, "run", vision, "--json"] + GREEDY
         if msgs[0]["role"] == "system":
             cmd += ["--system", msgs[0]["content"]]
         for image in case["images"]:
@@ -74,6 +81,7 @@ def main():
             report(False, "%s: exit %d\n%s" % (cid, out.returncode, out.stderr))
             continue
         reply = json.loads(out.stdout)
+        replies[cid] = reply["text"]
         want_prompt = len(t[cid + ".input_ids"])
         got, want, margins = reply["token_ids"], t[cid + ".greedy_ids"], t[cid + ".greedy_margins"]
         decisive = next((i for i, m in enumerate(margins) if m < 0.05), len(margins))
@@ -82,6 +90,30 @@ def main():
                "%s (%r): prompt tokens %d (want %d), first %d tokens %s" % (
                    cid, prompt, reply["usage"]["prompt_tokens"], want_prompt, decisive,
                    "agree" if agree else "differ: %s != %s" % (got[:decisive], want[:decisive])))
+
+    # allm chat: the first case with markers, its files given by /image.
+    placed = next((c for c in ref["cases"] if MARKER in prompt_of(c["messages"][-1]["content"])), None)
+    if placed is None:
+        report(False, "no reference case places an image after text")
+    elif placed["id"] in replies:
+        msgs = placed["messages"]
+        with tempfile.TemporaryDirectory() as tmp:
+            saved = os.path.join(tmp, "chat.json")
+            typed = "".join("/image %s/%s\n" % (vision, f) for f in placed["images"])
+            typed += prompt_of(msgs[-1]["content"]) + "\n/save " + saved + "\n"
+            cmd = [allm, "chat", vision] + GREEDY
+            if msgs[0]["role"] == "system":
+                cmd += ["--system", msgs[0]["content"]]
+            out = run(cmd, typed)
+            same = out.returncode == 0 and out.stdout == replies[placed["id"]] + "\n"
+            report(same, "chat %s: /image and markers give allm run's reply (exit %d, %r)" % (
+                placed["id"], out.returncode, out.stdout if same else out.stdout + out.stderr))
+            turn = json.load(open(saved))["messages"][0] if os.path.exists(saved) else {}
+            marked = prompt_of(msgs[-1]["content"])
+            want = [i - k * len(MARKER) for k, i in enumerate(
+                j for j in range(len(marked)) if marked.startswith(MARKER, j))]
+            report(turn.get("content") == marked.replace(MARKER, "") and turn.get("attachment_offsets") == want,
+                   "chat %s: the saved turn keeps the images' places %s (%s)" % (placed["id"], want, turn))
 
     # One marker too many, then one too few: refused before the model loads.
     image = vision + "/" + ref["cases"][0]["images"][0]
