@@ -195,6 +195,42 @@ std::vector<std::filesystem::path> ollama_images(const json& images, const std::
   return out;
 }
 
+// Ollama's image placeholder: each `[img]` in the text takes, in order, the
+// next of the turn's images (the placeholder itself is removed); images left
+// over go before the text, as Ollama prefixes them; `[img]`s beyond the images
+// stay as text. Returns the images in prompt order with their byte offsets.
+struct PlacedImages {
+  std::string text;
+  std::vector<std::filesystem::path> files;
+  std::vector<size_t> offsets;  // empty: all before the text
+};
+PlacedImages place_images(const std::string& text, std::vector<std::filesystem::path> files) {
+  static const std::string placeholder = "[img]";
+  PlacedImages out;
+  std::vector<size_t> at;  // offsets of the placed images, in out.text
+  size_t from = 0;
+  for (size_t hit; at.size() < files.size() && (hit = text.find(placeholder, from)) != std::string::npos;
+       from = hit + placeholder.size()) {
+    out.text.append(text, from, hit - from);
+    at.push_back(out.text.size());
+  }
+  out.text.append(text, from, std::string::npos);
+  if (at.empty()) {
+    out.files = std::move(files);
+    return out;
+  }
+  // The leftovers (after the placed ones in `images`) come first in the prompt.
+  for (size_t k = at.size(); k < files.size(); ++k) {
+    out.files.push_back(std::move(files[k]));
+    out.offsets.push_back(0);
+  }
+  for (size_t k = 0; k < at.size(); ++k) {
+    out.files.push_back(std::move(files[k]));
+    out.offsets.push_back(at[k]);
+  }
+  return out;
+}
+
 std::shared_ptr<ServedModel> find_model(ServerContext& ctx, const std::string& name) {
   try {
     return ctx.models.find(name);
@@ -226,7 +262,12 @@ void chat(ServerContext& ctx, const std::shared_ptr<Exchange>& ex) {
     if (!role || (*role != "system" && *role != "user" && *role != "assistant" && *role != "tool"))
       throw bad_request(where + ".role must be system, user, assistant or tool", "messages");
     Message msg(*role, opt_string(m, "content").value_or(""));
-    if (const json* images = opt_array(m, "images")) msg.attachments = ollama_images(*images, where + ".images", req);
+    if (const json* images = opt_array(m, "images"); images && !images->empty()) {
+      PlacedImages placed = place_images(msg.content, ollama_images(*images, where + ".images", req));
+      msg.content = std::move(placed.text);
+      msg.attachments = std::move(placed.files);
+      msg.attachment_offsets = std::move(placed.offsets);
+    }
     // Earlier calls ({"function": {"name", "arguments"}}) and results
     // ("tool_name") go back through the chat template.
     if (const json* calls = opt_array(m, "tool_calls")) {
@@ -278,8 +319,10 @@ void generate(ServerContext& ctx, const std::shared_ptr<Exchange>& ex) {
     return;
   }
   req.raw = opt_bool(body, "raw").value_or(false);
-  req.generate.prompt = prompt;
-  req.generate.files = std::move(image_files);
+  PlacedImages placed = place_images(prompt, std::move(image_files));
+  req.generate.prompt = std::move(placed.text);
+  req.generate.files = std::move(placed.files);
+  req.generate.file_offsets = std::move(placed.offsets);
   if (auto sys = opt_string(body, "system"); sys && !sys->empty()) {
     if (req.raw) throw bad_request("'system' cannot be combined with raw mode", "system");
     req.generate.system_prompt = *sys;

@@ -1,7 +1,7 @@
 // allm serve with a vision model (tests/data/vision/gemma3, qwen2_5_vl): images through
 // each API — OpenAI image_url data URLs, Anthropic base64 image blocks (both
-// interleaved with the text as the case has them), Ollama images (images-first
-// cases) — reach the model as transformers' processor would give them: the
+// interleaved with the text as the case has them), Ollama images (placed by
+// `[img]` in the text, or before it where the case has them first) — reach the model as transformers' processor would give them: the
 // prompt has the processor's token count, the first reply token's
 // log-probabilities (OpenAI, Ollama) equal log-softmax of transformers'
 // logits at the prompt's last position within 1e-3, and the greedy reply is
@@ -42,9 +42,9 @@ const server = await startServer();
 const model = path.basename(process.env.ALLM_MODEL);
 // Every reference case through OpenAI and Anthropic, its user turn's parts in
 // the case's order (text and images interleaved: an API's parts keep their
-// place up to the chat template); through Ollama, whose `images` have no place
-// in the text (they go first, as Ollama puts them), the cases whose images all
-// come before the text.
+// place up to the chat template); through Ollama, each image where an `[img]`
+// stands in the message's text, or with no placeholder where the case has its
+// images first (Ollama puts the images an `[img]` does not place before the text).
 const cases = ref.cases.map((c) => {
   const parts = c.messages.at(-1).content;
   const kinds = parts.map((p) => p.type);
@@ -56,6 +56,10 @@ const cases = ref.cases.map((c) => {
     parts: parts.map((p) => (p.type === 'image' ? { image: c.images[k++] } : { text: p.text })),
     imagesFirst: kinds.every((t, i) => t === (i === kinds.length - 1 ? 'text' : 'image')),
     text: parts.filter((p) => p.type === 'text').map((p) => p.text).join(''),
+    // Ollama's content: `[img]` where each image goes (text parts next to each
+    // other joined by a newline, as the OpenAI route joins them).
+    placeholders: parts.map((p, i) => (p.type === 'image' ? '[img]' : (i > 0 && parts[i - 1].type === 'text' ? '\n' : '') + p.text))
+      .join(''),
     promptTokens: tensor(c.id + '.input_ids').values.length,
     // The reply a correct model must give: all of it, or (where the reference says
     // how far its margins allow) the part before the first near-tie or stop token.
@@ -65,8 +69,6 @@ const cases = ref.cases.map((c) => {
   };
 });
 const firstImagesFirst = cases.find((c) => c.imagesFirst);
-const generationConfig = JSON.parse(fs.readFileSync(path.join(dir, 'generation_config.json'), 'utf8'));
-const modelRepeatPenalty = generationConfig.repetition_penalty ?? 1;
 // A reply that ends inside a character (a byte-level token holding its first
 // bytes) streams without that partial character; transformers' decode shows it as U+FFFD.
 const sameReply = (c, text) => {
@@ -101,28 +103,21 @@ try {
     check(worst < 1e-3, `OpenAI ${c.id}: first-token log-probabilities are transformers' (max diff ${worst.toExponential(2)})`);
 
     // ---------------------------------------------------------- Anthropic
-    const r2 = await anthropic.messages.create({ model, max_tokens: 16, temperature: 0, ...(c.system ? { system: c.system } : {}),
+    // repeat_penalty (llama.cpp's extension, as on the OpenAI route): Qwen2.5-VL's
+    // generation_config sets 1.05, transformers' greedy reference had none.
+    const r2 = await anthropic.messages.create({ model, max_tokens: 16, temperature: 0, repeat_penalty: 1,
+      ...(c.system ? { system: c.system } : {}),
       messages: [{ role: 'user', content: c.parts.map((p) => (p.image
         ? { type: 'image', source: { type: 'base64', media_type: 'image/png', data: b64(p.image) } }
         : { type: 'text', text: p.text })) }] });
     const anthropicPrompt = r2.usage.input_tokens + (r2.usage.cache_read_input_tokens ?? 0);  // input_tokens: the uncached part
     check(anthropicPrompt === c.promptTokens, `Anthropic ${c.id}: ${c.promptTokens} input tokens (${anthropicPrompt})`);
-    if (modelRepeatPenalty === 1) {
-      check(sameReply(c, r2.content[0].text), `Anthropic ${c.id}: the greedy reply is transformers'`);
-    } else {
-      // Anthropic's API sets no repetition penalty, so the model's default applies
-      // (transformers' greedy run had none): the reply must be the one OpenAI's
-      // route gives the same messages under that default — the same prompt.
-      const same = await openai.chat.completions.create({ model, messages, temperature: 0, max_tokens: 16 });
-      check(r2.content[0].text === same.choices[0].message.content,
-            `Anthropic ${c.id}: the greedy reply (repetition penalty ${modelRepeatPenalty}) is OpenAI's for the same messages`);
-    }
+    check(sameReply(c, r2.content[0].text), `Anthropic ${c.id}: the greedy reply is transformers' (${JSON.stringify(r2.content[0].text)})`);
 
     // ------------------------------------------------------------- Ollama
-    if (!c.imagesFirst) continue;
     const om = [];
     if (c.system) om.push({ role: 'system', content: c.system });
-    om.push({ role: 'user', content: c.text, images: c.images.map(b64) });
+    om.push({ role: 'user', content: c.imagesFirst ? c.text : c.placeholders, images: c.images.map(b64) });
     const r3 = await ollama.chat({ model, messages: om, stream: false, logprobs: true, top_logprobs: 1,
                                    options: { temperature: 0, num_predict: 16, repeat_penalty: 1 } });
     check(r3.prompt_eval_count === c.promptTokens, `Ollama ${c.id}: ${c.promptTokens} prompt tokens`);
@@ -131,12 +126,17 @@ try {
     check(first && Math.abs(first.logprob - want[0][1]) < 1e-3, `Ollama ${c.id}: the first token's log-probability is transformers'`);
   }
 
-  // Ollama /api/generate takes images too.
-  const c0 = firstImagesFirst;
-  const g = await ollama.generate({ model, prompt: c0.text, images: c0.images.map(b64), stream: false,
+  // The SDK sends repeat_penalty to /v1/messages: an invalid one is refused there.
+  const e0 = await expectError(anthropic.messages.create({ model, max_tokens: 4, repeat_penalty: 0,
+    messages: [{ role: 'user', content: 'hi' }] }), 400, 'repeat_penalty 0 on /v1/messages');
+  check(/repeat_penalty: must be positive/.test(e0.error?.error?.message), `Anthropic repeat_penalty is read (${e0.error?.error?.message})`);
+
+  // Ollama /api/generate takes images too, placed by `[img]` in the prompt.
+  const c0 = cases.find((c) => !c.imagesFirst) ?? firstImagesFirst;
+  const g = await ollama.generate({ model, prompt: c0.imagesFirst ? c0.text : c0.placeholders, images: c0.images.map(b64), stream: false,
                                     ...(c0.system ? { system: c0.system } : {}),
                                     options: { temperature: 0, num_predict: 16, repeat_penalty: 1 } });
-  check(g.prompt_eval_count === c0.promptTokens && sameReply(c0, g.response), `Ollama generate with an image (${c0.id})`);
+  check(g.prompt_eval_count === c0.promptTokens && sameReply(c0, g.response), `Ollama generate with an image (${c0.id}: ${JSON.stringify(g.response)})`);
 
   // Refusals: URLs without --allow-image-urls, bad base64, not an image.
   const e1 = await expectError(openai.chat.completions.create({ model, messages: [{ role: 'user', content: [
