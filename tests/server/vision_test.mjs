@@ -126,6 +126,25 @@ try {
     check(first && Math.abs(first.logprob - want[0][1]) < 1e-3, `Ollama ${c.id}: the first token's log-probability is transformers'`);
   }
 
+  // Ollama's placement rules beyond the reference cases, against OpenAI parts in
+  // the order Ollama gives them: images an `[img]` does not place go before the
+  // text (here image_b, then "Look:", image_a, " now"), and an `[img]` beyond the
+  // images stays text. Same prompt: same token count and first-token log-probability.
+  const [imgA, imgB] = [cases[0].images[0], cases.find((c) => c.images.length > 1)?.images[1] ?? cases[0].images[0]];
+  const oaiImage = (f) => ({ type: 'image_url', image_url: { url: 'data:image/png;base64,' + b64(f) } });
+  for (const [label, content, images, parts] of [
+    ['a leftover image goes first', 'Look:[img] now', [imgA, imgB], [oaiImage(imgB), { type: 'text', text: 'Look:' }, oaiImage(imgA), { type: 'text', text: ' now' }]],
+    ['an [img] beyond the images stays text', 'A[img]B[img]', [imgA], [{ type: 'text', text: 'A' }, oaiImage(imgA), { type: 'text', text: 'B[img]' }]],
+  ]) {
+    const o = await ollama.chat({ model, messages: [{ role: 'user', content, images: images.map(b64) }], stream: false, logprobs: true,
+                                  options: { temperature: 0, num_predict: 1, repeat_penalty: 1 } });
+    const p = await openai.chat.completions.create({ model, messages: [{ role: 'user', content: parts }], temperature: 0, max_tokens: 1,
+                                                     logprobs: true, repeat_penalty: 1 });
+    const d = Math.abs(o.logprobs[0].logprob - p.choices[0].logprobs.content[0].logprob);
+    check(o.prompt_eval_count === p.usage.prompt_tokens && d < 1e-4,
+          `Ollama: ${label} (${o.prompt_eval_count}/${p.usage.prompt_tokens} prompt tokens, log-probability diff ${d.toExponential(1)})`);
+  }
+
   // The SDK sends repeat_penalty to /v1/messages: an invalid one is refused there.
   const e0 = await expectError(anthropic.messages.create({ model, max_tokens: 4, repeat_penalty: 0,
     messages: [{ role: 'user', content: 'hi' }] }), 400, 'repeat_penalty 0 on /v1/messages');
