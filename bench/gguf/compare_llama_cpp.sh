@@ -5,7 +5,7 @@
 #
 #   bench/gguf/compare_llama_cpp.sh --llama-bench /path/to/llama-bench --model model.gguf \
 #       [--allm build/bin/allm] [--threads "1 2"] [--prompt 128] [--gen 64] [--reps 3] [--median] \
-#       [--allm-args "--kv-type f16"] [--llama-env "OMP_WAIT_POLICY=passive"]
+#       [--allm-args "--kv-type f16"] [--llama-env "OMP_WAIT_POLICY=passive"] [--same-depth]
 #
 # llama.cpp is not part of allm: build or download llama-bench yourself.
 # Both warm up first (llama-bench's warm-up run; allm bench's warm-up pass).
@@ -20,9 +20,12 @@
 # default KV type); --llama-env runs llama-bench under extra environment
 # variables (on a loaded machine, OMP_WAIT_POLICY=passive keeps its OpenMP
 # workers from spinning at every barrier while the other one is descheduled).
+# --same-depth times llama-bench's decode with the prompt's positions already
+# in its cache (-d PROMPT, a run of its own), as allm's decode is: without it
+# llama-bench decodes from an empty cache and allm after the prompt.
 set -eu
 
-LLAMA_BENCH="" MODEL="" ALLM="" THREADS="1 2" PROMPT=128 GEN=64 REPS=3 MEDIAN=0 ALLM_ARGS="" LLAMA_ENV=""
+LLAMA_BENCH="" MODEL="" ALLM="" THREADS="1 2" PROMPT=128 GEN=64 REPS=3 MEDIAN=0 ALLM_ARGS="" LLAMA_ENV="" SAME_DEPTH=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --llama-bench) LLAMA_BENCH="$2"; shift 2 ;;
@@ -35,7 +38,8 @@ while [ $# -gt 0 ]; do
     --median) MEDIAN=1; shift ;;
     --allm-args) ALLM_ARGS="$2"; shift 2 ;;
     --llama-env) LLAMA_ENV="$2"; shift 2 ;;
-    -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
+    --same-depth) SAME_DEPTH=1; shift ;;
+    -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
     *) echo "unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -49,6 +53,7 @@ trap 'rm -rf "$TMP"' EXIT
 
 printf '%s\n' "model: $MODEL  prompt: $PROMPT  gen: $GEN  reps: $REPS  $( [ "$MEDIAN" = 1 ] && echo 'median of runs in turn' || echo 'best run' )"
 [ -z "$ALLM_ARGS$LLAMA_ENV" ] || printf '%s\n' "allm bench extra: ${ALLM_ARGS:-none}  llama-bench env: ${LLAMA_ENV:-none}"
+[ "$SAME_DEPTH" = 0 ] || printf '%s\n' "llama-bench decodes at depth $PROMPT (-d), as allm after the prompt"
 printf '%-8s %12s %12s %7s   %12s %12s %7s\n' threads "allm pp/s" "llama pp/s" ratio "allm tg/s" "llama tg/s" ratio
 for t in $THREADS; do
   : > "$TMP/allm.jsonl"
@@ -61,7 +66,13 @@ for t in $THREADS; do
   }
   llama_run() {  # $1: repetitions
     # shellcheck disable=SC2086  # LLAMA_ENV: several VAR=VALUE words
-    env $LLAMA_ENV "$LLAMA_BENCH" -m "$MODEL" -t "$t" -p "$PROMPT" -n "$GEN" -r "$1" -o json 2>/dev/null | tr -d '\n' >> "$TMP/llama.jsonl"
+    if [ "$SAME_DEPTH" = 1 ]; then
+      env $LLAMA_ENV "$LLAMA_BENCH" -m "$MODEL" -t "$t" -p "$PROMPT" -n 0 -r "$1" -o json 2>/dev/null | tr -d '\n' >> "$TMP/llama.jsonl"
+      echo >> "$TMP/llama.jsonl"
+      env $LLAMA_ENV "$LLAMA_BENCH" -m "$MODEL" -t "$t" -p 0 -n "$GEN" -d "$PROMPT" -r "$1" -o json 2>/dev/null | tr -d '\n' >> "$TMP/llama.jsonl"
+    else
+      env $LLAMA_ENV "$LLAMA_BENCH" -m "$MODEL" -t "$t" -p "$PROMPT" -n "$GEN" -r "$1" -o json 2>/dev/null | tr -d '\n' >> "$TMP/llama.jsonl"
+    fi
     echo >> "$TMP/llama.jsonl"
   }
   r=0
