@@ -11,6 +11,7 @@
 #include "allm/error.hpp"
 #include "allm/threadpool.hpp"
 #include "allm/weight_format.hpp"
+#include "kernels/attention_kernels.hpp"
 #include "kernels/kernel_table.hpp"
 
 namespace allm {
@@ -212,6 +213,9 @@ class CpuBackend final : public Backend {
         while (task >= task_start_[s + 1]) ++s;
         const AttentionSeq& sq = seqs[s];
         const KVLayerView& kv = sq.kv;
+        // All heads of the group over a block in one AVX-512 call (attention_kernels.hpp).
+        const bool simd = simd_attention_ && (kv.type == KVType::f32 || kv.type == KVType::f16) &&
+                          kernels::attn::fits(d);
         const int64_t local = task - task_start_[s], t = local / p.kv_heads, g = local % p.kv_heads;
         const int64_t pos = sq.pos0 + t, bs = kv.block;
         int64_t first = p.window > 0 ? std::max<int64_t>(0, pos - p.window + 1) : 0, last = pos;
@@ -231,11 +235,14 @@ class CpuBackend final : public Backend {
           const uint8_t* keys = base + kv.k_offset;
           const uint8_t* values = base + kv.v_offset;
           // Scores of this block for every head of the group; rescale what was summed so far.
+#if defined(__x86_64__)
+          if (simd) kernels::attn::scores(keys, kv.row_bytes, kv.type == KVType::f16, len, q, group, d, scores, max_block);
+#endif
           for (int64_t h = 0; h < group; ++h) {
             float* sc = scores + h * max_block;
             float m = mx[h];
             for (int64_t j = 0; j < len; ++j) {
-              float v = kv_dot(k, kv.type, keys + j * kv.row_bytes, q + h * d, d) * p.scale;
+              float v = (simd ? sc[j] : kv_dot(k, kv.type, keys + j * kv.row_bytes, q + h * d, d)) * p.scale;
               if (p.softcap > 0) v = p.softcap * std::tanh(v / p.softcap);
               sc[j] = v;
               m = std::max(m, v);
@@ -249,6 +256,14 @@ class CpuBackend final : public Backend {
             mx[h] = m;
             for (int64_t j = 0; j < len; ++j) sc[j] = std::exp(sc[j] - m);
           }
+#if defined(__x86_64__)
+          if (simd) {
+            for (int64_t h = 0; h < group; ++h)
+              for (int64_t j = 0; j < len; ++j) sum[h] += scores[h * max_block + j];
+            kernels::attn::values(values, kv.row_bytes, kv.type == KVType::f16, len, scores, max_block, group, d, acc);
+            continue;
+          }
+#endif
           // Values: each row widened once (when not F32) and added to every head of the group.
           for (int64_t j = 0; j < len; ++j) {
             const uint8_t* vrow = values + j * kv.row_bytes;
@@ -432,6 +447,12 @@ class CpuBackend final : public Backend {
   std::vector<std::vector<float>> scratch_;
   std::vector<uint8_t> prepared_;  // activations converted for batched formats
   std::vector<int64_t> task_start_;  // attention: first task of each sequence
+  // attention_kernels.hpp (x86-64 with the AVX-512 table; ALLM_ISA can turn it off).
+#if defined(__x86_64__)
+  const bool simd_attention_ = std::strcmp(kernels::active().name, "avx512") == 0;
+#else
+  static constexpr bool simd_attention_ = false;
+#endif
   std::vector<float> probs_;         // moe_route: one token's expert probabilities
 };
 
