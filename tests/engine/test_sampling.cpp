@@ -2,9 +2,11 @@
 // support, penalties, parameter validation, stop strings, the generate loop.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <map>
+#include <random>
 #include <set>
 #include <vector>
 
@@ -92,6 +94,67 @@ TEST(Sampling, MinPDropsTokensBelowAFractionOfTheBest) {
   SamplingParams p;
   p.min_p = 0.5;  // floor 0.2: keeps 0.4, 0.3, 0.2
   EXPECT_EQ(support(p, {0.1, 0.4, 0.2, 0.3}), (std::set<int32_t>{1, 2, 3}));
+}
+
+// The top_p / min_p cuts with a vocabulary of 50k (where the sampler sorts
+// only a head of the order) against a plain reference: sort everything,
+// softmax, cut, draw with the same generator (the one SamplingParams::seed
+// seeds: mt19937_64, 53-bit uniforms).
+int32_t reference_sample(const std::vector<float>& logits, const SamplingParams& p, std::mt19937_64& rng) {
+  const auto n = static_cast<int64_t>(logits.size());
+  std::vector<int32_t> order(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) order[i] = static_cast<int32_t>(i);
+  std::sort(order.begin(), order.end(),
+            [&](int32_t a, int32_t b) { return logits[a] > logits[b] || (logits[a] == logits[b] && a < b); });
+  std::vector<float> probs(static_cast<size_t>(n));
+  double sum = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    probs[i] = static_cast<float>(std::exp((static_cast<double>(logits[order[i]]) - logits[order[0]]) / p.temperature));
+    sum += probs[i];
+  }
+  for (auto& v : probs) v = static_cast<float>(v / sum);
+  int64_t keep = n;
+  if (p.top_p < 1.0) {
+    double cum = 0;
+    keep = 0;
+    while (keep < n && cum < p.top_p) cum += probs[keep++];
+  }
+  if (p.min_p > 0) {
+    int64_t k = 1;
+    while (k < keep && probs[k] >= static_cast<float>(p.min_p) * probs[0]) ++k;
+    keep = k;
+  }
+  double mass = 0;
+  for (int64_t i = 0; i < keep; ++i) mass += probs[i];
+  double r = static_cast<double>(rng() >> 11) * 0x1.0p-53 * mass;
+  for (int64_t i = 0; i < keep; ++i)
+    if ((r -= probs[i]) < 0) return order[i];
+  return order[keep - 1];
+}
+
+TEST(Sampling, TopPAndMinPOverALargeVocabularyMatchAFullSort) {
+  const int64_t vocab = 50000;
+  std::mt19937_64 gen(11);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  struct Case { double temperature, top_p, min_p, spread; };
+  // Peaked (a head of a few hundred) and flat (a head of thousands) logits.
+  for (const Case c : {Case{0.7, 0.9, 0, 4}, Case{1.0, 0.95, 0.05, 4}, Case{1.0, 1.0, 0.02, 3}, Case{1.3, 0.99, 0, 1},
+                       Case{0.8, 1.0, 0.3, 1}, Case{1.0, 0.5, 0, 0.2}}) {
+    SamplingParams p;
+    p.temperature = c.temperature;
+    p.top_p = c.top_p;
+    p.min_p = c.min_p;
+    p.seed = 42;
+    Sampler s(p, vocab);
+    std::mt19937_64 rng(p.seed);
+    for (int draw = 0; draw < 12; ++draw) {
+      std::vector<float> logits(static_cast<size_t>(vocab));
+      for (auto& v : logits) v = c.spread * normal(gen);
+      std::vector<float> copy = logits;
+      ASSERT_EQ(s.sample(copy.data(), {}, {}), reference_sample(logits, p, rng))
+          << "temperature " << c.temperature << " top_p " << c.top_p << " min_p " << c.min_p << " draw " << draw;
+    }
+  }
 }
 
 TEST(Sampling, LowTemperatureSharpens) {
