@@ -12,11 +12,18 @@
 //   --rounds N    rounds; medians are printed (default 3)
 //   --peer PATH   the llama-server binary (or LLAMA_SERVER); it is never built here
 //   --peer-args "A B"  extra llama-server arguments (e.g. "--no-repack")
+//   --peer none   allm only (no ratios against the peer)
 //
 // Every request is a raw streamed /v1/completions (no chat template, so both
 // tokenize the same text), temperature 0. Measured per side:
-//   one client     time to first token of a ~100-token prompt, decode tok/s
-//   N clients      N such requests at once: aggregate tok/s, mean time to first token
+//   one client     time to first token of a ~100-token prompt, decode tok/s, and
+//                  tok/s end to end (tokens / time from request to last token)
+//   N clients      N such requests at once: aggregate tok/s end to end (all
+//                  tokens / time from the requests to the last token: it holds
+//                  the prefill of all N prompts), aggregate decode tok/s while
+//                  all N stream (tokens arriving between the last client's first
+//                  token and the first client's last, over that window), mean
+//                  time to first token
 //   prompt cache   request A = fresh ~prefix-token text + question 1 (nothing to
 //                  reuse: cache off), then B = the same text + question 2: B's time
 //                  to first token against A's
@@ -39,11 +46,12 @@ const clients = Number(opt('clients', '8'));
 const tokens = Number(opt('tokens', '64'));
 const prefixTokens = Number(opt('prefix', '1000'));
 const rounds = Number(opt('rounds', '3'));
-const peer = opt('peer', process.env.LLAMA_SERVER);
+const peerOpt = opt('peer', process.env.LLAMA_SERVER);
+const peer = peerOpt === 'none' ? null : peerOpt;
 const peerArgs = (opt('peer-args', '') ?? '').split(' ').filter(Boolean);
 const allmBin = process.env.ALLM_BIN ?? 'allm';
 const model = args[0];
-if (!model || !peer) {
+if (!model || !peerOpt) {
   console.error('usage: LLAMA_SERVER=PATH node compare_llama_server.mjs MODEL.gguf [--threads N] [--clients N] ' +
                 '[--tokens N] [--prefix N] [--rounds N] [--peer PATH]');
   process.exit(2);
@@ -106,6 +114,7 @@ async function stream(server, prompt, maxTokens) {
   });
   if (r.status !== 200) throw new Error(`HTTP ${r.status}: ${await r.text()}`);
   let first = null, last = null, events = 0, usage = null, buf = '';
+  const times = [];  // arrival of each text event
   const decoder = new TextDecoder();
   for await (const chunk of r.body) {
     buf += decoder.decode(chunk, { stream: true });
@@ -121,6 +130,7 @@ async function stream(server, prompt, maxTokens) {
         if (first === null) first = now;
         last = now;
         events++;
+        times.push(now);
       }
     }
   }
@@ -128,6 +138,9 @@ async function stream(server, prompt, maxTokens) {
   return {
     ttft: first - t0,
     decode: completion > 1 && last > first ? (completion - 1) / ((last - first) / 1000) : NaN,
+    e2e: last > t0 ? completion / ((last - t0) / 1000) : NaN,
+    first,
+    times,
     completion,
     cached: usage?.prompt_tokens_details?.cached_tokens ?? null,
     prompt: usage?.prompt_tokens ?? null,
@@ -163,12 +176,16 @@ async function measureServer(side, round) {
     const many = await Promise.all(Array.from({ length: clients }, (_, i) =>
       stream(server, prompt.replace(`Story ${round}.`, `Story ${round}-${i}.`), tokens)));
     const wall = (Math.max(...many.map((m) => m.end)) - t0) / 1000;
+    // The window in which all N stream: from the last first token to the first last token.
+    const from = Math.max(...many.map((m) => m.first)), to = Math.min(...many.map((m) => m.end));
+    const inWindow = many.reduce((a, m) => a + m.times.filter((t) => t > from && t <= to).length, 0);
     const prefix = await textOfTokens(server, `Chapter ${round} (${side}).`, prefixTokens);
     const cold = await stream(server, prefix + '\nQuestion: who wrote first?', 1);
     const warm = await stream(server, prefix + '\nQuestion: who answered?', 1);
     return {
-      one_ttft: one.ttft, one_decode: one.decode,
+      one_ttft: one.ttft, one_decode: one.decode, one_e2e: one.e2e,
       many_tps: many.reduce((a, m) => a + m.completion, 0) / wall,
+      many_decode: to > from ? inWindow / ((to - from) / 1000) : NaN,
       many_ttft: many.reduce((a, m) => a + m.ttft, 0) / many.length,
       cold_ttft: cold.ttft, warm_ttft: warm.ttft, cache_ratio: warm.ttft / cold.ttft,
       cached: warm.cached, prompt: warm.prompt, one_prompt: one.prompt, one_text: prompt,
@@ -202,12 +219,17 @@ console.log(`model ${model}; llama-server ${peer} ${peerArgs.join(' ')}; --threa
 const results = { allm: [], peer: [], run: [] };
 for (let round = 0; round < rounds; round++) {
   const order = round % 2 ? ['peer', 'allm'] : ['allm', 'peer'];
-  for (const side of order) results[side].push(await measureServer(side === 'allm' ? 'allm' : 'llama', round));
+  for (const side of order) {
+    if (side === 'peer' && !peer) continue;
+    results[side].push(await measureServer(side === 'allm' ? 'allm' : 'llama', round));
+  }
   results.run.push(await measureRun(results.allm.at(-1).one_text));  // allm serve's one-client prompt
-  const a = results.allm.at(-1), p = results.peer.at(-1), r = results.run.at(-1);
+  const nan = { one_ttft: NaN, one_decode: NaN, many_tps: NaN, many_decode: NaN, cold_ttft: NaN, warm_ttft: NaN };
+  const a = results.allm.at(-1), p = results.peer.at(-1) ?? nan, r = results.run.at(-1);
   console.log(`round ${round + 1} (load ${load()}): ` +
     `1 client ttft ${a.one_ttft.toFixed(0)}/${p.one_ttft.toFixed(0)} ms, decode ${a.one_decode.toFixed(1)}/` +
-    `${p.one_decode.toFixed(1)} tok/s; ${clients} clients ${a.many_tps.toFixed(1)}/${p.many_tps.toFixed(1)} tok/s; ` +
+    `${p.one_decode.toFixed(1)} tok/s; ${clients} clients ${a.many_tps.toFixed(1)}/${p.many_tps.toFixed(1)} tok/s ` +
+    `(all streaming ${a.many_decode.toFixed(1)}/${p.many_decode.toFixed(1)}); ` +
     `cache ${a.cold_ttft.toFixed(0)}->${a.warm_ttft.toFixed(0)} / ${p.cold_ttft.toFixed(0)}->${p.warm_ttft.toFixed(0)} ms ` +
     `(allm/llama-server); allm run ttft ${r.run_ttft.toFixed(0)} ms decode ${r.run_decode.toFixed(1)} tok/s`);
 }
@@ -216,7 +238,9 @@ const med = (side, key) => median(results[side].map((x) => x[key]));
 const rows = [
   ['one client: time to first token (ms)', 'one_ttft', false],
   ['one client: decode tok/s', 'one_decode', true],
-  [`${clients} clients: aggregate tok/s`, 'many_tps', true],
+  ['one client: tok/s end to end', 'one_e2e', true],
+  [`${clients} clients: aggregate tok/s end to end`, 'many_tps', true],
+  [`${clients} clients: aggregate decode tok/s while all stream`, 'many_decode', true],
   [`${clients} clients: mean time to first token (ms)`, 'many_ttft', false],
   ['prompt cache: cold request time to first token (ms)', 'cold_ttft', false],
   ['prompt cache: shared-prefix request time to first token (ms)', 'warm_ttft', false],
@@ -237,8 +261,12 @@ console.log(`\nallm serve vs allm run in-process, one client: time to first toke
             `${rt.toFixed(1)} ms (serve/run ${(a1 / rt).toFixed(3)}), decode ${d1.toFixed(1)} vs ${rd.toFixed(1)} ` +
             `tok/s (serve/run ${(d1 / rd).toFixed(3)})`);
 const one = med('allm', 'one_decode');
-console.log(`allm ${clients} clients aggregate / one client decode: ${(med('allm', 'many_tps') / one).toFixed(2)}x; ` +
-            `llama-server: ${(med('peer', 'many_tps') / med('peer', 'one_decode')).toFixed(2)}x`);
+// Like with like: end to end against end to end, decode against decode.
+const scale = (side) => `${(med(side, 'many_tps') / med(side, 'one_e2e')).toFixed(2)}x end to end, ` +
+  `${(med(side, 'many_decode') / med(side, 'one_decode')).toFixed(2)}x decoding (all ${clients} streaming / one client)`;
+console.log(`allm ${clients} clients against one: ${scale('allm')}; ` +
+            `aggregate end to end / one client decode ${(med('allm', 'many_tps') / one).toFixed(2)}x`);
+if (peer) console.log(`llama-server ${clients} clients against one: ${scale('peer')}`);
 const last = results.allm.at(-1);
 console.log(`allm's shared-prefix request: ${last.cached} of ${last.prompt} prompt tokens cached; one-client prompt ` +
             `${last.one_prompt} tokens (allm run: ${results.run.at(-1).run_prompt})`);
