@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Runs the whole test suite (CTest + GoogleTest) on the build made by setup.sh,
-# then the streaming, cancellation and session tests again under
-# AddressSanitizer + UndefinedBehaviorSanitizer (build-asan/), and the engine's
-# thread pool, batched forward and KV pool tests under ThreadSanitizer (build-tsan/).
-# Between the two, every libFuzzer target runs a fixed, seeded number of
-# mutations over its seed corpus (scripts/fuzz.sh, clang, build-fuzz/).
+# Runs the whole test suite (CTest + GoogleTest) on the build made by setup.sh;
+# then every libFuzzer target for a fixed, seeded number of mutations over its
+# seed corpus (scripts/fuzz.sh, clang, build-fuzz/); then the whole suite again
+# in that same tree, built with clang under AddressSanitizer (leaks included)
+# and UndefinedBehaviorSanitizer; and the engine's thread pool, batched forward
+# and KV pool tests under ThreadSanitizer (build-tsan/).
 #   ALLM_SKIP_FUZZ=1 / ALLM_SKIP_ASAN=1 / ALLM_SKIP_TSAN=1  leave a pass out (local runs)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,9 +16,14 @@ if [ "${ALLM_SKIP_FUZZ:-0}" != "1" ]; then
 fi
 
 if [ "${ALLM_SKIP_ASAN:-0}" != "1" ]; then
-  cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DALLM_ASAN=ON -DALLM_BUILD_BENCH=OFF > /dev/null
-  cmake --build build-asan -j"$jobs" --target provider_test local_provider_tests allm-plugins
-  ASAN_OPTIONS=detect_leaks=1 ctest --test-dir build-asan -R '^(provider|local)\.' --output-on-failure -j"$jobs"
+  # The fuzz tree already holds the instrumented libraries: only the tests,
+  # the CLI and the plugins are left to build.
+  scripts/configure-fuzz.sh
+  cmake --build build-fuzz -j"$jobs"
+  # npm packages the first pass fetched (API clients, playwright, ajv) are reused.
+  if [ -d build/test-cache ] && [ ! -e build-fuzz/test-cache ]; then ln -s "$PWD/build/test-cache" build-fuzz/test-cache; fi
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    ctest --test-dir build-fuzz --output-on-failure -j"$jobs"
 fi
 
 if [ "${ALLM_SKIP_TSAN:-0}" != "1" ]; then
