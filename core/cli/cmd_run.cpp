@@ -200,7 +200,8 @@ static int run_text(Args& args) {
   args.finish();
 
   auto [chosen, typed, prompt, ambiguity] = model_and_prompt(pos, args.positionals_before_dashdash(), model_flag);
-  const auto because = [&] { return ambiguity.empty() ? std::string() : " (" + ambiguity + ")"; };
+  // An init-capture: clang 14 cannot capture a structured binding (C++20 allows it; the sanitizer build is clang).
+  const auto because = [&why = ambiguity] { return why.empty() ? std::string() : " (" + why + ")"; };
   const bool file_from_stdin = std::find(files.begin(), files.end(), "-") != files.end();
   if (file_from_stdin && (!prompt || *prompt == "-"))
     throw InvalidArgumentError("stdin is already the attached file (--file -): give PROMPT as an argument");

@@ -9,6 +9,7 @@
 
 #include "allm/compute.hpp"
 #include "allm/weight_format.hpp"
+#include "kernels/cpu_features.hpp"
 #include "kernels/kernel_table.hpp"
 
 namespace allm::kernels {
@@ -17,7 +18,7 @@ namespace {
 std::vector<const KernelTable*> simd_tables() {
   std::vector<const KernelTable*> out;
 #if defined(__x86_64__)
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c"))
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && kernels::cpu_has_f16c())
     out.push_back(avx2_table());
   if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
       __builtin_cpu_supports("avx512dq"))
