@@ -12,7 +12,22 @@ namespace allm::http {
 
 namespace {
 
+// libcurl's global set-up (OpenSSL's with it) runs when liballm-http is loaded:
+// on the loading thread, before any thread that performs transfers exists
+// (curl_global_init is not thread-safe in general), and before any process-wide
+// object whose threads perform them (async_job_pool, built at the first
+// generate_async) is constructed. OpenSSL registers its exit-time cleanup from
+// here, and exit handlers run in reverse order of registration: so that pool's
+// destructor joins its workers first — each frees its per-thread OpenSSL state
+// as it ends — and only then does OpenSSL tear down. Set up lazily from a
+// worker instead, OpenSSL's cleanup would run first, while the workers were
+// alive (with a transfer possibly in flight), and the state of every worker
+// that had used TLS (its 904-byte error queue) would never be freed.
 std::once_flag g_curl_init;
+void init_curl_once() {
+  std::call_once(g_curl_init, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+}
+[[maybe_unused]] const bool g_curl_initialised_at_load = (init_curl_once(), true);
 
 using Clock = std::chrono::steady_clock;
 
@@ -106,7 +121,7 @@ void set_options(CURL* c, const Request& request, Exchange& ex, char* errbuf, st
 }  // namespace
 
 Client::Client() {
-  std::call_once(g_curl_init, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+  init_curl_once();  // a Client built by another library's static initialiser comes before ours
   easy_ = curl_easy_init();
   multi_ = curl_multi_init();
   if (!easy_ || !multi_) {
