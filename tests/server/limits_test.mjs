@@ -25,8 +25,11 @@ function rawRequest(url, head, { waitMs = 5000 } = {}) {
 }
 
 const key = 'test-secret-key-123';
+// Under the sanitizers generation is 10-20 times slower: the SIGTERM drain below
+// (320 tokens in flight) gets longer than the default 30 s to finish them.
+const drain = process.env.ALLM_SANITIZED === '1' ? ['--drain-timeout', '300'] : [];
 const server = await startServer(['--header-timeout', '2', '--queue', '1', '--api-key', key,
-  '--cors-origin', 'http://allowed.example', '--max-json-depth', '16'], { ALLM_API_KEY: '' });
+  '--cors-origin', 'http://allowed.example', '--max-json-depth', '16', ...drain], { ALLM_API_KEY: '' });
 const base = server.url;
 const auth = { authorization: 'Bearer ' + key };
 const model = 'allm-tiny';
