@@ -127,6 +127,16 @@ huge_gguf("huge_array.gguf", 0, 1 << 28, 1)
 huge_gguf("huge_strings.gguf", 8, 1 << 23, 8)
 
 
+# --- a GGUF whose embedding_length is 0 (blamed on head_count before)
+def gguf_u32(key, value):
+    return gguf_string(key) + struct.pack("<II", 4, value)
+
+
+with open(os.path.join(out, "zero_embedding.gguf"), "wb") as f:
+    f.write(b"GGUF" + struct.pack("<IQQ", 3, 0, 3) + gguf_string("general.architecture") + struct.pack("<I", 8) +
+            gguf_string("llama") + gguf_u32("llama.embedding_length", 0) + gguf_u32("llama.attention.head_count", 4))
+
+
 # --- a PNG of 8192x4096 RGBA (128 MiB of pixels) in ~130 KB, for a model without vision
 def png_chunk(kind, body):
     return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
