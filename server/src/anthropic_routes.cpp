@@ -1,6 +1,5 @@
 // The Anthropic Messages API: /v1/messages (also ?beta=true) and
 // /v1/messages/count_tokens — a thin adapter onto InferenceRequest.
-#include <cmath>
 #include <filesystem>
 #include "routes.hpp"
 #include "tool_replies.hpp"
@@ -203,13 +202,7 @@ InferenceRequest anthropic_request(ServerContext& ctx, const json& body, bool ne
   p.repetition_penalty = opt_number(body, "repeat_penalty");
   p.presence_penalty = opt_number(body, "presence_penalty");
   p.frequency_penalty = opt_number(body, "frequency_penalty");
-  if (auto s = opt_int(body, "seed")) p.seed = *s < 0 ? -1 : *s;
-  if (p.min_p && (!std::isfinite(*p.min_p) || *p.min_p < 0 || *p.min_p > 1))
-    throw bad_request("min_p: must be between 0 and 1");
-  if (p.repetition_penalty && (!std::isfinite(*p.repetition_penalty) || *p.repetition_penalty <= 0))
-    throw bad_request("repeat_penalty: must be positive");
-  for (auto [name, v] : {std::pair{"presence_penalty", p.presence_penalty}, std::pair{"frequency_penalty", p.frequency_penalty}})
-    if (v && (!std::isfinite(*v) || *v < -2 || *v > 2)) throw bad_request(std::string(name) + ": must be between -2 and 2");
+  if (auto s = opt_int(body, "seed")) p.seed = *s < 0 ? -1 : *s;  // their ranges: validate_params below
   p.max_tokens = opt_token_count(body, "max_tokens");
   if (need_max_tokens && !p.max_tokens) throw bad_request("max_tokens: field required");
   p.stop = opt_strings(body, "stop_sequences");

@@ -148,7 +148,7 @@ try {
   // The SDK sends repeat_penalty to /v1/messages: an invalid one is refused there.
   const e0 = await expectError(anthropic.messages.create({ model, max_tokens: 4, repeat_penalty: 0,
     messages: [{ role: 'user', content: 'hi' }] }), 400, 'repeat_penalty 0 on /v1/messages');
-  check(/repeat_penalty: must be positive/.test(e0.error?.error?.message), `Anthropic repeat_penalty is read (${e0.error?.error?.message})`);
+  check(/'repeat_penalty' must be positive/.test(e0.error?.error?.message), `Anthropic repeat_penalty is read (${e0.error?.error?.message})`);
 
   // Ollama /api/generate takes images too, placed by `[img]` in the prompt.
   const c0 = cases.find((c) => !c.imagesFirst) ?? firstImagesFirst;
