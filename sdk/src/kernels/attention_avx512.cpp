@@ -2,16 +2,7 @@
 // is compiled for its ISA alone and includes no standard-library headers (see
 // kernel_table.hpp); the backend calls it only with the AVX-512 table active.
 #if defined(__x86_64__)
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma,f16c"))), apply_to = function)
-#else
-#pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma,f16c")
-#endif
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#if !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
-#include <immintrin.h>
+#include "kernels/isa_avx512_begin.hpp"
 
 #include "kernels/attention_kernels.hpp"
 
@@ -97,7 +88,5 @@ void values(const uint8_t* values, int64_t row_bytes, bool f16, int64_t len, con
 }
 
 }  // namespace allm::kernels::attn
-#if defined(__clang__)
-#pragma clang attribute pop
-#endif
+#include "kernels/isa_avx512_end.hpp"
 #endif

@@ -1,19 +1,7 @@
 // AVX-512 (F/BW/VL/DQ) kernels. This file alone is compiled for AVX-512; it is
 // only entered after CPUID confirmed support (see dispatch.cpp).
 #if defined(__x86_64__)
-// GCC takes the ISA for the whole file as a pragma; clang (which ignores that
-// pragma) as a target attribute applied to every function below.
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma,f16c"))), apply_to = function)
-#else
-#pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma,f16c")
-#endif
-// GCC 12 false positives inside avx512fintrin.h (self-initialised "undefined" vectors).
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#if !defined(__clang__)  // a GCC-only warning
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
-#include <immintrin.h>
+#include "kernels/isa_avx512_begin.hpp"
 
 #include "kernels/kernel_table.hpp"
 
@@ -343,9 +331,7 @@ const KernelTable* avx512_table() {
 }
 
 }  // namespace allm::kernels
-#if defined(__clang__)
-#pragma clang attribute pop
-#endif
+#include "kernels/isa_avx512_end.hpp"
 #else
 #include "kernels/kernel_table.hpp"
 namespace allm::kernels {
