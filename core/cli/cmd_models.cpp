@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "allm/error.hpp"
+#include "allm/kv_pool.hpp"
 #include "allm/model_loader.hpp"
 #include "allm/tensor.hpp"
 #include "bundled_models.hpp"
@@ -16,6 +17,7 @@
 #include "context.hpp"
 #include "model_choice.hpp"
 #include "models_extra.hpp"
+#include "models_tensor_parallel.hpp"
 #include "remote_providers.hpp"
 
 namespace allm::cli {
@@ -180,7 +182,14 @@ int64_t config_int(const json& config, const char* key) {
   return it != config.end() && it->is_number_integer() ? it->get<int64_t>() : 0;
 }
 
-int show_model(const std::string& spec, std::optional<long long> context, bool as_json) {
+// --tensor-parallel N [--device-memory SIZE] [--kv-type T] of allm models show.
+struct TensorParallelQuery {
+  int ranks = 0;  // 0: not asked
+  std::optional<uint64_t> device_memory;
+  std::optional<KVType> kv_type;
+};
+
+int show_model(const std::string& spec, std::optional<long long> context, bool as_json, const TensorParallelQuery& tp) {
   const ModelChoice model = choose_model(spec);
   const ResolvedModel& r = model.local_model("allm models show");
   host().plugins();  // a GGUF file's family (its names, its config) comes with its architecture plugin
@@ -243,6 +252,10 @@ int show_model(const std::string& spec, std::optional<long long> context, bool a
               {"chat_template", ck.chat_template.has_value()}};
   if (!r.repo_id.empty()) out["hf"] = {{"repo", r.repo_id}, {"revision", r.revision}, {"commit", r.commit}};
   if (mem.available_bytes) out["available_bytes"] = *mem.available_bytes;
+  if (tp.ranks > 0) {
+    const KVType kv = tp.kv_type ? *tp.kv_type : parse_kv_type(cfg.value("kv_type", std::string("f32")), "kv_type");
+    out["tensor_parallel"] = tensor_parallel_report(ck, spec, tp.ranks, ctx, kv, tp.device_memory);
+  }
   if (as_json) {
     std::cout << out.dump(2) << "\n";
     return 0;
@@ -276,6 +289,7 @@ int show_model(const std::string& spec, std::optional<long long> context, bool a
             << (capped ? " (the model's maximum)" : "") << "\n"
             << "Generation:     " << gen.dump() << "\n"
             << "Chat template:  " << (ck.chat_template ? "yes" : "no") << "\n";
+  if (out.contains("tensor_parallel")) print_tensor_parallel(out["tensor_parallel"], std::cout);
   return 0;
 }
 
@@ -313,6 +327,16 @@ int run_models(Args& args) {
   const bool dry_run = args.flag("dry-run");
   const bool remote = args.flag("remote");
   const auto memory = args.integer("memory");
+  TensorParallelQuery tp;
+  if (const auto ranks = args.integer("tensor-parallel")) {
+    if (*ranks < 1 || *ranks > 1024)
+      throw InvalidArgumentError("--tensor-parallel must be between 1 and 1024, got " + std::to_string(*ranks));
+    tp.ranks = static_cast<int>(*ranks);
+  }
+  if (const auto size = args.value("device-memory")) tp.device_memory = parse_byte_size(*size, "--device-memory");
+  if (const auto type = args.value("kv-type")) tp.kv_type = parse_kv_type(*type, "--kv-type");
+  if ((tp.device_memory || tp.kv_type) && tp.ranks == 0)
+    throw InvalidArgumentError("--device-memory and --kv-type go with --tensor-parallel N (allm models show)");
   auto pos = args.positionals();
   args.finish();
   const std::string action = pos.empty() ? "list" : pos[0];
@@ -321,9 +345,12 @@ int run_models(Args& args) {
     return remote ? list_remote_models(as_json) : list_models(as_json);
   }
   if (action == "show") {
-    if (pos.size() != 2) throw InvalidArgumentError("usage: allm models show MODEL [--context N] [--json]");
-    return show_model(pos[1], context, as_json);
+    if (pos.size() != 2)
+      throw InvalidArgumentError(
+          "usage: allm models show MODEL [--context N] [--tensor-parallel N [--device-memory SIZE] [--kv-type T]] [--json]");
+    return show_model(pos[1], context, as_json, tp);
   }
+  if (tp.ranks > 0) throw InvalidArgumentError("--tensor-parallel goes with allm models show MODEL");
   if (action == "search") {
     if (pos.size() > 2) throw InvalidArgumentError("usage: allm models search [TEXT] [--fits] [--context N] [--memory BYTES]");
     if (memory && *memory <= 0) throw InvalidArgumentError("--memory must be a positive number of bytes");
@@ -343,6 +370,7 @@ int run_models(Args& args) {
 ALLM_CLI_COMMAND(models, "List bundled and cached models, or show one checkpoint",
                  "Usage: allm models [list] [--json]\n"
                  "       allm models show MODEL [--context N] [--json]\n"
+                 "                        [--tensor-parallel N [--device-memory SIZE] [--kv-type T]]\n"
                  "       allm models search [TEXT] [--fits] [--context N] [--memory BYTES] [--json]\n"
                  "       allm models rm REPO[@REVISION] [--dry-run] [--json]\n\n"
                  "list  Shows the default model (config default_model), the models bundled\n"
@@ -359,6 +387,12 @@ ALLM_CLI_COMMAND(models, "List bundled and cached models, or show one checkpoint
                  "      for N tokens (default: context_length from the config, capped at the\n"
                  "      model's own) and the generation defaults.\n"
                  "      MODEL may also be ollama-local:NAME or lmstudio:NAME.\n"
+                 "      --tensor-parallel N: the model divided over N devices (heads, MLP\n"
+                 "      columns, experts, vocabulary; docs/multi-gpu.md): each device's\n"
+                 "      weight bytes, KV bytes per position and for --context tokens, and with\n"
+                 "      --device-memory SIZE (e.g. 139G) whether that fits on each. A plan only:\n"
+                 "      allm does not run a model over several GPUs yet. A model that cannot\n"
+                 "      be divided over N is refused with the count that does not divide.\n"
                  "search  The curated catalog (config/models-catalog.json): models whose\n"
                  "      name, family, description, licence or capability holds TEXT, with\n"
                  "      the memory each variant needs (weights + KV cache at --context,\n"
@@ -372,6 +406,7 @@ ALLM_CLI_COMMAND(models, "List bundled and cached models, or show one checkpoint
                  "                (openai, anthropic, ollama; docs/providers.md) as\n"
                  "                PROVIDER:ID, with the parameters each API maps\n"
                  "  --context N   context length for the KV-cache estimate (show)\n"
+                 "  --kv-type T   KV storage for --tensor-parallel: f32, f16, q8_0 (default: config kv_type)\n"
                  "  --json        print JSON instead of text\n\n"
                  "Models are downloaded with `allm pull` (or huggingface-cli), never by this command.",
                  run_models)

@@ -2,6 +2,7 @@
 // transformers' logits, `allm run --json` reproduces the greedy continuation.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -76,6 +77,54 @@ TEST(Cli, BadArgumentsExitWithInvalidArgument) {
   EXPECT_EQ(run_cli("run " + fixture("llama").string() + " --prompt-tokens 1 --temperature -1").status, 2);
   EXPECT_EQ(run_cli("run " + fixture("llama").string() + " --prompt-tokens 1,600").status, 2);  // outside the vocabulary
   EXPECT_EQ(run_cli("logits " + fixture("llama").string() + " --tokens 1").status, 2);          // no --out
+}
+
+// allm models show --tensor-parallel N: each device's weights (every matrix
+// once over the devices, the norms and the router on each), its KV cache
+// (its kv heads only) and whether that fits --device-memory; a model that
+// cannot be divided is refused naming the model and the count.
+TEST(Cli, ModelsShowTensorParallel) {
+  const std::string model = fixture("qwen3_moe").string();
+  auto show = [&](const std::string& memory) {
+    auto r = run_cli("models show " + model + " --tensor-parallel 2 --context 100 --kv-type f16 --json --device-memory " +
+                     memory);
+    EXPECT_EQ(r.status, 0) << r.out;
+    return nlohmann::json::parse(r.out)["tensor_parallel"];
+  };
+  const nlohmann::json tp = show("1G");
+  ASSERT_EQ(tp["ranks"], 2);
+  ASSERT_EQ(tp["per_rank"].size(), 2u);
+  EXPECT_EQ(tp["executed"], false);
+  // The fixture's F32 checkpoint: norms and routers replicated, everything else divided.
+  const Checkpoint ck = load_fixture("qwen3_moe");
+  uint64_t replicated = 0;
+  for (const std::string& name : ck.weights->names())
+    if (name.find("norm") != std::string::npos || name.find("mlp.gate.weight") != std::string::npos)
+      replicated += ck.weights->get(name).nbytes;
+  uint64_t sum = 0, most = 0;
+  for (const auto& r : tp["per_rank"]) {
+    // 2 layers x (key, value) x 1 of the 2 kv heads x 32 dims x 2 bytes (f16).
+    EXPECT_EQ(r["kv_bytes_per_position"], 2 * 2 * 1 * 32 * 2);
+    EXPECT_EQ(r["kv_cache_bytes"], 100 * 256);
+    EXPECT_EQ(r["required_bytes"], r["weight_bytes"].get<uint64_t>() + 100 * 256);
+    EXPECT_EQ(r["fits"], true);
+    sum += r["weight_bytes"].get<uint64_t>();
+    most = std::max(most, r["required_bytes"].get<uint64_t>());
+  }
+  EXPECT_EQ(sum, ck.weights->total_bytes() + replicated);
+  EXPECT_EQ(tp["fits"], true);
+  EXPECT_EQ(show(std::to_string(most - 1))["fits"], false);
+  EXPECT_EQ(show(std::to_string(most))["fits"], true);
+
+  const auto refused = run_command(std::string(ALLM_CLI_BINARY) + " models show " + fixture("llama").string() +
+                                   " --tensor-parallel 3 2>&1");
+  EXPECT_EQ(refused.status, 2);
+  EXPECT_NE(refused.out.find("tensor parallelism over 3 ranks: llama model: the query heads (4) cannot be divided "
+                                "evenly over 3 ranks"),
+            std::string::npos)
+      << refused.out;
+  EXPECT_EQ(run_cli("models show " + model + " --device-memory 1G").status, 2);  // without --tensor-parallel
+  EXPECT_EQ(run_cli("models show " + model + " --tensor-parallel 0").status, 2);
 }
 
 }  // namespace

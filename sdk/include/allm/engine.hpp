@@ -6,6 +6,7 @@
 
 #include "allm/architecture.hpp"
 #include "allm/checkpoint.hpp"
+#include "allm/decoder.hpp"
 #include "allm/model_loader.hpp"
 #include "allm/tokenizer.hpp"
 
@@ -37,5 +38,17 @@ std::unique_ptr<Tokenizer> load_checkpoint_tokenizer(const Checkpoint& checkpoin
 // one with the highest score; allm/backend.hpp), or else (no backend plugin
 // loaded) the built-in CPU backend.
 std::unique_ptr<Model> build_model(const Checkpoint& checkpoint, const ModelOptions& options = {});
+
+// What the checkpoint's architecture plugin binds, without building a model:
+// its DecoderSpec and DecoderWeights (the plugin's own tensor names and
+// shapes, checked as for a run), every matrix in its stored format (GGUF
+// blocks not interleaved) and nothing uploaded anywhere. For planning
+// (allm/tensor_parallel.hpp, allm models show --tensor-parallel). An
+// architecture whose model is not the shared decoder throws UnsupportedError.
+struct DecoderDescription {
+  DecoderSpec spec;
+  DecoderWeights weights;
+};
+DecoderDescription describe_decoder(const Checkpoint& checkpoint);
 
 }  // namespace allm

@@ -18,6 +18,7 @@
 // even (heads over ranks, a quantisation block cut in two) is refused with an
 // error that names the tensor and the numbers.
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -40,13 +41,21 @@ enum class ShardSplit : uint8_t {
 
 const char* shard_split_name(ShardSplit s) noexcept;
 
+// One rank's part of one weight. Matrices are named by their role in the
+// engine's DecoderWeights ("layers.3.q", "lm_head", "layers.1.experts.7.down"),
+// whatever the architecture calls them in its checkpoint (errors name both);
+// the F32 vectors too ("layers.3.attn_norm", "layers.3.q_bias", "final_norm"):
+// norms and the router bias replicated, q/k/v and gate/up biases, whole-width
+// q/k norms and attention sinks following their heads or columns, the bias of
+// a row-parallel matrix (o, down) held by rank 0 alone.
 struct TensorShard {
-  std::string tensor;          // "layers.3.attn.q", "lm_head", "layers.1.experts.7.down", ...
+  std::string tensor;
   ShardSplit split = ShardSplit::replicated;
   IndexRange range;            // rows (output) or columns (input) this rank holds; all rows otherwise
-  std::vector<int64_t> shape;  // the shard's logical shape
-  uint64_t bytes = 0;          // what the shard occupies in its stored format
-  // A row-parallel layer's bias is added once, after the all-reduce: on rank 0.
+  std::vector<int64_t> shape;  // the shard's logical shape ({n} for a vector)
+  uint64_t bytes = 0;          // what the shard occupies in its stored format (vectors: F32)
+  // A row-parallel layer's bias is added once: rank 0 adds it to its partial
+  // sum before the all-reduce.
   bool adds_bias = false;
 };
 
@@ -80,6 +89,16 @@ struct TensorParallelPlan {
 // Throws InvalidArgumentError when the model cannot be divided over `world`
 // ranks (uneven heads, MLP width or vocabulary blocks, a quantisation block or
 // an interleaved panel cut in two, fewer experts than ranks).
+// The error names the model (spec.model_type), the rank count and the numbers.
 TensorParallelPlan plan_tensor_parallel(const DecoderSpec& spec, const DecoderWeights& weights, int world);
+
+// A matrix shard's bytes in the stored format, as a rank would upload them:
+// output rows are a view of `t` (slice_rows), input columns are copied row by
+// row (whole GGUF blocks, MLX groups with their scales and biases) into
+// memory appended to `owned`; a replicated or owned shard is `t` itself. The
+// result's bytes (codes plus MLX scales/biases) are the shard's `bytes`.
+// Columns of an interleaved layout (Q4_K_X16, ...) are refused: plan on
+// describe_decoder's stored layout.
+Tensor shard_tensor(const Tensor& t, const TensorShard& shard, std::vector<std::shared_ptr<const void>>& owned);
 
 }  // namespace allm

@@ -12,6 +12,7 @@
 
 #include "allm/error.hpp"
 #include "allm/weight_format.hpp"
+#include "engine/decoder_capture.hpp"
 
 namespace allm {
 namespace {
@@ -614,6 +615,11 @@ std::unique_ptr<Model> make_decoder_model(DecoderSpec spec, DecoderWeights weigh
   for (auto& l : weights.layers)
     for (auto& e : l.experts) spec.intermediate = std::max(spec.intermediate, e.gate.rows());
   validate(spec, weights);
+  if (DecoderDescription* capture = detail::decoder_capture()) {  // describe_decoder: hand over, build nothing
+    capture->spec = std::move(spec);
+    capture->weights = std::move(weights);
+    throw detail::DecoderCaptured{};
+  }
   auto backend = options.backend ? options.backend : make_cpu_backend(options.threads);
   return std::make_unique<DecoderModel>(std::move(spec), std::move(weights), std::move(backend));
 }

@@ -8,6 +8,7 @@
 #include "allm/error.hpp"
 #include "allm/model_loader.hpp"
 #include "allm/registry.hpp"
+#include "engine/decoder_capture.hpp"
 
 namespace allm {
 namespace {
@@ -49,6 +50,35 @@ std::unique_ptr<Model> build_model(const Checkpoint& ckpt, const ModelOptions& o
   ModelOptions chosen = options;
   if (!chosen.backend) chosen.backend = create_backend(options.backend_name, options.threads);
   return Registry::instance().architecture(ckpt.model_type)->create(ckpt, chosen);
+}
+
+namespace detail {
+
+DecoderDescription*& decoder_capture() noexcept {
+  thread_local DecoderDescription* open = nullptr;
+  return open;
+}
+
+}  // namespace detail
+
+DecoderDescription describe_decoder(const Checkpoint& ckpt) {
+  check_layer_count(ckpt);
+  std::vector<std::string> installed;
+  for (const auto& e : Registry::instance().list(ALLM_KIND_ARCHITECTURE)) installed.push_back(e.name);
+  require_architecture(ckpt.model_type, installed);
+  DecoderDescription out;
+  struct Open {  // closed however create() ends
+    DecoderDescription* previous;
+    explicit Open(DecoderDescription* d) : previous(detail::decoder_capture()) { detail::decoder_capture() = d; }
+    ~Open() { detail::decoder_capture() = previous; }
+  } open(&out);
+  try {
+    Registry::instance().architecture(ckpt.model_type)->create(ckpt, ModelOptions{});
+  } catch (const detail::DecoderCaptured&) {
+    return out;
+  }
+  throw UnsupportedError(ckpt.source.string() + ": the " + ckpt.model_type +
+                         " architecture builds its model without the shared decoder, so it cannot be described");
 }
 
 LoadedModel load_model(const std::filesystem::path& path, const ModelOptions& options) {

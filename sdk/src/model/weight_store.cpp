@@ -1,6 +1,7 @@
 #include "allm/checkpoint.hpp"
 #include "allm/error.hpp"
 #include "allm/weight_format.hpp"
+#include "engine/decoder_capture.hpp"
 
 namespace allm {
 
@@ -40,7 +41,7 @@ namespace allm {
 
 Tensor WeightStore::prepared(const Tensor& t) const {
   const WeightFormat* fmt = find_weight_format(t.dtype);
-  if (!fmt || !fmt->repack) return t;
+  if (!fmt || !fmt->repack || detail::decoder_capture()) return t;  // described only: keep the stored layout
   std::lock_guard lock(prepared_mutex_);
   const auto key = std::make_pair(t.data, t.shape);
   if (auto it = prepared_.find(key); it != prepared_.end()) {
