@@ -327,6 +327,14 @@ TEST(TensorParallel, UnevenSplitsRefusedByName) {
   odd_mlp.inter = 14330;
   EXPECT_NE(refusal(odd_mlp, DType::F16, 4).find("the MLP width (intermediate_size) (14330) cannot be divided evenly over 4 ranks"),
             std::string::npos);
+  Model short_weights = make_model(kLlama8B, DType::F16);
+  short_weights.weights.layers.pop_back();
+  try {
+    plan_tensor_parallel(short_weights.spec, short_weights.weights, 2);
+    ADD_FAILURE() << "accepted 31 layers of weights for 32";
+  } catch (const InvalidArgumentError& e) {
+    EXPECT_NE(std::string(e.what()).find("the weights' layer count does not match the model's"), std::string::npos);
+  }
   Shape not_gqa = kLlama8B;
   not_gqa.kv_heads = 5;
   EXPECT_NE(refusal(not_gqa, DType::F16, 2).find("32 query heads and 5 kv heads are not a GQA layout"), std::string::npos);

@@ -7,8 +7,11 @@
 // kv heads, its MLP columns or its experts — with the partial results summed
 // exactly at the all-reduce points the plan lists, in its order. The two must
 // agree within 1e-5; so must the vocabulary-split embedding (all-reduce) and
-// LM head (all-gather). A plan that gave a rank the wrong kv heads, columns
-// of o that are not its heads', a bias twice or an expert to no one fails.
+// LM head (all-gather), and the whole model from token ids to logits split
+// over the ranks against the same model on one rank, which is itself held to
+// the engine's own forward pass (1e-3). A plan that gave a rank the wrong kv
+// heads, columns of o that are not its heads', a bias twice or an expert to
+// no one fails.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -167,7 +170,8 @@ class RankLayer {
 // the plan's collective points.
 class Block {
  public:
-  Block(const DecoderSpec& s, const LayerSpec& ls) : s_(s), ls_(ls) {}
+  Block(const DecoderSpec& s, const LayerSpec& ls, int64_t first_position = kFirstPosition)
+      : s_(s), ls_(ls), first_(first_position) {}
 
   std::vector<int64_t> reductions;  // values per token of each all-reduce, in order
 
@@ -259,7 +263,7 @@ class Block {
     for (int64_t i = 0; i < width; ++i) x[t * width + i] *= inv * (s_.norm_plus_one ? 1.0 + w[i] : w[i]);
   }
 
-  // Rotary embedding of every head of every token (positions kFirstPosition ...).
+  // Rotary embedding of every head of every token (positions first_ ...).
   void rope(Vec& x, int64_t heads) const {
     const RopeConfig& rc = s_.ropes[static_cast<size_t>(ls_.rope)];
     const int64_t D = s_.head_dim, half = rc.rotary_dim / 2;
@@ -267,7 +271,7 @@ class Block {
       for (int64_t h = 0; h < heads; ++h) {
         double* v = x.data() + (t * heads + h) * D;
         for (int64_t i = 0; i < half; ++i) {
-          const double angle = double(kFirstPosition + t) * double(rc.inv_freq[static_cast<size_t>(i)]);
+          const double angle = double(first_ + t) * double(rc.inv_freq[static_cast<size_t>(i)]);
           const double c = std::cos(angle) * rc.attention_scale, sn = std::sin(angle) * rc.attention_scale;
           const int64_t ia = rc.interleaved ? 2 * i : i, ib = rc.interleaved ? 2 * i + 1 : i + half;
           const double a = v[ia], b = v[ib];
@@ -372,6 +376,7 @@ class Block {
 
   const DecoderSpec& s_;
   const LayerSpec& ls_;
+  const int64_t first_;
 };
 
 double max_difference(const Vec& a, const Vec& b) {
@@ -459,6 +464,72 @@ double prove_vocabulary(const DecoderDescription& d, const TensorParallelPlan& p
   return std::max(max_difference(lookup, summed), max_difference(head.apply(hidden, 1), gathered));
 }
 
+Vec final_logits(const DecoderSpec& s, const Vec& norm, const Mat& head, const Vec& x) {
+  // The final norm (replicated), then the LM head's rows: its vocabulary slice.
+  Vec h(x.size());
+  for (int64_t t = 0; t < kTokens; ++t) {
+    double ss = 0;
+    for (int64_t c = 0; c < s.hidden; ++c) ss += x[t * s.hidden + c] * x[t * s.hidden + c];
+    const double inv = 1.0 / std::sqrt(ss / double(s.hidden) + double(s.norm_eps));
+    for (int64_t c = 0; c < s.hidden; ++c)
+      h[t * s.hidden + c] = x[t * s.hidden + c] * inv * (s.norm_plus_one ? 1.0 + norm[c] : norm[c]);
+  }
+  Vec logits = head.apply(h, kTokens);
+  for (double& l : logits) {
+    l *= s.logits_scale;
+    if (s.final_softcap > 0) l = s.final_softcap * std::tanh(l / s.final_softcap);
+  }
+  return logits;
+}
+
+// The whole model, tokens to logits, as the ranks would run it: embedding rows
+// looked up by vocabulary slice and all-reduced, every layer from the ranks'
+// shards, each rank's logits of its vocabulary slice gathered. Returns
+// [tokens][vocab] in vocabulary order.
+Vec split_model_logits(const DecoderDescription& d, const TensorParallelPlan& plan, const std::vector<int32_t>& ids) {
+  const DecoderSpec& s = d.spec;
+  const int64_t H = s.hidden, R = static_cast<int64_t>(plan.ranks.size());
+  std::vector<std::shared_ptr<const void>> owned;
+  auto shard_of = [](const RankShards& r, const std::string& name) -> const TensorShard& {
+    for (const TensorShard& t : r.tensors)
+      if (t.tensor == name) return t;
+    throw std::runtime_error("rank " + std::to_string(r.rank) + " has no shard " + name);
+  };
+  Vec x(static_cast<size_t>(kTokens * H), 0.0);
+  for (const RankShards& r : plan.ranks) {
+    const Mat rows = widen(shard_tensor(d.weights.embed, shard_of(r, "embed"), owned));
+    for (int64_t t = 0; t < kTokens; ++t)
+      if (ids[t] >= r.vocab.begin && ids[t] < r.vocab.end)
+        for (int64_t c = 0; c < H; ++c) x[t * H + c] += rows.v[(ids[t] - r.vocab.begin) * H + c];
+  }
+  for (double& v : x) v *= s.embed_scale;
+  for (int64_t i = 0; i < s.layers; ++i) {
+    std::vector<RankLayer> ranks;
+    std::vector<Part> parts;
+    for (const RankShards& r : plan.ranks) ranks.emplace_back(r, i);
+    for (RankLayer& r : ranks) parts.push_back(r.part(d.weights.layers[static_cast<size_t>(i)]));
+    Block block(s, s.layer[static_cast<size_t>(i)], 0);
+    x = block.run(parts, x);
+  }
+  const bool tied = d.weights.lm_head.data == d.weights.embed.data;
+  std::vector<Vec> slices(static_cast<size_t>(R));
+  for (const RankShards& r : plan.ranks) {
+    const TensorShard& fs = shard_of(r, "final_norm");
+    EXPECT_EQ(fs.split, ShardSplit::replicated);
+    const Mat head = widen(shard_tensor(tied ? d.weights.embed : d.weights.lm_head,
+                                        shard_of(r, tied ? "embed" : "lm_head"), owned));
+    slices[static_cast<size_t>(r.rank)] = final_logits(s, widen(d.weights.final_norm), head, x);
+  }
+  Vec logits;  // the all-gather: each token's row is the ranks' slices in order
+  for (int64_t t = 0; t < kTokens; ++t)
+    for (const RankShards& r : plan.ranks) {
+      const Vec& sl = slices[static_cast<size_t>(r.rank)];
+      const int64_t n = r.vocab.size();
+      logits.insert(logits.end(), sl.begin() + t * n, sl.begin() + (t + 1) * n);
+    }
+  return logits;
+}
+
 struct Fixture {
   std::string name;
   Checkpoint ckpt;
@@ -483,10 +554,11 @@ std::vector<Fixture> every_fixture() {
   return out;
 }
 
-TEST(TensorParallelNumeric, EveryFixtureLayerSumsToTheWholeLayer) {
+TEST(TensorParallelNumeric, EveryFixtureSplitOverRanksEqualsTheWhole) {
   test::load_arch_plugins();
   std::mt19937 rng(20);
-  int proved = 0, refused = 0, float_proved = 0;
+  int proved = 0, refused = 0, float_proved = 0, engine_checked = 0;
+  double worst_split = 0, worst_engine = 0;
   std::string refusals;
   for (Fixture& f : every_fixture()) {
     SCOPED_TRACE(f.name);
@@ -497,6 +569,26 @@ TEST(TensorParallelNumeric, EveryFixtureLayerSumsToTheWholeLayer) {
         EXPECT_FALSE(is_interleaved(t->dtype)) << t->name << ": described in its stored layout, not repacked";
         quantised |= t->valid() && t->dtype != DType::F32 && t->dtype != DType::F16 && t->dtype != DType::BF16;
       }
+    // The whole model on one rank, through the same code, against the engine's
+    // own forward pass: the reference the split runs are held to is the
+    // engine's model (GGUF block types excepted: the CPU multiplies them by
+    // int8-quantised activations, this reference by the exact ones).
+    std::vector<int32_t> ids(kTokens);
+    for (int32_t& id : ids) id = static_cast<int32_t>(rng() % static_cast<uint32_t>(d.spec.vocab));
+    const Vec one_rank = split_model_logits(d, plan_tensor_parallel(d.spec, d.weights, 1), ids);
+    bool int8_path = false;
+    for (const LayerWeights& l : d.weights.layers)
+      for (const Tensor* t : {&l.q, &l.o, &l.down, &l.gate}) int8_path |= t->valid() && dtype_block_elems(t->dtype) > 1;
+    if (!int8_path) {
+      auto model = test::make_model(f.ckpt);
+      auto cache = model->make_cache();
+      std::vector<float> engine(static_cast<size_t>(kTokens * d.spec.vocab));
+      model->forward(ids, *cache, LogitsMode::all, engine.data());
+      const double diff = max_difference(Vec(engine.begin(), engine.end()), one_rank);
+      EXPECT_LE(diff, 1e-3) << "the reference is not the engine's model";
+      worst_engine = std::max(worst_engine, diff);
+      ++engine_checked;
+    }
     for (int world : {2, 4}) {
       SCOPED_TRACE("over " + std::to_string(world) + " ranks");
       TensorParallelPlan plan;
@@ -519,14 +611,20 @@ TEST(TensorParallelNumeric, EveryFixtureLayerSumsToTheWholeLayer) {
       const double layers = prove_layers(d, plan, rng), vocab = prove_vocabulary(d, plan, rng);
       EXPECT_LE(layers, 1e-5);
       EXPECT_LE(vocab, 1e-5);
+      // Tokens to logits split over the ranks: the one-rank model's logits.
+      const double model = max_difference(split_model_logits(d, plan, ids), one_rank);
+      EXPECT_LE(model, 1e-5);
+      worst_split = std::max({worst_split, layers, vocab, model});
       ++proved;
       float_proved += quantised ? 0 : 1;
     }
   }
-  std::printf("tensor-parallel layers proved: %d fixture x rank-count cases, %d refused by their shapes:\n%s", proved,
-              refused, refusals.c_str());
+  std::printf("tensor-parallel layers and models proved: %d fixture x rank-count cases (worst split - whole %.2g), "
+              "%d one-rank references against the engine (worst %.2g); %d refused by their shapes:\n%s",
+              proved, worst_split, engine_checked, worst_engine, refused, refusals.c_str());
   EXPECT_GE(proved, 60);
   EXPECT_GE(float_proved, 50);
+  EXPECT_GE(engine_checked, 40);
 }
 
 }  // namespace
