@@ -261,11 +261,13 @@ void messages(ServerContext& ctx, const std::shared_ptr<Exchange>& ex) {
     ex->write(event("ping", {{"type", "ping"}}));
   };
   // Content blocks open as the reply needs them: thinking, text, one
-  // tool_use per call (its input as one input_json_delta once complete).
-  auto splitter = std::make_shared<ReplySplitter>(ctx, job->request);
+  // tool_use per call (its input in input_json_delta pieces as it is written).
+  auto splitter = std::make_shared<ReplySplitter>(ctx, job->request,
+                                                  stream ? tools::CallEvents::streamed : tools::CallEvents::whole);
   struct Blocks {
     int next = 0;            // index of the next block
     std::string open_type;   // the block being written ("" none)
+    size_t open_call = 0;    // open_type "tool_use": the call it holds
     bool called = false;
   };
   auto blocks = std::make_shared<Blocks>();
@@ -283,14 +285,26 @@ void messages(ServerContext& ctx, const std::shared_ptr<Exchange>& ex) {
   };
   auto send_events = [=](const std::vector<tools::ReplyEvent>& events) {
     for (const auto& e : events) {
-      if (e.kind == tools::ReplyEvent::call) {
-        blocks->called = true;
+      if (e.kind == tools::ReplyEvent::call_start) {
         start_block("tool_use", {{"type", "tool_use"}, {"id", call_id("toolu_")}, {"name", e.tool_call.name},
                                  {"input", json::object()}});
+        blocks->open_call = e.index;
+        continue;
+      }
+      if (e.kind == tools::ReplyEvent::call_arguments) {
+        // The parser sends all of a call's pieces before the next call
+        // starts, so the open block is this call's.
         ex->write(event("content_block_delta",
                         {{"type", "content_block_delta"}, {"index", blocks->next - 1},
-                         {"delta", {{"type", "input_json_delta"}, {"partial_json", e.tool_call.arguments}}}}));
-        close_block();
+                         {"delta", {{"type", "input_json_delta"}, {"partial_json", e.text}}}}));
+        continue;
+      }
+      if (e.kind == tools::ReplyEvent::call || e.kind == tools::ReplyEvent::call_abandoned) {
+        // Complete, or abandoned (its input stays as sent; its text follows as text).
+        // A call of several in one region completes once all are read: its
+        // block was closed when the next one started.
+        if (e.kind == tools::ReplyEvent::call) blocks->called = true;
+        if (blocks->open_type == "tool_use" && blocks->open_call == e.index) close_block();
         continue;
       }
       const bool thinking = e.kind == tools::ReplyEvent::reasoning;

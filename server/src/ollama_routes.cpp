@@ -96,7 +96,8 @@ void run_ollama(ServerContext& ctx, const std::shared_ptr<Exchange>& ex, Inferen
     return json{{"response", text}, {"done", false}};
   };
   // Chat replies: content, "thinking" and "tool_calls" apart (tool_replies.hpp).
-  auto splitter = chat ? std::make_shared<ReplySplitter>(ctx, job->request) : nullptr;
+  // Calls go out whole, streamed or not, as Ollama sends them.
+  auto splitter = chat ? std::make_shared<ReplySplitter>(ctx, job->request, tools::CallEvents::whole) : nullptr;
   auto message_of = [=](const std::vector<tools::ReplyEvent>& events) {
     json msg = {{"role", "assistant"}, {"content", ""}};
     json calls = json::array();
@@ -104,7 +105,7 @@ void run_ollama(ServerContext& ctx, const std::shared_ptr<Exchange>& ex, Inferen
       if (e.kind == tools::ReplyEvent::content) msg["content"] = msg["content"].get<std::string>() + e.text;
       else if (e.kind == tools::ReplyEvent::reasoning)
         msg["thinking"] = msg.value("thinking", std::string()) + e.text;
-      else {
+      else if (e.kind == tools::ReplyEvent::call) {
         json args = json::object();
         try {
           args = json::parse(e.tool_call.arguments);

@@ -177,7 +177,9 @@ void run_completion(ServerContext& ctx, const std::shared_ptr<Exchange>& ex, Inf
   std::vector<std::shared_ptr<ReplySplitter>> splitters;
   if (chat) {
     const tools::Dialect dialect = reply_dialect(ctx, req);
-    for (int i = 0; i < shape.n; ++i) splitters.push_back(std::make_shared<ReplySplitter>(dialect, req.generate.tools));
+    const auto calls = stream ? tools::CallEvents::streamed : tools::CallEvents::whole;
+    for (int i = 0; i < shape.n; ++i)
+      splitters.push_back(std::make_shared<ReplySplitter>(dialect, req.generate.tools, calls));
   }
   auto called = std::make_shared<std::vector<bool>>(static_cast<size_t>(shape.n), false);
 
@@ -229,17 +231,20 @@ void run_completion(ServerContext& ctx, const std::shared_ptr<Exchange>& ex, Inf
         ex->write(sse(chunk(index, {{"content", e.text}}, nullptr, std::exchange(logprobs, nullptr))));
       } else if (e.kind == tools::ReplyEvent::reasoning) {
         ex->write(sse(chunk(index, {{"reasoning_content", e.text}}, nullptr, std::exchange(logprobs, nullptr))));
-      } else {
-        // First the call's id, type and name, then its arguments.
-        (*called)[index] = true;
-        const auto i = static_cast<int64_t>(e.index);
+      } else if (e.kind == tools::ReplyEvent::call_start) {
+        // A call's first delta: its id, type and name; then its arguments in pieces.
         ex->write(sse(chunk(index,
-                            {{"tool_calls", json::array({{{"index", i}, {"id", call_id("call_")}, {"type", "function"},
+                            {{"tool_calls", json::array({{{"index", e.index}, {"id", call_id("call_")}, {"type", "function"},
                                                           {"function", {{"name", e.tool_call.name}, {"arguments", ""}}}}})}},
                             nullptr, std::exchange(logprobs, nullptr))));
-        ex->write(sse(chunk(index, {{"tool_calls", json::array({{{"index", i}, {"function", {{"arguments", e.tool_call.arguments}}}}})}},
-                            nullptr, nullptr)));
+      } else if (e.kind == tools::ReplyEvent::call_arguments) {
+        ex->write(sse(chunk(index, {{"tool_calls", json::array({{{"index", e.index}, {"function", {{"arguments", e.text}}}}})}},
+                            nullptr, std::exchange(logprobs, nullptr))));
+      } else if (e.kind == tools::ReplyEvent::call) {
+        (*called)[index] = true;  // complete: the reply ends with finish_reason "tool_calls"
       }
+      // call_abandoned: OpenAI's stream has no way to end a call; it stays as
+      // sent, and its text follows as content (docs/tools.md, "Streaming").
     }
     if (!logprobs.is_null()) ex->write(sse(chunk(index, {{"content", ""}}, nullptr, std::move(logprobs))));
   };

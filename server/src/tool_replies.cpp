@@ -94,13 +94,15 @@ void apply_tool_choice(const ServerContext& ctx, InferenceRequest& req, const To
   g.grammar = OutputGrammar{"tool_calls", spec.dump()};
 }
 
-ReplySplitter::ReplySplitter(const ServerContext& ctx, const InferenceRequest& req)
-    : parser_(request_dialect(ctx, req), req.generate.tools) {}
-ReplySplitter::ReplySplitter(const tools::Dialect& dialect, const nlohmann::json& tools) : parser_(dialect, tools) {}
+ReplySplitter::ReplySplitter(const ServerContext& ctx, const InferenceRequest& req, tools::CallEvents calls)
+    : parser_(request_dialect(ctx, req), req.generate.tools, calls), streamed_(calls == tools::CallEvents::streamed) {}
+ReplySplitter::ReplySplitter(const tools::Dialect& dialect, const nlohmann::json& tools, tools::CallEvents calls)
+    : parser_(dialect, tools, calls), streamed_(calls == tools::CallEvents::streamed) {}
 
 std::vector<tools::ReplyEvent> ReplySplitter::counted(std::vector<tools::ReplyEvent> events) {
   for (const auto& e : events)
-    if (e.kind == tools::ReplyEvent::call) calls_ = std::max(calls_, e.index + 1);
+    if (e.kind == tools::ReplyEvent::call || e.kind == tools::ReplyEvent::call_start)
+      calls_ = std::max(calls_, e.index + 1);
   return events;
 }
 
@@ -113,9 +115,12 @@ std::vector<tools::ReplyEvent> ReplySplitter::finish(const GenerateResponse& res
   for (const auto& c : response.tool_calls) {
     const json& f = c.contains("function") ? c["function"] : c;
     const json args = f.contains("arguments") ? f["arguments"] : json::object();
-    events.push_back({tools::ReplyEvent::call, "",
-                      tools::ToolCall{f.value("name", std::string()), args.is_string() ? args.get<std::string>() : args.dump()},
-                      calls_++});
+    tools::ToolCall call{f.value("name", std::string()), args.is_string() ? args.get<std::string>() : args.dump()};
+    if (streamed_) {
+      events.push_back({tools::ReplyEvent::call_start, "", {call.name, ""}, calls_});
+      if (!call.arguments.empty()) events.push_back({tools::ReplyEvent::call_arguments, call.arguments, {}, calls_});
+    }
+    events.push_back({tools::ReplyEvent::call, "", std::move(call), calls_++});
   }
   return events;
 }

@@ -36,22 +36,28 @@ void apply_tool_choice(const ServerContext& ctx, InferenceRequest& req, const To
 // only when the request offered tools.
 tools::Dialect reply_dialect(const ServerContext& ctx, const InferenceRequest& req);
 
-// One reply's splitter.
+// One reply's splitter. `calls`: streamed for the OpenAI and Anthropic
+// streams (a call's start and its arguments' pieces as the model writes
+// them); whole where a call is sent in one piece (non-streamed replies, Ollama).
 class ReplySplitter {
  public:
-  ReplySplitter(const ServerContext& ctx, const InferenceRequest& req);
-  ReplySplitter(const tools::Dialect& dialect, const nlohmann::json& tools);
+  ReplySplitter(const ServerContext& ctx, const InferenceRequest& req,
+                tools::CallEvents calls = tools::CallEvents::whole);
+  ReplySplitter(const tools::Dialect& dialect, const nlohmann::json& tools,
+                tools::CallEvents calls = tools::CallEvents::whole);
   std::vector<tools::ReplyEvent> feed(const std::string& text);
   std::vector<tools::ReplyEvent> finish();
   // The end of the reply `response`: what the parser held back, then the
   // reasoning and calls the provider returned as data (a remote model's,
-  // GenerateResponse::tool_calls), numbered after the calls parsed from text.
+  // GenerateResponse::tool_calls), numbered after the calls parsed from text
+  // (streamed: each as its start, its arguments in one piece, and the call).
   std::vector<tools::ReplyEvent> finish(const GenerateResponse& response);
 
  private:
   std::vector<tools::ReplyEvent> counted(std::vector<tools::ReplyEvent> events);
   tools::ReplyParser parser_;
-  size_t calls_ = 0;  // calls reported so far
+  bool streamed_;
+  size_t calls_ = 0;  // calls reported so far (started, when streamed)
 };
 
 // A whole reply (nothing fed before) through `splitter`, with the provider's

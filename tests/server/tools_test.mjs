@@ -5,6 +5,7 @@
 //    is a call of an offered tool whose arguments validate against its
 //    parameters schema (ajv), finish_reason "tool_calls" / stop_reason "tool_use";
 //  - streamed calls (OpenAI tool_calls deltas, Anthropic input_json_delta)
+//    arrive in several argument fragments, as the model writes them, and
 //    reassemble to the calls the same seed gives unstreamed;
 //  - a reply that writes a call while tool_choice is auto (steered by a GBNF
 //    grammar, since random weights never would) comes back as a call;
@@ -94,17 +95,22 @@ try {
       for (const tc of d.tool_calls ?? []) {
         if (!calls[tc.index]) {
           check(tc.id && tc.type === 'function' && tc.function?.name, `streamed seed ${seed}: first delta of call ${tc.index} has id, type, name`);
-          calls[tc.index] = { name: tc.function.name, arguments: tc.function.arguments ?? '' };
+          calls[tc.index] = { name: tc.function.name, arguments: tc.function.arguments ?? '', fragments: 0 };
         } else {
           check(!tc.id && !tc.function?.name, `streamed seed ${seed}: later deltas carry arguments only`);
+          check(tc.function?.arguments, `streamed seed ${seed}: an argument delta is not empty`);
           calls[tc.index].arguments += tc.function?.arguments ?? '';
+          calls[tc.index].fragments++;
         }
       }
       finish = chunk.choices[0]?.finish_reason ?? finish;
     }
     check(finish === 'tool_calls' && content === '', `streamed seed ${seed}: finish_reason tool_calls, no content`);
-    check(calls.length === 1 && calls[0].name === call.function.name && calls[0].arguments === call.function.arguments,
+    check(calls.length === 1 && calls[0].fragments > 1,
+          `streamed seed ${seed}: the arguments arrive in several fragments as they are written (${calls[0]?.fragments})`);
+    check(calls[0].name === call.function.name && calls[0].arguments === call.function.arguments,
           `streamed seed ${seed}: the deltas reassemble to the unstreamed call`);
+    validCall(calls[0].name, calls[0].arguments, `streamed seed ${seed}`);
   }
 
   // Parallel calls allowed: one or more, each valid.
@@ -187,7 +193,13 @@ try {
     const final = await stream.finalMessage();
     const starts = events.filter((e) => e.type === 'content_block_start' && e.content_block.type === 'tool_use');
     const deltas = events.filter((e) => e.type === 'content_block_delta' && e.delta.type === 'input_json_delta');
-    check(starts.length === 1 && deltas.length >= 1, `anthropic streamed ${tool_choice.type}: a tool_use block with input_json_delta`);
+    check(starts.length === 1 && deltas.length > 1, `anthropic streamed ${tool_choice.type}: a tool_use block with input_json_delta fragments (${deltas.length})`);
+    // Anthropic's order: the block starts, its deltas (same index), then it stops; then message_delta.
+    const at = events.indexOf(starts[0]), index = starts[0].index;
+    const stop = events.findIndex((e, i) => i > at && e.type === 'content_block_stop' && e.index === index);
+    check(stop > at && deltas.every((d) => d.index === index && events.indexOf(d) > at && events.indexOf(d) < stop) &&
+          events.findIndex((e) => e.type === 'message_delta') > stop,
+          `anthropic streamed ${tool_choice.type}: content_block_start, input_json_delta fragments, content_block_stop, then message_delta`);
     const streamedUse = final.content.find((b) => b.type === 'tool_use');
     check(final.stop_reason === 'tool_use' && streamedUse, `anthropic streamed ${tool_choice.type}: stop_reason tool_use`);
     validCall(streamedUse.name, streamedUse.input, `anthropic streamed ${tool_choice.type}`);

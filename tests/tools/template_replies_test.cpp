@@ -92,9 +92,16 @@ TEST_P(TemplateReplies, ParseToTheCallsRendered) {
       if (size_t at = reply.find(eos); at != std::string::npos) reply.resize(at);
     d.starts_in_reasoning = prompt_opens_reasoning(d, prompt);
     SCOPED_TRACE(std::string(fam.tpl) + (two ? " (two calls)" : " (one call)") + ": " + reply);
-    const ParsedReply r = test::parse_every_way(d, json::parse(weather_tools().dump()), reply);
+    test::StreamedCalls streamed;
+    const ParsedReply r = test::parse_every_way(d, json::parse(weather_tools().dump()), reply, &streamed);
     const size_t n = two ? static_cast<size_t>(fam.parallel) : 1;
     ASSERT_EQ(r.tool_calls.size(), n) << test::show(r);
+    // Streamed token by token, each call starts before the reply ends and its
+    // arguments come in pieces as they are written.
+    EXPECT_EQ(streamed.started, n);
+    EXPECT_EQ(streamed.abandoned, 0u);
+    EXPECT_TRUE(streamed.start_before_end);
+    for (size_t pieces : streamed.pieces) EXPECT_GT(pieces, 1u) << "the arguments came in one piece";
     const ordered_json calls = msgs[1]["tool_calls"];
     for (size_t i = 0; i < n; ++i) {
       EXPECT_EQ(r.tool_calls[i].name, "get_weather");

@@ -14,6 +14,10 @@
 // A call is only ever reported once it is complete and well formed; text that
 // looked like the start of a call but is not one comes back as content, so a
 // half call is never shown as text and a malformed one never becomes a call.
+// With CallEvents::streamed a call is also shown while it is written: its
+// start (the name, as soon as it is read and names one of the tools), then
+// fragments of its arguments text, each final — together exactly the
+// arguments of the whole call.
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -75,20 +79,43 @@ struct ToolCall {
 };
 
 struct ReplyEvent {
-  enum Kind { content, reasoning, call } kind = content;
-  std::string text;  // content or reasoning text
-  ToolCall tool_call;  // kind == call
-  size_t index = 0;    // kind == call: 0, 1, … in the order the calls were written
+  enum Kind {
+    content,
+    reasoning,
+    call,            // a whole call (tool_call)
+    // CallEvents::streamed only:
+    call_start,      // a call begins: tool_call.name
+    call_arguments,  // the next piece of its arguments text (text)
+    call_abandoned,  // a started call turned out not to be one (malformed, or the reply ended inside it):
+                     // no `call` follows for this index; its text comes back as content after this event
+  } kind = content;
+  std::string text;  // content or reasoning text; call_arguments: the piece
+  ToolCall tool_call;  // call: the call; call_start: its name
+  // Calls: 0, 1, … in the order the calls were written (streamed: in the
+  // order they started, an abandoned call keeping its number).
+  size_t index = 0;
 };
+
+// What a parser reports of calls: whole calls only, or also each call as it
+// is written (call_start, call_arguments…, then call or call_abandoned).
+// The pieces of a call's arguments are never taken back: they are the
+// arguments text of the `call` event, split. A call starts once its name is
+// read (before its arguments, in every format) and is one of the tools; its
+// pieces come as its arguments are read: JSON written by the model as each
+// token (string characters, a number once it ends) is certain, formats whose
+// arguments are not JSON on the wire (qwen3_coder's parameters, gemma4's
+// notation) one argument at a time, as each is read whole.
+enum class CallEvents { whole, streamed };
 
 // Incremental parser of one reply. `tools`: the request's OpenAI-style tool
 // specs ([{type: function, function: {name, parameters}}]); calls of a name
 // not among them come back as content. Feed text in any pieces (split
 // anywhere, even inside a marker or a UTF-8 character): the events are the
-// same as for the whole text at once, only later.
+// same as for the whole text at once, only later (and, streamed, the
+// arguments' pieces cut differently).
 class ReplyParser {
  public:
-  ReplyParser(Dialect dialect, const nlohmann::json& tools);
+  ReplyParser(Dialect dialect, const nlohmann::json& tools, CallEvents calls = CallEvents::whole);
   ~ReplyParser();
   ReplyParser(ReplyParser&&) noexcept;
   std::vector<ReplyEvent> feed(std::string_view text);

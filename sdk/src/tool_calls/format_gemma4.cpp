@@ -99,7 +99,7 @@ struct Reader {
         ++pos;
         ojson v;
         if (!value(v, depth + 1)) return false;
-        out[k] = std::move(v);
+        if (!out.contains(k)) out[k] = std::move(v);  // a repeated key keeps its first value, as JSON calls do
         blanks();
         if (pos >= s.size()) return need();
         if (s[pos] == '}') {
@@ -156,9 +156,18 @@ struct Reader {
   }
 };
 
+// The arguments read so far (the members read whole) as the start of their
+// compact JSON text; empty when a string in them is not valid UTF-8.
+std::string partial_arguments(const ojson& args) {
+  std::string text;
+  if (!args.is_object() || !dump_json(args, text)) return {};
+  text.pop_back();  // the closing brace: more members may come
+  return text;
+}
+
 }  // namespace
 
-RegionResult parse_gemma4(std::string_view region, bool at_end, const ToolSet&) {
+RegionResult parse_gemma4(std::string_view region, bool at_end, const ToolSet&, Preview* preview) {
   if (!starts_with(region, kOpen)) return invalid_region();
   size_t pos = kOpen.size();
   std::string_view rest = region.substr(pos);
@@ -173,8 +182,13 @@ RegionResult parse_gemma4(std::string_view region, bool at_end, const ToolSet&) 
     return invalid_region();
   Reader reader{region, brace};
   ojson args;
-  if (!reader.value(args, 0)) return reader.bad ? invalid_region() : need_more(at_end);
+  if (!reader.value(args, 0)) {
+    if (reader.bad) return invalid_region();
+    if (preview) preview->push_back({call.name, partial_arguments(args), false});
+    return need_more(at_end);
+  }
   if (!args.is_object() || !dump_json(args, call.arguments)) return invalid_region();
+  preview_whole(preview, {call});
   return close_tag(region, reader.pos, at_end, {std::move(call)}, kClose);
 }
 

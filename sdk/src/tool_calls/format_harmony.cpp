@@ -13,7 +13,7 @@ constexpr std::string_view kTo = "to=functions.", kMessage = "<|message|>", kCal
 constexpr size_t kMaxHeader = 512;
 }  // namespace
 
-RegionResult parse_harmony(std::string_view region, bool at_end, const ToolSet&) {
+RegionResult parse_harmony(std::string_view region, bool at_end, const ToolSet&, Preview* preview) {
   const size_t to = region.find(kTo);
   if (to == std::string::npos) return invalid_region();
   const size_t name_pos = to + kTo.size();
@@ -25,14 +25,22 @@ RegionResult parse_harmony(std::string_view region, bool at_end, const ToolSet&)
   call.name = std::string(region.substr(name_pos, name_end - name_pos));
   if (call.name.empty()) return invalid_region();
   const size_t msg = region.find(kMessage, name_end);
-  if (msg == std::string::npos) return region.size() - name_end > kMaxHeader ? invalid_region() : need_more(at_end);
+  if (msg == std::string::npos) {
+    if (region.size() - name_end > kMaxHeader) return invalid_region();
+    if (preview) preview->push_back({call.name, "", false});
+    return need_more(at_end);
+  }
   if (msg - name_end > kMaxHeader) return invalid_region();
   const size_t vpos = msg + kMessage.size();
   bool malformed = false;
   const size_t end = json_value_end(region, vpos, at_end, malformed);
   if (malformed) return invalid_region();
-  if (end == std::string::npos) return need_more(at_end);
+  if (end == std::string::npos) {
+    if (preview) preview->push_back(preview_raw_arguments(region, vpos, call.name));
+    return need_more(at_end);
+  }
   if (!arguments_text(region.substr(vpos, end - vpos), call.arguments)) return invalid_region();
+  preview_whole(preview, {call});
   return close_tag(region, end, at_end, {std::move(call)}, kCall);
 }
 

@@ -29,17 +29,22 @@ RegionResult close_tag(std::string_view region, size_t pos, bool at_end, std::ve
   return r;
 }
 
-RegionResult parse_hermes(std::string_view region, bool at_end, const ToolSet& tools) {
+RegionResult parse_hermes(std::string_view region, bool at_end, const ToolSet& tools, Preview* preview) {
   if (!starts_with(region, kOpen)) return invalid_region();
   const size_t body = skip_blanks(region, kOpen.size());
   if (body >= region.size()) return need_more(at_end);
-  if (region[body] == '<') return parse_qwen3_coder(region, at_end, tools);
+  if (region[body] == '<') return parse_qwen3_coder(region, at_end, tools, preview);
+  const std::vector<std::string> keys = {"arguments", "parameters"};
   bool malformed = false;
   const size_t end = json_value_end(region, body, at_end, malformed);
   if (malformed) return invalid_region();
-  if (end == std::string::npos) return need_more(at_end);
+  if (end == std::string::npos) {
+    if (preview) preview->push_back(preview_call_object(region, body, keys));
+    return need_more(at_end);
+  }
   ParsedCall call;
-  if (!call_from_object(region.substr(body, end - body), {"arguments", "parameters"}, call)) return invalid_region();
+  if (!call_from_object(region.substr(body, end - body), keys, call)) return invalid_region();
+  preview_whole(preview, {call});
   return close_tag(region, end, at_end, {std::move(call)}, kClose);
 }
 

@@ -27,7 +27,7 @@ bool is_string_type(const nlohmann::json* params, const std::string& key) {
 
 }  // namespace
 
-RegionResult parse_qwen3_coder(std::string_view region, bool at_end, const ToolSet& tools) {
+RegionResult parse_qwen3_coder(std::string_view region, bool at_end, const ToolSet& tools, Preview* preview) {
   size_t pos = 0;
   if (starts_with(region, kOpen)) pos = kOpen.size();
   pos = skip_blanks(region, pos);
@@ -44,6 +44,14 @@ RegionResult parse_qwen3_coder(std::string_view region, bool at_end, const ToolS
   pos = name_end + 1;
   const nlohmann::json* params = tools.parameters(call.name);
   ojson args = ojson::object();
+  // Incomplete: the call with the parameters read whole, as the start of its
+  // arguments' JSON text (a value is typed once its closing tag is read).
+  auto wait = [&] {
+    std::string text;
+    if (preview && dump_json(args, text)) preview->push_back({call.name, text.substr(0, text.size() - 1), false});
+    else if (preview) preview->push_back({call.name, "", false});
+    return need_more(at_end);
+  };
   for (;;) {
     pos = skip_blanks(region, pos);
     rest = region.substr(pos);
@@ -52,20 +60,22 @@ RegionResult parse_qwen3_coder(std::string_view region, bool at_end, const ToolS
       break;
     }
     if (!starts_with(rest, kParameter))
-      return rest.empty() || is_prefix_of(rest, kFunctionEnd) || is_prefix_of(rest, kParameter) ? need_more(at_end)
+      return rest.empty() || is_prefix_of(rest, kFunctionEnd) || is_prefix_of(rest, kParameter) ? wait()
                                                                                                  : invalid_region();
     pos += kParameter.size();
     const size_t key_end = region.find('>', pos);
-    if (key_end == std::string::npos) return region.size() - pos > kMaxName ? invalid_region() : need_more(at_end);
+    if (key_end == std::string::npos) return region.size() - pos > kMaxName ? invalid_region() : wait();
     const std::string key(region.substr(pos, key_end - pos));
     if (key.empty() || key.size() > kMaxName || key.find('\n') != std::string::npos) return invalid_region();
     const size_t value_end = region.find(kParameterEnd, key_end + 1);
-    if (value_end == std::string::npos) return need_more(at_end);
+    if (value_end == std::string::npos) return wait();
     std::string_view value = region.substr(key_end + 1, value_end - key_end - 1);
     // The template writes one newline on each side of the value.
     if (!value.empty() && value.front() == '\n') value.remove_prefix(1);
     if (!value.empty() && value.back() == '\n') value.remove_suffix(1);
-    if (is_string_type(params, key)) {
+    if (args.contains(key)) {
+      // A repeated parameter keeps its first value: that one may have been streamed already.
+    } else if (is_string_type(params, key)) {
       args[key] = std::string(value);
     } else {
       try {
@@ -77,6 +87,7 @@ RegionResult parse_qwen3_coder(std::string_view region, bool at_end, const ToolS
     pos = value_end + kParameterEnd.size();
   }
   if (!dump_json(args, call.arguments)) return invalid_region();
+  preview_whole(preview, {call});
   return close_tag(region, pos, at_end, {std::move(call)}, kClose);
 }
 

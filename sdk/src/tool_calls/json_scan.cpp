@@ -1,5 +1,6 @@
 // JSON helpers shared by the call parsers: finding where a value ends in text
 // that may still be arriving, and reading call objects.
+#include <algorithm>
 #include <cctype>
 
 #include "syntax.hpp"
@@ -114,9 +115,13 @@ bool arguments_text(std::string_view value_text, std::string& out) {
 }
 
 bool call_from_object(std::string_view object_text, const std::vector<std::string>& keys, ParsedCall& out) {
+  // Read through JsonEcho, as the streamed arguments are: a repeated name
+  // keeps its first value in both.
+  std::string canonical;
+  if (!echo_json(object_text, canonical)) return false;
   ojson v;
   try {
-    v = ojson::parse(object_text);
+    v = ojson::parse(canonical);
   } catch (const nlohmann::json::exception&) {
     return false;
   }
@@ -133,6 +138,70 @@ bool call_from_object(std::string_view object_text, const std::vector<std::strin
     return true;
   }
   return false;
+}
+
+namespace {
+
+// Arguments sent as a string holding the object: of its text so far (decoded),
+// what is the valid start of a JSON object — the rest waits, so a call that
+// goes wrong never sent more than that.
+std::string object_text_start(std::string_view text) {
+  const size_t pos = skip_blanks(text, 0);
+  if (pos >= text.size() || text[pos] != '{') return {};
+  JsonEcho e(text, pos);
+  const size_t end = e.read() == JsonEcho::done ? e.end() : e.safe();
+  return std::string(text.substr(0, end));
+}
+
+}  // namespace
+
+CallPreview preview_call_object(std::string_view s, size_t pos, const std::vector<std::string>& keys) {
+  CallPreview p;
+  pos = skip_blanks(s, pos);
+  if (pos >= s.size() || s[pos] != '{') return p;
+  std::vector<std::string> seen;
+  for (++pos;;) {
+    pos = skip_blanks(s, pos);
+    if (pos >= s.size() || s[pos] != '"') return p;
+    JsonEcho key(s, pos);
+    if (key.read() != JsonEcho::done) return p;
+    pos = skip_blanks(s, key.end());
+    if (pos >= s.size() || s[pos] != ':') return p;
+    const std::string& name = key.decoded();
+    const bool first = std::find(seen.begin(), seen.end(), name) == seen.end();
+    seen.push_back(name);
+    const size_t vpos = skip_blanks(s, pos + 1);
+    JsonEcho value(s, vpos);
+    const JsonEcho::Result r = value.read();
+    if (first && name == "name" && r == JsonEcho::done && vpos < s.size() && s[vpos] == '"') p.name = value.decoded();
+    if (first && name == keys.front() && vpos < s.size()) {
+      // An object is kept as its compact text, a string holding one as the string.
+      if (s[vpos] == '{') p.arguments = value.out();
+      else if (s[vpos] == '"') p.arguments = object_text_start(value.decoded());
+    }
+    if (r != JsonEcho::done) return p;
+    pos = skip_blanks(s, value.end());
+    if (pos >= s.size() || s[pos] != ',') return p;
+    ++pos;
+  }
+}
+
+CallPreview preview_raw_arguments(std::string_view s, size_t pos, std::string name) {
+  CallPreview p;
+  p.name = std::move(name);
+  pos = skip_blanks(s, pos);
+  if (pos >= s.size()) return p;
+  JsonEcho value(s, pos);
+  value.read();
+  // An object is kept as written (arguments_text), a string holding one as the string.
+  if (s[pos] == '{') p.arguments = std::string(s.substr(pos, value.safe() - pos));
+  else if (s[pos] == '"') p.arguments = object_text_start(value.decoded());
+  return p;
+}
+
+void preview_whole(Preview* preview, const std::vector<ParsedCall>& calls) {
+  if (!preview) return;
+  for (const auto& c : calls) preview->push_back({c.name, c.arguments, true});
 }
 
 const nlohmann::json* ToolSet::parameters(std::string_view name) const {

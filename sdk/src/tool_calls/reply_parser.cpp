@@ -2,24 +2,16 @@
 // calls as it streams. Text that may be the start of a marker is held back
 // until decided; a call region is held until its format's parser reads it as
 // done (then it becomes calls) or invalid (then its text is content), so a
-// half call is never shown and a malformed one never becomes a call.
+// half call is never shown as text and a malformed one never becomes a call.
+// Streamed (CallEvents::streamed), the region's calls are also shown while it
+// is held, from what the format's parser previews of them (CallPreview): only
+// text that the calls' final arguments must begin with, so nothing sent is
+// ever taken back; a region that turns out invalid abandons its started calls.
 #include "syntax.hpp"
 
 namespace allm::tools {
 
 namespace {
-
-// Bytes at the end of `s` that start a UTF-8 character not yet complete.
-size_t incomplete_utf8_tail(std::string_view s) {
-  const size_t n = s.size();
-  for (size_t back = 1; back <= 4 && back <= n; ++back) {
-    const auto c = static_cast<unsigned char>(s[n - back]);
-    if ((c & 0xC0) == 0x80) continue;  // continuation byte: look further back
-    size_t len = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 1;
-    return len > back ? back : 0;
-  }
-  return 0;
-}
 
 // The longest suffix of `s` that is a proper prefix of one of `markers`.
 size_t held_suffix(std::string_view s, const std::vector<std::string_view>& markers) {
@@ -47,8 +39,15 @@ struct ReplyParser::Impl {
   size_t region_marker = 0;  // length of the marker that opened the current region
   size_t calls = 0;
   std::vector<std::string_view> content_markers;  // starts + dropped (+ reasoning open for harmony)
+  bool streamed = false;
+  struct Started {  // a call of the current region already shown
+    size_t index;
+    std::string name, sent;  // sent: its arguments text so far
+  };
+  std::vector<Started> started;
 
-  Impl(Dialect d, const nlohmann::json& t) : dialect(std::move(d)), syntax(&syntax_of(dialect.format)), tools(t) {
+  Impl(Dialect d, const nlohmann::json& t, CallEvents events)
+      : dialect(std::move(d)), syntax(&syntax_of(dialect.format)), tools(t), streamed(events == CallEvents::streamed) {
     toolset.tools = &tools;
     for (auto& m : syntax->starts) content_markers.push_back(m);
     for (auto& m : syntax->dropped) content_markers.push_back(m);
@@ -60,7 +59,7 @@ struct ReplyParser::Impl {
 
   static void emit(std::vector<ReplyEvent>& out, ReplyEvent::Kind kind, std::string_view text) {
     if (text.empty()) return;
-    if (!out.empty() && out.back().kind == kind && kind != ReplyEvent::call) {
+    if (!out.empty() && out.back().kind == kind && (kind == ReplyEvent::content || kind == ReplyEvent::reasoning)) {
       out.back().text += text;
       return;
     }
@@ -81,6 +80,78 @@ struct ReplyParser::Impl {
 
   bool known_tool(const std::string& name) const { return toolset.parameters(name) != nullptr; }
 
+  static ReplyEvent call_event(ReplyEvent::Kind kind, size_t index, std::string name = {}, std::string text = {}) {
+    ReplyEvent e;
+    e.kind = kind;
+    e.index = index;
+    e.tool_call.name = std::move(name);
+    e.text = std::move(text);
+    return e;
+  }
+
+  void start_call(std::vector<ReplyEvent>& out, const std::string& name) {
+    started.push_back({calls++, name, ""});
+    out.push_back(call_event(ReplyEvent::call_start, started.back().index, name));
+  }
+
+  // Sends what `arguments` (certain text of the call's arguments) adds to
+  // what call `s` has sent, in whole UTF-8 characters.
+  static void send_arguments(std::vector<ReplyEvent>& out, Started& s, const std::string& arguments) {
+    if (arguments.size() <= s.sent.size() || !starts_with(arguments, s.sent)) return;
+    std::string_view more = std::string_view(arguments).substr(s.sent.size());
+    more.remove_suffix(incomplete_utf8_tail(more));
+    if (more.empty()) return;
+    s.sent += more;
+    out.push_back(call_event(ReplyEvent::call_arguments, s.index, {}, std::string(more)));
+  }
+
+  // Streamed: shows what an incomplete region's calls are known to be. A call
+  // starts once its name is read and is a tool's; the next one only after it
+  // is whole and all of it was sent (so a call's pieces never interleave).
+  void show_preview(std::vector<ReplyEvent>& out, const Preview& preview) {
+    for (size_t i = 0; i < preview.size(); ++i) {
+      const CallPreview& p = preview[i];
+      if (i == started.size()) {
+        if (i > 0 && !(preview[i - 1].complete && started[i - 1].sent == preview[i - 1].arguments)) return;
+        if (p.name.empty() || !known_tool(p.name)) return;
+        start_call(out, p.name);
+      }
+      Started& s = started[i];
+      if (p.name != s.name) return;  // a shown name is final: never reached
+      send_arguments(out, s, p.arguments);
+    }
+  }
+
+  // Streamed: the region is read as done with `calls`; the calls not shown
+  // yet start, and each sends the rest of its arguments.
+  void finish_calls(std::vector<ReplyEvent>& out, std::vector<ParsedCall>& region_calls) {
+    for (size_t i = 0; i < region_calls.size(); ++i) {
+      ParsedCall& c = region_calls[i];
+      if (i < started.size() && (started[i].name != c.name || !starts_with(c.arguments, started[i].sent))) {
+        // What was shown is not this call (a preview that broke its promise:
+        // a bug). Never send a corrupted call: this one is abandoned, the
+        // call is sent again whole under a new number.
+        out.push_back(call_event(ReplyEvent::call_abandoned, started[i].index));
+        started.erase(started.begin() + static_cast<std::ptrdiff_t>(i), started.end());
+      }
+      if (i == started.size()) start_call(out, c.name);
+      send_arguments(out, started[i], c.arguments);
+      ReplyEvent e;
+      e.kind = ReplyEvent::call;
+      e.tool_call = {std::move(c.name), std::move(c.arguments)};
+      e.index = started[i].index;
+      out.push_back(std::move(e));
+    }
+    for (size_t i = region_calls.size(); i < started.size(); ++i)
+      out.push_back(call_event(ReplyEvent::call_abandoned, started[i].index));
+    started.clear();
+  }
+
+  void abandon_calls(std::vector<ReplyEvent>& out) {
+    for (const auto& s : started) out.push_back(call_event(ReplyEvent::call_abandoned, s.index));
+    started.clear();
+  }
+
   // One step; false when nothing more can be decided until more text comes.
   bool step(std::vector<ReplyEvent>& out, bool at_end) {
     if (pending.empty()) return false;
@@ -100,21 +171,30 @@ struct ReplyParser::Impl {
       return false;
     }
     if (mode == region) {
-      RegionResult r = syntax->parse(pending, at_end, toolset);
-      if (r.status == RegionResult::incomplete && !at_end) return false;
+      Preview preview;
+      RegionResult r = syntax->parse(pending, at_end, toolset, streamed && !at_end ? &preview : nullptr);
+      if (r.status == RegionResult::incomplete && !at_end) {
+        show_preview(out, preview);
+        return false;
+      }
       bool ok = r.status == RegionResult::done && !r.calls.empty();
       for (auto& c : r.calls) ok = ok && known_tool(c.name);
       mode = content;
       if (!ok) {  // not a call after all: the opening marker is content, and the rest is read again
+        abandon_calls(out);
         emit_content(out, std::min(region_marker, pending.size()));
         return true;
       }
-      for (auto& c : r.calls) {
-        ReplyEvent e;
-        e.kind = ReplyEvent::call;
-        e.tool_call = {std::move(c.name), std::move(c.arguments)};
-        e.index = calls++;
-        out.push_back(std::move(e));
+      if (streamed) {
+        finish_calls(out, r.calls);
+      } else {
+        for (auto& c : r.calls) {
+          ReplyEvent e;
+          e.kind = ReplyEvent::call;
+          e.tool_call = {std::move(c.name), std::move(c.arguments)};
+          e.index = calls++;
+          out.push_back(std::move(e));
+        }
       }
       pending.erase(0, r.consumed);
       at_start = after_block = true;
@@ -189,8 +269,8 @@ struct ReplyParser::Impl {
   }
 };
 
-ReplyParser::ReplyParser(Dialect dialect, const nlohmann::json& tools)
-    : impl_(std::make_unique<Impl>(std::move(dialect), tools)) {}
+ReplyParser::ReplyParser(Dialect dialect, const nlohmann::json& tools, CallEvents calls)
+    : impl_(std::make_unique<Impl>(std::move(dialect), tools, calls)) {}
 ReplyParser::~ReplyParser() = default;
 ReplyParser::ReplyParser(ReplyParser&&) noexcept = default;
 

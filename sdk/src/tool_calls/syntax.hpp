@@ -18,6 +18,18 @@ struct ParsedCall {
   std::string arguments;  // JSON object text
 };
 
+// What a region still being written shows of its calls, for streaming them:
+// each call (in order) whose name is read, with the part of its arguments
+// text that is certain. Certain means: if the region is read as done, that
+// call's arguments begin with exactly this text — so it can be sent and never
+// taken back. `complete`: the call is whole (arguments included).
+struct CallPreview {
+  std::string name;
+  std::string arguments;
+  bool complete = false;
+};
+using Preview = std::vector<CallPreview>;
+
 // The reading of a call region (text starting at one of Syntax::starts).
 struct RegionResult {
   enum Status { incomplete, done, invalid } status = incomplete;
@@ -55,7 +67,9 @@ struct Syntax {
   bool object_at_start = false;     // also: a reply whose first non-blank byte is '{'
   // `at_end`: no more text will come. Must be prefix-consistent: a region
   // read as done stays done (same calls, same consumed) as more text comes.
-  RegionResult (*parse)(std::string_view region, bool at_end, const ToolSet& tools);
+  // `preview` (may be null): filled with what the region shows of its calls
+  // when it is incomplete (CallPreview).
+  RegionResult (*parse)(std::string_view region, bool at_end, const ToolSet& tools, Preview* preview);
   std::vector<std::string> dropped;    // markers removed from content (harmony's message headers)
   std::vector<std::string> preserved;  // special tokens the calls are written with
   CallShape shape;
@@ -73,8 +87,62 @@ size_t skip_blanks(std::string_view s, size_t pos);
 // string holding an object (arguments sent as text) is unwrapped. False if neither.
 bool arguments_text(std::string_view value_text, std::string& out);
 // Reads {"name": …, "arguments"|"parameters": {…}} (`keys` the accepted
-// argument keys); false when the object is not such a call.
+// argument keys, the first preferred); false when the object is not such a
+// call. The arguments are the compact JSON text of the value (json_echo); a
+// name repeated in an object keeps its first value.
 bool call_from_object(std::string_view object_text, const std::vector<std::string>& keys, ParsedCall& out);
+// The same on a call object at s[pos] that is not complete yet: its name and
+// the certain part of its arguments, when the name is read at the top level
+// and the arguments come under keys[0] (other shapes show once complete).
+CallPreview preview_call_object(std::string_view s, size_t pos, const std::vector<std::string>& keys);
+// A call `name` whose arguments (written as they are kept: arguments_text)
+// start at s[pos] and are not complete yet.
+CallPreview preview_raw_arguments(std::string_view s, size_t pos, std::string name);
+// Adds whole calls to a preview (when there is one).
+void preview_whole(Preview* preview, const std::vector<ParsedCall>& calls);
+
+// Reads one JSON value from text that may still be arriving, and writes the
+// compact text nlohmann's dump() gives it — as far as the text makes it
+// certain: strings up to their last whole character, numbers and literals
+// once they end, members once their key and ':' are read. A name repeated in
+// an object keeps its first value (the later member is read, not written),
+// so what was written never has to be taken back.
+class JsonEcho {
+ public:
+  enum Result { done, more, bad };
+  // `whole`: the text is all there is (a number may end at its end).
+  JsonEcho(std::string_view s, size_t pos, bool whole = false) : s_(s), pos_(pos), whole_(whole) {}
+  Result read();
+  const std::string& out() const { return out_; }
+  // done: one past the value. Otherwise: the text from the value's first
+  // byte to safe() is a valid start of a JSON value, in whole characters.
+  size_t end() const { return pos_; }
+  size_t safe() const { return safe_; }
+  // A string value: its decoded text (so far, when not done).
+  const std::string& decoded() const { return decoded_; }
+
+ private:
+  bool value(int depth, bool emit);
+  bool string(bool emit, std::string* decoded);
+  bool scalar(bool emit);
+  bool fail() {
+    bad_ = true;
+    return false;
+  }
+  bool need() {
+    more_ = true;
+    return false;
+  }
+  std::string_view s_;
+  size_t pos_, safe_ = 0;
+  bool whole_, more_ = false, bad_ = false;
+  std::string out_, decoded_;
+};
+// The compact text of the whole JSON value `text` (JsonEcho); false when it
+// is not one JSON value.
+bool echo_json(std::string_view text, std::string& out);
+// Bytes at the end of `s` that start a UTF-8 character not yet complete.
+size_t incomplete_utf8_tail(std::string_view s);
 // JSON text of `v`; false when a string in it is not valid UTF-8 (then it is not a call).
 bool dump_json(const ojson& v, std::string& out);
 bool starts_with(std::string_view s, std::string_view prefix);
@@ -86,12 +154,12 @@ bool is_prefix_of(std::string_view s, std::string_view marker);
 RegionResult close_tag(std::string_view region, size_t pos, bool at_end, std::vector<ParsedCall> calls,
                        std::string_view close);
 
-RegionResult parse_hermes(std::string_view region, bool at_end, const ToolSet& tools);
-RegionResult parse_qwen3_coder(std::string_view region, bool at_end, const ToolSet& tools);
-RegionResult parse_llama3(std::string_view region, bool at_end, const ToolSet& tools);
-RegionResult parse_mistral(std::string_view region, bool at_end, const ToolSet& tools);
-RegionResult parse_harmony(std::string_view region, bool at_end, const ToolSet& tools);
-RegionResult parse_deepseek(std::string_view region, bool at_end, const ToolSet& tools);
-RegionResult parse_gemma4(std::string_view region, bool at_end, const ToolSet& tools);
+RegionResult parse_hermes(std::string_view region, bool at_end, const ToolSet& tools, Preview* preview);
+RegionResult parse_qwen3_coder(std::string_view region, bool at_end, const ToolSet& tools, Preview* preview);
+RegionResult parse_llama3(std::string_view region, bool at_end, const ToolSet& tools, Preview* preview);
+RegionResult parse_mistral(std::string_view region, bool at_end, const ToolSet& tools, Preview* preview);
+RegionResult parse_harmony(std::string_view region, bool at_end, const ToolSet& tools, Preview* preview);
+RegionResult parse_deepseek(std::string_view region, bool at_end, const ToolSet& tools, Preview* preview);
+RegionResult parse_gemma4(std::string_view region, bool at_end, const ToolSet& tools, Preview* preview);
 
 }  // namespace allm::tools
