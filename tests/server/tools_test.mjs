@@ -7,6 +7,10 @@
 //  - streamed calls (OpenAI tool_calls deltas, Anthropic input_json_delta)
 //    arrive in several argument fragments, as the model writes them, and
 //    reassemble to the calls the same seed gives unstreamed;
+//  - a forced call cut off by max_tokens after it started streaming: the call
+//    stays as sent (its fragments the start of a JSON object), its text follows
+//    as content exactly as unstreamed, finish_reason length / stop_reason
+//    max_tokens, the Anthropic tool_use block stopped before the text block;
 //  - a reply that writes a call while tool_choice is auto (steered by a GBNF
 //    grammar, since random weights never would) comes back as a call;
 //  - earlier calls and tool results go back through the template the way
@@ -212,6 +216,57 @@ try {
       { role: 'user', content: [{ type: 'tool_result', tool_use_id: uses[0].id, content: '21 degrees' }] },
     ] });
     check(next.type === 'message', `anthropic ${tool_choice.type}: a turn after tool_result runs`);
+  }
+
+  // A call cut off by max_tokens once it has started streaming (docs/tools.md,
+  // "A started call that turns out not to be one"). Greedy, so the unstreamed
+  // reply of the same length is the oracle: the longest one that ends inside
+  // the arguments (no call, its text as content).
+  const cutBase = { model: id, messages, tools, tool_choice: 'required', parallel_tool_calls: false, temperature: 0 };
+  const full = await openai.chat.completions.create({ ...cutBase, max_tokens: 400 });
+  let cut = null;
+  for (let k = full.usage.completion_tokens - 1; k > 0 && !cut; --k) {
+    const r = await openai.chat.completions.create({ ...cutBase, max_tokens: k });
+    const c = r.choices[0];
+    if (!c.message.tool_calls && /"arguments":\s*\{\s*"[^"]*"\s*:\s*\S/.test(c.message.content ?? '')) cut = { k, content: c.message.content, finish: c.finish_reason };
+  }
+  check(cut && cut.finish === 'length', `cut call: an unstreamed reply ending inside the arguments (${JSON.stringify(cut)})`);
+  {
+    const calls = [];
+    let content = '', finish = null, callFirst = true;
+    for await (const chunk of await openai.chat.completions.create({ ...cutBase, max_tokens: cut.k, stream: true })) {
+      const d = chunk.choices[0]?.delta ?? {};
+      content += d.content ?? '';
+      for (const tc of d.tool_calls ?? []) {
+        calls[tc.index] ??= { name: tc.function?.name, arguments: '' };
+        calls[tc.index].arguments += tc.function?.arguments ?? '';
+        callFirst &&= content === '';
+      }
+      finish = chunk.choices[0]?.finish_reason ?? finish;
+    }
+    check(callFirst, 'cut call: the call streams before its text comes back as content');
+    check(calls.length === 1 && calls[0].name in schemaOf && calls[0].arguments.startsWith('{"'),
+          `cut call: the call started streaming (${JSON.stringify(calls)})`);
+    check(['', '"}', 'null}', '}'].some((end) => { try { JSON.parse(calls[0].arguments + end); return true; } catch { return false; } }),
+          `cut call: what was sent is the start of a JSON object (${calls[0].arguments})`);
+    check(content === cut.content, `cut call: its text follows as content, as unstreamed (${JSON.stringify(content)})`);
+    check(finish === 'length', `cut call: finish_reason length, not tool_calls (${finish})`);
+  }
+  {
+    const anthropic = new Anthropic({ baseURL: server.url, apiKey: 'unused', maxRetries: 0 });
+    const base = { model: id, max_tokens: cut.k, temperature: 0, messages, tools: anthropicTools, tool_choice: { type: 'any', disable_parallel_tool_use: true } };
+    const whole = await anthropic.messages.create(base);
+    const events = [];
+    const stream = anthropic.messages.stream(base);
+    stream.on('streamEvent', (e) => events.push(e));
+    const final = await stream.finalMessage();
+    const types = events.map((e) => e.type === 'content_block_start' ? `start:${e.content_block.type}` : e.type === 'content_block_delta' ? `delta:${e.delta.type}` : e.type);
+    const order = types.filter((t, i) => t !== types[i - 1]).join(' ');
+    check(whole.stop_reason === 'max_tokens' && !whole.content.some((b) => b.type === 'tool_use'), 'anthropic cut call: unstreamed, text only');
+    check(order === 'message_start start:tool_use delta:input_json_delta content_block_stop start:text delta:text_delta content_block_stop message_delta message_stop',
+          `anthropic cut call: the tool_use block is stopped, then its text (${order})`);
+    check(final.stop_reason === 'max_tokens', `anthropic cut call: stop_reason max_tokens (${final.stop_reason})`);
+    check(final.content[1]?.text === whole.content[0].text, 'anthropic cut call: the text block is the unstreamed text');
   }
 
   // Errors.
