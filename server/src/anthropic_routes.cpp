@@ -269,6 +269,7 @@ void messages(ServerContext& ctx, const std::shared_ptr<Exchange>& ex) {
     std::string open_type;   // the block being written ("" none)
     size_t open_call = 0;    // open_type "tool_use": the call it holds
     bool called = false;
+    bool cut_call = false;   // the last call was abandoned (a reply cut off inside it)
   };
   auto blocks = std::make_shared<Blocks>();
   auto close_block = [=] {
@@ -304,6 +305,7 @@ void messages(ServerContext& ctx, const std::shared_ptr<Exchange>& ex) {
         // A call of several in one region completes once all are read: its
         // block was closed when the next one started.
         if (e.kind == tools::ReplyEvent::call) blocks->called = true;
+        blocks->cut_call = e.kind == tools::ReplyEvent::call_abandoned;
         if (blocks->open_type == "tool_use" && blocks->open_call == e.index) close_block();
         continue;
       }
@@ -335,7 +337,10 @@ void messages(ServerContext& ctx, const std::shared_ptr<Exchange>& ex) {
       close_block();
       ex->write(event("message_delta",
                       {{"type", "message_delta"},
-                       {"delta", {{"stop_reason", stop_reason_of(r, blocks->called)}, {"stop_sequence", stop_seq}}},
+                       // Cut off by max_tokens inside a started call: max_tokens, even after whole calls.
+                       {"delta", {{"stop_reason", stop_reason_of(r, blocks->called && !(blocks->cut_call &&
+                                                      r.response.finish_reason == finish_reason::length))},
+                                  {"stop_sequence", stop_seq}}},
                        {"usage", usage_of(r)}}));
       ex->write(event("message_stop", {{"type", "message_stop"}}));
       ex->end_stream();

@@ -182,6 +182,8 @@ void run_completion(ServerContext& ctx, const std::shared_ptr<Exchange>& ex, Inf
       splitters.push_back(std::make_shared<ReplySplitter>(dialect, req.generate.tools, calls));
   }
   auto called = std::make_shared<std::vector<bool>>(static_cast<size_t>(shape.n), false);
+  // Streamed: the reply's last call was abandoned (a reply cut off inside a call).
+  auto cut_call = std::make_shared<std::vector<bool>>(static_cast<size_t>(shape.n), false);
 
   auto chunk = [=](size_t index, json choice_delta, const json& finish, json logprobs) {
     json choice = {{"index", index}, {"logprobs", std::move(logprobs)}, {"finish_reason", finish}};
@@ -242,6 +244,9 @@ void run_completion(ServerContext& ctx, const std::shared_ptr<Exchange>& ex, Inf
                             nullptr, std::exchange(logprobs, nullptr))));
       } else if (e.kind == tools::ReplyEvent::call) {
         (*called)[index] = true;  // complete: the reply ends with finish_reason "tool_calls"
+        (*cut_call)[index] = false;
+      } else if (e.kind == tools::ReplyEvent::call_abandoned) {
+        (*cut_call)[index] = true;
       }
       // call_abandoned: OpenAI's stream has no way to end a call; it stays as
       // sent, and its text follows as content (docs/tools.md, "Streaming").
@@ -279,7 +284,10 @@ void run_completion(ServerContext& ctx, const std::shared_ptr<Exchange>& ex, Inf
         open();
         role(index);
         if (chat) send_events(index, splitters[index]->finish(r.response), nullptr);
-        ex->write(sse(chunk(index, json::object(), finish_of(r.response, (*called)[index]), nullptr)));
+        // A reply cut off by max_tokens inside a call that had started
+        // streaming ends "length", as OpenAI's does, even after whole calls.
+        const bool cut = (*cut_call)[index] && r.response.finish_reason == finish_reason::length;
+        ex->write(sse(chunk(index, json::object(), finish_of(r.response, (*called)[index] && !cut), nullptr)));
       }
       if (++set->done < set->results.size()) return;
       int64_t prompt = 0, completion = 0;

@@ -84,8 +84,10 @@ std::string server_message(const std::string& body);
 nlohmann::json forwarded_schema(const std::string& provider, const OutputGrammar& g);
 // The calls of a finished stream in Message::tool_calls' shape, arguments
 // parsed; a call without a name or whose arguments are not a JSON object
-// throws IoError naming the provider and the call (never passed on corrupted).
-nlohmann::json finished_calls(const std::string& provider, const std::vector<PendingCall>& calls);
+// throws IoError naming the provider and the call (never passed on corrupted)
+// — but in a reply `cut_off` by max_tokens, a last call whose arguments are
+// not JSON at all was cut off with it: it is left out.
+nlohmann::json finished_calls(const std::string& provider, const std::vector<PendingCall>& calls, bool cut_off);
 // A history call's arguments as a JSON object (templates take objects; some
 // callers keep OpenAI's JSON text); throws InvalidArgumentError naming `where`.
 nlohmann::json call_arguments(const nlohmann::json& call, const std::string& where);

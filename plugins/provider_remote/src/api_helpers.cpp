@@ -83,13 +83,16 @@ nlohmann::json forwarded_schema(const std::string& provider, const OutputGrammar
   return schema;
 }
 
-nlohmann::json finished_calls(const std::string& provider, const std::vector<PendingCall>& calls) {
+nlohmann::json finished_calls(const std::string& provider, const std::vector<PendingCall>& calls, bool cut_off) {
   nlohmann::json out = nlohmann::json::array();
   for (size_t i = 0; i < calls.size(); ++i) {
     const PendingCall& c = calls[i];
     const std::string which = provider + ": tool call " + std::to_string(i) + (c.name.empty() ? "" : " ('" + c.name + "')");
     if (c.name.empty()) throw IoError(which + ": the API sent no function name");
     auto args = c.arguments.empty() ? nlohmann::json::object() : nlohmann::json::parse(c.arguments, nullptr, false);
+    // The last call of a reply cut off by max_tokens inside its arguments
+    // (OpenAI and allm serve stream what was written) is no call.
+    if (args.is_discarded() && cut_off && i + 1 == calls.size()) break;
     if (args.is_discarded() || !args.is_object())
       throw IoError(which + ": the arguments are not a JSON object: " + c.arguments.substr(0, 200));
     out.push_back({{"id", c.id.empty() ? "call_" + std::to_string(i) : c.id},

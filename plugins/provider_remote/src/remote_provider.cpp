@@ -193,7 +193,7 @@ GenerateResponse RemoteProvider::do_generate(const PreparedRequest& request, con
                       (emitted ? cut : std::string(" (no text)")));
       out.finish_reason = state.finish_reason.empty() ? finish_reason::stop : state.finish_reason;
       out.reasoning = state.reasoning;
-      out.tool_calls = finished_calls(settings_.provider, state.calls);
+      out.tool_calls = finished_calls(settings_.provider, state.calls, out.finish_reason == finish_reason::length);
       // Ollama ends a reply of calls with "stop"; every API's such reply reads the same.
       if (!out.tool_calls.empty() && out.finish_reason == finish_reason::stop) out.finish_reason = finish_reason::tool_calls;
       out.usage = state.usage;
