@@ -14,6 +14,7 @@
 #include "allm/gguf.hpp"
 #include "allm/kv_format.hpp"
 #include "kernels.hpp"
+#include "split_blocks.hpp"
 
 using namespace allm;
 using namespace allm::cuda;
@@ -127,8 +128,14 @@ int main(int argc, char** argv) {
   auto* x = static_cast<float*>(device_copy(hx.data(), hx.size() * 4));
   float* y = nullptr;
   check(cudaMalloc(reinterpret_cast<void**>(&y), size_t(tokens) * rows * 4), "cudaMalloc");
-  std::printf("%-6s %14s %10s %12s %10s %16s\n", "format", "gemv n=1 ms", "GB/s", "1 row/warp", "GB/s",
-              "gemm 512 TFLOP/s");
+  // The int8 GEMV's activation codes of one token (quantised once, outside the timing).
+  int8_t* qx = nullptr;
+  float2* qds = nullptr;
+  check(cudaMalloc(reinterpret_cast<void**>(&qx), size_t(cols)), "cudaMalloc");
+  check(cudaMalloc(reinterpret_cast<void**>(&qds), size_t(cols / 32) * sizeof(float2)), "cudaMalloc");
+  quantize_q8(x, 1, cols, qx, qds, nullptr);
+  std::printf("%-6s %14s %10s %12s %10s %16s %12s %10s\n", "format", "gemv n=1 ms", "GB/s", "1 row/warp", "GB/s",
+              "gemm 512 TFLOP/s", "int8 gemv ms", "GB/s");
   for (const Format& fm : formats) {
     if (!only.empty() && only != fm.name) continue;
     int64_t row_bytes = 0;
@@ -155,8 +162,21 @@ int main(int argc, char** argv) {
     DeviceWeight g = w;
     g.rows = gemm_rows;
     const double gemm_ms = median_ms([&] { gemm(g, x, tokens, y, gemm_rows, nullptr, nullptr); }, 5);
-    std::printf("%-6s %14.3f %10.0f %12.3f %10.0f %16.1f\n", fm.name, gemv_ms, double(bytes.size()) / gemv_ms / 1e6,
+    // The int8 GEMV where the format has one (Q8_0 / Q6_K in the backend's split layout).
+    double int8_ms = 0;
+    if (fm.f == WFormat::q4_k || fm.f == WFormat::q8_0 || fm.f == WFormat::q6_k) {
+      DeviceWeight s = w;
+      std::vector<uint8_t> split;
+      if (fm.f == WFormat::q8_0) split = split_q8_0(bytes.data(), rows, cols), s.format = WFormat::q8_0_split;
+      if (fm.f == WFormat::q6_k) split = split_q6_k(bytes.data(), rows, cols), s.format = WFormat::q6_k_split;
+      if (!split.empty()) s.data = static_cast<const uint8_t*>(device_copy(split.data(), split.size()));
+      int8_ms = median_ms([&] { gemv_int8(s, qx, qds, 1, y, rows, nullptr, nullptr); }, 20);
+      if (!split.empty()) cudaFree(const_cast<uint8_t*>(s.data));
+    }
+    std::printf("%-6s %14.3f %10.0f %12.3f %10.0f %16.1f", fm.name, gemv_ms, double(bytes.size()) / gemv_ms / 1e6,
                 gemv1_ms, double(bytes.size()) / gemv1_ms / 1e6, 2.0 * tokens * gemm_rows * cols / gemm_ms / 1e9);
+    if (int8_ms > 0) std::printf(" %12.3f %10.0f", int8_ms, double(bytes.size()) / int8_ms / 1e6);
+    std::printf("\n");
     cudaFree(const_cast<uint8_t*>(w.data));
     if (w.scales) cudaFree(const_cast<float*>(w.scales)), cudaFree(const_cast<float*>(w.biases));
   }

@@ -1,17 +1,31 @@
-// A whole model through a backend: prefill P random tokens in one forward
-// pass, then decode G tokens one at a time (greedy, from the KV cache), as
-// `allm bench` does, without the host library (whose dependencies the GPU
-// machine lacks): architecture and checkpoint-loader plugins loaded from a
-// folder, the backend chosen by name ("cuda" or "cpu").
-//   cuda_model_bench MODEL PLUGIN_DIR [cuda|cpu] [P] [G]
+// A whole model through a backend, measured as llama-bench and
+// llama-batched-bench measure llama.cpp, without the host library (whose
+// dependencies the GPU machine lacks): architecture and checkpoint-loader
+// plugins loaded from a folder, the backend chosen by name ("cuda" or
+// "cpu"), prompts of random token ids (no tokenizer needed), an F16 KV cache.
+//
+//   cuda_model_bench MODEL PLUGIN_DIR [cuda|cpu] [options]
+//     --pp P        prefill P tokens into an empty cache (llama-bench ppP; default 512)
+//     --tg G        decode G tokens one at a time from an empty cache (tgG; default 128)
+//     --rounds R    each measure R times, the median reported (default 3)
+//     --batch LIST  batched decode of N sequences for each N of LIST (e.g. 8,32): each
+//                   prefilled with --batch-pp tokens (default 128), then --tg steps of one
+//                   token per sequence; aggregate tokens/s of the decode (llama-batched-bench's S_TG)
+//     --batch-pp P
+// Decode steps are greedy on the returned logits, so every step waits for them
+// (as a real generation does).
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
+#include <memory>
 #include <random>
+#include <sstream>
 #include <string>
 #include <vector>
 
 #include "allm/architecture.hpp"
+#include "allm/kv_cache.hpp"
 #include "allm/model_loader.hpp"
 #include "allm/registry.hpp"
 #include "cuda_backend.hpp"
@@ -20,21 +34,47 @@
 using namespace allm;
 namespace {
 
-double seconds_since(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+using Clock = std::chrono::steady_clock;
+double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
 }
+
+int32_t argmax(const float* row, int64_t n) { return int32_t(std::max_element(row, row + n) - row); }
 
 }  // namespace
 
 int main(int argc, char** argv) try {
   if (argc < 3) {
-    std::fprintf(stderr, "usage: cuda_model_bench MODEL PLUGIN_DIR [cuda|cpu] [PROMPT_TOKENS] [GEN_TOKENS]\n");
+    std::fprintf(stderr,
+                 "usage: cuda_model_bench MODEL PLUGIN_DIR [cuda|cpu] [--pp P] [--tg G] [--rounds R] "
+                 "[--batch N,N...] [--batch-pp P]\n");
     return 2;
   }
-  const std::string backend = argc > 3 ? argv[3] : "cuda";
-  const int64_t P = argc > 4 ? std::stoll(argv[4]) : 512, G = argc > 5 ? std::stoll(argv[5]) : 128;
+  std::string backend = "cuda";
+  int64_t P = 512, G = 128, rounds = 3, batch_pp = 128;
+  std::vector<int64_t> batches;
+  for (int i = 3; i < argc; ++i) {
+    const std::string a = argv[i];
+    auto next = [&]() -> std::string {
+      if (i + 1 >= argc) throw std::runtime_error(a + " needs a value");
+      return argv[++i];
+    };
+    if (a == "cuda" || a == "cpu") backend = a;
+    else if (a == "--pp") P = std::stoll(next());
+    else if (a == "--tg") G = std::stoll(next());
+    else if (a == "--rounds") rounds = std::max<int64_t>(1, std::stoll(next()));
+    else if (a == "--batch-pp") batch_pp = std::stoll(next());
+    else if (a == "--batch") {
+      std::stringstream list(next());
+      for (std::string n; std::getline(list, n, ',');) batches.push_back(std::stoll(n));
+    } else throw std::runtime_error("unknown option '" + a + "'");
+  }
+  if (P < 1 || G < 1 || batch_pp < 1) throw std::runtime_error("--pp, --tg and --batch-pp must be positive");
   cuda::register_model_plugins(argv[2]);
-  auto t0 = std::chrono::steady_clock::now();
+  auto t0 = Clock::now();
   const Checkpoint ckpt = load_checkpoint(argv[1]);
   ArchitectureFactory* f = Registry::instance().architecture(ckpt.model_type);
   if (!f) throw std::runtime_error("no architecture plugin for " + ckpt.model_type);
@@ -42,37 +82,78 @@ int main(int argc, char** argv) try {
   if (backend == "cuda") opt.backend = cuda::make_cuda_backend();
   auto model = f->create(ckpt, opt);
   const double load_s = seconds_since(t0);
-  const int64_t vocab = model->info().vocab_size;
+  const ModelInfo& info = model->info();
+  const int64_t vocab = info.vocab_size;
   std::mt19937 rng(1);
-  std::vector<int32_t> prompt(static_cast<size_t>(P));
-  for (auto& id : prompt) id = int32_t(rng() % uint32_t(vocab));
-  std::vector<float> logits(static_cast<size_t>(vocab));
-  {  // warm-up: a short prefill and one decode step (first-use costs out of the timings)
-    auto cache = model->make_cache(P + G + 32);
-    model->forward(std::vector<int32_t>(prompt.begin(), prompt.begin() + std::min<int64_t>(16, P)), *cache,
-                   LogitsMode::last, logits.data());
-    model->forward(std::vector<int32_t>{prompt[0]}, *cache, LogitsMode::last, logits.data());
+  auto random_tokens = [&](int64_t n) {
+    std::vector<int32_t> ids(static_cast<size_t>(n));
+    for (auto& id : ids) id = int32_t(rng() % uint32_t(vocab));
+    return ids;
+  };
+  const int64_t max_batch = batches.empty() ? 1 : std::max<int64_t>(1, *std::max_element(batches.begin(), batches.end()));
+  auto pool = model->make_pool(0, KVType::f16);
+  std::vector<float> logits(static_cast<size_t>(vocab * max_batch));
+  std::printf("%s on %s: load %.1f s, %.2f GB of weights read per token\n", argv[1], backend.c_str(), load_s,
+              info.bytes_per_token / 1e9);
+
+  {  // warm-up: first-use costs (scratch, graphs, allocations) out of the timings
+    KVCache cache(pool);
+    const auto prompt = random_tokens(P);
+    model->forward(prompt, cache, LogitsMode::last, logits.data());
+    for (int i = 0; i < 4; ++i) model->forward(std::vector<int32_t>{argmax(logits.data(), vocab)}, cache, LogitsMode::last, logits.data());
   }
-  auto cache = model->make_cache(P + G + 1);
-  t0 = std::chrono::steady_clock::now();
-  model->forward(prompt, *cache, LogitsMode::last, logits.data());
-  const double prefill_s = seconds_since(t0);
-  std::vector<double> steps;
-  int32_t next = int32_t(std::max_element(logits.begin(), logits.end()) - logits.begin());
-  t0 = std::chrono::steady_clock::now();
-  for (int64_t i = 0; i < G; ++i) {
-    const auto s0 = std::chrono::steady_clock::now();
-    model->forward(std::vector<int32_t>{next}, *cache, LogitsMode::last, logits.data());
-    next = int32_t(std::max_element(logits.begin(), logits.end()) - logits.begin());
-    steps.push_back(seconds_since(s0));
+
+  std::vector<double> pp, tg, step_ms;
+  for (int64_t r = 0; r < rounds; ++r) {
+    {
+      KVCache cache(pool);
+      const auto prompt = random_tokens(P);
+      t0 = Clock::now();
+      model->forward(prompt, cache, LogitsMode::last, logits.data());
+      pp.push_back(double(P) / seconds_since(t0));
+    }
+    KVCache cache(pool);
+    int32_t next = random_tokens(1)[0];
+    t0 = Clock::now();
+    for (int64_t i = 0; i < G; ++i) {
+      const auto s0 = Clock::now();
+      model->forward(std::vector<int32_t>{next}, cache, LogitsMode::last, logits.data());
+      next = argmax(logits.data(), vocab);
+      step_ms.push_back(seconds_since(s0) * 1e3);
+    }
+    tg.push_back(double(G) / seconds_since(t0));
   }
-  const double decode_s = seconds_since(t0);
-  std::sort(steps.begin(), steps.end());
-  std::printf("%s on %s: load %.1f s, prefill %lld tokens %.1f tok/s, decode %lld tokens %.1f tok/s (median step "
-              "%.2f ms), weights %.2f GB/token -> %.0f GB/s\n",
-              argv[1], backend.c_str(), load_s, (long long)P, P / prefill_s, (long long)G, G / decode_s,
-              steps[steps.size() / 2] * 1e3, model->info().bytes_per_token / 1e9,
-              model->info().bytes_per_token / (steps[steps.size() / 2]) / 1e9);
+  const double step = median(step_ms);
+  std::printf("  pp%lld: %.1f tok/s   tg%lld: %.1f tok/s (median step %.3f ms, %.0f GB/s of weights)   [median of %lld]\n",
+              (long long)P, median(pp), (long long)G, median(tg), step, info.bytes_per_token / (step * 1e-3) / 1e9,
+              (long long)rounds);
+  std::fflush(stdout);
+
+  for (int64_t N : batches) {
+    if (N < 1) continue;
+    std::vector<double> rates;
+    for (int64_t r = 0; r < rounds; ++r) {
+      std::vector<std::unique_ptr<KVCache>> caches;
+      std::vector<std::vector<int32_t>> tokens(static_cast<size_t>(N));
+      for (int64_t s = 0; s < N; ++s) {
+        caches.push_back(std::make_unique<KVCache>(pool));
+        const auto prompt = random_tokens(batch_pp);
+        model->forward(prompt, *caches.back(), LogitsMode::last, logits.data());
+        tokens[size_t(s)] = {argmax(logits.data(), vocab)};
+      }
+      std::vector<BatchEntry> batch(static_cast<size_t>(N));
+      t0 = Clock::now();
+      for (int64_t i = 0; i < G; ++i) {
+        for (int64_t s = 0; s < N; ++s) batch[size_t(s)] = BatchEntry{caches[size_t(s)].get(), tokens[size_t(s)]};
+        model->forward(std::span<const BatchEntry>(batch), logits.data());
+        for (int64_t s = 0; s < N; ++s) tokens[size_t(s)][0] = argmax(logits.data() + s * vocab, vocab);
+      }
+      rates.push_back(double(N * G) / seconds_since(t0));
+    }
+    std::printf("  batched decode, %lld sequences (pp%lld each, tg%lld): %.1f tok/s aggregate   [median of %lld]\n",
+                (long long)N, (long long)batch_pp, (long long)G, median(rates), (long long)rounds);
+    std::fflush(stdout);
+  }
   return 0;
 } catch (const std::exception& e) {
   std::fprintf(stderr, "cuda_model_bench: %s\n", e.what());

@@ -15,8 +15,10 @@ constexpr int kWarps = 4;
 constexpr int kPerLane = int(kMaxHeadDim / 32);
 
 __global__ void __launch_bounds__(kWarps * 32) attention_kernel(DeviceKV kv, const float* __restrict__ q,
-                                                                 float* __restrict__ out, int64_t pos0,
+                                                                 float* __restrict__ out, int64_t pos0_arg,
+                                                                 const int64_t* __restrict__ pos0_dev,
                                                                  DeviceAttention p) {
+  const int64_t pos0 = pos0_dev ? *pos0_dev : pos0_arg;
   const int64_t t = blockIdx.x, h = blockIdx.y, d = p.head_dim;
   const int64_t g = h / (p.heads / p.kv_heads), pos = pos0 + t;
   const int64_t first = p.window > 0 ? (pos - p.window + 1 > 0 ? pos - p.window + 1 : 0) : 0;
@@ -81,11 +83,11 @@ __global__ void __launch_bounds__(kWarps * 32) attention_kernel(DeviceKV kv, con
 }  // namespace
 
 void attention(const DeviceKV& kv, const float* q, float* out, int64_t n, int64_t pos0, const DeviceAttention& p,
-               cudaStream_t stream) {
+               cudaStream_t stream, const int64_t* pos0_dev) {
   if (n == 0) return;
   if (p.head_dim > kMaxHeadDim || p.heads % p.kv_heads != 0)
     check(cudaErrorInvalidValue, "attention: head_dim over 256 or heads not a multiple of kv_heads");
-  attention_kernel<<<dim3(unsigned(n), unsigned(p.heads)), kWarps * 32, 0, stream>>>(kv, q, out, pos0, p);
+  attention_kernel<<<dim3(unsigned(n), unsigned(p.heads)), kWarps * 32, 0, stream>>>(kv, q, out, pos0, pos0_dev, p);
   check_launch("attention");
 }
 

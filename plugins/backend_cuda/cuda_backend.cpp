@@ -2,13 +2,29 @@
 // are uploaded once by make_resident in their stored block layout (the CPU's
 // interleaved GGUF panels restored first; MLX scales/biases widened to F32);
 // every op enqueues kernels on one stream, so host code only waits at
-// download/upload. Small per-call tables (KV block addresses, rope
-// frequencies) go through a pinned staging ring.
+// download (and large uploads). Small per-call data (KV block addresses,
+// positions, rope frequencies, small uploads such as token ids) go through a
+// pinned staging ring.
+//
+// CUDA graphs: the ops between two waits of the host (a "segment": for a
+// decode step, everything from the token ids' upload to the logits'
+// download) are recorded, each launch with the bytes of its arguments, and
+// run when the host waits. A segment whose launches and arguments equal the
+// previous one's is captured as a CUDA graph; from then on an equal segment
+// replays that graph (one launch instead of hundreds). What changes from
+// token to token reaches the kernels through device memory instead of
+// arguments: staged tables at ring offsets that repeat from segment to
+// segment (the ring restarts at every wait), copied to the device before the
+// segment runs, and the positions of attention / KV append read from there.
 #include "cuda_backend.hpp"
 
 #include <cstdio>
+#include <cstdlib>
+#include <algorithm>
 #include <cstring>
 #include <mutex>
+#include <type_traits>
+#include <functional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -18,6 +34,7 @@
 #include "allm/error.hpp"
 #include "allm/weight_format.hpp"
 #include "kernels.hpp"
+#include "split_blocks.hpp"
 #include "stored_layout.hpp"
 
 namespace allm::cuda {
@@ -65,12 +82,24 @@ class CudaBackend final : public Backend {
     cudaDeviceProp prop{};
     check(cudaGetDeviceProperties(&prop, device), "cudaGetDeviceProperties");
     domain_ = "cuda:" + std::to_string(device) + " (" + prop.name + ")";
+    // ALLM_CUDA_INT8=0: decode through the F32 GEMV for every format (measurements).
+    const char* int8 = std::getenv("ALLM_CUDA_INT8");
+    int8_ = !(int8 && std::strcmp(int8, "0") == 0);
+    // ALLM_CUDA_GRAPH=0: every op launched when it is called (measurements).
+    const char* graphs = std::getenv("ALLM_CUDA_GRAPH");
+    graphs_ = !(graphs && std::strcmp(graphs, "0") == 0);
   }
   ~CudaBackend() override {
+    try {
+      flush();
+    } catch (...) {
+    }
     cudaStreamSynchronize(stream_);
+    for (auto& g : graphs_cache_) cudaGraphExecDestroy(g.exec);
     for (auto& [p, r] : resident_) release(r);
     cudaFree(ring_dev_);
     cudaFreeHost(ring_host_);
+    cudaFree(act_q_);
     cudaStreamDestroy(stream_);
   }
 
@@ -79,6 +108,7 @@ class CudaBackend final : public Backend {
 
   // ---- memory
   void* alloc(size_t bytes) override {
+    std::lock_guard ops(ops_mutex_);  // never inside another thread's capture
     std::lock_guard lock(alloc_mutex_);
     check(cudaSetDevice(device_), "cudaSetDevice");
     void* p = nullptr;
@@ -94,23 +124,46 @@ class CudaBackend final : public Backend {
     return p;
   }
   void free(void* p) noexcept override {
-    if (p) cudaFree(p);
+    if (!p) return;
+    std::lock_guard ops(ops_mutex_);
+    try {
+      flush();  // recorded ops may still use it
+    } catch (...) {
+    }
+    cudaFree(p);
   }
+  // Small uploads (token ids, positions) are staged and copied in stream
+  // order: the host's buffer is free when this returns, nothing waits.
   void upload(void* dst, const void* src, size_t bytes) override {
     if (bytes == 0) return;
+    std::lock_guard ops(ops_mutex_);
+    if (bytes <= kStagedUpload) {
+      const uint8_t* staged = stage_as<uint8_t>(src, bytes);
+      enqueue([](cudaStream_t s, void* d, const uint8_t* from, size_t n) {
+        check(cudaMemcpyAsync(d, from, n, cudaMemcpyDeviceToDevice, s), "upload");
+      }, dst, staged, bytes);
+      return;
+    }
+    flush();
     check(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, stream_), "upload");
     sync();
   }
   void download(void* dst, const void* src, size_t bytes) override {
     if (bytes == 0) return;
+    std::lock_guard ops(ops_mutex_);
+    flush();
     check(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, stream_), "download");
     sync();
   }
   void copy(void* dst, const void* src, size_t bytes) override {
-    if (bytes) check(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, stream_), "copy");
+    if (bytes)
+      enqueue([](cudaStream_t s, void* d, const void* from, size_t n) {
+        check(cudaMemcpyAsync(d, from, n, cudaMemcpyDeviceToDevice, s), "copy");
+      }, dst, src, bytes);
   }
   void zero(void* dst, size_t bytes) override {
-    if (bytes) check(cudaMemsetAsync(dst, 0, bytes, stream_), "zero");
+    if (bytes)
+      enqueue([](cudaStream_t s, void* d, size_t n) { check(cudaMemsetAsync(d, 0, n, s), "zero"); }, dst, bytes);
   }
   std::string memory_domain() const override { return domain_; }
 
@@ -154,9 +207,22 @@ class CudaBackend final : public Backend {
       r.w.row_bytes = w.cols() / elems * int64_t(dtype_block_bytes(stored));
     }
     const size_t total = size_t(r.w.rows * r.w.row_bytes);
+    // Q8_0 / Q6_K rows that stay 16-byte aligned go to the int8 GEMV's split layout.
+    std::vector<uint8_t> split;
+    if (int8_ && r.w.row_bytes % 16 == 0) {
+      if (r.w.format == WFormat::q8_0) {
+        split = split_q8_0(static_cast<const uint8_t*>(bytes), r.w.rows, r.w.cols);
+        r.w.format = WFormat::q8_0_split;
+      } else if (r.w.format == WFormat::q6_k) {
+        split = split_q6_k(static_cast<const uint8_t*>(bytes), r.w.rows, r.w.cols);
+        r.w.format = WFormat::q6_k_split;
+      }
+      if (!split.empty()) bytes = split.data();
+    }
     auto* dev = static_cast<uint8_t*>(alloc(total));
     upload(dev, bytes, total);
     r.w.data = dev;
+    if (int8_ && gemv_int8_supports(r.w)) reserve_activation_codes(r.w.cols);
     Tensor out = w;
     out.data = dev;
     out.scales = r.w.scales;
@@ -177,56 +243,108 @@ class CudaBackend final : public Backend {
   // ---- ops
   void linear(const Tensor& w, const float* x, int64_t n, float* y, const float* bias) override {
     const DeviceWeight& d = weight(w);
-    cuda::linear(d, x, n, y, d.rows, bias, stream_);
+    if (int8_decode(d, n)) {
+      quantise_activations(x, n, d.cols);
+      int8_product(d, n, y, bias);
+    } else {
+      f32_product(d, x, n, y, bias);
+    }
   }
+  // Products of one input: its int8 codes made once for every int8 GEMV.
   void linear_group(const LinearJob* jobs, int count, const float* x, int64_t n) override {
-    for (int j = 0; j < count; ++j) linear(*jobs[j].w, x, n, jobs[j].y, jobs[j].bias);
+    bool quantised = false;
+    for (int j = 0; j < count; ++j) {
+      const DeviceWeight& d = weight(*jobs[j].w);
+      if (!int8_decode(d, n)) {
+        f32_product(d, x, n, jobs[j].y, jobs[j].bias);
+        continue;
+      }
+      if (!quantised) quantise_activations(x, n, d.cols);
+      quantised = true;
+      int8_product(d, n, jobs[j].y, jobs[j].bias);
+    }
   }
   void embedding(const Tensor& table, const int32_t* ids, int64_t n, float* out, float scale) override {
-    cuda::embedding(weight(table), ids, n, out, scale, stream_);
+    enqueue([](cudaStream_t st, const DeviceWeight& t, const int32_t* i, int64_t m, float* o, float sc) {
+      cuda::embedding(t, i, m, o, sc, st);
+    }, weight(table), ids, n, out, scale);
   }
   void rms_norm(const float* x, const float* w, int64_t n, int64_t dim, float eps, bool plus_one, float* out) override {
-    cuda::rms_norm(x, w, n, dim, eps, plus_one, out, stream_);
+    enqueue([](cudaStream_t st, const float* a, const float* b, int64_t m, int64_t d, float e, bool one, float* o) {
+      cuda::rms_norm(a, b, m, d, e, one, o, st);
+    }, x, w, n, dim, eps, plus_one, out);
   }
   void rope_table(const RopeConfig& rope, const int64_t* positions, int64_t n, float* table) override {
+    std::lock_guard ops(ops_mutex_);
     const float* inv = stage(rope.inv_freq.data(), rope.inv_freq.size() * sizeof(float));
-    cuda::rope_table(positions, n, inv, rope.rotary_dim, rope.attention_scale, table, stream_);
+    enqueue([](cudaStream_t st, const int64_t* pos, int64_t m, const float* f, int64_t dim, float sc, float* t) {
+      cuda::rope_table(pos, m, f, dim, sc, t, st);
+    }, positions, n, inv, rope.rotary_dim, rope.attention_scale, table);
   }
   void rope(float* x, int64_t n, int64_t heads, int64_t head_dim, const RopeConfig& rope, const float* table) override {
-    cuda::rope(x, n, heads, head_dim, rope.rotary_dim, rope.interleaved, table, stream_);
+    enqueue([](cudaStream_t st, float* a, int64_t m, int64_t h, int64_t d, int64_t rot, bool il, const float* t) {
+      cuda::rope(a, m, h, d, rot, il, t, st);
+    }, x, n, heads, head_dim, rope.rotary_dim, rope.interleaved, table);
   }
   void kv_append(const KVAppendSeq* seqs, int64_t count, int64_t kv_heads, int64_t head_dim) override {
+    std::lock_guard ops(ops_mutex_);
     for (int64_t s = 0; s < count; ++s) {
       const KVAppendSeq& q = seqs[s];
       if (q.n == 0) continue;
-      cuda::kv_append(device_kv(q.kv, q.pos0 + q.n), q.k, q.v, q.n, q.pos0, kv_heads, head_dim, stream_);
+      const DeviceKV kv = device_kv(q.kv, q.pos0 + q.n);
+      const int64_t* pos0 = stage_as<int64_t>(&q.pos0, sizeof(int64_t));
+      enqueue([](cudaStream_t st, const DeviceKV& v, const float* k, const float* val, int64_t n, int64_t kvh,
+                 int64_t d, const int64_t* p0) { cuda::kv_append(v, k, val, n, 0, kvh, d, st, p0); },
+              kv, q.k, q.v, q.n, kv_heads, head_dim, pos0);
     }
   }
   void attention(const AttentionSeq* seqs, int64_t count, const AttentionParams& p) override {
-    const DeviceAttention dp{p.heads, p.kv_heads, p.head_dim, p.scale, p.softcap, p.window, p.sinks};
+    std::lock_guard ops(ops_mutex_);
+    DeviceAttention dp;
+    std::memset(static_cast<void*>(&dp), 0, sizeof dp);  // its bytes are compared
+    dp.heads = p.heads, dp.kv_heads = p.kv_heads, dp.head_dim = p.head_dim, dp.scale = p.scale;
+    dp.softcap = p.softcap, dp.window = p.window, dp.sinks = p.sinks;
     for (int64_t s = 0; s < count; ++s) {
       const AttentionSeq& q = seqs[s];
       if (q.n == 0) continue;
-      cuda::attention(device_kv(q.kv, q.pos0 + q.n), q.q, q.out, q.n, q.pos0, dp, stream_);
+      const DeviceKV kv = device_kv(q.kv, q.pos0 + q.n);
+      const int64_t* pos0 = stage_as<int64_t>(&q.pos0, sizeof(int64_t));
+      enqueue([](cudaStream_t st, const DeviceKV& v, const float* qq, float* o, int64_t n, const DeviceAttention& a,
+                 const int64_t* p0) { cuda::attention(v, qq, o, n, 0, a, st, p0); },
+              kv, q.q, q.out, q.n, dp, pos0);
     }
   }
   void gated_activation(const float* gate, const float* up, int64_t count, Activation act, float* out,
                         float limit) override {
-    cuda::gated_activation(gate, up, count, int(act), out, limit, stream_);
+    enqueue([](cudaStream_t st, const float* g, const float* u, int64_t c, int a, float* o, float l) {
+      cuda::gated_activation(g, u, c, a, o, l, st);
+    }, gate, up, count, int(act), out, limit);
   }
-  void add(float* y, const float* x, int64_t count) override { cuda::add(y, x, count, stream_); }
-  void softcap(float* x, int64_t count, float cap) override { cuda::softcap(x, count, cap, stream_); }
-  void scale(float* x, int64_t count, float factor) override { cuda::scale(x, count, factor, stream_); }
+  void add(float* y, const float* x, int64_t count) override {
+    enqueue([](cudaStream_t st, float* a, const float* b, int64_t c) { cuda::add(a, b, c, st); }, y, x, count);
+  }
+  void softcap(float* x, int64_t count, float cap) override {
+    enqueue([](cudaStream_t st, float* a, int64_t c, float v) { cuda::softcap(a, c, v, st); }, x, count, cap);
+  }
+  void scale(float* x, int64_t count, float factor) override {
+    enqueue([](cudaStream_t st, float* a, int64_t c, float v) { cuda::scale(a, c, v, st); }, x, count, factor);
+  }
   void gather_rows(const float* src, const int32_t* rows, int64_t count, int64_t dim, float* out) override {
-    cuda::gather_rows(src, rows, count, dim, out, stream_);
+    enqueue([](cudaStream_t st, const float* a, const int32_t* r, int64_t c, int64_t d, float* o) {
+      cuda::gather_rows(a, r, c, d, o, st);
+    }, src, rows, count, dim, out);
   }
   void moe_route(const float* logits, int64_t n, int64_t experts, int64_t top_k, bool renormalize, int32_t* chosen,
                  float* weights) override {
-    cuda::moe_route(logits, n, experts, top_k, renormalize, chosen, weights, stream_);
+    enqueue([](cudaStream_t st, const float* l, int64_t m, int64_t e, int64_t k, bool r, int32_t* c, float* w) {
+      cuda::moe_route(l, m, e, k, r, c, w, st);
+    }, logits, n, experts, top_k, renormalize, chosen, weights);
   }
   void moe_combine(const float* src, const int32_t* slots, int64_t count, int64_t dim, int64_t top_k,
                    const float* weights, float* out) override {
-    cuda::moe_combine(src, slots, count, dim, top_k, weights, out, stream_);
+    enqueue([](cudaStream_t st, const float* a, const int32_t* sl, int64_t c, int64_t d, int64_t k, const float* w,
+               float* o) { cuda::moe_combine(a, sl, c, d, k, w, o, st); },
+            src, slots, count, dim, top_k, weights, out);
   }
 
  private:
@@ -240,6 +358,119 @@ class CudaBackend final : public Backend {
     if (r.extra) cudaFree(r.extra);
   }
 
+  void f32_product(const DeviceWeight& d, const float* x, int64_t n, float* y, const float* bias) {
+    enqueue([](cudaStream_t st, const DeviceWeight& w, const float* a, int64_t m, float* o, const float* b) {
+      cuda::linear(w, a, m, o, w.rows, b, st);
+    }, d, x, n, y, bias);
+  }
+  void quantise_activations(const float* x, int64_t n, int64_t cols) {
+    enqueue([](cudaStream_t st, const float* a, int64_t m, int64_t c, int8_t* q, float2* ds) {
+      quantize_q8(a, m, c, q, ds, st);
+    }, x, n, cols, act_q_, act_ds_);
+  }
+  void int8_product(const DeviceWeight& d, int64_t n, float* y, const float* bias) {
+    enqueue([](cudaStream_t st, const DeviceWeight& w, const int8_t* q, const float2* ds, int64_t m, float* o,
+               const float* b) { gemv_int8(w, q, ds, m, o, w.rows, b, st); },
+            d, act_q_, act_ds_, n, y, bias);
+  }
+
+  // ---- recording and graphs
+  // Adds the bytes of `v` to the segment's signature.
+  template <class T>
+  void sign(const T& v) {
+    static_assert(std::is_trivially_copyable_v<T>);
+    uint64_t words[(sizeof(T) + 7) / 8] = {};
+    std::memcpy(words, &v, sizeof(T));
+    signature_.insert(signature_.end(), words, words + (sizeof(T) + 7) / 8);
+  }
+  // An address unique to each op (the type of its launching lambda).
+  template <class F>
+  static uintptr_t op_id() {
+    static const char id = 0;
+    return reinterpret_cast<uintptr_t>(&id);
+  }
+  // Runs fn(stream, args...) now (graphs off) or records it for the segment.
+  template <class F, class... A>
+  void enqueue(F fn, const A&... args) {
+    static_assert(std::is_empty_v<F>, "an op captures nothing: everything it uses is an argument");
+    std::lock_guard ops(ops_mutex_);
+    if (!graphs_) {
+      fn(stream_, args...);
+      return;
+    }
+    signature_.push_back(op_id<F>());
+    (sign(args), ...);
+    pending_.emplace_back([fn, args...](cudaStream_t st) { fn(st, args...); });
+  }
+  // Runs the recorded segment: its staged bytes to the device, then the
+  // segment as a graph when an equal one was seen, else op by op.
+  void flush() {
+    std::lock_guard ops(ops_mutex_);
+    if (ring_used_ > ring_sent_) {
+      check(cudaMemcpyAsync(ring_dev_ + ring_sent_, ring_host_ + ring_sent_, ring_used_ - ring_sent_,
+                            cudaMemcpyHostToDevice, stream_),
+            "stage");
+      ring_sent_ = ring_used_;
+    }
+    if (pending_.empty()) return;
+    cudaGraphExec_t exec = nullptr;
+    for (auto it = graphs_cache_.begin(); it != graphs_cache_.end(); ++it)
+      if (it->signature == signature_) {
+        exec = it->exec;
+        std::rotate(graphs_cache_.begin(), it, it + 1);  // most recent first
+        break;
+      }
+    if (!exec && signature_ == last_signature_) exec = capture();
+    if (exec) {
+      check(cudaGraphLaunch(exec, stream_), "cudaGraphLaunch");
+    } else {
+      for (auto& op : pending_) op(stream_);
+    }
+    last_signature_.swap(signature_);
+    signature_.clear();
+    pending_.clear();
+  }
+  cudaGraphExec_t capture() {
+    cudaGraph_t graph = nullptr;
+    check(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal), "cudaStreamBeginCapture");
+    try {
+      for (auto& op : pending_) op(stream_);
+    } catch (...) {
+      cudaStreamEndCapture(stream_, &graph);
+      if (graph) cudaGraphDestroy(graph);
+      throw;
+    }
+    check(cudaStreamEndCapture(stream_, &graph), "cudaStreamEndCapture");
+    cudaGraphExec_t exec = nullptr;
+    const cudaError_t e = cudaGraphInstantiate(&exec, graph, 0);
+    cudaGraphDestroy(graph);
+    check(e, "cudaGraphInstantiate");
+    if (graphs_cache_.size() >= kGraphs) {
+      cudaGraphExecDestroy(graphs_cache_.back().exec);
+      graphs_cache_.pop_back();
+    }
+    graphs_cache_.insert(graphs_cache_.begin(), Graph{signature_, exec});
+    return exec;
+  }
+
+  bool int8_decode(const DeviceWeight& d, int64_t n) const {
+    return int8_ && n <= kGemvMaxTokens && d.cols <= act_cols_ && gemv_int8_supports(d);
+  }
+
+  // Room for the int8 codes of kGemvMaxTokens rows of `cols` activations.
+  void reserve_activation_codes(int64_t cols) {
+    if (cols <= act_cols_) return;
+    flush();
+    sync();
+    cudaFree(act_q_);
+    act_q_ = nullptr;
+    const size_t codes = size_t(kGemvMaxTokens * cols), scales = size_t(kGemvMaxTokens * cols / 32);
+    auto* p = static_cast<uint8_t*>(alloc(codes + scales * sizeof(float2)));
+    act_q_ = reinterpret_cast<int8_t*>(p);
+    act_ds_ = reinterpret_cast<float2*>(p + codes);
+    act_cols_ = cols;
+  }
+
   const DeviceWeight& weight(const Tensor& w) {
     auto it = resident_.find(w.data);
     if (it == resident_.end())
@@ -247,20 +478,37 @@ class CudaBackend final : public Backend {
     return it->second.w;
   }
 
-  void sync() { check(cudaStreamSynchronize(stream_), "cudaStreamSynchronize"); ring_used_ = 0; }
+  // Waits for the stream (nothing may be pending); the ring starts over.
+  void sync() {
+    check(cudaStreamSynchronize(stream_), "cudaStreamSynchronize");
+    ring_used_ = ring_sent_ = 0;
+  }
 
   // Copies `bytes` of host data to device memory that stays valid until the
   // next synchronisation of the stream (the ring is reused after one).
   template <class T>
   const T* stage_as(const void* src, size_t bytes) {
-    const size_t need = (bytes + 255) / 256 * 256;
+    return stage_as<T>(src, bytes, bytes);
+  }
+  // ... taking `reserve` >= bytes of the ring (a table that grows keeps the
+  // offsets after it until it outgrows its reservation).
+  template <class T>
+  const T* stage_as(const void* src, size_t bytes, size_t reserve) {
+    std::lock_guard ops(ops_mutex_);
+    const size_t need = (reserve + 255) / 256 * 256;
     if (need > kRingBytes) throw InvalidArgumentError("CUDA backend: a staged table of " + std::to_string(bytes) + " bytes");
-    if (ring_used_ + need > kRingBytes) sync();
+    if (ring_used_ + need > kRingBytes) {
+      flush();
+      sync();
+    }
     std::memcpy(ring_host_ + ring_used_, src, bytes);
-    check(cudaMemcpyAsync(ring_dev_ + ring_used_, ring_host_ + ring_used_, bytes, cudaMemcpyHostToDevice, stream_),
-          "stage");
+    if (!graphs_) {  // copied now; with graphs, by flush() before the segment runs
+      check(cudaMemcpyAsync(ring_dev_ + ring_used_, ring_host_ + ring_used_, bytes, cudaMemcpyHostToDevice, stream_),
+            "stage");
+    }
     const T* p = reinterpret_cast<const T*>(ring_dev_ + ring_used_);
     ring_used_ += need;
+    if (!graphs_) ring_sent_ = ring_used_;
     return p;
   }
   const float* stage(const float* src, size_t bytes) { return stage_as<float>(src, bytes); }
@@ -269,7 +517,10 @@ class CudaBackend final : public Backend {
   DeviceKV device_kv(const KVLayerView& v, int64_t positions) {
     const int64_t blocks = (positions + v.block - 1) / v.block;
     DeviceKV d;
-    d.blocks = stage_as<const uint8_t*>(v.blocks, size_t(blocks) * sizeof(uint8_t*));
+    std::memset(static_cast<void*>(&d), 0, sizeof d);  // its bytes (padding too) are compared
+    // Reserved in steps of 64 blocks: decode steps keep their ring offsets.
+    d.blocks = stage_as<const uint8_t*>(v.blocks, size_t(blocks) * sizeof(uint8_t*),
+                                        size_t((blocks + 63) / 64 * 64) * sizeof(uint8_t*));
     d.k_offset = v.k_offset;
     d.v_offset = v.v_offset;
     d.block = v.block;
@@ -280,12 +531,28 @@ class CudaBackend final : public Backend {
   }
 
   static constexpr size_t kRingBytes = size_t(4) << 20;
+  static constexpr size_t kStagedUpload = size_t(64) << 10;
+  static constexpr size_t kGraphs = 8;  // graphs kept (most recently used)
+  struct Graph {
+    std::vector<uint64_t> signature;
+    cudaGraphExec_t exec;
+  };
   int device_;
   cudaStream_t stream_ = nullptr;
   uint8_t* ring_host_ = nullptr;
   uint8_t* ring_dev_ = nullptr;
   size_t ring_used_ = 0;
+  size_t ring_sent_ = 0;  // ring bytes already copied to the device
+  bool graphs_ = true;
+  std::recursive_mutex ops_mutex_;  // recording, flushing, alloc/free
+  std::vector<std::function<void(cudaStream_t)>> pending_;
+  std::vector<uint64_t> signature_, last_signature_;
+  std::vector<Graph> graphs_cache_;
   std::string domain_;
+  bool int8_ = true;  // int8 GEMVs for the formats that have them
+  int8_t* act_q_ = nullptr;  // activation codes for gemv_int8
+  float2* act_ds_ = nullptr;
+  int64_t act_cols_ = 0;
   std::mutex alloc_mutex_;
   std::unordered_map<const void*, Resident> resident_;
 };

@@ -23,6 +23,15 @@ void gemv(const DeviceWeight& w, const float* x, int64_t n, float* y, int64_t ld
           cudaStream_t stream);
 // Benchmarks: rows each GEMV warp streams (1 or 2; default 2).
 void set_gemv_rows_per_warp(int rows);
+// Decode with int8 dot products (gemv_int8.cu): the activations of n tokens
+// ([n][cols] F32, cols a multiple of 32) quantised to int8 blocks of 32 (q:
+// [n][cols] codes, ds: [n][cols / 32] of (scale, scale * sum of codes)), then
+// multiplied with the weight blocks as integers. Formats: Q4_K, and Q8_0 / Q6_K
+// in the backend's split layouts (gemv_int8_supports says which weights).
+void quantize_q8(const float* x, int64_t n, int64_t cols, int8_t* q, float2* ds, cudaStream_t stream);
+bool gemv_int8_supports(const DeviceWeight& w);
+void gemv_int8(const DeviceWeight& w, const int8_t* q, const float2* ds, int64_t n, float* y, int64_t ldy,
+               const float* bias, cudaStream_t stream);
 // Prefill: tiles of 64 tokens x 64 rows; weight slices dequantised into shared
 // memory, TF32 tensor cores with the activations split into two TF32 parts
 // (16-bit weights are exact in TF32: about F32 accuracy); F32 weights by F32 FMA.
@@ -59,8 +68,10 @@ struct DeviceKV {
 
 // Writes the K and V rows of n new tokens (positions pos0..pos0+n-1; k and v
 // are [n][kv_heads][head_dim] F32) encoded as kv_encode_row does.
+// pos0_dev, when not null, is a device copy of pos0 read by the kernel instead
+// (a replayed CUDA graph keeps its launch arguments; the position changes).
 void kv_append(const DeviceKV& kv, const float* k, const float* v, int64_t n, int64_t pos0, int64_t kv_heads,
-               int64_t head_dim, cudaStream_t stream);
+               int64_t head_dim, cudaStream_t stream, const int64_t* pos0_dev = nullptr);
 
 struct DeviceAttention {
   int64_t heads = 0, kv_heads = 0, head_dim = 0;
@@ -71,8 +82,9 @@ struct DeviceAttention {
 // Causal (windowed) attention of one sequence's n new tokens over its cache:
 // q and out are [n][heads][head_dim]; online softmax over the positions.
 constexpr int64_t kMaxHeadDim = 256;
+// pos0_dev as for kv_append.
 void attention(const DeviceKV& kv, const float* q, float* out, int64_t n, int64_t pos0, const DeviceAttention& p,
-               cudaStream_t stream);
+               cudaStream_t stream, const int64_t* pos0_dev = nullptr);
 
 // Elementwise (Activation of compute.hpp: 0 silu, 1 gelu_tanh, 2 swiglu_clamped).
 void gated_activation(const float* gate, const float* up, int64_t count, int act, float* out, float limit,

@@ -27,9 +27,9 @@ __device__ void encode(const float* src, int64_t d, int type, uint8_t* dst) {
   }
 }
 
-__global__ void kv_append_kernel(DeviceKV kv, const float* k, const float* v, int64_t pos0, int64_t kv_heads,
-                                 int64_t d) {
-  const int64_t t = blockIdx.x / kv_heads, g = blockIdx.x % kv_heads, pos = pos0 + t;
+__global__ void kv_append_kernel(DeviceKV kv, const float* k, const float* v, int64_t pos0, const int64_t* pos0_dev,
+                                 int64_t kv_heads, int64_t d) {
+  const int64_t t = blockIdx.x / kv_heads, g = blockIdx.x % kv_heads, pos = (pos0_dev ? *pos0_dev : pos0) + t;
   uint8_t* row = const_cast<uint8_t*>(kv.blocks[pos / kv.block]) + g * kv.head_stride + (pos % kv.block) * kv.row_bytes;
   const int64_t src = (t * kv_heads + g) * d;
   encode(k + src, d, kv.type, row + kv.k_offset);
@@ -39,11 +39,11 @@ __global__ void kv_append_kernel(DeviceKV kv, const float* k, const float* v, in
 }  // namespace
 
 void kv_append(const DeviceKV& kv, const float* k, const float* v, int64_t n, int64_t pos0, int64_t kv_heads,
-               int64_t head_dim, cudaStream_t stream) {
+               int64_t head_dim, cudaStream_t stream, const int64_t* pos0_dev) {
   if (n == 0) return;
   if (head_dim > 1024) check(cudaErrorInvalidValue, "kv_append: head_dim over 1024");
   const unsigned threads = unsigned((head_dim + 31) / 32 * 32);
-  kv_append_kernel<<<unsigned(n * kv_heads), threads, 0, stream>>>(kv, k, v, pos0, kv_heads, head_dim);
+  kv_append_kernel<<<unsigned(n * kv_heads), threads, 0, stream>>>(kv, k, v, pos0, pos0_dev, kv_heads, head_dim);
   check_launch("kv_append");
 }
 

@@ -145,6 +145,11 @@ __device__ __forceinline__ void decode_slice(const DeviceWeight& w, int64_t row,
     const float d = half_at(b);
 #pragma unroll
     for (int j = 0; j < 32; ++j) v[j] = d * float(int8_t(b[2 + j]));
+  } else if constexpr (F == WFormat::q8_0_split) {  // the row's codes, then its scales
+    const uint8_t* q = r + c0;
+    const float d = half_at(r + w.cols + 2 * slice);
+#pragma unroll
+    for (int j = 0; j < 32; ++j) v[j] = d * float(int8_t(q[j]));
   } else if constexpr (F == WFormat::mxfp4) {
     const uint8_t* b = r + slice * 17;
     const float d = mxfp4_half_scale(b[0]);
@@ -193,13 +198,15 @@ __device__ __forceinline__ void decode_slice(const DeviceWeight& w, int64_t row,
       if (five) code += ((qh[l] >> s) & 1) << 4;
       v[l] = dl * float(code) - ml;
     }
-  } else {  // q6_k: ql[128], qh[64], scales[16] (int8), d
-    const uint8_t* b = r + (slice >> 3) * 210;
+  } else {  // q6_k: ql[128], qh[64], scales[16] (int8), d; split: each part of every block together
+    const int64_t blk = slice >> 3, nb = w.cols / 256;
+    constexpr bool split = F == WFormat::q6_k_split;
+    const uint8_t* b = r + blk * 210;
     const int s = int(slice & 7), n = s >> 2, k = s & 3;
-    const float d = half_at(b + 208);
-    const uint8_t* ql = b + 64 * n + 32 * (k & 1);
-    const uint8_t* qh = b + 128 + 32 * n;
-    const int8_t* scales = reinterpret_cast<const int8_t*>(b + 192) + 8 * n + 2 * k;
+    const float d = half_at(split ? r + 208 * nb + 2 * blk : b + 208);
+    const uint8_t* ql = (split ? r + 128 * blk : b) + 64 * n + 32 * (k & 1);
+    const uint8_t* qh = (split ? r + 128 * nb + 64 * blk : b + 128) + 32 * n;
+    const int8_t* scales = reinterpret_cast<const int8_t*>(split ? r + 192 * nb + 16 * blk : b + 192) + 8 * n + 2 * k;
     const int lshift = 4 * (k >> 1), hshift = 2 * k;
     const float d0 = d * float(scales[0]), d1 = d * float(scales[1]);
 #pragma unroll
@@ -221,6 +228,7 @@ void with_format(WFormat f, Fn&& fn) {
     ALLM_CUDA_FORMAT(q4_0) ALLM_CUDA_FORMAT(q4_1) ALLM_CUDA_FORMAT(q5_0) ALLM_CUDA_FORMAT(q5_1)
     ALLM_CUDA_FORMAT(q8_0) ALLM_CUDA_FORMAT(q2_k) ALLM_CUDA_FORMAT(q3_k) ALLM_CUDA_FORMAT(q4_k)
     ALLM_CUDA_FORMAT(q5_k) ALLM_CUDA_FORMAT(q6_k) ALLM_CUDA_FORMAT(mxfp4)
+    ALLM_CUDA_FORMAT(q8_0_split) ALLM_CUDA_FORMAT(q6_k_split)
   }
 #undef ALLM_CUDA_FORMAT
 }

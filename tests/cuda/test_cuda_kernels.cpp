@@ -15,6 +15,7 @@
 #include "allm/kv_format.hpp"
 #include "allm/weight_format.hpp"
 #include "kernels.hpp"
+#include "split_blocks.hpp"
 
 namespace allm::cuda {
 namespace {
@@ -244,6 +245,56 @@ TEST_P(WeightFormats, GemvGemmAndEmbeddingMatchTheCpuDequantiser) {
   for (size_t t = 0; t < ids.size(); ++t)
     for (int64_t c = 0; c < cols; ++c)
       ASSERT_EQ(emb[t * cols + c], w[ids[t] * cols + c] * 0.5f) << fc.name << " token " << t << " col " << c;
+}
+
+// The int8 GEMV (activations quantised to int8 blocks of 32) against the
+// dequantised weights times the activations quantised as its rule says
+// (scale amax / 127, codes rounded to nearest even), and the split layouts of
+// Q8_0 / Q6_K through every decode_slice kernel against the CPU dequantiser.
+TEST(CudaKernels, Int8GemvAndSplitLayouts) {
+  REQUIRE_DEVICE();
+  const int64_t rows = 131, cols = 2048;  // split Q6_K rows stay 16-byte aligned at 8 blocks
+  for (const FormatCase fc : {FormatCase{WFormat::q4_k, "q4_k"}, FormatCase{WFormat::q8_0, "q8_0"},
+                              FormatCase{WFormat::q6_k, "q6_k"}}) {
+    HostWeight h = make_weight(fc.format, rows, cols);
+    const auto w = dequantized(h);
+    HostWeight dev = h;  // the device bytes: split where the backend splits
+    if (fc.format == WFormat::q8_0) dev.bytes = split_q8_0(h.bytes.data(), rows, cols), dev.format = WFormat::q8_0_split;
+    if (fc.format == WFormat::q6_k) dev.bytes = split_q6_k(h.bytes.data(), rows, cols), dev.format = WFormat::q6_k_split;
+    const DevWeight dw(dev);
+    ASSERT_TRUE(gemv_int8_supports(dw.d)) << fc.name;
+    const auto bias = random_floats(size_t(rows));
+    const Dev<float> dbias(bias);
+    for (int64_t n : {1, 3, 8, 70}) {
+      const auto x = random_floats(size_t(n * cols));
+      const Dev<float> dx(x);
+      Dev<float> dy(size_t(n * rows));
+      linear(dw.d, dx.p, n, dy.p, rows, dbias.p, nullptr);  // the F32 paths over the (split) layout
+      EXPECT_LT(rel_err(dy.get(), reference_matmul(w, rows, cols, x, n, bias)), n <= kGemvMaxTokens ? 2e-6 : 1e-3)
+          << fc.name << " n=" << n;
+      if (n > kGemvMaxTokens) continue;
+      std::vector<float> xq(x.size());
+      for (size_t b = 0; b < x.size(); b += 32) {
+        float amax = 0;
+        for (size_t i = 0; i < 32; ++i) amax = std::max(amax, std::fabs(x[b + i]));
+        const float d = amax / 127.0f, inv = d > 0 ? 1.0f / d : 0.0f;
+        for (size_t i = 0; i < 32; ++i) xq[b + i] = d * std::nearbyint(x[b + i] * inv);
+      }
+      Dev<int8_t> q(size_t(n * cols));
+      Dev<float2> ds(size_t(n * cols / 32));
+      quantize_q8(dx.p, n, cols, q.p, ds.p, nullptr);
+      gemv_int8(dw.d, q.p, ds.p, n, dy.p, rows, dbias.p, nullptr);
+      EXPECT_LT(rel_err(dy.get(), reference_matmul(w, rows, cols, xq, n, bias)), 1e-5) << fc.name << " int8 n=" << n;
+    }
+    std::vector<int32_t> ids = {5, 0, 130};
+    const Dev<int32_t> dids(ids);
+    Dev<float> demb(ids.size() * size_t(cols));
+    embedding(dw.d, dids.p, int64_t(ids.size()), demb.p, 1.0f, nullptr);
+    const auto emb = demb.get();
+    for (size_t t = 0; t < ids.size(); ++t)
+      for (int64_t c = 0; c < cols; ++c)
+        ASSERT_EQ(emb[t * cols + c], w[ids[t] * cols + c]) << fc.name << " token " << t << " col " << c;
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(

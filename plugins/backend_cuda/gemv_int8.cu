@@ -1,0 +1,246 @@
+// Decode matmul with int8 dot products (llama.cpp's approach): the
+// activations are quantised once per call to int8 blocks of 32 (scale d and
+// d * sum of codes, as llama.cpp's Q8_1), and the quantised weight blocks are
+// multiplied as integers with dp4a, four products per instruction. One warp
+// per weight row; its lanes take consecutive pieces of the row ("units") with
+// aligned 16-byte loads, so every load instruction of a warp reads whole
+// cache lines and the matrix streams through once. Q4_K is read in ggml's
+// layout (144-byte blocks are 16-byte aligned); Q8_0 and Q6_K in the
+// backend's split layouts (device_weight.hpp).
+#include <cstdint>
+
+#include "kernels.hpp"
+#include "weight_decode.cuh"
+
+namespace allm::cuda {
+namespace {
+
+constexpr int kWarps = 4;
+
+__global__ void quantize_q8_kernel(const float* __restrict__ x, int64_t blocks, int8_t* __restrict__ q,
+                                   float2* __restrict__ ds) {
+  const int64_t b = (int64_t(blockIdx.x) * blockDim.x + threadIdx.x) >> 5;
+  if (b >= blocks) return;
+  const int lane = threadIdx.x & 31;
+  const float v = x[b * 32 + lane];
+  float amax = fabsf(v);
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1) amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, o));
+  const float d = amax / 127.0f, inv = d > 0 ? 1.0f / d : 0.0f;
+  const int c = __float2int_rn(v * inv);
+  q[b * 32 + lane] = int8_t(c);
+  int sum = c;
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, o);
+  if (lane == 0) ds[b] = make_float2(d, d * float(sum));
+}
+
+__device__ __forceinline__ uint4 load16(const void* p) { return __ldg(reinterpret_cast<const uint4*>(p)); }
+
+__device__ __forceinline__ int dot16(uint4 w, uint4 x, int acc) {
+  acc = __dp4a(int(w.x), int(x.x), acc);
+  acc = __dp4a(int(w.y), int(x.y), acc);
+  acc = __dp4a(int(w.z), int(x.z), acc);
+  return __dp4a(int(w.w), int(x.w), acc);
+}
+__device__ __forceinline__ uint4 nibbles(uint4 v, int shift) {
+  return make_uint4((v.x >> shift) & 0x0F0F0F0Fu, (v.y >> shift) & 0x0F0F0F0Fu, (v.z >> shift) & 0x0F0F0F0Fu,
+                    (v.w >> shift) & 0x0F0F0F0Fu);
+}
+
+// Units per row and the dot of unit u of `row` with token t's quantised
+// activations (qx: that token's codes, ds: its block scales and sums).
+template <WFormat F>
+struct Int8Dot;
+
+// Q4_K: a unit is 64 elements of a block (4 units per block): 32 bytes of
+// codes, low nibbles sub-block 2p, high nibbles 2p+1, and the block's header.
+template <>
+struct Int8Dot<WFormat::q4_k> {
+  static constexpr int kPerBlock = 4;
+  uint4 head, lo, hi;
+  __device__ void load(const DeviceWeight& w, int64_t row, int64_t u) {
+    const uint8_t* b = w.data + row * w.row_bytes + (u >> 2) * 144;
+    const int p = int(u & 3);
+    head = load16(b);
+    lo = load16(b + 16 + 32 * p);
+    hi = load16(b + 32 + 32 * p);
+  }
+  // Byte i of the 12 packed scales (header bytes 4..15), from registers.
+  __device__ int scale_byte(int i) const {
+    const uint32_t word = i < 4 ? head.y : i < 8 ? head.z : head.w;
+    return int((word >> (8 * (i & 3))) & 0xFF);
+  }
+  // k4_scale_min of weight_decode.cuh on the registers.
+  __device__ void scale_min(int j, int& sc, int& m) const {
+    if (j < 4) {
+      sc = scale_byte(j) & 63;
+      m = scale_byte(j + 4) & 63;
+    } else {
+      sc = (scale_byte(j + 4) & 0xF) | ((scale_byte(j - 4) >> 6) << 4);
+      m = (scale_byte(j + 4) >> 4) | ((scale_byte(j) >> 6) << 4);
+    }
+  }
+  __device__ float dot(int64_t u, const int8_t* qx, const float2* ds) const {
+    const int p = int(u & 3);
+    const int64_t e = (u >> 2) * 256 + 64 * p;  // first element
+    const uint4 x0 = load16(qx + e), x1 = load16(qx + e + 16), x2 = load16(qx + e + 32), x3 = load16(qx + e + 48);
+    const int s_lo = dot16(nibbles(hi, 0), x1, dot16(nibbles(lo, 0), x0, 0));
+    const int s_hi = dot16(nibbles(hi, 4), x3, dot16(nibbles(lo, 4), x2, 0));
+    const float d = __half2float(__ushort_as_half(uint16_t(head.x & 0xFFFF)));
+    const float dmin = __half2float(__ushort_as_half(uint16_t(head.x >> 16)));
+    int sc0, m0, sc1, m1;
+    scale_min(2 * p, sc0, m0);
+    scale_min(2 * p + 1, sc1, m1);
+    const float2 a = ds[e >> 5], b = ds[(e >> 5) + 1];
+    return d * (float(sc0 * s_lo) * a.x + float(sc1 * s_hi) * b.x) - dmin * (float(m0) * a.y + float(m1) * b.y);
+  }
+};
+
+// Q8_0 (split rows): a unit is one block of 32: its codes and its scale.
+template <>
+struct Int8Dot<WFormat::q8_0_split> {
+  static constexpr int kPerBlock = 8;  // per 256 elements
+  uint4 q0, q1;
+  float d;
+  __device__ void load(const DeviceWeight& w, int64_t row, int64_t u) {
+    const uint8_t* r = w.data + row * w.row_bytes;
+    q0 = load16(r + 32 * u);
+    q1 = load16(r + 32 * u + 16);
+    d = __half2float(__ldg(reinterpret_cast<const __half*>(r + w.cols) + u));
+  }
+  __device__ float dot(int64_t u, const int8_t* qx, const float2* ds) const {
+    const int s = dot16(q1, load16(qx + 32 * u + 16), dot16(q0, load16(qx + 32 * u), 0));
+    return d * ds[u].x * float(s);
+  }
+};
+
+// Q6_K (split rows): a unit is 64 elements of a block (4 per block): half h,
+// columns l in [16v, 16v + 16) of each of its four 32-element quarters.
+template <>
+struct Int8Dot<WFormat::q6_k_split> {
+  static constexpr int kPerBlock = 4;
+  uint4 ql0, ql1, qh;
+  uint32_t sc;  // the four scales of the unit
+  float d;
+  __device__ void load(const DeviceWeight& w, int64_t row, int64_t u) {
+    const uint8_t* r = w.data + row * w.row_bytes;
+    const int64_t blk = u >> 2, nb = w.cols / 256;
+    const int h = int(u >> 1) & 1, v = int(u & 1);
+    ql0 = load16(r + 128 * blk + 64 * h + 16 * v);
+    ql1 = load16(r + 128 * blk + 64 * h + 32 + 16 * v);
+    qh = load16(r + 128 * nb + 64 * blk + 32 * h + 16 * v);
+    const uint2 s8 = __ldg(reinterpret_cast<const uint2*>(r + 192 * nb + 16 * blk + 8 * h));
+    // scales 8h + v + {0, 2, 4, 6}: bytes v, v+2 of the first word and of the second
+    sc = __byte_perm(s8.x, s8.y, 0x6420 + 0x1111 * v);
+    d = __half2float(__ldg(reinterpret_cast<const __half*>(r + 208 * nb) + blk));
+  }
+  // Codes of quarter k (0..3) as signed bytes (code - 32).
+  __device__ static uint32_t codes(uint32_t l, uint32_t h, int k) {
+    const uint32_t low = (l >> (4 * (k >> 1))) & 0x0F0F0F0Fu;
+    const uint32_t high = ((h >> (2 * k)) & 0x03030303u) << 4;
+    return __vsub4(low | high, 0x20202020u);
+  }
+  __device__ float dot(int64_t u, const int8_t* qx, const float2* ds) const {
+    const int64_t blk = u >> 2;
+    const int h = int(u >> 1) & 1, v = int(u & 1);
+    float sum = 0;
+#pragma unroll
+    for (int k = 0; k < 4; ++k) {
+      const uint4 l = (k & 1) ? ql1 : ql0;
+      const int64_t e = blk * 256 + 128 * h + 32 * k + 16 * v;
+      const uint4 x = load16(qx + e);
+      int s = __dp4a(int(codes(l.x, qh.x, k)), int(x.x), 0);
+      s = __dp4a(int(codes(l.y, qh.y, k)), int(x.y), s);
+      s = __dp4a(int(codes(l.z, qh.z, k)), int(x.z), s);
+      s = __dp4a(int(codes(l.w, qh.w, k)), int(x.w), s);
+      const int scale = int(int8_t(sc >> (8 * k)));
+      sum += float(scale * s) * ds[e >> 5].x;
+    }
+    return d * sum;
+  }
+};
+
+// kUnroll units of a lane's row loaded before any is used (bytes in flight).
+template <WFormat F, int kUnroll>
+__global__ void __launch_bounds__(kWarps * 32) gemv_int8_kernel(DeviceWeight w, const int8_t* __restrict__ qx,
+                                                                 const float2* __restrict__ ds, int n,
+                                                                 float* __restrict__ y, int64_t ldy,
+                                                                 const float* __restrict__ bias) {
+  const int lane = threadIdx.x & 31;
+  const int64_t row = int64_t(blockIdx.x) * kWarps + (threadIdx.x >> 5);
+  if (row >= w.rows) return;
+  const int64_t nu = w.cols / (256 / Int8Dot<F>::kPerBlock);  // units of the row
+  float acc[kGemvMaxTokens];
+#pragma unroll
+  for (int t = 0; t < kGemvMaxTokens; ++t) acc[t] = 0;
+  for (int64_t u0 = lane; u0 < nu; u0 += 32 * kUnroll) {
+    Int8Dot<F> part[kUnroll];
+#pragma unroll
+    for (int i = 0; i < kUnroll; ++i)
+      if (u0 + 32 * i < nu) part[i].load(w, row, u0 + 32 * i);
+#pragma unroll
+    for (int i = 0; i < kUnroll; ++i) {
+      if (u0 + 32 * i >= nu) break;
+#pragma unroll
+      for (int t = 0; t < kGemvMaxTokens; ++t) {
+        if (t >= n) break;
+        acc[t] += part[i].dot(u0 + 32 * i, qx + t * w.cols, ds + t * (w.cols / 32));
+      }
+    }
+  }
+#pragma unroll
+  for (int t = 0; t < kGemvMaxTokens; ++t) {
+    if (t >= n) break;
+    float a = acc[t];
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) a += __shfl_xor_sync(0xffffffffu, a, o);
+    if (lane == 0) y[t * ldy + row] = a + (bias ? bias[row] : 0.0f);
+  }
+}
+
+}  // namespace
+
+bool gemv_int8_supports(const DeviceWeight& w) {
+  const bool aligned = reinterpret_cast<uintptr_t>(w.data) % 16 == 0 && w.row_bytes % 16 == 0;
+  switch (w.format) {
+    case WFormat::q4_k: case WFormat::q6_k_split: return aligned && w.cols % 256 == 0;
+    case WFormat::q8_0_split: return aligned && w.cols % 32 == 0;
+    default: return false;
+  }
+}
+
+void quantize_q8(const float* x, int64_t n, int64_t cols, int8_t* q, float2* ds, cudaStream_t stream) {
+  const int64_t blocks = n * cols / 32;
+  if (blocks == 0) return;
+  quantize_q8_kernel<<<unsigned((blocks * 32 + 255) / 256), 256, 0, stream>>>(x, blocks, q, ds);
+  check_launch("quantize_q8");
+}
+
+void gemv_int8(const DeviceWeight& w, const int8_t* qx, const float2* ds, int64_t n, float* y, int64_t ldy,
+               const float* bias, cudaStream_t stream) {
+  for (int64_t t0 = 0; t0 < n; t0 += kGemvMaxTokens) {
+    const int chunk = int(n - t0 < kGemvMaxTokens ? n - t0 : kGemvMaxTokens);
+    const unsigned blocks = unsigned((w.rows + kWarps - 1) / kWarps);
+    const int8_t* q = qx + t0 * w.cols;
+    const float2* s = ds + t0 * (w.cols / 32);
+    switch (w.format) {
+      case WFormat::q4_k:
+        gemv_int8_kernel<WFormat::q4_k, 2><<<blocks, kWarps * 32, 0, stream>>>(w, q, s, chunk, y + t0 * ldy, ldy, bias);
+        break;
+      case WFormat::q8_0_split:
+        gemv_int8_kernel<WFormat::q8_0_split, 4>
+            <<<blocks, kWarps * 32, 0, stream>>>(w, q, s, chunk, y + t0 * ldy, ldy, bias);
+        break;
+      case WFormat::q6_k_split:
+        gemv_int8_kernel<WFormat::q6_k_split, 2>
+            <<<blocks, kWarps * 32, 0, stream>>>(w, q, s, chunk, y + t0 * ldy, ldy, bias);
+        break;
+      default:
+        check(cudaErrorInvalidValue, "gemv_int8: format without an int8 kernel");
+    }
+    check_launch("gemv_int8");
+  }
+}
+
+}  // namespace allm::cuda
