@@ -135,7 +135,7 @@ int main(int argc, char** argv) {
   check(cudaMalloc(reinterpret_cast<void**>(&qds), size_t(cols / 32) * sizeof(float2)), "cudaMalloc");
   quantize_q8(x, 1, cols, qx, qds, nullptr);
   std::printf("%-6s %14s %10s %12s %10s %16s %12s %10s\n", "format", "gemv n=1 ms", "GB/s", "1 row/warp", "GB/s",
-              "gemm 512 TFLOP/s", "int8 gemv ms", "GB/s");
+              "gemm 512 TFLOP/s", "new gemv ms", "GB/s");
   for (const Format& fm : formats) {
     if (!only.empty() && only != fm.name) continue;
     int64_t row_bytes = 0;
@@ -162,7 +162,7 @@ int main(int argc, char** argv) {
     DeviceWeight g = w;
     g.rows = gemm_rows;
     const double gemm_ms = median_ms([&] { gemm(g, x, tokens, y, gemm_rows, nullptr, nullptr); }, 5);
-    // The int8 GEMV where the format has one (Q8_0 / Q6_K in the backend's split layout).
+    // The backend's decode GEMV where it is not the first one: int8 (Q4_K, Q8_0 / Q6_K split) or wide (F16 / BF16).
     double int8_ms = 0;
     if (fm.f == WFormat::q4_k || fm.f == WFormat::q8_0 || fm.f == WFormat::q6_k) {
       DeviceWeight s = w;
@@ -172,6 +172,8 @@ int main(int argc, char** argv) {
       if (!split.empty()) s.data = static_cast<const uint8_t*>(device_copy(split.data(), split.size()));
       int8_ms = median_ms([&] { gemv_int8(s, qx, qds, 1, y, rows, nullptr, nullptr); }, 20);
       if (!split.empty()) cudaFree(const_cast<uint8_t*>(s.data));
+    } else if (gemv_wide_supports(w)) {  // F16 / BF16: the 16-byte-load GEMV
+      int8_ms = median_ms([&] { gemv_wide(w, x, 1, y, rows, nullptr, nullptr); }, 20);
     }
     std::printf("%-6s %14.3f %10.0f %12.3f %10.0f %16.1f", fm.name, gemv_ms, double(bytes.size()) / gemv_ms / 1e6,
                 gemv1_ms, double(bytes.size()) / gemv1_ms / 1e6, 2.0 * tokens * gemm_rows * cols / gemm_ms / 1e9);

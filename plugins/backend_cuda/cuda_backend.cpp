@@ -82,9 +82,9 @@ class CudaBackend final : public Backend {
     cudaDeviceProp prop{};
     check(cudaGetDeviceProperties(&prop, device), "cudaGetDeviceProperties");
     domain_ = "cuda:" + std::to_string(device) + " (" + prop.name + ")";
-    // ALLM_CUDA_INT8=0: decode through the F32 GEMV for every format (measurements).
-    const char* int8 = std::getenv("ALLM_CUDA_INT8");
-    int8_ = !(int8 && std::strcmp(int8, "0") == 0);
+    // ALLM_CUDA_GEMV=classic: decode through the first GEMV (decode_slice, F32) for every format (measurements).
+    const char* gemv = std::getenv("ALLM_CUDA_GEMV");
+    int8_ = !(gemv && std::strcmp(gemv, "classic") == 0);
     // ALLM_CUDA_GRAPH=0: every op launched when it is called (measurements).
     const char* graphs = std::getenv("ALLM_CUDA_GRAPH");
     graphs_ = !(graphs && std::strcmp(graphs, "0") == 0);
@@ -222,7 +222,7 @@ class CudaBackend final : public Backend {
     auto* dev = static_cast<uint8_t*>(alloc(total));
     upload(dev, bytes, total);
     r.w.data = dev;
-    if (int8_ && gemv_int8_supports(r.w)) reserve_activation_codes(r.w.cols);
+    if (int8_ && gemv_int8_supports(r.w)) reserve_activation_codes(r.w.cols);  // before any segment records
     Tensor out = w;
     out.data = dev;
     out.scales = r.w.scales;
@@ -359,6 +359,12 @@ class CudaBackend final : public Backend {
   }
 
   void f32_product(const DeviceWeight& d, const float* x, int64_t n, float* y, const float* bias) {
+    if (int8_ && n <= kGemvTokens && gemv_wide_supports(d)) {
+      enqueue([](cudaStream_t st, const DeviceWeight& w, const float* a, int64_t m, float* o, const float* b) {
+        gemv_wide(w, a, m, o, w.rows, b, st);
+      }, d, x, n, y, bias);
+      return;
+    }
     enqueue([](cudaStream_t st, const DeviceWeight& w, const float* a, int64_t m, float* o, const float* b) {
       cuda::linear(w, a, m, o, w.rows, b, st);
     }, d, x, n, y, bias);
@@ -454,17 +460,17 @@ class CudaBackend final : public Backend {
   }
 
   bool int8_decode(const DeviceWeight& d, int64_t n) const {
-    return int8_ && n <= kGemvMaxTokens && d.cols <= act_cols_ && gemv_int8_supports(d);
+    return int8_ && n <= kGemvTokens && d.cols <= act_cols_ && gemv_int8_supports(d);
   }
 
-  // Room for the int8 codes of kGemvMaxTokens rows of `cols` activations.
+  // Room for the int8 codes of kGemvTokens rows of `cols` activations.
   void reserve_activation_codes(int64_t cols) {
     if (cols <= act_cols_) return;
     flush();
     sync();
     cudaFree(act_q_);
     act_q_ = nullptr;
-    const size_t codes = size_t(kGemvMaxTokens * cols), scales = size_t(kGemvMaxTokens * cols / 32);
+    const size_t codes = size_t(kGemvTokens * cols), scales = size_t(kGemvTokens * cols / 32);
     auto* p = static_cast<uint8_t*>(alloc(codes + scales * sizeof(float2)));
     act_q_ = reinterpret_cast<int8_t*>(p);
     act_ds_ = reinterpret_cast<float2*>(p + codes);
@@ -532,6 +538,10 @@ class CudaBackend final : public Backend {
 
   static constexpr size_t kRingBytes = size_t(4) << 20;
   static constexpr size_t kStagedUpload = size_t(64) << 10;
+  // Tokens up to which a matmul goes through the int8 / wide GEMVs (in
+  // chunks of kGemvMaxTokens, the weights read once per chunk): batched
+  // decode of up to 32 sequences; the tiled GEMM above.
+  static constexpr int64_t kGemvTokens = 32;
   static constexpr size_t kGraphs = 8;  // graphs kept (most recently used)
   struct Graph {
     std::vector<uint64_t> signature;

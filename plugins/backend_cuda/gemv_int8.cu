@@ -8,6 +8,7 @@
 // layout (144-byte blocks are 16-byte aligned); Q8_0 and Q6_K in the
 // backend's split layouts (device_weight.hpp).
 #include <cstdint>
+#include <type_traits>
 
 #include "kernels.hpp"
 #include "weight_decode.cuh"
@@ -50,6 +51,8 @@ __device__ __forceinline__ uint4 nibbles(uint4 v, int shift) {
 
 // Units per row and the dot of unit u of `row` with token t's quantised
 // activations (qx: that token's codes, ds: its block scales and sums).
+// load() issues the unit's loads, prepare() turns the bytes into codes and
+// scales once (after the loads arrive), dot() is the per-token work.
 template <WFormat F>
 struct Int8Dot;
 
@@ -59,6 +62,7 @@ template <>
 struct Int8Dot<WFormat::q4_k> {
   static constexpr int kPerBlock = 4;
   uint4 head, lo, hi;
+  float ds0, ds1, dm0, dm1;  // d * scale and dmin * min of the two sub-blocks
   __device__ void load(const DeviceWeight& w, int64_t row, int64_t u) {
     const uint8_t* b = w.data + row * w.row_bytes + (u >> 2) * 144;
     const int p = int(u & 3);
@@ -81,19 +85,22 @@ struct Int8Dot<WFormat::q4_k> {
       m = (scale_byte(j + 4) >> 4) | ((scale_byte(j) >> 6) << 4);
     }
   }
-  __device__ float dot(int64_t u, const int8_t* qx, const float2* ds) const {
+  __device__ void prepare(int64_t u) {
     const int p = int(u & 3);
-    const int64_t e = (u >> 2) * 256 + 64 * p;  // first element
-    const uint4 x0 = load16(qx + e), x1 = load16(qx + e + 16), x2 = load16(qx + e + 32), x3 = load16(qx + e + 48);
-    const int s_lo = dot16(nibbles(hi, 0), x1, dot16(nibbles(lo, 0), x0, 0));
-    const int s_hi = dot16(nibbles(hi, 4), x3, dot16(nibbles(lo, 4), x2, 0));
     const float d = __half2float(__ushort_as_half(uint16_t(head.x & 0xFFFF)));
     const float dmin = __half2float(__ushort_as_half(uint16_t(head.x >> 16)));
     int sc0, m0, sc1, m1;
     scale_min(2 * p, sc0, m0);
     scale_min(2 * p + 1, sc1, m1);
+    ds0 = d * float(sc0), ds1 = d * float(sc1), dm0 = dmin * float(m0), dm1 = dmin * float(m1);
+  }
+  __device__ float dot(int64_t u, const int8_t* qx, const float2* ds) const {
+    const int64_t e = (u >> 2) * 256 + 64 * (u & 3);  // first element
+    const uint4 x0 = load16(qx + e), x1 = load16(qx + e + 16), x2 = load16(qx + e + 32), x3 = load16(qx + e + 48);
+    const int s_lo = dot16(nibbles(hi, 0), x1, dot16(nibbles(lo, 0), x0, 0));
+    const int s_hi = dot16(nibbles(hi, 4), x3, dot16(nibbles(lo, 4), x2, 0));
     const float2 a = ds[e >> 5], b = ds[(e >> 5) + 1];
-    return d * (float(sc0 * s_lo) * a.x + float(sc1 * s_hi) * b.x) - dmin * (float(m0) * a.y + float(m1) * b.y);
+    return ds0 * float(s_lo) * a.x + ds1 * float(s_hi) * b.x - (dm0 * a.y + dm1 * b.y);
   }
 };
 
@@ -109,6 +116,7 @@ struct Int8Dot<WFormat::q8_0_split> {
     q1 = load16(r + 32 * u + 16);
     d = __half2float(__ldg(reinterpret_cast<const __half*>(r + w.cols) + u));
   }
+  __device__ void prepare(int64_t) {}
   __device__ float dot(int64_t u, const int8_t* qx, const float2* ds) const {
     const int s = dot16(q1, load16(qx + 32 * u + 16), dot16(q0, load16(qx + 32 * u), 0));
     return d * ds[u].x * float(s);
@@ -123,6 +131,8 @@ struct Int8Dot<WFormat::q6_k_split> {
   uint4 ql0, ql1, qh;
   uint32_t sc;  // the four scales of the unit
   float d;
+  uint4 code[4];  // prepared: quarter k's codes as signed bytes
+  float scale[4];  // d * scale of quarter k
   __device__ void load(const DeviceWeight& w, int64_t row, int64_t u) {
     const uint8_t* r = w.data + row * w.row_bytes;
     const int64_t blk = u >> 2, nb = w.cols / 256;
@@ -141,28 +151,30 @@ struct Int8Dot<WFormat::q6_k_split> {
     const uint32_t high = ((h >> (2 * k)) & 0x03030303u) << 4;
     return __vsub4(low | high, 0x20202020u);
   }
-  __device__ float dot(int64_t u, const int8_t* qx, const float2* ds) const {
-    const int64_t blk = u >> 2;
-    const int h = int(u >> 1) & 1, v = int(u & 1);
-    float sum = 0;
+  __device__ void prepare(int64_t) {
 #pragma unroll
     for (int k = 0; k < 4; ++k) {
       const uint4 l = (k & 1) ? ql1 : ql0;
-      const int64_t e = blk * 256 + 128 * h + 32 * k + 16 * v;
-      const uint4 x = load16(qx + e);
-      int s = __dp4a(int(codes(l.x, qh.x, k)), int(x.x), 0);
-      s = __dp4a(int(codes(l.y, qh.y, k)), int(x.y), s);
-      s = __dp4a(int(codes(l.z, qh.z, k)), int(x.z), s);
-      s = __dp4a(int(codes(l.w, qh.w, k)), int(x.w), s);
-      const int scale = int(int8_t(sc >> (8 * k)));
-      sum += float(scale * s) * ds[e >> 5].x;
+      code[k] = make_uint4(codes(l.x, qh.x, k), codes(l.y, qh.y, k), codes(l.z, qh.z, k), codes(l.w, qh.w, k));
+      scale[k] = d * float(int(int8_t(sc >> (8 * k))));
     }
-    return d * sum;
+  }
+  __device__ float dot(int64_t u, const int8_t* qx, const float2* ds) const {
+    const int64_t e0 = (u >> 2) * 256 + 128 * ((u >> 1) & 1) + 16 * (u & 1);
+    float sum = 0;
+#pragma unroll
+    for (int k = 0; k < 4; ++k) {
+      const int64_t e = e0 + 32 * k;
+      sum += scale[k] * float(dot16(code[k], load16(qx + e), 0)) * ds[e >> 5].x;
+    }
+    return sum;
   }
 };
 
-// kUnroll units of a lane's row loaded before any is used (bytes in flight).
-template <WFormat F, int kUnroll>
+// kUnroll units of a lane's row loaded before any is used (bytes in flight);
+// kTokens: 1 (decode of one sequence: fewer registers, more warps) or up to
+// kGemvMaxTokens.
+template <WFormat F, int kUnroll, int kTokens>
 __global__ void __launch_bounds__(kWarps * 32) gemv_int8_kernel(DeviceWeight w, const int8_t* __restrict__ qx,
                                                                  const float2* __restrict__ ds, int n,
                                                                  float* __restrict__ y, int64_t ldy,
@@ -171,9 +183,9 @@ __global__ void __launch_bounds__(kWarps * 32) gemv_int8_kernel(DeviceWeight w, 
   const int64_t row = int64_t(blockIdx.x) * kWarps + (threadIdx.x >> 5);
   if (row >= w.rows) return;
   const int64_t nu = w.cols / (256 / Int8Dot<F>::kPerBlock);  // units of the row
-  float acc[kGemvMaxTokens];
+  float acc[kTokens];
 #pragma unroll
-  for (int t = 0; t < kGemvMaxTokens; ++t) acc[t] = 0;
+  for (int t = 0; t < kTokens; ++t) acc[t] = 0;
   for (int64_t u0 = lane; u0 < nu; u0 += 32 * kUnroll) {
     Int8Dot<F> part[kUnroll];
 #pragma unroll
@@ -182,15 +194,68 @@ __global__ void __launch_bounds__(kWarps * 32) gemv_int8_kernel(DeviceWeight w, 
 #pragma unroll
     for (int i = 0; i < kUnroll; ++i) {
       if (u0 + 32 * i >= nu) break;
+      part[i].prepare(u0 + 32 * i);
 #pragma unroll
-      for (int t = 0; t < kGemvMaxTokens; ++t) {
+      for (int t = 0; t < kTokens; ++t) {
         if (t >= n) break;
         acc[t] += part[i].dot(u0 + 32 * i, qx + t * w.cols, ds + t * (w.cols / 32));
       }
     }
   }
 #pragma unroll
-  for (int t = 0; t < kGemvMaxTokens; ++t) {
+  for (int t = 0; t < kTokens; ++t) {
+    if (t >= n) break;
+    float a = acc[t];
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) a += __shfl_xor_sync(0xffffffffu, a, o);
+    if (lane == 0) y[t * ldy + row] = a + (bias ? bias[row] : 0.0f);
+  }
+}
+
+// F16 / BF16 rows with F32 activations: a unit is 8 elements (one 16-byte
+// load), consecutive lanes consecutive units, kUnroll units in flight.
+template <bool kHalf, int kUnroll, int kTokens>
+__global__ void __launch_bounds__(kWarps * 32) gemv_wide_kernel(DeviceWeight w, const float* __restrict__ x, int n,
+                                                                 float* __restrict__ y, int64_t ldy,
+                                                                 const float* __restrict__ bias) {
+  const int lane = threadIdx.x & 31;
+  const int64_t row = int64_t(blockIdx.x) * kWarps + (threadIdx.x >> 5);
+  if (row >= w.rows) return;
+  const int64_t nu = w.cols / 8;
+  const uint8_t* r = w.data + row * w.row_bytes;
+  float acc[kTokens];
+#pragma unroll
+  for (int t = 0; t < kTokens; ++t) acc[t] = 0;
+  for (int64_t u0 = lane; u0 < nu; u0 += 32 * kUnroll) {
+    uint4 raw[kUnroll];
+#pragma unroll
+    for (int i = 0; i < kUnroll; ++i)
+      if (u0 + 32 * i < nu) raw[i] = load16(r + 16 * (u0 + 32 * i));
+#pragma unroll
+    for (int i = 0; i < kUnroll; ++i) {
+      if (u0 + 32 * i >= nu) break;
+      float v[8];
+      const uint32_t words[4] = {raw[i].x, raw[i].y, raw[i].z, raw[i].w};
+#pragma unroll
+      for (int k = 0; k < 4; ++k) {
+        if constexpr (kHalf) {
+          const float2 f = __half22float2(*reinterpret_cast<const __half2*>(&words[k]));
+          v[2 * k] = f.x, v[2 * k + 1] = f.y;
+        } else {
+          v[2 * k] = __uint_as_float(words[k] << 16), v[2 * k + 1] = __uint_as_float(words[k] & 0xFFFF0000u);
+        }
+      }
+#pragma unroll
+      for (int t = 0; t < kTokens; ++t) {
+        if (t >= n) break;
+        const float4* xs = reinterpret_cast<const float4*>(x + t * w.cols + 8 * (u0 + 32 * i));
+        const float4 a = __ldg(xs), b = __ldg(xs + 1);
+        acc[t] += v[0] * a.x + v[1] * a.y + v[2] * a.z + v[3] * a.w + v[4] * b.x + v[5] * b.y + v[6] * b.z + v[7] * b.w;
+      }
+    }
+  }
+#pragma unroll
+  for (int t = 0; t < kTokens; ++t) {
     if (t >= n) break;
     float a = acc[t];
 #pragma unroll
@@ -224,22 +289,49 @@ void gemv_int8(const DeviceWeight& w, const int8_t* qx, const float2* ds, int64_
     const unsigned blocks = unsigned((w.rows + kWarps - 1) / kWarps);
     const int8_t* q = qx + t0 * w.cols;
     const float2* s = ds + t0 * (w.cols / 32);
+    float* out = y + t0 * ldy;
+    auto launch = [&](auto f, auto unroll) {
+      constexpr WFormat F = decltype(f)::value;
+      constexpr int U = decltype(unroll)::value;
+      if (chunk == 1)
+        gemv_int8_kernel<F, U, 1><<<blocks, kWarps * 32, 0, stream>>>(w, q, s, chunk, out, ldy, bias);
+      else
+        gemv_int8_kernel<F, U, kGemvMaxTokens><<<blocks, kWarps * 32, 0, stream>>>(w, q, s, chunk, out, ldy, bias);
+    };
+    using I2 = std::integral_constant<int, 2>;
+    using I4 = std::integral_constant<int, 4>;
     switch (w.format) {
-      case WFormat::q4_k:
-        gemv_int8_kernel<WFormat::q4_k, 2><<<blocks, kWarps * 32, 0, stream>>>(w, q, s, chunk, y + t0 * ldy, ldy, bias);
-        break;
-      case WFormat::q8_0_split:
-        gemv_int8_kernel<WFormat::q8_0_split, 4>
-            <<<blocks, kWarps * 32, 0, stream>>>(w, q, s, chunk, y + t0 * ldy, ldy, bias);
-        break;
-      case WFormat::q6_k_split:
-        gemv_int8_kernel<WFormat::q6_k_split, 2>
-            <<<blocks, kWarps * 32, 0, stream>>>(w, q, s, chunk, y + t0 * ldy, ldy, bias);
-        break;
-      default:
-        check(cudaErrorInvalidValue, "gemv_int8: format without an int8 kernel");
+      case WFormat::q4_k: launch(std::integral_constant<WFormat, WFormat::q4_k>{}, I2{}); break;
+      case WFormat::q8_0_split: launch(std::integral_constant<WFormat, WFormat::q8_0_split>{}, I4{}); break;
+      case WFormat::q6_k_split: launch(std::integral_constant<WFormat, WFormat::q6_k_split>{}, I2{}); break;
+      default: check(cudaErrorInvalidValue, "gemv_int8: format without an int8 kernel");
     }
     check_launch("gemv_int8");
+  }
+}
+
+bool gemv_wide_supports(const DeviceWeight& w) {
+  return (w.format == WFormat::f16 || w.format == WFormat::bf16) && w.cols % 8 == 0 &&
+         reinterpret_cast<uintptr_t>(w.data) % 16 == 0 && w.row_bytes % 16 == 0;
+}
+
+void gemv_wide(const DeviceWeight& w, const float* x, int64_t n, float* y, int64_t ldy, const float* bias,
+               cudaStream_t stream) {
+  if (!gemv_wide_supports(w)) check(cudaErrorInvalidValue, "gemv_wide: not an aligned F16/BF16 matrix");
+  for (int64_t t0 = 0; t0 < n; t0 += kGemvMaxTokens) {
+    const int chunk = int(n - t0 < kGemvMaxTokens ? n - t0 : kGemvMaxTokens);
+    const unsigned blocks = unsigned((w.rows + kWarps - 1) / kWarps);
+    const float* xs = x + t0 * w.cols;
+    float* out = y + t0 * ldy;
+    const bool half = w.format == WFormat::f16;
+    if (chunk == 1) {
+      if (half) gemv_wide_kernel<true, 4, 1><<<blocks, kWarps * 32, 0, stream>>>(w, xs, chunk, out, ldy, bias);
+      else gemv_wide_kernel<false, 4, 1><<<blocks, kWarps * 32, 0, stream>>>(w, xs, chunk, out, ldy, bias);
+    } else {
+      if (half) gemv_wide_kernel<true, 4, kGemvMaxTokens><<<blocks, kWarps * 32, 0, stream>>>(w, xs, chunk, out, ldy, bias);
+      else gemv_wide_kernel<false, 4, kGemvMaxTokens><<<blocks, kWarps * 32, 0, stream>>>(w, xs, chunk, out, ldy, bias);
+    }
+    check_launch("gemv_wide");
   }
 }
 

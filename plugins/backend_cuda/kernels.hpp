@@ -32,6 +32,11 @@ void quantize_q8(const float* x, int64_t n, int64_t cols, int8_t* q, float2* ds,
 bool gemv_int8_supports(const DeviceWeight& w);
 void gemv_int8(const DeviceWeight& w, const int8_t* q, const float2* ds, int64_t n, float* y, int64_t ldy,
                const float* bias, cudaStream_t stream);
+// Decode over F16 / BF16 rows (16-byte aligned, cols a multiple of 8) with
+// F32 activations: one warp per row, 16-byte loads, F32 arithmetic.
+bool gemv_wide_supports(const DeviceWeight& w);
+void gemv_wide(const DeviceWeight& w, const float* x, int64_t n, float* y, int64_t ldy, const float* bias,
+               cudaStream_t stream);
 // Prefill: tiles of 64 tokens x 64 rows; weight slices dequantised into shared
 // memory, TF32 tensor cores with the activations split into two TF32 parts
 // (16-bit weights are exact in TF32: about F32 accuracy); F32 weights by F32 FMA.
