@@ -41,7 +41,8 @@ export function clients() {
 // Resolves once "allm serve: listening on http://H:P" is on stderr.
 export function startServer(extraArgs = [], env = {}) {
   return new Promise((resolve, reject) => {
-    const proc = spawn(ALLM, ['serve', MODEL, '--port', '0', '--threads', '1', ...extraArgs], {
+    const threads = extraArgs.includes('--threads') ? [] : ['--threads', '1'];
+    const proc = spawn(ALLM, ['serve', MODEL, '--port', '0', ...threads, ...extraArgs], {
       env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
