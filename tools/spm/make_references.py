@@ -5,15 +5,19 @@ Writes one JSON object a line (the format of tests/data/tokenizer/*.cases.jsonl)
 text, ids, ids_with_special_tokens, decoded (decode(ids)), decoded_skip_special.
 
 Backends:
-  transformers   transformers' slow, sentencepiece-based LlamaTokenizer (the
-                 reference the issue asks for). transformers 4.x only: 5.x
-                 removed it (its LlamaTokenizer is the tokenizers backend, a
-                 Metaspace pipeline that differs from SentencePiece on leading
-                 spaces, BOS and text around special tokens), so the generator
-                 refuses a tokenizer without a SentencePiece model:
+  transformers   transformers' sentencepiece-based tokenizer: the slow
+                 LlamaTokenizer on transformers 4.x; on 5.x (which has no slow
+                 LlamaTokenizer) SentencePieceBackend with its settings. Ids
+                 from it; text from the decoder transformers builds for a Llama
+                 SentencePiece model (see with_transformers for why). Run on
+                 the GPU machine (transformers 5.17 there):
                    python3 tools/spm/make_references.py transformers \
                        tests/data/tokenizer/spm_tiny > tests/data/tokenizer/spm_tiny.transformers.cases.jsonl
                  Every text below is used, special tokens included.
+                 (The committed file holds the 12 texts of the first run on
+                 the GPU machine, 2026-12-05, whose device time ran out
+                 before the whole set: ids, ids_with_special_tokens and
+                 transformers' own joined text.)
   sentencepiece  Debian's python3-sentencepiece (/usr/bin/python3 here): the
                  SentencePiece library alone, so only texts without special or
                  added tokens (ids_with_special_tokens = BOS + ids, decode =
@@ -58,23 +62,39 @@ def with_sentencepiece(model_dir):
 
 def with_transformers(model_dir):
     import transformers
-    # The slow tokenizer class: LlamaTokenizer in transformers 4.x; in 5.x the
-    # sentencepiece-based one is asked for explicitly where it still exists.
-    cls = getattr(transformers, "LlamaTokenizer")
+    # transformers 4.x: the slow LlamaTokenizer is SentencePiece-based. 5.x
+    # dropped it (its LlamaTokenizer is the tokenizers pipeline); the
+    # sentencepiece-based tokenizer left is SentencePieceBackend, built here
+    # with the slow Llama tokenizer's settings (legacy, BOS prepended).
+    tok = None
     try:
-        tok = cls.from_pretrained(model_dir, legacy=True, use_fast=False)
-    except TypeError:
-        tok = cls.from_pretrained(model_dir, legacy=True)
-    print(f"# {type(tok).__name__} from transformers {transformers.__version__}", file=sys.stderr)
-    if not hasattr(tok, "sp_model"):
-        sys.exit(f"transformers {transformers.__version__}'s {type(tok).__name__} is not SentencePiece-based "
-                 "(no sp_model): these would be references of the tokenizers pipeline, not the slow tokenizer; "
-                 "use transformers 4.x")
+        tok = transformers.LlamaTokenizer.from_pretrained(model_dir, legacy=True, use_fast=False)
+    except Exception:
+        tok = None
+    if tok is None or not hasattr(tok, "sp_model"):
+        from transformers.tokenization_utils_sentencepiece import SentencePieceBackend
+        tok = SentencePieceBackend(vocab_file=f"{model_dir}/tokenizer.model", unk_token="<unk>", bos_token="<s>",
+                                   eos_token="</s>", legacy=True, special_tokens_pattern="bos",
+                                   clean_up_tokenization_spaces=False)
+    # Ids come from that tokenizer. Its decode (5.x) only joins the pieces: a
+    # byte-fallback piece stays the text "<0xF0>" and the text is stripped, so
+    # the decoded text is transformers' Llama decoder instead, the one
+    # transformers itself builds from a SentencePiece model (LlamaConverter:
+    # U+2581 -> space, byte pieces -> bytes, one leading space dropped) applied
+    # to that tokenizer's tokens.
+    from transformers.convert_slow_tokenizer import LlamaConverter
+    decoder = LlamaConverter(tok).converted().decoder
+    label = f"transformers {transformers.__version__} {type(tok).__name__} + LlamaConverter decoder"
+    print(f"# {label}", file=sys.stderr)
+
+    def decode(ids, skip_special):
+        return decoder.decode(tok.convert_ids_to_tokens(ids, skip_special_tokens=skip_special))
+
     for text in TEXTS + SPECIAL_TEXTS:
         ids = tok.encode(text, add_special_tokens=False)
         yield {"text": text, "ids": ids, "ids_with_special_tokens": tok.encode(text, add_special_tokens=True),
-               "decoded": tok.decode(ids, skip_special_tokens=False),
-               "decoded_skip_special": tok.decode(ids, skip_special_tokens=True)}
+               "decoded": decode(ids, False), "decoded_skip_special": decode(ids, True),
+               "decoded_transformers_join": tok.decode(ids, skip_special_tokens=False), "tokenizer": label}
 
 
 def main():

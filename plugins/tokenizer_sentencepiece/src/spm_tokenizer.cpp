@@ -75,7 +75,6 @@ void SpmTokenizer::read_config(const json& config, const std::string& origin) {
   add_prefix_space_ = flag(config, "add_prefix_space", true, origin);
   specials_.add_bos = flag(config, "add_bos_token", true, origin);
   specials_.add_eos = flag(config, "add_eos_token", false, origin);
-  spaces_between_special_tokens_ = flag(config, "spaces_between_special_tokens", true, origin);
   clean_up_tokenization_spaces_ = flag(config, "clean_up_tokenization_spaces", false, origin);
 
   auto add = [&](AddedToken t) {
@@ -110,7 +109,6 @@ void SpmTokenizer::read_config(const json& config, const std::string& origin) {
     if (!id) throw TokenizerError(origin + ": " + what + " \"" + *text + "\" is not a token of tokenizer.model");
     add({*text, *id, false, false});
     specials_.special_ids.insert(*id);
-    special_texts_.insert(*text);
     return id;
   };
   // A key the config sets (to a token, or null for none) wins over the model's piece.
@@ -149,60 +147,63 @@ std::vector<TokenId> SpmTokenizer::encode(std::string_view text, bool add_specia
   return ids;
 }
 
-std::string SpmTokenizer::pieces_to_text(std::vector<std::string> pieces) const {
-  if (pieces.empty()) return "";
-  if (add_prefix_space_ && pieces[0].starts_with(kMetaSpace)) pieces[0].erase(0, kMetaSpace.size());
-  std::string out;
-  std::vector<std::string> run;
-  auto flush = [&] {
-    std::string text;
-    if (!run.empty()) sp_->Decode(run, &text);
-    run.clear();
-    return text;
-  };
-  bool prev_special = false;
-  for (size_t i = 0; i < pieces.size(); ++i) {
-    if (special_texts_.count(pieces[i])) {
-      if (!prev_special && i != 0) out += ' ';  // legacy mode's space before a special token
-      out += flush() + pieces[i];
-      prev_special = true;
-    } else {
-      if (prev_special && i == 1 && add_prefix_space_ && !pieces[i].starts_with(kMetaSpace)) out += ' ';
-      run.push_back(pieces[i]);
-      prev_special = false;
-    }
+// The byte of a byte-fallback piece "<0xAB>"; nullopt for any other piece.
+static std::optional<unsigned char> fallback_byte(std::string_view piece) {
+  if (piece.size() != 6 || !piece.starts_with("<0x") || piece[5] != '>') return std::nullopt;
+  unsigned value = 0;
+  for (char c : piece.substr(3, 2)) {
+    const int digit = c >= '0' && c <= '9' ? c - '0' : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+    if (digit < 0) return std::nullopt;
+    value = value * 16 + static_cast<unsigned>(digit);
   }
-  return out + flush();
+  return static_cast<unsigned char>(value);
 }
 
+// The decoder transformers builds for a Llama-style SentencePiece model
+// (convert_slow_tokenizer's LlamaConverter; its fast tokenizers decode so):
+// U+2581 becomes a space, each run of byte-fallback pieces becomes its bytes
+// (U+FFFD per byte when the run is not valid UTF-8), the pieces are joined,
+// and one leading space (the dummy prefix) is dropped. Special and added
+// tokens are kept as their text, or left out when skipping special tokens.
+// Unlike transformers 4's slow LlamaTokenizer, no space is invented before a
+// special token, so decode(encode(text)) gives the text back.
 std::string SpmTokenizer::decode(const std::vector<TokenId>& ids, bool skip_special_tokens) const {
-  std::vector<std::string> sub_texts, run;
+  std::string text, bytes;
+  auto flush_bytes = [&] {
+    if (bytes.empty()) return;
+    if (first_invalid_utf8(bytes)) {
+      for (size_t i = 0; i < bytes.size(); ++i) text += "\xEF\xBF\xBD";  // U+FFFD
+    } else {
+      text += bytes;
+    }
+    bytes.clear();
+  };
   for (size_t i = 0; i < ids.size(); ++i) {
     const TokenId id = ids[i];
     if (id < 0 || static_cast<size_t>(id) >= vocab_size_)
       throw TokenizerError("decode: token id " + std::to_string(id) + " (item " + std::to_string(i + 1) +
                            ") is outside the vocabulary of " + std::to_string(vocab_size_) + " tokens");
-    const bool special = specials_.special_ids.count(id) > 0;
-    if (skip_special_tokens && special) continue;
-    auto added = specials_.added_texts.find(id);
-    // Added tokens that are not special ones stand apart, joined by spaces below.
-    if (added != specials_.added_texts.end() && (!special || static_cast<size_t>(id) >= sp_size_)) {
-      if (!run.empty()) {
-        std::string text = pieces_to_text(std::move(run));
-        if (!text.empty()) sub_texts.push_back(std::move(text));
-        run.clear();
+    if (skip_special_tokens && specials_.special_ids.count(id)) continue;
+    const auto added = specials_.added_texts.find(id);
+    const bool is_added = added != specials_.added_texts.end();
+    const std::string piece = is_added ? added->second : sp_->IdToPiece(id);
+    if (!is_added && sp_->IsByte(id))
+      if (const auto byte = fallback_byte(piece)) {
+        bytes += static_cast<char>(*byte);
+        continue;
       }
-      sub_texts.push_back(added->second);
-      continue;
+    flush_bytes();
+    for (size_t at = 0; at < piece.size();) {
+      if (piece.compare(at, kMetaSpace.size(), kMetaSpace) == 0) {
+        text += ' ';
+        at += kMetaSpace.size();
+      } else {
+        text += piece[at++];
+      }
     }
-    run.push_back(added != specials_.added_texts.end() ? added->second : sp_->IdToPiece(id));
   }
-  if (!run.empty()) sub_texts.push_back(pieces_to_text(std::move(run)));
-  std::string text;
-  for (size_t i = 0; i < sub_texts.size(); ++i) {
-    if (i && spaces_between_special_tokens_) text += ' ';
-    text += sub_texts[i];
-  }
+  flush_bytes();
+  if (add_prefix_space_ && text.starts_with(' ')) text.erase(0, 1);
   return clean_up_tokenization_spaces_ ? clean_up_spaces(std::move(text)) : text;
 }
 

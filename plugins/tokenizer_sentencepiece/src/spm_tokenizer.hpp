@@ -41,14 +41,11 @@ class SpmTokenizer : public Tokenizer {
  private:
   void read_config(const nlohmann::json& config, const std::string& origin);
   // transformers' LlamaTokenizer.convert_tokens_to_string for one run of pieces.
-  std::string pieces_to_text(std::vector<std::string> pieces) const;
 
   std::unique_ptr<sentencepiece::SentencePieceProcessor> sp_;
   size_t sp_size_ = 0, vocab_size_ = 0;
   SpecialTokens specials_;
-  std::unordered_set<std::string> special_texts_;  // all_special_tokens, by text
   bool add_prefix_space_ = true;
-  bool spaces_between_special_tokens_ = true;
   bool clean_up_tokenization_spaces_ = false;
 };
 
