@@ -1,15 +1,21 @@
-// allm bench MODEL [--prompt-tokens N] [--gen-tokens N] [--threads N] [--no-warmup] [--no-bandwidth] [--json]
+// allm bench MODEL [--prompt-tokens N] [--gen-tokens N] [--threads N] [--json-schema FILE | --grammar FILE]
+//                  [--no-warmup] [--no-bandwidth] [--json]
 #include <sys/resource.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <fstream>
 #include <iostream>
+#include <optional>
 #include <random>
 
 #include <nlohmann/json.hpp>
 
 #include "allm/bandwidth.hpp"
+#include "allm/engine.hpp"
+#include "allm/generation_request.hpp"
+#include "allm/grammar.hpp"
 #include "allm/kv_format.hpp"
 #include "allm/threadpool.hpp"
 #include "engine_cli.hpp"
@@ -27,6 +33,33 @@ double cpu_seconds() {
   getrusage(RUSAGE_SELF, &u);
   return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
          static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) * 1e-6;
+}
+
+// --json-schema / --grammar: the constraint every sequence decodes under, as
+// constrained generation applies it (grammar::mask_logits before the argmax,
+// the matcher advanced on the chosen token). What it costs per token is timed
+// apart from the forward passes.
+struct BenchConstraint {
+  std::string kind, path;
+  std::shared_ptr<const grammar::Grammar> grammar;
+  std::vector<grammar::Matcher> matchers;  // one per sequence
+  std::vector<int32_t> eos_ids;
+};
+
+std::optional<BenchConstraint> bench_constraint(const std::optional<std::string>& schema,
+                                                const std::optional<std::string>& gbnf) {
+  if (schema && gbnf) throw InvalidArgumentError("give --json-schema or --grammar, not both");
+  if (!schema && !gbnf) return std::nullopt;
+  BenchConstraint c{schema ? "json_schema" : "gbnf", schema ? *schema : *gbnf, nullptr, {}, {}};
+  std::ifstream in(c.path, std::ios::binary);
+  if (!in) throw IoError(c.path + ": cannot open for reading");
+  const std::string source((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  try {  // before loading the model, as allm run
+    c.grammar = grammar::compile(c.kind, source);
+  } catch (const InvalidArgumentError& e) {
+    throw InvalidArgumentError(c.path + ": " + e.what());
+  }
+  return c;
 }
 
 uint64_t peak_rss_bytes() {
@@ -49,12 +82,14 @@ static int run_bench(Args& args) {
   const auto kv_type_text = args.value("kv-type");
   const KVType kv_type = kv_type_text ? parse_kv_type(*kv_type_text, "--kv-type") : KVType::f32;
   const std::string backend = backend_option(args);
+  std::optional<BenchConstraint> constraint = bench_constraint(args.value("json-schema"), args.value("grammar"));
   auto pos = args.positionals();
   args.finish();
   if (pos.size() != 1)
     throw InvalidArgumentError(
         "usage: allm bench MODEL [--prompt-tokens N] [--gen-tokens N] [--threads N] [--batch N] [--depth D] "
-        "[--kv-type f32|f16|q8_0] [--backend NAME] [--no-warmup] [--no-bandwidth] [--json]");
+        "[--kv-type f32|f16|q8_0] [--backend NAME] [--json-schema FILE | --grammar FILE] [--no-warmup] [--no-bandwidth] "
+        "[--json]");
   if (prompt < 1) throw InvalidArgumentError("--prompt-tokens must be >= 1");
   if (gen < 1) throw InvalidArgumentError("--gen-tokens must be >= 1");
   if (batch < 1 || batch > 4096) throw InvalidArgumentError("--batch must be between 1 and 4096");
@@ -67,6 +102,13 @@ static int run_bench(Args& args) {
   if (depth + prompt + gen > info.context_length)
     throw InvalidArgumentError("--depth + --prompt-tokens + --gen-tokens exceed the context window of " +
                                std::to_string(info.context_length));
+
+  if (constraint) {
+    const std::unique_ptr<Tokenizer> tokenizer = load_checkpoint_tokenizer(lm.checkpoint);
+    const auto trie = std::make_shared<const grammar::TokenTrie>(grammar::token_bytes(*tokenizer));
+    for (int64_t b = 0; b < batch; ++b) constraint->matchers.emplace_back(constraint->grammar, trie);
+    constraint->eos_ids = eos_ids_of(lm.checkpoint.generation, tokenizer.get());
+  }
 
   std::mt19937 rng(1234);
   std::vector<int32_t> ids(static_cast<size_t>(prompt));
@@ -106,12 +148,25 @@ static int run_bench(Args& args) {
   std::vector<int32_t> next(static_cast<size_t>(batch));
   std::vector<double> step_ms;
   step_ms.reserve(static_cast<size_t>(gen));
+  double constraint_ms = 0;  // masks and matcher advances, all sequences
   t0 = now_ms();
   const double cpu0 = cpu_seconds();
   for (int64_t i = 0; i < gen; ++i) {
     for (int64_t b = 0; b < batch; ++b) {
-      const float* row = logits.data() + b * info.vocab_size;
+      float* row = logits.data() + b * info.vocab_size;
+      double c0 = constraint ? now_ms() : 0;
+      if (constraint) {
+        grammar::mask_logits(constraint->matchers[b], row, info.vocab_size, constraint->eos_ids);
+        constraint_ms += now_ms() - c0;
+      }
       next[b] = static_cast<int32_t>(std::max_element(row, row + info.vocab_size) - row);
+      if (constraint) {
+        // An end-of-sequence token has no bytes: the matcher stays put (a
+        // finished reply keeps choosing it, as with --ignore-eos).
+        c0 = now_ms();
+        constraint->matchers[b].advance_token(next[b]);
+        constraint_ms += now_ms() - c0;
+      }
       entries[b].tokens = std::span<const int32_t>(&next[b], 1);
     }
     const double s0 = now_ms();
@@ -122,7 +177,8 @@ static int run_bench(Args& args) {
   // CPU time this process got while decoding, per thread and wall second: below
   // 1 when other processes compete for the cores (the measurement is then
   // limited by CPU share, not by memory bandwidth).
-  const double cpu_share = (cpu_seconds() - cpu0) / (decode_ms / 1000.0) / threads;
+  const double decode_cpu_s = cpu_seconds() - cpu0;
+  const double cpu_share = decode_cpu_s / (decode_ms / 1000.0) / threads;
   std::sort(step_ms.begin(), step_ms.end());
   const double median_step_ms = step_ms[step_ms.size() / 2];
   // Tokens/s of one sequence; the batch's aggregate is `batch` times that.
@@ -166,7 +222,13 @@ static int run_bench(Args& args) {
                       {"decode_aggregate_tokens_per_s", aggregate_tps},
                       {"kv_type", kv_type_name(kv_type)},
                       {"kv_bytes_per_position", pool->bytes_per_position()},
-                      {"kv_bytes_in_use", pool->bytes_in_use()}};
+                      {"kv_bytes_in_use", pool->bytes_in_use()},
+                      {"decode_cpu_ms_per_token", decode_cpu_s * 1000.0 / static_cast<double>(gen)}};
+  if (constraint)
+    j["constraint"] = {{"kind", constraint->kind},
+                       {"file", constraint->path},
+                       {"us_per_token", constraint_ms * 1000.0 / static_cast<double>(gen * batch)},
+                       {"fraction_of_decode", constraint_ms / decode_ms}};
   if (json) {
     std::cout << j.dump(2) << "\n";
     return 0;
@@ -182,6 +244,10 @@ static int run_bench(Args& args) {
   std::printf("decode           %lld tokens, %.2f tok/s (median step: %.2f tok/s)%s\n", static_cast<long long>(gen),
               decode_tps, median_tps, batch > 1 ? " per sequence" : "");
   if (batch > 1) std::printf("decode (all)     %.2f tok/s over %lld sequences\n", aggregate_tps, static_cast<long long>(batch));
+  if (constraint)
+    std::printf("constraint       %s %s: %.1f us per token (mask + advance), %.2f%% of decode time\n",
+                constraint->kind.c_str(), constraint->path.c_str(),
+                constraint_ms * 1000.0 / static_cast<double>(gen * batch), constraint_ms / decode_ms * 100);
   std::printf("KV cache         %s, %llu bytes per cached position, %.1f MB in use\n", kv_type_name(kv_type),
               static_cast<unsigned long long>(pool->bytes_per_position()), pool->bytes_in_use() / 1e6);
   std::printf("cpu share        %.0f%% of %d threads during decode%s\n", cpu_share * 100, threads,
@@ -197,7 +263,8 @@ static int run_bench(Args& args) {
 
 ALLM_CLI_COMMAND(bench, "Measure load time, prefill and decode speed against memory bandwidth",
                  "Usage: allm bench MODEL [--prompt-tokens N] [--gen-tokens N] [--threads N] [--batch N]\n"
-                 "                        [--depth D] [--kv-type f32|f16|q8_0] [--backend NAME] [--no-warmup]\n"
+                 "                        [--depth D] [--kv-type f32|f16|q8_0] [--backend NAME]\n"
+                 "                        [--json-schema FILE | --grammar FILE] [--no-warmup]\n"
                  "                        [--no-bandwidth] [--json]\n\n"
                  "Loads MODEL, runs a short warm-up (a 16-token prefill and one decode step,\n"
                  "as llama-bench does), prefills N random prompt tokens in one forward pass, then\n"
@@ -206,7 +273,7 @@ ALLM_CLI_COMMAND(bench, "Measure load time, prefill and decode speed against mem
                  "this machine (a read pass and a copy over 512 MiB buffers on the same number\n"
                  "of threads), the fraction of the read bandwidth decode achieves, the CPU\n"
                  "share the process got while decoding (below 100% when other processes compete\n"
-                 "for the cores), and peak RSS.\n\n"
+                 "for the cores), the CPU time per decoded token, and peak RSS.\n\n"
                  "  --prompt-tokens N    prompt length (default 512)\n"
                  "  --gen-tokens N       tokens to decode (default 128)\n"
                  "  --threads N          compute threads (default: physical cores)\n"
@@ -216,6 +283,10 @@ ALLM_CLI_COMMAND(bench, "Measure load time, prefill and decode speed against mem
                  "  --kv-type T          KV cache storage: f32 (default), f16, q8_0\n"
                  "  --backend NAME       compute backend (default: config backend, else the usable\n"
                  "                       one with the highest score; see allm info)\n"
+                 "  --json-schema FILE   decode under the JSON schema in FILE, as constrained\n"
+                 "                       generation does (the mask applied before each argmax);\n"
+                 "                       reports the constraint's time per token apart\n"
+                 "  --grammar FILE       the same with the GBNF grammar in FILE\n"
                  "  --no-bandwidth       skip the memory bandwidth measurement\n"
                  "  --no-warmup          time the first forward passes too (page faults, buffer growth)\n"
                  "  --json               print one JSON object\n",

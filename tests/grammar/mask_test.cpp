@@ -73,26 +73,32 @@ TEST(Mask, SpecialTokensNeverAllowedAndAdvanceRejects) {
 
 // mask_logits against the mask token by token: every refused token -inf, the
 // others untouched; EOS kept only once the text is complete; logits past the
-// vocabulary of the trie refused. The regex allows whole words of bytes
-// (all allowed), none, and mixed words.
+// vocabulary of the trie refused. The regexes give words of bytes all allowed,
+// none, mixed with few allowed ([a-e]: 5 of word 1's 64) and mixed with few
+// refused ([^a-e]), which mask_logits handles apart.
 TEST(Mask, MaskLogitsAppliesMaskAndEos) {
-  auto vocab = test::small_vocab();  // 276 tokens: words 0-3 full, word 4 partial
-  Matcher m(compile_regex("[\\x00-\\x7f]+|[\\xc3][\\xa9]"), vocab);
-  const int64_t n = static_cast<int64_t>(vocab->vocab_size()) + 3;  // 3 ids the trie does not know
-  const std::vector<int32_t> eos = {static_cast<int32_t>(n - 1)};
-  for (int step = 0; step < 2; ++step) {
-    std::vector<float> logits(static_cast<size_t>(n));
-    for (int64_t t = 0; t < n; ++t) logits[static_cast<size_t>(t)] = static_cast<float>(t) * 0.5f;
-    std::vector<uint64_t> mask;
-    m.compute_mask(mask);
-    mask_logits(m, logits.data(), n, eos);
-    for (int64_t t = 0; t < n; ++t) {
-      const auto i = static_cast<size_t>(t);
-      const bool allowed = t == eos[0] ? m.is_accepting() : i / 64 < mask.size() && ((mask[i / 64] >> (i % 64)) & 1);
-      if (allowed) EXPECT_EQ(logits[i], static_cast<float>(t) * 0.5f) << "token " << t << " step " << step;
-      else EXPECT_TRUE(std::isinf(logits[i]) && logits[i] < 0) << "token " << t << " step " << step;
+  auto vocab = test::small_vocab();  // 276 tokens: words 0-3 bytes, word 4 partial
+  for (const char* regex : {"[\\x00-\\x7f]+|[\\xc3][\\xa9]", "[a-e][a-e0-9]*", "[^a-e]+"}) {
+    Matcher m(compile_regex(regex), vocab);
+    const int64_t n = static_cast<int64_t>(vocab->vocab_size()) + 3;  // 3 ids the trie does not know
+    const std::vector<int32_t> eos = {static_cast<int32_t>(n - 1)};
+    for (int step = 0; step < 2; ++step) {
+      std::vector<float> logits(static_cast<size_t>(n));
+      for (int64_t t = 0; t < n; ++t) logits[static_cast<size_t>(t)] = static_cast<float>(t) * 0.5f;
+      std::vector<uint64_t> mask;
+      m.compute_mask(mask);
+      mask_logits(m, logits.data(), n, eos);
+      for (int64_t t = 0; t < n; ++t) {
+        const auto i = static_cast<size_t>(t);
+        const bool allowed =
+            t == eos[0] ? m.is_accepting() : i / 64 < mask.size() && ((mask[i / 64] >> (i % 64)) & 1);
+        if (allowed)
+          EXPECT_EQ(logits[i], static_cast<float>(t) * 0.5f) << regex << ": token " << t << " step " << step;
+        else
+          EXPECT_TRUE(std::isinf(logits[i]) && logits[i] < 0) << regex << ": token " << t << " step " << step;
+      }
+      ASSERT_TRUE(m.advance_token(regex[1] == '^' ? 'x' : 'b')) << regex;
     }
-    ASSERT_TRUE(m.advance_token('a'));
   }
 }
 

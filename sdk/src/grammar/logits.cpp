@@ -1,5 +1,6 @@
 // Applying a matcher to the logits of one decoding step.
 #include <algorithm>
+#include <bit>
 #include <cstdint>
 #include <limits>
 
@@ -16,19 +17,29 @@ void mask_logits(Matcher& m, float* logits, int64_t vocab, const std::vector<int
   eos_logits.clear();
   for (int32_t e : eos_ids) eos_logits.push_back(e >= 0 && e < vocab ? logits[e] : 0.0f);
   const float neg = -std::numeric_limits<float>::infinity();
-  // A word at a time: most words of a mask are all allowed or all refused.
+  // A word at a time. Token ids are not in byte order, so the few tokens a
+  // state treats apart (those holding a quote, a backslash, a control byte...)
+  // are scattered over the vocabulary and most words are mixed: a branch per
+  // token cost ~100 us a step on a 150k vocabulary. Visit only the bits of the
+  // rarer kind: the refused ones, or, when few are allowed, keep the allowed
+  // logits, refuse the whole word and put them back.
   for (int64_t base = 0; base < vocab; base += 64) {
     const auto w = static_cast<size_t>(base / 64);
-    const uint64_t bits = w < mask.size() ? mask[w] : 0;
     const int64_t n = std::min<int64_t>(64, vocab - base);
-    if (bits == ~uint64_t{0}) continue;
+    const uint64_t in_vocab = n == 64 ? ~uint64_t{0} : (uint64_t{1} << n) - 1;
+    const uint64_t bits = (w < mask.size() ? mask[w] : 0) & in_vocab;
+    if (bits == in_vocab) continue;
     float* row = logits + base;
-    if (bits == 0) {
+    if (std::popcount(bits) <= 16) {
+      float kept[16];
+      int count = 0;
+      for (uint64_t b = bits; b; b &= b - 1) kept[count++] = row[std::countr_zero(b)];
       std::fill(row, row + n, neg);
-      continue;
+      count = 0;
+      for (uint64_t b = bits; b; b &= b - 1) row[std::countr_zero(b)] = kept[count++];
+    } else {
+      for (uint64_t refused = ~bits & in_vocab; refused; refused &= refused - 1) row[std::countr_zero(refused)] = neg;
     }
-    for (int64_t k = 0; k < n; ++k)
-      if (!((bits >> k) & 1)) row[k] = neg;
   }
   const bool accepting = m.is_accepting();
   for (size_t k = 0; k < eos_ids.size(); ++k)
