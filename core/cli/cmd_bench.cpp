@@ -44,13 +44,17 @@ struct BenchConstraint {
   std::shared_ptr<const grammar::Grammar> grammar;
   std::vector<grammar::Matcher> matchers;  // one per sequence
   std::vector<int32_t> eos_ids;
+  std::unique_ptr<Tokenizer> tokenizer;
+  std::vector<int32_t> first_reply;  // the first sequence's tokens, to show what was decoded
 };
 
 std::optional<BenchConstraint> bench_constraint(const std::optional<std::string>& schema,
                                                 const std::optional<std::string>& gbnf) {
   if (schema && gbnf) throw InvalidArgumentError("give --json-schema or --grammar, not both");
   if (!schema && !gbnf) return std::nullopt;
-  BenchConstraint c{schema ? "json_schema" : "gbnf", schema ? *schema : *gbnf, nullptr, {}, {}};
+  BenchConstraint c;
+  c.kind = schema ? "json_schema" : "gbnf";
+  c.path = schema ? *schema : *gbnf;
   std::ifstream in(c.path, std::ios::binary);
   if (!in) throw IoError(c.path + ": cannot open for reading");
   const std::string source((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
@@ -104,10 +108,10 @@ static int run_bench(Args& args) {
                                std::to_string(info.context_length));
 
   if (constraint) {
-    const std::unique_ptr<Tokenizer> tokenizer = load_checkpoint_tokenizer(lm.checkpoint);
-    const auto trie = std::make_shared<const grammar::TokenTrie>(grammar::token_bytes(*tokenizer));
+    constraint->tokenizer = load_checkpoint_tokenizer(lm.checkpoint);
+    const auto trie = std::make_shared<const grammar::TokenTrie>(grammar::token_bytes(*constraint->tokenizer));
     for (int64_t b = 0; b < batch; ++b) constraint->matchers.emplace_back(constraint->grammar, trie);
-    constraint->eos_ids = eos_ids_of(lm.checkpoint.generation, tokenizer.get());
+    constraint->eos_ids = eos_ids_of(lm.checkpoint.generation, constraint->tokenizer.get());
   }
 
   std::mt19937 rng(1234);
@@ -166,6 +170,7 @@ static int run_bench(Args& args) {
         c0 = now_ms();
         constraint->matchers[b].advance_token(next[b]);
         constraint_ms += now_ms() - c0;
+        if (b == 0) constraint->first_reply.push_back(next[b]);
       }
       entries[b].tokens = std::span<const int32_t>(&next[b], 1);
     }
@@ -228,7 +233,8 @@ static int run_bench(Args& args) {
     j["constraint"] = {{"kind", constraint->kind},
                        {"file", constraint->path},
                        {"us_per_token", constraint_ms * 1000.0 / static_cast<double>(gen * batch)},
-                       {"fraction_of_decode", constraint_ms / decode_ms}};
+                       {"fraction_of_decode", constraint_ms / decode_ms},
+                       {"text", constraint->tokenizer->decode(constraint->first_reply, true)}};
   if (json) {
     std::cout << j.dump(2) << "\n";
     return 0;
@@ -285,7 +291,8 @@ ALLM_CLI_COMMAND(bench, "Measure load time, prefill and decode speed against mem
                  "                       one with the highest score; see allm info)\n"
                  "  --json-schema FILE   decode under the JSON schema in FILE, as constrained\n"
                  "                       generation does (the mask applied before each argmax);\n"
-                 "                       reports the constraint's time per token apart\n"
+                 "                       reports the constraint's time per token apart (and\n"
+                 "                       with --json the first sequence's text)\n"
                  "  --grammar FILE       the same with the GBNF grammar in FILE\n"
                  "  --no-bandwidth       skip the memory bandwidth measurement\n"
                  "  --no-warmup          time the first forward passes too (page faults, buffer growth)\n"

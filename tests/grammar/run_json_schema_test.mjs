@@ -1,6 +1,8 @@
 // allm run --json-schema with the shipped random-weight model: every reply,
 // over several schemas and seeds, must parse as JSON and validate against its
-// schema according to ajv (an independent JSON Schema validator).
+// schema according to ajv (an independent JSON Schema validator). So must what
+// allm bench --json-schema decodes (greedy, from random prompt tokens; long
+// enough for these schemas to complete), which reports the constraint's time.
 // Env: ALLM_BIN, ALLM_MODEL, ALLM_AJV_CACHE, ALLM_SCHEMA_DIR. Exit 77 = skipped (no ajv).
 import { execFileSync } from "node:child_process";
 import { createRequire } from "node:module";
@@ -37,6 +39,23 @@ for (const name of ["person.json", "shapes.json"]) {
     } else {
       console.log(`ok ${name} seed ${seed}: ${reply.text.replace(/\s+/g, " ")}`);
     }
+  }
+  const bench = JSON.parse(execFileSync(process.env.ALLM_BIN, ["bench", process.env.ALLM_MODEL, "--json-schema", file,
+    "--prompt-tokens", "8", "--gen-tokens", "120", "--threads", "1", "--no-bandwidth", "--no-warmup", "--json"],
+    { encoding: "utf8" }));
+  runs++;
+  const c = bench.constraint;
+  let benchValue;
+  try {
+    benchValue = JSON.parse(c.text);
+  } catch (e) {
+    benchValue = e;
+  }
+  if (c.kind !== "json_schema" || !(c.us_per_token > 0) || benchValue instanceof Error || !validate(benchValue)) {
+    console.log(`FAIL bench ${name}: ${JSON.stringify(c)} ${validate.errors ? ajv.errorsText(validate.errors) : ""}`);
+    failures++;
+  } else {
+    console.log(`ok bench ${name}: ${c.us_per_token.toFixed(1)} us per token: ${c.text.replace(/\s+/g, " ")}`);
   }
 }
 console.log(`${runs - failures}/${runs} replies valid`);
