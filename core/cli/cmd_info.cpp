@@ -3,6 +3,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "allm/byte_size.hpp"
 #include "allm/backend.hpp"
 #include "allm/error.hpp"
 #include "allm/host/platform.hpp"
@@ -15,11 +16,6 @@
 
 namespace allm::cli {
 
-static std::string gib(uint64_t bytes) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.1f GiB", static_cast<double>(bytes) / (1024.0 * 1024.0 * 1024.0));
-  return buf;
-}
 
 static int run_info(Args& args) {
   bool json = args.flag("json");
@@ -70,7 +66,7 @@ static int run_info(Args& args) {
             << "Cores:          " << p.physical_cores << " physical, " << p.logical_cores << " logical\n"
             << "SIMD:           ";
   for (size_t i = 0; i < p.simd.size(); ++i) std::cout << (i ? " " : "") << p.simd[i];
-  std::cout << "\nMemory:         " << gib(p.total_memory_bytes) << " total, " << gib(p.available_memory_bytes)
+  std::cout << "\nMemory:         " << byte_size_text(p.total_memory_bytes) << " total, " << byte_size_text(p.available_memory_bytes)
             << " available\n"
             << "Apple Silicon:  " << (p.apple_silicon ? "yes" : "no") << "\nPlugin dirs:\n";
   for (auto& d : loader.searched()) std::cout << "  " << d.path.string() << "  (" << d.source << ")\n";

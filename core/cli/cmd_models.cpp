@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "allm/byte_size.hpp"
 #include "allm/error.hpp"
 #include "allm/kv_pool.hpp"
 #include "allm/model_loader.hpp"
@@ -25,19 +26,6 @@ namespace allm::cli {
 namespace {
 
 using json = nlohmann::json;
-
-std::string human_bytes(uint64_t b) {
-  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  double v = static_cast<double>(b);
-  int u = 0;
-  while (v >= 1024.0 && u < 4) {
-    v /= 1024.0;
-    ++u;
-  }
-  std::ostringstream os;
-  os << std::fixed << std::setprecision(u == 0 ? 0 : 1) << v << " " << units[u];
-  return os.str();
-}
 
 std::string utc_time(int64_t seconds) {
   if (seconds <= 0) return "-";
@@ -116,7 +104,7 @@ int list_models(bool as_json) {
     std::cout << "Bundled with allm: " << bundled.front().parent_path().string() << "\n";
     for (const auto& m : bundled)
       std::cout << "  " << std::left << std::setw(20) << m.filename().string() << "  " << std::setw(10)
-                << human_bytes(directory_bytes(m))
+                << byte_size_text(directory_bytes(m))
                 << (default_bundled && *default_bundled == m.string() ? "  (default)" : "") << "\n";
     std::cout << "\n";
   }
@@ -133,7 +121,7 @@ int list_models(bool as_json) {
       const auto [format, quant] = r.revisions.empty() ? std::pair<std::string, std::string>{"-", "-"}
                                                        : describe_checkpoint(r.revisions.front().snapshot);
       std::cout << "  " << std::setw(static_cast<int>(w)) << r.repo_id << "  " << std::setw(11) << format << "  "
-                << std::setw(9) << (quant.empty() ? "-" : quant) << "  " << std::setw(10) << human_bytes(r.size_on_disk)
+                << std::setw(9) << (quant.empty() ? "-" : quant) << "  " << std::setw(10) << byte_size_text(r.size_on_disk)
                 << "  " << std::setw(20) << utc_time(r.last_used) << "  " << revisions_text(r) << "\n";
     }
   }
@@ -283,9 +271,9 @@ int show_model(const std::string& spec, std::optional<long long> context, bool a
             << "Vocabulary:     " << out["vocab_size"].get<int64_t>() << "\n"
             << "Dtype:          " << dtype << "\n"
             << "Quantization:   " << quant_text << "\n"
-            << "Tensors:        " << out["tensors"].get<size_t>() << " (" << human_bytes(mem.weight_bytes) << "; "
+            << "Tensors:        " << out["tensors"].get<size_t>() << " (" << byte_size_text(mem.weight_bytes) << "; "
             << type_text << ")\n"
-            << "KV cache:       " << human_bytes(mem.kv_cache_bytes) << " for " << ctx << " tokens"
+            << "KV cache:       " << byte_size_text(mem.kv_cache_bytes) << " for " << ctx << " tokens"
             << (capped ? " (the model's maximum)" : "") << "\n"
             << "Generation:     " << gen.dump() << "\n"
             << "Chat template:  " << (ck.chat_template ? "yes" : "no") << "\n";

@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "allm/byte_size.hpp"
 #include "allm/error.hpp"
 #include "allm/hub/catalog.hpp"
 #include "allm/hub/pull.hpp"

@@ -7,6 +7,7 @@
 #include <iostream>
 #include <set>
 
+#include "allm/byte_size.hpp"
 #include "allm/error.hpp"
 #include "allm/hub/catalog.hpp"
 #include "allm/hub/pull.hpp"

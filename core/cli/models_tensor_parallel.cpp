@@ -4,6 +4,7 @@
 #include <iomanip>
 #include <sstream>
 
+#include "allm/byte_size.hpp"
 #include "allm/engine.hpp"
 #include "allm/error.hpp"
 #include "allm/tensor_parallel.hpp"
@@ -14,16 +15,6 @@ namespace {
 
 using json = nlohmann::json;
 
-// 2 decimals in the largest unit under the value (B, KiB, MiB, GiB, TiB).
-std::string gib(uint64_t bytes) {
-  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  double v = static_cast<double>(bytes);
-  int u = 0;
-  while (v >= 1024.0 && u < 4) v /= 1024.0, ++u;
-  std::ostringstream os;
-  os << std::fixed << std::setprecision(u == 0 ? 0 : 2) << v << " " << units[u];
-  return os.str();
-}
 
 std::string range_text(const json& r) {
   std::ostringstream os;
@@ -95,10 +86,10 @@ void print_tensor_parallel(const json& r, std::ostream& out) {
   out << "Tensor parallel: " << ranks << (ranks == 1 ? " device" : " devices") << " (the plan: allm does not run a model"
       << " over several GPUs yet)\n";
   for (const json& p : r["per_rank"]) {
-    out << "  rank " << p["rank"].get<int>() << ": weights " << gib(p["weight_bytes"].get<uint64_t>()) << ", KV "
+    out << "  rank " << p["rank"].get<int>() << ": weights " << byte_size_text(p["weight_bytes"].get<uint64_t>(), 2) << ", KV "
         << p["kv_bytes_per_position"].get<uint64_t>() << " bytes per position (" << r["kv_type"].get<std::string>()
-        << ") = " << gib(p["kv_cache_bytes"].get<uint64_t>()) << " for " << r["context_length"].get<int64_t>()
-        << " tokens; needs " << gib(p["required_bytes"].get<uint64_t>());
+        << ") = " << byte_size_text(p["kv_cache_bytes"].get<uint64_t>(), 2) << " for " << r["context_length"].get<int64_t>()
+        << " tokens; needs " << byte_size_text(p["required_bytes"].get<uint64_t>(), 2);
     if (p.contains("fits")) out << (p["fits"].get<bool>() ? " (fits)" : " (does NOT fit)");
     out << "\n          query heads " << range_text(p["q_heads"]) << ", kv heads " << range_text(p["kv_heads"]);
     if (p.contains("intermediate")) out << ", MLP columns " << range_text(p["intermediate"]);
@@ -111,7 +102,7 @@ void print_tensor_parallel(const json& r, std::ostream& out) {
         << c["all_reduce_values_per_token"].get<int64_t>() << " F32 values), one all-gather of "
         << c["all_gather_values_per_rank_per_token"].get<int64_t>() << " logits per rank\n";
   if (r.contains("fits"))
-    out << "  " << (r["fits"].get<bool>() ? "Fits" : "Does NOT fit") << " in " << gib(r["device_memory_bytes"].get<uint64_t>())
+    out << "  " << (r["fits"].get<bool>() ? "Fits" : "Does NOT fit") << " in " << byte_size_text(r["device_memory_bytes"].get<uint64_t>(), 2)
         << " per device (weights + KV cache; activations and the runtime's own buffers come on top)\n";
 }
 

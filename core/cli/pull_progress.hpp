@@ -7,6 +7,7 @@
 #include <map>
 #include <string>
 
+#include "allm/byte_size.hpp"
 #include "allm/hub/pull.hpp"
 
 namespace allm::cli {
@@ -28,7 +29,5 @@ class PullProgress {
   size_t lines_drawn_ = 0;
   std::chrono::steady_clock::time_point start_, last_draw_;
 };
-
-using hub::byte_size_text;
 
 }  // namespace allm::cli

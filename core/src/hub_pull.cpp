@@ -19,6 +19,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "allm/byte_size.hpp"
 #include "allm/error.hpp"
 #include "allm/hub/pull.hpp"
 #include "allm/json_depth.hpp"
@@ -519,16 +520,6 @@ PullResult pull(const PullRequest& request, const HubSettings& hub, const Progre
   for (size_t i = 0; i < metas.size(); ++i)
     res.files.push_back({metas[i].path, metas[i].size, metas[i].etag, downloaded[i] != 0});
   return res;
-}
-
-std::string byte_size_text(uint64_t b) {
-  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  double v = static_cast<double>(b);
-  int u = 0;
-  while (v >= 1024.0 && u < 4) v /= 1024.0, ++u;
-  char buf[32];
-  std::snprintf(buf, sizeof buf, u == 0 ? "%.0f %s" : "%.1f %s", v, units[u]);
-  return buf;
 }
 
 }  // namespace allm::hub

@@ -82,7 +82,4 @@ std::pair<std::string, std::string> parse_repo_spec(const std::string& spec);
 // Folder of a repo in the cache: "org/name" -> "models--org--name".
 std::string repo_folder_name(const std::string& repo_id);
 
-// "1.5 GiB": a byte count for people (B, KiB, MiB, GiB, TiB).
-std::string byte_size_text(uint64_t bytes);
-
 }  // namespace allm::hub
