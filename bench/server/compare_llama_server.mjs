@@ -30,8 +30,7 @@
 // and, for allm only, `allm run` in-process on the one-client prompt (--stats).
 // The ratios printed are allm against the peer measured in the same run.
 import { spawn, execFile } from 'node:child_process';
-import { createServer } from 'node:net';
-import { loadavg } from 'node:os';
+import { freePort, loadText as load, median, sleep, sseEvents, stopServer, waitHealthy } from './bench_lib.mjs';
 
 const args = process.argv.slice(2);
 const opt = (name, def) => {
@@ -62,23 +61,6 @@ if (prefixTokens + 64 > ctxPerSlot || 200 + tokens > ctxPerSlot) {
   process.exit(2);
 }
 
-const freePort = () => new Promise((resolve) => {
-  const s = createServer();
-  s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); });
-});
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-async function waitHealthy(url, proc, log) {
-  for (let i = 0; i < 3000; i++) {
-    if (proc.exitCode !== null) throw new Error(`server exited (${proc.exitCode}):\n${log()}`);
-    try {
-      if ((await fetch(url + '/health')).status === 200) return;
-    } catch { /* not listening yet */ }
-    await sleep(100);
-  }
-  throw new Error(`server not healthy after 300 s:\n${log()}`);
-}
-
 async function startServer(side) {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
@@ -95,14 +77,6 @@ async function startServer(side) {
   return { proc, url, id };
 }
 
-async function stopServer({ proc }) {
-  if (proc.exitCode !== null) return;
-  const exited = new Promise((r) => proc.on('exit', r));
-  proc.kill('SIGTERM');
-  await Promise.race([exited, sleep(10000)]);
-  if (proc.exitCode === null) proc.kill('SIGKILL');
-}
-
 // One streamed raw completion: time to first token, decode rate, usage.
 async function stream(server, prompt, maxTokens) {
   const t0 = performance.now();
@@ -113,25 +87,16 @@ async function stream(server, prompt, maxTokens) {
       stream: true, stream_options: { include_usage: true } }),
   });
   if (r.status !== 200) throw new Error(`HTTP ${r.status}: ${await r.text()}`);
-  let first = null, last = null, events = 0, usage = null, buf = '';
+  let first = null, last = null, events = 0, usage = null;
   const times = [];  // arrival of each text event
-  const decoder = new TextDecoder();
-  for await (const chunk of r.body) {
-    buf += decoder.decode(chunk, { stream: true });
-    let nl;
-    while ((nl = buf.indexOf('\n')) >= 0) {
-      const line = buf.slice(0, nl).trim();
-      buf = buf.slice(nl + 1);
-      if (!line.startsWith('data: {')) continue;
-      const j = JSON.parse(line.slice(6));
-      if (j.usage) usage = j.usage;
-      if (j.choices?.length && typeof j.choices[0].text === 'string') {
-        const now = performance.now();
-        if (first === null) first = now;
-        last = now;
-        events++;
-        times.push(now);
-      }
+  for await (const j of sseEvents(r)) {
+    if (j.usage) usage = j.usage;
+    if (j.choices?.length && typeof j.choices[0].text === 'string') {
+      const now = performance.now();
+      if (first === null) first = now;
+      last = now;
+      events++;
+      times.push(now);
     }
   }
   const completion = usage?.completion_tokens ?? events;
@@ -207,12 +172,6 @@ function measureRun(prompt) {
     });
   });
 }
-
-const median = (xs) => {
-  const s = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
-  return s.length ? (s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2) : NaN;
-};
-const load = () => loadavg().map((x) => x.toFixed(2)).join(' ');
 
 console.log(`model ${model}; llama-server ${peer} ${peerArgs.join(' ')}; --threads ${threads}, ${clients} clients x ${tokens} tokens, prefix ~${prefixTokens} ` +
             `tokens, ${rounds} rounds; load average at start ${load()}`);

@@ -29,8 +29,7 @@
 //          decode steps / decode time
 // Load average is printed with every round: on a shared machine read the ratios.
 import { spawn, execFile } from 'node:child_process';
-import { createServer } from 'node:net';
-import { loadavg } from 'node:os';
+import { freePort, loadText as load, median, sleep, sseEvents, stopServer, waitHealthy } from './bench_lib.mjs';
 
 const args = process.argv.slice(2);
 const opt = (name, def) => {
@@ -58,17 +57,6 @@ if (!model || !(tokens > 1) || !(promptTokens > 0) || !(rounds > 0) || !(repeats
 const pinned = (bin, argv) => (cpus ? ['taskset', ['-c', cpus, bin, ...argv]] : [bin, argv]);
 const ctx = 2048;  // llama-server's; allm serve and allm run both take config context_length
 
-const freePort = () => new Promise((resolve) => {
-  const s = createServer();
-  s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); });
-});
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const median = (xs) => {
-  const s = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
-  return s.length ? (s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2) : NaN;
-};
-const load = () => loadavg().map((x) => x.toFixed(2)).join(' ');
-
 async function startServer(side) {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
@@ -87,24 +75,9 @@ async function startServer(side) {
       if (typeof t === 'number') server.ttfts.push(t);
     }
   });
-  for (let i = 0; ; i++) {
-    if (proc.exitCode !== null) throw new Error(`${side} exited (${proc.exitCode}):\n${err}`);
-    if (i > 3000) throw new Error(`${side} not healthy after 300 s:\n${err}`);
-    try {
-      if ((await fetch(url + '/health')).status === 200) break;
-    } catch { /* not listening yet */ }
-    await sleep(100);
-  }
+  await waitHealthy(url, proc, () => err, side);
   server.id = (await (await fetch(url + '/v1/models')).json()).data[0].id;
   return server;
-}
-
-async function stopServer({ proc }) {
-  if (proc.exitCode !== null) return;
-  const exited = new Promise((r) => proc.on('exit', r));
-  proc.kill('SIGTERM');
-  await Promise.race([exited, sleep(10000)]);
-  if (proc.exitCode === null) proc.kill('SIGKILL');
 }
 
 async function stream(server, prompt, maxTokens) {
@@ -116,23 +89,14 @@ async function stream(server, prompt, maxTokens) {
       stream: true, stream_options: { include_usage: true } }),
   });
   if (r.status !== 200) throw new Error(`HTTP ${r.status}: ${await r.text()}`);
-  let first = null, last = null, events = 0, usage = null, buf = '';
-  const decoder = new TextDecoder();
-  for await (const chunk of r.body) {
-    buf += decoder.decode(chunk, { stream: true });
-    let nl;
-    while ((nl = buf.indexOf('\n')) >= 0) {
-      const line = buf.slice(0, nl).trim();
-      buf = buf.slice(nl + 1);
-      if (!line.startsWith('data: {')) continue;
-      const j = JSON.parse(line.slice(6));
-      if (j.usage) usage = j.usage;
-      if (j.choices?.length && typeof j.choices[0].text === 'string' && j.choices[0].text !== '') {
-        const now = performance.now();
-        if (first === null) first = now;
-        last = now;
-        events++;
-      }
+  let first = null, last = null, events = 0, usage = null;
+  for await (const j of sseEvents(r)) {
+    if (j.usage) usage = j.usage;
+    if (j.choices?.length && typeof j.choices[0].text === 'string' && j.choices[0].text !== '') {
+      const now = performance.now();
+      if (first === null) first = now;
+      last = now;
+      events++;
     }
   }
   const completion = usage?.completion_tokens ?? events;
