@@ -18,10 +18,12 @@
 
 #include "allm/error.hpp"
 #include "allm/safetensors_writer.hpp"
+#include "random_model_tool.hpp"
 
 namespace {
 
 using allm::DType;
+using allm::tools::Rng;
 using nlohmann::json;
 
 struct Shape {
@@ -52,18 +54,6 @@ Shape shape_of(const std::string& name) {
             2048, 16, 32, 8, 64, 8192, 128256, false, true};
   throw allm::InvalidArgumentError("--shape: unknown '" + name + "' (qwen3-0.6b, llama-3.2-1b)");
 }
-
-// Deterministic, fast pseudo-random numbers (xorshift64*).
-struct Rng {
-  uint64_t s;
-  uint64_t next() {
-    s ^= s >> 12;
-    s ^= s << 25;
-    s ^= s >> 27;
-    return s * 0x2545F4914F6CDD1DULL;
-  }
-  float uniform(float a) { return (static_cast<float>(next() >> 40) / 16777216.0f * 2 - 1) * a; }
-};
 
 uint16_t to_bf16(float f) {
   uint32_t u;
@@ -174,14 +164,4 @@ int run(int argc, char** argv) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  try {
-    return run(argc, argv);
-  } catch (const allm::Error& e) {
-    std::cerr << "allm-make-random-checkpoint: " << e.what() << "\n";
-    return static_cast<int>(e.code());
-  } catch (const std::exception& e) {
-    std::cerr << "allm-make-random-checkpoint: " << e.what() << "\n";
-    return 1;
-  }
-}
+int main(int argc, char** argv) { return allm::tools::tool_main("allm-make-random-checkpoint", run, argc, argv); }

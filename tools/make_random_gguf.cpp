@@ -21,10 +21,12 @@
 
 #include "allm/error.hpp"
 #include "allm/gguf.hpp"
+#include "random_model_tool.hpp"
 
 namespace {
 
 using allm::DType;
+using allm::tools::Rng;
 namespace gguf = allm::gguf;
 
 struct Shape {
@@ -37,17 +39,6 @@ Shape shape_of(const std::string& name) {
   if (name == "llama-3.2-1b") return {2048, 16, 32, 8, 8192, 128256, 131072, 500000.0, 1e-5};
   throw allm::InvalidArgumentError("--shape: unknown '" + name + "' (llama-3.1-8b, llama-3.2-1b)");
 }
-
-// xorshift64*: fast, deterministic.
-struct Rng {
-  uint64_t s = 0x9E3779B97F4A7C15ULL;
-  uint64_t next() {
-    s ^= s >> 12;
-    s ^= s << 25;
-    s ^= s >> 27;
-    return s * 0x2545F4914F6CDD1DULL;
-  }
-};
 
 uint16_t f16_bits(float f) {  // normal, in-range values only (the scales below)
   uint32_t u;
@@ -207,14 +198,4 @@ int run(int argc, char** argv) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  try {
-    return run(argc, argv);
-  } catch (const allm::Error& e) {
-    std::cerr << "allm-make-random-gguf: " << e.what() << "\n";
-    return static_cast<int>(e.code());
-  } catch (const std::exception& e) {
-    std::cerr << "allm-make-random-gguf: " << e.what() << "\n";
-    return 1;
-  }
-}
+int main(int argc, char** argv) { return allm::tools::tool_main("allm-make-random-gguf", run, argc, argv); }
