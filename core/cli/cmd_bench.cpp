@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <fstream>
 #include <iostream>
 #include <optional>
 #include <random>
@@ -50,19 +49,12 @@ struct BenchConstraint {
 
 std::optional<BenchConstraint> bench_constraint(const std::optional<std::string>& schema,
                                                 const std::optional<std::string>& gbnf) {
-  if (schema && gbnf) throw InvalidArgumentError("give --json-schema or --grammar, not both");
-  if (!schema && !gbnf) return std::nullopt;
+  auto file = grammar_file_option(schema, gbnf);  // before loading the model, as allm run
+  if (!file) return std::nullopt;
   BenchConstraint c;
-  c.kind = schema ? "json_schema" : "gbnf";
-  c.path = schema ? *schema : *gbnf;
-  std::ifstream in(c.path, std::ios::binary);
-  if (!in) throw IoError(c.path + ": cannot open for reading");
-  const std::string source((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  try {  // before loading the model, as allm run
-    c.grammar = grammar::compile(c.kind, source);
-  } catch (const InvalidArgumentError& e) {
-    throw InvalidArgumentError(c.path + ": " + e.what());
-  }
+  c.kind = file->grammar.kind;
+  c.path = file->path;
+  c.grammar = file->compiled;
   return c;
 }
 

@@ -1,6 +1,5 @@
 // allm run: text generation through the local provider (streamed), or the
 // engine's token-id mode (--prompt-tokens) for exact, template-free checks.
-#include <fstream>
 #include <poll.h>
 #include <sys/stat.h>
 
@@ -18,7 +17,6 @@
 #include "allm/log.hpp"
 #include "allm/media.hpp"
 #include "allm/registry.hpp"
-#include "allm/grammar.hpp"
 #include "allm/tokenizer.hpp"
 #include "allm/engine.hpp"
 #include "allm/tokenizer_loader.hpp"
@@ -230,19 +228,7 @@ static int run_text(Args& args) {
   if (system && !system->empty()) request.system_prompt = system;
   if (truncation) request.truncation = truncation_flag(*truncation);
   for (auto& f : files) request.files.emplace_back(f == "-" ? "/dev/stdin" : f);
-  if (json_schema && gbnf) throw InvalidArgumentError("give --json-schema or --grammar, not both");
-  if (json_schema || gbnf) {
-    const std::string& path = json_schema ? *json_schema : *gbnf;
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw IoError(path + ": cannot open for reading");
-    std::string source((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    request.grammar = OutputGrammar{json_schema ? "json_schema" : "gbnf", std::move(source)};
-    try {  // report a grammar that cannot be honoured before loading the model
-      grammar::compile(request.grammar->kind, request.grammar->source);
-    } catch (const InvalidArgumentError& e) {
-      throw InvalidArgumentError(path + ": " + e.what());
-    }
-  }
+  if (auto file = grammar_file_option(json_schema, gbnf)) request.grammar = std::move(file->grammar);
   options["template"] = raw ? "none" : "auto";
   options["show_prompt"] = show_prompt;
 

@@ -3,6 +3,10 @@
 // parsing, thread options, model loading through the host's plugins.
 #include <algorithm>
 #include <cstdint>
+#include <fstream>
+#include <iterator>
+#include <memory>
+#include <optional>
 #include <iostream>
 #include <thread>
 #include <string>
@@ -10,6 +14,8 @@
 
 #include "allm/engine.hpp"
 #include "allm/error.hpp"
+#include "allm/grammar.hpp"
+#include "allm/provider.hpp"
 #include "command.hpp"
 #include "context.hpp"
 #include "model_choice.hpp"
@@ -84,5 +90,33 @@ inline constexpr const char* kThreadsHelp = "  --threads N          compute thre
 inline constexpr const char* kBackendHelp =
     "  --backend NAME       compute backend (default: config backend, else the usable\n"
     "                       one with the highest score; see allm info)\n";
+
+// --json-schema FILE / --grammar FILE (at most one), as `allm run` and `allm
+// bench` take them: the file's text as an OutputGrammar, compiled here so that
+// a grammar which cannot be honoured is reported, naming the file, before a
+// model loads.
+struct GrammarFile {
+  std::string path;
+  OutputGrammar grammar;
+  std::shared_ptr<const grammar::Grammar> compiled;
+};
+
+inline std::optional<GrammarFile> grammar_file_option(const std::optional<std::string>& json_schema,
+                                                      const std::optional<std::string>& gbnf) {
+  if (json_schema && gbnf) throw InvalidArgumentError("give --json-schema or --grammar, not both");
+  if (!json_schema && !gbnf) return std::nullopt;
+  GrammarFile f;
+  f.path = json_schema ? *json_schema : *gbnf;
+  std::ifstream in(f.path, std::ios::binary);
+  if (!in) throw IoError(f.path + ": cannot open for reading");
+  f.grammar = OutputGrammar{json_schema ? "json_schema" : "gbnf",
+                            std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>())};
+  try {
+    f.compiled = grammar::compile(f.grammar.kind, f.grammar.source);
+  } catch (const InvalidArgumentError& e) {
+    throw InvalidArgumentError(f.path + ": " + e.what());
+  }
+  return f;
+}
 
 }  // namespace allm::cli
