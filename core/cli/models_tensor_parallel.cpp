@@ -15,7 +15,6 @@ namespace {
 
 using json = nlohmann::json;
 
-
 std::string range_text(const json& r) {
   std::ostringstream os;
   os << "[" << r[0].get<int64_t>() << ", " << r[1].get<int64_t>() << ")";
