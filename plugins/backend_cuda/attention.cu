@@ -1,5 +1,7 @@
 // Attention of new tokens over a paged KV cache: one block per (token, query
-// head), four warps splitting the visible positions; each warp keeps an
+// head), its warps splitting the visible positions (16 warps for a few new
+// tokens: decode has one block per head and short per-warp loops hide less
+// latency; 4 for prefill, which has blocks enough); each warp keeps an
 // online softmax (running max, sum and weighted value sum, one head_dim slice
 // per lane), and the warps' states merge at the end with the sink logit
 // (gpt-oss) as one more term. F32, F16 and Q8_0 rows are read in place.
@@ -11,9 +13,9 @@
 namespace allm::cuda {
 namespace {
 
-constexpr int kWarps = 4;
 constexpr int kPerLane = int(kMaxHeadDim / 32);
 
+template <int kWarps>
 __global__ void __launch_bounds__(kWarps * 32) attention_kernel(DeviceKV kv, const float* __restrict__ q,
                                                                  float* __restrict__ out, int64_t pos0_arg,
                                                                  const int64_t* __restrict__ pos0_dev,
@@ -87,7 +89,11 @@ void attention(const DeviceKV& kv, const float* q, float* out, int64_t n, int64_
   if (n == 0) return;
   if (p.head_dim > kMaxHeadDim || p.heads % p.kv_heads != 0)
     check(cudaErrorInvalidValue, "attention: head_dim over 256 or heads not a multiple of kv_heads");
-  attention_kernel<<<dim3(unsigned(n), unsigned(p.heads)), kWarps * 32, 0, stream>>>(kv, q, out, pos0, pos0_dev, p);
+  const dim3 grid(unsigned(n), unsigned(p.heads));
+  if (n <= 4)
+    attention_kernel<16><<<grid, 16 * 32, 0, stream>>>(kv, q, out, pos0, pos0_dev, p);
+  else
+    attention_kernel<4><<<grid, 4 * 32, 0, stream>>>(kv, q, out, pos0, pos0_dev, p);
   check_launch("attention");
 }
 
