@@ -15,12 +15,18 @@ namespace {
 
 constexpr int kPerLane = int(kMaxHeadDim / 32);
 
+// seqs: null (one sequence: the other arguments), or a device array of
+// sequences, blockIdx.z picking one.
 template <int kWarps>
 __global__ void __launch_bounds__(kWarps * 32) attention_kernel(DeviceKV kv, const float* __restrict__ q,
-                                                                 float* __restrict__ out, int64_t pos0_arg,
-                                                                 const int64_t* __restrict__ pos0_dev,
+                                                                 float* __restrict__ out, int64_t pos0,
+                                                                 const DeviceSeq* __restrict__ seqs,
                                                                  DeviceAttention p) {
-  const int64_t pos0 = pos0_dev ? *pos0_dev : pos0_arg;
+  if (seqs) {
+    const DeviceSeq& sq = seqs[blockIdx.z];
+    if (blockIdx.x >= sq.n) return;  // the whole block
+    kv = sq.kv, q = sq.a, out = sq.out, pos0 = sq.pos0;
+  }
   const int64_t t = blockIdx.x, h = blockIdx.y, d = p.head_dim;
   const int64_t g = h / (p.heads / p.kv_heads), pos = pos0 + t;
   const int64_t first = p.window > 0 ? (pos - p.window + 1 > 0 ? pos - p.window + 1 : 0) : 0;
@@ -82,19 +88,29 @@ __global__ void __launch_bounds__(kWarps * 32) attention_kernel(DeviceKV kv, con
   }
 }
 
+void launch_attention(const DeviceKV& kv, const float* q, float* out, int64_t n, int64_t pos0, const DeviceSeq* seqs,
+                      int64_t count, const DeviceAttention& p, cudaStream_t stream) {
+  if (n == 0 || count == 0) return;
+  if (p.head_dim > kMaxHeadDim || p.heads % p.kv_heads != 0)
+    check(cudaErrorInvalidValue, "attention: head_dim over 256 or heads not a multiple of kv_heads");
+  const dim3 grid(unsigned(n), unsigned(p.heads), unsigned(count));
+  if (n <= 4)
+    attention_kernel<16><<<grid, 16 * 32, 0, stream>>>(kv, q, out, pos0, seqs, p);
+  else
+    attention_kernel<4><<<grid, 4 * 32, 0, stream>>>(kv, q, out, pos0, seqs, p);
+  check_launch("attention");
+}
+
 }  // namespace
 
 void attention(const DeviceKV& kv, const float* q, float* out, int64_t n, int64_t pos0, const DeviceAttention& p,
-               cudaStream_t stream, const int64_t* pos0_dev) {
-  if (n == 0) return;
-  if (p.head_dim > kMaxHeadDim || p.heads % p.kv_heads != 0)
-    check(cudaErrorInvalidValue, "attention: head_dim over 256 or heads not a multiple of kv_heads");
-  const dim3 grid(unsigned(n), unsigned(p.heads));
-  if (n <= 4)
-    attention_kernel<16><<<grid, 16 * 32, 0, stream>>>(kv, q, out, pos0, pos0_dev, p);
-  else
-    attention_kernel<4><<<grid, 4 * 32, 0, stream>>>(kv, q, out, pos0, pos0_dev, p);
-  check_launch("attention");
+               cudaStream_t stream) {
+  launch_attention(kv, q, out, n, pos0, nullptr, 1, p, stream);
+}
+
+void attention_seqs(const DeviceSeq* seqs, int64_t count, int64_t max_n, const DeviceAttention& p,
+                    cudaStream_t stream) {
+  launch_attention(DeviceKV{}, nullptr, nullptr, max_n, 0, seqs, count, p, stream);
 }
 
 }  // namespace allm::cuda

@@ -286,17 +286,24 @@ class CudaBackend final : public Backend {
       cuda::rope(a, m, h, d, rot, il, t, st);
     }, x, n, heads, head_dim, rope.rotary_dim, rope.interleaved, table);
   }
+  // Every sequence in one launch: their views, tokens and positions staged as DeviceSeq records.
   void kv_append(const KVAppendSeq* seqs, int64_t count, int64_t kv_heads, int64_t head_dim) override {
     std::lock_guard ops(ops_mutex_);
+    int64_t max_n = 0;
+    std::vector<DeviceSeq>& list = seq_records(count);
     for (int64_t s = 0; s < count; ++s) {
       const KVAppendSeq& q = seqs[s];
       if (q.n == 0) continue;
-      const DeviceKV kv = device_kv(q.kv, q.pos0 + q.n);
-      const int64_t* pos0 = stage_as<int64_t>(&q.pos0, sizeof(int64_t));
-      enqueue([](cudaStream_t st, const DeviceKV& v, const float* k, const float* val, int64_t n, int64_t kvh,
-                 int64_t d, const int64_t* p0) { cuda::kv_append(v, k, val, n, 0, kvh, d, st, p0); },
-              kv, q.k, q.v, q.n, kv_heads, head_dim, pos0);
+      DeviceSeq& r = list.emplace_back();
+      std::memset(static_cast<void*>(&r), 0, sizeof r);
+      r.kv = device_kv(q.kv, q.pos0 + q.n), r.a = q.k, r.b = q.v, r.n = q.n, r.pos0 = q.pos0;
+      max_n = std::max(max_n, q.n);
     }
+    if (list.empty()) return;
+    const DeviceSeq* dev = stage_as<DeviceSeq>(list.data(), list.size() * sizeof(DeviceSeq));
+    enqueue([](cudaStream_t st, const DeviceSeq* sq, int64_t c, int64_t m, int64_t kvh, int64_t d) {
+      kv_append_seqs(sq, c, m, kvh, d, st);
+    }, dev, int64_t(list.size()), max_n, kv_heads, head_dim);
   }
   void attention(const AttentionSeq* seqs, int64_t count, const AttentionParams& p) override {
     std::lock_guard ops(ops_mutex_);
@@ -304,15 +311,21 @@ class CudaBackend final : public Backend {
     std::memset(static_cast<void*>(&dp), 0, sizeof dp);  // its bytes are compared
     dp.heads = p.heads, dp.kv_heads = p.kv_heads, dp.head_dim = p.head_dim, dp.scale = p.scale;
     dp.softcap = p.softcap, dp.window = p.window, dp.sinks = p.sinks;
+    int64_t max_n = 0;
+    std::vector<DeviceSeq>& list = seq_records(count);
     for (int64_t s = 0; s < count; ++s) {
       const AttentionSeq& q = seqs[s];
       if (q.n == 0) continue;
-      const DeviceKV kv = device_kv(q.kv, q.pos0 + q.n);
-      const int64_t* pos0 = stage_as<int64_t>(&q.pos0, sizeof(int64_t));
-      enqueue([](cudaStream_t st, const DeviceKV& v, const float* qq, float* o, int64_t n, const DeviceAttention& a,
-                 const int64_t* p0) { cuda::attention(v, qq, o, n, 0, a, st, p0); },
-              kv, q.q, q.out, q.n, dp, pos0);
+      DeviceSeq& r = list.emplace_back();
+      std::memset(static_cast<void*>(&r), 0, sizeof r);
+      r.kv = device_kv(q.kv, q.pos0 + q.n), r.a = q.q, r.out = q.out, r.n = q.n, r.pos0 = q.pos0;
+      max_n = std::max(max_n, q.n);
     }
+    if (list.empty()) return;
+    const DeviceSeq* dev = stage_as<DeviceSeq>(list.data(), list.size() * sizeof(DeviceSeq));
+    enqueue([](cudaStream_t st, const DeviceSeq* sq, int64_t c, int64_t m, const DeviceAttention& a) {
+      attention_seqs(sq, c, m, a, st);
+    }, dev, int64_t(list.size()), max_n, dp);
   }
   void gated_activation(const float* gate, const float* up, int64_t count, Activation act, float* out,
                         float limit) override {
@@ -519,6 +532,12 @@ class CudaBackend final : public Backend {
   }
   const float* stage(const float* src, size_t bytes) { return stage_as<float>(src, bytes); }
 
+  std::vector<DeviceSeq>& seq_records(int64_t count) {
+    seq_records_.clear();
+    seq_records_.reserve(size_t(count));
+    return seq_records_;
+  }
+
   // The view's block table (host array of device block addresses) staged on the device.
   DeviceKV device_kv(const KVLayerView& v, int64_t positions) {
     const int64_t blocks = (positions + v.block - 1) / v.block;
@@ -558,6 +577,7 @@ class CudaBackend final : public Backend {
   std::vector<std::function<void(cudaStream_t)>> pending_;
   std::vector<uint64_t> signature_, last_signature_;
   std::vector<Graph> graphs_cache_;
+  std::vector<DeviceSeq> seq_records_;  // host side of a batched call's DeviceSeq array
   std::string domain_;
   bool int8_ = true;  // int8 GEMVs for the formats that have them
   int8_t* act_q_ = nullptr;  // activation codes for gemv_int8

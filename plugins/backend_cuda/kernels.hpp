@@ -73,10 +73,23 @@ struct DeviceKV {
 
 // Writes the K and V rows of n new tokens (positions pos0..pos0+n-1; k and v
 // are [n][kv_heads][head_dim] F32) encoded as kv_encode_row does.
-// pos0_dev, when not null, is a device copy of pos0 read by the kernel instead
-// (a replayed CUDA graph keeps its launch arguments; the position changes).
 void kv_append(const DeviceKV& kv, const float* k, const float* v, int64_t n, int64_t pos0, int64_t kv_heads,
-               int64_t head_dim, cudaStream_t stream, const int64_t* pos0_dev = nullptr);
+               int64_t head_dim, cudaStream_t stream);
+
+// One sequence of a batched call, in device memory (the backend stages an
+// array of them: one launch for every sequence, and a replayed CUDA graph
+// reads each step's positions and block tables from there). Attention: a = q;
+// KV append: a = k, b = v.
+struct DeviceSeq {
+  DeviceKV kv;
+  const float* a = nullptr;
+  const float* b = nullptr;
+  float* out = nullptr;
+  int64_t n = 0, pos0 = 0;
+};
+// kv_append / attention of `count` sequences (seqs: device array), each of at most max_n tokens.
+void kv_append_seqs(const DeviceSeq* seqs, int64_t count, int64_t max_n, int64_t kv_heads, int64_t head_dim,
+                    cudaStream_t stream);
 
 struct DeviceAttention {
   int64_t heads = 0, kv_heads = 0, head_dim = 0;
@@ -87,9 +100,9 @@ struct DeviceAttention {
 // Causal (windowed) attention of one sequence's n new tokens over its cache:
 // q and out are [n][heads][head_dim]; online softmax over the positions.
 constexpr int64_t kMaxHeadDim = 256;
-// pos0_dev as for kv_append.
 void attention(const DeviceKV& kv, const float* q, float* out, int64_t n, int64_t pos0, const DeviceAttention& p,
-               cudaStream_t stream, const int64_t* pos0_dev = nullptr);
+               cudaStream_t stream);
+void attention_seqs(const DeviceSeq* seqs, int64_t count, int64_t max_n, const DeviceAttention& p, cudaStream_t stream);
 
 // Elementwise (Activation of compute.hpp: 0 silu, 1 gelu_tanh, 2 swiglu_clamped).
 void gated_activation(const float* gate, const float* up, int64_t count, int act, float* out, float limit,

@@ -27,24 +27,42 @@ __device__ void encode(const float* src, int64_t d, int type, uint8_t* dst) {
   }
 }
 
-__global__ void kv_append_kernel(DeviceKV kv, const float* k, const float* v, int64_t pos0, const int64_t* pos0_dev,
+// seqs: null (one sequence: the other arguments) or a device array, blockIdx.z picking one.
+__global__ void kv_append_kernel(DeviceKV kv, const float* k, const float* v, int64_t pos0, const DeviceSeq* seqs,
                                  int64_t kv_heads, int64_t d) {
-  const int64_t t = blockIdx.x / kv_heads, g = blockIdx.x % kv_heads, pos = (pos0_dev ? *pos0_dev : pos0) + t;
+  const int64_t t = blockIdx.x / kv_heads, g = blockIdx.x % kv_heads;
+  if (seqs) {
+    const DeviceSeq& sq = seqs[blockIdx.z];
+    if (t >= sq.n) return;
+    kv = sq.kv, k = sq.a, v = sq.b, pos0 = sq.pos0;
+  }
+  const int64_t pos = pos0 + t;
   uint8_t* row = const_cast<uint8_t*>(kv.blocks[pos / kv.block]) + g * kv.head_stride + (pos % kv.block) * kv.row_bytes;
   const int64_t src = (t * kv_heads + g) * d;
   encode(k + src, d, kv.type, row + kv.k_offset);
   encode(v + src, d, kv.type, row + kv.v_offset);
 }
 
+void launch_kv_append(const DeviceKV& kv, const float* k, const float* v, int64_t n, int64_t pos0,
+                      const DeviceSeq* seqs, int64_t count, int64_t kv_heads, int64_t head_dim, cudaStream_t stream) {
+  if (n == 0 || count == 0) return;
+  if (head_dim > 1024) check(cudaErrorInvalidValue, "kv_append: head_dim over 1024");
+  const unsigned threads = unsigned((head_dim + 31) / 32 * 32);
+  kv_append_kernel<<<dim3(unsigned(n * kv_heads), 1, unsigned(count)), threads, 0, stream>>>(kv, k, v, pos0, seqs,
+                                                                                            kv_heads, head_dim);
+  check_launch("kv_append");
+}
+
 }  // namespace
 
 void kv_append(const DeviceKV& kv, const float* k, const float* v, int64_t n, int64_t pos0, int64_t kv_heads,
-               int64_t head_dim, cudaStream_t stream, const int64_t* pos0_dev) {
-  if (n == 0) return;
-  if (head_dim > 1024) check(cudaErrorInvalidValue, "kv_append: head_dim over 1024");
-  const unsigned threads = unsigned((head_dim + 31) / 32 * 32);
-  kv_append_kernel<<<unsigned(n * kv_heads), threads, 0, stream>>>(kv, k, v, pos0, pos0_dev, kv_heads, head_dim);
-  check_launch("kv_append");
+               int64_t head_dim, cudaStream_t stream) {
+  launch_kv_append(kv, k, v, n, pos0, nullptr, 1, kv_heads, head_dim, stream);
+}
+
+void kv_append_seqs(const DeviceSeq* seqs, int64_t count, int64_t max_n, int64_t kv_heads, int64_t head_dim,
+                    cudaStream_t stream) {
+  launch_kv_append(DeviceKV{}, nullptr, nullptr, max_n, 0, seqs, count, kv_heads, head_dim, stream);
 }
 
 }  // namespace allm::cuda

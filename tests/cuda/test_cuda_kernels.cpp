@@ -531,7 +531,14 @@ TEST(CudaKV, AppendWritesTheBytesKvEncodeRowWrites) {
       auto k = random_floats(size_t(n * kvh * d), 2), v = random_floats(size_t(n * kvh * d), 2);
       k[3] = 70000.0f;  // past the F16 range: saturates
       const Dev<float> dk(k), dv(v);
-      kv_append(dev.view, dk.p, dv.p, n, pos0, kvh, d, nullptr);
+      // Tokens [0, 10) through the one-sequence entry, [10, n) as two sequences of one batched launch.
+      kv_append(dev.view, dk.p, dv.p, 10, pos0, kvh, d, nullptr);
+      std::vector<DeviceSeq> parts(2);
+      parts[0].kv = parts[1].kv = dev.view;
+      parts[0].a = dk.p + 10 * kvh * d, parts[0].b = dv.p + 10 * kvh * d, parts[0].n = 4, parts[0].pos0 = pos0 + 10;
+      parts[1].a = dk.p + 14 * kvh * d, parts[1].b = dv.p + 14 * kvh * d, parts[1].n = n - 14, parts[1].pos0 = pos0 + 14;
+      const Dev<DeviceSeq> dparts(parts);
+      kv_append_seqs(dparts.p, 2, n - 14, kvh, d, nullptr);
       for (int64_t t = 0; t < n; ++t)
         for (int64_t g = 0; g < kvh; ++g) {
           kv_encode_row(type, k.data() + (t * kvh + g) * d, d, host.row(pos0 + t, g, false));
@@ -580,6 +587,20 @@ TEST(CudaKV, AttentionMatchesCpuBackend) {
               nullptr);
     EXPECT_LT(rel_err(out.get(), ref), 2e-6) << kv_type_name(c.type) << " d=" << c.d << " window=" << c.window
                                              << " softcap=" << c.softcap << " sinks=" << c.sinks << " n=" << c.n;
+    // The batched entry: the same sequence, and its last token alone as a second sequence.
+    const int64_t row = c.heads * c.d;
+    Dev<float> out2(q.size()), last{size_t(row)};
+    std::vector<DeviceSeq> seqs(2);
+    seqs[0].kv = seqs[1].kv = dev.view;
+    seqs[0].a = dq.p, seqs[0].out = out2.p, seqs[0].n = c.n, seqs[0].pos0 = c.pos0;
+    seqs[1].a = dq.p + (c.n - 1) * row, seqs[1].out = last.p, seqs[1].n = 1, seqs[1].pos0 = c.pos0 + c.n - 1;
+    const Dev<DeviceSeq> dseqs(seqs);
+    attention_seqs(dseqs.p, 2, c.n,
+                   DeviceAttention{c.heads, c.kv_heads, c.d, scale, c.softcap, c.window, c.sinks ? dsinks.p : nullptr},
+                   nullptr);
+    EXPECT_LT(rel_err(out2.get(), ref), 2e-6) << kv_type_name(c.type) << " batched n=" << c.n;
+    EXPECT_LT(rel_err(last.get(), std::vector<float>(ref.end() - row, ref.end())), 2e-6)
+        << kv_type_name(c.type) << " batched, last token alone";
   }
 }
 
