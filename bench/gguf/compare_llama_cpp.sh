@@ -6,6 +6,7 @@
 #   bench/gguf/compare_llama_cpp.sh --llama-bench /path/to/llama-bench --model model.gguf \
 #       [--allm build/bin/allm] [--threads "1 2"] [--prompt 128] [--gen 64] [--reps 3] [--median] \
 #       [--allm-args "--kv-type f16"] [--llama-env "OMP_WAIT_POLICY=passive"] [--same-depth]
+#       [--depth D]
 #
 # llama.cpp is not part of allm: build or download llama-bench yourself.
 # Both warm up first (llama-bench's warm-up run; allm bench's warm-up pass).
@@ -23,9 +24,14 @@
 # --same-depth times llama-bench's decode with the prompt's positions already
 # in its cache (-d PROMPT, a run of its own), as allm's decode is: without it
 # llama-bench decodes from an empty cache and allm after the prompt.
+# --depth D fills D positions of the cache first on both sides (allm bench
+# --depth D, llama-bench -d D) and times the prompt and the decode after them:
+# allm then decodes at D + prompt positions, llama-bench at D. --prompt 0
+# times decode alone (allm prefills one token, llama-bench runs no pp test),
+# which at a large --depth saves each side a fill of the cache.
 set -eu
 
-LLAMA_BENCH="" MODEL="" ALLM="" THREADS="1 2" PROMPT=128 GEN=64 REPS=3 MEDIAN=0 ALLM_ARGS="" LLAMA_ENV="" SAME_DEPTH=0
+LLAMA_BENCH="" MODEL="" ALLM="" THREADS="1 2" PROMPT=128 GEN=64 REPS=3 MEDIAN=0 ALLM_ARGS="" LLAMA_ENV="" SAME_DEPTH=0 DEPTH=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --llama-bench) LLAMA_BENCH="$2"; shift 2 ;;
@@ -39,7 +45,8 @@ while [ $# -gt 0 ]; do
     --allm-args) ALLM_ARGS="$2"; shift 2 ;;
     --llama-env) LLAMA_ENV="$2"; shift 2 ;;
     --same-depth) SAME_DEPTH=1; shift ;;
-    -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
+    --depth) DEPTH="$2"; shift 2 ;;
+    -h|--help) sed -n '2,31p' "$0"; exit 0 ;;
     *) echo "unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -53,6 +60,7 @@ trap 'rm -rf "$TMP"' EXIT
 
 printf '%s\n' "model: $MODEL  prompt: $PROMPT  gen: $GEN  reps: $REPS  $( [ "$MEDIAN" = 1 ] && echo 'median of runs in turn' || echo 'best run' )"
 [ -z "$ALLM_ARGS$LLAMA_ENV" ] || printf '%s\n' "allm bench extra: ${ALLM_ARGS:-none}  llama-bench env: ${LLAMA_ENV:-none}"
+[ "$DEPTH" = 0 ] || printf '%s\n' "both sides start with $DEPTH positions in the cache (allm --depth, llama-bench -d)"
 [ "$SAME_DEPTH" = 0 ] || printf '%s\n' "llama-bench decodes at depth $PROMPT (-d), as allm after the prompt"
 printf '%-8s %12s %12s %7s   %12s %12s %7s\n' threads "allm pp/s" "llama pp/s" ratio "allm tg/s" "llama tg/s" ratio
 for t in $THREADS; do
@@ -60,7 +68,7 @@ for t in $THREADS; do
   : > "$TMP/llama.jsonl"
   allm_run() {
     # shellcheck disable=SC2086  # ALLM_ARGS: several words
-    "$ALLM" bench "$MODEL" --threads "$t" --prompt-tokens "$PROMPT" --gen-tokens "$GEN" --no-bandwidth --json $ALLM_ARGS \
+    "$ALLM" bench "$MODEL" --threads "$t" --prompt-tokens "$((PROMPT > 0 ? PROMPT : 1))" --gen-tokens "$GEN" --depth "$DEPTH" --no-bandwidth --json $ALLM_ARGS \
       2>/dev/null | tr -d '\n' >> "$TMP/allm.jsonl"
     echo >> "$TMP/allm.jsonl"
   }
@@ -71,7 +79,7 @@ for t in $THREADS; do
       echo >> "$TMP/llama.jsonl"
       env $LLAMA_ENV "$LLAMA_BENCH" -m "$MODEL" -t "$t" -p 0 -n "$GEN" -d "$PROMPT" -r "$1" -o json 2>/dev/null | tr -d '\n' >> "$TMP/llama.jsonl"
     else
-      env $LLAMA_ENV "$LLAMA_BENCH" -m "$MODEL" -t "$t" -p "$PROMPT" -n "$GEN" -r "$1" -o json 2>/dev/null | tr -d '\n' >> "$TMP/llama.jsonl"
+      env $LLAMA_ENV "$LLAMA_BENCH" -m "$MODEL" -t "$t" -p "$PROMPT" -n "$GEN" -d "$DEPTH" -r "$1" -o json 2>/dev/null | tr -d '\n' >> "$TMP/llama.jsonl"
     fi
     echo >> "$TMP/llama.jsonl"
   }
@@ -82,12 +90,12 @@ for t in $THREADS; do
     while [ "$r" -lt "$REPS" ]; do allm_run; r=$((r + 1)); done
     llama_run "$REPS"
   fi
-  python3 - "$t" "$TMP/allm.jsonl" "$TMP/llama.jsonl" "$MEDIAN" <<'PY'
+  python3 - "$t" "$TMP/allm.jsonl" "$TMP/llama.jsonl" "$MEDIAN" "$PROMPT" <<'PY'
 import json, statistics, sys
-t, allm_file, llama_file, median = sys.argv[1:]
+t, allm_file, llama_file, median, prompt = sys.argv[1:]
 pick = statistics.median if median == "1" else max
 runs = [json.loads(l) for l in open(allm_file) if l.strip()]
-a_pp_all = [r["prefill_tokens_per_s"] for r in runs]
+a_pp_all = [r["prefill_tokens_per_s"] for r in runs] if prompt != "0" else []
 a_tg_all = [r["decode_tokens_per_s"] for r in runs]
 l_pp_all, l_tg_all = [], []
 for line in open(llama_file):
