@@ -88,6 +88,13 @@ class CudaBackend final : public Backend {
     // ALLM_CUDA_GRAPH=0: every op launched when it is called (measurements).
     const char* graphs = std::getenv("ALLM_CUDA_GRAPH");
     graphs_ = !(graphs && std::strcmp(graphs, "0") == 0);
+    // Prefill through cuBLAS unless ALLM_CUDA_GEMM=tiled (the backend's own
+    // TF32 GEMM, for measurements) or no cuBLAS can be opened here (then the
+    // tiled GEMM too). ALLM_CUDA_GEMM_MIN=N: every matmul of N or more tokens
+    // through cuBLAS (measurements; by default the bytes decide, below).
+    const char* gemm = std::getenv("ALLM_CUDA_GEMM");
+    if (!(gemm && std::strcmp(gemm, "tiled") == 0)) open_cublas();
+    if (const char* min = std::getenv("ALLM_CUDA_GEMM_MIN")) gemm_min_tokens_ = std::atoll(min);
   }
   ~CudaBackend() override {
     try {
@@ -100,6 +107,10 @@ class CudaBackend final : public Backend {
     cudaFree(ring_dev_);
     cudaFreeHost(ring_host_);
     cudaFree(act_q_);
+    if (gemm_.handle) gemm_.lib->destroy(gemm_.handle);
+    cudaFree(cublas_workspace_);
+    cudaFree(gemm_.tile);
+    cudaFree(gemm_.activations);
     cudaStreamDestroy(stream_);
   }
 
@@ -223,6 +234,7 @@ class CudaBackend final : public Backend {
     upload(dev, bytes, total);
     r.w.data = dev;
     if (int8_ && gemv_int8_supports(r.w)) reserve_activation_codes(r.w.cols);  // before any segment records
+    if (gemm_.handle && cublas_gemm_supports(r.w)) reserve_gemm_scratch(r.w, 0);
     Tensor out = w;
     out.data = dev;
     out.scales = r.w.scales;
@@ -243,7 +255,9 @@ class CudaBackend final : public Backend {
   // ---- ops
   void linear(const Tensor& w, const float* x, int64_t n, float* y, const float* bias) override {
     const DeviceWeight& d = weight(w);
-    if (int8_decode(d, n)) {
+    if (tensor_core_product(d, n)) {
+      cublas_product(d, x, n, y, bias);
+    } else if (int8_decode(d, n)) {
       quantise_activations(x, n, d.cols);
       int8_product(d, n, y, bias);
     } else {
@@ -255,6 +269,10 @@ class CudaBackend final : public Backend {
     bool quantised = false;
     for (int j = 0; j < count; ++j) {
       const DeviceWeight& d = weight(*jobs[j].w);
+      if (tensor_core_product(d, n)) {
+        cublas_product(d, x, n, jobs[j].y, jobs[j].bias);
+        continue;
+      }
       if (!int8_decode(d, n)) {
         f32_product(d, x, n, jobs[j].y, jobs[j].bias);
         continue;
@@ -381,6 +399,73 @@ class CudaBackend final : public Backend {
     enqueue([](cudaStream_t st, const DeviceWeight& w, const float* a, int64_t m, float* o, const float* b) {
       cuda::linear(w, a, m, o, w.rows, b, st);
     }, d, x, n, y, bias);
+  }
+  // cuBLAS's tensor cores for a product of n tokens: always past the GEMVs'
+  // limit; below it when the GEMVs would move more bytes. They stream the
+  // stored weights once per chunk of kGemvMaxTokens tokens; the GEMM reads
+  // them once, plus an F16 copy written and read where they are dequantised
+  // (F16 / BF16 weights: from 9 tokens on; 4- and 8-bit blocks: not below 33).
+  bool tensor_core_product(const DeviceWeight& d, int64_t n) const {
+    if (!gemm_.handle || !cublas_gemm_supports(d)) return false;
+    if (gemm_min_tokens_ > 0) return n >= gemm_min_tokens_;
+    if (n > kGemvTokens) return true;
+    const double stored = double(d.row_bytes), copy = cublas_gemm_tile_elems(d) > 0 ? 4.0 * double(d.cols) : 0.0;
+    const double passes = double((n + kGemvMaxTokens - 1) / kGemvMaxTokens);
+    return passes * stored > stored + copy;
+  }
+  void cublas_product(const DeviceWeight& d, const float* x, int64_t n, float* y, const float* bias) {
+    reserve_gemm_scratch(d, n);
+    enqueue([](cudaStream_t st, const CublasGemm& g, const DeviceWeight& w, const float* a, int64_t m, float* o,
+               const float* b) { cublas_gemm(g, w, a, m, o, w.rows, b, st); },
+            gemm_, d, x, n, y, bias);
+  }
+  void open_cublas() {
+    std::string why;
+    const CublasLibrary* lib = cublas_library(why);
+    if (!lib) {
+      std::fprintf(stderr, "allm: CUDA backend: %s; prefill uses the backend's own GEMM\n", why.c_str());
+      return;
+    }
+    check_cublas(lib->create(&gemm_.handle), "cublasCreate");
+    gemm_.lib = lib;
+    // A workspace of its own, so that nothing is allocated while a graph is captured.
+    check(cudaMalloc(&cublas_workspace_, kCublasWorkspace), "cudaMalloc");
+    check_cublas(lib->set_workspace(gemm_.handle, cublas_workspace_, kCublasWorkspace), "cublasSetWorkspace");
+    check_cublas(lib->set_stream(gemm_.handle, stream_), "cublasSetStream");
+  }
+  // Scratch for the cuBLAS path: the largest weight tile of every resident
+  // matrix, the activations of n tokens. Growing waits for the stream and
+  // drops the captured graphs (they hold the old buffers' addresses).
+  void reserve_gemm_scratch(const DeviceWeight& d, int64_t n) {
+    const int64_t tile = cublas_gemm_tile_elems(d), act = cublas_gemm_activation_elems(d, n);
+    if (tile <= gemm_.tile_elems && act <= gemm_.activation_elems && n <= gemm_.tokens) return;
+    flush();
+    sync();
+    drop_graphs();
+    if (tile > gemm_.tile_elems) {
+      cudaFree(gemm_.tile);
+      gemm_.tile = nullptr;
+      gemm_.tile = static_cast<uint16_t*>(alloc(size_t(tile) * 2));
+      gemm_.tile_elems = tile;
+    }
+    if (act > gemm_.activation_elems || n > gemm_.tokens) {
+      cudaFree(gemm_.activations);
+      gemm_.activations = nullptr;
+      // Rounded up to powers of two: a few growths at most.
+      int64_t tokens = 64, elems = int64_t(1) << 20;
+      while (tokens < n) tokens *= 2;
+      while (elems < act) elems *= 2;
+      auto* p = static_cast<uint8_t*>(alloc(size_t(elems) * 2 + size_t(tokens) * sizeof(float)));
+      gemm_.activations = reinterpret_cast<uint16_t*>(p);
+      gemm_.activation_elems = elems;
+      gemm_.token_scale = reinterpret_cast<float*>(p + size_t(elems) * 2);
+      gemm_.tokens = tokens;
+    }
+  }
+  void drop_graphs() {
+    for (auto& g : graphs_cache_) cudaGraphExecDestroy(g.exec);
+    graphs_cache_.clear();
+    last_signature_.clear();
   }
   void quantise_activations(const float* x, int64_t n, int64_t cols) {
     enqueue([](cudaStream_t st, const float* a, int64_t m, int64_t c, int8_t* q, float2* ds) {
@@ -562,6 +647,7 @@ class CudaBackend final : public Backend {
   // decode of up to 32 sequences; the tiled GEMM above.
   static constexpr int64_t kGemvTokens = 32;
   static constexpr size_t kGraphs = 8;  // graphs kept (most recently used)
+  static constexpr size_t kCublasWorkspace = size_t(32) << 20;
   struct Graph {
     std::vector<uint64_t> signature;
     cudaGraphExec_t exec;
@@ -583,6 +669,9 @@ class CudaBackend final : public Backend {
   int8_t* act_q_ = nullptr;  // activation codes for gemv_int8
   float2* act_ds_ = nullptr;
   int64_t act_cols_ = 0;
+  CublasGemm gemm_;  // cuBLAS (null handle: not available) and its scratch
+  void* cublas_workspace_ = nullptr;
+  int64_t gemm_min_tokens_ = 0;  // > 0: the cuBLAS path from this many tokens on (ALLM_CUDA_GEMM_MIN)
   std::mutex alloc_mutex_;
   std::unordered_map<const void*, Resident> resident_;
 };

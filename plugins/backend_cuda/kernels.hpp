@@ -7,6 +7,7 @@
 
 #include <cuda_runtime_api.h>
 
+#include "cublas_library.hpp"
 #include "device_weight.hpp"
 
 namespace allm::cuda {
@@ -42,6 +43,30 @@ void gemv_wide(const DeviceWeight& w, const float* x, int64_t n, float* y, int64
 // (16-bit weights are exact in TF32: about F32 accuracy); F32 weights by F32 FMA.
 void gemm(const DeviceWeight& w, const float* x, int64_t n, float* y, int64_t ldy, const float* bias,
           cudaStream_t stream);
+// Prefill on the tensor cores through cuBLAS (gemm_cublas.cu): 16-bit
+// weights in place, every other format but F32 dequantised to F16 a tile of
+// rows at a time; activations as F16 (two BF16 parts for BF16 weights), each
+// token scaled by a power of two; F32 accumulation. The caller owns the
+// handle (with its workspace) and the scratch: activations as
+// cublas_gemm_activation_elems says, a weight tile of at least one row
+// (cublas_gemm_tile_elems: the whole matrix up to kCublasTileElems; a smaller
+// tile takes more, smaller products); everything is enqueued on `stream`.
+struct CublasGemm {
+  const CublasLibrary* lib = nullptr;
+  cublasHandle_t handle = nullptr;
+  uint16_t* tile = nullptr;         // dequantised weight rows (F16)
+  int64_t tile_elems = 0;
+  uint16_t* activations = nullptr;  // the tokens' 16-bit activations
+  int64_t activation_elems = 0;
+  float* token_scale = nullptr;     // per token
+  int64_t tokens = 0;
+};
+constexpr int64_t kCublasTileElems = int64_t(64) << 20;  // 128 MiB of F16 weight rows at most
+bool cublas_gemm_supports(const DeviceWeight& w);
+int64_t cublas_gemm_tile_elems(const DeviceWeight& w);
+int64_t cublas_gemm_activation_elems(const DeviceWeight& w, int64_t n);
+void cublas_gemm(const CublasGemm& g, const DeviceWeight& w, const float* x, int64_t n, float* y, int64_t ldy,
+                 const float* bias, cudaStream_t stream);
 // gemv or gemm by token count.
 void linear(const DeviceWeight& w, const float* x, int64_t n, float* y, int64_t ldy, const float* bias,
             cudaStream_t stream);

@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <memory>
 #include <random>
 #include <string>
 #include <vector>
@@ -209,6 +210,67 @@ std::vector<float> reference_matmul(const std::vector<float>& w, int64_t rows, i
   return y;
 }
 
+// cuBLAS with the scratch cublas_gemm needs; a weight tile of `tile_rows`
+// rows (0: as the backend sizes it).
+struct CublasScratch {
+  CublasGemm g;
+  std::string why;
+  std::unique_ptr<Dev<uint16_t>> tile, act;
+  std::unique_ptr<Dev<float>> scale;
+  CublasScratch(const DeviceWeight& w, int64_t n, int64_t tile_rows) {
+    g.lib = cublas_library(why);
+    if (!g.lib) return;
+    check_cublas(g.lib->create(&g.handle), "cublasCreate");
+    g.tile_elems = tile_rows > 0 && cublas_gemm_tile_elems(w) > 0 ? tile_rows * w.cols : cublas_gemm_tile_elems(w);
+    g.activation_elems = cublas_gemm_activation_elems(w, n);
+    g.tokens = n;
+    tile = std::make_unique<Dev<uint16_t>>(size_t(g.tile_elems));
+    act = std::make_unique<Dev<uint16_t>>(size_t(g.activation_elems));
+    scale = std::make_unique<Dev<float>>(size_t(n));
+    g.tile = tile->p, g.activations = act->p, g.token_scale = scale->p;
+  }
+  ~CublasScratch() {
+    if (g.handle) g.lib->destroy(g.handle);
+  }
+};
+
+// The cuBLAS prefill path against the CPU dequantiser in double precision:
+// one tile for the whole matrix and tiles of 40 rows (four products, the
+// last partial), the output's row stride honoured, the bias added, tokens of
+// very different magnitudes (each scaled on its own). F16 activations and
+// F16-rounded dequantised weights: relative error near 2e-4; BF16 weights
+// (exact) with two-part BF16 activations: near F32.
+void expect_cublas_matches(const DevWeight& dw, const std::vector<float>& w, const char* name) {
+  if (!cublas_gemm_supports(dw.d)) return;
+  const int64_t rows = dw.d.rows, cols = dw.d.cols, ldy = rows + 3;
+  for (int64_t n : {9, 70}) {
+    CublasScratch cb(dw.d, n, n == 9 ? 0 : 40);
+    ASSERT_TRUE(cb.g.lib) << cb.why;
+    auto x = random_floats(size_t(n * cols));
+    for (int64_t c = 0; c < cols; ++c) x[size_t(cols + c)] *= 3e4f;  // token 1: beyond F16's range unscaled
+    for (int64_t c = 0; c < cols; ++c) x[size_t(2 * cols + c)] *= 1e-4f;
+    const auto bias = random_floats(size_t(rows));
+    const Dev<float> dx(x), dbias(bias);
+    std::vector<float> poison(size_t(n * ldy), NAN);
+    Dev<float> dy(poison);
+    cublas_gemm(cb.g, dw.d, dx.p, n, dy.p, ldy, n == 9 ? nullptr : dbias.p, nullptr);
+    const auto y = dy.get();
+    std::vector<float> got(size_t(n * rows));
+    for (int64_t t = 0; t < n; ++t) {
+      for (int64_t r = 0; r < rows; ++r) got[size_t(t * rows + r)] = y[size_t(t * ldy + r)];
+      for (int64_t r = rows; r < ldy; ++r) ASSERT_TRUE(std::isnan(y[size_t(t * ldy + r)])) << name << " wrote past row " << rows;
+    }
+    const auto ref = reference_matmul(w, rows, cols, x, n, n == 9 ? std::vector<float>{} : bias);
+    const double tol = dw.d.format == WFormat::bf16 ? 3e-5 : 1e-3;
+    for (int64_t t = 0; t < 3; ++t) {  // the scaled tokens, each on its own
+      const std::vector<float> g1(got.begin() + t * rows, got.begin() + (t + 1) * rows);
+      const std::vector<float> r1(ref.begin() + t * rows, ref.begin() + (t + 1) * rows);
+      EXPECT_LT(rel_err(g1, r1), tol) << name << " cuBLAS n=" << n << " token " << t;
+    }
+    EXPECT_LT(rel_err(got, ref), tol) << name << " cuBLAS n=" << n;
+  }
+}
+
 struct FormatCase {
   WFormat format;
   const char* name;
@@ -246,6 +308,7 @@ TEST_P(WeightFormats, GemvGemmAndEmbeddingMatchTheCpuDequantiser) {
     const double tol = f32_math ? 2e-6 : sixteen_bit ? 2e-5 : 1e-3;
     EXPECT_LT(rel_err(dy.get(), ref), tol) << fc.name << " n=" << n;
   }
+  expect_cublas_matches(dw, w, fc.name);
   std::vector<int32_t> ids = {5, 0, 130, 77, 5};
   const Dev<int32_t> dids(ids);
   Dev<float> demb(ids.size() * size_t(cols));
@@ -316,6 +379,7 @@ TEST(CudaKernels, Int8GemvAndSplitLayouts) {
       gemv_int8(dw.d, q.p, ds.p, n, dy.p, rows, dbias.p, nullptr);
       EXPECT_LT(rel_err(dy.get(), reference_matmul(w, rows, cols, xq, n, bias)), 1e-5) << fc.name << " int8 n=" << n;
     }
+    expect_cublas_matches(dw, w, fc.name);  // the split layouts as the backend stores them
     std::vector<int32_t> ids = {5, 0, 130};
     const Dev<int32_t> dids(ids);
     Dev<float> demb(ids.size() * size_t(cols));
@@ -353,6 +417,7 @@ TEST(CudaLinear, OddWidthPlainWeights) {
       linear(dw.d, dx.p, n, dy.p, rows, nullptr, nullptr);
       EXPECT_LT(rel_err(dy.get(), reference_matmul(w, rows, cols, x, n, {})), 2e-6);
     }
+    expect_cublas_matches(dw, w, "odd width");
   }
 }
 

@@ -120,7 +120,7 @@ TEST_P(CudaLogits, MatchTheReferenceAndTheCpuBackend) {
   const int64_t vocab = on_gpu->info().vocab_size, n = int64_t(ids.size());
   ASSERT_EQ(int64_t(expected.size()), n * vocab);
 
-  // Prefill: every position's logits (the tensor-core GEMM for prompts over 8 tokens).
+  // Prefill: every position's logits (24 tokens: the GEMVs, or cuBLAS for 16-bit weights).
   auto gpu_cache = on_gpu->make_cache();
   auto cpu_cache = on_cpu->make_cache();
   std::vector<float> lg(size_t(n * vocab)), lc(size_t(n * vocab));
@@ -159,6 +159,25 @@ TEST_P(CudaLogits, MatchTheReferenceAndTheCpuBackend) {
   std::printf("[ %-16s ] decode 12 steps: cuda-cpu max %.4g\n", c.name.c_str(), worst);
   // The CPU's own bound against its reference, for the CUDA backend against the CPU.
   EXPECT_LE(worst, c.tolerance) << c.name << " decode";
+
+  // A prompt long enough for the cuBLAS tensor-core prefill (past the GEMVs'
+  // 32 tokens: the fixture's prompt three times), every position's logits
+  // against the CPU backend's, with the CPU's bound against its reference.
+  std::vector<int32_t> long_ids;
+  for (int i = 0; i < 3; ++i) long_ids.insert(long_ids.end(), ids.begin(), ids.end());
+  const int64_t m = int64_t(long_ids.size());
+  auto gpu_long = on_gpu->make_cache();
+  auto cpu_long = on_cpu->make_cache();
+  std::vector<float> pg(size_t(m * vocab)), pc(size_t(m * vocab));
+  on_gpu->forward(long_ids, *gpu_long, LogitsMode::all, pg.data());
+  on_cpu->forward(long_ids, *cpu_long, LogitsMode::all, pc.data());
+  const Diff long_diff = diff(pg, pc);
+  std::printf("[ %-16s ] prefill %3lld tokens (GEMM): cuda-cpu max %.4g rms %.3g\n", c.name.c_str(), (long long)m,
+              long_diff.max, long_diff.rms);
+  EXPECT_LE(long_diff.max, c.tolerance) << c.name << " long prefill";
+  if (quantised_gguf) {
+    EXPECT_LE(long_diff.rms, 0.2) << c.name << " long prefill";
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, CudaLogits, ::testing::ValuesIn(cases()), [](const auto& info) {
