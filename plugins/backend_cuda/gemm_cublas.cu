@@ -7,9 +7,12 @@
 // so that its largest value is below 1 (F16 cannot hold more than 65504, and
 // a power of two keeps every mantissa bit); the product is multiplied back
 // by that scale, with the bias, after cuBLAS (F32 accumulation) wrote it.
-// BF16 weights take their activations in two BF16 parts (value and
-// remainder, two products): BF16's 8-bit mantissa alone would lose the
-// accuracy the BF16 fixtures are held to; F16 activations keep 11 bits.
+// BF16 and MLX weights take their activations in two parts (value and
+// remainder, two products; BF16 parts for BF16, F16 for MLX): the CPU
+// multiplies those formats with F32 activations and their fixtures are held
+// to that (BF16's 8-bit mantissa, even F16's 11 bits, lose too much); for the
+// GGUF block formats one F16 part keeps more than the int8 activations of the
+// CPU's (and llama.cpp's) quantised path.
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
@@ -25,8 +28,9 @@ namespace {
 constexpr int kThreads = 256;
 
 // One block per token: the power of two above the token's largest |x|, then
-// the token's values divided by it as F16 (or BF16 value + BF16 remainder).
-template <bool kBf16Pair>
+// the token's values divided by it as F16 or BF16 (kBf16), and with lo set
+// their remainders in a second part.
+template <bool kBf16>
 __global__ void __launch_bounds__(kThreads) activations_kernel(const float* __restrict__ x, int64_t cols,
                                                                uint16_t* __restrict__ hi, uint16_t* __restrict__ lo,
                                                                float* __restrict__ token_scale) {
@@ -48,12 +52,14 @@ __global__ void __launch_bounds__(kThreads) activations_kernel(const float* __re
   const float scale = usable ? ldexpf(1.0f, e) : 1.0f, inv = usable ? ldexpf(1.0f, -e) : 1.0f;
   for (int64_t c = threadIdx.x; c < cols; c += kThreads) {
     const float v = row[c] * inv;
-    if constexpr (kBf16Pair) {
+    if constexpr (kBf16) {
       const __nv_bfloat16 h = __float2bfloat16_rn(v);
       hi[t * cols + c] = __bfloat16_as_ushort(h);
-      lo[t * cols + c] = __bfloat16_as_ushort(__float2bfloat16_rn(v - __bfloat162float(h)));
+      if (lo) lo[t * cols + c] = __bfloat16_as_ushort(__float2bfloat16_rn(v - __bfloat162float(h)));
     } else {
-      hi[t * cols + c] = __half_as_ushort(__float2half_rn(v));
+      const __half h = __float2half_rn(v);
+      hi[t * cols + c] = __half_as_ushort(h);
+      if (lo) lo[t * cols + c] = __half_as_ushort(__float2half_rn(v - __half2float(h)));
     }
   }
   if (threadIdx.x == 0) token_scale[t] = scale;
@@ -101,6 +107,8 @@ __global__ void __launch_bounds__(kThreads) rescale_kernel(float* __restrict__ y
 }
 
 bool sixteen_bit(const DeviceWeight& w) { return w.format == WFormat::f16 || w.format == WFormat::bf16; }
+// Activations in two parts (the header says which formats and why).
+bool two_parts(const DeviceWeight& w) { return w.format == WFormat::bf16 || w.format == WFormat::mlx; }
 
 unsigned blocks_for(int64_t threads) { return unsigned((threads + kThreads - 1) / kThreads); }
 
@@ -115,7 +123,7 @@ int64_t cublas_gemm_tile_elems(const DeviceWeight& w) {
 }
 
 int64_t cublas_gemm_activation_elems(const DeviceWeight& w, int64_t n) {
-  return (w.format == WFormat::bf16 ? 2 : 1) * n * w.cols;
+  return (two_parts(w) ? 2 : 1) * n * w.cols;
 }
 
 void cublas_gemm(const CublasGemm& g, const DeviceWeight& w, const float* x, int64_t n, float* y, int64_t ldy,
@@ -130,11 +138,11 @@ void cublas_gemm(const CublasGemm& g, const DeviceWeight& w, const float* x, int
       (!sixteen_bit(w) && g.tile_elems < w.cols))
     throw Error(ErrorCode::internal, "CUDA prefill GEMM: scratch smaller than the product needs");
   uint16_t* hi = g.activations;
-  uint16_t* lo = bf16 ? g.activations + n * w.cols : nullptr;
+  uint16_t* lo = two_parts(w) ? g.activations + n * w.cols : nullptr;
   if (bf16)
     activations_kernel<true><<<unsigned(n), kThreads, 0, stream>>>(x, w.cols, hi, lo, g.token_scale);
   else
-    activations_kernel<false><<<unsigned(n), kThreads, 0, stream>>>(x, w.cols, hi, nullptr, g.token_scale);
+    activations_kernel<false><<<unsigned(n), kThreads, 0, stream>>>(x, w.cols, hi, lo, g.token_scale);
   check_launch("gemm activations");
   check_cublas(g.lib->set_stream(g.handle, stream), "cublasSetStream");
 
@@ -150,7 +158,7 @@ void cublas_gemm(const CublasGemm& g, const DeviceWeight& w, const float* x, int
   if (sixteen_bit(w)) {
     const int64_t lda = w.row_bytes / 2;
     product(w.data, lda, w.rows, hi, 0, y);
-    if (bf16) product(w.data, lda, w.rows, lo, 1, y);
+    if (lo) product(w.data, lda, w.rows, lo, 1, y);
   } else {
     const int64_t tile_rows = std::min(w.rows, g.tile_elems / w.cols);  // as many rows as the scratch holds
     for (int64_t r0 = 0; r0 < w.rows; r0 += tile_rows) {
@@ -161,6 +169,7 @@ void cublas_gemm(const CublasGemm& g, const DeviceWeight& w, const float* x, int
       });
       check_launch("gemm dequantize");
       product(g.tile, w.cols, rows, hi, 0, y + r0);
+      if (lo) product(g.tile, w.cols, rows, lo, 1, y + r0);
     }
   }
   rescale_kernel<<<blocks_for(w.rows * n), kThreads, 0, stream>>>(y, ldy, w.rows, n, g.token_scale, bias);

@@ -45,8 +45,8 @@ void gemm(const DeviceWeight& w, const float* x, int64_t n, float* y, int64_t ld
           cudaStream_t stream);
 // Prefill on the tensor cores through cuBLAS (gemm_cublas.cu): 16-bit
 // weights in place, every other format but F32 dequantised to F16 a tile of
-// rows at a time; activations as F16 (two BF16 parts for BF16 weights), each
-// token scaled by a power of two; F32 accumulation. The caller owns the
+// rows at a time; activations as F16 (two parts, value and remainder, for
+// BF16 and MLX weights), each token scaled by a power of two; F32 accumulation. The caller owns the
 // handle (with its workspace) and the scratch: activations as
 // cublas_gemm_activation_elems says, a weight tile of at least one row
 // (cublas_gemm_tile_elems: the whole matrix up to kCublasTileElems; a smaller
