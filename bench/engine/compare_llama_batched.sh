@@ -7,16 +7,19 @@
 #
 #   bench/engine/compare_llama_batched.sh --llama-batched-bench /path/to/llama-batched-bench \
 #       --model model.gguf [--allm build/bin/allm] [--threads 2] [--batch "1 8"] \
-#       [--prompt 64] [--gen 32] [--rounds 5] [--cpus 0,1]
+#       [--prompt 64] [--gen 32] [--rounds 5] [--cpus 0,1] [--allm-args "--kv-type f16"]
 #
 # llama.cpp is not part of allm: build llama-batched-bench yourself. Each round
 # runs allm once per batch size, then llama-batched-bench once for all of them
 # (the sides in turn, so load from other work falls on both alike); the table
 # gives each side's median over the rounds with the range, and the ratios of
-# the medians. --cpus pins both sides to those CPUs with taskset.
+# the medians. --cpus pins both sides to those CPUs with taskset. --allm-args
+# adds options to `allm bench`: `--kv-type f16` stores the KV cache as
+# llama.cpp does by default (allm's default is F32, twice the bytes, and with
+# 8 sequences their caches are read at every step).
 set -eu
 
-PEER="" MODEL="" ALLM="" THREADS=2 BATCH="1 8" PROMPT=64 GEN=32 ROUNDS=5 CPUS=""
+PEER="" MODEL="" ALLM="" THREADS=2 BATCH="1 8" PROMPT=64 GEN=32 ROUNDS=5 CPUS="" ALLM_ARGS=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --llama-batched-bench) PEER="$2"; shift 2 ;;
@@ -28,7 +31,8 @@ while [ $# -gt 0 ]; do
     --gen) GEN="$2"; shift 2 ;;
     --rounds) ROUNDS="$2"; shift 2 ;;
     --cpus) CPUS="$2"; shift 2 ;;
-    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    --allm-args) ALLM_ARGS="$2"; shift 2 ;;
+    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
     *) echo "unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -46,13 +50,13 @@ MAXB=0
 for b in $BATCH; do [ "$b" -gt "$MAXB" ] && MAXB=$b; done
 CTX=$(( (PROMPT + GEN) * MAXB + 64 ))
 
-printf '%s\n' "model: $MODEL  threads: $THREADS  prompt: $PROMPT  gen: $GEN per sequence  rounds: $ROUNDS${CPUS:+  cpus: $CPUS}"
+printf '%s\n' "model: $MODEL  threads: $THREADS  prompt: $PROMPT  gen: $GEN per sequence  rounds: $ROUNDS${CPUS:+  cpus: $CPUS}${ALLM_ARGS:+  allm bench extra: $ALLM_ARGS}"
 r=0
 while [ "$r" -lt "$ROUNDS" ]; do
   for b in $BATCH; do
-    # shellcheck disable=SC2086  # PIN: several words or none
+    # shellcheck disable=SC2086  # PIN, ALLM_ARGS: several words or none
     $PIN "$ALLM" bench "$MODEL" --threads "$THREADS" --batch "$b" --prompt-tokens "$PROMPT" --gen-tokens "$GEN" \
-      --no-bandwidth --json 2>/dev/null | tr -d '\n' >> "$TMP/allm.jsonl"
+      --no-bandwidth --json $ALLM_ARGS 2>/dev/null | tr -d '\n' >> "$TMP/allm.jsonl"
     echo >> "$TMP/allm.jsonl"
   done
   # shellcheck disable=SC2086
