@@ -13,6 +13,10 @@
 //   --peer PATH   the llama-server binary (or LLAMA_SERVER); it is never built here
 //   --peer-args "A B"  extra llama-server arguments (e.g. "--no-repack")
 //   --peer none   allm only (no ratios against the peer)
+//   --log-dir DIR where each server's stderr goes, one file per server and
+//                 round (default: a new directory under the system's temp
+//                 directory; printed at the start, and named again with the
+//                 file's last lines when a request fails)
 //
 // Every request is a raw streamed /v1/completions (no chat template, so both
 // tokenize the same text), temperature 0. Measured per side:
@@ -30,6 +34,9 @@
 // and, for allm only, `allm run` in-process on the one-client prompt (--stats).
 // The ratios printed are allm against the peer measured in the same run.
 import { spawn, execFile } from 'node:child_process';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { freePort, loadText as load, median, sleep, sseEvents, stopServer, waitHealthy } from './bench_lib.mjs';
 
 const args = process.argv.slice(2);
@@ -49,6 +56,7 @@ const peerOpt = opt('peer', process.env.LLAMA_SERVER);
 const peer = peerOpt === 'none' ? null : peerOpt;
 const peerArgs = (opt('peer-args', '') ?? '').split(' ').filter(Boolean);
 const allmBin = process.env.ALLM_BIN ?? 'allm';
+const logDirOpt = opt('log-dir', null);
 const model = args[0];
 if (!model || !peerOpt) {
   console.error('usage: LLAMA_SERVER=PATH node compare_llama_server.mjs MODEL.gguf [--threads N] [--clients N] ' +
@@ -61,20 +69,37 @@ if (prefixTokens + 64 > ctxPerSlot || 200 + tokens > ctxPerSlot) {
   process.exit(2);
 }
 
-async function startServer(side) {
+// Each server's stderr goes to its own file (allm's access log in it: one line
+// per request), kept after the run: a request that fails (a closed socket, an
+// HTTP error) is reported with the file and its last lines, and whether the
+// server had exited (code or signal) or was still running.
+const logDir = logDirOpt ?? mkdtempSync(join(tmpdir(), 'allm-compare-'));
+mkdirSync(logDir, { recursive: true });
+const tailOf = (path) => {
+  try {
+    return readFileSync(path, 'utf8').slice(-4000);
+  } catch {
+    return '';
+  }
+};
+
+async function startServer(side, round) {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const argv = side === 'allm'
     ? [allmBin, ['serve', model, '--port', String(port), '--threads', threads, '--parallel', String(clients),
-        '--ctx', String(ctxPerSlot), '--log-format', 'off', '--no-webui']]
+        '--ctx', String(ctxPerSlot), '--log-format', 'text', '--no-webui']]
     : [peer, ['-m', model, '--host', '127.0.0.1', '--port', String(port), '-t', threads, '-tb', threads,
         '-np', String(clients), '-cb', '-c', String(ctxPerSlot * clients), '--no-webui', ...peerArgs]];
-  const proc = spawn(argv[0], argv[1], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let err = '';
-  proc.stderr.on('data', (d) => { err = (err + d).slice(-4000); });
-  await waitHealthy(url, proc, () => err);
+  const log = join(logDir, `${side}-round${round + 1}.stderr.log`);
+  const fd = openSync(log, 'w');
+  const proc = spawn(argv[0], argv[1], { stdio: ['ignore', 'ignore', fd] });
+  closeSync(fd);  // the child has its own copy
+  let exit = null;
+  proc.on('exit', (code, signal) => { exit = signal ? `killed by ${signal}` : `exited with code ${code}`; });
+  await waitHealthy(url, proc, () => tailOf(log), side);
   const id = (await (await fetch(url + '/v1/models')).json()).data[0].id;
-  return { proc, url, id };
+  return { proc, url, id, log, state: () => exit ?? 'still running' };
 }
 
 // One streamed raw completion: time to first token, decode rate, usage.
@@ -132,7 +157,7 @@ async function textOfTokens(server, label, target) {
 }
 
 async function measureServer(side, round) {
-  const server = await startServer(side);
+  const server = await startServer(side, round);
   try {
     await stream(server, 'Warm-up: once upon a time', 8);
     const prompt = await textOfTokens(server, `Story ${round}.`, 100);
@@ -155,6 +180,11 @@ async function measureServer(side, round) {
       cold_ttft: cold.ttft, warm_ttft: warm.ttft, cache_ratio: warm.ttft / cold.ttft,
       cached: warm.cached, prompt: warm.prompt, one_prompt: one.prompt, one_text: prompt,
     };
+  } catch (e) {
+    await sleep(500);  // let an exiting server's last words and exit status arrive
+    const cause = e.cause ? ` (${e.cause.code ?? e.cause.message ?? e.cause})` : '';
+    throw new Error(`${side}, round ${round + 1}: ${e.message}${cause}; the server ${server.state()}; ` +
+                    `its stderr: ${server.log}\n--- last lines ---\n${tailOf(server.log)}`);
   } finally {
     await stopServer(server);
   }
@@ -174,7 +204,7 @@ function measureRun(prompt) {
 }
 
 console.log(`model ${model}; llama-server ${peer} ${peerArgs.join(' ')}; --threads ${threads}, ${clients} clients x ${tokens} tokens, prefix ~${prefixTokens} ` +
-            `tokens, ${rounds} rounds; load average at start ${load()}`);
+            `tokens, ${rounds} rounds; load average at start ${load()}; servers' stderr in ${logDir}`);
 const results = { allm: [], peer: [], run: [] };
 for (let round = 0; round < rounds; round++) {
   const order = round % 2 ? ['peer', 'allm'] : ['allm', 'peer'];

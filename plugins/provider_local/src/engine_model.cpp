@@ -7,6 +7,7 @@
 
 #include "allm/engine.hpp"
 #include "allm/error.hpp"
+#include "allm/generate.hpp"
 #include "allm/json_depth.hpp"
 #include "allm/log.hpp"
 #include "allm/model_loader.hpp"
@@ -95,6 +96,11 @@ std::shared_ptr<EngineModel> load_engine_model(const std::string& spec, const Re
       LoadedModel loaded = load_model(resolved, options);
       m->checkpoint = std::move(loaded.checkpoint);
       m->model = std::move(loaded.model);
+      // A prompt's prefill chunk (or that many batched steps) in one forward
+      // call then needs no scratch growth: the first long prompt costs what
+      // later ones do (allm run and allm serve both load through here).
+      if (ForwardScratch* scratch = forward_scratch(*m->model))
+        scratch->reserve_scratch(GenerationRequest{}.prefill_chunk);
       m->batcher = std::make_unique<ForwardBatcher>(*m->model);
       m->tokenizer = load_checkpoint_tokenizer(m->checkpoint);
       read_special_tokens(*m);

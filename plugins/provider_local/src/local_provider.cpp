@@ -113,6 +113,7 @@ LocalProvider::LocalProvider(const json& options) : Provider(media_limits_of(opt
   } else if (!default_spec_.empty()) {
     model_ = model_for(default_spec_);
   }
+  if (model_) keep_spare_blocks(*model_);
 }
 
 // What model_info says of an embedding model (null: not one).
@@ -280,6 +281,7 @@ GenerateResponse LocalProvider::do_generate(const PreparedRequest& request, cons
   }
   stream.finish(out);
   remember_cached(keys, out.tokens);
+  keep_spare_blocks(*m);  // the next request's prompt takes ready blocks
   last_stats_ = {static_cast<int64_t>(prompt.ids.size()), static_cast<int64_t>(reuse), out.prompt_tokens, from_shared};
 
   GenerateResponse r = assemble_response(*m, gen, std::move(out), prompt.ids.size());
@@ -369,6 +371,14 @@ std::unique_ptr<grammar::Matcher> LocalProvider::grammar_matcher(const EngineMod
     trie_owner_ = m.tokenizer.get();
   }
   return std::make_unique<grammar::Matcher>(compiled, trie_);
+}
+
+void LocalProvider::keep_spare_blocks(const EngineModel& m) const {
+  if (!prompt_cache_bytes_ || m.embedding) return;
+  const std::shared_ptr<KVPool> pool = m.prompt_cache->pool(*m.model, kv_budget_, kv_type_);
+  if (!pool) return;
+  const int64_t per_block = pool->block_positions();
+  m.prompt_cache->keep_spare((GenerationRequest{}.prefill_chunk + per_block - 1) / per_block);
 }
 
 void LocalProvider::remember_cached(const std::vector<TokenId>& prompt, const std::vector<int32_t>& generated) {

@@ -87,6 +87,9 @@ class LocalProvider : public Provider {
   std::unique_ptr<grammar::Matcher> grammar_matcher(const EngineModel& m, const PreparedRequest& request);
   // Records which ids the cache holds after a generation.
   void remember_cached(const std::vector<TokenId>& prompt, const std::vector<int32_t>& generated);
+  // With the shared prompt cache: a prefill chunk's worth of free KV blocks
+  // kept ready in the model's pool for the next request (prompt_cache.hpp).
+  void keep_spare_blocks(const EngineModel& m) const;
   int64_t context_length_of(const EngineModel& m) const;
 
   nlohmann::json config_;

@@ -1,8 +1,48 @@
 #include "prompt_cache.hpp"
 
+#include <pthread.h>
+#include <sched.h>
+
 #include <algorithm>
 
+#include "allm/compute.hpp"
+
 namespace allm::local {
+
+SharedPromptCache::~SharedPromptCache() {
+  {
+    std::lock_guard lock(mutex_);
+    stop_ = true;
+  }
+  wake_filler_.notify_all();
+  if (filler_.joinable()) filler_.join();
+}
+
+void SharedPromptCache::keep_spare(int64_t blocks) {
+  std::lock_guard lock(mutex_);
+  if (!pool_ || blocks <= 0 || pool_->backend().memory_domain() != "host") return;
+  spare_target_ = blocks;
+  fill_wanted_ = true;
+  if (!filler_.joinable()) filler_ = std::thread([this] { fill_spare(); });
+  wake_filler_.notify_one();
+}
+
+void SharedPromptCache::fill_spare() {
+  sched_param idle{};
+  pthread_setschedparam(pthread_self(), SCHED_IDLE, &idle);  // best effort: it still works at normal priority
+  std::unique_lock lock(mutex_);
+  for (;;) {
+    wake_filler_.wait(lock, [&] { return stop_ || fill_wanted_; });
+    if (stop_) return;
+    fill_wanted_ = false;
+    const std::shared_ptr<KVPool> pool = pool_;
+    const int64_t target = spare_target_;
+    lock.unlock();
+    while (!stop_ && pool->add_spare_block(target)) {
+    }
+    lock.lock();
+  }
+}
 
 std::shared_ptr<KVPool> SharedPromptCache::pool(const Model& model, uint64_t budget_bytes, KVType type) {
   std::lock_guard lock(mutex_);

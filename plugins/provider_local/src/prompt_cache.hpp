@@ -8,9 +8,12 @@
 // Snapshots share blocks with the sequences they came from, so keeping one
 // costs only the blocks that later diverge. Least recently used snapshots go
 // first when the kept bytes pass the limit or the pool's budget needs room.
+#include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <thread>
 #include <vector>
 
 #include "allm/kv_cache.hpp"
@@ -22,6 +25,11 @@ namespace allm::local {
 class SharedPromptCache {
  public:
   static constexpr size_t kMaxEntries = 64;
+
+  SharedPromptCache() = default;
+  ~SharedPromptCache();
+  SharedPromptCache(const SharedPromptCache&) = delete;
+  SharedPromptCache& operator=(const SharedPromptCache&) = delete;
 
   // The pool every sharing cache draws from, made on first use with the first
   // caller's budget and type. nullptr when `type` differs from that pool's
@@ -44,6 +52,15 @@ class SharedPromptCache {
   // more blocks (or no snapshot is left).
   void make_room(int64_t blocks);
 
+  // Keeps `blocks` free blocks ready in the pool (KVPool::add_spare_block) so
+  // that a request's prefill takes them instead of faulting fresh memory in
+  // (a new request's blocks are new memory while the snapshots keep the old
+  // ones). A background thread at the lowest CPU priority (SCHED_IDLE: it
+  // runs only on an otherwise idle core, never slowing a forward call) fills
+  // them; call again after a generation to top them up. Does nothing before
+  // pool() made the pool, or for a pool outside host memory.
+  void keep_spare(int64_t blocks);
+
   // Whether `pool` is the one this cache shares (made by pool()).
   bool shares(const std::shared_ptr<KVPool>& pool) const;
   size_t entries() const;
@@ -56,8 +73,14 @@ class SharedPromptCache {
     uint64_t used = 0;
   };
   void evict_lru();  // mutex_ held
+  void fill_spare();  // the filler thread's loop
 
   mutable std::mutex mutex_;
+  std::condition_variable wake_filler_;
+  std::thread filler_;
+  std::atomic<bool> stop_{false};
+  bool fill_wanted_ = false;
+  int64_t spare_target_ = 0;
   std::shared_ptr<KVPool> pool_;
   std::vector<Entry> entries_;
   uint64_t clock_ = 0;

@@ -186,6 +186,23 @@ class Backend {
                            const float* weights, float* out) = 0;
 };
 
+// A backend whose ops keep scratch memory that grows with a call's rows (the
+// CPU backend: activations converted once per matmul for the batched weight
+// formats, per-thread dequantised weight tiles) implements this beside
+// Backend, so a model can size and touch it ahead of use
+// (ForwardScratch::reserve_scratch). Reached with a dynamic_cast: Backend's
+// layout is unchanged, and a backend without scratch of that kind has nothing
+// to implement.
+class BackendScratch {
+ public:
+  // Scratch for linear_group(jobs, count, x, n) calls over these weights with
+  // up to `n` rows (the outputs `y` are not touched), allocated and touched.
+  virtual void reserve_linear(const Backend::LinearJob* jobs, int count, int64_t n) = 0;
+
+ protected:
+  ~BackendScratch() = default;
+};
+
 // Backend memory owned by one object, freed through its backend.
 class BackendBuffer {
  public:

@@ -100,4 +100,32 @@ class Model {
   virtual VisionEncoder* vision() { return nullptr; }
 };
 
+// Scratch memory of forward calls, sized ahead of use. The engine's models
+// keep scratch (activations of every token of a call, and their backend's
+// per-call buffers) that grows to the widest call seen; growing means fresh
+// memory, whose pages fault in during that call: the first long prompt of a
+// process would pay for it (tens of MB for a 0.6B model at 512 tokens). A
+// model implementing this beside Model lets a caller pay it once, up front
+// (allm serve and allm run do at load, for a prefill chunk). Reached through
+// forward_scratch(), a dynamic_cast, so Model's own layout (the plugin ABI)
+// is unchanged and a model without it (an older plugin's) is left as it is.
+class ForwardScratch {
+ public:
+  // Sizes the scratch for forward calls of up to `tokens` tokens (all entries
+  // of a call together: a prefill chunk, or one token per batched sequence)
+  // and touches all of it, so that such a call allocates nothing and takes no
+  // page fault in it. Never shrinks. Same threading rule as forward: not
+  // while a forward call runs.
+  virtual void reserve_scratch(int64_t tokens) = 0;
+  // Tokens a forward call may carry without the scratch growing (0 before any
+  // call or reservation).
+  virtual int64_t scratch_tokens() const = 0;
+
+ protected:
+  ~ForwardScratch() = default;
+};
+
+// `model`'s ForwardScratch, or null when it has none.
+inline ForwardScratch* forward_scratch(Model& model) { return dynamic_cast<ForwardScratch*>(&model); }
+
 }  // namespace allm

@@ -13,7 +13,7 @@
 
 namespace allm {
 
-class VisionLanguageModel final : public Model {
+class VisionLanguageModel final : public Model, public ForwardScratch {
  public:
   // `model_type`: what info() reports, when the whole goes by another name
   // than its text decoder (Gemma 3's "gemma3" over "gemma3_text"); empty
@@ -34,6 +34,14 @@ class VisionLanguageModel final : public Model {
     text_->forward_hidden(batch, hidden);
   }
   VisionEncoder* vision() override { return vision_.get(); }
+  // The text decoder's scratch (the vision encoder sizes its own per image).
+  void reserve_scratch(int64_t tokens) override {
+    if (ForwardScratch* s = forward_scratch(*text_)) s->reserve_scratch(tokens);
+  }
+  int64_t scratch_tokens() const override {
+    const ForwardScratch* s = dynamic_cast<const ForwardScratch*>(text_.get());
+    return s ? s->scratch_tokens() : 0;
+  }
 
  private:
   std::unique_ptr<Model> text_;

@@ -31,7 +31,7 @@ constexpr int64_t kMinParallelWork = 1 << 15;
 // synchronisation per layer (which costs most when the machine is busy).
 constexpr int64_t kMinParallelAttention = 1 << 20;
 
-class CpuBackend final : public Backend {
+class CpuBackend final : public Backend, public BackendScratch {
  public:
   explicit CpuBackend(int threads) : pool_(threads), scratch_(pool_.size()) {}
 
@@ -58,6 +58,23 @@ class CpuBackend final : public Backend {
   void linear(const Tensor& w, const float* x, int64_t n, float* y, const float* bias) override {
     LinearJob job{&w, y, bias};
     linear_group(&job, 1, x, n);
+  }
+
+  void reserve_linear(const LinearJob* jobs, int count, int64_t n) override {
+    if (count > kMaxGroup) throw InvalidArgumentError("reserve_linear: too many jobs");
+    const WeightFormat* fmt[kMaxGroup];
+    int64_t in = 0;
+    for (int j = 0; j < count; ++j) {
+      fmt[j] = &weight_format_of(*jobs[j].w);
+      in = std::max(in, jobs[j].w->cols());
+    }
+    size_t offset[kMaxGroup];
+    int owner[kMaxGroup];
+    bool all_batched = true;
+    const size_t bytes = prepared_size(fmt, count, n, in, offset, owner, all_batched);
+    // Vectors grow zero-filled: every page is touched here.
+    if (prepared_.size() < bytes) prepared_.resize(bytes);
+    if (n > 1 && !all_batched) reserve_scratch(kTileRows * in);
   }
 
   void linear_group(const LinearJob* jobs, int count, const float* x, int64_t n) override {
@@ -407,9 +424,27 @@ class CpuBackend final : public Backend {
   // Returns true when every job has one.
   bool prepare_inputs(const WeightFormat* const* fmt, int count, const float* x, int64_t n, int64_t in,
                       const void** prepared) {
-    size_t offset[kMaxGroup] = {}, bytes = 0;
+    size_t offset[kMaxGroup] = {};
     int owner[kMaxGroup];  // the job whose buffer job j reads, or -1
     bool all = true;
+    const size_t bytes = prepared_size(fmt, count, n, in, offset, owner, all);
+    if (bytes == 0) return false;
+    if (prepared_.size() < bytes) prepared_.resize(bytes);
+    for (int j = 0; j < count; ++j) {
+      if (owner[j] < 0) continue;
+      if (owner[j] == j) fmt[j]->prepare(x, n, in, prepared_.data() + offset[j]);
+      prepared[j] = prepared_.data() + offset[owner[j]];
+    }
+    return all;
+  }
+
+  // Bytes of prepared_ that the jobs' batched formats need for n rows (one
+  // buffer per distinct `prepare`): offset[j] is job j's buffer and owner[j]
+  // the job whose buffer it reads (-1: no batched path). `all` is cleared
+  // when some job has no batched path.
+  static size_t prepared_size(const WeightFormat* const* fmt, int count, int64_t n, int64_t in, size_t* offset,
+                              int* owner, bool& all) {
+    size_t bytes = 0;
     for (int j = 0; j < count; ++j) {
       owner[j] = -1;
       if (!fmt[j]->matmul) {
@@ -427,14 +462,7 @@ class CpuBackend final : public Backend {
         bytes += (fmt[j]->prepared_bytes(n, in) + 63) / 64 * 64;
       }
     }
-    if (bytes == 0) return false;
-    if (prepared_.size() < bytes) prepared_.resize(bytes);
-    for (int j = 0; j < count; ++j) {
-      if (owner[j] < 0) continue;
-      if (owner[j] == j) fmt[j]->prepare(x, n, in, prepared_.data() + offset[j]);
-      prepared[j] = prepared_.data() + offset[owner[j]];
-    }
-    return all;
+    return bytes;
   }
 
   // Per-thread scratch of at least `floats` floats (grows, never shrinks).

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <initializer_list>
 #include <map>
 #include <numeric>
 #include <string>
@@ -69,7 +70,7 @@ void visit_matrices(DecoderWeights& w, Visit&& visit) {
 // the LM head's output takes when every position's logits are asked for.
 constexpr int64_t kLogitsRows = 64;
 
-class DecoderModel final : public Model {
+class DecoderModel final : public Model, public ForwardScratch {
  public:
   DecoderModel(DecoderSpec spec, DecoderWeights w, std::shared_ptr<Backend> backend)
       : s_(std::move(spec)), w_(std::move(w)), be_(std::move(backend)), domain_(be_->memory_domain()) {
@@ -134,6 +135,42 @@ class DecoderModel final : public Model {
     const int64_t rows = run(batch);
     if (rows > 0) be_->download(hidden, sc_.h, static_cast<size_t>(rows * s_.hidden) * sizeof(float));
   }
+
+  // The decoder's scratch for `tokens` tokens, zeroed (every page touched),
+  // and the backend's scratch for each matrix product a call of that many
+  // tokens makes (the LM head's over at most kLogitsRows rows).
+  void reserve_scratch(int64_t tokens) override {
+    if (tokens <= 0) return;
+    size_scratch(tokens);
+    be_->zero(scratch_.data(), scratch_.size());
+    auto* backend = dynamic_cast<BackendScratch*>(be_.get());
+    if (!backend) return;
+    auto reserve = [&](std::initializer_list<const Tensor*> group, int64_t n) {
+      Backend::LinearJob jobs[3];
+      int count = 0;
+      for (const Tensor* t : group)
+        if (t->valid()) jobs[count++] = {t, nullptr, nullptr};
+      if (count > 0) backend->reserve_linear(jobs, count, n);
+    };
+    for (int64_t i = 0; i < s_.layers; ++i) {
+      const LayerWeights& l = w_.layers[i];
+      reserve({&l.q, &l.k, &l.v}, tokens);
+      reserve({&l.o}, tokens);
+      if (s_.layer[i].moe) {
+        reserve({&l.router}, tokens);
+        for (const ExpertWeights& e : l.experts) {  // an expert sees each token at most once
+          reserve({&e.gate, &e.up}, tokens);
+          reserve({&e.down}, tokens);
+        }
+      } else {
+        reserve({&l.gate, &l.up}, tokens);
+        reserve({&l.down}, tokens);
+      }
+    }
+    reserve({&w_.lm_head}, std::min(tokens, kLogitsRows));
+  }
+
+  int64_t scratch_tokens() const override { return scratch_tokens_; }
 
  private:
   // Matrices through the backend (the CPU keeps the stored bytes; a GPU

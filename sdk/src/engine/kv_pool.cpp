@@ -3,6 +3,7 @@
 #include <cctype>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <string>
 
 #include "allm/compute.hpp"
@@ -93,6 +94,36 @@ int32_t KVPool::take() {
   refs_[static_cast<size_t>(b)] = 1;
   ++in_use_;
   return b;
+}
+
+bool KVPool::add_spare_block(int64_t target) {
+  const auto room = [&] { return budget_ == 0 || (blocks_.size() + 1) * block_bytes() <= budget_; };
+  {
+    std::lock_guard lock(mutex_);
+    if (static_cast<int64_t>(free_.size()) >= target || !room()) return false;
+  }
+  // Outside the lock: sequences keep taking and releasing blocks meanwhile.
+  uint8_t* bytes = nullptr;
+  try {
+    bytes = static_cast<uint8_t*>(backend_->alloc(block_bytes()));
+  } catch (const OutOfMemoryError&) {
+    return false;  // a spare is an optimisation: a sequence that needs the block says so itself
+  }
+  std::memset(bytes, 0, block_bytes());
+  std::lock_guard lock(mutex_);
+  if (!room()) {  // taken up to the budget meanwhile
+    backend_->free(bytes);
+    return false;
+  }
+  blocks_.push_back(bytes);
+  refs_.push_back(0);
+  free_.push_back(static_cast<int32_t>(blocks_.size() - 1));
+  return true;
+}
+
+int64_t KVPool::free_blocks() const {
+  std::lock_guard lock(mutex_);
+  return static_cast<int64_t>(free_.size());
 }
 
 void KVPool::retain(int32_t block) {
