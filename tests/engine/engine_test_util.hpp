@@ -1,8 +1,10 @@
 #pragma once
 // Shared helpers of the engine tests: fixture paths, plugin loading, models.
+#include <cstdint>
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "allm/architecture.hpp"
 #include "allm/model_loader.hpp"
@@ -29,6 +31,13 @@ inline std::unique_ptr<Model> make_model(const Checkpoint& ckpt, int threads = 2
   ModelOptions opt;
   opt.threads = threads;
   return f->create(ckpt, opt);
+}
+
+// `count` token ids spread over [0, vocab): `seed` gives each sequence its own.
+inline std::vector<int32_t> synthetic_tokens(int64_t count, int seed, int64_t vocab) {
+  std::vector<int32_t> ids;
+  for (int64_t i = 0; i < count; ++i) ids.push_back(static_cast<int32_t>((i * 31 + seed * 17 + 3) % vocab));
+  return ids;
 }
 
 }  // namespace allm::test

@@ -14,12 +14,6 @@
 namespace allm::test {
 namespace {
 
-std::vector<int32_t> tokens(int64_t count, int seed, int64_t vocab) {
-  std::vector<int32_t> ids;
-  for (int64_t i = 0; i < count; ++i) ids.push_back(static_cast<int32_t>((i * 31 + seed * 17 + 3) % vocab));
-  return ids;
-}
-
 // Logits of every position of `ids`, one sequence, one call.
 std::vector<float> solo(Model& m, const std::vector<int32_t>& ids) {
   std::vector<float> out(ids.size() * static_cast<size_t>(m.info().vocab_size));
@@ -55,7 +49,7 @@ TEST_P(BatchForward, EachSequenceEqualsItsSoloRun) {
   std::vector<Seq> seqs(3);
   const int64_t lengths[] = {37, 21, 44};
   for (int i = 0; i < 3; ++i) {
-    seqs[i].ids = tokens(lengths[i], i + 1, V);
+    seqs[i].ids = synthetic_tokens(lengths[i], i + 1, V);
     seqs[i].cache = std::make_unique<KVCache>(pool);
     seqs[i].reference = solo(*model, seqs[i].ids);
   }
@@ -115,7 +109,8 @@ TEST(KVPool, ForkSharesThePrefixCopyOnWrite) {
   const int64_t V = model->info().vocab_size;
   auto pool = model->make_pool();
   const int64_t bp = pool->block_positions();
-  const auto prefix = tokens(2 * bp + 5, 1, V), tail_a = tokens(9, 2, V), tail_b = tokens(12, 3, V);
+  const auto prefix = synthetic_tokens(2 * bp + 5, 1, V);
+  const auto tail_a = synthetic_tokens(9, 2, V), tail_b = synthetic_tokens(12, 3, V);
   KVCache parent(pool);
   std::vector<float> last(static_cast<size_t>(V));
   model->forward(prefix, parent, LogitsMode::last, last.data());
@@ -157,9 +152,9 @@ TEST(KVPool, BudgetIsEnforcedWithAClearErrorAndCachesStayUsable) {
   const int64_t bp = pool->block_positions();
   std::vector<float> logits(static_cast<size_t>(V));
   KVCache a(pool), b(pool);
-  model->forward(tokens(3 * bp, 1, V), a, LogitsMode::last, logits.data());
+  model->forward(synthetic_tokens(3 * bp, 1, V), a, LogitsMode::last, logits.data());
   try {
-    model->forward(tokens(2 * bp, 2, V), b, LogitsMode::last, logits.data());
+    model->forward(synthetic_tokens(2 * bp, 2, V), b, LogitsMode::last, logits.data());
     FAIL() << "over-budget request accepted";
   } catch (const OutOfMemoryError& e) {
     EXPECT_NE(std::string(e.what()).find("budget"), std::string::npos) << e.what();
@@ -167,10 +162,10 @@ TEST(KVPool, BudgetIsEnforcedWithAClearErrorAndCachesStayUsable) {
   EXPECT_EQ(b.size(), 0);
   EXPECT_EQ(pool->blocks_in_use(), 3) << "a refused request holds no blocks";
   // The pool is still usable: a sequence that fits runs, and freeing makes room.
-  model->forward(tokens(bp, 2, V), b, LogitsMode::last, logits.data());
+  model->forward(synthetic_tokens(bp, 2, V), b, LogitsMode::last, logits.data());
   EXPECT_EQ(b.size(), bp);
   a.clear();
-  model->forward(tokens(2 * bp, 3, V), b, LogitsMode::last, logits.data());
+  model->forward(synthetic_tokens(2 * bp, 3, V), b, LogitsMode::last, logits.data());
   EXPECT_EQ(b.size(), 3 * bp);
   EXPECT_THROW(model->make_pool(per_block / 2), InvalidArgumentError);
 }

@@ -14,12 +14,6 @@
 namespace allm::test {
 namespace {
 
-std::vector<int32_t> tokens(int64_t count, int seed, int64_t vocab) {
-  std::vector<int32_t> ids;
-  for (int64_t i = 0; i < count; ++i) ids.push_back(static_cast<int32_t>((i * 37 + seed * 11 + 5) % vocab));
-  return ids;
-}
-
 TEST(ForwardScratch, ReservedWidthHoldsEveryCallUpToItAndResultsAreUnchanged) {
   Checkpoint ckpt = load_fixture("qwen3");
   auto model = make_model(ckpt);
@@ -34,7 +28,8 @@ TEST(ForwardScratch, ReservedWidthHoldsEveryCallUpToItAndResultsAreUnchanged) {
   // One prompt of N tokens, then two sequences batched (N tokens together), then decode steps.
   auto pool = model->make_pool(), ref_pool = reference->make_pool();
   KVCache a(pool), b(pool), ref_a(ref_pool), ref_b(ref_pool);
-  const auto prompt_a = tokens(N, 1, V), prompt_b = tokens(N / 2, 2, V), more_a = tokens(N / 2, 3, V);
+  const auto prompt_a = synthetic_tokens(N, 1, V), prompt_b = synthetic_tokens(N / 2, 2, V);
+  const auto more_a = synthetic_tokens(N / 2, 3, V);
   std::vector<float> got(static_cast<size_t>(N * V)), want(static_cast<size_t>(N * V));
   model->forward(prompt_a, a, LogitsMode::all, got.data());
   reference->forward(prompt_a, ref_a, LogitsMode::all, want.data());
@@ -54,7 +49,7 @@ TEST(ForwardScratch, ReservedWidthHoldsEveryCallUpToItAndResultsAreUnchanged) {
   scratch->reserve_scratch(N / 4);
   EXPECT_EQ(scratch->scratch_tokens(), N);
   KVCache c(pool);
-  model->forward(tokens(N + 1, 4, V), c, LogitsMode::last, got.data());
+  model->forward(synthetic_tokens(N + 1, 4, V), c, LogitsMode::last, got.data());
   EXPECT_EQ(scratch->scratch_tokens(), N + 1);
   scratch->reserve_scratch(0);
   EXPECT_EQ(scratch->scratch_tokens(), N + 1);
@@ -79,7 +74,7 @@ TEST(KVPoolSpare, SpareBlocksAreTakenFirstAndStayWithinTheBudget) {
   // A sequence takes the spare ones (zeroed, as fresh ones are) and computes what it would without them.
   KVCache a(pool);
   std::vector<float> got(static_cast<size_t>(V)), want(static_cast<size_t>(V));
-  const auto ids = tokens(2 * bp, 1, V);
+  const auto ids = synthetic_tokens(2 * bp, 1, V);
   model->forward(ids, a, LogitsMode::last, got.data());
   auto fresh = model->make_cache();
   model->forward(ids, *fresh, LogitsMode::last, want.data());
@@ -92,8 +87,8 @@ TEST(KVPoolSpare, SpareBlocksAreTakenFirstAndStayWithinTheBudget) {
   EXPECT_FALSE(pool->add_spare_block(4)) << "the budget allows three blocks in all";
   EXPECT_EQ(pool->free_blocks(), 1);
   KVCache b(pool);
-  model->forward(tokens(bp, 2, V), b, LogitsMode::last, got.data());
-  EXPECT_THROW(model->forward(tokens(1, 3, V), b, LogitsMode::last, got.data()), OutOfMemoryError);
+  model->forward(synthetic_tokens(bp, 2, V), b, LogitsMode::last, got.data());
+  EXPECT_THROW(model->forward(synthetic_tokens(1, 3, V), b, LogitsMode::last, got.data()), OutOfMemoryError);
 }
 
 }  // namespace
