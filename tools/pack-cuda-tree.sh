@@ -12,13 +12,15 @@ for b in cuda_layout_test cuda_kernels_test cuda_logits_test cuda_kernel_bench c
   [ -x "$build/bin/$b" ] || { echo "pack-cuda-tree: $build/bin/$b is missing" >&2; exit 2; }
   cp "$build/bin/$b" "$t/bin/"
 done
-cp -L "$build"/lib/liballm-engine.so.* "$build"/lib/liballm-sdk.so.* "$t/lib/"
-# Shared libraries outside the build the binaries need (not libc / libstdc++ / libm / libgcc).
-ldd "$t"/bin/* "$t"/lib/*.so.* | awk '/=> \// {print $3}' | sort -u |
-  grep -E 'lib(spdlog|fmt)\.' | xargs -r -I{} cp -L {} "$t/lib/"
 for p in "$build"/lib/allm/plugins/*.so; do
-  case $(basename "$p") in backend_*) ;; *) cp "$p" "$t/lib/allm/plugins/" ;; esac
+  # Architectures, loaders and tokenizers: what the tests and benches load.
+  case $(basename "$p") in backend_* | provider_* | media_*) ;; *) cp "$p" "$t/lib/allm/plugins/" ;; esac
 done
+# The shared libraries the binaries and plugins link (the build's own at the
+# sonames they name, not older builds' left beside them; spdlog / fmt), not
+# libc / libstdc++ / libm / libgcc.
+LD_LIBRARY_PATH="$build/lib" ldd "$t"/bin/* "$t"/lib/allm/plugins/*.so | awk '/=> \// {print $1, $3}' | sort -u |
+  grep -E '^lib(allm-[a-z]+|spdlog|fmt)\.' | while read -r soname path; do cp -L "$path" "$t/lib/$soname"; done
 strip --strip-unneeded "$t"/bin/* "$t"/lib/*.so* "$t"/lib/allm/plugins/*.so
 tar -C "$stage" -cJf "$out" tree
 ls -la "$out"

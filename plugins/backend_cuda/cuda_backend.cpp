@@ -18,9 +18,13 @@
 // segment runs, and the positions of attention / KV append read from there.
 #include "cuda_backend.hpp"
 
+#include <cxxabi.h>
+
 #include <cstdio>
 #include <cstdlib>
 #include <algorithm>
+#include <map>
+#include <typeinfo>
 #include <cstring>
 #include <mutex>
 #include <type_traits>
@@ -88,6 +92,12 @@ class CudaBackend final : public Backend {
     // ALLM_CUDA_GRAPH=0: every op launched when it is called (measurements).
     const char* graphs = std::getenv("ALLM_CUDA_GRAPH");
     graphs_ = !(graphs && std::strcmp(graphs, "0") == 0);
+    // ALLM_CUDA_PROFILE=1: every op launched alone and timed with events; a
+    // table of GPU time by op (and, for matmuls, by weight format, shape and
+    // token count) printed to stderr when the backend is destroyed. No graphs.
+    const char* profile = std::getenv("ALLM_CUDA_PROFILE");
+    profile_ = profile && std::strcmp(profile, "1") == 0;
+    if (profile_) graphs_ = false;
     // Prefill through cuBLAS unless ALLM_CUDA_GEMM=tiled (the backend's own
     // TF32 GEMM, for measurements) or no cuBLAS can be opened here (then the
     // tiled GEMM too). ALLM_CUDA_GEMM_MIN=N: every matmul of N or more tokens
@@ -102,6 +112,7 @@ class CudaBackend final : public Backend {
     } catch (...) {
     }
     cudaStreamSynchronize(stream_);
+    if (profile_) print_profile();
     for (auto& g : graphs_cache_) cudaGraphExecDestroy(g.exec);
     for (auto& [p, r] : resident_) release(r);
     cudaFree(ring_dev_);
@@ -255,6 +266,7 @@ class CudaBackend final : public Backend {
   // ---- ops
   void linear(const Tensor& w, const float* x, int64_t n, float* y, const float* bias) override {
     const DeviceWeight& d = weight(w);
+    if (profile_) label_matmul(d, n);
     if (tensor_core_product(d, n)) {
       cublas_product(d, x, n, y, bias);
     } else if (int8_decode(d, n)) {
@@ -269,6 +281,7 @@ class CudaBackend final : public Backend {
     bool quantised = false;
     for (int j = 0; j < count; ++j) {
       const DeviceWeight& d = weight(*jobs[j].w);
+      if (profile_) label_matmul(d, n);
       if (tensor_core_product(d, n)) {
         cublas_product(d, x, n, jobs[j].y, jobs[j].bias);
         continue;
@@ -494,6 +507,10 @@ class CudaBackend final : public Backend {
   void enqueue(F fn, const A&... args) {
     static_assert(std::is_empty_v<F>, "an op captures nothing: everything it uses is an argument");
     std::lock_guard ops(ops_mutex_);
+    if (profile_) {
+      timed(profile_key<F>(), [&] { fn(stream_, args...); });
+      return;
+    }
     if (!graphs_) {
       fn(stream_, args...);
       return;
@@ -502,6 +519,57 @@ class CudaBackend final : public Backend {
     (sign(args), ...);
     pending_.emplace_back([fn, args...](cudaStream_t st) { fn(st, args...); });
   }
+  // ---- ALLM_CUDA_PROFILE
+  // The op's name: the backend function its launching lambda is defined in.
+  template <class F>
+  std::string profile_key() {
+    int status = 0;
+    char* name = abi::__cxa_demangle(typeid(F).name(), nullptr, nullptr, &status);
+    std::string s = status == 0 && name ? name : typeid(F).name();
+    std::free(name);
+    const size_t at = s.find("CudaBackend::");
+    if (at != std::string::npos) s = s.substr(at + 13, s.find('(', at) - at - 13);
+    // Matmuls (the *_product paths and their activations' quantisation) by weight and token count.
+    const bool matmul = s.size() > 8 && (s.compare(s.size() - 8, 8, "_product") == 0 || s == "quantise_activations");
+    if (matmul) s += " " + profile_note_;
+    return s;
+  }
+  void label_matmul(const DeviceWeight& d, int64_t n) {
+    static const char* const names[] = {"f32",  "f16",  "bf16", "mlx",  "q4_0", "q4_1",  "q5_0",       "q5_1",
+                                        "q8_0", "q2_k", "q3_k", "q4_k", "q5_k", "q6_k",  "mxfp4", "q8_0_split",
+                                        "q6_k_split"};
+    const int f = int(d.format);
+    profile_note_ = std::string(f >= 0 && f < 17 ? names[f] : "?") + " " + std::to_string(d.rows) + "x" +
+                    std::to_string(d.cols) + " n=" + std::to_string(n);
+  }
+  template <class Run>
+  void timed(const std::string& key, Run run) {
+    if (!profile_start_) {
+      check(cudaEventCreate(&profile_start_), "cudaEventCreate");
+      check(cudaEventCreate(&profile_stop_), "cudaEventCreate");
+    }
+    check(cudaEventRecord(profile_start_, stream_), "cudaEventRecord");
+    run();
+    check(cudaEventRecord(profile_stop_, stream_), "cudaEventRecord");
+    check(cudaEventSynchronize(profile_stop_), "cudaEventSynchronize");
+    float ms = 0;
+    check(cudaEventElapsedTime(&ms, profile_start_, profile_stop_), "cudaEventElapsedTime");
+    auto& [calls, total] = profile_ops_[key];
+    ++calls;
+    total += ms;
+  }
+  void print_profile() const {
+    double all = 0;
+    for (const auto& [k, v] : profile_ops_) all += v.second;
+    std::vector<std::pair<std::string, std::pair<int64_t, double>>> rows(profile_ops_.begin(), profile_ops_.end());
+    std::sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) { return a.second.second > b.second.second; });
+    std::fprintf(stderr, "ALLM_CUDA_PROFILE: %.3f ms of GPU time in %zu kinds of op\n", all, rows.size());
+    std::fprintf(stderr, "%10s %8s %10s %6s  op\n", "ms", "calls", "us/call", "share");
+    for (const auto& [k, v] : rows)
+      std::fprintf(stderr, "%10.3f %8lld %10.2f %5.1f%%  %s\n", v.second, static_cast<long long>(v.first),
+                   1000.0 * v.second / double(v.first), 100.0 * v.second / all, k.c_str());
+  }
+
   // Runs the recorded segment: its staged bytes to the device, then the
   // segment as a graph when an equal one was seen, else op by op.
   void flush() {
@@ -655,6 +723,10 @@ class CudaBackend final : public Backend {
   size_t ring_used_ = 0;
   size_t ring_sent_ = 0;  // ring bytes already copied to the device
   bool graphs_ = true;
+  bool profile_ = false;  // ALLM_CUDA_PROFILE
+  std::string profile_note_;  // the matmul being launched (profile_ only)
+  std::map<std::string, std::pair<int64_t, double>> profile_ops_;  // op -> calls, ms
+  cudaEvent_t profile_start_ = nullptr, profile_stop_ = nullptr;
   std::recursive_mutex ops_mutex_;  // recording, flushing, alloc/free
   std::vector<std::function<void(cudaStream_t)>> pending_;
   std::vector<uint64_t> signature_, last_signature_;
