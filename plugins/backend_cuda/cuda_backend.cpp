@@ -89,6 +89,10 @@ class CudaBackend final : public Backend {
     // ALLM_CUDA_GEMV=classic: decode through the first GEMV (decode_slice, F32) for every format (measurements).
     const char* gemv = std::getenv("ALLM_CUDA_GEMV");
     int8_ = !(gemv && std::strcmp(gemv, "classic") == 0);
+    // ALLM_CUDA_MMQ=0: matmuls of more than kGemvMaxTokens tokens through
+    // cuBLAS (or the tiled GEMM) for every format, as before gemm_int8 (measurements).
+    const char* mmq = std::getenv("ALLM_CUDA_MMQ");
+    mmq_ = int8_ && !(mmq && std::strcmp(mmq, "0") == 0);
     // ALLM_CUDA_GRAPH=0: every op launched when it is called (measurements).
     const char* graphs = std::getenv("ALLM_CUDA_GRAPH");
     graphs_ = !(graphs && std::strcmp(graphs, "0") == 0);
@@ -118,6 +122,7 @@ class CudaBackend final : public Backend {
     cudaFree(ring_dev_);
     cudaFreeHost(ring_host_);
     cudaFree(act_q_);
+    cudaFree(mmq_partials_);
     if (gemm_.handle) gemm_.lib->destroy(gemm_.handle);
     cudaFree(cublas_workspace_);
     cudaFree(gemm_.tile);
@@ -244,7 +249,8 @@ class CudaBackend final : public Backend {
     auto* dev = static_cast<uint8_t*>(alloc(total));
     upload(dev, bytes, total);
     r.w.data = dev;
-    if (int8_ && gemv_int8_supports(r.w)) reserve_activation_codes(r.w.cols);  // before any segment records
+    // Before any segment records: decode and prefills of up to kMmqTokens tokens never reallocate.
+    if (int8_ && gemv_int8_supports(r.w)) reserve_activation_codes(mmq_ ? kMmqTokens : kGemvTokens, r.w.cols);
     if (gemm_.handle && cublas_gemm_supports(r.w)) reserve_gemm_scratch(r.w, 0);
     Tensor out = w;
     out.data = dev;
@@ -267,7 +273,11 @@ class CudaBackend final : public Backend {
   void linear(const Tensor& w, const float* x, int64_t n, float* y, const float* bias) override {
     const DeviceWeight& d = weight(w);
     if (profile_) label_matmul(d, n);
-    if (tensor_core_product(d, n)) {
+    if (use_mmq(d, n)) {
+      reserve_activation_codes(n, d.cols);
+      quantise_activations(x, n, d.cols);
+      mmq_product(d, n, y, bias);
+    } else if (tensor_core_product(d, n)) {
       cublas_product(d, x, n, y, bias);
     } else if (int8_decode(d, n)) {
       quantise_activations(x, n, d.cols);
@@ -282,6 +292,15 @@ class CudaBackend final : public Backend {
     for (int j = 0; j < count; ++j) {
       const DeviceWeight& d = weight(*jobs[j].w);
       if (profile_) label_matmul(d, n);
+      if (use_mmq(d, n)) {  // every job of the group has the same input: its codes made once
+        if (!quantised) {
+          reserve_activation_codes(n, d.cols);
+          quantise_activations(x, n, d.cols);
+        }
+        quantised = true;
+        mmq_product(d, n, jobs[j].y, jobs[j].bias);
+        continue;
+      }
       if (tensor_core_product(d, n)) {
         cublas_product(d, x, n, jobs[j].y, jobs[j].bias);
         continue;
@@ -481,6 +500,16 @@ class CudaBackend final : public Backend {
       quantize_q8(a, m, c, q, ds, st);
     }, x, n, cols, act_q_, act_ds_);
   }
+  // More than kGemvMaxTokens tokens on the int8 tensor cores (gemm_int8.cu),
+  // for the formats the int8 GEMV reads; quantise_activations first.
+  bool use_mmq(const DeviceWeight& d, int64_t n) const {
+    return mmq_ && n > kGemvMaxTokens && gemm_int8_supports(d);
+  }
+  void mmq_product(const DeviceWeight& d, int64_t n, float* y, const float* bias) {
+    enqueue([](cudaStream_t st, const DeviceWeight& w, const int8_t* q, const float2* ds, int64_t m, float* o,
+               const float* b, float* partial) { gemm_int8(w, q, ds, m, o, w.rows, b, partial, kGemmInt8Partials, st); },
+            d, act_q_, act_ds_, n, y, bias, mmq_partials_);
+  }
   void int8_product(const DeviceWeight& d, int64_t n, float* y, const float* bias) {
     enqueue([](cudaStream_t st, const DeviceWeight& w, const int8_t* q, const float2* ds, int64_t m, float* o,
                const float* b) { gemv_int8(w, q, ds, m, o, w.rows, b, st); },
@@ -622,20 +651,33 @@ class CudaBackend final : public Backend {
   }
 
   bool int8_decode(const DeviceWeight& d, int64_t n) const {
-    return int8_ && n <= kGemvTokens && d.cols <= act_cols_ && gemv_int8_supports(d);
+    return int8_ && n <= kGemvTokens && n <= act_tokens_ && d.cols <= act_cols_ && gemv_int8_supports(d);
   }
 
-  // Room for the int8 codes of kGemvTokens rows of `cols` activations.
-  void reserve_activation_codes(int64_t cols) {
-    if (cols <= act_cols_) return;
+  // Room for the int8 codes of n tokens of `cols` activations (and, for
+  // gemm_int8, its split scratch). Growing waits for the stream and drops the
+  // captured graphs (they hold the old buffer's address), like reserve_gemm_scratch.
+  void reserve_activation_codes(int64_t n, int64_t cols) {
+    if (mmq_ && !mmq_partials_) {
+      flush();
+      sync();
+      drop_graphs();
+      mmq_partials_ = static_cast<float*>(alloc(size_t(kGemmInt8Partials) * sizeof(float)));
+    }
+    if (n <= act_tokens_ && cols <= act_cols_) return;
     flush();
     sync();
+    drop_graphs();
     cudaFree(act_q_);
     act_q_ = nullptr;
-    const size_t codes = size_t(kGemvTokens * cols), scales = size_t(kGemvTokens * cols / 32);
+    int64_t tokens = std::max<int64_t>(act_tokens_, kGemvTokens);
+    while (tokens < n) tokens *= 2;  // powers of two: a few growths at most
+    cols = std::max(cols, act_cols_);
+    const size_t codes = size_t(tokens * cols), scales = size_t(tokens * cols / 32);  // cols: a multiple of 32
     auto* p = static_cast<uint8_t*>(alloc(codes + scales * sizeof(float2)));
     act_q_ = reinterpret_cast<int8_t*>(p);
     act_ds_ = reinterpret_cast<float2*>(p + codes);
+    act_tokens_ = tokens;
     act_cols_ = cols;
   }
 
@@ -710,6 +752,9 @@ class CudaBackend final : public Backend {
   // chunks of kGemvMaxTokens, the weights read once per chunk): batched
   // decode of up to 32 sequences; the tiled GEMM above.
   static constexpr int64_t kGemvTokens = 32;
+  // Tokens whose activation codes are reserved at load when gemm_int8 is on
+  // (batched decode and prefill chunks up to this size never reallocate).
+  static constexpr int64_t kMmqTokens = 512;
   static constexpr size_t kGraphs = 8;  // graphs kept (most recently used)
   static constexpr size_t kCublasWorkspace = size_t(32) << 20;
   struct Graph {
@@ -734,9 +779,11 @@ class CudaBackend final : public Backend {
   std::vector<DeviceSeq> seq_records_;  // host side of a batched call's DeviceSeq array
   std::string domain_;
   bool int8_ = true;  // int8 GEMVs for the formats that have them
-  int8_t* act_q_ = nullptr;  // activation codes for gemv_int8
+  bool mmq_ = true;  // gemm_int8 for more than kGemvMaxTokens tokens (ALLM_CUDA_MMQ=0: off)
+  int8_t* act_q_ = nullptr;  // activation codes for gemv_int8 / gemm_int8: act_tokens_ x act_cols_
   float2* act_ds_ = nullptr;
-  int64_t act_cols_ = 0;
+  int64_t act_tokens_ = 0, act_cols_ = 0;
+  float* mmq_partials_ = nullptr;  // gemm_int8's split scratch (kGemmInt8Partials floats)
   CublasGemm gemm_;  // cuBLAS (null handle: not available) and its scratch
   void* cublas_workspace_ = nullptr;
   int64_t gemm_min_tokens_ = 0;  // > 0: the cuBLAS path from this many tokens on (ALLM_CUDA_GEMM_MIN)

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <type_traits>
 
+#include "int8_blocks.cuh"
 #include "kernels.hpp"
 #include "weight_decode.cuh"
 
@@ -36,17 +37,11 @@ __global__ void quantize_q8_kernel(const float* __restrict__ x, int64_t blocks, 
   if (lane == 0) ds[b] = make_float2(d, d * float(sum));
 }
 
-__device__ __forceinline__ uint4 load16(const void* p) { return __ldg(reinterpret_cast<const uint4*>(p)); }
-
 __device__ __forceinline__ int dot16(uint4 w, uint4 x, int acc) {
   acc = __dp4a(int(w.x), int(x.x), acc);
   acc = __dp4a(int(w.y), int(x.y), acc);
   acc = __dp4a(int(w.z), int(x.z), acc);
   return __dp4a(int(w.w), int(x.w), acc);
-}
-__device__ __forceinline__ uint4 nibbles(uint4 v, int shift) {
-  return make_uint4((v.x >> shift) & 0x0F0F0F0Fu, (v.y >> shift) & 0x0F0F0F0Fu, (v.z >> shift) & 0x0F0F0F0Fu,
-                    (v.w >> shift) & 0x0F0F0F0Fu);
 }
 
 // Units per row and the dot of unit u of `row` with token t's quantised
@@ -70,28 +65,12 @@ struct Int8Dot<WFormat::q4_k> {
     lo = load16(b + 16 + 32 * p);
     hi = load16(b + 32 + 32 * p);
   }
-  // Byte i of the 12 packed scales (header bytes 4..15), from registers.
-  __device__ int scale_byte(int i) const {
-    const uint32_t word = i < 4 ? head.y : i < 8 ? head.z : head.w;
-    return int((word >> (8 * (i & 3))) & 0xFF);
-  }
-  // k4_scale_min of weight_decode.cuh on the registers.
-  __device__ void scale_min(int j, int& sc, int& m) const {
-    if (j < 4) {
-      sc = scale_byte(j) & 63;
-      m = scale_byte(j + 4) & 63;
-    } else {
-      sc = (scale_byte(j + 4) & 0xF) | ((scale_byte(j - 4) >> 6) << 4);
-      m = (scale_byte(j + 4) >> 4) | ((scale_byte(j) >> 6) << 4);
-    }
-  }
   __device__ void prepare(int64_t u) {
     const int p = int(u & 3);
-    const float d = __half2float(__ushort_as_half(uint16_t(head.x & 0xFFFF)));
-    const float dmin = __half2float(__ushort_as_half(uint16_t(head.x >> 16)));
+    const float d = q4k_d(head), dmin = q4k_dmin(head);
     int sc0, m0, sc1, m1;
-    scale_min(2 * p, sc0, m0);
-    scale_min(2 * p + 1, sc1, m1);
+    q4k_scale_min(head, 2 * p, sc0, m0);
+    q4k_scale_min(head, 2 * p + 1, sc1, m1);
     ds0 = d * float(sc0), ds1 = d * float(sc1), dm0 = dmin * float(m0), dm1 = dmin * float(m1);
   }
   __device__ float dot(int64_t u, const int8_t* qx, const float2* ds) const {
@@ -145,17 +124,12 @@ struct Int8Dot<WFormat::q6_k_split> {
     sc = __byte_perm(s8.x, s8.y, 0x6420 + 0x1111 * v);
     d = __half2float(__ldg(reinterpret_cast<const __half*>(r + 208 * nb) + blk));
   }
-  // Codes of quarter k (0..3) as signed bytes (code - 32).
-  __device__ static uint32_t codes(uint32_t l, uint32_t h, int k) {
-    const uint32_t low = (l >> (4 * (k >> 1))) & 0x0F0F0F0Fu;
-    const uint32_t high = ((h >> (2 * k)) & 0x03030303u) << 4;
-    return __vsub4(low | high, 0x20202020u);
-  }
   __device__ void prepare(int64_t) {
 #pragma unroll
     for (int k = 0; k < 4; ++k) {
       const uint4 l = (k & 1) ? ql1 : ql0;
-      code[k] = make_uint4(codes(l.x, qh.x, k), codes(l.y, qh.y, k), codes(l.z, qh.z, k), codes(l.w, qh.w, k));
+      code[k] = make_uint4(q6k_codes(l.x, qh.x, k), q6k_codes(l.y, qh.y, k), q6k_codes(l.z, qh.z, k),
+                           q6k_codes(l.w, qh.w, k));
       scale[k] = d * float(int(int8_t(sc >> (8 * k))));
     }
   }

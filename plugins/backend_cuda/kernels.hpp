@@ -33,6 +33,18 @@ void quantize_q8(const float* x, int64_t n, int64_t cols, int8_t* q, float2* ds,
 bool gemv_int8_supports(const DeviceWeight& w);
 void gemv_int8(const DeviceWeight& w, const int8_t* q, const float2* ds, int64_t n, float* y, int64_t ldy,
                const float* bias, cudaStream_t stream);
+// More than kGemvMaxTokens tokens on the int8 tensor cores (gemm_int8.cu,
+// "MMQ"): the same quantised activations as gemv_int8 (quantize_q8's q and
+// ds), the same weight formats (gemm_int8_supports == gemv_int8_supports), no
+// F16 copy of the weights. `partial` (device, partial_elems floats; may be
+// null) is scratch for splitting a row's blocks over several CTAs when the
+// tiles alone are too few to fill the GPU (batched decode of small matrices);
+// kGemmInt8Partials is enough for every split the kernel chooses on GPUs of up
+// to ~160 SMs (less scratch: fewer splits).
+constexpr int64_t kGemmInt8Partials = int64_t(4) << 20;
+bool gemm_int8_supports(const DeviceWeight& w);
+void gemm_int8(const DeviceWeight& w, const int8_t* q, const float2* ds, int64_t n, float* y, int64_t ldy,
+               const float* bias, float* partial, int64_t partial_elems, cudaStream_t stream);
 // Decode over F16 / BF16 rows (16-byte aligned, cols a multiple of 8) with
 // F32 activations: one warp per row, 16-byte loads, F32 arithmetic.
 bool gemv_wide_supports(const DeviceWeight& w);

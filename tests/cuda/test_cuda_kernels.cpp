@@ -210,6 +210,19 @@ std::vector<float> reference_matmul(const std::vector<float>& w, int64_t rows, i
   return y;
 }
 
+// The activations rounded as quantize_q8 rounds them: blocks of 32, scale
+// amax / 127, codes to nearest even.
+std::vector<float> int8_rounded(const std::vector<float>& x) {
+  std::vector<float> xq(x.size());
+  for (size_t b = 0; b < x.size(); b += 32) {
+    float amax = 0;
+    for (size_t i = 0; i < 32; ++i) amax = std::max(amax, std::fabs(x[b + i]));
+    const float d = amax / 127.0f, inv = d > 0 ? 1.0f / d : 0.0f;
+    for (size_t i = 0; i < 32; ++i) xq[b + i] = d * std::nearbyint(x[b + i] * inv);
+  }
+  return xq;
+}
+
 // cuBLAS with the scratch cublas_gemm needs; a weight tile of `tile_rows`
 // rows (0: as the backend sizes it).
 struct CublasScratch {
@@ -368,13 +381,7 @@ TEST(CudaKernels, Int8GemvAndSplitLayouts) {
       EXPECT_LT(rel_err(dy.get(), reference_matmul(w, rows, cols, x, n, bias)), n <= kGemvMaxTokens ? 2e-6 : 1e-3)
           << fc.name << " n=" << n;
       if (n > 32) continue;  // the backend's GEMV limit (chunks of kGemvMaxTokens)
-      std::vector<float> xq(x.size());
-      for (size_t b = 0; b < x.size(); b += 32) {
-        float amax = 0;
-        for (size_t i = 0; i < 32; ++i) amax = std::max(amax, std::fabs(x[b + i]));
-        const float d = amax / 127.0f, inv = d > 0 ? 1.0f / d : 0.0f;
-        for (size_t i = 0; i < 32; ++i) xq[b + i] = d * std::nearbyint(x[b + i] * inv);
-      }
+      const auto xq = int8_rounded(x);
       Dev<int8_t> q(size_t(n * cols));
       Dev<float2> ds(size_t(n * cols / 32));
       quantize_q8(dx.p, n, cols, q.p, ds.p, nullptr);
@@ -390,6 +397,68 @@ TEST(CudaKernels, Int8GemvAndSplitLayouts) {
     for (size_t t = 0; t < ids.size(); ++t)
       for (int64_t c = 0; c < cols; ++c)
         ASSERT_EQ(emb[t * cols + c], w[ids[t] * cols + c]) << fc.name << " token " << t << " col " << c;
+  }
+}
+
+// gemm_int8 (int8 tensor cores on the quantised blocks) for each of its
+// formats, as the backend stores them: rows and token counts that are not
+// multiples of its tiles (64 rows; 16, 32 or 64 tokens), a row of several
+// blocks (Q4_K: 9, an odd number of 256-element steps), the row's steps
+// split over CTAs with partial sums in scratch and not split, the output's
+// row stride honoured (nothing written past `rows`), with and without bias.
+// Against the dequantised weights times the activations as quantize_q8 rounds
+// them the integer products are exact and only F32 summation differs: 1e-5, the
+// int8 GEMV's bound. Against the F32 activations: rounding each block of 32 to
+// steps of amax / 127 adds uniform noise of rms amax / (127 * sqrt(12)) =
+// amax / 440, and amax of 32 standard normal values is about 2.1 to 2.5, so
+// about 0.5% of the activations' rms and, the weights being independent of
+// it, about 0.5% of the product's; 1.5e-2 leaves a margin of three.
+TEST(CudaKernels, Int8GemmMatchesTheCpuDequantiser) {
+  REQUIRE_DEVICE();
+  const int64_t rows = 200, ldy = rows + 5;
+  struct Case {
+    WFormat format;
+    const char* name;
+    int64_t cols;  // split Q8_0 / Q6_K rows are 16-byte aligned at multiples of 8 blocks
+  };
+  for (const Case fc : {Case{WFormat::q4_k, "q4_k", 2304}, Case{WFormat::q8_0, "q8_0", 2048},
+                        Case{WFormat::q6_k, "q6_k", 2048}}) {
+    const int64_t cols = fc.cols;
+    const HostWeight h = make_weight(fc.format, rows, cols);
+    const auto w = dequantized(h);
+    HostWeight dev = h;  // the device bytes: split where the backend splits
+    if (fc.format == WFormat::q8_0) dev.bytes = split_q8_0(h.bytes.data(), rows, cols), dev.format = WFormat::q8_0_split;
+    if (fc.format == WFormat::q6_k) dev.bytes = split_q6_k(h.bytes.data(), rows, cols), dev.format = WFormat::q6_k_split;
+    const DevWeight dw(dev);
+    ASSERT_TRUE(gemm_int8_supports(dw.d)) << fc.name;
+    const auto bias = random_floats(size_t(rows));
+    const Dev<float> dbias(bias);
+    Dev<float> partial{size_t(kGemmInt8Partials)};
+    for (int64_t n : {9, 17, 33, 100}) {
+      const auto x = random_floats(size_t(n * cols));
+      const Dev<float> dx(x);
+      Dev<int8_t> q(size_t(n * cols));
+      Dev<float2> ds(size_t(n * cols / 32));
+      quantize_q8(dx.p, n, cols, q.p, ds.p, nullptr);
+      for (bool split : {false, true}) {
+        const std::vector<float> b = split ? bias : std::vector<float>{};
+        const auto ref_q = reference_matmul(w, rows, cols, int8_rounded(x), n, b);
+        const auto ref = reference_matmul(w, rows, cols, x, n, b);
+        std::vector<float> poison(size_t(n * ldy), NAN);
+        Dev<float> dy(poison);
+        gemm_int8(dw.d, q.p, ds.p, n, dy.p, ldy, split ? dbias.p : nullptr, split ? partial.p : nullptr,
+                  split ? int64_t(partial.n) : 0, nullptr);
+        const auto y = dy.get();
+        std::vector<float> got(size_t(n * rows));
+        for (int64_t t = 0; t < n; ++t) {
+          for (int64_t r = 0; r < rows; ++r) got[size_t(t * rows + r)] = y[size_t(t * ldy + r)];
+          for (int64_t r = rows; r < ldy; ++r)
+            ASSERT_TRUE(std::isnan(y[size_t(t * ldy + r)])) << fc.name << " n=" << n << " wrote past row " << rows;
+        }
+        EXPECT_LT(rel_err(got, ref_q), 1e-5) << fc.name << " n=" << n << (split ? " split" : "");
+        EXPECT_LT(rel_err(got, ref), 1.5e-2) << fc.name << " n=" << n << (split ? " split" : "") << " (F32 activations)";
+      }
+    }
   }
 }
 
