@@ -3,7 +3,12 @@
 // than the L2, so it streams from memory) as GB/s of weight bytes; the
 // prefill GEMM of 512 tokens through a 14336 x 4096 matrix as TFLOP/s; one
 // decode token's attention over 4096 cached positions (32 heads, 8 KV heads,
-// head_dim 128). Medians of CUDA-event timings after a warm-up.
+// head_dim 128). For Q4_K, Q8_0 and Q6_K also the int8 tensor-core GEMM
+// (gemm_int8, "MMQ"): batched decode of 16 and 32 tokens through the large
+// matrix (GB/s of weight bytes) and through a 1024 x 4096 one (a K/V
+// projection: the split over the row's blocks), and 512 tokens through the
+// 14336 x 4096 matrix (TFLOP/s, as the GEMM column). Medians of CUDA-event
+// timings after a warm-up.
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
@@ -128,12 +133,15 @@ int main(int argc, char** argv) {
   auto* x = static_cast<float*>(device_copy(hx.data(), hx.size() * 4));
   float* y = nullptr;
   check(cudaMalloc(reinterpret_cast<void**>(&y), size_t(tokens) * rows * 4), "cudaMalloc");
-  // The int8 GEMV's activation codes of one token (quantised once, outside the timing).
+  // The int8 kernels' activation codes of every token (quantised once, outside the timing).
   int8_t* qx = nullptr;
   float2* qds = nullptr;
-  check(cudaMalloc(reinterpret_cast<void**>(&qx), size_t(cols)), "cudaMalloc");
-  check(cudaMalloc(reinterpret_cast<void**>(&qds), size_t(cols / 32) * sizeof(float2)), "cudaMalloc");
-  quantize_q8(x, 1, cols, qx, qds, nullptr);
+  check(cudaMalloc(reinterpret_cast<void**>(&qx), size_t(tokens * cols)), "cudaMalloc");
+  check(cudaMalloc(reinterpret_cast<void**>(&qds), size_t(tokens * cols / 32) * sizeof(float2)), "cudaMalloc");
+  quantize_q8(x, tokens, cols, qx, qds, nullptr);
+  float* partial = nullptr;  // gemm_int8's split scratch
+  check(cudaMalloc(reinterpret_cast<void**>(&partial), size_t(kGemmInt8Partials) * sizeof(float)), "cudaMalloc");
+  std::vector<std::string> mmq_lines;
   std::printf("%-6s %14s %10s %12s %10s %16s %12s %10s\n", "format", "gemv n=1 ms", "GB/s", "1 row/warp", "GB/s",
               "gemm 512 TFLOP/s", "new gemv ms", "GB/s");
   for (const Format& fm : formats) {
@@ -171,6 +179,19 @@ int main(int argc, char** argv) {
       if (fm.f == WFormat::q6_k) split = split_q6_k(bytes.data(), rows, cols), s.format = WFormat::q6_k_split;
       if (!split.empty()) s.data = static_cast<const uint8_t*>(device_copy(split.data(), split.size()));
       int8_ms = median_ms([&] { gemv_int8(s, qx, qds, 1, y, rows, nullptr, nullptr); }, 20);
+      auto mmq_ms = [&](int64_t m, int64_t n) {
+        DeviceWeight t = s;
+        t.rows = m;
+        return median_ms([&] { gemm_int8(t, qx, qds, n, y, m, nullptr, partial, kGemmInt8Partials, nullptr); }, 10);
+      };
+      const double bytes_of_row = double(bytes.size()) / double(rows);
+      const double d16 = mmq_ms(rows, 16), d32 = mmq_ms(rows, 32), kv32 = mmq_ms(1024, 32), pp = mmq_ms(gemm_rows, tokens);
+      char line[256];
+      std::snprintf(line, sizeof line,
+                    "%-6s %9.3f %7.0f %9.3f %7.0f %14.3f %7.0f %16.1f", fm.name, d16, bytes_of_row * rows / d16 / 1e6,
+                    d32, bytes_of_row * rows / d32 / 1e6, kv32, bytes_of_row * 1024 / kv32 / 1e6,
+                    2.0 * tokens * gemm_rows * cols / pp / 1e9);
+      mmq_lines.push_back(line);
       if (!split.empty()) cudaFree(const_cast<uint8_t*>(s.data));
     } else if (gemv_wide_supports(w)) {  // F16 / BF16: the 16-byte-load GEMV
       int8_ms = median_ms([&] { gemv_wide(w, x, 1, y, rows, nullptr, nullptr); }, 20);
@@ -182,6 +203,13 @@ int main(int argc, char** argv) {
     cudaFree(const_cast<uint8_t*>(w.data));
     if (w.scales) cudaFree(const_cast<float*>(w.scales)), cudaFree(const_cast<float*>(w.biases));
   }
+
+  if (!mmq_lines.empty()) {
+    std::printf("gemm_int8 (MMQ):\n%-6s %9s %7s %9s %7s %14s %7s %16s\n", "format", "n=16 ms", "GB/s", "n=32 ms", "GB/s",
+                "1024 rows n=32", "GB/s", "512 tok TFLOP/s");
+    for (const auto& l : mmq_lines) std::printf("%s\n", l.c_str());
+  }
+  cudaFree(partial);
 
   // Decode attention: one token over 4096 positions, F16 and Q8_0 KV, blocks of 256 positions.
   for (KVType type : {KVType::f16, KVType::q8_0}) {

@@ -93,6 +93,8 @@ class CudaBackend final : public Backend {
     // cuBLAS (or the tiled GEMM) for every format, as before gemm_int8 (measurements).
     const char* mmq = std::getenv("ALLM_CUDA_MMQ");
     mmq_ = int8_ && !(mmq && std::strcmp(mmq, "0") == 0);
+    // ALLM_CUDA_MMQ_MIN=N: gemm_int8 from N tokens on instead of kGemvMaxTokens + 1 (measurements).
+    if (const char* min = std::getenv("ALLM_CUDA_MMQ_MIN")) mmq_min_tokens_ = std::max<int64_t>(1, std::atoll(min));
     // ALLM_CUDA_GRAPH=0: every op launched when it is called (measurements).
     const char* graphs = std::getenv("ALLM_CUDA_GRAPH");
     graphs_ = !(graphs && std::strcmp(graphs, "0") == 0);
@@ -503,7 +505,7 @@ class CudaBackend final : public Backend {
   // More than kGemvMaxTokens tokens on the int8 tensor cores (gemm_int8.cu),
   // for the formats the int8 GEMV reads; quantise_activations first.
   bool use_mmq(const DeviceWeight& d, int64_t n) const {
-    return mmq_ && n > kGemvMaxTokens && gemm_int8_supports(d);
+    return mmq_ && n >= mmq_min_tokens_ && gemm_int8_supports(d);
   }
   void mmq_product(const DeviceWeight& d, int64_t n, float* y, const float* bias) {
     enqueue([](cudaStream_t st, const DeviceWeight& w, const int8_t* q, const float2* ds, int64_t m, float* o,
@@ -780,6 +782,7 @@ class CudaBackend final : public Backend {
   std::string domain_;
   bool int8_ = true;  // int8 GEMVs for the formats that have them
   bool mmq_ = true;  // gemm_int8 for more than kGemvMaxTokens tokens (ALLM_CUDA_MMQ=0: off)
+  int64_t mmq_min_tokens_ = kGemvMaxTokens + 1;  // ALLM_CUDA_MMQ_MIN
   int8_t* act_q_ = nullptr;  // activation codes for gemv_int8 / gemm_int8: act_tokens_ x act_cols_
   float2* act_ds_ = nullptr;
   int64_t act_tokens_ = 0, act_cols_ = 0;

@@ -31,11 +31,16 @@
 // With the staged rows 256 + 16 bytes apart (68 words), the eight rows g of a
 // fragment load start 4 banks apart and the four t's fill them: no conflicts.
 //
+// One stage of shared memory per CTA (25 to 44 KB); the weight bytes of step
+// kt + 1 are loaded into registers while step kt is multiplied, and every
+// load of a stage is issued before any is used. Registers (no spills, ptxas
+// -v): 108 to 162 for 16 and 32 tokens (3 CTAs per SM), 224 to 236 for 64
+// (2 CTAs per SM; capping at 168 for 3 spilled 68 to 120 bytes).
+//
 // Small grids (few row tiles, as in batched decode of a 1024-row K/V
 // projection) split the row's steps over gridDim.z CTAs writing partial sums
 // to the caller's scratch; a second kernel adds them in a fixed order
-// (deterministic) with the bias. One stage of shared memory per CTA (about
-// 44 KB: four CTAs per SM hide each other's loads).
+// (deterministic) with the bias.
 #include <algorithm>
 #include <cstdint>
 
@@ -77,22 +82,39 @@ __device__ __forceinline__ int64_t lesser(int64_t a, int64_t b) { return a < b ?
 __device__ __forceinline__ void store16(int8_t* p, uint4 v) { *reinterpret_cast<uint4*>(p) = v; }
 __device__ __forceinline__ int word_at(const int8_t* p) { return *reinterpret_cast<const int*>(p); }
 
-// Step kt's weight codes and factors of rows row0.. (rows past the matrix
-// read its last row: finite values, never written out).
-template <WFormat F, int kTokens>
-__device__ void stage_weights(Stage<F, kTokens>& s, const DeviceWeight& w, int64_t row0, int64_t kt, int subs) {
-  auto row_of = [&](int r) { return w.data + lesser(row0 + r, w.rows - 1) * w.row_bytes; };
-  if constexpr (F == WFormat::q4_k) {
-    // Block kt: 16-byte header, then 128 bytes of nibbles; byte 32p + l holds
-    // element 64p + l (low nibble) and 64p + 32 + l (high).
-    for (int i = threadIdx.x; i < kTileRows * 8; i += kThreads) {
-      const int r = i >> 3, c = i & 7, p = c >> 1, l0 = 16 * (c & 1);
-      const uint4 v = load16(row_of(r) + kt * 144 + 16 + 16 * c);
-      store16(&s.w[r][64 * p + l0], nibbles(v, 0));
-      store16(&s.w[r][64 * p + 32 + l0], nibbles(v, 4));
+// One step's weight bytes of a CTA's rows, loaded into registers (every
+// load of the thread issued before any is used, and those of step kt + 1
+// while step kt is multiplied), then unpacked into the stage. Rows past the
+// matrix read its last row: finite values, never written out. Each thread
+// takes pieces tid + 128 * it (compile-time trip counts: the loads unroll).
+template <WFormat F>
+struct WeightRegs;
+
+// Q4_K: block kt of the row is a 16-byte header, then 128 bytes of nibbles;
+// byte 32p + l holds element 64p + l (low nibble) and 64p + 32 + l (high).
+template <>
+struct WeightRegs<WFormat::q4_k> {
+  static constexpr int kIters = kTileRows * 8 / kThreads;  // 16-byte pieces of nibbles
+  uint4 v[kIters];
+  uint4 head;  // threads 0..63: row tid's header
+  __device__ void load(const DeviceWeight& w, int64_t row0, int64_t kt, int) {
+#pragma unroll
+    for (int it = 0; it < kIters; ++it) {
+      const int i = threadIdx.x + it * kThreads, r = i >> 3, c = i & 7;
+      v[it] = load16(w.data + lesser(row0 + r, w.rows - 1) * w.row_bytes + kt * 144 + 16 + 16 * c);
     }
-    for (int r = threadIdx.x; r < kTileRows; r += kThreads) {
-      const uint4 head = load16(row_of(r) + kt * 144);
+    if (threadIdx.x < kTileRows) head = load16(w.data + lesser(row0 + threadIdx.x, w.rows - 1) * w.row_bytes + kt * 144);
+  }
+  template <class S>
+  __device__ void store(S& s, int) const {
+#pragma unroll
+    for (int it = 0; it < kIters; ++it) {
+      const int i = threadIdx.x + it * kThreads, r = i >> 3, c = i & 7, p = c >> 1, l0 = 16 * (c & 1);
+      store16(&s.w[r][64 * p + l0], nibbles(v[it], 0));
+      store16(&s.w[r][64 * p + 32 + l0], nibbles(v[it], 4));
+    }
+    if (threadIdx.x < kTileRows) {
+      const int r = threadIdx.x;
       const float d = q4k_d(head), dmin = q4k_dmin(head);
 #pragma unroll
       for (int j = 0; j < 8; ++j) {
@@ -102,57 +124,120 @@ __device__ void stage_weights(Stage<F, kTokens>& s, const DeviceWeight& w, int64
         s.wmin[r][j] = dmin * float(m);
       }
     }
-  } else if constexpr (F == WFormat::q8_0_split) {
-    // The row's codes (cols bytes), then its F16 scales; `subs` blocks of 32 in this step.
-    for (int i = threadIdx.x; i < kTileRows * 16; i += kThreads) {
-      const int r = i >> 4, c = i & 15;
-      if (c < 2 * subs) store16(&s.w[r][16 * c], load16(row_of(r) + kt * kStep + 16 * c));
-    }
-    for (int i = threadIdx.x; i < kTileRows * kSubs; i += kThreads) {
-      const int r = i >> 3, j = i & 7;
-      if (j < subs)
-        s.factor[r][j] = __half2float(__ldg(reinterpret_cast<const __half*>(row_of(r) + w.cols) + kt * kSubs + j));
-    }
-  } else {
-    // Q6_K split: ql (128 bytes a block), qh (64), scales (16), d (2). A unit
-    // is half h, columns [16v, 16v + 16) of its four quarters (gemv_int8's
-    // Int8Dot<q6_k_split>): quarter k's codes are elements 128h + 32k + 16v + 0..15.
-    const int64_t nb = w.cols / 256;
-    for (int i = threadIdx.x; i < kTileRows * 4; i += kThreads) {
-      const int r = i >> 2, h = (i >> 1) & 1, v = i & 1;
-      const uint8_t* row = row_of(r);
-      const uint4 ql0 = load16(row + 128 * kt + 64 * h + 16 * v), ql1 = load16(row + 128 * kt + 64 * h + 32 + 16 * v);
-      const uint4 qh = load16(row + 128 * nb + 64 * kt + 32 * h + 16 * v);
+  }
+};
+
+// Q8_0 split: the row's codes (cols bytes), then its F16 scales; `subs`
+// blocks of 32 in this step (fewer only at the end of a row).
+template <>
+struct WeightRegs<WFormat::q8_0_split> {
+  static constexpr int kIters = kTileRows * 16 / kThreads, kScaleIters = kTileRows * kSubs / kThreads;
+  uint4 v[kIters];
+  unsigned short d[kScaleIters];
+  __device__ void load(const DeviceWeight& w, int64_t row0, int64_t kt, int subs) {
 #pragma unroll
-      for (int k = 0; k < 4; ++k) {
-        const uint4 l = (k & 1) ? ql1 : ql0;
-        store16(&s.w[r][128 * h + 32 * k + 16 * v], make_uint4(q6k_codes(l.x, qh.x, k), q6k_codes(l.y, qh.y, k),
-                                                                q6k_codes(l.z, qh.z, k), q6k_codes(l.w, qh.w, k)));
-      }
+    for (int it = 0; it < kIters; ++it) {
+      const int i = threadIdx.x + it * kThreads, r = i >> 4, c = i & 15;
+      if (c < 2 * subs) v[it] = load16(w.data + lesser(row0 + r, w.rows - 1) * w.row_bytes + kt * kStep + 16 * c);
     }
-    // Scale j covers elements [16j, 16j + 16) of the block.
-    for (int i = threadIdx.x; i < kTileRows * 16; i += kThreads) {
-      const int r = i >> 4, j = i & 15;
-      const uint8_t* row = row_of(r);
-      const float d = __half2float(__ldg(reinterpret_cast<const __half*>(row + 208 * nb) + kt));
-      s.factor[r][j] = d * float(int(int8_t(__ldg(row + 192 * nb + 16 * kt + j))));
+#pragma unroll
+    for (int it = 0; it < kScaleIters; ++it) {
+      const int i = threadIdx.x + it * kThreads, r = i >> 3, j = i & 7;
+      const uint8_t* row = w.data + lesser(row0 + r, w.rows - 1) * w.row_bytes;
+      if (j < subs) d[it] = __ldg(reinterpret_cast<const unsigned short*>(row + w.cols) + kt * kSubs + j);
     }
   }
-}
+  template <class S>
+  __device__ void store(S& s, int subs) const {
+#pragma unroll
+    for (int it = 0; it < kIters; ++it) {
+      const int i = threadIdx.x + it * kThreads, r = i >> 4, c = i & 15;
+      if (c < 2 * subs) store16(&s.w[r][16 * c], v[it]);
+    }
+#pragma unroll
+    for (int it = 0; it < kScaleIters; ++it) {
+      const int i = threadIdx.x + it * kThreads, r = i >> 3, j = i & 7;
+      if (j < subs) s.factor[r][j] = __half2float(__ushort_as_half(d[it]));
+    }
+  }
+};
 
-// Step kt's codes and ds of tokens tok0.. (tokens past n read token n - 1).
+// Q6_K split: ql (128 bytes a block), qh (64), scales (16), d (2). A unit is
+// half h, columns [16v, 16v + 16) of its four quarters (gemv_int8's
+// Int8Dot<q6_k_split>): quarter k's codes are elements 128h + 32k + 16v + 0..15.
+// Scale j covers elements [16j, 16j + 16) of the block.
+template <>
+struct WeightRegs<WFormat::q6_k_split> {
+  static constexpr int kIters = kTileRows * 4 / kThreads;  // units
+  uint4 ql0[kIters], ql1[kIters], qh[kIters];
+  uint4 sc;            // threads 0..63: row tid's 16 scales
+  unsigned short d;    // and its d
+  __device__ void load(const DeviceWeight& w, int64_t row0, int64_t kt, int) {
+    const int64_t nb = w.cols / 256;
+#pragma unroll
+    for (int it = 0; it < kIters; ++it) {
+      const int i = threadIdx.x + it * kThreads, r = i >> 2, h = (i >> 1) & 1, v = i & 1;
+      const uint8_t* row = w.data + lesser(row0 + r, w.rows - 1) * w.row_bytes;
+      ql0[it] = load16(row + 128 * kt + 64 * h + 16 * v);
+      ql1[it] = load16(row + 128 * kt + 64 * h + 32 + 16 * v);
+      qh[it] = load16(row + 128 * nb + 64 * kt + 32 * h + 16 * v);
+    }
+    if (threadIdx.x < kTileRows) {
+      const uint8_t* row = w.data + lesser(row0 + threadIdx.x, w.rows - 1) * w.row_bytes;
+      sc = load16(row + 192 * nb + 16 * kt);
+      d = __ldg(reinterpret_cast<const unsigned short*>(row + 208 * nb) + kt);
+    }
+  }
+  template <class S>
+  __device__ void store(S& s, int) const {
+#pragma unroll
+    for (int it = 0; it < kIters; ++it) {
+      const int i = threadIdx.x + it * kThreads, r = i >> 2, h = (i >> 1) & 1, v = i & 1;
+#pragma unroll
+      for (int k = 0; k < 4; ++k) {
+        const uint4 l = (k & 1) ? ql1[it] : ql0[it], hb = qh[it];
+        store16(&s.w[r][128 * h + 32 * k + 16 * v], make_uint4(q6k_codes(l.x, hb.x, k), q6k_codes(l.y, hb.y, k),
+                                                                q6k_codes(l.z, hb.z, k), q6k_codes(l.w, hb.w, k)));
+      }
+    }
+    if (threadIdx.x < kTileRows) {
+      const int r = threadIdx.x;
+      const float df = __half2float(__ushort_as_half(d));
+      const uint32_t words[4] = {sc.x, sc.y, sc.z, sc.w};
+#pragma unroll
+      for (int j = 0; j < 16; ++j) s.factor[r][j] = df * float(int(int8_t(words[j >> 2] >> (8 * (j & 3)))));
+    }
+  }
+};
+
+// Step kt's codes and ds of tokens tok0.. (tokens past n read token n - 1):
+// every load first, then the stores (the activations are small and mostly
+// in L2; not prefetched, to keep registers for the weights').
 template <WFormat F, int kTokens>
 __device__ void stage_tokens(Stage<F, kTokens>& s, const int8_t* q, const float2* ds, int64_t cols, int64_t tok0,
                              int64_t n, int64_t kt, int subs) {
-  for (int i = threadIdx.x; i < kTokens * 16; i += kThreads) {
-    const int t = i >> 4, c = i & 15;
-    const int64_t tok = lesser(tok0 + t, n - 1);
-    if (c < 2 * subs) store16(&s.x[t][16 * c], load16(q + tok * cols + kt * kStep + 16 * c));
+  constexpr int kIters = kTokens * 16 / kThreads, kScaleIters = kTokens * kSubs / kThreads;
+  uint4 v[kIters];
+  float2 xd[kScaleIters];
+#pragma unroll
+  for (int it = 0; it < kIters; ++it) {
+    const int i = threadIdx.x + it * kThreads, t = i >> 4, c = i & 15;
+    if (c < 2 * subs) v[it] = load16(q + lesser(tok0 + t, n - 1) * cols + kt * kStep + 16 * c);
   }
-  for (int i = threadIdx.x; i < kTokens * kSubs; i += kThreads) {
-    const int t = i >> 3, j = i & 7;
-    const int64_t tok = lesser(tok0 + t, n - 1);
-    if (j < subs) s.xds[t][j] = ds[tok * (cols / 32) + kt * kSubs + j];
+#pragma unroll
+  for (int it = 0; it < kScaleIters; ++it) {
+    const int i = threadIdx.x + it * kThreads, t = i >> 3, j = i & 7;
+    if (j < subs) xd[it] = ds[lesser(tok0 + t, n - 1) * (cols / 32) + kt * kSubs + j];
+  }
+#pragma unroll
+  for (int it = 0; it < kIters; ++it) {
+    const int i = threadIdx.x + it * kThreads, t = i >> 4, c = i & 15;
+    if (c < 2 * subs) store16(&s.x[t][16 * c], v[it]);
+  }
+#pragma unroll
+  for (int it = 0; it < kScaleIters; ++it) {
+    const int i = threadIdx.x + it * kThreads, t = i >> 3, j = i & 7;
+    if (j < subs) s.xds[t][j] = xd[it];
   }
 }
 
@@ -161,10 +246,9 @@ __device__ void stage_tokens(Stage<F, kTokens>& s, const int8_t* q, const float2
 // the row's steps (steps_per_split each). splits == 1: y[t * ldy + r] (+ bias);
 // else partial[z][t][r] (ldy == rows), summed by sum_splits_kernel.
 template <WFormat F, int kTokens>
-__global__ void __launch_bounds__(kThreads) gemm_int8_kernel(DeviceWeight w, const int8_t* __restrict__ q,
-                                                             const float2* __restrict__ ds, int64_t n,
-                                                             float* __restrict__ y, int64_t ldy,
-                                                             const float* __restrict__ bias, int64_t steps_per_split) {
+__global__ void __launch_bounds__(kThreads, kTokens == 64 ? 2 : 3)
+    gemm_int8_kernel(DeviceWeight w, const int8_t* __restrict__ q, const float2* __restrict__ ds, int64_t n,
+                     float* __restrict__ y, int64_t ldy, const float* __restrict__ bias, int64_t steps_per_split) {
   __shared__ Stage<F, kTokens> s;
   constexpr int kTiles = kTokens / 8;  // MMA column tiles
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t4 = lane & 3;
@@ -177,12 +261,16 @@ __global__ void __launch_bounds__(kThreads) gemm_int8_kernel(DeviceWeight w, con
 #pragma unroll
   for (int j = 0; j < kTiles; ++j) acc[j][0] = acc[j][1] = acc[j][2] = acc[j][3] = 0.0f;
 
+  auto subs_of = [&](int64_t kt) { return int(lesser(kSubs, (w.cols - kt * kStep) / 32)); };
+  WeightRegs<F> next;
+  if (kt0 < kt1) next.load(w, row0, kt0, subs_of(kt0));
   for (int64_t kt = kt0; kt < kt1; ++kt) {
-    const int subs = int(lesser(kSubs, (w.cols - kt * kStep) / 32));
+    const int subs = subs_of(kt);
     __syncthreads();  // the previous step's reads are done
-    stage_weights<F, kTokens>(s, w, row0, kt, subs);
+    next.store(s, subs);
     stage_tokens<F, kTokens>(s, q, ds, w.cols, tok0, n, kt, subs);
     __syncthreads();
+    if (kt + 1 < kt1) next.load(w, row0, kt + 1, subs_of(kt + 1));  // in flight during this step's MMAs
 #pragma unroll
     for (int sb = 0; sb < kSubs; ++sb) {
       if (sb >= subs) break;
@@ -263,7 +351,7 @@ void launch(const DeviceWeight& w, const int8_t* q, const float2* ds, int64_t n,
             const float* bias, float* partial, int64_t partial_elems, cudaStream_t stream) {
   const int64_t row_tiles = (w.rows + kTileRows - 1) / kTileRows, token_tiles = (n + kTokens - 1) / kTokens;
   const int64_t steps = (w.cols + kStep - 1) / kStep;
-  // Enough CTAs for about three per SM (four fit): split the steps of a row
+  // Enough CTAs for about three per SM (what fits, but for 64 tokens): split the steps of a row
   // when the tiles alone are fewer, each part two steps at least, as far as
   // the scratch holds the partial sums.
   const int64_t base = row_tiles * token_tiles, target = 3 * int64_t(multiprocessors());
