@@ -4,7 +4,7 @@
 // prefill GEMM of 512 tokens through a 14336 x 4096 matrix as TFLOP/s; one
 // decode token's attention over 4096 cached positions (32 heads, 8 KV heads,
 // head_dim 128). For Q4_K, Q8_0 and Q6_K also the int8 tensor-core GEMM
-// (gemm_int8, "MMQ"): batched decode of 16 and 32 tokens through the large
+// (gemm_int8, "MMQ"): batched decode of 8, 16 and 32 tokens through the large
 // matrix (GB/s of weight bytes) and through a 1024 x 4096 one (a K/V
 // projection: the split over the row's blocks), and 512 tokens through the
 // 14336 x 4096 matrix (TFLOP/s, as the GEMM column). Medians of CUDA-event
@@ -185,11 +185,12 @@ int main(int argc, char** argv) {
         return median_ms([&] { gemm_int8(t, qx, qds, n, y, m, nullptr, partial, kGemmInt8Partials, nullptr); }, 10);
       };
       const double bytes_of_row = double(bytes.size()) / double(rows);
-      const double d16 = mmq_ms(rows, 16), d32 = mmq_ms(rows, 32), kv32 = mmq_ms(1024, 32), pp = mmq_ms(gemm_rows, tokens);
+      const double d8 = mmq_ms(rows, 8), d16 = mmq_ms(rows, 16), d32 = mmq_ms(rows, 32), kv32 = mmq_ms(1024, 32);
+      const double pp = mmq_ms(gemm_rows, tokens);
       char line[256];
-      std::snprintf(line, sizeof line,
-                    "%-6s %9.3f %7.0f %9.3f %7.0f %14.3f %7.0f %16.1f", fm.name, d16, bytes_of_row * rows / d16 / 1e6,
-                    d32, bytes_of_row * rows / d32 / 1e6, kv32, bytes_of_row * 1024 / kv32 / 1e6,
+      std::snprintf(line, sizeof line, "%-6s %9.3f %7.0f %9.3f %7.0f %9.3f %7.0f %14.3f %7.0f %16.1f", fm.name, d8,
+                    bytes_of_row * rows / d8 / 1e6, d16, bytes_of_row * rows / d16 / 1e6, d32,
+                    bytes_of_row * rows / d32 / 1e6, kv32, bytes_of_row * 1024 / kv32 / 1e6,
                     2.0 * tokens * gemm_rows * cols / pp / 1e9);
       mmq_lines.push_back(line);
       if (!split.empty()) cudaFree(const_cast<uint8_t*>(s.data));
@@ -205,8 +206,8 @@ int main(int argc, char** argv) {
   }
 
   if (!mmq_lines.empty()) {
-    std::printf("gemm_int8 (MMQ):\n%-6s %9s %7s %9s %7s %14s %7s %16s\n", "format", "n=16 ms", "GB/s", "n=32 ms", "GB/s",
-                "1024 rows n=32", "GB/s", "512 tok TFLOP/s");
+    std::printf("gemm_int8 (MMQ):\n%-6s %9s %7s %9s %7s %9s %7s %14s %7s %16s\n", "format", "n=8 ms", "GB/s", "n=16 ms",
+                "GB/s", "n=32 ms", "GB/s", "1024 rows n=32", "GB/s", "512 tok TFLOP/s");
     for (const auto& l : mmq_lines) std::printf("%s\n", l.c_str());
   }
   cudaFree(partial);

@@ -5,8 +5,8 @@
 // the weights are Q4_K (ggml's layout) or the split Q8_0 / Q6_K layouts
 // (device_weight.hpp), the formats gemv_int8 reads.
 //
-// A CTA (4 warps) computes 64 weight rows x kTokens tokens (16, 32 or 64,
-// chosen from n so that batched decode of 16 or 32 sequences fills its
+// A CTA (4 warps) computes 64 weight rows x kTokens tokens (8, 16, 32 or 64,
+// chosen from n so that batched decode of 8, 16 or 32 sequences fills its
 // tile). It walks the row in steps of 256 elements (one Q4_K / Q6_K block,
 // eight Q8_0 blocks): the step's weight codes are unpacked into shared memory
 // as int8 (Q4_K nibbles 0..15, Q6_K codes - 32, Q8_0 as stored) with each
@@ -34,8 +34,8 @@
 // One stage of shared memory per CTA (25 to 44 KB); the weight bytes of step
 // kt + 1 are loaded into registers while step kt is multiplied, and every
 // load of a stage is issued before any is used. Registers (no spills, ptxas
-// -v): 108 to 162 for 16 and 32 tokens (3 CTAs per SM), 224 to 236 for 64
-// (2 CTAs per SM; capping at 168 for 3 spilled 68 to 120 bytes).
+// -v, sm_90a): 96 to 164 for 8 to 32 tokens (3 CTAs per SM), 205 to 255 for
+// 64 (2 CTAs per SM; capping at 168 for 3 spilled 68 to 120 bytes).
 //
 // Small grids (few row tiles, as in batched decode of a 1024-row K/V
 // projection) split the row's steps over gridDim.z CTAs writing partial sums
@@ -216,28 +216,29 @@ struct WeightRegs<WFormat::q6_k_split> {
 template <WFormat F, int kTokens>
 __device__ void stage_tokens(Stage<F, kTokens>& s, const int8_t* q, const float2* ds, int64_t cols, int64_t tok0,
                              int64_t n, int64_t kt, int subs) {
-  constexpr int kIters = kTokens * 16 / kThreads, kScaleIters = kTokens * kSubs / kThreads;
+  constexpr int kPieces = kTokens * 16, kScales = kTokens * kSubs;  // 16-byte pieces of codes, ds entries
+  constexpr int kIters = (kPieces + kThreads - 1) / kThreads, kScaleIters = (kScales + kThreads - 1) / kThreads;
   uint4 v[kIters];
   float2 xd[kScaleIters];
 #pragma unroll
   for (int it = 0; it < kIters; ++it) {
     const int i = threadIdx.x + it * kThreads, t = i >> 4, c = i & 15;
-    if (c < 2 * subs) v[it] = load16(q + lesser(tok0 + t, n - 1) * cols + kt * kStep + 16 * c);
+    if (i < kPieces && c < 2 * subs) v[it] = load16(q + lesser(tok0 + t, n - 1) * cols + kt * kStep + 16 * c);
   }
 #pragma unroll
   for (int it = 0; it < kScaleIters; ++it) {
     const int i = threadIdx.x + it * kThreads, t = i >> 3, j = i & 7;
-    if (j < subs) xd[it] = ds[lesser(tok0 + t, n - 1) * (cols / 32) + kt * kSubs + j];
+    if (i < kScales && j < subs) xd[it] = ds[lesser(tok0 + t, n - 1) * (cols / 32) + kt * kSubs + j];
   }
 #pragma unroll
   for (int it = 0; it < kIters; ++it) {
     const int i = threadIdx.x + it * kThreads, t = i >> 4, c = i & 15;
-    if (c < 2 * subs) store16(&s.x[t][16 * c], v[it]);
+    if (i < kPieces && c < 2 * subs) store16(&s.x[t][16 * c], v[it]);
   }
 #pragma unroll
   for (int it = 0; it < kScaleIters; ++it) {
     const int i = threadIdx.x + it * kThreads, t = i >> 3, j = i & 7;
-    if (j < subs) s.xds[t][j] = xd[it];
+    if (i < kScales && j < subs) s.xds[t][j] = xd[it];
   }
 }
 
@@ -379,7 +380,8 @@ void launch(const DeviceWeight& w, const int8_t* q, const float2* ds, int64_t n,
 template <WFormat F>
 void launch_tokens(const DeviceWeight& w, const int8_t* q, const float2* ds, int64_t n, float* y, int64_t ldy,
                    const float* bias, float* partial, int64_t partial_elems, cudaStream_t stream) {
-  if (n <= 16) launch<F, 16>(w, q, ds, n, y, ldy, bias, partial, partial_elems, stream);
+  if (n <= 8) launch<F, 8>(w, q, ds, n, y, ldy, bias, partial, partial_elems, stream);  // ALLM_CUDA_MMQ_MIN <= 8
+  else if (n <= 16) launch<F, 16>(w, q, ds, n, y, ldy, bias, partial, partial_elems, stream);
   else if (n <= 32) launch<F, 32>(w, q, ds, n, y, ldy, bias, partial, partial_elems, stream);
   else launch<F, 64>(w, q, ds, n, y, ldy, bias, partial, partial_elems, stream);
 }

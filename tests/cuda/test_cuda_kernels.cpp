@@ -402,7 +402,8 @@ TEST(CudaKernels, Int8GemvAndSplitLayouts) {
 
 // gemm_int8 (int8 tensor cores on the quantised blocks) for each of its
 // formats, as the backend stores them: rows and token counts that are not
-// multiples of its tiles (64 rows; 16, 32 or 64 tokens), a row of several
+// multiples of its tiles (64 rows; 8, 16, 32 or 64 tokens: 5 tokens as with
+// ALLM_CUDA_MMQ_MIN <= 5), a row of several
 // blocks (Q4_K: 9, an odd number of 256-element steps), the row's steps
 // split over CTAs with partial sums in scratch and not split, the output's
 // row stride honoured (nothing written past `rows`), with and without bias.
@@ -434,7 +435,7 @@ TEST(CudaKernels, Int8GemmMatchesTheCpuDequantiser) {
     const auto bias = random_floats(size_t(rows));
     const Dev<float> dbias(bias);
     Dev<float> partial{size_t(kGemmInt8Partials)};
-    for (int64_t n : {9, 17, 33, 100}) {
+    for (int64_t n : {5, 9, 17, 33, 100}) {
       const auto x = random_floats(size_t(n * cols));
       const Dev<float> dx(x);
       Dev<int8_t> q(size_t(n * cols));
