@@ -34,7 +34,7 @@
 // One stage of shared memory per CTA (25 to 44 KB); the weight bytes of step
 // kt + 1 are loaded into registers while step kt is multiplied, and every
 // load of a stage is issued before any is used. Registers (no spills, ptxas
-// -v, sm_90a): 96 to 164 for 8 to 32 tokens (3 CTAs per SM), 205 to 255 for
+// -v, sm_90a): 96 to 165 for 8 to 32 tokens (3 CTAs per SM), 196 to 227 for
 // 64 (2 CTAs per SM; capping at 168 for 3 spilled 68 to 120 bytes).
 //
 // Small grids (few row tiles, as in batched decode of a 1024-row K/V
@@ -63,7 +63,7 @@ struct Stage {
   alignas(16) int8_t x[kTokens][kStride];    // activation codes
   float factor[kTileRows][kFactors + 1];     // +1: rows g land in distinct banks
   float wmin[F == WFormat::q4_k ? kTileRows : 1][kSubs + 1];  // Q4_K: dmin * min
-  float2 xds[kTokens][kSubs + 1];
+  alignas(16) float2 xds[kSubs][kTokens];   // [sub][token]: a lane's two tokens 2t, 2t+1 in one 16-byte load
 };
 
 __device__ __forceinline__ void mma_k32(int (&c)[4], int a0, int a1, int a2, int a3, int b0, int b1) {
@@ -238,7 +238,7 @@ __device__ void stage_tokens(Stage<F, kTokens>& s, const int8_t* q, const float2
 #pragma unroll
   for (int it = 0; it < kScaleIters; ++it) {
     const int i = threadIdx.x + it * kThreads, t = i >> 3, j = i & 7;
-    if (i < kScales && j < subs) s.xds[t][j] = xd[it];
+    if (i < kScales && j < subs) s.xds[j][t] = xd[it];
   }
 }
 
@@ -281,7 +281,8 @@ __global__ void __launch_bounds__(kThreads, kTokens == 64 ? 2 : 3)
 #pragma unroll
       for (int j = 0; j < kTiles; ++j) {
         const int b0 = word_at(&s.x[8 * j + g][k]), b1 = word_at(&s.x[8 * j + g][k + 16]);
-        const float2 x0 = s.xds[8 * j + 2 * t4][sb], x1 = s.xds[8 * j + 2 * t4 + 1][sb];  // the C columns' tokens
+        const float4 xx = *reinterpret_cast<const float4*>(&s.xds[sb][8 * j + 2 * t4]);  // the C columns' tokens
+        const float2 x0 = make_float2(xx.x, xx.y), x1 = make_float2(xx.z, xx.w);
         if constexpr (F == WFormat::q6_k_split) {
           int lo[4] = {0, 0, 0, 0}, hi[4] = {0, 0, 0, 0};  // elements [0, 16) and [16, 32) of the sub-block
           mma_k16(lo, a0, a1, b0);
