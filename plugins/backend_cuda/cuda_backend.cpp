@@ -253,7 +253,9 @@ class CudaBackend final : public Backend {
     r.w.data = dev;
     // Before any segment records: decode and prefills of up to kMmqTokens tokens never reallocate.
     if (int8_ && gemv_int8_supports(r.w)) reserve_activation_codes(mmq_ ? kMmqTokens : kGemvTokens, r.w.cols);
-    if (gemm_.handle && cublas_gemm_supports(r.w)) reserve_gemm_scratch(r.w, 0);
+    // cuBLAS's F16 tile only for matrices that may go there (gemm_int8 takes the
+    // others; ALLM_CUDA_MMQ_MIN above 9 would still grow it when first used).
+    if (gemm_.handle && cublas_gemm_supports(r.w) && !(mmq_ && gemm_int8_supports(r.w))) reserve_gemm_scratch(r.w, 0);
     Tensor out = w;
     out.data = dev;
     out.scales = r.w.scales;
