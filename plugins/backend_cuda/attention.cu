@@ -8,6 +8,7 @@
 #include <cmath>
 
 #include "kernels.hpp"
+#include "pdl.cuh"
 #include "kv_format.cuh"
 
 namespace allm::cuda {
@@ -22,6 +23,7 @@ __global__ void __launch_bounds__(kWarps * 32) attention_kernel(DeviceKV kv, con
                                                                  float* __restrict__ out, int64_t pos0,
                                                                  const DeviceSeq* __restrict__ seqs,
                                                                  DeviceAttention p) {
+  pdl_trigger();
   if (seqs) {
     const DeviceSeq& sq = seqs[blockIdx.z];
     if (blockIdx.x >= sq.n) return;  // the whole block

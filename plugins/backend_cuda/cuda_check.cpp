@@ -1,9 +1,12 @@
 // CUDA errors as allm errors: an out-of-memory as OutOfMemoryError, anything
 // else as an internal error naming the call and CUDA's own message.
+#include <cstdlib>
+#include <cstring>
 #include <string>
 
 #include "allm/error.hpp"
 #include "kernels.hpp"
+#include "pdl.cuh"
 
 namespace allm::cuda {
 
@@ -15,5 +18,13 @@ void check(cudaError_t status, const char* what) {
 }
 
 void check_launch(const char* kernel) { check(cudaGetLastError(), kernel); }
+
+bool pdl_enabled() {
+  static const bool enabled = [] {
+    const char* v = std::getenv("ALLM_CUDA_PDL");
+    return !(v && std::strcmp(v, "0") == 0);
+  }();
+  return enabled;
+}
 
 }  // namespace allm::cuda

@@ -2,11 +2,13 @@
 // computes them: expf/tanhf, no fast-math approximations), y += x, x *= f,
 // x = cap * tanh(x / cap).
 #include "kernels.hpp"
+#include "pdl.cuh"
 
 namespace allm::cuda {
 namespace {
 
 __global__ void gated_kernel(const float* gate, const float* up, int64_t count, int act, float* out, float limit) {
+  pdl_trigger();
   const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i >= count) return;
   const float g = gate[i], u = up[i];
@@ -23,16 +25,19 @@ __global__ void gated_kernel(const float* gate, const float* up, int64_t count, 
 }
 
 __global__ void add_kernel(float* y, const float* x, int64_t count) {
+  pdl_trigger();
   const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i < count) y[i] += x[i];
 }
 
 __global__ void scale_kernel(float* x, int64_t count, float factor) {
+  pdl_trigger();
   const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i < count) x[i] *= factor;
 }
 
 __global__ void softcap_kernel(float* x, int64_t count, float cap) {
+  pdl_trigger();
   const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i < count) x[i] = cap * tanhf(x[i] / cap);
 }

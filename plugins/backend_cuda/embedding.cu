@@ -1,6 +1,7 @@
 // Embedding lookup: row ids[t] of the table, decoded (any stored format) and
 // scaled; one thread per 32-element slice.
 #include "kernels.hpp"
+#include "pdl.cuh"
 #include "weight_decode.cuh"
 
 namespace allm::cuda {
@@ -9,6 +10,7 @@ namespace {
 template <WFormat F>
 __global__ void embedding_kernel(DeviceWeight table, const int32_t* __restrict__ ids, int64_t n, float* out,
                                  float scale) {
+  pdl_trigger();
   const int64_t slices = slices_of(table);
   const int64_t id = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (id >= n * slices) return;

@@ -3,6 +3,7 @@
 // slices, so neighbouring lanes read neighbouring bytes) and dots every
 // token's activations against the decoded slices while they are in registers.
 #include "kernels.hpp"
+#include "pdl.cuh"
 #include "weight_decode.cuh"
 
 namespace allm::cuda {
@@ -17,6 +18,7 @@ template <WFormat F, int kRowsPerWarp>
 __global__ void __launch_bounds__(kWarps * 32) gemv_kernel(DeviceWeight w, const float* __restrict__ x, int n,
                                                            float* __restrict__ y, int64_t ldy,
                                                            const float* __restrict__ bias) {
+  pdl_trigger();
   const int lane = threadIdx.x & 31;
   const int64_t row0 = (int64_t(blockIdx.x) * kWarps + (threadIdx.x >> 5)) * kRowsPerWarp;
   if (row0 >= w.rows) return;

@@ -8,9 +8,11 @@
 // layout (144-byte blocks are 16-byte aligned); Q8_0 and Q6_K in the
 // backend's split layouts (device_weight.hpp).
 #include <cstdint>
+#include <cstdlib>
 #include <type_traits>
 
 #include "int8_blocks.cuh"
+#include "pdl.cuh"
 #include "kernels.hpp"
 #include "weight_decode.cuh"
 
@@ -21,6 +23,7 @@ constexpr int kWarps = 4;
 
 __global__ void quantize_q8_kernel(const float* __restrict__ x, int64_t blocks, int8_t* __restrict__ q,
                                    float2* __restrict__ ds) {
+  pdl_trigger();
   const int64_t b = (int64_t(blockIdx.x) * blockDim.x + threadIdx.x) >> 5;
   if (b >= blocks) return;
   const int lane = threadIdx.x & 31;
@@ -153,6 +156,7 @@ __global__ void __launch_bounds__(kWarps * 32) gemv_int8_kernel(DeviceWeight w, 
                                                                  const float2* __restrict__ ds, int n,
                                                                  float* __restrict__ y, int64_t ldy,
                                                                  const float* __restrict__ bias) {
+  pdl_trigger();
   const int lane = threadIdx.x & 31;
   const int64_t row = int64_t(blockIdx.x) * kWarps + (threadIdx.x >> 5);
   if (row >= w.rows) return;
@@ -160,11 +164,14 @@ __global__ void __launch_bounds__(kWarps * 32) gemv_int8_kernel(DeviceWeight w, 
   float acc[kTokens];
 #pragma unroll
   for (int t = 0; t < kTokens; ++t) acc[t] = 0;
+  bool waited = false;
   for (int64_t u0 = lane; u0 < nu; u0 += 32 * kUnroll) {
     Int8Dot<F> part[kUnroll];
 #pragma unroll
     for (int i = 0; i < kUnroll; ++i)
       if (u0 + 32 * i < nu) part[i].load(w, row, u0 + 32 * i);
+    if (!waited) pdl_wait();  // the first weights are on their way: now the activations
+    waited = true;
 #pragma unroll
     for (int i = 0; i < kUnroll; ++i) {
       if (u0 + 32 * i >= nu) break;
@@ -176,6 +183,7 @@ __global__ void __launch_bounds__(kWarps * 32) gemv_int8_kernel(DeviceWeight w, 
       }
     }
   }
+  if (!waited) pdl_wait();
 #pragma unroll
   for (int t = 0; t < kTokens; ++t) {
     if (t >= n) break;
@@ -192,6 +200,7 @@ template <bool kHalf, int kUnroll, int kTokens>
 __global__ void __launch_bounds__(kWarps * 32) gemv_wide_kernel(DeviceWeight w, const float* __restrict__ x, int n,
                                                                  float* __restrict__ y, int64_t ldy,
                                                                  const float* __restrict__ bias) {
+  pdl_trigger();
   const int lane = threadIdx.x & 31;
   const int64_t row = int64_t(blockIdx.x) * kWarps + (threadIdx.x >> 5);
   if (row >= w.rows) return;
@@ -200,11 +209,14 @@ __global__ void __launch_bounds__(kWarps * 32) gemv_wide_kernel(DeviceWeight w, 
   float acc[kTokens];
 #pragma unroll
   for (int t = 0; t < kTokens; ++t) acc[t] = 0;
+  bool waited = false;
   for (int64_t u0 = lane; u0 < nu; u0 += 32 * kUnroll) {
     uint4 raw[kUnroll];
 #pragma unroll
     for (int i = 0; i < kUnroll; ++i)
       if (u0 + 32 * i < nu) raw[i] = load16(r + 16 * (u0 + 32 * i));
+    if (!waited) pdl_wait();  // the first weights are on their way: now the activations
+    waited = true;
 #pragma unroll
     for (int i = 0; i < kUnroll; ++i) {
       if (u0 + 32 * i >= nu) break;
@@ -228,6 +240,7 @@ __global__ void __launch_bounds__(kWarps * 32) gemv_wide_kernel(DeviceWeight w, 
       }
     }
   }
+  if (!waited) pdl_wait();
 #pragma unroll
   for (int t = 0; t < kTokens; ++t) {
     if (t >= n) break;
@@ -256,6 +269,27 @@ void quantize_q8(const float* x, int64_t n, int64_t cols, int8_t* q, float2* ds,
   check_launch("quantize_q8");
 }
 
+// Units a lane loads before it uses the first, for one token: enough that one
+// pass of the warp covers the whole row (every load of the row in flight at
+// once; a long row walked in several dependent passes was latency-bound),
+// at most kMaxUnroll (registers). ALLM_CUDA_GEMV_UNROLL=N fixes it (measurements).
+template <WFormat F>
+constexpr int kMaxUnroll = F == WFormat::q6_k_split ? 4 : 8;
+
+int single_token_unroll(int64_t units, int most) {
+  static const int fixed = [] {
+    const char* v = std::getenv("ALLM_CUDA_GEMV_UNROLL");
+    return v ? std::atoi(v) : 0;
+  }();
+  int u = 2;
+  if (fixed > 0) {
+    while (u < most && u < fixed) u *= 2;
+    return u;
+  }
+  while (u < most && 32 * u < units) u *= 2;
+  return u;
+}
+
 void gemv_int8(const DeviceWeight& w, const int8_t* qx, const float2* ds, int64_t n, float* y, int64_t ldy,
                const float* bias, cudaStream_t stream) {
   for (int64_t t0 = 0; t0 < n; t0 += kGemvMaxTokens) {
@@ -267,10 +301,19 @@ void gemv_int8(const DeviceWeight& w, const int8_t* qx, const float2* ds, int64_
     auto launch = [&](auto f, auto unroll) {
       constexpr WFormat F = decltype(f)::value;
       constexpr int U = decltype(unroll)::value;
-      if (chunk == 1)
-        gemv_int8_kernel<F, U, 1><<<blocks, kWarps * 32, 0, stream>>>(w, q, s, chunk, out, ldy, bias);
-      else
-        gemv_int8_kernel<F, U, kGemvMaxTokens><<<blocks, kWarps * 32, 0, stream>>>(w, q, s, chunk, out, ldy, bias);
+      if (chunk > 1) {
+        launch_dependent(gemv_int8_kernel<F, U, kGemvMaxTokens>, blocks, kWarps * 32, stream, w, q, s, chunk, out, ldy,
+                         bias);
+        return;
+      }
+      const int64_t units = w.cols / (256 / Int8Dot<F>::kPerBlock);
+      switch (single_token_unroll(units, kMaxUnroll<F>)) {
+        case 2: launch_dependent(gemv_int8_kernel<F, 2, 1>, blocks, kWarps * 32, stream, w, q, s, chunk, out, ldy, bias); break;
+        case 4: launch_dependent(gemv_int8_kernel<F, 4, 1>, blocks, kWarps * 32, stream, w, q, s, chunk, out, ldy, bias); break;
+        default:
+          if constexpr (kMaxUnroll<F> >= 8)
+            launch_dependent(gemv_int8_kernel<F, 8, 1>, blocks, kWarps * 32, stream, w, q, s, chunk, out, ldy, bias);
+      }
     };
     using I2 = std::integral_constant<int, 2>;
     using I4 = std::integral_constant<int, 4>;
@@ -299,11 +342,11 @@ void gemv_wide(const DeviceWeight& w, const float* x, int64_t n, float* y, int64
     float* out = y + t0 * ldy;
     const bool half = w.format == WFormat::f16;
     if (chunk == 1) {
-      if (half) gemv_wide_kernel<true, 4, 1><<<blocks, kWarps * 32, 0, stream>>>(w, xs, chunk, out, ldy, bias);
-      else gemv_wide_kernel<false, 4, 1><<<blocks, kWarps * 32, 0, stream>>>(w, xs, chunk, out, ldy, bias);
+      if (half) launch_dependent(gemv_wide_kernel<true, 4, 1>, blocks, kWarps * 32, stream, w, xs, chunk, out, ldy, bias);
+      else launch_dependent(gemv_wide_kernel<false, 4, 1>, blocks, kWarps * 32, stream, w, xs, chunk, out, ldy, bias);
     } else {
-      if (half) gemv_wide_kernel<true, 4, kGemvMaxTokens><<<blocks, kWarps * 32, 0, stream>>>(w, xs, chunk, out, ldy, bias);
-      else gemv_wide_kernel<false, 4, kGemvMaxTokens><<<blocks, kWarps * 32, 0, stream>>>(w, xs, chunk, out, ldy, bias);
+      if (half) launch_dependent(gemv_wide_kernel<true, 4, kGemvMaxTokens>, blocks, kWarps * 32, stream, w, xs, chunk, out, ldy, bias);
+      else launch_dependent(gemv_wide_kernel<false, 4, kGemvMaxTokens>, blocks, kWarps * 32, stream, w, xs, chunk, out, ldy, bias);
     }
     check_launch("gemv_wide");
   }

@@ -2,6 +2,7 @@
 // blocks. One block per (token, kv head), one thread per value; for Q8_0
 // each warp is one group of 32 and finds its absolute maximum by shuffles.
 #include "kernels.hpp"
+#include "pdl.cuh"
 #include "kv_format.cuh"
 
 namespace allm::cuda {
@@ -30,6 +31,7 @@ __device__ void encode(const float* src, int64_t d, int type, uint8_t* dst) {
 // seqs: null (one sequence: the other arguments) or a device array, blockIdx.z picking one.
 __global__ void kv_append_kernel(DeviceKV kv, const float* k, const float* v, int64_t pos0, const DeviceSeq* seqs,
                                  int64_t kv_heads, int64_t d) {
+  pdl_trigger();
   const int64_t t = blockIdx.x / kv_heads, g = blockIdx.x % kv_heads;
   if (seqs) {
     const DeviceSeq& sq = seqs[blockIdx.z];

@@ -5,12 +5,14 @@
 #include <cmath>
 
 #include "kernels.hpp"
+#include "pdl.cuh"
 
 namespace allm::cuda {
 namespace {
 
 __global__ void route_kernel(const float* logits, int64_t n, int64_t experts, int64_t k, bool renormalize,
                              int32_t* chosen, float* weights) {
+  pdl_trigger();
   const int64_t t = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (t >= n) return;
   const float* r = logits + t * experts;
@@ -39,6 +41,7 @@ __global__ void route_kernel(const float* logits, int64_t n, int64_t experts, in
 }
 
 __global__ void gather_kernel(const float* src, const int32_t* rows, int64_t count, int64_t dim, float* out) {
+  pdl_trigger();
   const int64_t id = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (id >= count * dim) return;
   const int64_t i = id / dim, c = id % dim;
@@ -47,6 +50,7 @@ __global__ void gather_kernel(const float* src, const int32_t* rows, int64_t cou
 
 __global__ void combine_kernel(const float* src, const int32_t* slots, int64_t count, int64_t dim, int64_t top_k,
                                const float* weights, float* out) {
+  pdl_trigger();
   const int64_t id = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (id >= count * dim) return;
   const int64_t i = id / dim, c = id % dim, s = slots[i];

@@ -1,5 +1,6 @@
 // RMSNorm: one block per row; the sum of squares reduced across the block.
 #include "kernels.hpp"
+#include "pdl.cuh"
 
 namespace allm::cuda {
 namespace {
@@ -8,6 +9,7 @@ constexpr int kThreads = 256;
 
 __global__ void rms_norm_kernel(const float* x, const float* __restrict__ w, int64_t dim, float eps, bool plus_one,
                                 float* out) {
+  pdl_trigger();
   const float* xr = x + int64_t(blockIdx.x) * dim;
   float* o = out + int64_t(blockIdx.x) * dim;
   float ss = 0;

@@ -2,12 +2,14 @@
 // in place, one thread per (token, head, frequency) pair of dims, NeoX halves
 // (i, i + rotary/2) or interleaved pairs (2i, 2i + 1).
 #include "kernels.hpp"
+#include "pdl.cuh"
 
 namespace allm::cuda {
 namespace {
 
 __global__ void rope_table_kernel(const int64_t* positions, int64_t n, const float* inv_freq, int64_t half,
                                   float attention_scale, float* table) {
+  pdl_trigger();
   const int64_t id = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (id >= n * half) return;
   const int64_t t = id / half, i = id % half;
@@ -18,6 +20,7 @@ __global__ void rope_table_kernel(const int64_t* positions, int64_t n, const flo
 
 __global__ void rope_kernel(float* x, int64_t n, int64_t heads, int64_t head_dim, int64_t half, bool interleaved,
                             const float* __restrict__ table) {
+  pdl_trigger();
   const int64_t id = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (id >= n * heads * half) return;
   const int64_t i = id % half, th = id / half, t = th / heads;

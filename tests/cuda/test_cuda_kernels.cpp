@@ -400,6 +400,38 @@ TEST(CudaKernels, Int8GemvAndSplitLayouts) {
   }
 }
 
+// Long rows: one token's GEMV loads 4 or 8 units per lane (the whole row in
+// one pass: gemv_int8.cu's single_token_unroll), launched as a programmatic
+// dependent of the quantisation before it (pdl.cuh).
+TEST(CudaKernels, Int8GemvLongRows) {
+  REQUIRE_DEVICE();
+  const int64_t rows = 37;
+  for (const int64_t cols : {int64_t(6144), int64_t(14336)})
+    for (const FormatCase fc : {FormatCase{WFormat::q4_k, "q4_k"}, FormatCase{WFormat::q8_0, "q8_0"},
+                                FormatCase{WFormat::q6_k, "q6_k"}}) {
+      HostWeight h = make_weight(fc.format, rows, cols);
+      const auto w = dequantized(h);
+      HostWeight dev = h;
+      if (fc.format == WFormat::q8_0) dev.bytes = split_q8_0(h.bytes.data(), rows, cols), dev.format = WFormat::q8_0_split;
+      if (fc.format == WFormat::q6_k) dev.bytes = split_q6_k(h.bytes.data(), rows, cols), dev.format = WFormat::q6_k_split;
+      const DevWeight dw(dev);
+      ASSERT_TRUE(gemv_int8_supports(dw.d)) << fc.name;
+      const auto bias = random_floats(size_t(rows));
+      const Dev<float> dbias(bias);
+      for (int64_t n : {1, 3}) {
+        const auto x = random_floats(size_t(n * cols));
+        const Dev<float> dx(x);
+        Dev<float> dy(size_t(n * rows));
+        Dev<int8_t> q(size_t(n * cols));
+        Dev<float2> ds(size_t(n * cols / 32));
+        quantize_q8(dx.p, n, cols, q.p, ds.p, nullptr);
+        gemv_int8(dw.d, q.p, ds.p, n, dy.p, rows, dbias.p, nullptr);
+        EXPECT_LT(rel_err(dy.get(), reference_matmul(w, rows, cols, int8_rounded(x), n, bias)), 1e-5)
+            << fc.name << " cols=" << cols << " n=" << n;
+      }
+    }
+}
+
 // gemm_int8 (int8 tensor cores on the quantised blocks) for each of its
 // formats, as the backend stores them: rows and token counts that are not
 // multiples of its tiles (64 rows; 8, 16, 32 or 64 tokens: 5 tokens as with
