@@ -384,13 +384,30 @@ void launch(const DeviceKV& kv, const float* q, float* out, int64_t n, int64_t p
   check_launch("flash_attention");
 }
 
+// The device's shared memory per block (opted in): 227 KiB on Hopper, 99 KiB
+// on some later GPUs, where head_dim 256 (~100 KiB) stays on the per-token kernel.
+size_t shared_limit() {
+  static const size_t limit = [] {
+    int device = 0, bytes = 0;
+    if (cudaGetDevice(&device) != cudaSuccess ||
+        cudaDeviceGetAttribute(&bytes, cudaDevAttrMaxSharedMemoryPerBlockOptin, device) != cudaSuccess) {
+      cudaGetLastError();  // not left for the next launch check
+      return size_t(0);
+    }
+    return size_t(bytes);
+  }();
+  return limit;
+}
+
 }  // namespace
 
 bool flash_attention_fits(const DeviceAttention& p, int kv_type, int64_t n) {
   if (n < kFlashMinTokens || (kv_type != kKVF16 && kv_type != kKVQ8)) return false;
   if (p.head_dim <= 0 || p.head_dim % 16 != 0 || p.head_dim > kMaxHeadDim) return false;
   if (p.kv_heads <= 0 || p.heads % p.kv_heads != 0 || p.kv_heads > 65535) return false;
-  return (n * (p.heads / p.kv_heads) + kRows - 1) / kRows <= 65535;  // grid.y
+  if ((n * (p.heads / p.kv_heads) + kRows - 1) / kRows > 65535) return false;  // grid.y
+  const size_t bytes = p.head_dim <= 64 ? kSharedBytes<64> : p.head_dim <= 128 ? kSharedBytes<128> : kSharedBytes<256>;
+  return bytes <= shared_limit();
 }
 
 void flash_attention(const DeviceKV& kv, const float* q, float* out, int64_t n, int64_t pos0, const DeviceSeq* seqs,
