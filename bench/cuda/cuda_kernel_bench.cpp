@@ -8,7 +8,8 @@
 // matrix (GB/s of weight bytes) and through a 1024 x 4096 one (a K/V
 // projection: the split over the row's blocks), and 512 tokens through the
 // 14336 x 4096 matrix (TFLOP/s, as the GEMM column). Medians of CUDA-event
-// timings after a warm-up.
+// timings after a warm-up. And 512 prefill tokens' attention (tensor cores
+// against the per-token kernel).
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
@@ -231,6 +232,25 @@ int main(int argc, char** argv) {
     const double ms = median_ms([&] { attention(kv, x, y, 1, ctx - 1, p, nullptr); }, 20);
     std::printf("attention decode, %s KV, 4096 positions: %.3f ms (%.0f GB/s of KV)\n", kv_type_name(type), ms,
                 double(ctx * 2 * kvh * row) / ms / 1e6);
+    // Prefill: 512 tokens at the start of the cache (pp512) and at its end
+    // (3584 positions before them), on the tensor cores and, through the
+    // batched entry with the KV type withheld, the per-token kernel.
+    for (int64_t pos0 : {int64_t(0), ctx - 512}) {
+      const int64_t pn = 512;
+      DeviceSeq seq{};
+      seq.kv = kv, seq.a = x, seq.out = y, seq.n = pn, seq.pos0 = pos0;
+      auto* dseq = static_cast<const DeviceSeq*>(device_copy(&seq, sizeof seq));
+      DeviceAttention per_token = p;
+      per_token.kv_type = -1;
+      const double flash_ms = median_ms([&] { attention(kv, x, y, pn, pos0, p, nullptr); }, 10);
+      const double old_ms = median_ms([&] { attention_seqs(dseq, 1, pn, per_token, nullptr); }, 10);
+      const double pairs = double(pn) * double(pos0) + double(pn) * double(pn + 1) / 2;  // visible (token, position)
+      const double flop = 4.0 * pairs * double(heads * d);
+      std::printf("attention prefill, %s KV, 512 tokens after %lld: tensor cores %.3f ms (%.1f TFLOP/s), "
+                  "per-token kernel %.3f ms\n",
+                  kv_type_name(type), static_cast<long long>(pos0), flash_ms, flop / flash_ms / 1e9, old_ms);
+      cudaFree(const_cast<DeviceSeq*>(dseq));
+    }
   }
   return 0;
 }

@@ -5,6 +5,7 @@
 // online softmax (running max, sum and weighted value sum, one head_dim slice
 // per lane), and the warps' states merge at the end with the sink logit
 // (gpt-oss) as one more term. F32, F16 and Q8_0 rows are read in place.
+// Prefill over F16 / Q8_0 rows goes to flash_attention.cu instead.
 #include <cmath>
 
 #include "kernels.hpp"
@@ -95,6 +96,10 @@ void launch_attention(const DeviceKV& kv, const float* q, float* out, int64_t n,
   if (n == 0 || count == 0) return;
   if (p.head_dim > kMaxHeadDim || p.heads % p.kv_heads != 0)
     check(cudaErrorInvalidValue, "attention: head_dim over 256 or heads not a multiple of kv_heads");
+  if (flash_attention_fits(p, seqs ? p.kv_type : kv.type, n)) {  // prefill: the tensor cores
+    flash_attention(kv, q, out, n, pos0, seqs, count, p, stream);
+    return;
+  }
   const dim3 grid(unsigned(n), unsigned(p.heads), unsigned(count));
   if (n <= 4)
     attention_kernel<16><<<grid, 16 * 32, 0, stream>>>(kv, q, out, pos0, seqs, p);

@@ -374,6 +374,8 @@ class CudaBackend final : public Backend {
       std::memset(static_cast<void*>(&r), 0, sizeof r);
       r.kv = device_kv(q.kv, q.pos0 + q.n), r.a = q.q, r.out = q.out, r.n = q.n, r.pos0 = q.pos0;
       max_n = std::max(max_n, q.n);
+      // One KV type for all (the kernel is chosen by it on the host), else -1.
+      dp.kv_type = list.size() == 1 || dp.kv_type == int32_t(q.kv.type) ? int32_t(q.kv.type) : -1;
     }
     if (list.empty()) return;
     const DeviceSeq* dev = stage_as<DeviceSeq>(list.data(), list.size() * sizeof(DeviceSeq));

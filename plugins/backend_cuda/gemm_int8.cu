@@ -46,6 +46,7 @@
 
 #include "int8_blocks.cuh"
 #include "kernels.hpp"
+#include "pdl.cuh"
 
 namespace allm::cuda {
 namespace {
@@ -250,6 +251,7 @@ template <WFormat F, int kTokens>
 __global__ void __launch_bounds__(kThreads, kTokens == 64 ? 2 : 3)
     gemm_int8_kernel(DeviceWeight w, const int8_t* __restrict__ q, const float2* __restrict__ ds, int64_t n,
                      float* __restrict__ y, int64_t ldy, const float* __restrict__ bias, int64_t steps_per_split) {
+  pdl_trigger();
   __shared__ Stage<F, kTokens> s;
   constexpr int kTiles = kTokens / 8;  // MMA column tiles
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t4 = lane & 3;
@@ -327,6 +329,7 @@ __global__ void __launch_bounds__(kThreads, kTokens == 64 ? 2 : 3)
 // y[t * ldy + r] = sum over the splits of partial[s][t][r] (in order), + bias[r].
 __global__ void sum_splits_kernel(const float* __restrict__ partial, int splits, int64_t n, int64_t rows,
                                   float* __restrict__ y, int64_t ldy, const float* __restrict__ bias) {
+  pdl_trigger();
   const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i >= n * rows) return;
   const int64_t t = i / rows, r = i % rows;

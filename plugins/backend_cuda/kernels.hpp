@@ -133,13 +133,33 @@ struct DeviceAttention {
   float scale = 1, softcap = 0;
   int64_t window = 0;
   const float* sinks = nullptr;  // device, per query head, or null
+  // attention_seqs: the KVType of every sequence (the host picks the kernel
+  // by it; -1: not all alike, the per-token kernel). attention uses kv.type.
+  int32_t kv_type = -1;
 };
 // Causal (windowed) attention of one sequence's n new tokens over its cache:
 // q and out are [n][heads][head_dim]; online softmax over the positions.
+// From kFlashMinTokens tokens (max_n for a batch) with F16 / Q8_0 rows and
+// head_dim a multiple of 16, on the tensor cores (flash_attention below);
+// else one block per (token, head) (attention.cu).
 constexpr int64_t kMaxHeadDim = 256;
 void attention(const DeviceKV& kv, const float* q, float* out, int64_t n, int64_t pos0, const DeviceAttention& p,
                cudaStream_t stream);
 void attention_seqs(const DeviceSeq* seqs, int64_t count, int64_t max_n, const DeviceAttention& p, cudaStream_t stream);
+// Prefill attention on the tensor cores (flash_attention.cu): blocks of 64
+// query rows (tokens x the query heads of one kv head) walk the visible
+// positions in tiles, Q and P as two F16 parts each (about F32 accuracy), F32
+// online softmax. 16 tokens: below that a block's 64 rows are mostly empty
+// unless GQA groups are wide, and the kv_heads x tiles blocks are too few to
+// fill the GPU, while the per-token kernel spreads each token's positions over
+// warps (decode, batched decode, short steps); from 16 on, each K/V row is read
+// once per 64 rows instead of once per (token, head).
+constexpr int64_t kFlashMinTokens = 16;
+bool flash_attention_fits(const DeviceAttention& p, int kv_type, int64_t n);
+// seqs: null (one sequence: kv, q, out, n, pos0) or a device array of count
+// sequences of at most n tokens each.
+void flash_attention(const DeviceKV& kv, const float* q, float* out, int64_t n, int64_t pos0, const DeviceSeq* seqs,
+                     int64_t count, const DeviceAttention& p, cudaStream_t stream);
 
 // Elementwise (Activation of compute.hpp: 0 silu, 1 gelu_tanh, 2 swiglu_clamped).
 void gated_activation(const float* gate, const float* up, int64_t count, int act, float* out, float limit,

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <memory>
 #include <random>
@@ -661,12 +662,12 @@ struct HostKV {
   int64_t kv_heads, d, block, capacity, row_bytes, head_stride, k_offset, v_offset, block_bytes;
   KVType type;
   std::vector<std::vector<uint8_t>> blocks;
-  HostKV(KVType t, int64_t kvh, int64_t dim, int64_t blk, int64_t cap)
+  HostKV(KVType t, int64_t kvh, int64_t dim, int64_t blk, int64_t cap, int64_t v_pad = 8)
       : kv_heads(kvh), d(dim), block(blk), capacity(cap), type(t) {
     row_bytes = kv_row_bytes(t, d);
     head_stride = block * row_bytes;
     k_offset = 0;
-    v_offset = kv_heads * head_stride + 8;  // not a multiple of anything in particular
+    v_offset = kv_heads * head_stride + v_pad;  // not a multiple of anything in particular
     block_bytes = v_offset + kv_heads * head_stride;
     blocks.assign(size_t((cap + blk - 1) / blk), std::vector<uint8_t>(size_t(block_bytes), 0));
   }
@@ -770,6 +771,96 @@ TEST(CudaKV, AttentionMatchesCpuBackend) {
     EXPECT_LT(rel_err(out2.get(), ref), 2e-6) << kv_type_name(c.type) << " batched n=" << c.n;
     EXPECT_LT(rel_err(last.get(), std::vector<float>(ref.end() - row, ref.end())), 2e-6)
         << kv_type_name(c.type) << " batched, last token alone";
+  }
+}
+
+// Random rows at every position of a cache.
+void fill_random(HostKV& h) {
+  for (int64_t p = 0; p < h.capacity; ++p)
+    for (int64_t g = 0; g < h.kv_heads; ++g) {
+      const auto k = random_floats(size_t(h.d)), v = random_floats(size_t(h.d));
+      kv_encode_row(h.type, k.data(), h.d, h.row(p, g, false));
+      kv_encode_row(h.type, v.data(), h.d, h.row(p, g, true));
+    }
+}
+
+KVLayerView host_view(HostKV& h, std::vector<uint8_t*>& ptrs) {
+  ptrs.clear();
+  for (auto& b : h.blocks) ptrs.push_back(b.data());
+  return KVLayerView{ptrs.data(), h.k_offset, h.v_offset, h.block, h.head_stride, h.row_bytes, h.type};
+}
+
+// Prefill (n >= kFlashMinTokens) over F16 / Q8_0 rows: the tensor-core kernel,
+// against the CPU backend (F32 over the stored rows). Token counts that are
+// not multiples of the 64-row tiles or the key tiles, old positions in the
+// cache (pos0 > 0), windows shorter than n (whole key tiles skipped by some
+// warps), softcap, sinks, GQA 1:1 / 3:1 / 4:1 / 8:1, head_dim 32 / 64 / 80 /
+// 96 / 128 / 256 (the odd ones padded inside the kernel), value rows at
+// 2-byte offsets (the narrow loads). Batched: the case's sequence, an empty
+// one and a short one over another cache in one launch.
+// Bounds: with F16 rows, Q and P go through the tensor cores as two F16 parts
+// each (2^-22 relative), so only F32 summation order separates the results
+// from the CPU's (the per-token kernel meets 2e-6): 2e-5, which one F16 part
+// for Q or P (2^-11 per element, ~2e-4 in the result) would fail. Q8_0 rows
+// are decoded to F16 (scale x code rounded: up to 2^-11 relative per K and V
+// element, ~3e-4 in scores and outputs together): 2e-3.
+TEST(CudaKV, PrefillAttentionMatchesCpuBackend) {
+  REQUIRE_DEVICE();
+  auto cpu = make_cpu_backend(1);
+  struct Case {
+    KVType type; int64_t d, heads, kv_heads, window; float softcap; bool sinks; int64_t n, pos0, block, v_pad;
+  };
+  const Case cases[] = {
+      {KVType::f16, 128, 8, 2, 0, 0, false, 100, 37, 16, 8},     {KVType::f16, 64, 4, 4, 24, 30.0f, false, 37, 20, 16, 2},
+      {KVType::q8_0, 128, 8, 2, 50, 0, true, 130, 5, 32, 8},     {KVType::q8_0, 80, 6, 2, 0, 50.0f, true, 45, 70, 16, 8},
+      {KVType::f16, 256, 4, 1, 0, 0, true, 70, 10, 16, 8},       {KVType::f16, 32, 2, 1, 0, 0, false, 16, 0, 16, 8},
+      {KVType::q8_0, 64, 16, 2, 40, 20.0f, false, 67, 100, 16, 8}, {KVType::f16, 96, 4, 2, 8, 0, false, 130, 3, 16, 8},
+      {KVType::f32, 64, 4, 2, 0, 0, false, 40, 9, 16, 8},  // F32 rows: the per-token kernel still
+  };
+  for (const Case& c : cases) {
+    const bool flash = c.type != KVType::f32;
+    const float scale = 1.0f / std::sqrt(float(c.d));
+    const auto sinks = random_floats(size_t(c.heads));
+    DeviceAttention p{c.heads, c.kv_heads, c.d, scale, c.softcap, c.window, nullptr, int32_t(c.type)};
+    ASSERT_EQ(flash_attention_fits(p, int(c.type), c.n), flash) << kv_type_name(c.type) << " d=" << c.d;
+    // Sequence A: the case; B: 5 tokens at position 11 of another cache (blocks of 8).
+    const int64_t n2 = 5, pos2 = 11;
+    HostKV a(c.type, c.kv_heads, c.d, c.block, c.pos0 + c.n, c.v_pad), b(c.type, c.kv_heads, c.d, 8, pos2 + n2);
+    fill_random(a);
+    fill_random(b);
+    const int64_t row = c.heads * c.d;
+    const auto qa = random_floats(size_t(c.n * row)), qb = random_floats(size_t(n2 * row));
+    std::vector<float> ref_a(qa.size()), ref_b(qb.size());
+    std::vector<uint8_t*> pa, pb;
+    const AttentionSeq host_seqs[2] = {{qa.data(), ref_a.data(), c.n, c.pos0, host_view(a, pa)},
+                                       {qb.data(), ref_b.data(), n2, pos2, host_view(b, pb)}};
+    cpu->attention(host_seqs, 2, AttentionParams{c.heads, c.kv_heads, c.d, scale, c.softcap, c.window,
+                                                 c.sinks ? sinks.data() : nullptr});
+    DevKV dev_a(a), dev_b(b);
+    const Dev<float> dqa(qa), dqb(qb), dsinks(sinks);
+    p.sinks = c.sinks ? dsinks.p : nullptr;
+    const double bound = c.type == KVType::f16 ? 2e-5 : c.type == KVType::q8_0 ? 2e-3 : 2e-6;
+    const std::string what = std::string(kv_type_name(c.type)) + " d=" + std::to_string(c.d) + " heads=" +
+                             std::to_string(c.heads) + "/" + std::to_string(c.kv_heads) + " n=" + std::to_string(c.n) +
+                             " window=" + std::to_string(c.window) + " softcap=" + std::to_string(c.softcap) +
+                             " sinks=" + std::to_string(c.sinks);
+    Dev<float> out(qa.size());
+    attention(dev_a.view, dqa.p, out.p, c.n, c.pos0, p, nullptr);
+    const double e1 = rel_err(out.get(), ref_a);
+    EXPECT_LT(e1, bound) << what;
+    // Batched: A, an empty sequence, B; max_n = A's n picks the same kernel for all.
+    Dev<float> out_a(qa.size()), out_b(qb.size());
+    std::vector<DeviceSeq> seqs(3);
+    seqs[0].kv = dev_a.view, seqs[0].a = dqa.p, seqs[0].out = out_a.p, seqs[0].n = c.n, seqs[0].pos0 = c.pos0;
+    seqs[1].kv = dev_a.view, seqs[1].n = 0, seqs[1].pos0 = c.pos0 + c.n;
+    seqs[2].kv = dev_b.view, seqs[2].a = dqb.p, seqs[2].out = out_b.p, seqs[2].n = n2, seqs[2].pos0 = pos2;
+    const Dev<DeviceSeq> dseqs(seqs);
+    attention_seqs(dseqs.p, 3, c.n, p, nullptr);
+    const double e2 = rel_err(out_a.get(), ref_a), e3 = rel_err(out_b.get(), ref_b);
+    EXPECT_LT(e2, bound) << what << " (batched)";
+    EXPECT_LT(e3, bound) << what << " (batched, second sequence)";
+    std::printf("[ prefill attention ] %s: rel err %.3g, batched %.3g / %.3g (bound %.0e)\n", what.c_str(), e1, e2, e3,
+                bound);
   }
 }
 

@@ -4,7 +4,9 @@
 // 2e-2; llama.cpp's for GGUF: float files 6e-2, quantised max 0.75 / RMS 0.2
 // and the reference's top-1 wherever it leads by 0.3), and token by token
 // against the CPU backend while decoding from the cache (GEMV + paged
-// attention). Skipped, with the reason, where no CUDA device can be used.
+// attention), and a longer prompt over F32 and F16 KV caches (the F16 one
+// through the tensor-core prefill attention). Skipped, with the reason, where
+// no CUDA device can be used.
 // Paths: ALLM_TEST_DATA_DIR / ALLM_TEST_PLUGIN_DIR in the environment
 // override the build tree's (the GPU machine runs a copy).
 #include <gtest/gtest.h>
@@ -18,6 +20,8 @@
 #include <vector>
 
 #include "allm/architecture.hpp"
+#include "allm/kv_cache.hpp"
+#include "allm/kv_pool.hpp"
 #include "allm/model_loader.hpp"
 #include "allm/registry.hpp"
 #include "allm/safetensors.hpp"
@@ -177,6 +181,19 @@ TEST_P(CudaLogits, MatchTheReferenceAndTheCpuBackend) {
   EXPECT_LE(long_diff.max, c.tolerance) << c.name << " long prefill";
   if (quantised_gguf) {
     EXPECT_LE(long_diff.rms, 0.2) << c.name << " long prefill";
+  }
+
+  // The same prompt over F16 KV caches on both backends (rows rounded alike):
+  // on the GPU, the tensor-core prefill attention (flash_attention.cu).
+  KVCache gpu_f16(on_gpu->make_pool(0, KVType::f16)), cpu_f16(on_cpu->make_pool(0, KVType::f16));
+  on_gpu->forward(long_ids, gpu_f16, LogitsMode::all, pg.data());
+  on_cpu->forward(long_ids, cpu_f16, LogitsMode::all, pc.data());
+  const Diff f16_diff = diff(pg, pc);
+  std::printf("[ %-16s ] prefill %3lld tokens, F16 KV: cuda-cpu max %.4g rms %.3g\n", c.name.c_str(), (long long)m,
+              f16_diff.max, f16_diff.rms);
+  EXPECT_LE(f16_diff.max, c.tolerance) << c.name << " long prefill, F16 KV";
+  if (quantised_gguf) {
+    EXPECT_LE(f16_diff.rms, 0.2) << c.name << " long prefill, F16 KV";
   }
 }
 
