@@ -89,12 +89,17 @@ class CudaBackend final : public Backend {
     // ALLM_CUDA_GEMV=classic: decode through the first GEMV (decode_slice, F32) for every format (measurements).
     const char* gemv = std::getenv("ALLM_CUDA_GEMV");
     int8_ = !(gemv && std::strcmp(gemv, "classic") == 0);
-    // ALLM_CUDA_MMQ=0: matmuls of more than kGemvMaxTokens tokens through
+    // ALLM_CUDA_MMQ=0: matmuls of several tokens through the GEMVs and
     // cuBLAS (or the tiled GEMM) for every format, as before gemm_int8 (measurements).
     const char* mmq = std::getenv("ALLM_CUDA_MMQ");
     mmq_ = int8_ && !(mmq && std::strcmp(mmq, "0") == 0);
-    // ALLM_CUDA_MMQ_MIN=N: gemm_int8 from N tokens on instead of kGemvMaxTokens + 1 (measurements).
+    // ALLM_CUDA_MMQ_MIN / _MAX=N: the token counts gemm_int8 takes (measurements).
     if (const char* min = std::getenv("ALLM_CUDA_MMQ_MIN")) mmq_min_tokens_ = std::max<int64_t>(1, std::atoll(min));
+    if (const char* max = std::getenv("ALLM_CUDA_MMQ_MAX")) mmq_max_tokens_ = std::max<int64_t>(1, std::atoll(max));
+    // ALLM_CUDA_FUSE=0: rms_norm and gated_activation leave the int8 codes of
+    // their output to a separate quantize_q8 (measurements).
+    const char* fuse = std::getenv("ALLM_CUDA_FUSE");
+    fuse_codes_ = !(fuse && std::strcmp(fuse, "0") == 0);
     // ALLM_CUDA_GRAPH=0: every op launched when it is called (measurements).
     const char* graphs = std::getenv("ALLM_CUDA_GRAPH");
     graphs_ = !(graphs && std::strcmp(graphs, "0") == 0);
@@ -174,6 +179,7 @@ class CudaBackend final : public Backend {
       return;
     }
     flush();
+    codes_ = {};
     check(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, stream_), "upload");
     sync();
   }
@@ -279,12 +285,12 @@ class CudaBackend final : public Backend {
     if (profile_) label_matmul(d, n);
     if (use_mmq(d, n)) {
       reserve_activation_codes(n, d.cols);
-      quantise_activations(x, n, d.cols);
+      if (!codes_ready(x, n * d.cols)) quantise_activations(x, n, d.cols);
       mmq_product(d, n, y, bias);
     } else if (tensor_core_product(d, n)) {
       cublas_product(d, x, n, y, bias);
     } else if (int8_decode(d, n)) {
-      quantise_activations(x, n, d.cols);
+      if (!codes_ready(x, n * d.cols)) quantise_activations(x, n, d.cols);
       int8_product(d, n, y, bias);
     } else {
       f32_product(d, x, n, y, bias);
@@ -299,7 +305,7 @@ class CudaBackend final : public Backend {
       if (use_mmq(d, n)) {  // every job of the group has the same input: its codes made once
         if (!quantised) {
           reserve_activation_codes(n, d.cols);
-          quantise_activations(x, n, d.cols);
+          if (!codes_ready(x, n * d.cols)) quantise_activations(x, n, d.cols);
         }
         quantised = true;
         mmq_product(d, n, jobs[j].y, jobs[j].bias);
@@ -313,7 +319,7 @@ class CudaBackend final : public Backend {
         f32_product(d, x, n, jobs[j].y, jobs[j].bias);
         continue;
       }
-      if (!quantised) quantise_activations(x, n, d.cols);
+      if (!quantised && !codes_ready(x, n * d.cols)) quantise_activations(x, n, d.cols);
       quantised = true;
       int8_product(d, n, jobs[j].y, jobs[j].bias);
     }
@@ -324,9 +330,12 @@ class CudaBackend final : public Backend {
     }, weight(table), ids, n, out, scale);
   }
   void rms_norm(const float* x, const float* w, int64_t n, int64_t dim, float eps, bool plus_one, float* out) override {
-    enqueue([](cudaStream_t st, const float* a, const float* b, int64_t m, int64_t d, float e, bool one, float* o) {
-      cuda::rms_norm(a, b, m, d, e, one, o, st);
-    }, x, w, n, dim, eps, plus_one, out);
+    std::lock_guard ops(ops_mutex_);
+    const bool codes = can_carry_codes(n * dim);
+    enqueue([](cudaStream_t st, const float* a, const float* b, int64_t m, int64_t d, float e, bool one, float* o,
+               int8_t* q, float2* ds) { cuda::rms_norm(a, b, m, d, e, one, o, st, q, ds); },
+            x, w, n, dim, eps, plus_one, out, codes ? act_q_ : nullptr, codes ? act_ds_ : nullptr);
+    if (codes) codes_ = {out, n * dim};
   }
   void rope_table(const RopeConfig& rope, const int64_t* positions, int64_t n, float* table) override {
     std::lock_guard ops(ops_mutex_);
@@ -385,9 +394,12 @@ class CudaBackend final : public Backend {
   }
   void gated_activation(const float* gate, const float* up, int64_t count, Activation act, float* out,
                         float limit) override {
-    enqueue([](cudaStream_t st, const float* g, const float* u, int64_t c, int a, float* o, float l) {
-      cuda::gated_activation(g, u, c, a, o, l, st);
-    }, gate, up, count, int(act), out, limit);
+    std::lock_guard ops(ops_mutex_);
+    const bool codes = can_carry_codes(count);
+    enqueue([](cudaStream_t st, const float* g, const float* u, int64_t c, int a, float* o, float l, int8_t* q,
+               float2* ds) { cuda::gated_activation(g, u, c, a, o, l, st, q, ds); },
+            gate, up, count, int(act), out, limit, codes ? act_q_ : nullptr, codes ? act_ds_ : nullptr);
+    if (codes) codes_ = {out, count};
   }
   void add(float* y, const float* x, int64_t count) override {
     enqueue([](cudaStream_t st, float* a, const float* b, int64_t c) { cuda::add(a, b, c, st); }, y, x, count);
@@ -508,8 +520,14 @@ class CudaBackend final : public Backend {
   }
   // More than kGemvMaxTokens tokens on the int8 tensor cores (gemm_int8.cu),
   // for the formats the int8 GEMV reads; quantise_activations first.
+  // gemm_int8 between the GEMVs and cuBLAS. Measured on the 8B-shaped Q4_K_M
+  // file (H100): 8 sequences' batched decode 1.9x faster than through the
+  // 8-token GEMV (which does 8 tokens' dp4a work per weight byte); a 512-token
+  // prefill 2x slower than cuBLAS over dequantised F16 tiles, whose fixed
+  // dequantisation cost is spread over many tokens there.
   bool use_mmq(const DeviceWeight& d, int64_t n) const {
-    return mmq_ && n >= mmq_min_tokens_ && gemm_int8_supports(d);
+    if (!mmq_ || n < mmq_min_tokens_ || !gemm_int8_supports(d)) return false;
+    return n <= mmq_max_tokens_ || !gemm_.handle;
   }
   void mmq_product(const DeviceWeight& d, int64_t n, float* y, const float* bias) {
     enqueue([](cudaStream_t st, const DeviceWeight& w, const int8_t* q, const float2* ds, int64_t m, float* o,
@@ -542,6 +560,7 @@ class CudaBackend final : public Backend {
   void enqueue(F fn, const A&... args) {
     static_assert(std::is_empty_v<F>, "an op captures nothing: everything it uses is an argument");
     std::lock_guard ops(ops_mutex_);
+    codes_ = {};  // an op may write the activations the codes were made of
     if (profile_) {
       timed(profile_key<F>(), [&] { fn(stream_, args...); });
       return;
@@ -656,6 +675,21 @@ class CudaBackend final : public Backend {
     return exec;
   }
 
+  // Fused quantisation: an rms_norm or gated activation whose output fits the
+  // activation-code buffer writes the output's int8 codes there too, and the
+  // matmul that reads that output next (the usual order: norm, then the
+  // q/k/v or gate/up products; activation, then down) skips quantize_q8.
+  // Rows of a multiple of 32 elements keep the flat blocks of 32 the rows'
+  // blocks. Any other op in between drops the claim (enqueue).
+  struct Codes {
+    const float* x = nullptr;
+    int64_t elems = 0;
+  };
+  bool can_carry_codes(int64_t elems) const {
+    return fuse_codes_ && int8_ && act_q_ && elems % 32 == 0 && elems <= act_tokens_ * act_cols_;
+  }
+  bool codes_ready(const float* x, int64_t elems) const { return fuse_codes_ && codes_.x == x && codes_.elems == elems; }
+
   bool int8_decode(const DeviceWeight& d, int64_t n) const {
     return int8_ && n <= kGemvTokens && n <= act_tokens_ && d.cols <= act_cols_ && gemv_int8_supports(d);
   }
@@ -674,6 +708,7 @@ class CudaBackend final : public Backend {
     flush();
     sync();
     drop_graphs();
+    codes_ = {};
     cudaFree(act_q_);
     act_q_ = nullptr;
     int64_t tokens = std::max<int64_t>(act_tokens_, kGemvTokens);
@@ -785,8 +820,11 @@ class CudaBackend final : public Backend {
   std::vector<DeviceSeq> seq_records_;  // host side of a batched call's DeviceSeq array
   std::string domain_;
   bool int8_ = true;  // int8 GEMVs for the formats that have them
+  bool fuse_codes_ = true;  // ALLM_CUDA_FUSE
+  Codes codes_;  // what act_q_ holds the codes of (fused quantisation), if anything
   bool mmq_ = true;  // gemm_int8 for more than kGemvMaxTokens tokens (ALLM_CUDA_MMQ=0: off)
-  int64_t mmq_min_tokens_ = kGemvMaxTokens + 1;  // ALLM_CUDA_MMQ_MIN
+  int64_t mmq_min_tokens_ = 4;    // ALLM_CUDA_MMQ_MIN
+  int64_t mmq_max_tokens_ = 128;  // ALLM_CUDA_MMQ_MAX; more tokens through cuBLAS where it opened
   int8_t* act_q_ = nullptr;  // activation codes for gemv_int8 / gemm_int8: act_tokens_ x act_cols_
   float2* act_ds_ = nullptr;
   int64_t act_tokens_ = 0, act_cols_ = 0;

@@ -1,13 +1,15 @@
 // Elementwise ops on activations: the gated MLP activations (as the CPU
 // computes them: expf/tanhf, no fast-math approximations), y += x, x *= f,
 // x = cap * tanh(x / cap).
+#include "int8_blocks.cuh"
 #include "kernels.hpp"
 #include "pdl.cuh"
 
 namespace allm::cuda {
 namespace {
 
-__global__ void gated_kernel(const float* gate, const float* up, int64_t count, int act, float* out, float limit) {
+__global__ void gated_kernel(const float* gate, const float* up, int64_t count, int act, float* out, float limit,
+                             int8_t* q, float2* ds) {
   pdl_trigger();
   const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i >= count) return;
@@ -22,6 +24,8 @@ __global__ void gated_kernel(const float* gate, const float* up, int64_t count, 
     r = 0.5f * g * (1.0f + tanhf(0.7978845608028654f * (g + 0.044715f * g * g * g))) * u;
   }
   out[i] = r;
+  // count is a multiple of 32 when q is set: whole warps, whole blocks.
+  if (q) quantize_block32(r, int(threadIdx.x & 31), q + i, ds + i / 32);
 }
 
 __global__ void add_kernel(float* y, const float* x, int64_t count) {
@@ -47,9 +51,10 @@ unsigned blocks_for(int64_t count) { return unsigned((count + 255) / 256); }
 }  // namespace
 
 void gated_activation(const float* gate, const float* up, int64_t count, int act, float* out, float limit,
-                      cudaStream_t stream) {
+                      cudaStream_t stream, int8_t* q, float2* ds) {
   if (count == 0) return;
-  gated_kernel<<<blocks_for(count), 256, 0, stream>>>(gate, up, count, act, out, limit);
+  if (q && count % 32 != 0) check(cudaErrorInvalidValue, "gated_activation: int8 codes of a partial block of 32");
+  gated_kernel<<<blocks_for(count), 256, 0, stream>>>(gate, up, count, act, out, limit, q, ds);
   check_launch("gated_activation");
 }
 

@@ -27,17 +27,7 @@ __global__ void quantize_q8_kernel(const float* __restrict__ x, int64_t blocks, 
   const int64_t b = (int64_t(blockIdx.x) * blockDim.x + threadIdx.x) >> 5;
   if (b >= blocks) return;
   const int lane = threadIdx.x & 31;
-  const float v = x[b * 32 + lane];
-  float amax = fabsf(v);
-#pragma unroll
-  for (int o = 16; o > 0; o >>= 1) amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, o));
-  const float d = amax / 127.0f, inv = d > 0 ? 1.0f / d : 0.0f;
-  const int c = __float2int_rn(v * inv);
-  q[b * 32 + lane] = int8_t(c);
-  int sum = c;
-#pragma unroll
-  for (int o = 16; o > 0; o >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, o);
-  if (lane == 0) ds[b] = make_float2(d, d * float(sum));
+  quantize_block32(x[b * 32 + lane], lane, q + b * 32 + lane, ds + b);
 }
 
 __device__ __forceinline__ int dot16(uint4 w, uint4 x, int acc) {

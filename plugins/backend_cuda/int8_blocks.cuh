@@ -9,6 +9,24 @@
 
 namespace allm::cuda {
 
+// One block of 32 activations quantised as the int8 kernels read them (a
+// warp, lane i holding element i): codes c = round(v / d) with d = max|v| /
+// 127, and ds = (d, d * sum of codes). quantize_q8 and the ops that write
+// their output's codes as well (rms_norm, gated_activation) share it, so
+// every path rounds alike.
+__device__ __forceinline__ void quantize_block32(float v, int lane, int8_t* code, float2* ds) {
+  float amax = fabsf(v);
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1) amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, o));
+  const float d = amax / 127.0f, inv = d > 0 ? 1.0f / d : 0.0f;
+  const int c = __float2int_rn(v * inv);
+  *code = int8_t(c);
+  int sum = c;
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, o);
+  if (lane == 0) *ds = make_float2(d, d * float(sum));
+}
+
 __device__ __forceinline__ uint4 load16(const void* p) { return __ldg(reinterpret_cast<const uint4*>(p)); }
 
 // The low (shift 0) or high (shift 4) nibbles of 16 bytes, one per byte.

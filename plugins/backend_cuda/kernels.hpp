@@ -86,9 +86,10 @@ void linear(const DeviceWeight& w, const float* x, int64_t n, float* y, int64_t 
 // out[t] = row ids[t] of `table` widened to F32, times scale.
 void embedding(const DeviceWeight& table, const int32_t* ids, int64_t n, float* out, float scale, cudaStream_t stream);
 
-// out[t] = x[t] / rms(x[t]) * (w or 1 + w); x and out may alias.
+// out[t] = x[t] / rms(x[t]) * (w or 1 + w); x and out may alias. With q / ds,
+// also out's int8 codes as quantize_q8 writes them (dim a multiple of 32).
 void rms_norm(const float* x, const float* w, int64_t n, int64_t dim, float eps, bool plus_one, float* out,
-              cudaStream_t stream);
+              cudaStream_t stream, int8_t* q = nullptr, float2* ds = nullptr);
 
 // table[t] = cos(positions[t] * inv_freq[i]) * attention_scale for the
 // rotary_dim / 2 frequencies, then the sines: n rows of rotary_dim floats
@@ -161,9 +162,10 @@ bool flash_attention_fits(const DeviceAttention& p, int kv_type, int64_t n);
 void flash_attention(const DeviceKV& kv, const float* q, float* out, int64_t n, int64_t pos0, const DeviceSeq* seqs,
                      int64_t count, const DeviceAttention& p, cudaStream_t stream);
 
-// Elementwise (Activation of compute.hpp: 0 silu, 1 gelu_tanh, 2 swiglu_clamped).
+// Elementwise (Activation of compute.hpp: 0 silu, 1 gelu_tanh, 2 swiglu_clamped);
+// gated_activation with q / ds writes out's int8 codes too, as quantize_q8 does (count a multiple of 32).
 void gated_activation(const float* gate, const float* up, int64_t count, int act, float* out, float limit,
-                      cudaStream_t stream);
+                      cudaStream_t stream, int8_t* q = nullptr, float2* ds = nullptr);
 void add(float* y, const float* x, int64_t count, cudaStream_t stream);
 void scale(float* x, int64_t count, float factor, cudaStream_t stream);
 void softcap(float* x, int64_t count, float cap, cudaStream_t stream);

@@ -1,4 +1,7 @@
 // RMSNorm: one block per row; the sum of squares reduced across the block.
+// Optionally the output's int8 codes too (quantize_q8's, for the matmul that
+// reads it next): a warp writes 32 consecutive elements, one block of codes.
+#include "int8_blocks.cuh"
 #include "kernels.hpp"
 #include "pdl.cuh"
 
@@ -8,7 +11,7 @@ namespace {
 constexpr int kThreads = 256;
 
 __global__ void rms_norm_kernel(const float* x, const float* __restrict__ w, int64_t dim, float eps, bool plus_one,
-                                float* out) {
+                                float* out, int8_t* q, float2* ds) {
   pdl_trigger();
   const float* xr = x + int64_t(blockIdx.x) * dim;
   float* o = out + int64_t(blockIdx.x) * dim;
@@ -24,15 +27,22 @@ __global__ void rms_norm_kernel(const float* x, const float* __restrict__ w, int
   for (int i = 0; i < kThreads / 32; ++i) total += part[i];
   const float inv = 1.0f / sqrtf(total / float(dim) + eps);
   // Every thread has read all of its x before any writes (the barrier above), so x may alias out.
-  for (int64_t j = threadIdx.x; j < dim; j += kThreads) o[j] = xr[j] * inv * (plus_one ? 1.0f + w[j] : w[j]);
+  for (int64_t j = threadIdx.x; j < dim; j += kThreads) {
+    const float v = xr[j] * inv * (plus_one ? 1.0f + w[j] : w[j]);
+    o[j] = v;
+    // dim is a multiple of 32 when q is set: whole warps, whole blocks.
+    const int64_t e = int64_t(blockIdx.x) * dim + j;
+    if (q) quantize_block32(v, int(threadIdx.x & 31), q + e, ds + e / 32);
+  }
 }
 
 }  // namespace
 
 void rms_norm(const float* x, const float* w, int64_t n, int64_t dim, float eps, bool plus_one, float* out,
-              cudaStream_t stream) {
+              cudaStream_t stream, int8_t* q, float2* ds) {
   if (n == 0) return;
-  rms_norm_kernel<<<unsigned(n), kThreads, 0, stream>>>(x, w, dim, eps, plus_one, out);
+  if (q && dim % 32 != 0) check(cudaErrorInvalidValue, "rms_norm: int8 codes of rows that are not whole blocks of 32");
+  rms_norm_kernel<<<unsigned(n), kThreads, 0, stream>>>(x, w, dim, eps, plus_one, out, q, ds);
   check_launch("rms_norm");
 }
 

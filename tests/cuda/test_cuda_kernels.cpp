@@ -543,6 +543,51 @@ TEST(CudaOps, RmsNormMatchesCpu) {
   }
 }
 
+// rms_norm and gated_activation writing their output's int8 codes as well
+// (the fused quantisation the backend uses before an int8 matmul): the same
+// bytes quantize_q8 makes of that output.
+void expect_codes_of(const Dev<float>& out, int64_t elems, const Dev<int8_t>& q, const Dev<float2>& ds,
+                     const char* what) {
+  Dev<int8_t> q_ref{size_t(elems)};
+  Dev<float2> ds_ref{size_t(elems / 32)};
+  quantize_q8(out.p, 1, elems, q_ref.p, ds_ref.p, nullptr);
+  const auto a = q.get(), b = q_ref.get();
+  const auto da = ds.get(), db = ds_ref.get();
+  for (int64_t i = 0; i < elems; ++i) ASSERT_EQ(a[size_t(i)], b[size_t(i)]) << what << " code " << i;
+  for (int64_t i = 0; i < elems / 32; ++i) {
+    ASSERT_EQ(da[size_t(i)].x, db[size_t(i)].x) << what << " block " << i;
+    ASSERT_EQ(da[size_t(i)].y, db[size_t(i)].y) << what << " block " << i;
+  }
+}
+
+TEST(CudaOps, FusedInt8CodesMatchQuantizeQ8) {
+  REQUIRE_DEVICE();
+  auto cpu = make_cpu_backend(1);
+  const int64_t n = 3, dim = 4096 + 32 * 7;  // rows of blocks that do not fill the norm's 256 threads evenly
+  const auto x = random_floats(size_t(n * dim), 5), w = random_floats(size_t(dim));
+  std::vector<float> ref(x.size());
+  cpu->rms_norm(x.data(), w.data(), n, dim, 1e-6f, false, ref.data());
+  Dev<float> dx(x);
+  const Dev<float> dw(w);
+  Dev<int8_t> q(static_cast<size_t>(n * dim));
+  Dev<float2> ds(static_cast<size_t>(n * dim / 32));
+  rms_norm(dx.p, dw.p, n, dim, 1e-6f, false, dx.p, nullptr, q.p, ds.p);
+  EXPECT_LT(rel_err(dx.get(), ref), 1e-6);
+  expect_codes_of(dx, n * dim, q, ds, "rms_norm");
+
+  const int64_t count = 32 * 101;
+  const auto g = random_floats(size_t(count), 6), u = random_floats(size_t(count), 7);
+  const Dev<float> dg(g), du(u);
+  std::vector<float> gref(static_cast<size_t>(count));
+  cpu->gated_activation(g.data(), u.data(), count, Activation::silu, gref.data(), 0.0f);
+  Dev<float> out(static_cast<size_t>(count));
+  Dev<int8_t> gq(static_cast<size_t>(count));
+  Dev<float2> gds(static_cast<size_t>(count / 32));
+  gated_activation(dg.p, du.p, count, int(Activation::silu), out.p, 0.0f, nullptr, gq.p, gds.p);
+  EXPECT_LT(rel_err(out.get(), gref), 1e-6);
+  expect_codes_of(out, count, gq, gds, "gated_activation");
+}
+
 TEST(CudaOps, RopeTableAndRotation) {
   REQUIRE_DEVICE();
   const int64_t n = 6, heads = 3, head_dim = 64, rotary = 48, half = rotary / 2;  // partial rotary

@@ -183,15 +183,21 @@ TEST_P(CudaLogits, MatchTheReferenceAndTheCpuBackend) {
     EXPECT_LE(long_diff.rms, 0.2) << c.name << " long prefill";
   }
 
-  // The same prompt over F16 KV caches on both backends (rows rounded alike):
-  // on the GPU, the tensor-core prefill attention (flash_attention.cu).
+  // The same prompt over F16 KV caches on both backends: on the GPU, the
+  // tensor-core prefill attention (flash_attention.cu). Rounding K and V to
+  // F16 turns the backends' ~1e-6 differences into occasional one-ulp
+  // differences of stored rows (2^-11 relative), which a model can amplify
+  // (a MoE router's choice flips); so the bound is the CPU's own bound plus
+  // how far F16 rows move the CPU's logits from its F32-cache logits. A
+  // wrong attention (mask, window, tile) is off by far more.
+  const std::vector<float> pc32 = pc;
   KVCache gpu_f16(on_gpu->make_pool(0, KVType::f16)), cpu_f16(on_cpu->make_pool(0, KVType::f16));
   on_gpu->forward(long_ids, gpu_f16, LogitsMode::all, pg.data());
   on_cpu->forward(long_ids, cpu_f16, LogitsMode::all, pc.data());
-  const Diff f16_diff = diff(pg, pc);
-  std::printf("[ %-16s ] prefill %3lld tokens, F16 KV: cuda-cpu max %.4g rms %.3g\n", c.name.c_str(), (long long)m,
-              f16_diff.max, f16_diff.rms);
-  EXPECT_LE(f16_diff.max, c.tolerance) << c.name << " long prefill, F16 KV";
+  const Diff f16_diff = diff(pg, pc), f16_effect = diff(pc, pc32);
+  std::printf("[ %-16s ] prefill %3lld tokens, F16 KV: cuda-cpu max %.4g rms %.3g (F16 rows move the CPU's by %.4g)\n",
+              c.name.c_str(), (long long)m, f16_diff.max, f16_diff.rms, f16_effect.max);
+  EXPECT_LE(f16_diff.max, c.tolerance + f16_effect.max) << c.name << " long prefill, F16 KV";
   if (quantised_gguf) {
     EXPECT_LE(f16_diff.rms, 0.2) << c.name << " long prefill, F16 KV";
   }
