@@ -297,31 +297,54 @@ class CudaBackend final : public Backend {
     }
   }
   // Products of one input: its int8 codes made once for every int8 GEMV.
+  // Products of one input: its int8 codes made once for every int8 matmul,
+  // and consecutive GEMVs of one format (q/k/v, gate/up) in one launch.
   void linear_group(const LinearJob* jobs, int count, const float* x, int64_t n) override {
     bool quantised = false;
-    for (int j = 0; j < count; ++j) {
+    for (int j = 0; j < count;) {
       const DeviceWeight& d = weight(*jobs[j].w);
       if (profile_) label_matmul(d, n);
-      if (use_mmq(d, n)) {  // every job of the group has the same input: its codes made once
+      if (use_mmq(d, n)) {
         if (!quantised) {
           reserve_activation_codes(n, d.cols);
           if (!codes_ready(x, n * d.cols)) quantise_activations(x, n, d.cols);
         }
         quantised = true;
         mmq_product(d, n, jobs[j].y, jobs[j].bias);
+        ++j;
         continue;
       }
       if (tensor_core_product(d, n)) {
         cublas_product(d, x, n, jobs[j].y, jobs[j].bias);
+        ++j;
         continue;
       }
-      if (!int8_decode(d, n)) {
+      const bool int8 = int8_decode(d, n);
+      if (!int8 && !wide_decode(d, n)) {
         f32_product(d, x, n, jobs[j].y, jobs[j].bias);
+        ++j;
         continue;
       }
-      if (!quantised && !codes_ready(x, n * d.cols)) quantise_activations(x, n, d.cols);
-      quantised = true;
-      int8_product(d, n, jobs[j].y, jobs[j].bias);
+      GemvGroup group;
+      for (; j < count && group.count < kMaxGemvJobs; ++j) {
+        const DeviceWeight& e = weight(*jobs[j].w);
+        const bool same_path = int8 ? int8_decode(e, n) : wide_decode(e, n);
+        if (e.format != d.format || e.cols != d.cols || !same_path || use_mmq(e, n) || tensor_core_product(e, n))
+          break;
+        group.job[group.count++] = GemvJob{e, jobs[j].y, e.rows, jobs[j].bias};
+      }
+      if (profile_ && group.count > 1) profile_note_ += " +" + std::to_string(group.count - 1) + " more";
+      if (int8) {
+        if (!quantised && !codes_ready(x, n * d.cols)) quantise_activations(x, n, d.cols);
+        quantised = true;
+        enqueue([](cudaStream_t st, const GemvGroup& g, const int8_t* q, const float2* ds, int64_t m) {
+          gemv_int8_jobs(g.job, g.count, q, ds, m, st);
+        }, group, act_q_, act_ds_, n);
+      } else {
+        enqueue([](cudaStream_t st, const GemvGroup& g, const float* a, int64_t m) {
+          gemv_wide_jobs(g.job, g.count, a, m, st);
+        }, group, x, n);
+      }
     }
   }
   void embedding(const Tensor& table, const int32_t* ids, int64_t n, float* out, float scale) override {
@@ -439,8 +462,14 @@ class CudaBackend final : public Backend {
     if (r.extra) cudaFree(r.extra);
   }
 
+  // GEMVs launched together by linear_group.
+  struct GemvGroup {
+    GemvJob job[kMaxGemvJobs];
+    int count = 0;
+  };
+  bool wide_decode(const DeviceWeight& d, int64_t n) const { return int8_ && n <= kGemvTokens && gemv_wide_supports(d); }
   void f32_product(const DeviceWeight& d, const float* x, int64_t n, float* y, const float* bias) {
-    if (int8_ && n <= kGemvTokens && gemv_wide_supports(d)) {
+    if (wide_decode(d, n)) {
       enqueue([](cudaStream_t st, const DeviceWeight& w, const float* a, int64_t m, float* o, const float* b) {
         gemv_wide(w, a, m, o, w.rows, b, st);
       }, d, x, n, y, bias);
@@ -584,7 +613,8 @@ class CudaBackend final : public Backend {
     const size_t at = s.find("CudaBackend::");
     if (at != std::string::npos) s = s.substr(at + 13, s.find('(', at) - at - 13);
     // Matmuls (the *_product paths and their activations' quantisation) by weight and token count.
-    const bool matmul = s.size() > 8 && (s.compare(s.size() - 8, 8, "_product") == 0 || s == "quantise_activations");
+    const bool matmul = (s.size() > 8 && s.compare(s.size() - 8, 8, "_product") == 0) || s == "quantise_activations" ||
+                        s == "linear_group";
     if (matmul) s += " " + profile_note_;
     return s;
   }

@@ -141,15 +141,42 @@ struct Int8Dot<WFormat::q6_k_split> {
 // kUnroll units of a lane's row loaded before any is used (bytes in flight);
 // kTokens: 1 (decode of one sequence: fewer registers, more warps) or up to
 // kGemvMaxTokens.
+// The matrices of one launch (gemv_*_jobs): their rows one after another.
+struct JobTable {
+  GemvJob job[kMaxGemvJobs];
+  int64_t first_row[kMaxGemvJobs + 1];
+  int count;
+};
+
+// The job global row g falls in and the row within it (static indexing of
+// the table, so that it stays in parameter space).
+struct RowOf {
+  DeviceWeight w;
+  float* y;
+  int64_t ldy, row;
+  const float* bias;
+};
+__device__ __forceinline__ RowOf row_of(const JobTable& t, int64_t g) {
+  RowOf r{t.job[0].w, t.job[0].y, t.job[0].ldy, g, t.job[0].bias};
+#pragma unroll
+  for (int k = 1; k < kMaxGemvJobs; ++k)
+    if (k < t.count && g >= t.first_row[k])
+      r = RowOf{t.job[k].w, t.job[k].y, t.job[k].ldy, g - t.first_row[k], t.job[k].bias};
+  return r;
+}
+
 template <WFormat F, int kUnroll, int kTokens>
-__global__ void __launch_bounds__(kWarps * 32) gemv_int8_kernel(DeviceWeight w, const int8_t* __restrict__ qx,
-                                                                 const float2* __restrict__ ds, int n,
-                                                                 float* __restrict__ y, int64_t ldy,
-                                                                 const float* __restrict__ bias) {
+__global__ void __launch_bounds__(kWarps * 32) gemv_int8_kernel(JobTable jobs, const int8_t* __restrict__ qx,
+                                                                 const float2* __restrict__ ds, int n) {
   pdl_trigger();
   const int lane = threadIdx.x & 31;
-  const int64_t row = int64_t(blockIdx.x) * kWarps + (threadIdx.x >> 5);
-  if (row >= w.rows) return;
+  const int64_t g = int64_t(blockIdx.x) * kWarps + (threadIdx.x >> 5);
+  if (g >= jobs.first_row[jobs.count]) return;
+  const RowOf at = row_of(jobs, g);
+  const DeviceWeight& w = at.w;
+  const int64_t row = at.row, ldy = at.ldy;
+  float* __restrict__ y = at.y;
+  const float* __restrict__ bias = at.bias;
   const int64_t nu = w.cols / (256 / Int8Dot<F>::kPerBlock);  // units of the row
   float acc[kTokens];
 #pragma unroll
@@ -187,13 +214,16 @@ __global__ void __launch_bounds__(kWarps * 32) gemv_int8_kernel(DeviceWeight w, 
 // F16 / BF16 rows with F32 activations: a unit is 8 elements (one 16-byte
 // load), consecutive lanes consecutive units, kUnroll units in flight.
 template <bool kHalf, int kUnroll, int kTokens>
-__global__ void __launch_bounds__(kWarps * 32) gemv_wide_kernel(DeviceWeight w, const float* __restrict__ x, int n,
-                                                                 float* __restrict__ y, int64_t ldy,
-                                                                 const float* __restrict__ bias) {
+__global__ void __launch_bounds__(kWarps * 32) gemv_wide_kernel(JobTable jobs, const float* __restrict__ x, int n) {
   pdl_trigger();
   const int lane = threadIdx.x & 31;
-  const int64_t row = int64_t(blockIdx.x) * kWarps + (threadIdx.x >> 5);
-  if (row >= w.rows) return;
+  const int64_t g = int64_t(blockIdx.x) * kWarps + (threadIdx.x >> 5);
+  if (g >= jobs.first_row[jobs.count]) return;
+  const RowOf at = row_of(jobs, g);
+  const DeviceWeight& w = at.w;
+  const int64_t row = at.row, ldy = at.ldy;
+  float* __restrict__ y = at.y;
+  const float* __restrict__ bias = at.bias;
   const int64_t nu = w.cols / 8;
   const uint8_t* r = w.data + row * w.row_bytes;
   float acc[kTokens];
@@ -280,29 +310,44 @@ int single_token_unroll(int64_t units, int most) {
   return u;
 }
 
-void gemv_int8(const DeviceWeight& w, const int8_t* qx, const float2* ds, int64_t n, float* y, int64_t ldy,
-               const float* bias, cudaStream_t stream) {
+// The table of jobs for the tokens t0.. of a chunk (each job's output moved to its row t0).
+JobTable job_table(const GemvJob* jobs, int count, int64_t t0, const char* what) {
+  if (count < 1 || count > kMaxGemvJobs) check(cudaErrorInvalidValue, what);
+  JobTable t{};
+  t.count = count;
+  t.first_row[0] = 0;
+  for (int k = 0; k < count; ++k) {
+    if (jobs[k].w.format != jobs[0].w.format || jobs[k].w.cols != jobs[0].w.cols) check(cudaErrorInvalidValue, what);
+    t.job[k] = jobs[k];
+    t.job[k].y = jobs[k].y + t0 * jobs[k].ldy;
+    t.first_row[k + 1] = t.first_row[k] + jobs[k].w.rows;
+  }
+  return t;
+}
+
+void gemv_int8_jobs(const GemvJob* jobs, int count, const int8_t* qx, const float2* ds, int64_t n,
+                    cudaStream_t stream) {
+  const DeviceWeight& w = jobs[0].w;
   for (int64_t t0 = 0; t0 < n; t0 += kGemvMaxTokens) {
     const int chunk = int(n - t0 < kGemvMaxTokens ? n - t0 : kGemvMaxTokens);
-    const unsigned blocks = unsigned((w.rows + kWarps - 1) / kWarps);
+    const JobTable table = job_table(jobs, count, t0, "gemv_int8: jobs of one format and row length, at most 3");
+    const unsigned blocks = unsigned((table.first_row[count] + kWarps - 1) / kWarps);
     const int8_t* q = qx + t0 * w.cols;
     const float2* s = ds + t0 * (w.cols / 32);
-    float* out = y + t0 * ldy;
     auto launch = [&](auto f, auto unroll) {
       constexpr WFormat F = decltype(f)::value;
       constexpr int U = decltype(unroll)::value;
       if (chunk > 1) {
-        launch_dependent(gemv_int8_kernel<F, U, kGemvMaxTokens>, blocks, kWarps * 32, stream, w, q, s, chunk, out, ldy,
-                         bias);
+        launch_dependent(gemv_int8_kernel<F, U, kGemvMaxTokens>, blocks, kWarps * 32, stream, table, q, s, chunk);
         return;
       }
       const int64_t units = w.cols / (256 / Int8Dot<F>::kPerBlock);
       switch (single_token_unroll(units, kMaxUnroll<F>)) {
-        case 2: launch_dependent(gemv_int8_kernel<F, 2, 1>, blocks, kWarps * 32, stream, w, q, s, chunk, out, ldy, bias); break;
-        case 4: launch_dependent(gemv_int8_kernel<F, 4, 1>, blocks, kWarps * 32, stream, w, q, s, chunk, out, ldy, bias); break;
+        case 2: launch_dependent(gemv_int8_kernel<F, 2, 1>, blocks, kWarps * 32, stream, table, q, s, chunk); break;
+        case 4: launch_dependent(gemv_int8_kernel<F, 4, 1>, blocks, kWarps * 32, stream, table, q, s, chunk); break;
         default:
           if constexpr (kMaxUnroll<F> >= 8)
-            launch_dependent(gemv_int8_kernel<F, 8, 1>, blocks, kWarps * 32, stream, w, q, s, chunk, out, ldy, bias);
+            launch_dependent(gemv_int8_kernel<F, 8, 1>, blocks, kWarps * 32, stream, table, q, s, chunk);
       }
     };
     using I2 = std::integral_constant<int, 2>;
@@ -317,29 +362,41 @@ void gemv_int8(const DeviceWeight& w, const int8_t* qx, const float2* ds, int64_
   }
 }
 
+void gemv_int8(const DeviceWeight& w, const int8_t* qx, const float2* ds, int64_t n, float* y, int64_t ldy,
+               const float* bias, cudaStream_t stream) {
+  const GemvJob job{w, y, ldy, bias};
+  gemv_int8_jobs(&job, 1, qx, ds, n, stream);
+}
+
 bool gemv_wide_supports(const DeviceWeight& w) {
   return (w.format == WFormat::f16 || w.format == WFormat::bf16) && w.cols % 8 == 0 &&
          reinterpret_cast<uintptr_t>(w.data) % 16 == 0 && w.row_bytes % 16 == 0;
 }
 
-void gemv_wide(const DeviceWeight& w, const float* x, int64_t n, float* y, int64_t ldy, const float* bias,
-               cudaStream_t stream) {
-  if (!gemv_wide_supports(w)) check(cudaErrorInvalidValue, "gemv_wide: not an aligned F16/BF16 matrix");
+void gemv_wide_jobs(const GemvJob* jobs, int count, const float* x, int64_t n, cudaStream_t stream) {
+  for (int k = 0; k < count; ++k)
+    if (!gemv_wide_supports(jobs[k].w)) check(cudaErrorInvalidValue, "gemv_wide: not an aligned F16/BF16 matrix");
+  const bool half = jobs[0].w.format == WFormat::f16;
   for (int64_t t0 = 0; t0 < n; t0 += kGemvMaxTokens) {
     const int chunk = int(n - t0 < kGemvMaxTokens ? n - t0 : kGemvMaxTokens);
-    const unsigned blocks = unsigned((w.rows + kWarps - 1) / kWarps);
-    const float* xs = x + t0 * w.cols;
-    float* out = y + t0 * ldy;
-    const bool half = w.format == WFormat::f16;
+    const JobTable table = job_table(jobs, count, t0, "gemv_wide: jobs of one format and row length, at most 3");
+    const unsigned blocks = unsigned((table.first_row[count] + kWarps - 1) / kWarps);
+    const float* xs = x + t0 * jobs[0].w.cols;
     if (chunk == 1) {
-      if (half) launch_dependent(gemv_wide_kernel<true, 4, 1>, blocks, kWarps * 32, stream, w, xs, chunk, out, ldy, bias);
-      else launch_dependent(gemv_wide_kernel<false, 4, 1>, blocks, kWarps * 32, stream, w, xs, chunk, out, ldy, bias);
+      if (half) launch_dependent(gemv_wide_kernel<true, 4, 1>, blocks, kWarps * 32, stream, table, xs, chunk);
+      else launch_dependent(gemv_wide_kernel<false, 4, 1>, blocks, kWarps * 32, stream, table, xs, chunk);
     } else {
-      if (half) launch_dependent(gemv_wide_kernel<true, 4, kGemvMaxTokens>, blocks, kWarps * 32, stream, w, xs, chunk, out, ldy, bias);
-      else launch_dependent(gemv_wide_kernel<false, 4, kGemvMaxTokens>, blocks, kWarps * 32, stream, w, xs, chunk, out, ldy, bias);
+      if (half) launch_dependent(gemv_wide_kernel<true, 4, kGemvMaxTokens>, blocks, kWarps * 32, stream, table, xs, chunk);
+      else launch_dependent(gemv_wide_kernel<false, 4, kGemvMaxTokens>, blocks, kWarps * 32, stream, table, xs, chunk);
     }
     check_launch("gemv_wide");
   }
+}
+
+void gemv_wide(const DeviceWeight& w, const float* x, int64_t n, float* y, int64_t ldy, const float* bias,
+               cudaStream_t stream) {
+  const GemvJob job{w, y, ldy, bias};
+  gemv_wide_jobs(&job, 1, x, n, stream);
 }
 
 }  // namespace allm::cuda

@@ -33,6 +33,16 @@ void quantize_q8(const float* x, int64_t n, int64_t cols, int8_t* q, float2* ds,
 bool gemv_int8_supports(const DeviceWeight& w);
 void gemv_int8(const DeviceWeight& w, const int8_t* q, const float2* ds, int64_t n, float* y, int64_t ldy,
                const float* bias, cudaStream_t stream);
+// Several matrices of one format and row length times the same activations
+// (a decoder's q/k/v or gate/up) in one launch: their rows one after another.
+struct GemvJob {
+  DeviceWeight w;
+  float* y = nullptr;  // [n][ldy]
+  int64_t ldy = 0;
+  const float* bias = nullptr;
+};
+constexpr int kMaxGemvJobs = 3;
+void gemv_int8_jobs(const GemvJob* jobs, int count, const int8_t* q, const float2* ds, int64_t n, cudaStream_t stream);
 // More than kGemvMaxTokens tokens on the int8 tensor cores (gemm_int8.cu,
 // "MMQ"): the same quantised activations as gemv_int8 (quantize_q8's q and
 // ds), the same weight formats (gemm_int8_supports == gemv_int8_supports), no
@@ -50,6 +60,7 @@ void gemm_int8(const DeviceWeight& w, const int8_t* q, const float2* ds, int64_t
 bool gemv_wide_supports(const DeviceWeight& w);
 void gemv_wide(const DeviceWeight& w, const float* x, int64_t n, float* y, int64_t ldy, const float* bias,
                cudaStream_t stream);
+void gemv_wide_jobs(const GemvJob* jobs, int count, const float* x, int64_t n, cudaStream_t stream);
 // Prefill: tiles of 64 tokens x 64 rows; weight slices dequantised into shared
 // memory, TF32 tensor cores with the activations split into two TF32 parts
 // (16-bit weights are exact in TF32: about F32 accuracy); F32 weights by F32 FMA.

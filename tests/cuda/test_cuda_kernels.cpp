@@ -433,6 +433,40 @@ TEST(CudaKernels, Int8GemvLongRows) {
     }
 }
 
+// Matrices of one format launched together (a decoder's q/k/v): each output
+// the bytes its own launch gives.
+TEST(CudaKernels, GroupedGemvsMatchSeparateOnes) {
+  REQUIRE_DEVICE();
+  const int64_t cols = 2048, rows[3] = {37, 64, 5};
+  for (const WFormat format : {WFormat::q4_k, WFormat::f16}) {
+    std::vector<HostWeight> hosts;
+    std::vector<std::unique_ptr<DevWeight>> devs;
+    for (int64_t r : rows) {
+      hosts.push_back(make_weight(format, r, cols));
+      devs.push_back(std::make_unique<DevWeight>(hosts.back()));
+    }
+    for (int64_t n : {1, 3, 11}) {
+      const auto x = random_floats(size_t(n * cols));
+      const Dev<float> dx(x);
+      Dev<int8_t> q(static_cast<size_t>(n * cols));
+      Dev<float2> ds(static_cast<size_t>(n * cols / 32));
+      quantize_q8(dx.p, n, cols, q.p, ds.p, nullptr);
+      std::vector<std::unique_ptr<Dev<float>>> together, alone;
+      GemvJob jobs[3];
+      for (int k = 0; k < 3; ++k) {
+        together.push_back(std::make_unique<Dev<float>>(static_cast<size_t>(n * rows[k])));
+        alone.push_back(std::make_unique<Dev<float>>(static_cast<size_t>(n * rows[k])));
+        jobs[k] = GemvJob{devs[size_t(k)]->d, together.back()->p, rows[k], nullptr};
+        if (format == WFormat::f16) gemv_wide(devs[size_t(k)]->d, dx.p, n, alone.back()->p, rows[k], nullptr, nullptr);
+        else gemv_int8(devs[size_t(k)]->d, q.p, ds.p, n, alone.back()->p, rows[k], nullptr, nullptr);
+      }
+      if (format == WFormat::f16) gemv_wide_jobs(jobs, 3, dx.p, n, nullptr);
+      else gemv_int8_jobs(jobs, 3, q.p, ds.p, n, nullptr);
+      for (int k = 0; k < 3; ++k) EXPECT_EQ(together[size_t(k)]->get(), alone[size_t(k)]->get()) << int(format) << " job " << k << " n=" << n;
+    }
+  }
+}
+
 // gemm_int8 (int8 tensor cores on the quantised blocks) for each of its
 // formats, as the backend stores them: rows and token counts that are not
 // multiples of its tiles (64 rows; 8, 16, 32 or 64 tokens: 5 tokens as with
