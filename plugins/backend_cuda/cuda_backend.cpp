@@ -355,9 +355,19 @@ class CudaBackend final : public Backend {
   void rms_norm(const float* x, const float* w, int64_t n, int64_t dim, float eps, bool plus_one, float* out) override {
     std::lock_guard ops(ops_mutex_);
     const bool codes = can_carry_codes(n * dim);
-    enqueue([](cudaStream_t st, const float* a, const float* b, int64_t m, int64_t d, float e, bool one, float* o,
-               int8_t* q, float2* ds) { cuda::rms_norm(a, b, m, d, e, one, o, st, q, ds); },
-            x, w, n, dim, eps, plus_one, out, codes ? act_q_ : nullptr, codes ? act_ds_ : nullptr);
+    int8_t* q = codes ? act_q_ : nullptr;
+    float2* ds = codes ? act_ds_ : nullptr;
+    if (pending_add_.y == x && pending_add_.count == n * dim) {
+      const PendingAdd a = pending_add_;
+      pending_add_ = {};
+      enqueue([](cudaStream_t st, float* s, const float* r, const float* b, int64_t m, int64_t d, float e, bool one,
+                 float* o, int8_t* c, float2* cs) { cuda::add_rms_norm(s, r, b, m, d, e, one, o, st, c, cs); },
+              a.y, a.x, w, n, dim, eps, plus_one, out, q, ds);
+    } else {
+      enqueue([](cudaStream_t st, const float* a, const float* b, int64_t m, int64_t d, float e, bool one, float* o,
+                 int8_t* c, float2* cs) { cuda::rms_norm(a, b, m, d, e, one, o, st, c, cs); },
+              x, w, n, dim, eps, plus_one, out, q, ds);
+    }
     if (codes) codes_ = {out, n * dim};
   }
   void rope_table(const RopeConfig& rope, const int64_t* positions, int64_t n, float* table) override {
@@ -424,7 +434,16 @@ class CudaBackend final : public Backend {
             gate, up, count, int(act), out, limit, codes ? act_q_ : nullptr, codes ? act_ds_ : nullptr);
     if (codes) codes_ = {out, count};
   }
+  // A residual add waits for the next op: an rms_norm of its sum takes it in
+  // (add_rms_norm, one kernel instead of two); anything else runs it first
+  // (enqueue and flush settle it).
   void add(float* y, const float* x, int64_t count) override {
+    std::lock_guard ops(ops_mutex_);
+    settle_add();
+    if (fuse_codes_) {
+      pending_add_ = PendingAdd{y, x, count};
+      return;
+    }
     enqueue([](cudaStream_t st, float* a, const float* b, int64_t c) { cuda::add(a, b, c, st); }, y, x, count);
   }
   void softcap(float* x, int64_t count, float cap) override {
@@ -589,6 +608,7 @@ class CudaBackend final : public Backend {
   void enqueue(F fn, const A&... args) {
     static_assert(std::is_empty_v<F>, "an op captures nothing: everything it uses is an argument");
     std::lock_guard ops(ops_mutex_);
+    settle_add();
     codes_ = {};  // an op may write the activations the codes were made of
     if (profile_) {
       timed(profile_key<F>(), [&] { fn(stream_, args...); });
@@ -658,6 +678,7 @@ class CudaBackend final : public Backend {
   // segment as a graph when an equal one was seen, else op by op.
   void flush() {
     std::lock_guard ops(ops_mutex_);
+    settle_add();
     if (ring_used_ > ring_sent_) {
       check(cudaMemcpyAsync(ring_dev_ + ring_sent_, ring_host_ + ring_sent_, ring_used_ - ring_sent_,
                             cudaMemcpyHostToDevice, stream_),
@@ -719,6 +740,19 @@ class CudaBackend final : public Backend {
     return fuse_codes_ && int8_ && act_q_ && elems % 32 == 0 && elems <= act_tokens_ * act_cols_;
   }
   bool codes_ready(const float* x, int64_t elems) const { return fuse_codes_ && codes_.x == x && codes_.elems == elems; }
+
+  struct PendingAdd {
+    float* y = nullptr;
+    const float* x = nullptr;
+    int64_t count = 0;
+  };
+  // Enqueues the residual add that add() held back, if any.
+  void settle_add() {
+    if (!pending_add_.y) return;
+    const PendingAdd a = pending_add_;
+    pending_add_ = {};
+    enqueue([](cudaStream_t st, float* y, const float* x, int64_t c) { cuda::add(y, x, c, st); }, a.y, a.x, a.count);
+  }
 
   bool int8_decode(const DeviceWeight& d, int64_t n) const {
     return int8_ && n <= kGemvTokens && n <= act_tokens_ && d.cols <= act_cols_ && gemv_int8_supports(d);
@@ -852,6 +886,7 @@ class CudaBackend final : public Backend {
   bool int8_ = true;  // int8 GEMVs for the formats that have them
   bool fuse_codes_ = true;  // ALLM_CUDA_FUSE
   Codes codes_;  // what act_q_ holds the codes of (fused quantisation), if anything
+  PendingAdd pending_add_;  // a residual add not yet enqueued (add())
   bool mmq_ = true;  // gemm_int8 for more than kGemvMaxTokens tokens (ALLM_CUDA_MMQ=0: off)
   int64_t mmq_min_tokens_ = 4;    // ALLM_CUDA_MMQ_MIN
   int64_t mmq_max_tokens_ = 128;  // ALLM_CUDA_MMQ_MAX; more tokens through cuBLAS where it opened

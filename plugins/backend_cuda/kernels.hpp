@@ -101,6 +101,10 @@ void embedding(const DeviceWeight& table, const int32_t* ids, int64_t n, float* 
 // also out's int8 codes as quantize_q8 writes them (dim a multiple of 32).
 void rms_norm(const float* x, const float* w, int64_t n, int64_t dim, float eps, bool plus_one, float* out,
               cudaStream_t stream, int8_t* q = nullptr, float2* ds = nullptr);
+// x += residual, then rms_norm of the sum (a decoder's residual add and the
+// next norm in one kernel; x written back).
+void add_rms_norm(float* x, const float* residual, const float* w, int64_t n, int64_t dim, float eps, bool plus_one,
+                  float* out, cudaStream_t stream, int8_t* q = nullptr, float2* ds = nullptr);
 
 // table[t] = cos(positions[t] * inv_freq[i]) * attention_scale for the
 // rotary_dim / 2 frequencies, then the sines: n rows of rotary_dim floats

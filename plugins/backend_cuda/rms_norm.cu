@@ -10,13 +10,19 @@ namespace {
 
 constexpr int kThreads = 256;
 
-__global__ void rms_norm_kernel(const float* x, const float* __restrict__ w, int64_t dim, float eps, bool plus_one,
-                                float* out, int8_t* q, float2* ds) {
+// residual (optional): x += residual first (written back to x), then the norm of the sum.
+__global__ void rms_norm_kernel(float* x, const float* residual, const float* __restrict__ w, int64_t dim, float eps,
+                                bool plus_one, float* out, int8_t* q, float2* ds) {
   pdl_trigger();
-  const float* xr = x + int64_t(blockIdx.x) * dim;
+  float* xr = x + int64_t(blockIdx.x) * dim;
+  const float* rr = residual ? residual + int64_t(blockIdx.x) * dim : nullptr;
   float* o = out + int64_t(blockIdx.x) * dim;
   float ss = 0;
-  for (int64_t j = threadIdx.x; j < dim; j += kThreads) ss += xr[j] * xr[j];
+  for (int64_t j = threadIdx.x; j < dim; j += kThreads) {
+    float v = xr[j];
+    if (rr) xr[j] = v += rr[j];  // this thread reads element j again below
+    ss += v * v;
+  }
   __shared__ float part[kThreads / 32];
 #pragma unroll
   for (int off = 16; off > 0; off >>= 1) ss += __shfl_xor_sync(0xffffffffu, ss, off);
@@ -42,8 +48,18 @@ void rms_norm(const float* x, const float* w, int64_t n, int64_t dim, float eps,
               cudaStream_t stream, int8_t* q, float2* ds) {
   if (n == 0) return;
   if (q && dim % 32 != 0) check(cudaErrorInvalidValue, "rms_norm: int8 codes of rows that are not whole blocks of 32");
-  rms_norm_kernel<<<unsigned(n), kThreads, 0, stream>>>(x, w, dim, eps, plus_one, out, q, ds);
+  // x is only read when there is no residual.
+  rms_norm_kernel<<<unsigned(n), kThreads, 0, stream>>>(const_cast<float*>(x), nullptr, w, dim, eps, plus_one, out, q,
+                                                         ds);
   check_launch("rms_norm");
+}
+
+void add_rms_norm(float* x, const float* residual, const float* w, int64_t n, int64_t dim, float eps, bool plus_one,
+                  float* out, cudaStream_t stream, int8_t* q, float2* ds) {
+  if (n == 0) return;
+  if (q && dim % 32 != 0) check(cudaErrorInvalidValue, "rms_norm: int8 codes of rows that are not whole blocks of 32");
+  rms_norm_kernel<<<unsigned(n), kThreads, 0, stream>>>(x, residual, w, dim, eps, plus_one, out, q, ds);
+  check_launch("add_rms_norm");
 }
 
 }  // namespace allm::cuda

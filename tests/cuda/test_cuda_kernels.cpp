@@ -609,6 +609,18 @@ TEST(CudaOps, FusedInt8CodesMatchQuantizeQ8) {
   EXPECT_LT(rel_err(dx.get(), ref), 1e-6);
   expect_codes_of(dx, n * dim, q, ds, "rms_norm");
 
+  // The residual add and the norm in one kernel: the sum written back, its norm and codes.
+  const auto r = random_floats(size_t(n * dim), 8);
+  auto sum = x;
+  cpu->add(sum.data(), r.data(), n * dim);
+  cpu->rms_norm(sum.data(), w.data(), n, dim, 1e-6f, true, ref.data());
+  Dev<float> dsum(x), dout(static_cast<size_t>(n * dim));
+  const Dev<float> dr(r);
+  add_rms_norm(dsum.p, dr.p, dw.p, n, dim, 1e-6f, true, dout.p, nullptr, q.p, ds.p);
+  EXPECT_EQ(dsum.get(), sum);
+  EXPECT_LT(rel_err(dout.get(), ref), 1e-6);
+  expect_codes_of(dout, n * dim, q, ds, "add_rms_norm");
+
   const int64_t count = 32 * 101;
   const auto g = random_floats(size_t(count), 6), u = random_floats(size_t(count), 7);
   const Dev<float> dg(g), du(u);
