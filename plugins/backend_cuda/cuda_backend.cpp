@@ -377,7 +377,26 @@ class CudaBackend final : public Backend {
       cuda::rope_table(pos, m, f, dim, sc, t, st);
     }, positions, n, inv, rope.rotary_dim, rope.attention_scale, table);
   }
+  // A rope waits for the next op like a residual add: the decoder ropes q,
+  // then k with the same table, and the two run as one launch.
   void rope(float* x, int64_t n, int64_t heads, int64_t head_dim, const RopeConfig& rope, const float* table) override {
+    std::lock_guard ops(ops_mutex_);
+    const PendingRope r{x, n, heads, head_dim, rope.rotary_dim, rope.interleaved, table};
+    const PendingRope& p = pending_rope_;
+    if (p.x && p.table == table && p.n == n && p.head_dim == head_dim && p.rotary_dim == r.rotary_dim &&
+        p.interleaved == r.interleaved && p.x != x) {
+      const PendingRope first = p;
+      pending_rope_ = {};
+      enqueue([](cudaStream_t st, float* a, int64_t ah, float* b, int64_t bh, int64_t m, int64_t d, int64_t rot, bool il,
+                 const float* t) { cuda::rope_pair(a, ah, b, bh, m, d, rot, il, t, st); },
+              first.x, first.heads, x, heads, n, head_dim, r.rotary_dim, r.interleaved, table);
+      return;
+    }
+    settle_held();
+    if (fuse_codes_) {
+      pending_rope_ = r;
+      return;
+    }
     enqueue([](cudaStream_t st, float* a, int64_t m, int64_t h, int64_t d, int64_t rot, bool il, const float* t) {
       cuda::rope(a, m, h, d, rot, il, t, st);
     }, x, n, heads, head_dim, rope.rotary_dim, rope.interleaved, table);
@@ -436,10 +455,10 @@ class CudaBackend final : public Backend {
   }
   // A residual add waits for the next op: an rms_norm of its sum takes it in
   // (add_rms_norm, one kernel instead of two); anything else runs it first
-  // (enqueue and flush settle it).
+  // (enqueue and flush settle it). ALLM_CUDA_FUSE=0: no op is held back.
   void add(float* y, const float* x, int64_t count) override {
     std::lock_guard ops(ops_mutex_);
-    settle_add();
+    settle_held();
     if (fuse_codes_) {
       pending_add_ = PendingAdd{y, x, count};
       return;
@@ -608,7 +627,7 @@ class CudaBackend final : public Backend {
   void enqueue(F fn, const A&... args) {
     static_assert(std::is_empty_v<F>, "an op captures nothing: everything it uses is an argument");
     std::lock_guard ops(ops_mutex_);
-    settle_add();
+    settle_held();
     codes_ = {};  // an op may write the activations the codes were made of
     if (profile_) {
       timed(profile_key<F>(), [&] { fn(stream_, args...); });
@@ -678,7 +697,7 @@ class CudaBackend final : public Backend {
   // segment as a graph when an equal one was seen, else op by op.
   void flush() {
     std::lock_guard ops(ops_mutex_);
-    settle_add();
+    settle_held();
     if (ring_used_ > ring_sent_) {
       check(cudaMemcpyAsync(ring_dev_ + ring_sent_, ring_host_ + ring_sent_, ring_used_ - ring_sent_,
                             cudaMemcpyHostToDevice, stream_),
@@ -746,12 +765,26 @@ class CudaBackend final : public Backend {
     const float* x = nullptr;
     int64_t count = 0;
   };
-  // Enqueues the residual add that add() held back, if any.
-  void settle_add() {
-    if (!pending_add_.y) return;
-    const PendingAdd a = pending_add_;
-    pending_add_ = {};
-    enqueue([](cudaStream_t st, float* y, const float* x, int64_t c) { cuda::add(y, x, c, st); }, a.y, a.x, a.count);
+  struct PendingRope {
+    float* x = nullptr;
+    int64_t n = 0, heads = 0, head_dim = 0, rotary_dim = 0;
+    bool interleaved = false;
+    const float* table = nullptr;
+  };
+  // Enqueues the ops add() and rope() held back, if any (at most one is held).
+  void settle_held() {
+    if (pending_add_.y) {
+      const PendingAdd a = pending_add_;
+      pending_add_ = {};
+      enqueue([](cudaStream_t st, float* y, const float* x, int64_t c) { cuda::add(y, x, c, st); }, a.y, a.x, a.count);
+    }
+    if (pending_rope_.x) {
+      const PendingRope r = pending_rope_;
+      pending_rope_ = {};
+      enqueue([](cudaStream_t st, float* a, int64_t m, int64_t h, int64_t d, int64_t rot, bool il, const float* t) {
+        cuda::rope(a, m, h, d, rot, il, t, st);
+      }, r.x, r.n, r.heads, r.head_dim, r.rotary_dim, r.interleaved, r.table);
+    }
   }
 
   bool int8_decode(const DeviceWeight& d, int64_t n) const {
@@ -887,6 +920,7 @@ class CudaBackend final : public Backend {
   bool fuse_codes_ = true;  // ALLM_CUDA_FUSE
   Codes codes_;  // what act_q_ holds the codes of (fused quantisation), if anything
   PendingAdd pending_add_;  // a residual add not yet enqueued (add())
+  PendingRope pending_rope_;  // a rope not yet enqueued (rope())
   bool mmq_ = true;  // gemm_int8 for more than kGemvMaxTokens tokens (ALLM_CUDA_MMQ=0: off)
   int64_t mmq_min_tokens_ = 4;    // ALLM_CUDA_MMQ_MIN
   int64_t mmq_max_tokens_ = 128;  // ALLM_CUDA_MMQ_MAX; more tokens through cuBLAS where it opened

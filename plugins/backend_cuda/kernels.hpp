@@ -115,6 +115,10 @@ void rope_table(const int64_t* positions, int64_t n, const float* inv_freq, int6
 // place with rope_table's table.
 void rope(float* x, int64_t n, int64_t heads, int64_t head_dim, int64_t rotary_dim, bool interleaved,
           const float* table, cudaStream_t stream);
+// rope of two tensors with the same positions and table in one launch (a
+// decoder's q, x_heads per row, and k, y_heads per row).
+void rope_pair(float* x, int64_t x_heads, float* y, int64_t y_heads, int64_t n, int64_t head_dim, int64_t rotary_dim,
+               bool interleaved, const float* table, cudaStream_t stream);
 
 // One layer of one sequence's paged KV cache on the device (KVLayerView's
 // layout; `blocks` is a device array of device block pointers).

@@ -18,11 +18,18 @@ __global__ void rope_table_kernel(const int64_t* positions, int64_t n, const flo
   table[t * 2 * half + half + i] = sinf(angle) * attention_scale;
 }
 
-__global__ void rope_kernel(float* x, int64_t n, int64_t heads, int64_t head_dim, int64_t half, bool interleaved,
-                            const float* __restrict__ table) {
+// Rotates x (rows of x_heads heads) and then, past x's pairs, y (rows of
+// y_heads heads; none when y_heads is 0): a decoder's q and k in one launch.
+__global__ void rope_kernel(float* x, int64_t x_heads, float* y, int64_t y_heads, int64_t n, int64_t head_dim,
+                            int64_t half, bool interleaved, const float* __restrict__ table) {
   pdl_trigger();
-  const int64_t id = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (id >= n * heads * half) return;
+  int64_t id = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  int64_t heads = x_heads;
+  if (id >= n * x_heads * half) {
+    id -= n * x_heads * half;
+    if (id >= n * y_heads * half) return;
+    x = y, heads = y_heads;
+  }
   const int64_t i = id % half, th = id / half, t = th / heads;
   float* v = x + th * head_dim;
   const float c = table[t * 2 * half + i], s = table[t * 2 * half + half + i];
@@ -45,9 +52,15 @@ void rope_table(const int64_t* positions, int64_t n, const float* inv_freq, int6
 
 void rope(float* x, int64_t n, int64_t heads, int64_t head_dim, int64_t rotary_dim, bool interleaved,
           const float* table, cudaStream_t stream) {
-  const int64_t half = rotary_dim / 2, total = n * heads * half;
+  rope_pair(x, heads, nullptr, 0, n, head_dim, rotary_dim, interleaved, table, stream);
+}
+
+void rope_pair(float* x, int64_t x_heads, float* y, int64_t y_heads, int64_t n, int64_t head_dim, int64_t rotary_dim,
+               bool interleaved, const float* table, cudaStream_t stream) {
+  const int64_t half = rotary_dim / 2, total = n * (x_heads + y_heads) * half;
   if (total == 0) return;
-  rope_kernel<<<unsigned((total + 255) / 256), 256, 0, stream>>>(x, n, heads, head_dim, half, interleaved, table);
+  rope_kernel<<<unsigned((total + 255) / 256), 256, 0, stream>>>(x, x_heads, y, y_heads, n, head_dim, half,
+                                                                 interleaved, table);
   check_launch("rope");
 }
 

@@ -668,6 +668,13 @@ TEST(CudaOps, RopeTableAndRotation) {
     Dev<float> dx(x);
     rope(dx.p, n, heads, head_dim, rotary, interleaved, table.p, nullptr);
     EXPECT_LT(rel_err(dx.get(), ref), 1e-6) << "interleaved=" << interleaved;
+    // q and k in one launch (rope_pair): the bytes of two separate ropes.
+    const auto k = random_floats(size_t(n * 2 * head_dim), 9);
+    Dev<float> dq(x), dk(k), dk_alone(k);
+    rope_pair(dq.p, heads, dk.p, 2, n, head_dim, rotary, interleaved, table.p, nullptr);
+    rope(dk_alone.p, n, 2, head_dim, rotary, interleaved, table.p, nullptr);
+    EXPECT_EQ(dq.get(), dx.get()) << "interleaved=" << interleaved;
+    EXPECT_EQ(dk.get(), dk_alone.get()) << "interleaved=" << interleaved;
   }
 }
 
