@@ -212,10 +212,15 @@ unreachable)
     fail "unreachable: $code $(cat "$work/err")"
   ;;
 concurrent)
-  # Two pulls of one repo at once (a slowed CDN makes them overlap): both
-  # succeed, the repo lock makes the second wait, and each blob is fetched once.
-  start_server --throttle 300000
+  # Two pulls of one repo at once: both succeed, the repo lock makes the
+  # second wait, and each blob is fetched once. The second starts once the
+  # first is fetching its blob (inside the lock), which a slowed CDN stretches
+  # to ~4 s: started together, a loaded machine could start the second after
+  # the first had finished.
+  start_server --throttle 150000
   "$allm" pull tiny-org/qwen3-fixture > "$work/out1" 2> "$work/err1" & p1=$!
+  for _ in $(seq 600); do grep -q '"path": "/cdn/' "$work/log" 2>/dev/null && break; sleep 0.05; done
+  grep -q '"path": "/cdn/' "$work/log" || fail "the first pull never reached the blob"
   "$allm" pull tiny-org/qwen3-fixture > "$work/out2" 2> "$work/err2" & p2=$!
   wait $p1 || fail "first pull: $(cat "$work/err1")"
   wait $p2 || fail "second pull: $(cat "$work/err2")"
