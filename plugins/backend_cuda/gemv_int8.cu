@@ -164,19 +164,37 @@ __device__ __forceinline__ RowOf row_of(const JobTable& t, int64_t g) {
       r = RowOf{t.job[k].w, t.job[k].y, t.job[k].ldy, g - t.first_row[k], t.job[k].bias};
   return r;
 }
+// The calling warp's row of the launch; false past the last job's rows.
+__device__ __forceinline__ bool warp_row(const JobTable& t, RowOf& at) {
+  const int64_t g = int64_t(blockIdx.x) * kWarps + (threadIdx.x >> 5);
+  if (g >= t.first_row[t.count]) return false;
+  at = row_of(t, g);
+  return true;
+}
+
+// Each of the n tokens' lane partials summed over the warp, written to the
+// row's place in that token's output (+ the bias).
+template <int kTokens>
+__device__ __forceinline__ void store_row(const RowOf& at, const float (&acc)[kTokens], int n, int lane) {
+#pragma unroll
+  for (int t = 0; t < kTokens; ++t) {
+    if (t >= n) break;
+    float a = acc[t];
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) a += __shfl_xor_sync(0xffffffffu, a, o);
+    if (lane == 0) at.y[t * at.ldy + at.row] = a + (at.bias ? at.bias[at.row] : 0.0f);
+  }
+}
 
 template <WFormat F, int kUnroll, int kTokens>
 __global__ void __launch_bounds__(kWarps * 32) gemv_int8_kernel(JobTable jobs, const int8_t* __restrict__ qx,
                                                                  const float2* __restrict__ ds, int n) {
   pdl_trigger();
   const int lane = threadIdx.x & 31;
-  const int64_t g = int64_t(blockIdx.x) * kWarps + (threadIdx.x >> 5);
-  if (g >= jobs.first_row[jobs.count]) return;
-  const RowOf at = row_of(jobs, g);
+  RowOf at;
+  if (!warp_row(jobs, at)) return;
   const DeviceWeight& w = at.w;
-  const int64_t row = at.row, ldy = at.ldy;
-  float* __restrict__ y = at.y;
-  const float* __restrict__ bias = at.bias;
+  const int64_t row = at.row;
   const int64_t nu = w.cols / (256 / Int8Dot<F>::kPerBlock);  // units of the row
   float acc[kTokens];
 #pragma unroll
@@ -201,14 +219,7 @@ __global__ void __launch_bounds__(kWarps * 32) gemv_int8_kernel(JobTable jobs, c
     }
   }
   if (!waited) pdl_wait();
-#pragma unroll
-  for (int t = 0; t < kTokens; ++t) {
-    if (t >= n) break;
-    float a = acc[t];
-#pragma unroll
-    for (int o = 16; o > 0; o >>= 1) a += __shfl_xor_sync(0xffffffffu, a, o);
-    if (lane == 0) y[t * ldy + row] = a + (bias ? bias[row] : 0.0f);
-  }
+  store_row(at, acc, n, lane);
 }
 
 // F16 / BF16 rows with F32 activations: a unit is 8 elements (one 16-byte
@@ -217,13 +228,10 @@ template <bool kHalf, int kUnroll, int kTokens>
 __global__ void __launch_bounds__(kWarps * 32) gemv_wide_kernel(JobTable jobs, const float* __restrict__ x, int n) {
   pdl_trigger();
   const int lane = threadIdx.x & 31;
-  const int64_t g = int64_t(blockIdx.x) * kWarps + (threadIdx.x >> 5);
-  if (g >= jobs.first_row[jobs.count]) return;
-  const RowOf at = row_of(jobs, g);
+  RowOf at;
+  if (!warp_row(jobs, at)) return;
   const DeviceWeight& w = at.w;
-  const int64_t row = at.row, ldy = at.ldy;
-  float* __restrict__ y = at.y;
-  const float* __restrict__ bias = at.bias;
+  const int64_t row = at.row;
   const int64_t nu = w.cols / 8;
   const uint8_t* r = w.data + row * w.row_bytes;
   float acc[kTokens];
@@ -261,14 +269,7 @@ __global__ void __launch_bounds__(kWarps * 32) gemv_wide_kernel(JobTable jobs, c
     }
   }
   if (!waited) pdl_wait();
-#pragma unroll
-  for (int t = 0; t < kTokens; ++t) {
-    if (t >= n) break;
-    float a = acc[t];
-#pragma unroll
-    for (int o = 16; o > 0; o >>= 1) a += __shfl_xor_sync(0xffffffffu, a, o);
-    if (lane == 0) y[t * ldy + row] = a + (bias ? bias[row] : 0.0f);
-  }
+  store_row(at, acc, n, lane);
 }
 
 }  // namespace

@@ -360,6 +360,16 @@ TEST(CudaKernels, WideGemvMatchesTheCpuDequantiser) {
   }
 }
 
+// The device bytes of a weight as the backend stores them: Q8_0 and Q6_K rows
+// in the int8 kernels' split layouts (split_blocks.cpp), other formats as they are.
+HostWeight split_as_the_backend_does(const HostWeight& h) {
+  HostWeight dev = h;
+  const int64_t rows = h.t.rows(), cols = h.t.cols();
+  if (h.format == WFormat::q8_0) dev.bytes = split_q8_0(h.bytes.data(), rows, cols), dev.format = WFormat::q8_0_split;
+  if (h.format == WFormat::q6_k) dev.bytes = split_q6_k(h.bytes.data(), rows, cols), dev.format = WFormat::q6_k_split;
+  return dev;
+}
+
 TEST(CudaKernels, Int8GemvAndSplitLayouts) {
   REQUIRE_DEVICE();
   const int64_t rows = 131, cols = 2048;  // split Q6_K rows stay 16-byte aligned at 8 blocks
@@ -367,10 +377,7 @@ TEST(CudaKernels, Int8GemvAndSplitLayouts) {
                               FormatCase{WFormat::q6_k, "q6_k"}}) {
     HostWeight h = make_weight(fc.format, rows, cols);
     const auto w = dequantized(h);
-    HostWeight dev = h;  // the device bytes: split where the backend splits
-    if (fc.format == WFormat::q8_0) dev.bytes = split_q8_0(h.bytes.data(), rows, cols), dev.format = WFormat::q8_0_split;
-    if (fc.format == WFormat::q6_k) dev.bytes = split_q6_k(h.bytes.data(), rows, cols), dev.format = WFormat::q6_k_split;
-    const DevWeight dw(dev);
+    const DevWeight dw(split_as_the_backend_does(h));
     ASSERT_TRUE(gemv_int8_supports(dw.d)) << fc.name;
     const auto bias = random_floats(size_t(rows));
     const Dev<float> dbias(bias);
@@ -412,10 +419,7 @@ TEST(CudaKernels, Int8GemvLongRows) {
                                 FormatCase{WFormat::q6_k, "q6_k"}}) {
       HostWeight h = make_weight(fc.format, rows, cols);
       const auto w = dequantized(h);
-      HostWeight dev = h;
-      if (fc.format == WFormat::q8_0) dev.bytes = split_q8_0(h.bytes.data(), rows, cols), dev.format = WFormat::q8_0_split;
-      if (fc.format == WFormat::q6_k) dev.bytes = split_q6_k(h.bytes.data(), rows, cols), dev.format = WFormat::q6_k_split;
-      const DevWeight dw(dev);
+      const DevWeight dw(split_as_the_backend_does(h));
       ASSERT_TRUE(gemv_int8_supports(dw.d)) << fc.name;
       const auto bias = random_floats(size_t(rows));
       const Dev<float> dbias(bias);
@@ -494,10 +498,7 @@ TEST(CudaKernels, Int8GemmMatchesTheCpuDequantiser) {
     const int64_t cols = fc.cols;
     const HostWeight h = make_weight(fc.format, rows, cols);
     const auto w = dequantized(h);
-    HostWeight dev = h;  // the device bytes: split where the backend splits
-    if (fc.format == WFormat::q8_0) dev.bytes = split_q8_0(h.bytes.data(), rows, cols), dev.format = WFormat::q8_0_split;
-    if (fc.format == WFormat::q6_k) dev.bytes = split_q6_k(h.bytes.data(), rows, cols), dev.format = WFormat::q6_k_split;
-    const DevWeight dw(dev);
+    const DevWeight dw(split_as_the_backend_does(h));
     ASSERT_TRUE(gemm_int8_supports(dw.d)) << fc.name;
     const auto bias = random_floats(size_t(rows));
     const Dev<float> dbias(bias);
