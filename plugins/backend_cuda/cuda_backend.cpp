@@ -280,23 +280,11 @@ class CudaBackend final : public Backend {
   }
 
   // ---- ops
+  // One product: a group of one (linear_group decides the path).
   void linear(const Tensor& w, const float* x, int64_t n, float* y, const float* bias) override {
-    const DeviceWeight& d = weight(w);
-    if (profile_) label_matmul(d, n);
-    if (use_mmq(d, n)) {
-      reserve_activation_codes(n, d.cols);
-      if (!codes_ready(x, n * d.cols)) quantise_activations(x, n, d.cols);
-      mmq_product(d, n, y, bias);
-    } else if (tensor_core_product(d, n)) {
-      cublas_product(d, x, n, y, bias);
-    } else if (int8_decode(d, n)) {
-      if (!codes_ready(x, n * d.cols)) quantise_activations(x, n, d.cols);
-      int8_product(d, n, y, bias);
-    } else {
-      f32_product(d, x, n, y, bias);
-    }
+    const LinearJob job{&w, y, bias};
+    linear_group(&job, 1, x, n);
   }
-  // Products of one input: its int8 codes made once for every int8 GEMV.
   // Products of one input: its int8 codes made once for every int8 matmul,
   // and consecutive GEMVs of one format (q/k/v, gate/up) in one launch.
   void linear_group(const LinearJob* jobs, int count, const float* x, int64_t n) override {
@@ -506,13 +494,8 @@ class CudaBackend final : public Backend {
     int count = 0;
   };
   bool wide_decode(const DeviceWeight& d, int64_t n) const { return int8_ && n <= kGemvTokens && gemv_wide_supports(d); }
+  // The GEMV or tiled GEMM over decode_slice (formats without a faster path).
   void f32_product(const DeviceWeight& d, const float* x, int64_t n, float* y, const float* bias) {
-    if (wide_decode(d, n)) {
-      enqueue([](cudaStream_t st, const DeviceWeight& w, const float* a, int64_t m, float* o, const float* b) {
-        gemv_wide(w, a, m, o, w.rows, b, st);
-      }, d, x, n, y, bias);
-      return;
-    }
     enqueue([](cudaStream_t st, const DeviceWeight& w, const float* a, int64_t m, float* o, const float* b) {
       cuda::linear(w, a, m, o, w.rows, b, st);
     }, d, x, n, y, bias);
@@ -600,11 +583,6 @@ class CudaBackend final : public Backend {
     enqueue([](cudaStream_t st, const DeviceWeight& w, const int8_t* q, const float2* ds, int64_t m, float* o,
                const float* b, float* partial) { gemm_int8(w, q, ds, m, o, w.rows, b, partial, kGemmInt8Partials, st); },
             d, act_q_, act_ds_, n, y, bias, mmq_partials_);
-  }
-  void int8_product(const DeviceWeight& d, int64_t n, float* y, const float* bias) {
-    enqueue([](cudaStream_t st, const DeviceWeight& w, const int8_t* q, const float2* ds, int64_t m, float* o,
-               const float* b) { gemv_int8(w, q, ds, m, o, w.rows, b, st); },
-            d, act_q_, act_ds_, n, y, bias);
   }
 
   // ---- recording and graphs
