@@ -568,9 +568,8 @@ class CudaBackend final : public Backend {
       quantize_q8(a, m, c, q, ds, st);
     }, x, n, cols, act_q_, act_ds_);
   }
-  // More than kGemvMaxTokens tokens on the int8 tensor cores (gemm_int8.cu),
-  // for the formats the int8 GEMV reads; quantise_activations first.
-  // gemm_int8 between the GEMVs and cuBLAS. Measured on the 8B-shaped Q4_K_M
+  // The int8 tensor cores (gemm_int8.cu) for the formats the int8 GEMV reads,
+  // between the GEMVs and cuBLAS (quantise_activations first). Measured on the 8B-shaped Q4_K_M
   // file (H100): 8 sequences' batched decode 1.9x faster than through the
   // 8-token GEMV (which does 8 tokens' dp4a work per weight byte); a 512-token
   // prefill 2x slower than cuBLAS over dequantised F16 tiles, whose fixed

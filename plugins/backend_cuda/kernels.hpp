@@ -43,8 +43,8 @@ struct GemvJob {
 };
 constexpr int kMaxGemvJobs = 3;
 void gemv_int8_jobs(const GemvJob* jobs, int count, const int8_t* q, const float2* ds, int64_t n, cudaStream_t stream);
-// More than kGemvMaxTokens tokens on the int8 tensor cores (gemm_int8.cu,
-// "MMQ"): the same quantised activations as gemv_int8 (quantize_q8's q and
+// Several tokens on the int8 tensor cores (gemm_int8.cu, "MMQ"; the backend
+// takes it for 4 to 128): the same quantised activations as gemv_int8 (quantize_q8's q and
 // ds), the same weight formats (gemm_int8_supports == gemv_int8_supports), no
 // F16 copy of the weights. `partial` (device, partial_elems floats; may be
 // null) is scratch for splitting a row's blocks over several CTAs when the
