@@ -78,13 +78,14 @@ static int run_bench(Args& args) {
   const auto kv_type_text = args.value("kv-type");
   const KVType kv_type = kv_type_text ? parse_kv_type(*kv_type_text, "--kv-type") : KVType::f32;
   const std::string backend = backend_option(args);
+  const int64_t gpu_layers = gpu_layers_option(args);
   std::optional<BenchConstraint> constraint = bench_constraint(args.value("json-schema"), args.value("grammar"));
   auto pos = args.positionals();
   args.finish();
   if (pos.size() != 1)
     throw InvalidArgumentError(
         "usage: allm bench MODEL [--prompt-tokens N] [--gen-tokens N] [--threads N] [--batch N] [--depth D] "
-        "[--kv-type f32|f16|q8_0] [--backend NAME] [--json-schema FILE | --grammar FILE] [--no-warmup] [--no-bandwidth] "
+        "[--kv-type f32|f16|q8_0] [--backend NAME] [--gpu-layers N] [--json-schema FILE | --grammar FILE] [--no-warmup] [--no-bandwidth] "
         "[--json]");
   if (prompt < 1) throw InvalidArgumentError("--prompt-tokens must be >= 1");
   if (gen < 1) throw InvalidArgumentError("--gen-tokens must be >= 1");
@@ -92,7 +93,7 @@ static int run_bench(Args& args) {
   if (depth < 0) throw InvalidArgumentError("--depth must be >= 0");
   const int threads = threads_arg > 0 ? threads_arg : ThreadPool::physical_cores();
 
-  LoadedModel lm = load_cli_model(choose_model(pos[0]), "allm bench", threads, backend);
+  LoadedModel lm = load_cli_model(choose_model(pos[0]), "allm bench", threads, backend, gpu_layers);
   Model& model = *lm.model;
   const ModelInfo& info = model.info();
   if (depth + prompt + gen > info.context_length)
@@ -262,6 +263,7 @@ static int run_bench(Args& args) {
 ALLM_CLI_COMMAND(bench, "Measure load time, prefill and decode speed against memory bandwidth",
                  "Usage: allm bench MODEL [--prompt-tokens N] [--gen-tokens N] [--threads N] [--batch N]\n"
                  "                        [--depth D] [--kv-type f32|f16|q8_0] [--backend NAME]\n"
+                 "                        [--gpu-layers N]\n"
                  "                        [--json-schema FILE | --grammar FILE] [--no-warmup]\n"
                  "                        [--no-bandwidth] [--json]\n\n"
                  "Loads MODEL, runs a short warm-up (a 16-token prefill and one decode step,\n"
@@ -281,6 +283,8 @@ ALLM_CLI_COMMAND(bench, "Measure load time, prefill and decode speed against mem
                  "  --kv-type T          KV cache storage: f32 (default), f16, q8_0\n"
                  "  --backend NAME       compute backend (default: config backend, else the usable\n"
                  "                       one with the highest score; see allm info)\n"
+                 "  --gpu-layers N       with a GPU backend, only the first N layers there, the\n"
+                 "                       rest on the CPU (default: config gpu_layers, -1 = all)\n"
                  "  --json-schema FILE   decode under the JSON schema in FILE, as constrained\n"
                  "                       generation does (the mask applied before each argmax);\n"
                  "                       reports the constraint's time per token apart (and\n"

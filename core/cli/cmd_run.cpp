@@ -55,6 +55,7 @@ static int run_token_ids(Args& args, const std::string& prompt_tokens) {
   const bool json = args.flag("json");
   const int threads = thread_option(args);
   const std::string backend = backend_option(args);
+  const int64_t gpu_layers = gpu_layers_option(args);
   const GenerationParams flags = generation_flags(args);
   auto pos = args.positionals();
   args.finish();
@@ -62,7 +63,7 @@ static int run_token_ids(Args& args, const std::string& prompt_tokens) {
   std::vector<int32_t> prompt = parse_token_list(prompt_tokens, "--prompt-tokens");
 
   LoadedModel lm = load_cli_model(pos.empty() ? default_model() : choose_model(pos[0]), "allm run --prompt-tokens",
-                                  threads, backend);
+                                  threads, backend, gpu_layers);
   const std::unique_ptr<Tokenizer> tokenizer = checkpoint_tokenizer(lm.checkpoint);
   const ResolvedParams params =
       resolve_generation_params(flags, params_from_model_defaults(lm.checkpoint.generation), config_generation());

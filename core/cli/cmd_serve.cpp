@@ -145,7 +145,9 @@ ALLM_CLI_COMMAND(serve, "Serve models over HTTP (OpenAI, Anthropic and Ollama AP
                  "  --ctx N                context window per model (default: config context_length)\n"
                  "  --threads N            compute threads (default: physical cores)\n"
                  "  --backend NAME         compute backend (default: config backend, else the\n"
-                 "                         usable one with the highest score; see allm info)\n",
+                 "                         usable one with the highest score; see allm info)\n"
+                 "  --gpu-layers N         with a GPU backend, only the first N layers there, the\n"
+                 "                         rest on the CPU (default: config gpu_layers, -1 = all)\n",
                  run_serve)
 
 }  // namespace allm::cli

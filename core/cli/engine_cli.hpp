@@ -74,22 +74,42 @@ inline std::string backend_option(Args& args) {
   return it != config.end() && it->is_string() ? it->get<std::string>() : std::string();
 }
 
+// --gpu-layers N, else the config's `gpu_layers`: the layers a device
+// backend runs (the rest on the CPU); -1: every one.
+inline int64_t gpu_layers_option(Args& args) {
+  if (auto n = args.integer("gpu-layers")) {
+    if (*n < 0) throw InvalidArgumentError("--gpu-layers must be 0 or more layers, got " + std::to_string(*n));
+    return *n;
+  }
+  const auto config = host().config().merged();
+  auto it = config.find("gpu_layers");
+  if (it == config.end() || !it->is_number_integer()) return -1;
+  if (it->get<int64_t>() < -1)
+    throw ConfigError("gpu_layers: expected a number of layers (0 or more; -1: every layer), got " + it->dump());
+  return it->get<int64_t>();
+}
+
 // Loads plugins (for the architectures and backends), then the chosen local
 // model, as the local provider does, on `backend` ("" = the usable one with the
-// highest score); `command` names the command when the model is remote.
+// highest score; `gpu_layers` of its layers when it is a device);
+// `command` names the command when the model is remote.
 inline LoadedModel load_cli_model(const ModelChoice& model, const std::string& command, int threads,
-                                  const std::string& backend = {}) {
+                                  const std::string& backend = {}, int64_t gpu_layers = -1) {
   host().plugins();
   ModelOptions options;
   options.threads = threads;
   options.backend_name = backend;
+  options.gpu_layers = gpu_layers;
   return load_model(model.local_model(command), options);
 }
 
 inline constexpr const char* kThreadsHelp = "  --threads N          compute threads (default: physical cores)\n";
 inline constexpr const char* kBackendHelp =
     "  --backend NAME       compute backend (default: config backend, else the usable\n"
-    "                       one with the highest score; see allm info)\n";
+    "                       one with the highest score; see allm info)\n"
+    "  --gpu-layers N       with a GPU backend, run only the first N layers there and\n"
+    "                       the rest on the CPU (a model larger than the GPU's memory;\n"
+    "                       default: config gpu_layers, -1 = all)\n";
 
 // --json-schema FILE / --grammar FILE (at most one), as `allm run` and `allm
 // bench` take them: the file's text as an OutputGrammar, compiled here so that

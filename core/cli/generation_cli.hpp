@@ -157,7 +157,10 @@ inline constexpr const char* kGenerationFlagsHelp =
     "                         (default: config kv_budget; 0 = no limit)\n"
     "  --kv-type T            KV cache storage: f32 (exact), f16, q8_0 (default: config kv_type)\n"
     "  --backend NAME         compute backend (default: config backend, else the\n"
-    "                         usable one with the highest score; see allm info)\n";
+    "                         usable one with the highest score; see allm info)\n"
+    "  --gpu-layers N         with a GPU backend, run only the first N layers there\n"
+    "                         and the rest on the CPU (a model larger than the GPU's\n"
+    "                         memory; default: config gpu_layers, -1 = all)\n";
 
 // Shows "loading MODEL… 1.2 s" on stderr while `work` runs, when stderr is a
 // terminal and the work takes longer than half a second.
@@ -225,6 +228,7 @@ inline nlohmann::json provider_flags(Args& args) {
   if (auto budget = args.value("kv-budget")) o["kv_budget"] = parse_byte_size(*budget, "--kv-budget");
   if (auto type = args.value("kv-type")) o["kv_type"] = kv_type_name(parse_kv_type(*type, "--kv-type"));
   if (auto backend = backend_option(args); !backend.empty()) o["backend"] = backend;
+  if (const int64_t layers = gpu_layers_option(args); layers >= 0) o["gpu_layers"] = layers;
   return o;
 }
 

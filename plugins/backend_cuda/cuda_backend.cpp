@@ -76,7 +76,7 @@ std::vector<float> widen(const void* p, DType t, int64_t n) {
   return out;
 }
 
-class CudaBackend final : public Backend {
+class CudaBackend final : public Backend, public BackendDeviceMemory {
  public:
   explicit CudaBackend(int device) : device_(device) {
     check(cudaSetDevice(device), "cudaSetDevice");
@@ -201,6 +201,13 @@ class CudaBackend final : public Backend {
       enqueue([](cudaStream_t s, void* d, size_t n) { check(cudaMemsetAsync(d, 0, n, s), "zero"); }, dst, bytes);
   }
   std::string memory_domain() const override { return domain_; }
+  // The decoder's check before it uploads weights (and --gpu-layers' suggestion).
+  Info device_memory() const override {
+    size_t free_bytes = 0, total = 0;
+    check(cudaSetDevice(device_), "cudaSetDevice");
+    check(cudaMemGetInfo(&free_bytes, &total), "cudaMemGetInfo");
+    return Info{free_bytes, total};
+  }
 
   // ---- weights
   Tensor make_resident(const Tensor& w) override {

@@ -22,11 +22,12 @@
 #include <vector>
 
 #include "allm/compute.hpp"
+#include "allm/error.hpp"
 #include "allm/weight_format.hpp"
 
 namespace allm::test {
 
-class RemoteBackend final : public Backend {
+class RemoteBackend final : public Backend, public BackendDeviceMemory {
  public:
   static constexpr size_t kSpan = size_t{1} << 30;  // address space reserved (not committed)
 
@@ -50,6 +51,8 @@ class RemoteBackend final : public Backend {
     std::lock_guard lock(mutex_);
     const size_t size = (std::max<size_t>(bytes, 1) + 63) / 64 * 64;
     if (next_ + size > kSpan) throw std::runtime_error("remote backend: out of device space");
+    if (live_bytes_ + bytes > capacity_) throw OutOfMemoryError("remote backend: out of device memory");
+    live_bytes_ += bytes;
     uint8_t* p = device_ + next_;
     next_ += size;
     live_[p] = bytes;
@@ -58,7 +61,13 @@ class RemoteBackend final : public Backend {
   void free(void* p) noexcept override {
     std::lock_guard lock(mutex_);
     if (!p) return;
-    if (live_.erase(static_cast<uint8_t*>(p)) == 0) bad_frees_++;
+    const auto it = live_.find(static_cast<uint8_t*>(p));
+    if (it == live_.end()) {
+      bad_frees_++;
+      return;
+    }
+    live_bytes_ -= it->second;
+    live_.erase(it);
   }
   void upload(void* dst, const void* src, size_t bytes) override {
     std::memcpy(real(dst, bytes), src, bytes);
@@ -160,12 +169,24 @@ class RemoteBackend final : public Backend {
     inner_->moe_combine(in(src), in(slots), count, dim, top_k, in(w), out(o));
   }
 
+  // A device of `capacity` bytes (the span by default): device_memory()
+  // reports what is left of it, and alloc past it is OutOfMemoryError.
+  void set_capacity(uint64_t capacity) { capacity_ = capacity; }
+  Info device_memory() const override {
+    std::lock_guard lock(mutex_);
+    return Info{capacity_ > live_bytes_ ? capacity_ - live_bytes_ : 0, capacity_};
+  }
+
   // ---- what the tests look at ----------------------------------------------
   size_t live_allocations() const {
     std::lock_guard lock(mutex_);
     return live_.size();
   }
   int resident() const { return resident_; }
+  uint64_t live_bytes() const {
+    std::lock_guard lock(mutex_);
+    return live_bytes_;
+  }
   int bad_frees() const { return bad_frees_; }
   uint64_t downloaded() const { return downloaded_; }
   uint64_t uploaded() const { return uploaded_; }
@@ -217,6 +238,7 @@ class RemoteBackend final : public Backend {
   mutable std::mutex mutex_;
   size_t next_ = 0;
   std::map<uint8_t*, size_t> live_;
+  uint64_t live_bytes_ = 0, capacity_ = kSpan;
   int resident_ = 0, bad_frees_ = 0;
   uint64_t downloaded_ = 0, uploaded_ = 0;
 };

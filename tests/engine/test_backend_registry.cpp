@@ -155,5 +155,24 @@ TEST(BackendCli, BackendFlagPicksOrRefuses) {
   EXPECT_NE(run.out.find("available: cpu"), std::string::npos) << run.out;
 }
 
+// --gpu-layers: a count of layers (0 or more) for a device backend; with the
+// CPU backend the model simply runs there; a negative count is refused by
+// every command that loads a model, naming the flag.
+TEST(BackendCli, GpuLayersFlag) {
+  const std::string model = fixture("llama").string();
+  auto ok = run_cli("bench " + model +
+                    " --backend cpu --gpu-layers 1 --prompt-tokens 4 --gen-tokens 2 --threads 1 --no-bandwidth --json");
+  ASSERT_EQ(ok.status, 0) << ok.out;
+  EXPECT_EQ(nlohmann::json::parse(ok.out.substr(ok.out.find('{'))).at("backend"), "cpu");
+  auto run = run_cli("run " + model + " --gpu-layers 1 --prompt-tokens 1,2 --max-tokens 1 --threads 1");
+  EXPECT_EQ(run.status, 0) << run.out;
+  for (const std::string& cmd : {"bench " + model + " --prompt-tokens 4 --gen-tokens 2 --no-bandwidth",
+                                "run " + model + " --prompt-tokens 1,2 --max-tokens 1", "chat " + model}) {
+    auto bad = run_cli(cmd + " --gpu-layers -2");
+    EXPECT_EQ(bad.status, 2) << cmd << ": " << bad.out;
+    EXPECT_NE(bad.out.find("--gpu-layers must be 0 or more layers, got -2"), std::string::npos) << cmd << ": " << bad.out;
+  }
+}
+
 }  // namespace
 }  // namespace allm::test

@@ -109,6 +109,23 @@ TEST(LocalProvider, BadTemperatureIsAnInvalidArgument) {
   EXPECT_THROW(p->generate(r), InvalidArgumentError);
 }
 
+// options.gpu_layers (config gpu_layers): a layer count for a device
+// backend; on the CPU backend the model runs whole, as without it. Anything
+// but an integer of -1 or more is refused naming the option.
+TEST(LocalProvider, GpuLayersOption) {
+  auto p = make_provider(fixture("qwen3"), {{"gpu_layers", 1}, {"backend", "cpu"}});
+  const auto r = p->generate(greedy("Hello", 3));
+  EXPECT_EQ(r.usage.completion_tokens, 3);
+  for (const nlohmann::json& bad : {nlohmann::json("all"), nlohmann::json(-2), nlohmann::json(1.5)}) {
+    try {
+      make_provider(fixture("qwen3"), {{"gpu_layers", bad}});
+      FAIL() << "gpu_layers " << bad.dump() << " was accepted";
+    } catch (const InvalidArgumentError& e) {
+      EXPECT_NE(std::string(e.what()).find("options.gpu_layers"), std::string::npos) << e.what();
+    }
+  }
+}
+
 TEST(LocalProvider, UnknownModelIsAModelLoadError) {
   EXPECT_THROW(make_provider("/nonexistent/model/dir"), ModelLoadError);
 }

@@ -72,27 +72,26 @@ std::string fingerprint_of(const Checkpoint& ck, const std::string& resolved) {
 
 }  // namespace
 
-std::shared_ptr<EngineModel> load_engine_model(const std::string& spec, int threads, const std::string& backend,
+std::shared_ptr<EngineModel> load_engine_model(const std::string& spec, const ModelOptions& options,
                                                ModelCache& cache) {
   if (spec.empty())
     throw InvalidArgumentError("no model given: name a model directory, .gguf file or Hugging Face repo id");
-  return load_engine_model(spec, resolve_model(spec), threads, backend, cache);
+  return load_engine_model(spec, resolve_model(spec), options, cache);
 }
 
-std::shared_ptr<EngineModel> load_engine_model(const std::string& spec, const ResolvedModel& resolved, int threads,
-                                               const std::string& backend, ModelCache& cache) {
+std::shared_ptr<EngineModel> load_engine_model(const std::string& spec, const ResolvedModel& resolved,
+                                               const ModelOptions& options, ModelCache& cache) {
   const std::string resolved_path = std::filesystem::absolute(resolved.path).lexically_normal().string();
-  const std::string key =
-      model_cache_key(resolved_path, json{{"engine", "local"}, {"threads", threads}, {"backend", backend}});
+  const std::string key = model_cache_key(resolved_path, json{{"engine", "local"},
+                                                              {"threads", options.threads},
+                                                              {"backend", options.backend_name},
+                                                              {"gpu_layers", options.gpu_layers}});
   return cache.get_or_load<EngineModel>(key, [&]() -> std::shared_ptr<EngineModel> {
     try {
       const auto t0 = std::chrono::steady_clock::now();
       auto m = std::make_shared<EngineModel>();
       m->id = spec;
       m->resolved_path = resolved_path;
-      ModelOptions options;
-      options.threads = threads;
-      options.backend_name = backend;
       LoadedModel loaded = load_model(resolved, options);
       m->checkpoint = std::move(loaded.checkpoint);
       m->model = std::move(loaded.model);

@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 
+#include "allm/architecture.hpp"
 #include "allm/chat_template.hpp"
 #include "allm/checkpoint.hpp"
 #include "allm/model.hpp"
@@ -47,12 +48,14 @@ struct EngineModel {
 
 // Resolves `spec` (path, .gguf, HF cache id), loads and builds it, or returns
 // the cached one. Architecture and tokenizer plugins must be registered.
-// `backend` names the compute backend ("": the usable one with the highest score).
-std::shared_ptr<EngineModel> load_engine_model(const std::string& spec, int threads, const std::string& backend = {},
+// `options`: threads, the compute backend (backend_name "": the usable one
+// with the highest score) and its gpu_layers; a model loaded with other
+// options is another model of the cache.
+std::shared_ptr<EngineModel> load_engine_model(const std::string& spec, const ModelOptions& options = {},
                                                ModelCache& cache = ModelCache::instance());
 // The same for a spec already resolved (to `resolved`).
-std::shared_ptr<EngineModel> load_engine_model(const std::string& spec, const ResolvedModel& resolved, int threads,
-                                               const std::string& backend = {},
+std::shared_ptr<EngineModel> load_engine_model(const std::string& spec, const ResolvedModel& resolved,
+                                               const ModelOptions& options = {},
                                                ModelCache& cache = ModelCache::instance());
 
 }  // namespace allm::local

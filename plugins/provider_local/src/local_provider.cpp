@@ -67,15 +67,24 @@ LocalProvider::LocalProvider(const json& options) : Provider(media_limits_of(opt
   if (config_.contains("generation")) config_params_ = GenerationParams::from_json(config_["generation"], "config.generation");
   context_option_ = option_int(opts, "context_length", "options");
   if (!context_option_) context_option_ = option_int(config_, "context_length", "config");
-  threads_ = static_cast<int>(option_int(opts, "threads", "options"));
-  if (!threads_) threads_ = static_cast<int>(option_int(config_, "threads", "config"));
+  model_options_.threads = static_cast<int>(option_int(opts, "threads", "options"));
+  if (!model_options_.threads) model_options_.threads = static_cast<int>(option_int(config_, "threads", "config"));
   for (const json* where : {static_cast<const json*>(&opts), static_cast<const json*>(&config_)}) {
     auto it = where->find("backend");
     if (it == where->end() || it->is_null()) continue;
     const std::string key = where == &opts ? "options.backend" : "config.backend";
     if (!it->is_string()) throw InvalidArgumentError(key + ": expected a backend name (see allm info), got " + it->dump());
-    backend_ = it->get<std::string>();
-    if (!backend_.empty()) break;
+    model_options_.backend_name = it->get<std::string>();
+    if (!model_options_.backend_name.empty()) break;
+  }
+  for (const json* where : {static_cast<const json*>(&opts), static_cast<const json*>(&config_)}) {
+    auto it = where->find("gpu_layers");
+    if (it == where->end() || it->is_null()) continue;
+    const std::string key = where == &opts ? "options.gpu_layers" : "config.gpu_layers";
+    if (!it->is_number_integer() || it->get<int64_t>() < -1)
+      throw InvalidArgumentError(key + ": expected a number of layers (0 or more; -1: every layer), got " + it->dump());
+    model_options_.gpu_layers = it->get<int64_t>();
+    break;
   }
   for (const json* where : {static_cast<const json*>(&opts), static_cast<const json*>(&config_)}) {
     auto it = where->find("kv_budget");
@@ -108,8 +117,8 @@ LocalProvider::LocalProvider(const json& options) : Provider(media_limits_of(opt
   default_spec_ = opts.value("model", std::string());
   if (auto it = opts.find("resolved"); it != opts.end() && !it->is_null()) {
     if (default_spec_.empty()) throw InvalidArgumentError("local provider options.resolved: given without options.model");
-    model_ = load_engine_model(default_spec_, resolved_model_from_json(*it, "local provider options.resolved"), threads_,
-                               backend_);
+    model_ = load_engine_model(default_spec_, resolved_model_from_json(*it, "local provider options.resolved"),
+                               model_options_);
   } else if (!default_spec_.empty()) {
     model_ = model_for(default_spec_);
   }
@@ -134,7 +143,7 @@ std::shared_ptr<EngineModel> LocalProvider::model_for(const std::string& spec) {
   }
   if (model_ && (spec == model_->id || spec == model_->resolved_path)) return model_;
   const uint64_t loads = ModelCache::instance().loads();
-  auto m = load_engine_model(spec, threads_, backend_);
+  auto m = load_engine_model(spec, model_options_);
   pending_load_ms_ = ModelCache::instance().loads() != loads ? m->load_ms : 0;
   return m;
 }

@@ -95,8 +95,9 @@ class LocalProvider : public Provider {
   nlohmann::json config_;
   GenerationParams config_params_;
   int64_t context_option_ = 0;  // 0: none
-  int threads_ = 0;
-  std::string backend_;  // options.backend, else config.backend ("": the highest score)
+  // threads, backend_name (options.backend, else config.backend; "": the
+  // highest score), gpu_layers (options.gpu_layers, else config.gpu_layers)
+  ModelOptions model_options_;
   uint64_t kv_budget_ = 0;  // bytes, 0: no limit
   uint64_t prompt_cache_bytes_ = 0;  // shared snapshots kept; 0: not shared
   KVType kv_type_ = KVType::f32;

@@ -20,7 +20,7 @@ SharedPromptCache::~SharedPromptCache() {
 
 void SharedPromptCache::keep_spare(int64_t blocks) {
   std::lock_guard lock(mutex_);
-  if (!pool_ || blocks <= 0 || pool_->backend().memory_domain() != "host") return;
+  if (!pool_ || blocks <= 0 || !pool_->in_host_memory()) return;
   spare_target_ = blocks;
   fill_wanted_ = true;
   if (!filler_.joinable()) filler_ = std::thread([this] { fill_spare(); });

@@ -17,6 +17,11 @@ struct ModelOptions {
   // The registered backend to use (allm/backend.hpp); empty: the usable one
   // with the highest score. Read by load_model/build_model (appended in ABI 4.1).
   std::string backend_name{};  // (braces: ModelOptions{threads, backend} stays complete)
+  // Layers that run on the backend when it is a device (memory_domain() not
+  // "host"): the first gpu_layers layers there, the rest, with the LM head,
+  // on a CPU backend of `threads` threads (--gpu-layers; for models larger
+  // than the device's memory). -1: every layer. Appended in ABI 4.3.
+  int64_t gpu_layers = -1;
 };
 
 class ArchitectureFactory {

@@ -203,6 +203,21 @@ class BackendScratch {
   ~BackendScratch() = default;
 };
 
+// A backend with memory of its own (a GPU's) says how much of it is free, so
+// that a model whose weights cannot fit there is refused before any is
+// uploaded, with the --gpu-layers that would fit (the decoder asks). Reached
+// with a dynamic_cast, like BackendScratch.
+class BackendDeviceMemory {
+ public:
+  struct Info {
+    uint64_t free_bytes = 0, total_bytes = 0;
+  };
+  virtual Info device_memory() const = 0;
+
+ protected:
+  ~BackendDeviceMemory() = default;
+};
+
 // Backend memory owned by one object, freed through its backend.
 class BackendBuffer {
  public:

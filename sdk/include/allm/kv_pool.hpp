@@ -10,6 +10,9 @@
 // Blocks live in a Backend's memory (device memory for a GPU backend, host
 // memory for the CPU's): the pool and KVCache only move them through the
 // backend (alloc, copy, upload, download), never through host pointers.
+// A model split over backends (--gpu-layers: the first layers on a GPU, the
+// rest on the CPU) has a pool of layer parts: each block is one allocation
+// per part, in that part's backend, holding that part's layers.
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -32,6 +35,12 @@ struct KVShape {
   int64_t max_positions = 0;  // the model's context window
 };
 
+// Layers [first_layer, the next part's first_layer) of every block, in `backend`'s memory.
+struct KVLayerPart {
+  std::shared_ptr<Backend> backend;
+  int64_t first_layer = 0;
+};
+
 class KVPool {
  public:
   static constexpr int64_t kDefaultBlockPositions = 16;
@@ -40,13 +49,20 @@ class KVPool {
   // from `backend` (null: host memory, host_backend()).
   explicit KVPool(KVShape shape, uint64_t budget_bytes = 0, KVType type = KVType::f32,
                   int64_t block_positions = kDefaultBlockPositions, std::shared_ptr<Backend> backend = nullptr);
+  // Blocks in parts: the first starts at layer 0, each later one at a
+  // greater layer below shape.layers (InvalidArgumentError otherwise).
+  KVPool(KVShape shape, uint64_t budget_bytes, KVType type, int64_t block_positions, std::vector<KVLayerPart> parts);
   ~KVPool();
   KVPool(const KVPool&) = delete;
   KVPool& operator=(const KVPool&) = delete;
 
   const KVShape& shape() const noexcept { return shape_; }
-  // The backend whose memory holds the blocks (never null).
-  Backend& backend() const noexcept { return *backend_; }
+  // The backend whose memory holds layer `layer` of the blocks (never null;
+  // one for every layer unless the pool has parts).
+  Backend& backend(int64_t layer = 0) const noexcept { return *parts_[part_of(layer)].backend; }
+  const std::vector<KVLayerPart>& parts() const noexcept { return parts_; }
+  // Whether every block lies in host memory (every part's backend's domain is "host").
+  bool in_host_memory() const;
   KVType type() const noexcept { return type_; }
   int64_t row_bytes() const noexcept { return row_bytes_; }  // one head's key or value at one position
   int64_t block_positions() const noexcept { return block_; }
@@ -65,7 +81,7 @@ class KVPool {
   // allocation and no page faults (a fresh block of a 0.6B model is 3.5 MiB
   // of F32 keys and values: ~900 pages touched for the first time), so a
   // server keeps a few ready, filled between requests. Host memory only
-  // (backend().memory_domain() == "host": the caller checks): the zeroing is
+  // (in_host_memory(): the caller checks): the zeroing is
   // the host's, so it may run on any thread, beside forward calls.
   bool add_spare_block(int64_t target);
   // Blocks in the free list (taken without allocating).
@@ -77,22 +93,37 @@ class KVPool {
   void retain(int32_t block);
   void release(int32_t block);
   int32_t refs(int32_t block) const;
-  // A block's address in backend memory (stable while the block is
-  // referenced; other threads may take blocks meanwhile, hence the lock).
-  uint8_t* data(int32_t block) const;
-  // Bytes from a block's start to layer l's keys / values, and per kv head.
-  int64_t key_offset(int64_t layer) const noexcept { return layer * 2 * head_stride_ * shape_.kv_heads; }
+  // The address in backend(layer)'s memory of the part of a block that
+  // holds `layer` (stable while the block is referenced; other threads may
+  // take blocks meanwhile, hence the lock).
+  uint8_t* data(int32_t block, int64_t layer = 0) const;
+  // Bytes from there to layer l's keys / values, and per kv head.
+  int64_t key_offset(int64_t layer) const noexcept {
+    return (layer - parts_[part_of(layer)].first_layer) * 2 * head_stride_ * shape_.kv_heads;
+  }
   int64_t value_offset(int64_t layer) const noexcept { return key_offset(layer) + head_stride_ * shape_.kv_heads; }
   int64_t head_stride() const noexcept { return head_stride_; }  // block_positions * row_bytes
+  // dst's bytes := src's, every part (copy-on-write of a shared block).
+  void copy_block(int32_t dst, int32_t src) const;
 
  private:
+  size_t part_of(int64_t layer) const noexcept {
+    size_t p = 0;
+    while (p + 1 < parts_.size() && parts_[p + 1].first_layer <= layer) ++p;
+    return p;
+  }
+  uint64_t part_bytes(size_t part) const noexcept;  // one block's bytes in that part
+  // One block's parts, allocated (and zeroed when `zero`) in their backends.
+  std::vector<uint8_t*> allocate_block(bool zero);
+  void free_block(const std::vector<uint8_t*>& parts) noexcept;
+
   KVShape shape_;
   uint64_t budget_;
   KVType type_;
   int64_t block_, row_bytes_, head_stride_;
   mutable std::mutex mutex_;
-  std::shared_ptr<Backend> backend_;
-  std::vector<uint8_t*> blocks_;  // backend memory, freed by the destructor
+  std::vector<KVLayerPart> parts_;
+  std::vector<std::vector<uint8_t*>> blocks_;  // per block, per part: backend memory, freed by the destructor
   std::vector<int32_t> refs_;
   std::vector<int32_t> free_;
   int64_t in_use_ = 0;

@@ -15,7 +15,7 @@
 #ifndef ALLM_LIBRARY_ABI_H
 #define ALLM_LIBRARY_ABI_H
 
-#define ALLM_ENGINE_ABI 2 /* liballm-engine.so.N: compute, kernels, loaders, decoder, KV cache, sampling */
+#define ALLM_ENGINE_ABI 3 /* liballm-engine.so.N: compute, kernels, loaders, decoder, KV cache, sampling */
 #define ALLM_JINJA_ABI 1  /* liballm-jinja.so.N: chat templates */
 #define ALLM_HTTP_ABI 1   /* liballm-http.so.N: the libcurl client */
 

@@ -16,7 +16,7 @@ extern "C" {
 /* Bump MAJOR on any incompatible change of the descriptor or of an SDK
  * interface crossing the boundary; bump MINOR when fields are appended. */
 #define ALLM_ABI_MAJOR 4
-#define ALLM_ABI_MINOR 2
+#define ALLM_ABI_MINOR 3
 
 /* Name of the exported entry symbol. */
 #define ALLM_PLUGIN_ENTRY_SYMBOL "allm_plugin_entry"

@@ -94,7 +94,7 @@ void KVCache::prepare_write(int64_t from, int64_t to) {
     int32_t& id = table_[static_cast<size_t>(b)];
     if (pool_->refs(id) == 1) continue;
     const int32_t copy = pool_->take();  // OutOfMemoryError leaves the shared block in place
-    pool_->backend().copy(pool_->data(copy), pool_->data(id), pool_->block_bytes());
+    pool_->copy_block(copy, id);
     pool_->release(id);
     id = copy;
   }
@@ -108,8 +108,9 @@ void KVCache::read(int64_t layer, bool values, int64_t head, int64_t p0, int64_t
   std::vector<uint8_t> run(static_cast<size_t>(bp * row));
   for (int64_t p = p0; p < p0 + n;) {
     const int64_t len = std::min(p0 + n, (p / bp + 1) * bp) - p;
-    pool_->backend().download(run.data(), pool_->data(table_[static_cast<size_t>(p / bp)]) + off + (p % bp) * row,
-                              static_cast<size_t>(len * row));
+    pool_->backend(layer).download(run.data(),
+                                   pool_->data(table_[static_cast<size_t>(p / bp)], layer) + off + (p % bp) * row,
+                                   static_cast<size_t>(len * row));
     for (int64_t i = 0; i < len; ++i) kv_decode_row(pool_->type(), run.data() + i * row, d, out + (p - p0 + i) * d);
     p += len;
   }
@@ -123,8 +124,8 @@ void KVCache::write(int64_t layer, bool values, int64_t head, int64_t p0, int64_
   for (int64_t p = p0; p < p0 + n;) {
     const int64_t len = std::min(p0 + n, (p / bp + 1) * bp) - p;
     for (int64_t i = 0; i < len; ++i) kv_encode_row(pool_->type(), in + (p - p0 + i) * d, d, run.data() + i * row);
-    pool_->backend().upload(pool_->data(table_[static_cast<size_t>(p / bp)]) + off + (p % bp) * row, run.data(),
-                            static_cast<size_t>(len * row));
+    pool_->backend(layer).upload(pool_->data(table_[static_cast<size_t>(p / bp)], layer) + off + (p % bp) * row,
+                                 run.data(), static_cast<size_t>(len * row));
     p += len;
   }
 }

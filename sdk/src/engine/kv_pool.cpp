@@ -35,18 +35,32 @@ uint64_t parse_byte_size(const std::string& text, const std::string& what) {
 
 KVPool::KVPool(KVShape shape, uint64_t budget_bytes, KVType type, int64_t block_positions,
                std::shared_ptr<Backend> backend)
+    : KVPool(shape, budget_bytes, type, block_positions,
+             std::vector<KVLayerPart>{{backend ? std::move(backend) : host_backend(), 0}}) {}
+
+KVPool::KVPool(KVShape shape, uint64_t budget_bytes, KVType type, int64_t block_positions,
+               std::vector<KVLayerPart> parts)
     : shape_(shape),
       budget_(budget_bytes),
       type_(type),
       block_(block_positions),
       row_bytes_(kv_row_bytes(type, shape.head_dim)),
       head_stride_(block_positions * row_bytes_),
-      backend_(backend ? std::move(backend) : host_backend()) {
+      parts_(std::move(parts)) {
   if (shape.layers <= 0 || shape.kv_heads <= 0 || shape.head_dim <= 0 || shape.max_positions <= 0)
     throw InvalidArgumentError("KV pool: layers, kv heads, head dim and context window must be positive");
   if (block_positions <= 0 || block_positions > 4096)
     throw InvalidArgumentError("KV pool: block size must be between 1 and 4096 positions, got " +
                                std::to_string(block_positions));
+  if (parts_.empty() || parts_[0].first_layer != 0)
+    throw InvalidArgumentError("KV pool: the first layer part must start at layer 0");
+  for (size_t p = 0; p < parts_.size(); ++p) {
+    if (!parts_[p].backend) throw InvalidArgumentError("KV pool: layer part " + std::to_string(p) + " has no backend");
+    if (p > 0 && (parts_[p].first_layer <= parts_[p - 1].first_layer || parts_[p].first_layer >= shape.layers))
+      throw InvalidArgumentError("KV pool: layer part " + std::to_string(p) + " starts at layer " +
+                                 std::to_string(parts_[p].first_layer) + ", not after the part before it and below " +
+                                 std::to_string(shape.layers));
+  }
   if (budget_ != 0 && budget_ < block_bytes())
     throw InvalidArgumentError("KV pool: a budget of " + std::to_string(budget_) + " bytes is smaller than one block (" +
                                std::to_string(block_bytes()) + " bytes for " + std::to_string(block_) +
@@ -54,7 +68,37 @@ KVPool::KVPool(KVShape shape, uint64_t budget_bytes, KVType type, int64_t block_
 }
 
 KVPool::~KVPool() {
-  for (uint8_t* b : blocks_) backend_->free(b);
+  for (const auto& b : blocks_) free_block(b);
+}
+
+bool KVPool::in_host_memory() const {
+  for (const KVLayerPart& p : parts_)
+    if (p.backend->memory_domain() != "host") return false;
+  return true;
+}
+
+uint64_t KVPool::part_bytes(size_t part) const noexcept {
+  const int64_t end = part + 1 < parts_.size() ? parts_[part + 1].first_layer : shape_.layers;
+  return static_cast<uint64_t>(end - parts_[part].first_layer) * 2 * static_cast<uint64_t>(shape_.kv_heads * row_bytes_) *
+         static_cast<uint64_t>(block_);
+}
+
+std::vector<uint8_t*> KVPool::allocate_block(bool zero) {
+  std::vector<uint8_t*> bytes;
+  try {
+    for (size_t p = 0; p < parts_.size(); ++p) {
+      bytes.push_back(static_cast<uint8_t*>(parts_[p].backend->alloc(part_bytes(p))));
+      if (zero) parts_[p].backend->zero(bytes.back(), part_bytes(p));
+    }
+  } catch (...) {
+    free_block(bytes);
+    throw;
+  }
+  return bytes;
+}
+
+void KVPool::free_block(const std::vector<uint8_t*>& parts) noexcept {
+  for (size_t p = 0; p < parts.size(); ++p) parts_[p].backend->free(parts[p]);
 }
 
 uint64_t KVPool::bytes_per_position() const noexcept {
@@ -85,9 +129,7 @@ int32_t KVPool::take() {
                              std::to_string(block_bytes()) + " bytes (" + std::to_string(block_) +
                              " positions each) are in use and the budget is " + std::to_string(budget_) +
                              " bytes (kv_budget / --kv-budget)");
-    auto* bytes = static_cast<uint8_t*>(backend_->alloc(block_bytes()));
-    backend_->zero(bytes, block_bytes());
-    blocks_.push_back(bytes);
+    blocks_.push_back(allocate_block(true));
     refs_.push_back(0);
     b = static_cast<int32_t>(blocks_.size() - 1);
   }
@@ -103,19 +145,19 @@ bool KVPool::add_spare_block(int64_t target) {
     if (static_cast<int64_t>(free_.size()) >= target || !room()) return false;
   }
   // Outside the lock: sequences keep taking and releasing blocks meanwhile.
-  uint8_t* bytes = nullptr;
+  std::vector<uint8_t*> bytes;
   try {
-    bytes = static_cast<uint8_t*>(backend_->alloc(block_bytes()));
+    bytes = allocate_block(false);
   } catch (const OutOfMemoryError&) {
     return false;  // a spare is an optimisation: a sequence that needs the block says so itself
   }
-  std::memset(bytes, 0, block_bytes());
+  for (size_t p = 0; p < bytes.size(); ++p) std::memset(bytes[p], 0, part_bytes(p));
   std::lock_guard lock(mutex_);
   if (!room()) {  // taken up to the budget meanwhile
-    backend_->free(bytes);
+    free_block(bytes);
     return false;
   }
-  blocks_.push_back(bytes);
+  blocks_.push_back(std::move(bytes));
   refs_.push_back(0);
   free_.push_back(static_cast<int32_t>(blocks_.size() - 1));
   return true;
@@ -139,9 +181,15 @@ void KVPool::release(int32_t block) {
   }
 }
 
-uint8_t* KVPool::data(int32_t block) const {
+uint8_t* KVPool::data(int32_t block, int64_t layer) const {
+  const size_t part = part_of(layer);
   std::lock_guard lock(mutex_);
-  return blocks_[static_cast<size_t>(block)];
+  return blocks_[static_cast<size_t>(block)][part];
+}
+
+void KVPool::copy_block(int32_t dst, int32_t src) const {
+  for (size_t p = 0; p < parts_.size(); ++p)
+    parts_[p].backend->copy(data(dst, parts_[p].first_layer), data(src, parts_[p].first_layer), part_bytes(p));
 }
 
 int32_t KVPool::refs(int32_t block) const {
