@@ -12,8 +12,16 @@
 //                   prefilled with --batch-pp tokens (default 128), then --tg steps of one
 //                   token per sequence; aggregate tokens/s of the decode (llama-batched-bench's S_TG)
 //     --batch-pp P
-// Decode steps are greedy on the returned logits, so every step waits for them
-// (as a real generation does).
+//     --gpu-layers N  the first N layers on the backend, the rest and the LM head on the CPU
+//                     (allm's --gpu-layers; the cuda backend only)
+//     --greedy      feed each step the argmax of its logits (taken on the host) instead of a
+//                   random token id
+// Every step returns its logits to the host and waits for them, as a real
+// generation does. The next token is a random id by default, as llama-bench's
+// tg test and llama-batched-bench feed theirs (neither samples): the figures
+// are the engine's, comparable with theirs. The host's argmax over N rows of
+// the vocabulary (what greedy sampling would add) is timed apart and
+// printed; --greedy puts it inside the timed steps.
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -51,11 +59,12 @@ int main(int argc, char** argv) try {
   if (argc < 3) {
     std::fprintf(stderr,
                  "usage: cuda_model_bench MODEL PLUGIN_DIR [cuda|cpu] [--pp P] [--tg G] [--rounds R] "
-                 "[--batch N,N...] [--batch-pp P]\n");
+                 "[--batch N,N...] [--batch-pp P] [--gpu-layers N] [--greedy]\n");
     return 2;
   }
   std::string backend = "cuda";
-  int64_t P = 512, G = 128, rounds = 3, batch_pp = 128;
+  int64_t P = 512, G = 128, rounds = 3, batch_pp = 128, gpu_layers = -1;
+  bool greedy = false;
   std::vector<int64_t> batches;
   for (int i = 3; i < argc; ++i) {
     const std::string a = argv[i];
@@ -68,6 +77,8 @@ int main(int argc, char** argv) try {
     else if (a == "--tg") G = std::stoll(next());
     else if (a == "--rounds") rounds = std::max<int64_t>(1, std::stoll(next()));
     else if (a == "--batch-pp") batch_pp = std::stoll(next());
+    else if (a == "--gpu-layers") gpu_layers = std::stoll(next());
+    else if (a == "--greedy") greedy = true;
     else if (a == "--batch") {
       std::stringstream list(next());
       for (std::string n; std::getline(list, n, ',');) batches.push_back(std::stoll(n));
@@ -81,6 +92,7 @@ int main(int argc, char** argv) try {
   if (!f) throw std::runtime_error("no architecture plugin for " + ckpt.model_type);
   ModelOptions opt;
   if (backend == "cuda") opt.backend = cuda::make_cuda_backend();
+  opt.gpu_layers = gpu_layers;
   auto model = f->create(ckpt, opt);
   const double load_s = seconds_since(t0);
   const ModelInfo& info = model->info();
@@ -94,8 +106,13 @@ int main(int argc, char** argv) try {
   const int64_t max_batch = batches.empty() ? 1 : std::max<int64_t>(1, *std::max_element(batches.begin(), batches.end()));
   auto pool = model->make_pool(0, KVType::f16);
   std::vector<float> logits(static_cast<size_t>(vocab * max_batch));
-  std::printf("%s on %s: load %.1f s, %.2f GB of weights read per token\n", argv[1], backend.c_str(), load_s,
-              info.bytes_per_token / 1e9);
+  std::printf("%s on %s: load %.1f s, %.2f GB of weights read per token; next tokens %s\n", argv[1],
+              info.backend.c_str(), load_s, info.bytes_per_token / 1e9,
+              greedy ? "greedy (host argmax inside the steps)" : "random (as llama-bench)");
+  // The step's next token for each of n rows of logits: greedy, or a random id.
+  auto next_tokens = [&](const float* rows, int64_t n, int32_t* out) {
+    for (int64_t s = 0; s < n; ++s) out[s] = greedy ? argmax(rows + s * vocab, vocab) : random_tokens(1)[0];
+  };
 
   {  // warm-up: first-use costs (scratch, graphs, allocations) out of the timings
     KVCache cache(pool);
@@ -131,15 +148,29 @@ int main(int argc, char** argv) try {
     for (int64_t i = 0; i < G; ++i) {
       const auto s0 = Clock::now();
       model->forward(std::vector<int32_t>{next}, cache, LogitsMode::last, logits.data());
-      next = argmax(logits.data(), vocab);
+      next_tokens(logits.data(), 1, &next);
       step_ms.push_back(seconds_since(s0) * 1e3);
     }
     tg.push_back(double(G) / seconds_since(t0));
   }
   const double step = median(step_ms);
-  std::printf("  pp%lld: %.1f tok/s   tg%lld: %.1f tok/s (median step %.3f ms, %.0f GB/s of weights)   [median of %lld]\n",
+  // What greedy sampling on the host would add to a step of n sequences
+  // (the median of 9 passes over the last step's logits).
+  auto argmax_ms = [&](int64_t n) {
+    std::vector<double> ms;
+    int64_t sink = 0;
+    for (int k = 0; k < 9; ++k) {
+      const auto a0 = Clock::now();
+      for (int64_t s = 0; s < n; ++s) sink += argmax(logits.data() + s * vocab, vocab);
+      ms.push_back(seconds_since(a0) * 1e3);
+    }
+    if (sink < 0) std::printf("\n");  // keeps the passes from being optimised away
+    return median(ms);
+  };
+  std::printf("  pp%lld: %.1f tok/s   tg%lld: %.1f tok/s (median step %.3f ms, %.0f GB/s of weights; host argmax "
+              "%.3f ms)   [median of %lld]\n",
               (long long)P, median(pp), (long long)G, median(tg), step, info.bytes_per_token / (step * 1e-3) / 1e9,
-              (long long)rounds);
+              argmax_ms(1), (long long)rounds);
   std::fflush(stdout);
 
   for (int64_t N : batches) {
@@ -159,12 +190,14 @@ int main(int argc, char** argv) try {
       for (int64_t i = 0; i < G; ++i) {
         for (int64_t s = 0; s < N; ++s) batch[size_t(s)] = BatchEntry{caches[size_t(s)].get(), tokens[size_t(s)]};
         model->forward(std::span<const BatchEntry>(batch), logits.data());
-        for (int64_t s = 0; s < N; ++s) tokens[size_t(s)][0] = argmax(logits.data() + s * vocab, vocab);
+        for (int64_t s = 0; s < N; ++s) next_tokens(logits.data() + s * vocab, 1, &tokens[size_t(s)][0]);
       }
       rates.push_back(double(N * G) / seconds_since(t0));
     }
-    std::printf("  batched decode, %lld sequences (pp%lld each, tg%lld): %.1f tok/s aggregate   [median of %lld]\n",
-                (long long)N, (long long)batch_pp, (long long)G, median(rates), (long long)rounds);
+    std::printf("  batched decode, %lld sequences (pp%lld each, tg%lld): %.1f tok/s aggregate   [median of %lld]; "
+                "host argmax of %lld rows: %.3f ms a step\n",
+                (long long)N, (long long)batch_pp, (long long)G, median(rates), (long long)rounds, (long long)N,
+                argmax_ms(N));
     std::fflush(stdout);
   }
   return 0;

@@ -5,8 +5,10 @@
 // and the reference's top-1 wherever it leads by 0.3), and token by token
 // against the CPU backend while decoding from the cache (GEMV + paged
 // attention), and a longer prompt over F32 and F16 KV caches (the F16 one
-// through the tensor-core prefill attention). Skipped, with the reason, where
-// no CUDA device can be used.
+// through the tensor-core prefill attention); and split by --gpu-layers (the
+// first half of the layers on the GPU, the rest and the LM head on the CPU)
+// against the CPU backend. Skipped, with the reason, where no CUDA device can
+// be used.
 // Paths: ALLM_TEST_DATA_DIR / ALLM_TEST_PLUGIN_DIR in the environment
 // override the build tree's (the GPU machine runs a copy).
 #include <gtest/gtest.h>
@@ -52,12 +54,13 @@ std::shared_ptr<Backend> gpu() {
   return be;
 }
 
-std::unique_ptr<Model> make(const Checkpoint& ckpt, std::shared_ptr<Backend> backend) {
+std::unique_ptr<Model> make(const Checkpoint& ckpt, std::shared_ptr<Backend> backend, int64_t gpu_layers = -1) {
   ArchitectureFactory* f = Registry::instance().architecture(ckpt.model_type);
   if (!f) throw std::runtime_error("no architecture plugin for " + ckpt.model_type);
   ModelOptions opt;
   opt.threads = 2;
   opt.backend = std::move(backend);
+  opt.gpu_layers = gpu_layers;
   return f->create(ckpt, opt);
 }
 
@@ -203,11 +206,78 @@ TEST_P(CudaLogits, MatchTheReferenceAndTheCpuBackend) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Fixtures, CudaLogits, ::testing::ValuesIn(cases()), [](const auto& info) {
+std::string case_name(const ::testing::TestParamInfo<Case>& info) {
   std::string n = info.param.name;
   std::replace(n.begin(), n.end(), '-', '_');
   return n;
-});
+}
+
+INSTANTIATE_TEST_SUITE_P(Fixtures, CudaLogits, ::testing::ValuesIn(cases()), case_name);
+
+// --gpu-layers: the first half of the layers (at least one) on the GPU, the
+// rest and the LM head on the CPU; the residual stream crosses once a
+// forward. Every position of a prefill, 12 decode steps from the cache and a
+// step of two sequences batched, against the CPU backend alone, with the
+// bounds of the whole model on the GPU.
+class CudaGpuLayers : public ::testing::TestWithParam<Case> {};
+
+TEST_P(CudaGpuLayers, FirstHalfOnTheGpuGivesTheCpuBackendsLogits) {
+  const std::string why = unavailable_reason();
+  if (!why.empty()) GTEST_SKIP() << why;
+  const Case c = GetParam();
+  load_arch_plugins();
+  const fs::path base = c.gguf ? data_dir() / "gguf" : data_dir() / "models" / c.name;
+  if (!fs::exists(c.gguf ? base / (c.name + ".gguf") : base)) GTEST_SKIP() << "no fixture " << c.name;
+  const Checkpoint ckpt = load_checkpoint(c.gguf ? base / (c.name + ".gguf") : base);
+  auto on_cpu = make(ckpt, nullptr);
+  const int64_t layers = on_cpu->info().layers, on_device = std::max<int64_t>(1, layers / 2);
+  ASSERT_GE(layers, 2) << c.name;
+  auto split = make(ckpt, gpu(), on_device);
+  EXPECT_NE(split->info().backend.find(" + cpu (layers " + std::to_string(on_device) + "-"), std::string::npos)
+      << split->info().backend;
+  auto ref = SafetensorsFile::open(c.gguf ? base / (c.name + ".reference.safetensors") : base / "reference.safetensors");
+  const auto ids = values<int32_t>(ref.get("input_ids"));
+  const int64_t vocab = on_cpu->info().vocab_size, n = int64_t(ids.size());
+  const bool quantised_gguf = c.gguf && c.tolerance > 0.5;
+
+  auto split_cache = split->make_cache();
+  auto cpu_cache = on_cpu->make_cache();
+  std::vector<float> ls(size_t(n * vocab)), lc(size_t(n * vocab));
+  split->forward(ids, *split_cache, LogitsMode::all, ls.data());
+  on_cpu->forward(ids, *cpu_cache, LogitsMode::all, lc.data());
+  const Diff prefill = diff(ls, lc);
+  EXPECT_LE(prefill.max, c.tolerance) << c.name << " prefill";
+  if (quantised_gguf) {
+    EXPECT_LE(prefill.rms, 0.2) << c.name << " prefill";
+  }
+
+  std::vector<float> ds(static_cast<size_t>(vocab)), dc(static_cast<size_t>(vocab));
+  int32_t next = int32_t(std::max_element(lc.end() - vocab, lc.end()) - (lc.end() - vocab));
+  double worst = 0;
+  for (int step = 0; step < 12; ++step) {
+    split->forward(std::vector<int32_t>{next}, *split_cache, LogitsMode::last, ds.data());
+    on_cpu->forward(std::vector<int32_t>{next}, *cpu_cache, LogitsMode::last, dc.data());
+    worst = std::max(worst, diff(ds, dc).max);
+    next = int32_t(std::max_element(dc.begin(), dc.end()) - dc.begin());
+  }
+  EXPECT_LE(worst, c.tolerance) << c.name << " decode";
+
+  // Two sequences in one step: the cache above and a fresh one fed the prompt's first token.
+  auto split_fresh = split->make_cache();
+  auto cpu_fresh = on_cpu->make_cache();
+  const std::vector<int32_t> a{next}, b{ids[0]};
+  const BatchEntry split_batch[] = {{split_cache.get(), a}, {split_fresh.get(), b}};
+  const BatchEntry cpu_batch[] = {{cpu_cache.get(), a}, {cpu_fresh.get(), b}};
+  std::vector<float> bs(size_t(2 * vocab)), bc(size_t(2 * vocab));
+  split->forward(std::span<const BatchEntry>(split_batch), bs.data());
+  on_cpu->forward(std::span<const BatchEntry>(cpu_batch), bc.data());
+  const Diff batched = diff(bs, bc);
+  std::printf("[ %-16s ] layers 0-%lld on the GPU: prefill cuda+cpu vs cpu max %.4g, decode %.4g, batched %.4g\n",
+              c.name.c_str(), (long long)on_device - 1, prefill.max, worst, batched.max);
+  EXPECT_LE(batched.max, c.tolerance) << c.name << " batched step";
+}
+
+INSTANTIATE_TEST_SUITE_P(Fixtures, CudaGpuLayers, ::testing::ValuesIn(cases()), case_name);
 
 }  // namespace
 }  // namespace allm::cuda
