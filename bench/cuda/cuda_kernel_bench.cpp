@@ -9,8 +9,13 @@
 // projection: the split over the row's blocks), and 512 tokens through the
 // 14336 x 4096 matrix (TFLOP/s, as the GEMM column). Medians of CUDA-event
 // timings after a warm-up. And 512 prefill tokens' attention (tensor cores
-// against the per-token kernel).
+// against the per-token kernel). And what a decode step of 1, 8 or 32
+// sequences spends on their logits (Llama 3's vocabulary, 128256 floats a
+// row) after the GPU's work: the download into ordinary (pageable) memory,
+// as the engine's forward does, and into pinned memory, as llama.cpp's
+// output buffer is; and the host's argmax over the rows (greedy sampling).
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <random>
@@ -250,6 +255,45 @@ int main(int argc, char** argv) {
                   "per-token kernel %.3f ms\n",
                   kv_type_name(type), static_cast<long long>(pos0), flash_ms, flop / flash_ms / 1e9, old_ms);
       cudaFree(const_cast<DeviceSeq*>(dseq));
+    }
+  }
+
+  {  // logits of a decode step: download and argmax, host-timed
+    constexpr int64_t vocab = 128256;
+    std::printf("logits of a step (%lld floats a row): download pageable / pinned, host argmax\n", (long long)vocab);
+    for (int64_t rows : {int64_t(1), int64_t(8), int64_t(32)}) {
+      const size_t bytes = size_t(rows * vocab) * sizeof(float);
+      std::vector<float> host(size_t(rows * vocab));
+      for (auto& v : host) v = float(rng() % 1000) * 1e-3f;
+      float* dev = static_cast<float*>(device_copy(host.data(), bytes));
+      float* pinned = nullptr;
+      check(cudaMallocHost(reinterpret_cast<void**>(&pinned), bytes), "cudaMallocHost");
+      auto host_ms = [](auto&& f) {
+        std::vector<double> ms;
+        for (int i = 0; i < 12; ++i) {
+          const auto t0 = std::chrono::steady_clock::now();
+          f();
+          ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+        }
+        std::sort(ms.begin(), ms.end());
+        return ms[ms.size() / 2];
+      };
+      const double pageable_ms =
+          host_ms([&] { check(cudaMemcpy(host.data(), dev, bytes, cudaMemcpyDeviceToHost), "download"); });
+      const double pinned_ms =
+          host_ms([&] { check(cudaMemcpy(pinned, dev, bytes, cudaMemcpyDeviceToHost), "download"); });
+      int64_t sink = 0;
+      const double argmax_ms = host_ms([&] {
+        for (int64_t r = 0; r < rows; ++r) {
+          const float* row = host.data() + r * vocab;
+          sink += std::max_element(row, row + vocab) - row;
+        }
+      });
+      std::printf("  %2lld rows (%5.1f MB): pageable %.3f ms (%.1f GB/s), pinned %.3f ms (%.1f GB/s), argmax %.3f ms%s\n",
+                  (long long)rows, double(bytes) / 1e6, pageable_ms, double(bytes) / pageable_ms / 1e6, pinned_ms,
+                  double(bytes) / pinned_ms / 1e6, argmax_ms, sink < 0 ? "!" : "");
+      cudaFreeHost(pinned);
+      cudaFree(dev);
     }
   }
   return 0;
