@@ -16,8 +16,8 @@
 # --tree: a build tree, or the folder tools/pack-cuda-tree.sh packs (bin/ with
 # cuda_model_bench, lib/ with the engine and lib/allm/plugins the model
 # plugins). --llama-bin: a folder holding llama-bench and llama-batched-bench
-# built with CUDA (llama.cpp is not part of allm: ../shared/peers has a
-# recipe). Both sides read the same file and feed random token ids while
+# built with CUDA (llama.cpp is not part of allm: build them yourself, with
+# -DGGML_CUDA=ON). Both sides read the same file and feed random token ids while
 # decoding (neither samples); the KV cache is F16 on both. --allm-env runs
 # cuda_model_bench under extra environment variables (docs/cuda.md lists the
 # backend's), for A/B runs against the same peer figures.
