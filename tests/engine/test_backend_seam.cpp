@@ -26,15 +26,6 @@ std::unique_ptr<Model> make_model_on(const Checkpoint& ckpt, std::shared_ptr<Bac
   return Registry::instance().architecture(ckpt.model_type)->create(ckpt, opt);
 }
 
-double max_diff(const std::vector<float>& a, const std::vector<float>& b) {
-  double worst = a.size() == b.size() ? 0 : INFINITY;
-  for (size_t i = 0; i < std::min(a.size(), b.size()); ++i) {
-    const double d = std::fabs(double(a[i]) - b[i]);
-    worst = std::isnan(d) ? INFINITY : std::max(worst, d);
-  }
-  return worst;
-}
-
 template <class T>
 std::vector<T> values(const Tensor& t) {
   const T* p = static_cast<const T*>(t.data);
@@ -127,38 +118,8 @@ TEST_P(KVOnRemote, ForkTruncateAndSessionRowsMatchTheCpuBackend) {
     for (int i = 0; i < 37; ++i) prompt.push_back((i * 29 + 5) % static_cast<int32_t>(V));
     const std::vector<int32_t> tail_a = {7, 8, 9}, tail_b = {11, 12, 13, 14, 15};
 
-    // The same steps on either model; returns every logits row it produced.
-    auto script = [&](Model& m) {
-      std::vector<float> rows, row(static_cast<size_t>(V));
-      auto pool = m.make_pool(0, type);
-      auto a = std::make_unique<KVCache>(pool);
-      m.forward(prompt, *a, LogitsMode::last, row.data());
-      rows.insert(rows.end(), row.begin(), row.end());
-      auto b = a->fork(20);  // shares blocks 0 and part of block 1 (16 positions a block)
-      m.forward(tail_b, *b, LogitsMode::last, row.data());
-      rows.insert(rows.end(), row.begin(), row.end());
-      m.forward(tail_a, *a, LogitsMode::last, row.data());
-      rows.insert(rows.end(), row.begin(), row.end());
-      const BatchEntry rewind{b.get(), tail_a, LogitsMode::last, 18};
-      m.forward(std::span<const BatchEntry>(&rewind, 1), row.data());
-      rows.insert(rows.end(), row.begin(), row.end());
-      // Session rows of every layer and kv head: read out of `a`, written into a fresh sequence.
-      auto c = std::make_unique<KVCache>(pool);
-      const int64_t D = pool->shape().head_dim, P = a->size();
-      std::vector<float> kv(static_cast<size_t>(P * D));
-      for (int64_t l = 0; l < pool->shape().layers; ++l)
-        for (bool values : {false, true})
-          for (int64_t h = 0; h < pool->shape().kv_heads; ++h) {
-            a->read(l, values, h, 0, P, kv.data());
-            c->write(l, values, h, 0, P, kv.data());
-          }
-      c->advance(P);
-      m.forward(std::vector<int32_t>{3}, *c, LogitsMode::last, row.data());
-      rows.insert(rows.end(), row.begin(), row.end());
-      m.forward(std::vector<int32_t>{3}, *a, LogitsMode::last, row.data());
-      rows.insert(rows.end(), row.begin(), row.end());
-      return rows;
-    };
+    // The same steps on either model (kv_cache_script); every logits row it produced.
+    auto script = [&](Model& m) { return kv_cache_script(m, type, prompt, tail_a, tail_b, tail_a); };
     const auto got = script(*model), want = script(*cpu);
     EXPECT_LE(max_diff(got, want), 1e-5);
     // The restored sequence continues exactly as the one it was read from.

@@ -29,15 +29,6 @@ std::unique_ptr<Model> make_split_model(const Checkpoint& ckpt, std::shared_ptr<
   return Registry::instance().architecture(ckpt.model_type)->create(ckpt, opt);
 }
 
-double max_diff(const std::vector<float>& a, const std::vector<float>& b) {
-  double worst = a.size() == b.size() ? 0 : INFINITY;
-  for (size_t i = 0; i < std::min(a.size(), b.size()); ++i) {
-    const double d = std::fabs(double(a[i]) - b[i]);
-    worst = std::isnan(d) ? INFINITY : std::max(worst, d);
-  }
-  return worst;
-}
-
 class SplitFixture : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(SplitFixture, FirstLayersOnTheDeviceGiveTheCpuBackendsLogits) {
@@ -116,35 +107,7 @@ TEST(SplitModel, KVCacheInLayerPartsMatchesTheCpuBackend) {
     std::vector<int32_t> prompt;
     for (int i = 0; i < 37; ++i) prompt.push_back((i * 29 + 5) % static_cast<int32_t>(V));
     auto script = [&](Model& m) {
-      std::vector<float> rows, row(static_cast<size_t>(V));
-      auto pool = m.make_pool(0, KVType::f16);
-      auto a = std::make_unique<KVCache>(pool);
-      m.forward(prompt, *a, LogitsMode::last, row.data());
-      rows.insert(rows.end(), row.begin(), row.end());
-      auto b = a->fork(20);
-      m.forward(std::vector<int32_t>{11, 12, 13, 14}, *b, LogitsMode::last, row.data());
-      rows.insert(rows.end(), row.begin(), row.end());
-      m.forward(std::vector<int32_t>{7, 8, 9}, *a, LogitsMode::last, row.data());
-      rows.insert(rows.end(), row.begin(), row.end());
-      const std::vector<int32_t> tail = {7, 8};
-      const BatchEntry rewind{b.get(), tail, LogitsMode::last, 18};
-      m.forward(std::span<const BatchEntry>(&rewind, 1), row.data());
-      rows.insert(rows.end(), row.begin(), row.end());
-      auto c = std::make_unique<KVCache>(pool);
-      const int64_t D = pool->shape().head_dim, P = a->size();
-      std::vector<float> kv(static_cast<size_t>(P * D));
-      for (int64_t l = 0; l < pool->shape().layers; ++l)
-        for (bool values : {false, true})
-          for (int64_t h = 0; h < pool->shape().kv_heads; ++h) {
-            a->read(l, values, h, 0, P, kv.data());
-            c->write(l, values, h, 0, P, kv.data());
-          }
-      c->advance(P);
-      m.forward(std::vector<int32_t>{3}, *c, LogitsMode::last, row.data());
-      rows.insert(rows.end(), row.begin(), row.end());
-      m.forward(std::vector<int32_t>{3}, *a, LogitsMode::last, row.data());
-      rows.insert(rows.end(), row.begin(), row.end());
-      return rows;
+      return kv_cache_script(m, KVType::f16, prompt, {7, 8, 9}, {11, 12, 13, 14}, {7, 8});
     };
     const auto got = script(*model), want = script(*cpu);
     EXPECT_LE(max_diff(got, want), 1e-5);

@@ -13,12 +13,6 @@ namespace {
 
 std::vector<int32_t> prompt() { return {5, 17, 250, 3, 99, 400, 12, 7, 300, 45, 8, 1, 2, 77, 140, 6}; }
 
-double max_diff(const std::vector<float>& a, const std::vector<float>& b) {
-  double m = 0;
-  for (size_t i = 0; i < a.size(); ++i) m = std::max(m, std::fabs(double(a[i]) - b[i]));
-  return m;
-}
-
 // Logits of every position computed chunk by chunk (chunk sizes cycle through `chunks`).
 std::vector<float> chunked(Model& m, const std::vector<int32_t>& ids, const std::vector<size_t>& chunks) {
   const int64_t V = m.info().vocab_size;
