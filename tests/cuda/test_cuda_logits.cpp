@@ -89,7 +89,44 @@ struct Case {
   std::string name;  // folder under models/, or gguf/NAME.gguf
   bool gguf;
   double tolerance;  // max |diff| against the reference (GGUF quantised: also RMS 0.2 and top-1)
+
+  fs::path checkpoint() const { return gguf ? data_dir() / "gguf" / (name + ".gguf") : data_dir() / "models" / name; }
+  fs::path reference() const {
+    return gguf ? data_dir() / "gguf" / (name + ".reference.safetensors")
+                : data_dir() / "models" / name / "reference.safetensors";
+  }
+  bool quantised_gguf() const { return gguf && tolerance > 0.5; }
 };
+
+// Why a case cannot run here (no usable CUDA device, no fixture), or "";
+// the architecture plugins loaded when it can.
+std::string skip_reason(const Case& c) {
+  std::string why = unavailable_reason();
+  if (why.empty() && !fs::exists(c.checkpoint())) why = "no fixture " + c.name;
+  if (why.empty()) load_arch_plugins();
+  return why;
+}
+
+// `steps` tokens decoded by both models from their caches, each step fed the
+// CPU model's greedy choice (starting with `next`): the largest logit
+// difference of any step, and the token the last step chose.
+struct Decoded {
+  double worst = 0;
+  int32_t next = 0;
+};
+Decoded decode_side_by_side(Model& model, KVCache& cache, Model& on_cpu, KVCache& cpu_cache, int32_t next, int steps) {
+  const auto vocab = static_cast<size_t>(on_cpu.info().vocab_size);
+  std::vector<float> got(vocab), want(vocab);
+  Decoded d;
+  for (int step = 0; step < steps; ++step) {
+    model.forward(std::vector<int32_t>{next}, cache, LogitsMode::last, got.data());
+    on_cpu.forward(std::vector<int32_t>{next}, cpu_cache, LogitsMode::last, want.data());
+    d.worst = std::max(d.worst, diff(got, want).max);
+    next = int32_t(std::max_element(want.begin(), want.end()) - want.begin());
+  }
+  d.next = next;
+  return d;
+}
 
 std::vector<Case> cases() {
   std::vector<Case> out;
@@ -112,16 +149,12 @@ std::vector<Case> cases() {
 class CudaLogits : public ::testing::TestWithParam<Case> {};
 
 TEST_P(CudaLogits, MatchTheReferenceAndTheCpuBackend) {
-  const std::string why = unavailable_reason();
-  if (!why.empty()) GTEST_SKIP() << why;
   const Case c = GetParam();
-  load_arch_plugins();
-  const fs::path base = c.gguf ? data_dir() / "gguf" : data_dir() / "models" / c.name;
-  if (!fs::exists(c.gguf ? base / (c.name + ".gguf") : base)) GTEST_SKIP() << "no fixture " << c.name;
-  const Checkpoint ckpt = load_checkpoint(c.gguf ? base / (c.name + ".gguf") : base);
+  if (const std::string why = skip_reason(c); !why.empty()) GTEST_SKIP() << why;
+  const Checkpoint ckpt = load_checkpoint(c.checkpoint());
   auto on_gpu = make(ckpt, gpu());
   auto on_cpu = make(ckpt, nullptr);
-  auto ref = SafetensorsFile::open(c.gguf ? base / (c.name + ".reference.safetensors") : base / "reference.safetensors");
+  auto ref = SafetensorsFile::open(c.reference());
   const auto ids = values<int32_t>(ref.get("input_ids"));
   const auto expected = values<float>(ref.get("logits"));
   const int64_t vocab = on_gpu->info().vocab_size, n = int64_t(ids.size());
@@ -137,7 +170,7 @@ TEST_P(CudaLogits, MatchTheReferenceAndTheCpuBackend) {
   std::printf("[ %-16s ] prefill %3lld tokens: cuda-ref max %.4g rms %.3g | cpu-ref max %.4g | cuda-cpu max %.4g\n",
               c.name.c_str(), (long long)n, vs_ref.max, vs_ref.rms, cpu_ref.max, vs_cpu.max);
   EXPECT_LE(vs_ref.max, c.tolerance) << c.name;
-  const bool quantised_gguf = c.gguf && c.tolerance > 0.5;
+  const bool quantised_gguf = c.quantised_gguf();
   if (quantised_gguf) {
     EXPECT_LE(vs_ref.rms, 0.2) << c.name;
   }
@@ -154,15 +187,8 @@ TEST_P(CudaLogits, MatchTheReferenceAndTheCpuBackend) {
   }
 
   // Decode 12 tokens from the caches (GEMV + paged attention), the CPU's greedy choice fed to both.
-  std::vector<float> dg(static_cast<size_t>(vocab)), dc(static_cast<size_t>(vocab));
-  int32_t next = int32_t(std::max_element(lc.end() - vocab, lc.end()) - (lc.end() - vocab));
-  double worst = 0;
-  for (int step = 0; step < 12; ++step) {
-    on_gpu->forward(std::vector<int32_t>{next}, *gpu_cache, LogitsMode::last, dg.data());
-    on_cpu->forward(std::vector<int32_t>{next}, *cpu_cache, LogitsMode::last, dc.data());
-    worst = std::max(worst, diff(dg, dc).max);
-    next = int32_t(std::max_element(dc.begin(), dc.end()) - dc.begin());
-  }
+  const int32_t first = int32_t(std::max_element(lc.end() - vocab, lc.end()) - (lc.end() - vocab));
+  const double worst = decode_side_by_side(*on_gpu, *gpu_cache, *on_cpu, *cpu_cache, first, 12).worst;
   std::printf("[ %-16s ] decode 12 steps: cuda-cpu max %.4g\n", c.name.c_str(), worst);
   // The CPU's own bound against its reference, for the CUDA backend against the CPU.
   EXPECT_LE(worst, c.tolerance) << c.name << " decode";
@@ -222,23 +248,19 @@ INSTANTIATE_TEST_SUITE_P(Fixtures, CudaLogits, ::testing::ValuesIn(cases()), cas
 class CudaGpuLayers : public ::testing::TestWithParam<Case> {};
 
 TEST_P(CudaGpuLayers, FirstHalfOnTheGpuGivesTheCpuBackendsLogits) {
-  const std::string why = unavailable_reason();
-  if (!why.empty()) GTEST_SKIP() << why;
   const Case c = GetParam();
-  load_arch_plugins();
-  const fs::path base = c.gguf ? data_dir() / "gguf" : data_dir() / "models" / c.name;
-  if (!fs::exists(c.gguf ? base / (c.name + ".gguf") : base)) GTEST_SKIP() << "no fixture " << c.name;
-  const Checkpoint ckpt = load_checkpoint(c.gguf ? base / (c.name + ".gguf") : base);
+  if (const std::string why = skip_reason(c); !why.empty()) GTEST_SKIP() << why;
+  const Checkpoint ckpt = load_checkpoint(c.checkpoint());
   auto on_cpu = make(ckpt, nullptr);
   const int64_t layers = on_cpu->info().layers, on_device = std::max<int64_t>(1, layers / 2);
   ASSERT_GE(layers, 2) << c.name;
   auto split = make(ckpt, gpu(), on_device);
   EXPECT_NE(split->info().backend.find(" + cpu (layers " + std::to_string(on_device) + "-"), std::string::npos)
       << split->info().backend;
-  auto ref = SafetensorsFile::open(c.gguf ? base / (c.name + ".reference.safetensors") : base / "reference.safetensors");
+  auto ref = SafetensorsFile::open(c.reference());
   const auto ids = values<int32_t>(ref.get("input_ids"));
   const int64_t vocab = on_cpu->info().vocab_size, n = int64_t(ids.size());
-  const bool quantised_gguf = c.gguf && c.tolerance > 0.5;
+  const bool quantised_gguf = c.quantised_gguf();
 
   auto split_cache = split->make_cache();
   auto cpu_cache = on_cpu->make_cache();
@@ -251,15 +273,8 @@ TEST_P(CudaGpuLayers, FirstHalfOnTheGpuGivesTheCpuBackendsLogits) {
     EXPECT_LE(prefill.rms, 0.2) << c.name << " prefill";
   }
 
-  std::vector<float> ds(static_cast<size_t>(vocab)), dc(static_cast<size_t>(vocab));
-  int32_t next = int32_t(std::max_element(lc.end() - vocab, lc.end()) - (lc.end() - vocab));
-  double worst = 0;
-  for (int step = 0; step < 12; ++step) {
-    split->forward(std::vector<int32_t>{next}, *split_cache, LogitsMode::last, ds.data());
-    on_cpu->forward(std::vector<int32_t>{next}, *cpu_cache, LogitsMode::last, dc.data());
-    worst = std::max(worst, diff(ds, dc).max);
-    next = int32_t(std::max_element(dc.begin(), dc.end()) - dc.begin());
-  }
+  const int32_t first = int32_t(std::max_element(lc.end() - vocab, lc.end()) - (lc.end() - vocab));
+  const auto [worst, next] = decode_side_by_side(*split, *split_cache, *on_cpu, *cpu_cache, first, 12);
   EXPECT_LE(worst, c.tolerance) << c.name << " decode";
 
   // Two sequences in one step: the cache above and a fresh one fed the prompt's first token.

@@ -64,6 +64,14 @@ void visit_layer_matrices(Layer& l, Visit&& visit) {
     for (auto* t : {&e.gate, &e.up, &e.down}) visit(*t);
 }
 
+// Each item's text, joined by " + " (the parts of a split model).
+template <class Items, class Text>
+std::string joined(const Items& items, Text&& text) {
+  std::string d;
+  for (const auto& item : items) d += (d.empty() ? "" : " + ") + text(item);
+  return d;
+}
+
 // Logits rows computed (and downloaded) at a time: bounds the backend memory
 // the LM head's output takes when every position's logits are asked for.
 constexpr int64_t kLogitsRows = 64;
@@ -201,11 +209,9 @@ class DecoderModel final : public Model, public ForwardScratch {
   // "cpu", or per part "cuda (layers 0-19) + cpu (layers 20-31)".
   std::string backend_description() const {
     if (parts_.size() == 1) return parts_[0].be->name();
-    std::string d;
-    for (const Part& p : parts_)
-      d += (d.empty() ? "" : " + ") + std::string(p.be->name()) + " (layers " + std::to_string(p.first) + "-" +
-           std::to_string(p.end - 1) + ")";
-    return d;
+    return joined(parts_, [](const Part& p) {
+      return std::string(p.be->name()) + " (layers " + std::to_string(p.first) + "-" + std::to_string(p.end - 1) + ")";
+    });
   }
 
   // Matrices through each part's backend (the CPU keeps the stored bytes; a
@@ -556,14 +562,10 @@ class DecoderModel final : public Model, public ForwardScratch {
     return true;
   }
   std::string pool_memory(const KVPool& pool) const {
-    std::string d;
-    for (const KVLayerPart& p : pool.parts()) d += (d.empty() ? "" : " + ") + p.backend->memory_domain();
-    return d;
+    return joined(pool.parts(), [](const KVLayerPart& p) { return p.backend->memory_domain(); });
   }
   std::string model_memory() const {
-    std::string d;
-    for (const Part& p : parts_) d += (d.empty() ? "" : " + ") + p.domain;
-    return d;
+    return joined(parts_, [](const Part& p) { return p.domain; });
   }
 
   // Scratch for `tokens` tokens, all in one backend buffer.
