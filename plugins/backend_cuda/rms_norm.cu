@@ -1,6 +1,8 @@
 // RMSNorm: one block per row; the sum of squares reduced across the block.
 // Optionally the output's int8 codes too (quantize_q8's, for the matmul that
 // reads it next): a warp writes 32 consecutive elements, one block of codes.
+#include <algorithm>
+
 #include "int8_blocks.cuh"
 #include "kernels.hpp"
 #include "pdl.cuh"
@@ -11,7 +13,57 @@ namespace {
 constexpr int kThreads = 256;
 
 // residual (optional): x += residual first (written back to x), then the norm of the sum.
-__global__ void rms_norm_kernel(float* x, const float* residual, const float* __restrict__ w, int64_t dim, float eps,
+// Rows of up to 1024 * kHeld elements: each thread holds its elements in
+// registers between the two passes, loaded together (a decode step has one
+// row, so one block; a thread walking 16 elements one dependent load at a
+// time made a 4096-wide norm take ~20 us). Longer rows: the loop below.
+constexpr int kHeld = 8;
+
+__global__ void __launch_bounds__(1024) rms_norm_held_kernel(float* x, const float* residual,
+                                                              const float* __restrict__ w, int64_t dim, float eps,
+                                                              bool plus_one, float* out, int8_t* q, float2* ds) {
+  pdl_trigger();
+  const int threads = int(blockDim.x);
+  float* xr = x + int64_t(blockIdx.x) * dim;
+  const float* rr = residual ? residual + int64_t(blockIdx.x) * dim : nullptr;
+  float v[kHeld];
+  float ss = 0;
+#pragma unroll
+  for (int k = 0; k < kHeld; ++k) {
+    const int64_t j = threadIdx.x + int64_t(k) * threads;
+    v[k] = j < dim ? xr[j] : 0.0f;
+  }
+  if (rr) {
+#pragma unroll
+    for (int k = 0; k < kHeld; ++k) {
+      const int64_t j = threadIdx.x + int64_t(k) * threads;
+      if (j < dim) xr[j] = v[k] += rr[j];
+    }
+  }
+#pragma unroll
+  for (int k = 0; k < kHeld; ++k) ss += v[k] * v[k];
+  __shared__ float part[32];
+#pragma unroll
+  for (int off = 16; off > 0; off >>= 1) ss += __shfl_xor_sync(0xffffffffu, ss, off);
+  if ((threadIdx.x & 31) == 0) part[threadIdx.x >> 5] = ss;
+  __syncthreads();
+  float total = 0;
+  for (int i = 0; i < threads / 32; ++i) total += part[i];
+  const float inv = 1.0f / sqrtf(total / float(dim) + eps);
+  float* o = out + int64_t(blockIdx.x) * dim;
+#pragma unroll
+  for (int k = 0; k < kHeld; ++k) {
+    const int64_t j = threadIdx.x + int64_t(k) * threads;
+    if (j >= dim) break;  // whole warps when q is set (dim a multiple of 32, threads too)
+    const float r = v[k] * inv * (plus_one ? 1.0f + w[j] : w[j]);
+    o[j] = r;
+    const int64_t e = int64_t(blockIdx.x) * dim + j;
+    if (q) quantize_block32(r, int(threadIdx.x & 31), q + e, ds + e / 32);
+  }
+}
+
+// residual (optional): x += residual first (written back to x), then the norm of the sum.
+__global__ void rms_norm_loop_kernel(float* x, const float* residual, const float* __restrict__ w, int64_t dim, float eps,
                                 bool plus_one, float* out, int8_t* q, float2* ds) {
   pdl_trigger();
   float* xr = x + int64_t(blockIdx.x) * dim;
@@ -44,22 +96,23 @@ __global__ void rms_norm_kernel(float* x, const float* residual, const float* __
 
 }  // namespace
 
-void rms_norm(const float* x, const float* w, int64_t n, int64_t dim, float eps, bool plus_one, float* out,
-              cudaStream_t stream, int8_t* q, float2* ds) {
-  if (n == 0) return;
-  if (q && dim % 32 != 0) check(cudaErrorInvalidValue, "rms_norm: int8 codes of rows that are not whole blocks of 32");
-  // x is only read when there is no residual.
-  rms_norm_kernel<<<unsigned(n), kThreads, 0, stream>>>(const_cast<float*>(x), nullptr, w, dim, eps, plus_one, out, q,
-                                                         ds);
-  check_launch("rms_norm");
-}
-
 void add_rms_norm(float* x, const float* residual, const float* w, int64_t n, int64_t dim, float eps, bool plus_one,
                   float* out, cudaStream_t stream, int8_t* q, float2* ds) {
   if (n == 0) return;
   if (q && dim % 32 != 0) check(cudaErrorInvalidValue, "rms_norm: int8 codes of rows that are not whole blocks of 32");
-  rms_norm_kernel<<<unsigned(n), kThreads, 0, stream>>>(x, residual, w, dim, eps, plus_one, out, q, ds);
-  check_launch("add_rms_norm");
+  if (dim <= int64_t(1024) * kHeld) {
+    const int64_t threads = std::min<int64_t>(1024, (dim + 31) / 32 * 32);  // one element per thread up to 1024
+    rms_norm_held_kernel<<<unsigned(n), unsigned(threads), 0, stream>>>(x, residual, w, dim, eps, plus_one, out, q, ds);
+  } else {
+    rms_norm_loop_kernel<<<unsigned(n), kThreads, 0, stream>>>(x, residual, w, dim, eps, plus_one, out, q, ds);
+  }
+  check_launch("rms_norm");
+}
+
+void rms_norm(const float* x, const float* w, int64_t n, int64_t dim, float eps, bool plus_one, float* out,
+              cudaStream_t stream, int8_t* q, float2* ds) {
+  // x is only written when there is a residual.
+  add_rms_norm(const_cast<float*>(x), nullptr, w, n, dim, eps, plus_one, out, stream, q, ds);
 }
 
 }  // namespace allm::cuda

@@ -566,15 +566,18 @@ TEST(CudaLinear, OddWidthPlainWeights) {
 TEST(CudaOps, RmsNormMatchesCpu) {
   REQUIRE_DEVICE();
   auto cpu = make_cpu_backend(1);
-  const int64_t n = 5, dim = 300;
-  const auto x = random_floats(size_t(n * dim), 3), w = random_floats(size_t(dim));
-  for (bool plus_one : {false, true}) {
-    std::vector<float> ref(x.size());
-    cpu->rms_norm(x.data(), w.data(), n, dim, 1e-6f, plus_one, ref.data());
-    Dev<float> dx(x);
-    const Dev<float> dw(w);
-    rms_norm(dx.p, dw.p, n, dim, 1e-6f, plus_one, dx.p, nullptr);  // in place, as the decoder calls it
-    EXPECT_LT(rel_err(dx.get(), ref), 1e-6);
+  const int64_t n = 5;
+  // 300: one element per thread; 9000: past the rows held in registers (the loop kernel).
+  for (const int64_t dim : {int64_t(300), int64_t(9000)}) {
+    const auto x = random_floats(size_t(n * dim), 3), w = random_floats(size_t(dim));
+    for (bool plus_one : {false, true}) {
+      std::vector<float> ref(x.size());
+      cpu->rms_norm(x.data(), w.data(), n, dim, 1e-6f, plus_one, ref.data());
+      Dev<float> dx(x);
+      const Dev<float> dw(w);
+      rms_norm(dx.p, dw.p, n, dim, 1e-6f, plus_one, dx.p, nullptr);  // in place, as the decoder calls it
+      EXPECT_LT(rel_err(dx.get(), ref), 1e-6) << "dim " << dim;
+    }
   }
 }
 
