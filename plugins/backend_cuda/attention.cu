@@ -8,6 +8,7 @@
 // Prefill over F16 / Q8_0 rows goes to flash_attention.cu instead.
 #include <cmath>
 
+#include "int8_blocks.cuh"
 #include "kernels.hpp"
 #include "pdl.cuh"
 #include "kv_format.cuh"
@@ -23,12 +24,13 @@ template <int kWarps>
 __global__ void __launch_bounds__(kWarps * 32) attention_kernel(DeviceKV kv, const float* __restrict__ q,
                                                                  float* __restrict__ out, int64_t pos0,
                                                                  const DeviceSeq* __restrict__ seqs,
-                                                                 DeviceAttention p) {
-  pdl_trigger();
+                                                                 DeviceAttention p, int8_t* codes, float2* ds) {
+  pdl_enter();
+  int64_t code0 = 0;
   if (seqs) {
     const DeviceSeq& sq = seqs[blockIdx.z];
     if (blockIdx.x >= sq.n) return;  // the whole block
-    kv = sq.kv, q = sq.a, out = sq.out, pos0 = sq.pos0;
+    kv = sq.kv, q = sq.a, out = sq.out, pos0 = sq.pos0, code0 = sq.code0;
   }
   const int64_t t = blockIdx.x, h = blockIdx.y, d = p.head_dim;
   const int64_t g = h / (p.heads / p.kv_heads), pos = pos0 + t;
@@ -83,28 +85,35 @@ __global__ void __launch_bounds__(kWarps * 32) attention_kernel(DeviceKV kv, con
     total += sl[w] * f[w];
   }
   float* o = out + (t * p.heads + h) * d;
+  // With codes, d is a multiple of 32: every warp in the loop is whole, and its 32 values are one block.
+  const int64_t e0 = code0 + (t * p.heads + h) * d;
   for (int64_t c = threadIdx.x; c < d; c += kWarps * 32) {
     float v = 0;
 #pragma unroll
     for (int w = 0; w < kWarps; ++w) v += sacc[w][c] * f[w];
-    o[c] = v / total;
+    v /= total;
+    o[c] = v;
+    if (codes) quantize_block32(v, lane, codes + e0 + c, ds + (e0 + c) / 32);
   }
 }
 
 void launch_attention(const DeviceKV& kv, const float* q, float* out, int64_t n, int64_t pos0, const DeviceSeq* seqs,
-                      int64_t count, const DeviceAttention& p, cudaStream_t stream) {
+                      int64_t count, const DeviceAttention& p, cudaStream_t stream, int8_t* codes, float2* ds) {
   if (n == 0 || count == 0) return;
   if (p.head_dim > kMaxHeadDim || p.heads % p.kv_heads != 0)
     check(cudaErrorInvalidValue, "attention: head_dim over 256 or heads not a multiple of kv_heads");
-  if (flash_attention_fits(p, seqs ? p.kv_type : kv.type, n)) {  // prefill: the tensor cores
+  const bool flash = flash_attention_fits(p, seqs ? p.kv_type : kv.type, n);
+  if (codes && (flash || p.head_dim % 32 != 0))
+    check(cudaErrorInvalidValue, "attention: int8 codes of the output on the flash path or of heads not whole blocks");
+  if (flash) {  // prefill: the tensor cores
     flash_attention(kv, q, out, n, pos0, seqs, count, p, stream);
     return;
   }
   const dim3 grid(unsigned(n), unsigned(p.heads), unsigned(count));
   if (n <= 4)
-    attention_kernel<16><<<grid, 16 * 32, 0, stream>>>(kv, q, out, pos0, seqs, p);
+    launch_dependent(attention_kernel<16>, grid, 16 * 32, stream, kv, q, out, pos0, seqs, p, codes, ds);
   else
-    attention_kernel<4><<<grid, 4 * 32, 0, stream>>>(kv, q, out, pos0, seqs, p);
+    launch_dependent(attention_kernel<4>, grid, 4 * 32, stream, kv, q, out, pos0, seqs, p, codes, ds);
   check_launch("attention");
 }
 
@@ -112,12 +121,12 @@ void launch_attention(const DeviceKV& kv, const float* q, float* out, int64_t n,
 
 void attention(const DeviceKV& kv, const float* q, float* out, int64_t n, int64_t pos0, const DeviceAttention& p,
                cudaStream_t stream) {
-  launch_attention(kv, q, out, n, pos0, nullptr, 1, p, stream);
+  launch_attention(kv, q, out, n, pos0, nullptr, 1, p, stream, nullptr, nullptr);
 }
 
-void attention_seqs(const DeviceSeq* seqs, int64_t count, int64_t max_n, const DeviceAttention& p,
-                    cudaStream_t stream) {
-  launch_attention(DeviceKV{}, nullptr, nullptr, max_n, 0, seqs, count, p, stream);
+void attention_seqs(const DeviceSeq* seqs, int64_t count, int64_t max_n, const DeviceAttention& p, cudaStream_t stream,
+                    int8_t* codes, float2* ds) {
+  launch_attention(DeviceKV{}, nullptr, nullptr, max_n, 0, seqs, count, p, stream, codes, ds);
 }
 
 }  // namespace allm::cuda

@@ -378,13 +378,11 @@ class CudaBackend final : public Backend, public BackendDeviceMemory {
     std::lock_guard ops(ops_mutex_);
     const PendingRope r{x, n, heads, head_dim, rope.rotary_dim, rope.interleaved, table};
     const PendingRope& p = pending_rope_;
-    if (p.x && p.table == table && p.n == n && p.head_dim == head_dim && p.rotary_dim == r.rotary_dim &&
+    if (p.x && !p.y && p.table == table && p.n == n && p.head_dim == head_dim && p.rotary_dim == r.rotary_dim &&
         p.interleaved == r.interleaved && p.x != x) {
-      const PendingRope first = p;
-      pending_rope_ = {};
-      enqueue([](cudaStream_t st, float* a, int64_t ah, float* b, int64_t bh, int64_t m, int64_t d, int64_t rot, bool il,
-                 const float* t) { cuda::rope_pair(a, ah, b, bh, m, d, rot, il, t, st); },
-              first.x, first.heads, x, heads, n, head_dim, r.rotary_dim, r.interleaved, table);
+      // The pair waits too: a kv_append of these keys next takes it in.
+      pending_rope_.y = x;
+      pending_rope_.y_heads = heads;
       return;
     }
     settle_held();
@@ -399,6 +397,8 @@ class CudaBackend final : public Backend, public BackendDeviceMemory {
   // Every sequence in one launch: their views, tokens and positions staged as DeviceSeq records.
   void kv_append(const KVAppendSeq* seqs, int64_t count, int64_t kv_heads, int64_t head_dim) override {
     std::lock_guard ops(ops_mutex_);
+    const KVRope rope = rope_for_append(seqs, count, kv_heads, head_dim);
+    if (rope.table) pending_rope_ = {};  // done by the append (enqueue would settle it first)
     int64_t max_n = 0;
     std::vector<DeviceSeq>& list = seq_records(count);
     for (int64_t s = 0; s < count; ++s) {
@@ -409,11 +409,11 @@ class CudaBackend final : public Backend, public BackendDeviceMemory {
       r.kv = device_kv(q.kv, q.pos0 + q.n), r.a = q.k, r.b = q.v, r.n = q.n, r.pos0 = q.pos0;
       max_n = std::max(max_n, q.n);
     }
-    if (list.empty()) return;
+    if (list.empty()) return;  // (then no rope was taken either)
     const DeviceSeq* dev = stage_as<DeviceSeq>(list.data(), list.size() * sizeof(DeviceSeq));
-    enqueue([](cudaStream_t st, const DeviceSeq* sq, int64_t c, int64_t m, int64_t kvh, int64_t d) {
-      kv_append_seqs(sq, c, m, kvh, d, st);
-    }, dev, int64_t(list.size()), max_n, kv_heads, head_dim);
+    enqueue([](cudaStream_t st, const DeviceSeq* sq, int64_t c, int64_t m, int64_t kvh, int64_t d, const KVRope& r) {
+      kv_append_seqs(sq, c, m, kvh, d, st, r);
+    }, dev, int64_t(list.size()), max_n, kv_heads, head_dim, rope);
   }
   void attention(const AttentionSeq* seqs, int64_t count, const AttentionParams& p) override {
     std::lock_guard ops(ops_mutex_);
@@ -434,10 +434,23 @@ class CudaBackend final : public Backend, public BackendDeviceMemory {
       dp.kv_type = list.size() == 1 || dp.kv_type == int32_t(q.kv.type) ? int32_t(q.kv.type) : -1;
     }
     if (list.empty()) return;
+    // The output's int8 codes for the output projection, when the sequences'
+    // outputs lie one after another (one activation buffer) and the
+    // per-token kernel runs (decode).
+    const int64_t row = p.heads * p.head_dim;
+    int64_t total = 0;
+    bool codes = p.head_dim % 32 == 0 && !flash_attention_fits(dp, dp.kv_type, max_n);
+    for (DeviceSeq& r : list) {
+      codes = codes && r.out == list[0].out + total;
+      r.code0 = total;
+      total += r.n * row;
+    }
+    codes = codes && can_carry_codes(total);
     const DeviceSeq* dev = stage_as<DeviceSeq>(list.data(), list.size() * sizeof(DeviceSeq));
-    enqueue([](cudaStream_t st, const DeviceSeq* sq, int64_t c, int64_t m, const DeviceAttention& a) {
-      attention_seqs(sq, c, m, a, st);
-    }, dev, int64_t(list.size()), max_n, dp);
+    enqueue([](cudaStream_t st, const DeviceSeq* sq, int64_t c, int64_t m, const DeviceAttention& a, int8_t* q,
+               float2* ds) { attention_seqs(sq, c, m, a, st, q, ds); },
+            dev, int64_t(list.size()), max_n, dp, codes ? act_q_ : nullptr, codes ? act_ds_ : nullptr);
+    if (codes) codes_ = {list[0].out, total};
   }
   void gated_activation(const float* gate, const float* up, int64_t count, Activation act, float* out,
                         float limit) override {
@@ -754,7 +767,26 @@ class CudaBackend final : public Backend, public BackendDeviceMemory {
     int64_t n = 0, heads = 0, head_dim = 0, rotary_dim = 0;
     bool interleaved = false;
     const float* table = nullptr;
+    float* y = nullptr;  // a second tensor roped with the same table (the decoder's q, then k)
+    int64_t y_heads = 0;
   };
+  // The held q/k rope as kv_append's KVRope, when these appends are of its
+  // keys (x holds the queries, y the keys, each sequence's keys whole rows
+  // of y); else a KVRope without a table.
+  KVRope rope_for_append(const KVAppendSeq* seqs, int64_t count, int64_t kv_heads, int64_t head_dim) const {
+    const PendingRope& r = pending_rope_;
+    if (!r.y || r.y_heads != kv_heads || r.head_dim != head_dim) return {};
+    const int64_t row = kv_heads * head_dim;
+    bool any = false;
+    for (int64_t s = 0; s < count; ++s) {
+      if (seqs[s].n == 0) continue;
+      const int64_t at = seqs[s].k - r.y;
+      if (at < 0 || at % row != 0 || at / row + seqs[s].n > r.n) return {};
+      any = true;
+    }
+    if (!any) return {};
+    return KVRope{r.table, r.y, r.x, r.heads, r.n, r.rotary_dim / 2, r.interleaved ? 1 : 0};
+  }
   // Enqueues the ops add() and rope() held back, if any (at most one is held).
   void settle_held() {
     if (pending_add_.y) {
@@ -765,9 +797,9 @@ class CudaBackend final : public Backend, public BackendDeviceMemory {
     if (pending_rope_.x) {
       const PendingRope r = pending_rope_;
       pending_rope_ = {};
-      enqueue([](cudaStream_t st, float* a, int64_t m, int64_t h, int64_t d, int64_t rot, bool il, const float* t) {
-        cuda::rope(a, m, h, d, rot, il, t, st);
-      }, r.x, r.n, r.heads, r.head_dim, r.rotary_dim, r.interleaved, r.table);
+      enqueue([](cudaStream_t st, float* a, int64_t ah, float* b, int64_t bh, int64_t m, int64_t d, int64_t rot, bool il,
+                 const float* t) { cuda::rope_pair(a, ah, b, bh, m, d, rot, il, t, st); },
+              r.x, r.heads, r.y, r.y_heads, r.n, r.head_dim, r.rotary_dim, r.interleaved, r.table);
     }
   }
 

@@ -10,7 +10,7 @@ namespace {
 
 __global__ void gated_kernel(const float* gate, const float* up, int64_t count, int act, float* out, float limit,
                              int8_t* q, float2* ds) {
-  pdl_trigger();
+  pdl_enter();
   const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i >= count) return;
   const float g = gate[i], u = up[i];
@@ -29,19 +29,19 @@ __global__ void gated_kernel(const float* gate, const float* up, int64_t count, 
 }
 
 __global__ void add_kernel(float* y, const float* x, int64_t count) {
-  pdl_trigger();
+  pdl_enter();
   const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i < count) y[i] += x[i];
 }
 
 __global__ void scale_kernel(float* x, int64_t count, float factor) {
-  pdl_trigger();
+  pdl_enter();
   const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i < count) x[i] *= factor;
 }
 
 __global__ void softcap_kernel(float* x, int64_t count, float cap) {
-  pdl_trigger();
+  pdl_enter();
   const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i < count) x[i] = cap * tanhf(x[i] / cap);
 }
@@ -54,25 +54,25 @@ void gated_activation(const float* gate, const float* up, int64_t count, int act
                       cudaStream_t stream, int8_t* q, float2* ds) {
   if (count == 0) return;
   if (q && count % 32 != 0) check(cudaErrorInvalidValue, "gated_activation: int8 codes of a partial block of 32");
-  gated_kernel<<<blocks_for(count), 256, 0, stream>>>(gate, up, count, act, out, limit, q, ds);
+  launch_dependent(gated_kernel, blocks_for(count), 256, stream, gate, up, count, act, out, limit, q, ds);
   check_launch("gated_activation");
 }
 
 void add(float* y, const float* x, int64_t count, cudaStream_t stream) {
   if (count == 0) return;
-  add_kernel<<<blocks_for(count), 256, 0, stream>>>(y, x, count);
+  launch_dependent(add_kernel, blocks_for(count), 256, stream, y, x, count);
   check_launch("add");
 }
 
 void scale(float* x, int64_t count, float factor, cudaStream_t stream) {
   if (count == 0) return;
-  scale_kernel<<<blocks_for(count), 256, 0, stream>>>(x, count, factor);
+  launch_dependent(scale_kernel, blocks_for(count), 256, stream, x, count, factor);
   check_launch("scale");
 }
 
 void softcap(float* x, int64_t count, float cap, cudaStream_t stream) {
   if (count == 0) return;
-  softcap_kernel<<<blocks_for(count), 256, 0, stream>>>(x, count, cap);
+  launch_dependent(softcap_kernel, blocks_for(count), 256, stream, x, count, cap);
   check_launch("softcap");
 }
 

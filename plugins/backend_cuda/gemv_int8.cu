@@ -23,7 +23,7 @@ constexpr int kWarps = 4;
 
 __global__ void quantize_q8_kernel(const float* __restrict__ x, int64_t blocks, int8_t* __restrict__ q,
                                    float2* __restrict__ ds) {
-  pdl_trigger();
+  pdl_enter();
   const int64_t b = (int64_t(blockIdx.x) * blockDim.x + threadIdx.x) >> 5;
   if (b >= blocks) return;
   const int lane = threadIdx.x & 31;
@@ -286,7 +286,7 @@ bool gemv_int8_supports(const DeviceWeight& w) {
 void quantize_q8(const float* x, int64_t n, int64_t cols, int8_t* q, float2* ds, cudaStream_t stream) {
   const int64_t blocks = n * cols / 32;
   if (blocks == 0) return;
-  quantize_q8_kernel<<<unsigned((blocks * 32 + 255) / 256), 256, 0, stream>>>(x, blocks, q, ds);
+  launch_dependent(quantize_q8_kernel, unsigned((blocks * 32 + 255) / 256), 256, stream, x, blocks, q, ds);
   check_launch("quantize_q8");
 }
 

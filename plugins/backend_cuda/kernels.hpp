@@ -143,10 +143,25 @@ struct DeviceSeq {
   const float* b = nullptr;
   float* out = nullptr;
   int64_t n = 0, pos0 = 0;
+  // attention_seqs with int8 codes: where this sequence's output starts in
+  // the codes buffer (elements; a multiple of 32).
+  int64_t code0 = 0;
+};
+// The decoder's rope of q and k folded into kv_append_seqs (one launch
+// instead of two): each key rotated on its way into the cache (and written
+// back rotated, as rope would leave it), the queries rotated in place by
+// extra blocks. The table's rows follow the tokens of the keys' buffer k:
+// the row of the key at k + t * kv_heads * head_dim is t.
+struct KVRope {
+  const float* table = nullptr;  // null: no rope
+  const float* k = nullptr;
+  float* q = nullptr;  // n tokens of q_heads heads of head_dim
+  int64_t q_heads = 0, n = 0, half = 0;  // half: rotary_dim / 2
+  int64_t interleaved = 0;  // 0 / 1; a whole word, so that the struct has no padding (the backend compares its bytes)
 };
 // kv_append / attention of `count` sequences (seqs: device array), each of at most max_n tokens.
 void kv_append_seqs(const DeviceSeq* seqs, int64_t count, int64_t max_n, int64_t kv_heads, int64_t head_dim,
-                    cudaStream_t stream);
+                    cudaStream_t stream, const KVRope& rope = {});
 
 struct DeviceAttention {
   int64_t heads = 0, kv_heads = 0, head_dim = 0;
@@ -165,7 +180,11 @@ struct DeviceAttention {
 constexpr int64_t kMaxHeadDim = 256;
 void attention(const DeviceKV& kv, const float* q, float* out, int64_t n, int64_t pos0, const DeviceAttention& p,
                cudaStream_t stream);
-void attention_seqs(const DeviceSeq* seqs, int64_t count, int64_t max_n, const DeviceAttention& p, cudaStream_t stream);
+// q / ds (optional, head_dim a multiple of 32, not on the flash path): the
+// output's int8 codes as quantize_q8 writes them, each sequence's at its code0,
+// for the output projection that reads it next.
+void attention_seqs(const DeviceSeq* seqs, int64_t count, int64_t max_n, const DeviceAttention& p, cudaStream_t stream,
+                    int8_t* q = nullptr, float2* ds = nullptr);
 // Prefill attention on the tensor cores (flash_attention.cu): blocks of 64
 // query rows (tokens x the query heads of one kv head) walk the visible
 // positions in tiles, Q and P as two F16 parts each (about F32 accuracy), F32

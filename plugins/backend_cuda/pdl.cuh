@@ -9,6 +9,13 @@
 // at once; pdl_wait() returns when every earlier kernel has finished and its
 // writes are visible, so a dependent may touch nothing but weights before it.
 // Kernels launched the ordinary way ignore both.
+//
+// The decode path's other kernels (norms, rope, KV append, attention,
+// activations, quantisation, embedding) are launched as dependents too and
+// begin with pdl_enter(): their launch and block scheduling overlap the
+// kernel before, and they trigger only once that one has finished, so the
+// chain of early launches runs at most one kernel ahead (blocks waiting for
+// their turn would otherwise take the places of the running kernel's).
 #include <cuda_runtime.h>
 
 namespace allm::cuda {
@@ -22,6 +29,12 @@ __device__ __forceinline__ void pdl_wait() {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
   asm volatile("griddepcontrol.wait;" ::: "memory");
 #endif
+}
+// The first statement of a dependent kernel that reads nothing but its
+// inputs: wait for the kernels before it, then let the next one launch.
+__device__ __forceinline__ void pdl_enter() {
+  pdl_wait();
+  pdl_trigger();
 }
 
 // Whether GEMVs are launched as dependents (ALLM_CUDA_PDL=0 turns it off, for measurements).

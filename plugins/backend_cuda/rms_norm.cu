@@ -22,7 +22,7 @@ constexpr int kHeld = 8;
 __global__ void __launch_bounds__(1024) rms_norm_held_kernel(float* x, const float* residual,
                                                               const float* __restrict__ w, int64_t dim, float eps,
                                                               bool plus_one, float* out, int8_t* q, float2* ds) {
-  pdl_trigger();
+  pdl_enter();
   const int threads = int(blockDim.x);
   float* xr = x + int64_t(blockIdx.x) * dim;
   const float* rr = residual ? residual + int64_t(blockIdx.x) * dim : nullptr;
@@ -65,7 +65,7 @@ __global__ void __launch_bounds__(1024) rms_norm_held_kernel(float* x, const flo
 // residual (optional): x += residual first (written back to x), then the norm of the sum.
 __global__ void rms_norm_loop_kernel(float* x, const float* residual, const float* __restrict__ w, int64_t dim, float eps,
                                 bool plus_one, float* out, int8_t* q, float2* ds) {
-  pdl_trigger();
+  pdl_enter();
   float* xr = x + int64_t(blockIdx.x) * dim;
   const float* rr = residual ? residual + int64_t(blockIdx.x) * dim : nullptr;
   float* o = out + int64_t(blockIdx.x) * dim;
@@ -102,9 +102,10 @@ void add_rms_norm(float* x, const float* residual, const float* w, int64_t n, in
   if (q && dim % 32 != 0) check(cudaErrorInvalidValue, "rms_norm: int8 codes of rows that are not whole blocks of 32");
   if (dim <= int64_t(1024) * kHeld) {
     const int64_t threads = std::min<int64_t>(1024, (dim + 31) / 32 * 32);  // one element per thread up to 1024
-    rms_norm_held_kernel<<<unsigned(n), unsigned(threads), 0, stream>>>(x, residual, w, dim, eps, plus_one, out, q, ds);
+    launch_dependent(rms_norm_held_kernel, unsigned(n), unsigned(threads), stream, x, residual, w, dim, eps, plus_one, out, q,
+                     ds);
   } else {
-    rms_norm_loop_kernel<<<unsigned(n), kThreads, 0, stream>>>(x, residual, w, dim, eps, plus_one, out, q, ds);
+    launch_dependent(rms_norm_loop_kernel, unsigned(n), kThreads, stream, x, residual, w, dim, eps, plus_one, out, q, ds);
   }
   check_launch("rms_norm");
 }

@@ -3,6 +3,7 @@
 // (i, i + rotary/2) or interleaved pairs (2i, 2i + 1).
 #include "kernels.hpp"
 #include "pdl.cuh"
+#include "rotary.cuh"
 
 namespace allm::cuda {
 namespace {
@@ -22,7 +23,7 @@ __global__ void rope_table_kernel(const int64_t* positions, int64_t n, const flo
 // y_heads heads; none when y_heads is 0): a decoder's q and k in one launch.
 __global__ void rope_kernel(float* x, int64_t x_heads, float* y, int64_t y_heads, int64_t n, int64_t head_dim,
                             int64_t half, bool interleaved, const float* __restrict__ table) {
-  pdl_trigger();
+  pdl_enter();
   int64_t id = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   int64_t heads = x_heads;
   if (id >= n * x_heads * half) {
@@ -31,12 +32,7 @@ __global__ void rope_kernel(float* x, int64_t x_heads, float* y, int64_t y_heads
     x = y, heads = y_heads;
   }
   const int64_t i = id % half, th = id / half, t = th / heads;
-  float* v = x + th * head_dim;
-  const float c = table[t * 2 * half + i], s = table[t * 2 * half + half + i];
-  const int64_t ia = interleaved ? 2 * i : i, ib = interleaved ? 2 * i + 1 : i + half;
-  const float a = v[ia], b = v[ib];
-  v[ia] = a * c - b * s;
-  v[ib] = b * c + a * s;
+  rotate_pair(x + th * head_dim, i, half, interleaved, table + t * 2 * half);
 }
 
 }  // namespace
@@ -45,6 +41,7 @@ void rope_table(const int64_t* positions, int64_t n, const float* inv_freq, int6
                 float attention_scale, float* table, cudaStream_t stream) {
   const int64_t half = rotary_dim / 2;
   if (n * half == 0) return;
+  // Launched the ordinary way: it follows the upload of the positions (a copy, not a kernel).
   rope_table_kernel<<<unsigned((n * half + 255) / 256), 256, 0, stream>>>(positions, n, inv_freq, half,
                                                                           attention_scale, table);
   check_launch("rope_table");
@@ -59,8 +56,8 @@ void rope_pair(float* x, int64_t x_heads, float* y, int64_t y_heads, int64_t n, 
                bool interleaved, const float* table, cudaStream_t stream) {
   const int64_t half = rotary_dim / 2, total = n * (x_heads + y_heads) * half;
   if (total == 0) return;
-  rope_kernel<<<unsigned((total + 255) / 256), 256, 0, stream>>>(x, x_heads, y, y_heads, n, head_dim, half,
-                                                                 interleaved, table);
+  launch_dependent(rope_kernel, unsigned((total + 255) / 256), 256, stream, x, x_heads, y, y_heads, n, head_dim, half,
+                   interleaved, table);
   check_launch("rope");
 }
 

@@ -821,6 +821,50 @@ TEST(CudaKV, AppendWritesTheBytesKvEncodeRowWrites) {
     }
 }
 
+// The decoder's q/k rope folded into the append (KVRope): the cache gets
+// the bytes of rope_pair then kv_append, and q and k are left rotated as
+// rope_pair leaves them. Two sequences of one key buffer (the second's table
+// rows start past the first's), partial rotary, both pair layouts.
+TEST(CudaKV, RopeFoldedIntoAppendMatchesRopeThenAppend) {
+  REQUIRE_DEVICE();
+  const int64_t n = 7, heads = 6, kvh = 2, d = 64, rotary = 48, half = rotary / 2;
+  std::vector<int64_t> pos(n);
+  for (int64_t t = 0; t < n; ++t) pos[size_t(t)] = 3 * t + 11;
+  std::vector<float> inv(half);
+  for (int64_t i = 0; i < half; ++i) inv[size_t(i)] = std::pow(10000.0f, -2.0f * float(i) / rotary);
+  const Dev<int64_t> dpos(pos);
+  const Dev<float> dinv(inv);
+  Dev<float> table(size_t(n * rotary));
+  rope_table(dpos.p, n, dinv.p, rotary, 1.0f, table.p, nullptr);
+  for (KVType type : {KVType::f16, KVType::q8_0})
+    for (bool interleaved : {false, true}) {
+      const auto q = random_floats(size_t(n * heads * d), 12), k = random_floats(size_t(n * kvh * d), 13),
+                 v = random_floats(size_t(n * kvh * d), 14);
+      HostKV host(type, kvh, d, 16, 64);
+      DevKV ref_cache(host), fused_cache(host);
+      Dev<float> ref_q(q), ref_k(k), fused_q(q), fused_k(k);
+      const Dev<float> dv(v);
+      auto seqs_over = [&](const DevKV& cache, const float* keys) {
+        std::vector<DeviceSeq> s(2);
+        s[0].kv = s[1].kv = cache.view;
+        s[0].a = keys, s[0].b = dv.p, s[0].n = 3, s[0].pos0 = 0;
+        s[1].a = keys + 3 * kvh * d, s[1].b = dv.p + 3 * kvh * d, s[1].n = n - 3, s[1].pos0 = 20;
+        return s;
+      };
+      rope_pair(ref_q.p, heads, ref_k.p, kvh, n, d, rotary, interleaved, table.p, nullptr);
+      const Dev<DeviceSeq> ref_seqs(seqs_over(ref_cache, ref_k.p));
+      kv_append_seqs(ref_seqs.p, 2, n - 3, kvh, d, nullptr);
+      const Dev<DeviceSeq> fused_seqs(seqs_over(fused_cache, fused_k.p));
+      const KVRope rope{table.p, fused_k.p, fused_q.p, heads, n, half, interleaved ? 1 : 0};
+      kv_append_seqs(fused_seqs.p, 2, n - 3, kvh, d, nullptr, rope);
+      const std::string what = std::string(kv_type_name(type)) + (interleaved ? " interleaved" : " neox");
+      EXPECT_EQ(fused_q.get(), ref_q.get()) << what;
+      EXPECT_EQ(fused_k.get(), ref_k.get()) << what;
+      for (size_t b = 0; b < host.blocks.size(); ++b)
+        ASSERT_EQ(fused_cache.blocks[b]->get(), ref_cache.blocks[b]->get()) << what << " block " << b;
+    }
+}
+
 TEST(CudaKV, AttentionMatchesCpuBackend) {
   REQUIRE_DEVICE();
   auto cpu = make_cpu_backend(1);
@@ -873,6 +917,22 @@ TEST(CudaKV, AttentionMatchesCpuBackend) {
     EXPECT_LT(rel_err(out2.get(), ref), 2e-6) << kv_type_name(c.type) << " batched n=" << c.n;
     EXPECT_LT(rel_err(last.get(), std::vector<float>(ref.end() - row, ref.end())), 2e-6)
         << kv_type_name(c.type) << " batched, last token alone";
+    // With the output's int8 codes (decode: the output projection's input),
+    // both sequences' outputs in one buffer: the codes are quantize_q8's of it.
+    if (c.d % 32 != 0) continue;
+    Dev<float> joint{size_t((c.n + 1) * row)};
+    seqs[0].out = joint.p, seqs[0].code0 = 0;
+    seqs[1].out = joint.p + c.n * row, seqs[1].code0 = c.n * row;
+    const Dev<DeviceSeq> jseqs(seqs);
+    Dev<int8_t> codes{size_t((c.n + 1) * row)};
+    Dev<float2> ds{size_t((c.n + 1) * row / 32)};
+    attention_seqs(jseqs.p, 2, c.n,
+                   DeviceAttention{c.heads, c.kv_heads, c.d, scale, c.softcap, c.window, c.sinks ? dsinks.p : nullptr},
+                   nullptr, codes.p, ds.p);
+    const auto j = joint.get();
+    EXPECT_LT(rel_err(std::vector<float>(j.begin(), j.begin() + c.n * row), ref), 2e-6)
+        << kv_type_name(c.type) << " with codes";
+    expect_codes_of(joint, (c.n + 1) * row, codes, ds, "attention");
   }
 }
 
