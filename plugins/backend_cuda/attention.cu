@@ -111,9 +111,9 @@ void launch_attention(const DeviceKV& kv, const float* q, float* out, int64_t n,
   }
   const dim3 grid(unsigned(n), unsigned(p.heads), unsigned(count));
   if (n <= 4)
-    launch_dependent(attention_kernel<16>, grid, 16 * 32, stream, kv, q, out, pos0, seqs, p, codes, ds);
+    launch_chained(attention_kernel<16>, grid, 16 * 32, stream, kv, q, out, pos0, seqs, p, codes, ds);
   else
-    launch_dependent(attention_kernel<4>, grid, 4 * 32, stream, kv, q, out, pos0, seqs, p, codes, ds);
+    launch_chained(attention_kernel<4>, grid, 4 * 32, stream, kv, q, out, pos0, seqs, p, codes, ds);
   check_launch("attention");
 }
 

@@ -19,10 +19,19 @@ void check(cudaError_t status, const char* what) {
 
 void check_launch(const char* kernel) { check(cudaGetLastError(), kernel); }
 
+// ALLM_CUDA_PDL: unset / 1 every decode kernel, "gemv" the GEMVs alone, 0 none.
 bool pdl_enabled() {
   static const bool enabled = [] {
     const char* v = std::getenv("ALLM_CUDA_PDL");
     return !(v && std::strcmp(v, "0") == 0);
+  }();
+  return enabled;
+}
+
+bool pdl_chain_enabled() {
+  static const bool enabled = [] {
+    const char* v = std::getenv("ALLM_CUDA_PDL");
+    return !(v && (std::strcmp(v, "0") == 0 || std::strcmp(v, "gemv") == 0));
   }();
   return enabled;
 }

@@ -54,25 +54,25 @@ void gated_activation(const float* gate, const float* up, int64_t count, int act
                       cudaStream_t stream, int8_t* q, float2* ds) {
   if (count == 0) return;
   if (q && count % 32 != 0) check(cudaErrorInvalidValue, "gated_activation: int8 codes of a partial block of 32");
-  launch_dependent(gated_kernel, blocks_for(count), 256, stream, gate, up, count, act, out, limit, q, ds);
+  launch_chained(gated_kernel, blocks_for(count), 256, stream, gate, up, count, act, out, limit, q, ds);
   check_launch("gated_activation");
 }
 
 void add(float* y, const float* x, int64_t count, cudaStream_t stream) {
   if (count == 0) return;
-  launch_dependent(add_kernel, blocks_for(count), 256, stream, y, x, count);
+  launch_chained(add_kernel, blocks_for(count), 256, stream, y, x, count);
   check_launch("add");
 }
 
 void scale(float* x, int64_t count, float factor, cudaStream_t stream) {
   if (count == 0) return;
-  launch_dependent(scale_kernel, blocks_for(count), 256, stream, x, count, factor);
+  launch_chained(scale_kernel, blocks_for(count), 256, stream, x, count, factor);
   check_launch("scale");
 }
 
 void softcap(float* x, int64_t count, float cap, cudaStream_t stream) {
   if (count == 0) return;
-  launch_dependent(softcap_kernel, blocks_for(count), 256, stream, x, count, cap);
+  launch_chained(softcap_kernel, blocks_for(count), 256, stream, x, count, cap);
   check_launch("softcap");
 }
 

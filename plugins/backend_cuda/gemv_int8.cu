@@ -286,7 +286,7 @@ bool gemv_int8_supports(const DeviceWeight& w) {
 void quantize_q8(const float* x, int64_t n, int64_t cols, int8_t* q, float2* ds, cudaStream_t stream) {
   const int64_t blocks = n * cols / 32;
   if (blocks == 0) return;
-  launch_dependent(quantize_q8_kernel, unsigned((blocks * 32 + 255) / 256), 256, stream, x, blocks, q, ds);
+  launch_chained(quantize_q8_kernel, unsigned((blocks * 32 + 255) / 256), 256, stream, x, blocks, q, ds);
   check_launch("quantize_q8");
 }
 

@@ -76,8 +76,8 @@ void launch_kv_append(const DeviceKV& kv, const float* k, const float* v, int64_
     check(cudaErrorInvalidValue, "kv_append: rotary dims outside the head");
   const int64_t threads = (head_dim + 31) / 32 * 32, append_blocks = n * kv_heads;
   const int64_t rope_blocks = rope.table ? (rope.n * rope.q_heads * rope.half + threads - 1) / threads : 0;
-  launch_dependent(kv_append_kernel, dim3(unsigned(append_blocks + rope_blocks), 1, unsigned(count)), unsigned(threads),
-                   stream, kv, k, v, pos0, seqs, kv_heads, head_dim, append_blocks, rope);
+  launch_chained(kv_append_kernel, dim3(unsigned(append_blocks + rope_blocks), 1, unsigned(count)), unsigned(threads),
+                 stream, kv, k, v, pos0, seqs, kv_heads, head_dim, append_blocks, rope);
   check_launch("kv_append");
 }
 

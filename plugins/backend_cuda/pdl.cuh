@@ -37,8 +37,11 @@ __device__ __forceinline__ void pdl_enter() {
   pdl_trigger();
 }
 
-// Whether GEMVs are launched as dependents (ALLM_CUDA_PDL=0 turns it off, for measurements).
+// Whether GEMVs are launched as dependents (ALLM_CUDA_PDL=0 turns it off,
+// for measurements), and whether the other decode kernels are too
+// (launch_chained; ALLM_CUDA_PDL=0 or =gemv turns that off).
 bool pdl_enabled();
+bool pdl_chain_enabled();
 
 // kernel<<<grid, block, 0, stream>>>(args...), as a programmatic dependent
 // of the stream's previous kernel when pdl_enabled(). The kernel must call
@@ -55,6 +58,23 @@ void launch_dependent(void (*kernel)(Params...), dim3 grid, dim3 block, cudaStre
   attribute[0].val.programmaticStreamSerializationAllowed = 1;
   config.attrs = attribute;
   config.numAttrs = pdl_enabled() ? 1 : 0;
+  cudaLaunchKernelEx(&config, kernel, static_cast<Params>(args)...);
+}
+
+// launch_dependent for a kernel that begins with pdl_enter() (norms, rope,
+// KV append, attention, activations, quantisation), when pdl_chain_enabled().
+template <class... Params, class... Args>
+void launch_chained(void (*kernel)(Params...), dim3 grid, dim3 block, cudaStream_t stream, Args&&... args) {
+  cudaLaunchConfig_t config{};
+  config.gridDim = grid;
+  config.blockDim = block;
+  config.dynamicSmemBytes = 0;
+  config.stream = stream;
+  cudaLaunchAttribute attribute[1];
+  attribute[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+  attribute[0].val.programmaticStreamSerializationAllowed = 1;
+  config.attrs = attribute;
+  config.numAttrs = pdl_chain_enabled() ? 1 : 0;
   cudaLaunchKernelEx(&config, kernel, static_cast<Params>(args)...);
 }
 

@@ -102,10 +102,10 @@ void add_rms_norm(float* x, const float* residual, const float* w, int64_t n, in
   if (q && dim % 32 != 0) check(cudaErrorInvalidValue, "rms_norm: int8 codes of rows that are not whole blocks of 32");
   if (dim <= int64_t(1024) * kHeld) {
     const int64_t threads = std::min<int64_t>(1024, (dim + 31) / 32 * 32);  // one element per thread up to 1024
-    launch_dependent(rms_norm_held_kernel, unsigned(n), unsigned(threads), stream, x, residual, w, dim, eps, plus_one, out, q,
-                     ds);
+    launch_chained(rms_norm_held_kernel, unsigned(n), unsigned(threads), stream, x, residual, w, dim, eps, plus_one, out, q,
+                   ds);
   } else {
-    launch_dependent(rms_norm_loop_kernel, unsigned(n), kThreads, stream, x, residual, w, dim, eps, plus_one, out, q, ds);
+    launch_chained(rms_norm_loop_kernel, unsigned(n), kThreads, stream, x, residual, w, dim, eps, plus_one, out, q, ds);
   }
   check_launch("rms_norm");
 }

@@ -56,8 +56,8 @@ void rope_pair(float* x, int64_t x_heads, float* y, int64_t y_heads, int64_t n, 
                bool interleaved, const float* table, cudaStream_t stream) {
   const int64_t half = rotary_dim / 2, total = n * (x_heads + y_heads) * half;
   if (total == 0) return;
-  launch_dependent(rope_kernel, unsigned((total + 255) / 256), 256, stream, x, x_heads, y, y_heads, n, head_dim, half,
-                   interleaved, table);
+  launch_chained(rope_kernel, unsigned((total + 255) / 256), 256, stream, x, x_heads, y, y_heads, n, head_dim, half,
+                 interleaved, table);
   check_launch("rope");
 }
 
