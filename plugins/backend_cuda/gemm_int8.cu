@@ -33,9 +33,11 @@
 //
 // One stage of shared memory per CTA (25 to 44 KB); the weight bytes of step
 // kt + 1 are loaded into registers while step kt is multiplied, and every
-// load of a stage is issued before any is used. Registers (no spills, ptxas
-// -v, sm_90a): 96 to 165 for 8 to 32 tokens (3 CTAs per SM), 196 to 227 for
-// 64 (2 CTAs per SM; capping at 168 for 3 spilled 68 to 120 bytes).
+// load of a stage is issued before any is used; the tokens' codes and ds of
+// step kt + 1 are copied into a second buffer meanwhile (cp.async, up to 32
+// tokens; 64 tokens copy theirs at the start of the step). Registers (no
+// spills, ptxas -v, sm_90a): 95 to 168 for 8 to 32 tokens (3 CTAs per SM); for 64, 139
+// to 142 (Q4_K, Q6_K: 3 CTAs per SM) and 212 (Q8_0: 2).
 //
 // Small grids (few row tiles, as in batched decode of a 1024-row K/V
 // projection) split the row's steps over gridDim.z CTAs writing partial sums
@@ -57,14 +59,21 @@ constexpr int kStep = 256;                  // row elements staged per step
 constexpr int kSubs = kStep / 32;           // sub-blocks of 32 per step
 constexpr int kStride = kStep + 16;         // bytes per staged row of codes (conflict-free fragments)
 
+// The tokens' codes and ds are double-buffered up to 32 tokens (step kt + 1's
+// copied in while step kt is multiplied, 25 to 44 KB in all); 64 tokens'
+// second buffer would pass the 48 KB of static shared memory.
+template <int kTokens>
+constexpr int kTokenBuffers = kTokens <= 32 ? 2 : 1;
+
 template <WFormat F, int kTokens>
 struct Stage {
   static constexpr int kFactors = F == WFormat::q6_k_split ? 16 : 8;  // weight factors per row per step
   alignas(16) int8_t w[kTileRows][kStride];  // weight codes
-  alignas(16) int8_t x[kTokens][kStride];    // activation codes
+  alignas(16) int8_t x[kTokenBuffers<kTokens>][kTokens][kStride];  // activation codes
   float factor[kTileRows][kFactors + 1];     // +1: rows g land in distinct banks
   float wmin[F == WFormat::q4_k ? kTileRows : 1][kSubs + 1];  // Q4_K: dmin * min
-  alignas(16) float2 xds[kSubs][kTokens];   // [sub][token]: a lane's two tokens 2t, 2t+1 in one 16-byte load
+  // [sub][token]: a lane's two tokens 2t, 2t+1 in one 16-byte load
+  alignas(16) float2 xds[kTokenBuffers<kTokens>][kSubs][kTokens];
 };
 
 __device__ __forceinline__ void mma_k32(int (&c)[4], int a0, int a1, int a2, int a3, int b0, int b1) {
@@ -82,6 +91,24 @@ __device__ __forceinline__ void mma_k16(int (&c)[4], int a0, int a1, int b0) {
 __device__ __forceinline__ int64_t lesser(int64_t a, int64_t b) { return a < b ? a : b; }
 __device__ __forceinline__ void store16(int8_t* p, uint4 v) { *reinterpret_cast<uint4*>(p) = v; }
 __device__ __forceinline__ int word_at(const int8_t* p) { return *reinterpret_cast<const int*>(p); }
+
+// Asynchronous copies global -> shared (sm_80+): no registers held while the
+// bytes travel; cp_async_wait<N> returns when at most N committed groups of
+// this thread are still in flight (the data then visible to this thread;
+// __syncthreads after it, to the CTA).
+__device__ __forceinline__ void cp_async16(void* smem, const void* gmem) {
+  const unsigned to = static_cast<unsigned>(__cvta_generic_to_shared(smem));
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" ::"r"(to), "l"(gmem) : "memory");
+}
+__device__ __forceinline__ void cp_async8(void* smem, const void* gmem) {
+  const unsigned to = static_cast<unsigned>(__cvta_generic_to_shared(smem));
+  asm volatile("cp.async.ca.shared.global [%0], [%1], 8;" ::"r"(to), "l"(gmem) : "memory");
+}
+__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;" ::: "memory"); }
+template <int kPending>
+__device__ __forceinline__ void cp_async_wait() {
+  asm volatile("cp.async.wait_group %0;" ::"n"(kPending) : "memory");
+}
 
 // One step's weight bytes of a CTA's rows, loaded into registers (every
 // load of the thread issued before any is used, and those of step kt + 1
@@ -211,36 +238,28 @@ struct WeightRegs<WFormat::q6_k_split> {
   }
 };
 
-// Step kt's codes and ds of tokens tok0.. (tokens past n read token n - 1):
-// every load first, then the stores (the activations are small and mostly
-// in L2; not prefetched, to keep registers for the weights').
+// Starts copying step kt's codes and ds of tokens tok0.. (tokens past n
+// read token n - 1) into token buffer b, as one committed group of copies.
+// (The activations are small and mostly in L2; through registers, their
+// latency stalled every step between its two barriers.)
 template <WFormat F, int kTokens>
-__device__ void stage_tokens(Stage<F, kTokens>& s, const int8_t* q, const float2* ds, int64_t cols, int64_t tok0,
-                             int64_t n, int64_t kt, int subs) {
+__device__ void stage_tokens_async(Stage<F, kTokens>& s, int b, const int8_t* q, const float2* ds, int64_t cols,
+                                   int64_t tok0, int64_t n, int64_t kt, int subs) {
   constexpr int kPieces = kTokens * 16, kScales = kTokens * kSubs;  // 16-byte pieces of codes, ds entries
   constexpr int kIters = (kPieces + kThreads - 1) / kThreads, kScaleIters = (kScales + kThreads - 1) / kThreads;
-  uint4 v[kIters];
-  float2 xd[kScaleIters];
 #pragma unroll
   for (int it = 0; it < kIters; ++it) {
     const int i = threadIdx.x + it * kThreads, t = i >> 4, c = i & 15;
-    if (i < kPieces && c < 2 * subs) v[it] = load16(q + lesser(tok0 + t, n - 1) * cols + kt * kStep + 16 * c);
+    const int64_t token = lesser(tok0 + t, n - 1);
+    if (i < kPieces && c < 2 * subs) cp_async16(&s.x[b][t][16 * c], q + token * cols + kt * kStep + 16 * c);
   }
 #pragma unroll
   for (int it = 0; it < kScaleIters; ++it) {
     const int i = threadIdx.x + it * kThreads, t = i >> 3, j = i & 7;
-    if (i < kScales && j < subs) xd[it] = ds[lesser(tok0 + t, n - 1) * (cols / 32) + kt * kSubs + j];
+    const int64_t token = lesser(tok0 + t, n - 1);
+    if (i < kScales && j < subs) cp_async8(&s.xds[b][j][t], ds + token * (cols / 32) + kt * kSubs + j);
   }
-#pragma unroll
-  for (int it = 0; it < kIters; ++it) {
-    const int i = threadIdx.x + it * kThreads, t = i >> 4, c = i & 15;
-    if (i < kPieces && c < 2 * subs) store16(&s.x[t][16 * c], v[it]);
-  }
-#pragma unroll
-  for (int it = 0; it < kScaleIters; ++it) {
-    const int i = threadIdx.x + it * kThreads, t = i >> 3, j = i & 7;
-    if (i < kScales && j < subs) s.xds[j][t] = xd[it];
-  }
+  cp_async_commit();
 }
 
 // blockIdx.x: token tile (fastest: the CTAs running together share weight
@@ -265,13 +284,25 @@ __global__ void __launch_bounds__(kThreads, kTokens == 64 ? 2 : 3)
   for (int j = 0; j < kTiles; ++j) acc[j][0] = acc[j][1] = acc[j][2] = acc[j][3] = 0.0f;
 
   auto subs_of = [&](int64_t kt) { return int(lesser(kSubs, (w.cols - kt * kStep) / 32)); };
+  constexpr bool kDouble = kTokenBuffers<kTokens> == 2;
   WeightRegs<F> next;
-  if (kt0 < kt1) next.load(w, row0, kt0, subs_of(kt0));
+  if (kt0 < kt1) {
+    next.load(w, row0, kt0, subs_of(kt0));
+    if constexpr (kDouble) stage_tokens_async(s, 0, q, ds, w.cols, tok0, n, kt0, subs_of(kt0));
+  }
   for (int64_t kt = kt0; kt < kt1; ++kt) {
-    const int subs = subs_of(kt);
-    __syncthreads();  // the previous step's reads are done
+    const int subs = subs_of(kt), b = kDouble ? int((kt - kt0) & 1) : 0;
+    __syncthreads();  // the previous step's reads (of the weights and of the other token buffer) are done
     next.store(s, subs);
-    stage_tokens<F, kTokens>(s, q, ds, w.cols, tok0, n, kt, subs);
+    if (!kDouble) {
+      stage_tokens_async(s, 0, q, ds, w.cols, tok0, n, kt, subs);
+      cp_async_wait<0>();
+    } else if (kt + 1 < kt1) {  // the next step's tokens travel during this step
+      stage_tokens_async(s, b ^ 1, q, ds, w.cols, tok0, n, kt + 1, subs_of(kt + 1));
+      cp_async_wait<1>();  // this step's group has landed
+    } else {
+      cp_async_wait<0>();
+    }
     __syncthreads();
     if (kt + 1 < kt1) next.load(w, row0, kt + 1, subs_of(kt + 1));  // in flight during this step's MMAs
 #pragma unroll
@@ -282,8 +313,8 @@ __global__ void __launch_bounds__(kThreads, kTokens == 64 ? 2 : 3)
       const int a2 = word_at(&s.w[r0][k + 16]), a3 = word_at(&s.w[r1][k + 16]);
 #pragma unroll
       for (int j = 0; j < kTiles; ++j) {
-        const int b0 = word_at(&s.x[8 * j + g][k]), b1 = word_at(&s.x[8 * j + g][k + 16]);
-        const float4 xx = *reinterpret_cast<const float4*>(&s.xds[sb][8 * j + 2 * t4]);  // the C columns' tokens
+        const int b0 = word_at(&s.x[b][8 * j + g][k]), b1 = word_at(&s.x[b][8 * j + g][k + 16]);
+        const float4 xx = *reinterpret_cast<const float4*>(&s.xds[b][sb][8 * j + 2 * t4]);  // the C columns' tokens
         const float2 x0 = make_float2(xx.x, xx.y), x1 = make_float2(xx.z, xx.w);
         if constexpr (F == WFormat::q6_k_split) {
           int lo[4] = {0, 0, 0, 0}, hi[4] = {0, 0, 0, 0};  // elements [0, 16) and [16, 32) of the sub-block
