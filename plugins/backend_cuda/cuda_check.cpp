@@ -19,21 +19,22 @@ void check(cudaError_t status, const char* what) {
 
 void check_launch(const char* kernel) { check(cudaGetLastError(), kernel); }
 
-// ALLM_CUDA_PDL: unset / 1 every decode kernel, "gemv" the GEMVs alone, 0 none.
-bool pdl_enabled() {
-  static const bool enabled = [] {
+namespace {
+// ALLM_CUDA_PDL, read once: unset / 1 every decode kernel, "gemv" the GEMVs alone, 0 none.
+enum class PdlMode { all, gemv, none };
+PdlMode pdl_mode() {
+  static const PdlMode mode = [] {
     const char* v = std::getenv("ALLM_CUDA_PDL");
-    return !(v && std::strcmp(v, "0") == 0);
+    if (v && std::strcmp(v, "0") == 0) return PdlMode::none;
+    if (v && std::strcmp(v, "gemv") == 0) return PdlMode::gemv;
+    return PdlMode::all;
   }();
-  return enabled;
+  return mode;
 }
+}  // namespace
 
-bool pdl_chain_enabled() {
-  static const bool enabled = [] {
-    const char* v = std::getenv("ALLM_CUDA_PDL");
-    return !(v && (std::strcmp(v, "0") == 0 || std::strcmp(v, "gemv") == 0));
-  }();
-  return enabled;
-}
+bool pdl_enabled() { return pdl_mode() != PdlMode::none; }
+
+bool pdl_chain_enabled() { return pdl_mode() == PdlMode::all; }
 
 }  // namespace allm::cuda

@@ -18,6 +18,8 @@
 // their turn would otherwise take the places of the running kernel's).
 #include <cuda_runtime.h>
 
+#include <utility>
+
 namespace allm::cuda {
 
 __device__ __forceinline__ void pdl_trigger() {
@@ -44,10 +46,10 @@ bool pdl_enabled();
 bool pdl_chain_enabled();
 
 // kernel<<<grid, block, 0, stream>>>(args...), as a programmatic dependent
-// of the stream's previous kernel when pdl_enabled(). The kernel must call
-// pdl_wait() before it reads or writes anything but weights.
+// of the stream's previous kernel when `as_dependent`.
 template <class... Params, class... Args>
-void launch_dependent(void (*kernel)(Params...), dim3 grid, dim3 block, cudaStream_t stream, Args&&... args) {
+void launch_programmatic(bool as_dependent, void (*kernel)(Params...), dim3 grid, dim3 block, cudaStream_t stream,
+                         Args&&... args) {
   cudaLaunchConfig_t config{};
   config.gridDim = grid;
   config.blockDim = block;
@@ -57,25 +59,22 @@ void launch_dependent(void (*kernel)(Params...), dim3 grid, dim3 block, cudaStre
   attribute[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
   attribute[0].val.programmaticStreamSerializationAllowed = 1;
   config.attrs = attribute;
-  config.numAttrs = pdl_enabled() ? 1 : 0;
+  config.numAttrs = as_dependent ? 1 : 0;
   cudaLaunchKernelEx(&config, kernel, static_cast<Params>(args)...);
 }
 
-// launch_dependent for a kernel that begins with pdl_enter() (norms, rope,
-// KV append, attention, activations, quantisation), when pdl_chain_enabled().
+// A GEMV as a dependent when pdl_enabled(). The kernel must call pdl_wait()
+// before it reads or writes anything but weights.
+template <class... Params, class... Args>
+void launch_dependent(void (*kernel)(Params...), dim3 grid, dim3 block, cudaStream_t stream, Args&&... args) {
+  launch_programmatic(pdl_enabled(), kernel, grid, block, stream, std::forward<Args>(args)...);
+}
+
+// A kernel that begins with pdl_enter() (norms, rope, KV append, attention,
+// activations, quantisation) as a dependent when pdl_chain_enabled().
 template <class... Params, class... Args>
 void launch_chained(void (*kernel)(Params...), dim3 grid, dim3 block, cudaStream_t stream, Args&&... args) {
-  cudaLaunchConfig_t config{};
-  config.gridDim = grid;
-  config.blockDim = block;
-  config.dynamicSmemBytes = 0;
-  config.stream = stream;
-  cudaLaunchAttribute attribute[1];
-  attribute[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
-  attribute[0].val.programmaticStreamSerializationAllowed = 1;
-  config.attrs = attribute;
-  config.numAttrs = pdl_chain_enabled() ? 1 : 0;
-  cudaLaunchKernelEx(&config, kernel, static_cast<Params>(args)...);
+  launch_programmatic(pdl_chain_enabled(), kernel, grid, block, stream, std::forward<Args>(args)...);
 }
 
 }  // namespace allm::cuda
