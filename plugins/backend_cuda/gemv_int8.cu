@@ -384,8 +384,18 @@ void gemv_wide_jobs(const GemvJob* jobs, int count, const float* x, int64_t n, c
     const unsigned blocks = unsigned((table.first_row[count] + kWarps - 1) / kWarps);
     const float* xs = x + t0 * jobs[0].w.cols;
     if (chunk == 1) {
-      if (half) launch_dependent(gemv_wide_kernel<true, 4, 1>, blocks, kWarps * 32, stream, table, xs, chunk);
-      else launch_dependent(gemv_wide_kernel<false, 4, 1>, blocks, kWarps * 32, stream, table, xs, chunk);
+      // As the int8 GEMV: up to 8 units (128 bytes) a lane in flight, so that
+      // a 4096-wide row is two passes of the warp, not four.
+      auto launch = [&](auto unroll) {
+        constexpr int U = decltype(unroll)::value;
+        if (half) launch_dependent(gemv_wide_kernel<true, U, 1>, blocks, kWarps * 32, stream, table, xs, chunk);
+        else launch_dependent(gemv_wide_kernel<false, U, 1>, blocks, kWarps * 32, stream, table, xs, chunk);
+      };
+      switch (single_token_unroll(jobs[0].w.cols / 8, 8)) {
+        case 2: launch(std::integral_constant<int, 2>{}); break;
+        case 4: launch(std::integral_constant<int, 4>{}); break;
+        default: launch(std::integral_constant<int, 8>{});
+      }
     } else {
       if (half) launch_dependent(gemv_wide_kernel<true, 4, kGemvMaxTokens>, blocks, kWarps * 32, stream, table, xs, chunk);
       else launch_dependent(gemv_wide_kernel<false, 4, kGemvMaxTokens>, blocks, kWarps * 32, stream, table, xs, chunk);
