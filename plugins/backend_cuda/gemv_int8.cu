@@ -311,6 +311,20 @@ int single_token_unroll(int64_t units, int most) {
   return u;
 }
 
+// Units of 16 bytes a lane of the one-token F16 / BF16 GEMV loads before it
+// uses the first: 2 unless ALLM_CUDA_GEMV_UNROLL says 1, 4 or 8. Unlike the
+// int8 GEMV's, more is slower (H100, 8B-shaped F16 decode: 166 tok/s with 2,
+// 157 with 4, 151 with 8): the rows stream from enough resident warps, and
+// fewer registers a thread keep more of them resident.
+int wide_single_token_unroll() {
+  static const int unroll = [] {
+    const char* v = std::getenv("ALLM_CUDA_GEMV_UNROLL");
+    const int u = v ? std::atoi(v) : 2;
+    return u == 1 || u == 4 || u == 8 ? u : 2;
+  }();
+  return unroll;
+}
+
 // The table of jobs for the tokens t0.. of a chunk (each job's output moved to its row t0).
 JobTable job_table(const GemvJob* jobs, int count, int64_t t0, const char* what) {
   if (count < 1 || count > kMaxGemvJobs) check(cudaErrorInvalidValue, what);
@@ -384,17 +398,16 @@ void gemv_wide_jobs(const GemvJob* jobs, int count, const float* x, int64_t n, c
     const unsigned blocks = unsigned((table.first_row[count] + kWarps - 1) / kWarps);
     const float* xs = x + t0 * jobs[0].w.cols;
     if (chunk == 1) {
-      // As the int8 GEMV: up to 8 units (128 bytes) a lane in flight, so that
-      // a 4096-wide row is two passes of the warp, not four.
       auto launch = [&](auto unroll) {
         constexpr int U = decltype(unroll)::value;
         if (half) launch_dependent(gemv_wide_kernel<true, U, 1>, blocks, kWarps * 32, stream, table, xs, chunk);
         else launch_dependent(gemv_wide_kernel<false, U, 1>, blocks, kWarps * 32, stream, table, xs, chunk);
       };
-      switch (single_token_unroll(jobs[0].w.cols / 8, 8)) {
-        case 2: launch(std::integral_constant<int, 2>{}); break;
+      switch (wide_single_token_unroll()) {
+        case 1: launch(std::integral_constant<int, 1>{}); break;
         case 4: launch(std::integral_constant<int, 4>{}); break;
-        default: launch(std::integral_constant<int, 8>{});
+        case 8: launch(std::integral_constant<int, 8>{}); break;
+        default: launch(std::integral_constant<int, 2>{});
       }
     } else {
       if (half) launch_dependent(gemv_wide_kernel<true, 4, kGemvMaxTokens>, blocks, kWarps * 32, stream, table, xs, chunk);

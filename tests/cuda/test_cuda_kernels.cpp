@@ -567,8 +567,10 @@ TEST(CudaOps, RmsNormMatchesCpu) {
   REQUIRE_DEVICE();
   auto cpu = make_cpu_backend(1);
   const int64_t n = 5;
-  // 300: one element per thread; 9000: past the rows held in registers (the loop kernel).
-  for (const int64_t dim : {int64_t(300), int64_t(9000)}) {
+  // 300: one element per thread; 9000: past the rows held in registers (the
+  // loop kernel); 4096 and 16384: rows split over a cluster of blocks (one
+  // element a thread; two).
+  for (const int64_t dim : {int64_t(300), int64_t(9000), int64_t(4096), int64_t(16384)}) {
     const auto x = random_floats(size_t(n * dim), 3), w = random_floats(size_t(dim));
     for (bool plus_one : {false, true}) {
       std::vector<float> ref(x.size());
@@ -598,10 +600,11 @@ void expect_codes_of(const Dev<float>& out, int64_t elems, const Dev<int8_t>& q,
   }
 }
 
-TEST(CudaOps, FusedInt8CodesMatchQuantizeQ8) {
-  REQUIRE_DEVICE();
+// dim: 4096 + 32 * 7, rows of blocks that do not fill the norm's threads
+// evenly; 4096, rows split over a cluster of blocks.
+void expect_fused_codes(int64_t dim) {
   auto cpu = make_cpu_backend(1);
-  const int64_t n = 3, dim = 4096 + 32 * 7;  // rows of blocks that do not fill the norm's 256 threads evenly
+  const int64_t n = 3;
   const auto x = random_floats(size_t(n * dim), 5), w = random_floats(size_t(dim));
   std::vector<float> ref(x.size());
   cpu->rms_norm(x.data(), w.data(), n, dim, 1e-6f, false, ref.data());
@@ -624,7 +627,15 @@ TEST(CudaOps, FusedInt8CodesMatchQuantizeQ8) {
   EXPECT_EQ(dsum.get(), sum);
   EXPECT_LT(rel_err(dout.get(), ref), 1e-6);
   expect_codes_of(dout, n * dim, q, ds, "add_rms_norm");
+}
 
+TEST(CudaOps, FusedInt8CodesMatchQuantizeQ8) {
+  REQUIRE_DEVICE();
+  for (const int64_t dim : {int64_t(4096 + 32 * 7), int64_t(4096)}) {
+    SCOPED_TRACE("dim " + std::to_string(dim));
+    expect_fused_codes(dim);
+  }
+  auto cpu = make_cpu_backend(1);
   const int64_t count = 32 * 101;
   const auto g = random_floats(size_t(count), 6), u = random_floats(size_t(count), 7);
   const Dev<float> dg(g), du(u);
