@@ -40,11 +40,17 @@ Shape shape_of(const std::string& name) {
   throw allm::InvalidArgumentError("--shape: unknown '" + name + "' (llama-3.1-8b, llama-3.2-1b)");
 }
 
-uint16_t f16_bits(float f) {  // normal, in-range values only (the scales below)
+// In-range values only (the scales below), truncated. Below 2^-14 a half is
+// subnormal: its bits count units of 2^-24 (Q6_K's d of ~1e-5 lies there;
+// written as a normal number its exponent wrapped into the sign and
+// exponent bits, a huge negative scale, and the 8B-shaped Q4_K_M file's
+// logits were NaN).
+uint16_t f16_bits(float f) {
   uint32_t u;
   std::memcpy(&u, &f, 4);
   const uint32_t sign = (u >> 16) & 0x8000u;
   const int exp = int((u >> 23) & 0xff) - 127 + 15;
+  if (exp <= 0) return uint16_t(sign | uint32_t(std::fabs(f) * 16777216.0f));
   const uint32_t mant = (u >> 13) & 0x3ffu;
   return uint16_t(sign | uint32_t(exp) << 10 | mant);
 }
