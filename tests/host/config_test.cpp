@@ -4,6 +4,9 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <system_error>
+
+#include <unistd.h>
 
 #include "allm/error.hpp"
 #include "allm/host/config.hpp"
@@ -14,11 +17,25 @@ using allm::host::ConfigSources;
 
 namespace {
 
-fs::path write_temp(const std::string& name, const std::string& content) {
-  auto p = fs::temp_directory_path() / ("allm-config-" + std::to_string(::getpid()) + "-" + name);
-  std::ofstream(p) << content;
-  return p;
-}
+// A config file in the temp directory, removed again when the test ends
+// (whether it passed or not), so runs leave no allm-config-* files behind.
+class TempFile {
+ public:
+  TempFile(const std::string& name, const std::string& content)
+      : path_(fs::temp_directory_path() / ("allm-config-" + std::to_string(::getpid()) + "-" + name)) {
+    std::ofstream(path_) << content;
+  }
+  ~TempFile() {
+    std::error_code ec;
+    fs::remove(path_, ec);
+  }
+  TempFile(const TempFile&) = delete;
+  TempFile& operator=(const TempFile&) = delete;
+  const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+};
 
 ConfigSources isolated() {
   ConfigSources s;
@@ -48,8 +65,10 @@ TEST(Config, BuiltinDefaultsComeFromConfigFile) {
 
 TEST(Config, LayersOverrideInOrder) {
   auto s = isolated();
-  s.system_file = write_temp("system.json", R"({"threads": 3, "log_level": "info", "generation": {"top_k": 7}})");
-  s.user_file = write_temp("user.json", R"({"threads": 5, "generation": {"temperature": 0.2}})");
+  TempFile system_file("system.json", R"({"threads": 3, "log_level": "info", "generation": {"top_k": 7}})");
+  TempFile user_file("user.json", R"({"threads": 5, "generation": {"temperature": 0.2}})");
+  s.system_file = system_file.path();
+  s.user_file = user_file.path();
   ::setenv("ALLM_GENERATION_TEMPERATURE", "0.4", 1);
   ::setenv("ALLM_MAX_CACHED_MODELS", "4", 1);
   s.flags = {{"max_cached_models", "6"}};
@@ -71,27 +90,27 @@ TEST(Config, LayersOverrideInOrder) {
 
 TEST(Config, MalformedJsonNamesFileLineAndColumn) {
   auto s = isolated();
-  auto file = write_temp("bad.json", "{\n  \"threads\": 4,\n  \"log_level\": \"info\"\n  \"oops\": 1\n}\n");
-  s.user_file = file;
+  TempFile file("bad.json", "{\n  \"threads\": 4,\n  \"log_level\": \"info\"\n  \"oops\": 1\n}\n");
+  s.user_file = file.path();
   auto msg = load_error(s);
-  EXPECT_NE(msg.find(file.string() + ":4:"), std::string::npos) << msg;
+  EXPECT_NE(msg.find(file.path().string() + ":4:"), std::string::npos) << msg;
   EXPECT_NE(msg.find("malformed JSON"), std::string::npos) << msg;
 }
 
 TEST(Config, WrongTypeNamesFileLineAndKey) {
   auto s = isolated();
-  auto file = write_temp("type.json", "{\n  \"generation\": {\n    \"temperature\": \"hot\"\n  }\n}\n");
-  s.user_file = file;
+  TempFile file("type.json", "{\n  \"generation\": {\n    \"temperature\": \"hot\"\n  }\n}\n");
+  s.user_file = file.path();
   auto msg = load_error(s);
-  EXPECT_NE(msg.find(file.string() + ":3: key 'generation.temperature' must be a number, not a string"),
+  EXPECT_NE(msg.find(file.path().string() + ":3: key 'generation.temperature' must be a number, not a string"),
             std::string::npos)
       << msg;
 }
 
 TEST(Config, UnknownKeyIsAnError) {
   auto s = isolated();
-  auto file = write_temp("unknown.json", "{\"treads\": 4}");
-  s.user_file = file;
+  TempFile file("unknown.json", "{\"treads\": 4}");
+  s.user_file = file.path();
   auto msg = load_error(s);
   EXPECT_NE(msg.find("key 'treads' is not a known setting"), std::string::npos) << msg;
 }
