@@ -40,7 +40,14 @@ if [ "${ALLM_SKIP_ASAN:-0}" != "1" ]; then
 fi
 
 if [ "${ALLM_SKIP_TSAN:-0}" != "1" ]; then
-  cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DALLM_TSAN=ON -DALLM_BUILD_BENCH=OFF > /dev/null
+  # -O1 -g1 rather than RelWithDebInfo's -O2 -g: a report still names each
+  # frame's function, file and line (inlined frames included; -g1 keeps the line
+  # tables, drops types and locals, which no TSan report prints), and this tree
+  # builds in 668 s instead of 900 s on a 2-core CI machine, its tests taking
+  # ~25 s longer at -O1. NDEBUG as in RelWithDebInfo: the same code as before.
+  cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g1 -DNDEBUG" "-DCMAKE_C_FLAGS_RELWITHDEBINFO=-O1 -g1 -DNDEBUG" \
+    -DALLM_TSAN=ON -DALLM_BUILD_BENCH=OFF > /dev/null
   # Only what these tests run: the engine's concurrency tests, the CLI with the
   # plugins of the server tests' models, the remote providers' tests.
   cmake --build build-tsan -j"$jobs" --target engine_concurrency_tests server_tests remote_provider_tests
