@@ -103,19 +103,19 @@ void write_vocabulary(const Checkpoint& ck, Writer& w) {
       if (!text.empty() && tokens[i] == text) return int64_t(i);
     return std::nullopt;
   };
-  // Plain int64_t + flag: gcc 12 misreports an optional built by a conditional as uninitialized.
+  // A plain int64_t, -1 for none: gcc 12 misreports an optional built by a
+  // conditional as uninitialized (at -O1, the TSan tree's level, even this one).
   int64_t bos_id = -1;
   if (ck.generation.bos_token_id) {
     bos_id = *ck.generation.bos_token_id;
   } else if (tcfg.contains("bos_token")) {
     if (auto found = id_of(tcfg["bos_token"])) bos_id = *found;
   }
-  std::optional<int64_t> bos = bos_id >= 0 ? std::optional<int64_t>(bos_id) : std::nullopt;
   std::optional<int64_t> eos;
   if (!ck.generation.eos_token_ids.empty()) eos = ck.generation.eos_token_ids[0];
   else if (tcfg.contains("eos_token")) eos = id_of(tcfg["eos_token"]);
   std::optional<int64_t> pad = tcfg.contains("pad_token") ? id_of(tcfg["pad_token"]) : std::nullopt;
-  if (bos) w.set("tokenizer.ggml.bos_token_id", Value::u32(uint32_t(*bos)));
+  if (bos_id >= 0) w.set("tokenizer.ggml.bos_token_id", Value::u32(uint32_t(bos_id)));
   if (eos) w.set("tokenizer.ggml.eos_token_id", Value::u32(uint32_t(*eos)));
   // generation_config.json may list several end tokens ([2, 0] for "<|im_end|>"
   // and "<|endoftext|>"); GGUF has one key each for EOS, end-of-turn and
@@ -127,7 +127,7 @@ void write_vocabulary(const Checkpoint& ck, Writer& w) {
     throw UnsupportedError(ck.source.string() + ": " + std::to_string(ends.size()) +
                            " end-of-sequence token ids; GGUF holds three (eos, eot, eom)");
   if (pad) w.set("tokenizer.ggml.padding_token_id", Value::u32(uint32_t(*pad)));
-  bool add_bos = tcfg.value("add_bos_token", false) && bos.has_value();
+  bool add_bos = tcfg.value("add_bos_token", false) && bos_id >= 0;
   w.set("tokenizer.ggml.add_bos_token", Value::boolean(add_bos));
   if (ck.chat_template) w.set("tokenizer.chat_template", Value::string(*ck.chat_template));
 }
