@@ -7,6 +7,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 launcher=()
 command -v ccache >/dev/null 2>&1 && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache)
+# -gline-tables-only rather than -g: the sanitizers' and libFuzzer's reports
+# print function, file:line:column and inlined frames from the line tables
+# alone (the full debug info, types and locals, only serves a debugger), and
+# the tree compiles ~27% faster (10 heaviest TUs: 160 s -> 117 s of CPU).
+# (For a debugger, configure a tree of your own with -g.)
 CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-  "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g" "-DCMAKE_C_FLAGS_RELWITHDEBINFO=-O1 -g" \
-  -DALLM_BUILD_FUZZ=ON -DALLM_BUILD_TESTS=ON -DALLM_BUILD_BENCH=OFF "${launcher[@]}" >/dev/null
+  "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -gline-tables-only" "-DCMAKE_C_FLAGS_RELWITHDEBINFO=-O1 -gline-tables-only" \
+  -DALLM_BUILD_FUZZ=ON -DALLM_BUILD_TESTS=ON -DALLM_BUILD_BENCH=OFF -DALLM_PCH=ON "${launcher[@]}" >/dev/null
