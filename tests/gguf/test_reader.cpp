@@ -13,11 +13,25 @@
 namespace allm::gguf::test {
 namespace {
 
-std::filesystem::path temp_path(const std::string& name) {
-  auto dir = std::filesystem::temp_directory_path() / ("allm-gguf-test-" + std::to_string(::getpid()));
-  std::filesystem::create_directories(dir);
-  return dir / name;
+// This process's scratch folder (CTest runs each test in its own process).
+std::filesystem::path temp_dir() {
+  return std::filesystem::temp_directory_path() / ("allm-gguf-test-" + std::to_string(::getpid()));
 }
+
+std::filesystem::path temp_path(const std::string& name) {
+  std::filesystem::create_directories(temp_dir());
+  return temp_dir() / name;
+}
+
+// The scratch folder is removed when the tests end (each run left one in /tmp).
+class RemoveTempDir : public ::testing::Environment {
+ public:
+  void TearDown() override {
+    std::error_code ignored;
+    std::filesystem::remove_all(temp_dir(), ignored);
+  }
+};
+[[maybe_unused]] ::testing::Environment* const remove_temp_dir = ::testing::AddGlobalTestEnvironment(new RemoveTempDir);
 
 std::vector<uint8_t> read_bytes(const std::filesystem::path& p) {
   std::ifstream f(p, std::ios::binary);
