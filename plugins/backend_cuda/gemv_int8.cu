@@ -297,11 +297,17 @@ void quantize_q8(const float* x, int64_t n, int64_t cols, int8_t* q, float2* ds,
 template <WFormat F>
 constexpr int kMaxUnroll = F == WFormat::q6_k_split ? 4 : 8;
 
-int single_token_unroll(int64_t units, int most) {
+// ALLM_CUDA_GEMV_UNROLL, read once (0 when unset): the one-token GEMVs' unroll, both kinds.
+int fixed_unroll() {
   static const int fixed = [] {
     const char* v = std::getenv("ALLM_CUDA_GEMV_UNROLL");
     return v ? std::atoi(v) : 0;
   }();
+  return fixed;
+}
+
+int single_token_unroll(int64_t units, int most) {
+  const int fixed = fixed_unroll();
   int u = 2;
   if (fixed > 0) {
     while (u < most && u < fixed) u *= 2;
@@ -317,12 +323,8 @@ int single_token_unroll(int64_t units, int most) {
 // 157 with 4, 151 with 8): the rows stream from enough resident warps, and
 // fewer registers a thread keep more of them resident.
 int wide_single_token_unroll() {
-  static const int unroll = [] {
-    const char* v = std::getenv("ALLM_CUDA_GEMV_UNROLL");
-    const int u = v ? std::atoi(v) : 2;
-    return u == 1 || u == 4 || u == 8 ? u : 2;
-  }();
-  return unroll;
+  const int u = fixed_unroll();
+  return u == 1 || u == 4 || u == 8 ? u : 2;
 }
 
 // The table of jobs for the tokens t0.. of a chunk (each job's output moved to its row t0).
