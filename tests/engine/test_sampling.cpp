@@ -14,6 +14,7 @@
 #include "allm/generate.hpp"
 #include "allm/sampling.hpp"
 #include "engine_test_util.hpp"
+#include "sampling/sampling_kernels.hpp"
 
 namespace allm {
 namespace {
@@ -155,6 +156,207 @@ TEST(Sampling, TopPAndMinPOverALargeVocabularyMatchAFullSort) {
           << "temperature " << c.temperature << " top_p " << c.top_p << " min_p " << c.min_p << " draw " << draw;
     }
   }
+}
+
+// The full-sort reference with top_k in front: the k best, normalised over
+// themselves (as the sampler does), then reference_sample's cuts and draw.
+int32_t reference_sample_top_k(const std::vector<float>& logits, const SamplingParams& p, std::mt19937_64& rng) {
+  const auto n = static_cast<int64_t>(logits.size());
+  std::vector<int32_t> order(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) order[i] = static_cast<int32_t>(i);
+  std::sort(order.begin(), order.end(),
+            [&](int32_t a, int32_t b) { return logits[a] > logits[b] || (logits[a] == logits[b] && a < b); });
+  order.resize(static_cast<size_t>(p.top_k));
+  std::vector<float> head;
+  for (int32_t id : order) head.push_back(logits[id]);
+  // The head is already sorted best first, so reference_sample keeps its order.
+  return order[reference_sample(head, p, rng)];
+}
+
+// Rows that stress the orderings: exactly flat rows (every token ties), few
+// distinct values (the top_p boundary inside a run of ties), -inf entries,
+// vocabulary sizes that are no multiple of any vector width, and the paths
+// past a few thousand candidates (bucketed) or below (sorted).
+TEST(Sampling, FlatTiedAndMaskedRowsMatchAFullSort) {
+  std::mt19937_64 gen(3);
+  std::uniform_int_distribution<int> level(0, 2);
+  std::uniform_real_distribution<float> unit(0.0f, 1.0f);
+  struct Case {
+    const char* row;
+    int64_t vocab;
+    double temperature, top_p, min_p;
+    int64_t top_k;
+  };
+  for (const Case c : {Case{"flat", 50001, 1.0, 0.37, 0, 0}, Case{"flat", 50001, 0.9, 1.0, 0.5, 0},
+                       Case{"three values", 40003, 1.0, 0.61, 0, 0}, Case{"three values", 40003, 1.0, 0.93, 0.3, 0},
+                       Case{"three values", 4099, 0.7, 0.5, 0, 0}, Case{"masked", 30011, 1.0, 0.9, 0, 0},
+                       Case{"masked", 30011, 1.0, 1.0, 0.1, 0}, Case{"masked", 2047, 1.0, 0.8, 0, 0},
+                       Case{"normal", 9001, 1.0, 0.95, 0, 3001}, Case{"three values", 9001, 1.0, 1.0, 0, 2500},
+                       Case{"normal", 100003, 1.0, 0.9, 0.01, 40}, Case{"masked", 100003, 0.8, 0.9, 0, 100}}) {
+    SamplingParams p;
+    p.temperature = c.temperature;
+    p.top_p = c.top_p;
+    p.min_p = c.min_p;
+    p.top_k = c.top_k;
+    p.seed = 9;
+    Sampler s(p, c.vocab);
+    std::mt19937_64 rng(p.seed);
+    std::normal_distribution<float> normal(0.0f, 2.0f);
+    for (int draw = 0; draw < 8; ++draw) {
+      std::vector<float> logits(static_cast<size_t>(c.vocab));
+      const std::string row = c.row;
+      for (auto& v : logits) {
+        if (row == "flat") v = 1.5f;
+        if (row == "three values") v = 0.5f * static_cast<float>(level(gen));
+        if (row == "normal") v = normal(gen);
+        if (row == "masked") v = unit(gen) < 0.4f ? -INFINITY : normal(gen);
+      }
+      std::vector<float> copy = logits;
+      const int32_t want = c.top_k > 0 ? reference_sample_top_k(logits, p, rng) : reference_sample(logits, p, rng);
+      ASSERT_EQ(s.sample(copy.data(), {}, {}), want)
+          << c.row << " vocab " << c.vocab << " top_p " << c.top_p << " min_p " << c.min_p << " top_k " << c.top_k
+          << " draw " << draw;
+    }
+  }
+}
+
+// NaN and infinite logits: NaN and -inf are never drawn, +inf entries share
+// all the weight, an all -inf row still yields a token, on every path.
+TEST(Sampling, NonFiniteLogits) {
+  const int64_t vocab = 20011;
+  for (int path = 0; path < 5; ++path) {
+    SamplingParams p;
+    p.seed = 1;
+    if (path == 1) p.top_k = 40;
+    if (path == 2) p.top_p = 0.9;
+    if (path == 3) p.min_p = 0.05;
+    if (path == 4) p.top_k = 5000;
+    Sampler s(p, vocab);
+    std::set<int32_t> seen;
+    for (int draw = 0; draw < 200; ++draw) {
+      std::vector<float> l(static_cast<size_t>(vocab), -INFINITY);
+      for (int64_t i = 0; i < vocab; i += 7) l[i] = std::numeric_limits<float>::quiet_NaN();
+      l[10] = 2.0f, l[11] = 2.0f, l[5000] = 1.0f;
+      seen.insert(s.sample(l.data(), {}, {}));
+    }
+    for (int32_t id : seen) EXPECT_TRUE(id == 10 || id == 11 || id == 5000) << "path " << path << " drew " << id;
+    EXPECT_TRUE(seen.count(10) && seen.count(11)) << "path " << path;
+
+    std::vector<float> l(static_cast<size_t>(vocab), 0.0f);
+    l[123] = INFINITY, l[9000] = INFINITY;
+    std::set<int32_t> inf_seen;
+    for (int draw = 0; draw < 100; ++draw) {
+      std::vector<float> copy = l;
+      inf_seen.insert(s.sample(copy.data(), {}, {}));
+    }
+    EXPECT_EQ(inf_seen, (std::set<int32_t>{123, 9000})) << "path " << path;
+
+    std::vector<float> none(static_cast<size_t>(vocab), -INFINITY);
+    const int32_t id = s.sample(none.data(), {}, {});
+    EXPECT_TRUE(id >= 0 && id < vocab) << "path " << path;
+  }
+  SamplingParams greedy;
+  greedy.temperature = 0;
+  Sampler g(greedy, 37);
+  std::vector<float> l(37, 1.0f);
+  l[3] = std::numeric_limits<float>::quiet_NaN(), l[20] = 4.0f, l[33] = 4.0f;
+  EXPECT_EQ(g.sample(l.data(), {}, {}), 20);  // the first of tied best
+}
+
+// The whole-row path (no filter) over a large vocabulary: frequencies follow
+// the weights, and a token with a third of the mass in the last, partial
+// chunk is drawn as often as it should be.
+TEST(Sampling, PlainTemperatureFollowsTheDistributionOverALargeVocabulary) {
+  const int64_t vocab = 128256 + 5;
+  SamplingParams p;
+  p.seed = 17;
+  p.temperature = 0.5;
+  Sampler s(p, vocab);
+  std::vector<float> base(static_cast<size_t>(vocab), -30.0f);
+  base[7] = 0.0f;                                           // weight 1
+  base[60000] = static_cast<float>(0.5 * std::log(0.5));   // weight 0.5 at T = 0.5
+  base[vocab - 1] = static_cast<float>(0.5 * std::log(0.75));  // 0.75
+  std::map<int32_t, int> counts;
+  const int draws = 20000;
+  for (int i = 0; i < draws; ++i) {
+    std::vector<float> l = base;
+    ++counts[s.sample(l.data(), {}, {})];
+  }
+  EXPECT_NEAR(counts[7] / double(draws), 1.0 / 2.25, 0.015);
+  EXPECT_NEAR(counts[60000] / double(draws), 0.5 / 2.25, 0.015);
+  EXPECT_NEAR(counts[static_cast<int32_t>(vocab - 1)] / double(draws), 0.75 / 2.25, 0.015);
+}
+
+// Every copy of the row kernels this CPU can run, against plain loops in
+// double, at lengths around the vector widths (4, 8, 16) and the chunk (256).
+TEST(SamplingKernels, MatchPlainLoopsAtEveryLength) {
+  std::mt19937_64 gen(5);
+  std::normal_distribution<float> normal(0.0f, 4.0f);
+  int tested = 0;
+  for (const char* isa : {"scalar", "avx2", "avx512"}) {
+    const sampling::SamplingKernels* k = sampling::sampling_kernels(isa);
+    if (k == nullptr) continue;
+    ++tested;
+    for (int64_t n : {1, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 33, 63, 64, 65, 255, 256, 257, 1000, 4099}) {
+      SCOPED_TRACE(std::string(isa) + " n " + std::to_string(n));
+      std::vector<float> x(static_cast<size_t>(n));
+      for (auto& v : x) v = normal(gen);
+      if (n > 4) x[3] = -INFINITY;
+      bool nan = true;
+      const float mx = k->row_max(x.data(), n, &nan);
+      EXPECT_EQ(mx, *std::max_element(x.begin(), x.end()));
+      EXPECT_FALSE(nan);
+      std::vector<float> with_nan = x;
+      with_nan[static_cast<size_t>(n - 1)] = std::numeric_limits<float>::quiet_NaN();
+      const float mx_nan = k->row_max(with_nan.data(), n, &nan);
+      EXPECT_TRUE(nan);
+      EXPECT_EQ(mx_nan, n == 1 ? -INFINITY : *std::max_element(x.begin(), x.end() - 1));
+
+      for (float inv_t : {1.0f, 0.37f, 9.0f}) {
+        std::vector<float> w(static_cast<size_t>(n));
+        std::vector<double> chunks(static_cast<size_t>((n + sampling::kChunk - 1) / sampling::kChunk));
+        sampling::WeightSums sums;
+        k->weights(with_nan.data(), n, mx_nan, inv_t, w.data(), chunks.data(), &sums, true);
+        double total = 0, level[sampling::kLevels] = {};
+        for (int64_t i = 0; i < n; ++i) {
+          const double t = (static_cast<double>(with_nan[i]) - mx_nan) * inv_t;
+          const double want = std::isnan(t) ? 0 : std::exp(t);
+          // ~1 ulp, plus the float rounding of t itself (e^t moves by |t| times it).
+          if (want > 1e-37) {
+            EXPECT_NEAR(w[i] / want, 1.0, 3e-7 + 1.2e-7 * std::fabs(t)) << "i " << i << " t " << t;
+          } else {
+            EXPECT_LE(w[i], 1e-37f) << "i " << i;
+          }
+          if (with_nan[i] == mx_nan) {
+            EXPECT_EQ(w[i], 1.0f);
+          }
+          total += want;
+          for (int l = 0; l < sampling::kLevels; ++l)
+            if (t >= -sampling::kLevelU[l]) level[l] += want;
+        }
+        EXPECT_NEAR(sums.total, total, 1e-6 * total);
+        double chunk_total = 0;
+        for (double c : chunks) chunk_total += c;
+        EXPECT_NEAR(chunk_total, total, 1e-6 * total);
+        for (int l = 0; l < sampling::kLevels; ++l) EXPECT_NEAR(sums.level_mass[l], level[l], 1e-5 * total);
+      }
+
+      std::vector<float> floors = {-INFINITY, INFINITY, mx, x[0], 0.0f, std::nextafter(mx, INFINITY)};
+      for (float floor : floors) {
+        std::vector<int32_t> got(static_cast<size_t>(n)), want;
+        for (int64_t i = 0; i < n; ++i)
+          if (x[i] >= floor) want.push_back(static_cast<int32_t>(i));
+        got.resize(static_cast<size_t>(k->select_at_least(x.data(), n, floor, got.data())));
+        EXPECT_EQ(got, want) << "floor " << floor;
+        for (int64_t from : {int64_t{0}, n / 2, n - 1, n}) {
+          int64_t next = from;
+          while (next < n && !(x[next] > floor)) ++next;
+          EXPECT_EQ(k->next_above(x.data(), from, n, floor), next) << "floor " << floor << " from " << from;
+        }
+      }
+    }
+  }
+  EXPECT_GE(tested, 1);
 }
 
 TEST(Sampling, LowTemperatureSharpens) {

@@ -36,7 +36,8 @@ class Sampler {
  public:
   Sampler(const SamplingParams& params, int64_t vocab_size);
   // Picks a token. `logits` (vocab_size values) is modified in place.
-  // `prompt` and `generated` feed the penalties.
+  // `prompt` and `generated` feed the penalties. NaN logits count as -inf;
+  // +inf logits share all the weight; a row of -inf draws any token uniformly.
   int32_t sample(float* logits, std::span<const int32_t> prompt, std::span<const int32_t> generated);
   void reseed(uint64_t seed) { rng_.seed(seed); }
   const SamplingParams& params() const { return params_; }
@@ -49,7 +50,7 @@ class Sampler {
   int64_t vocab_;
   std::mt19937_64 rng_;
   std::vector<uint32_t> stamp_;  // per-token marker, avoids clearing a vocab-sized array per step
-  std::vector<uint32_t> count_;
+  std::vector<uint32_t> count_;  // penalties: occurrences (set before each use); sampling: scratch
   uint32_t epoch_ = 0;
   std::vector<int32_t> order_;  // scratch: candidate ids
   std::vector<float> probs_;    // scratch: candidate probabilities

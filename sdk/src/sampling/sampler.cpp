@@ -2,9 +2,12 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <string>
+#include <vector>
 
 #include "allm/error.hpp"
+#include "sampling/sampling_kernels.hpp"
 
 namespace allm {
 
@@ -61,77 +64,293 @@ void Sampler::apply_penalties(float* logits, std::span<const int32_t> prompt, st
   }
 }
 
-int32_t Sampler::sample(float* logits, std::span<const int32_t> prompt, std::span<const int32_t> generated) {
-  apply_penalties(logits, prompt, generated);
-  if (params_.temperature == 0) return static_cast<int32_t>(std::max_element(logits, logits + vocab_) - logits);
+// How sample() spends its time on a large vocabulary (128,256 entries for
+// Llama 3). It used to take one std::exp in double per entry (~0.8 ms) and,
+// for top_p / min_p, sorts of ever longer heads of the row (up to a full
+// sort: ~40 ms per token for top_p over a flat distribution).
+//
+// * No filter: the weights of the whole row (vectorised float exp, ~1 ulp) in
+//   id order, drawn by walking per-chunk sums, then one chunk.
+// * top_k <= kSortMax: the k best by a heap over one pass that skips whole
+//   vectors below the worst kept logit; weights in double for those k only.
+// * top_p / min_p: the weights of the row (vectorised), with the mass within
+//   a few distances of the best logit. The candidates are the entries within
+//   the smallest such distance that holds the top_p mass and within the min_p
+//   distance. Up to kSortMax candidates: sorted and weighted in double, the
+//   old full-sort arithmetic, over the row's Σ. More (flat distributions):
+//   bucketed by logit; only the bucket where the top_p mass is reached and
+//   the bucket the draw lands in are sorted.
+// * top_k > kSortMax: the k best by nth_element, then the buckets.
+//
+// Where candidates are ordered, they are drawn in the order of a full sort by
+// logit (ties by id), as before. Same seed, same distribution; a token can
+// differ from the old code's only where float rounding (the row's Σ, the
+// float weights) moves a cut or the draw across a boundary.
+namespace {
 
-  // Candidates, best first where an order is needed.
-  int64_t n = vocab_;
-  for (int64_t i = 0; i < n; ++i) order_[i] = static_cast<int32_t>(i);
-  auto by_logit = [&](int32_t a, int32_t b) { return logits[a] > logits[b] || (logits[a] == logits[b] && a < b); };
-  const double inv_t = 1.0 / params_.temperature;
-  float mx = -INFINITY;
-  auto weight = [&](int32_t id) { return static_cast<float>(std::exp((static_cast<double>(logits[id]) - mx) * inv_t)); };
-  // Σ of the weights over the whole vocabulary when only a head of the order
-  // is kept for top_p / min_p (0: normalise over the n candidates).
-  double whole = 0;
-  if (params_.top_k > 0 && params_.top_k < n) {
-    std::partial_sort(order_.begin(), order_.begin() + params_.top_k, order_.begin() + n, by_logit);
-    n = params_.top_k;
-  } else if (params_.top_p < 1.0 || params_.min_p > 0) {
-    // top_p and min_p read only the head of the order: sort a head that
-    // doubles until it holds the top_p mass and ends below the min_p floor.
-    // The order is total (ties by id), so the head is the full sort's head and
-    // the cuts below come out the same; a full sort of a 150k vocabulary
-    // cost ~8 ms per token per sequence.
-    for (int64_t i = 0; i < n; ++i) mx = std::max(mx, logits[i]);
-    for (int64_t i = 0; i < n; ++i) whole += weight(static_cast<int32_t>(i));
-    auto prob = [&](int32_t id) { return static_cast<float>(weight(id) / whole); };
-    for (int64_t head = std::min<int64_t>(n, 256);; head = head * 8 >= n ? n : head * 2) {  // wide: one full sort
-      std::partial_sort(order_.begin(), order_.begin() + head, order_.begin() + n, by_logit);
-      if (head == n) break;
-      double cum = 0;
-      for (int64_t i = 0; i < head && cum < params_.top_p; ++i) cum += prob(order_[i]);
-      const bool mass = params_.top_p >= 1.0 || cum >= params_.top_p;
-      const bool below =
-          params_.min_p <= 0 || prob(order_[head - 1]) < static_cast<float>(params_.min_p) * prob(order_[0]);
-      if (mass && below) {
-        n = head;
-        break;
-      }
-    }
-    if (n == vocab_) whole = 0;  // the whole order: normalise as usual
-  }
-  // Softmax at the temperature.
-  mx = -INFINITY;
-  for (int64_t i = 0; i < n; ++i) mx = std::max(mx, logits[order_[i]]);
+// Up to this many candidates, sorting them all (and exp in double) is cheaper
+// than bucketing them.
+constexpr int64_t kSortMax = 2048;
+// Buckets over the candidates' distances from the best logit: a flat 128k row
+// puts ~100 entries in the fullest one, so the two bucket sorts are short.
+constexpr int kBuckets = 4096;
+
+// Best first: higher logit, then lower id (a total order once NaN is gone).
+struct ByLogit {
+  const float* logits;
+  bool operator()(int32_t a, int32_t b) const { return logits[a] > logits[b] || (logits[a] == logits[b] && a < b); }
+};
+
+// Candidates order[0..m), best first: the old full-sort arithmetic over them.
+// Weights float(e^((logit - mx) / T)) summed in double and normalised by
+// `whole` (the row's Σ) or, when whole is 0, by their own Σ; then the top_p
+// prefix, the min_p floor, and the draw `u` in that order. -1 when the top_p
+// mass is not reached within the m and they are not `complete` (entries
+// after them could still be in the nucleus).
+int32_t draw_sorted(const float* logits, const int32_t* order, int64_t m, float mx, double inv_t, double whole,
+                    const SamplingParams& p, double u, bool complete) {
+  std::vector<float> probs(static_cast<size_t>(m));
   double sum = 0;
-  for (int64_t i = 0; i < n; ++i) {
-    probs_[i] = weight(order_[i]);
-    sum += probs_[i];
+  for (int64_t i = 0; i < m; ++i) {
+    probs[i] = static_cast<float>(std::exp((static_cast<double>(logits[order[i]]) - mx) * inv_t));
+    sum += probs[i];
   }
   if (whole > 0) sum = whole;
-  for (int64_t i = 0; i < n; ++i) probs_[i] = static_cast<float>(probs_[i] / sum);
-  if (params_.top_p < 1.0) {  // smallest prefix whose mass reaches top_p
+  for (int64_t i = 0; i < m; ++i) probs[i] = static_cast<float>(probs[i] / sum);
+  int64_t n = m;
+  if (p.top_p < 1.0) {  // smallest prefix whose mass reaches top_p
     double cum = 0;
     int64_t keep = 0;
-    while (keep < n && cum < params_.top_p) cum += probs_[keep++];
+    while (keep < m && cum < p.top_p) cum += probs[keep++];
+    if (cum < p.top_p && !complete) return -1;
     n = std::max<int64_t>(1, keep);
   }
-  if (params_.min_p > 0) {  // drop tokens below min_p times the best one
-    const float floor = static_cast<float>(params_.min_p) * probs_[0];
+  if (p.min_p > 0) {  // drop tokens below min_p times the best one
+    const float floor = static_cast<float>(p.min_p) * probs[0];
     int64_t keep = 1;
-    while (keep < n && probs_[keep] >= floor) ++keep;
+    while (keep < n && probs[keep] >= floor) ++keep;
     n = keep;
   }
   double mass = 0;
-  for (int64_t i = 0; i < n; ++i) mass += probs_[i];
-  double r = uniform() * mass;
-  for (int64_t i = 0; i < n; ++i) {
-    r -= probs_[i];
-    if (r < 0) return order_[i];
+  for (int64_t i = 0; i < n; ++i) mass += probs[i];
+  double r = u * mass;
+  for (int64_t i = 0; i < n; ++i)
+    if ((r -= probs[i]) < 0) return order[i];
+  return order[n - 1];
+}
+
+// The same cuts and draw over candidates ids[0..m) in any order, with their
+// float weights w[id] (w[best] == 1) and distances u = (mx - logit) / T at
+// most `span`: bucketed by distance, so only the bucket holding the top_p
+// boundary and the one the draw lands in are sorted. The top_p mass is
+// top_p * whole; min_p keeps w >= min_p. `bucket_of` is scratch for m
+// entries. -1 as draw_sorted.
+int32_t draw_bucketed(const float* logits, const int32_t* ids, int64_t m, const float* w, float mx, float inv_t,
+                      float span, double whole, const SamplingParams& p, double u, bool complete, uint32_t* bucket_of) {
+  const float min_w = static_cast<float>(p.min_p);
+  span = std::min(span, 88.0f);  // weights beyond e^-87 are 0: one last bucket
+  const float scale = span > 0 ? (kBuckets - 1) / span : 0.0f;
+  constexpr uint32_t kDropped = kBuckets;  // below the min_p floor
+  std::vector<double> mass(kBuckets, 0.0);
+  for (int64_t j = 0; j < m; ++j) {
+    const float wj = w[ids[j]];
+    // Monotone in the logit, so a bucket's entries all come before the next's.
+    const float b = (mx - logits[ids[j]]) * inv_t * scale;
+    const uint32_t bj = wj < min_w ? kDropped : b < kBuckets - 1 ? static_cast<uint32_t>(b) : kBuckets - 1;
+    bucket_of[j] = bj;  // past the span, inf, NaN (inf * 0): the last bucket
+    if (bj != kDropped) mass[bj] += wj;
   }
-  return order_[n - 1];
+  const ByLogit by_logit{logits};
+  auto gather = [&](int b, std::vector<int32_t>& out) {
+    out.clear();
+    for (int64_t j = 0; j < m; ++j)
+      if (bucket_of[j] == static_cast<uint32_t>(b)) out.push_back(ids[j]);
+    // Gathered in id order: a bucket of equal logits (a flat row) is already sorted.
+    if (!std::is_sorted(out.begin(), out.end(), by_logit)) std::sort(out.begin(), out.end(), by_logit);
+  };
+
+  std::vector<int32_t> cut;  // the boundary bucket, sorted; its first cut_keep entries are kept
+  int cut_b = kBuckets;      // buckets before it are kept whole
+  int64_t cut_keep = 0;
+  double kept = 0;
+  if (p.top_p < 1.0) {
+    const double target = p.top_p * whole;
+    bool reached = false;
+    for (int b = 0; b < kBuckets && !reached; ++b) {
+      if (mass[b] == 0) continue;
+      if (kept + mass[b] < target) {
+        kept += mass[b];
+        continue;
+      }
+      gather(b, cut);
+      cut_keep = 0;
+      double cum = kept;
+      while (cut_keep < static_cast<int64_t>(cut.size()) && cum < target) cum += w[cut[cut_keep++]];
+      if (cum >= target) {
+        reached = true;
+        cut_b = b;
+        kept = cum;
+      } else {
+        kept += mass[b];  // short by rounding: the whole bucket, and on
+      }
+    }
+    if (!reached && !complete) return -1;
+  } else {
+    for (int b = 0; b < kBuckets; ++b) kept += mass[b];
+  }
+
+  double r = u * kept;
+  std::vector<int32_t> ids_b;
+  int last_b = -1;  // the last bucket with weight before the cut
+  for (int b = 0; b < std::min(cut_b, kBuckets); ++b) {
+    if (mass[b] == 0) continue;
+    last_b = b;
+    if (r >= mass[b]) {
+      r -= mass[b];
+      continue;
+    }
+    gather(b, ids_b);
+    for (int32_t id : ids_b)
+      if ((r -= w[id]) < 0) return id;
+    // Short by rounding: on to the next bucket.
+  }
+  if (cut_b < kBuckets)
+    for (int64_t i = 0; i < cut_keep; ++i)
+      if ((r -= w[cut[i]]) < 0) return cut[i];
+  // Past the end by rounding: the last kept entry with weight.
+  if (cut_b < kBuckets)
+    for (int64_t i = cut_keep - 1; i >= 0; --i)
+      if (w[cut[i]] > 0) return cut[i];
+  if (last_b < 0) return ids[0];
+  gather(last_b, ids_b);
+  for (auto it = ids_b.rbegin(); it != ids_b.rend(); ++it)
+    if (w[*it] > 0) return *it;
+  return ids_b.front();
+}
+
+}  // namespace
+
+int32_t Sampler::sample(float* logits, std::span<const int32_t> prompt, std::span<const int32_t> generated) {
+  apply_penalties(logits, prompt, generated);
+  const sampling::SamplingKernels& kern = sampling::sampling_kernels();
+  bool nan = false;
+  float mx = kern.row_max(logits, vocab_, &nan);
+  // A NaN logit is no candidate (it would also break the order's comparisons).
+  if (nan)
+    for (int64_t i = 0; i < vocab_; ++i)
+      if (std::isnan(logits[i])) logits[i] = -INFINITY;
+  if (params_.temperature == 0) {  // the first best, as std::max_element
+    const int64_t at = kern.next_above(logits, 0, vocab_, std::nextafter(mx, -INFINITY));
+    return static_cast<int32_t>(at < vocab_ ? at : 0);  // all -inf: the first
+  }
+  if (mx == INFINITY) {  // only the +inf entries have weight, equal weight
+    for (int64_t i = 0; i < vocab_; ++i) logits[i] = logits[i] == INFINITY ? 0.0f : -INFINITY;
+    mx = 0;
+  }
+  // The one random number of this call (drawn here, used by the draw below).
+  const double u = uniform();
+  if (mx == -INFINITY)  // nothing has weight: any token, uniformly
+    return static_cast<int32_t>(std::min<int64_t>(vocab_ - 1, static_cast<int64_t>(u * static_cast<double>(vocab_))));
+
+  const double inv_t = 1.0 / params_.temperature;
+  // Float's range: a temperature below ~1e-30 orders like one of 1e-30.
+  const float inv_tf = static_cast<float>(std::min(inv_t, 1e30));
+  const bool top_k = params_.top_k > 0 && params_.top_k < vocab_;
+  const bool top_p = params_.top_p < 1.0;
+  const bool min_p = params_.min_p > 0;
+  const ByLogit by_logit{logits};
+  const int64_t chunks = (vocab_ + sampling::kChunk - 1) / sampling::kChunk;
+  std::vector<double> chunk_sums(static_cast<size_t>(chunks));
+  sampling::WeightSums sums;
+
+  if (!top_k && !top_p && !min_p) {  // the whole row, in id order
+    kern.weights(logits, vocab_, mx, inv_tf, probs_.data(), chunk_sums.data(), &sums, false);
+    double r = u * sums.total;
+    for (int64_t c = 0; c < chunks; ++c) {
+      if (r >= chunk_sums[c] && c + 1 < chunks) {
+        r -= chunk_sums[c];
+        continue;
+      }
+      const int64_t end = std::min(vocab_, (c + 1) * sampling::kChunk);
+      for (int64_t i = c * sampling::kChunk; i < end; ++i)
+        if ((r -= probs_[i]) < 0) return static_cast<int32_t>(i);
+      // Short by rounding: on to the next chunk.
+    }
+    for (int64_t i = vocab_ - 1; i > 0; --i)  // past the end by rounding: the last token with weight
+      if (probs_[i] > 0) return static_cast<int32_t>(i);
+    return 0;
+  }
+
+  if (vocab_ <= kSortMax) {  // small: sort it all
+    for (int64_t i = 0; i < vocab_; ++i) order_[i] = static_cast<int32_t>(i);
+    const int64_t n = top_k ? params_.top_k : vocab_;
+    std::partial_sort(order_.begin(), order_.begin() + n, order_.end(), by_logit);
+    return draw_sorted(logits, order_.data(), n, mx, inv_t, 0, params_, u, true);
+  }
+
+  if (top_k && params_.top_k <= kSortMax) {
+    const int64_t k = params_.top_k;
+    for (int64_t i = 0; i < k; ++i) order_[i] = static_cast<int32_t>(i);
+    // A heap of the k best so far, its top the worst of them; a later entry
+    // gets in only with a logit above that one's (on a tie its higher id loses).
+    std::make_heap(order_.begin(), order_.begin() + k, by_logit);
+    float worst = logits[order_[0]];
+    for (int64_t i = k; (i = kern.next_above(logits, i, vocab_, worst)) < vocab_; ++i) {
+      std::pop_heap(order_.begin(), order_.begin() + k, by_logit);
+      order_[k - 1] = static_cast<int32_t>(i);
+      std::push_heap(order_.begin(), order_.begin() + k, by_logit);
+      worst = logits[order_[0]];
+    }
+    std::sort_heap(order_.begin(), order_.begin() + k, by_logit);
+    return draw_sorted(logits, order_.data(), k, mx, inv_t, 0, params_, u, true);
+  }
+
+  if (top_k) {  // many: the k-th best logit, then the k best in id order
+    const int64_t k = params_.top_k;
+    std::copy(logits, logits + vocab_, probs_.begin());
+    std::nth_element(probs_.begin(), probs_.begin() + (k - 1), probs_.end(), std::greater<float>());
+    const float kth = probs_[k - 1];
+    int64_t ties = k - std::count_if(logits, logits + vocab_, [&](float l) { return l > kth; });
+    int64_t m = 0;
+    for (int64_t i = 0; i < vocab_; ++i)
+      if (logits[i] > kth || (logits[i] == kth && ties-- > 0)) order_[m++] = static_cast<int32_t>(i);
+    kern.weights(logits, vocab_, mx, inv_tf, probs_.data(), chunk_sums.data(), &sums, false);
+    double whole = 0;
+    for (int64_t j = 0; j < m; ++j) whole += probs_[order_[j]];
+    const float span = (mx - *std::min_element(logits, logits + vocab_)) * inv_tf;
+    return draw_bucketed(logits, order_.data(), m, probs_.data(), mx, inv_tf, span, whole, params_, u, true,
+                         count_.data());
+  }
+
+  kern.weights(logits, vocab_, mx, inv_tf, probs_.data(), chunk_sums.data(), &sums, top_p);
+  // min_p keeps weights >= min_p (the best one's is 1): u <= -ln(min_p). The
+  // margin keeps every entry the exact arithmetic could keep.
+  const double minp_u = min_p ? -std::log(params_.min_p) * 1.001 + 1e-3 : INFINITY;
+  int level = 0;  // the first distance whose mass (float sums: a little slack) holds the nucleus
+  if (top_p)
+    while (level < sampling::kLevels && sums.level_mass[level] < params_.top_p * sums.total * (1 + 1e-4)) ++level;
+  for (;; ++level) {
+    double bound = minp_u;
+    bool complete = true;  // every entry past the bound is outside the kept prefix
+    if (top_p && level < sampling::kLevels && sampling::kLevelU[level] < bound) {
+      bound = sampling::kLevelU[level];
+      complete = false;
+    }
+    const float floor = std::isinf(bound) ? -INFINITY : static_cast<float>(mx - bound * params_.temperature);
+    const int64_t m = kern.select_at_least(logits, vocab_, floor, order_.data());
+    int32_t id;
+    if (m <= kSortMax) {
+      std::sort(order_.begin(), order_.begin() + m, by_logit);
+      id = draw_sorted(logits, order_.data(), m, mx, inv_t, sums.total, params_, u, complete);
+    } else {
+      // The candidates' farthest distance: the bound, or the row's farthest.
+      const float span =
+          std::isinf(bound) ? (mx - *std::min_element(logits, logits + vocab_)) * inv_tf : static_cast<float>(bound);
+      id = draw_bucketed(logits, order_.data(), m, probs_.data(), mx, inv_tf, span, sums.total, params_, u, complete,
+                         count_.data());
+    }
+    if (id >= 0) return id;  // else: widen to the next distance
+  }
 }
 
 std::string StopStringMatcher::push(std::string_view text) {
