@@ -8,30 +8,13 @@
 
 #include "allm/error.hpp"
 #include "allm/gguf.hpp"
+#include "../common/temp_dir.hpp"
 #include "gguf_test_util.hpp"
 
 namespace allm::gguf::test {
 namespace {
 
-// This process's scratch folder (CTest runs each test in its own process).
-std::filesystem::path temp_dir() {
-  return std::filesystem::temp_directory_path() / ("allm-gguf-test-" + std::to_string(::getpid()));
-}
-
-std::filesystem::path temp_path(const std::string& name) {
-  std::filesystem::create_directories(temp_dir());
-  return temp_dir() / name;
-}
-
-// The scratch folder is removed when the tests end (each run left one in /tmp).
-class RemoveTempDir : public ::testing::Environment {
- public:
-  void TearDown() override {
-    std::error_code ignored;
-    std::filesystem::remove_all(temp_dir(), ignored);
-  }
-};
-[[maybe_unused]] ::testing::Environment* const remove_temp_dir = ::testing::AddGlobalTestEnvironment(new RemoveTempDir);
+using ::allm::test::TempDir;
 
 std::vector<uint8_t> read_bytes(const std::filesystem::path& p) {
   std::ifstream f(p, std::ios::binary);
@@ -64,7 +47,8 @@ std::vector<uint8_t> sample_file() {
   std::vector<uint8_t> q(row_bytes(DType::Q8_0, 32) * 3);
   for (int r = 0; r < 3; ++r) quantize_row(DType::Q8_0, a.data(), q.data() + r * 34, 32);
   w.add_tensor("b.weight", DType::Q8_0, {3, 32}, q);
-  auto p = temp_path("sample.gguf");
+  TempDir tmp;
+  const auto p = tmp / "sample.gguf";
   w.write(p);
   return read_bytes(p);
 }
@@ -169,7 +153,8 @@ TEST(GgufReader, ArraysAreReadInPlace) {
       {ValueType::BOOL, {true, false}},    {ValueType::STRING, {"x", "h\xC3\xA9"}},
   };
   for (size_t i = 0; i < cases.size(); ++i) w.set("t.a" + std::to_string(i), Value::array_of(cases[i].first, cases[i].second));
-  auto p = temp_path("arrays.gguf");
+  TempDir tmp;
+  auto p = tmp / "arrays.gguf";
   w.write(p);
   auto bytes = read_bytes(p);
   auto f = File::parse(bytes.data(), bytes.size(), "arrays.gguf");
@@ -290,8 +275,9 @@ TEST(GgufReader, RandomByteFlipsNeverCrash) {
 }
 
 TEST(GgufReader, OpenErrors) {
-  EXPECT_THROW(File::open(temp_path("missing.gguf")), IoError);
-  auto p = temp_path("empty.gguf");
+  TempDir tmp;
+  EXPECT_THROW(File::open(tmp / "missing.gguf"), IoError);
+  auto p = tmp / "empty.gguf";
   std::ofstream(p).close();
   try {
     File::open(p);

@@ -3,39 +3,17 @@
 
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
-#include <system_error>
-
-#include <unistd.h>
 
 #include "allm/error.hpp"
 #include "allm/host/config.hpp"
+#include "../common/temp_dir.hpp"
 
 namespace fs = std::filesystem;
 using allm::host::Config;
 using allm::host::ConfigSources;
+using allm::test::TempDir;
 
 namespace {
-
-// A config file in the temp directory, removed again when the test ends
-// (whether it passed or not), so runs leave no allm-config-* files behind.
-class TempFile {
- public:
-  TempFile(const std::string& name, const std::string& content)
-      : path_(fs::temp_directory_path() / ("allm-config-" + std::to_string(::getpid()) + "-" + name)) {
-    std::ofstream(path_) << content;
-  }
-  ~TempFile() {
-    std::error_code ec;
-    fs::remove(path_, ec);
-  }
-  TempFile(const TempFile&) = delete;
-  TempFile& operator=(const TempFile&) = delete;
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
 
 ConfigSources isolated() {
   ConfigSources s;
@@ -65,10 +43,9 @@ TEST(Config, BuiltinDefaultsComeFromConfigFile) {
 
 TEST(Config, LayersOverrideInOrder) {
   auto s = isolated();
-  TempFile system_file("system.json", R"({"threads": 3, "log_level": "info", "generation": {"top_k": 7}})");
-  TempFile user_file("user.json", R"({"threads": 5, "generation": {"temperature": 0.2}})");
-  s.system_file = system_file.path();
-  s.user_file = user_file.path();
+  TempDir tmp;
+  s.system_file = tmp.write("system.json", R"({"threads": 3, "log_level": "info", "generation": {"top_k": 7}})");
+  s.user_file = tmp.write("user.json", R"({"threads": 5, "generation": {"temperature": 0.2}})");
   ::setenv("ALLM_GENERATION_TEMPERATURE", "0.4", 1);
   ::setenv("ALLM_MAX_CACHED_MODELS", "4", 1);
   s.flags = {{"max_cached_models", "6"}};
@@ -90,27 +67,29 @@ TEST(Config, LayersOverrideInOrder) {
 
 TEST(Config, MalformedJsonNamesFileLineAndColumn) {
   auto s = isolated();
-  TempFile file("bad.json", "{\n  \"threads\": 4,\n  \"log_level\": \"info\"\n  \"oops\": 1\n}\n");
-  s.user_file = file.path();
+  TempDir tmp;
+  const fs::path file = tmp.write("bad.json", "{\n  \"threads\": 4,\n  \"log_level\": \"info\"\n  \"oops\": 1\n}\n");
+  s.user_file = file;
   auto msg = load_error(s);
-  EXPECT_NE(msg.find(file.path().string() + ":4:"), std::string::npos) << msg;
+  EXPECT_NE(msg.find(file.string() + ":4:"), std::string::npos) << msg;
   EXPECT_NE(msg.find("malformed JSON"), std::string::npos) << msg;
 }
 
 TEST(Config, WrongTypeNamesFileLineAndKey) {
   auto s = isolated();
-  TempFile file("type.json", "{\n  \"generation\": {\n    \"temperature\": \"hot\"\n  }\n}\n");
-  s.user_file = file.path();
+  TempDir tmp;
+  const fs::path file = tmp.write("type.json", "{\n  \"generation\": {\n    \"temperature\": \"hot\"\n  }\n}\n");
+  s.user_file = file;
   auto msg = load_error(s);
-  EXPECT_NE(msg.find(file.path().string() + ":3: key 'generation.temperature' must be a number, not a string"),
+  EXPECT_NE(msg.find(file.string() + ":3: key 'generation.temperature' must be a number, not a string"),
             std::string::npos)
       << msg;
 }
 
 TEST(Config, UnknownKeyIsAnError) {
   auto s = isolated();
-  TempFile file("unknown.json", "{\"treads\": 4}");
-  s.user_file = file.path();
+  TempDir tmp;
+  s.user_file = tmp.write("unknown.json", "{\"treads\": 4}");
   auto msg = load_error(s);
   EXPECT_NE(msg.find("key 'treads' is not a known setting"), std::string::npos) << msg;
 }

@@ -6,30 +6,14 @@
 
 #include "allm/chat_template.hpp"
 #include "allm/error.hpp"
+#include "../common/temp_dir.hpp"
 
 namespace {
 
 namespace fs = std::filesystem;
 using json = nlohmann::ordered_json;
 
-class TempDir {
- public:
-  TempDir() {
-    path_ = fs::temp_directory_path() / ("allm-jinja-" + std::to_string(::testing::UnitTest::GetInstance()->random_seed()) +
-                                         "-" + ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~TempDir() { fs::remove_all(path_); }
-  const fs::path& path() const { return path_; }
-  void write(const std::string& name, const std::string& text) const {
-    fs::create_directories((path_ / name).parent_path());
-    std::ofstream(path_ / name, std::ios::binary) << text;
-  }
-
- private:
-  fs::path path_;
-};
+using allm::test::TempDir;
 
 TEST(ChatTemplateDiscovery, TokenizerConfigString) {
   TempDir dir;
