@@ -119,18 +119,23 @@ int main(int argc, char** argv) try {
     const auto prompt = random_tokens(P);
     model->forward(prompt, cache, LogitsMode::last, logits.data());
     // The same prompt every run (rng seeded): runs under different kernel
-    // settings (ALLM_CUDA_MMQ=0, ALLM_CUDA_GEMM=tiled, the cpu backend) can be
-    // compared by these figures of the prefill's last logits.
-    std::vector<int32_t> order(static_cast<size_t>(vocab));
-    for (int32_t i = 0; i < int32_t(vocab); ++i) order[size_t(i)] = i;
-    std::partial_sort(order.begin(), order.begin() + 5, order.end(),
-                      [&](int32_t a, int32_t b) { return logits[size_t(a)] > logits[size_t(b)]; });
-    double sum2 = 0;
-    for (int64_t i = 0; i < vocab; ++i) sum2 += double(logits[size_t(i)]) * logits[size_t(i)];
-    std::printf("  check: pp%lld's last logits: rms %.5f, top 5", (long long)P, std::sqrt(sum2 / double(vocab)));
-    for (int k = 0; k < 5; ++k) std::printf(" %d (%.4f)", order[size_t(k)], logits[size_t(order[size_t(k)])]);
-    std::printf("\n");
+    // settings (ALLM_CUDA_MMQ=0, ALLM_CUDA_GEMM=tiled, ALLM_CUDA_NORM=block,
+    // the cpu backend) can be compared by these figures of the prefill's last
+    // logits and of the fourth greedy decode step's after it.
+    auto check = [&](const char* what) {
+      std::vector<int32_t> order(static_cast<size_t>(vocab));
+      for (int32_t i = 0; i < int32_t(vocab); ++i) order[size_t(i)] = i;
+      std::partial_sort(order.begin(), order.begin() + 5, order.end(),
+                        [&](int32_t a, int32_t b) { return logits[size_t(a)] > logits[size_t(b)]; });
+      double sum2 = 0;
+      for (int64_t i = 0; i < vocab; ++i) sum2 += double(logits[size_t(i)]) * logits[size_t(i)];
+      std::printf("  check: %s: rms %.5f, top 5", what, std::sqrt(sum2 / double(vocab)));
+      for (int k = 0; k < 5; ++k) std::printf(" %d (%.4f)", order[size_t(k)], logits[size_t(order[size_t(k)])]);
+      std::printf("\n");
+    };
+    check(("pp" + std::to_string(P) + "'s last logits").c_str());
     for (int i = 0; i < 4; ++i) model->forward(std::vector<int32_t>{argmax(logits.data(), vocab)}, cache, LogitsMode::last, logits.data());
+    check("decode step 4's logits");
   }
 
   std::vector<double> pp, tg, step_ms;
