@@ -16,54 +16,86 @@ namespace {
 
 constexpr int kThreads = 256;
 
-// residual (optional): x += residual first (written back to x), then the norm of the sum.
-// Rows of up to 1024 * kHeld elements: each thread holds its elements in
-// registers between the two passes, loaded together (a decode step has one
-// row, so one block; a thread walking 16 elements one dependent load at a
-// time made a 4096-wide norm take ~20 us). Longer rows: the loop below.
+// Rows (or a cluster's slices of a row) of up to 1024 * kHeld elements: each
+// thread holds its elements in registers between the two passes, loaded
+// together (a decode step has one row; a thread walking 16 elements one
+// dependent load at a time made a 4096-wide norm take ~20 us). Longer rows:
+// rms_norm_loop_kernel. The phases below are shared by the one-block and
+// the cluster kernel; element k of a thread is j = threadIdx.x + k * blockDim.x
+// of its span [0, len).
 constexpr int kHeld = 8;
 
-__global__ void __launch_bounds__(1024) rms_norm_held_kernel(float* x, const float* residual,
-                                                              const float* __restrict__ w, int64_t dim, float eps,
-                                                              bool plus_one, float* out, int8_t* q, float2* ds) {
-  pdl_enter();
-  const int threads = int(blockDim.x);
-  float* xr = x + int64_t(blockIdx.x) * dim;
-  const float* rr = residual ? residual + int64_t(blockIdx.x) * dim : nullptr;
-  float v[kHeld];
-  float ss = 0;
+// The norm's weights of the thread's elements (no kernel writes them: they
+// may load before pdl_enter).
+__device__ __forceinline__ void load_weights(const float* __restrict__ w, int64_t len, float (&wv)[kHeld]) {
 #pragma unroll
   for (int k = 0; k < kHeld; ++k) {
-    const int64_t j = threadIdx.x + int64_t(k) * threads;
-    v[k] = j < dim ? xr[j] : 0.0f;
+    const int64_t j = threadIdx.x + int64_t(k) * blockDim.x;
+    wv[k] = j < len ? w[j] : 0.0f;
   }
-  if (rr) {
+}
+// The thread's elements of x (0 past len), plus the residual's when there is
+// one, the sum written back to x; returns their sum of squares.
+__device__ __forceinline__ float load_held(float* x, const float* residual, int64_t len, float (&v)[kHeld]) {
+#pragma unroll
+  for (int k = 0; k < kHeld; ++k) {
+    const int64_t j = threadIdx.x + int64_t(k) * blockDim.x;
+    v[k] = j < len ? x[j] : 0.0f;
+  }
+  if (residual) {
 #pragma unroll
     for (int k = 0; k < kHeld; ++k) {
-      const int64_t j = threadIdx.x + int64_t(k) * threads;
-      if (j < dim) xr[j] = v[k] += rr[j];
+      const int64_t j = threadIdx.x + int64_t(k) * blockDim.x;
+      if (j < len) v[k] += residual[j];
+    }
+#pragma unroll
+    for (int k = 0; k < kHeld; ++k) {
+      const int64_t j = threadIdx.x + int64_t(k) * blockDim.x;
+      if (j < len) x[j] = v[k];
     }
   }
+  float ss = 0;
 #pragma unroll
   for (int k = 0; k < kHeld; ++k) ss += v[k] * v[k];
+  return ss;
+}
+// The sum of every thread's ss over the block, in every thread.
+__device__ __forceinline__ float block_sum(float ss) {
   __shared__ float part[32];
 #pragma unroll
   for (int off = 16; off > 0; off >>= 1) ss += __shfl_xor_sync(0xffffffffu, ss, off);
   if ((threadIdx.x & 31) == 0) part[threadIdx.x >> 5] = ss;
   __syncthreads();
   float total = 0;
-  for (int i = 0; i < threads / 32; ++i) total += part[i];
-  const float inv = 1.0f / sqrtf(total / float(dim) + eps);
-  float* o = out + int64_t(blockIdx.x) * dim;
+  for (int i = 0; i < int(blockDim.x) / 32; ++i) total += part[i];
+  return total;
+}
+// out = v * inv * (w or 1 + w), and out's int8 codes when q is set: whole
+// warps then (len and blockDim.x multiples of 32), element j's code at
+// q[code0 + j], its block's scales at ds[(code0 + j) / 32].
+__device__ __forceinline__ void store_normalized(const float (&v)[kHeld], const float (&wv)[kHeld], float inv,
+                                                 bool plus_one, int64_t len, float* out, int8_t* q, float2* ds,
+                                                 int64_t code0) {
 #pragma unroll
   for (int k = 0; k < kHeld; ++k) {
-    const int64_t j = threadIdx.x + int64_t(k) * threads;
-    if (j >= dim) break;  // whole warps when q is set (dim a multiple of 32, threads too)
-    const float r = v[k] * inv * (plus_one ? 1.0f + w[j] : w[j]);
-    o[j] = r;
-    const int64_t e = int64_t(blockIdx.x) * dim + j;
-    if (q) quantize_block32(r, int(threadIdx.x & 31), q + e, ds + e / 32);
+    const int64_t j = threadIdx.x + int64_t(k) * blockDim.x;
+    if (j >= len) break;
+    const float r = v[k] * inv * (plus_one ? 1.0f + wv[k] : wv[k]);
+    out[j] = r;
+    if (q) quantize_block32(r, int(threadIdx.x & 31), q + code0 + j, ds + (code0 + j) / 32);
   }
+}
+
+// residual (optional): x += residual first (written back to x), then the norm of the sum. One block per row.
+__global__ void __launch_bounds__(1024) rms_norm_held_kernel(float* x, const float* residual,
+                                                              const float* __restrict__ w, int64_t dim, float eps,
+                                                              bool plus_one, float* out, int8_t* q, float2* ds) {
+  const int64_t start = int64_t(blockIdx.x) * dim;
+  float wv[kHeld], v[kHeld];
+  load_weights(w, dim, wv);
+  pdl_enter();
+  const float total = block_sum(load_held(x + start, residual ? residual + start : nullptr, dim, v));
+  store_normalized(v, wv, 1.0f / sqrtf(total / float(dim) + eps), plus_one, dim, out + start, q, ds, start);
 }
 
 // A few rows (decode): each row split over a cluster of kClusterBlocks blocks
@@ -83,63 +115,18 @@ __global__ void __cluster_dims__(kClusterBlocks, 1, 1) __launch_bounds__(1024)
   namespace cg = cooperative_groups;
   const cg::cluster_group cluster = cg::this_cluster();
   const int64_t row = blockIdx.x / kClusterBlocks, slice = dim / kClusterBlocks;
-  const int64_t start = row * dim + int64_t(cluster.block_rank()) * slice;
-  const int threads = int(blockDim.x);
-  // The weights first: no kernel writes them, so they may load before the wait.
-  float wv[kHeld];
-#pragma unroll
-  for (int k = 0; k < kHeld; ++k) {
-    const int64_t j = threadIdx.x + int64_t(k) * threads;
-    wv[k] = j < slice ? w[start - row * dim + j] : 0.0f;
-  }
+  const int64_t offset = int64_t(cluster.block_rank()) * slice, start = row * dim + offset;
+  float wv[kHeld], v[kHeld];
+  load_weights(w + offset, slice, wv);
   pdl_enter();
-  float v[kHeld];
-  float ss = 0;
-#pragma unroll
-  for (int k = 0; k < kHeld; ++k) {
-    const int64_t j = threadIdx.x + int64_t(k) * threads;
-    v[k] = j < slice ? x[start + j] : 0.0f;
-  }
-  if (residual) {
-#pragma unroll
-    for (int k = 0; k < kHeld; ++k) {
-      const int64_t j = threadIdx.x + int64_t(k) * threads;
-      if (j < slice) v[k] += residual[start + j];
-    }
-#pragma unroll
-    for (int k = 0; k < kHeld; ++k) {
-      const int64_t j = threadIdx.x + int64_t(k) * threads;
-      if (j < slice) x[start + j] = v[k];
-    }
-  }
-#pragma unroll
-  for (int k = 0; k < kHeld; ++k) ss += v[k] * v[k];
-  __shared__ float part[32];
-  __shared__ float block_sum;
-  const int lane = int(threadIdx.x & 31), warp = int(threadIdx.x >> 5);
-#pragma unroll
-  for (int off = 16; off > 0; off >>= 1) ss += __shfl_xor_sync(0xffffffffu, ss, off);
-  if (lane == 0) part[warp] = ss;
-  __syncthreads();
-  if (warp == 0) {
-    float p = lane < threads / 32 ? part[lane] : 0.0f;
-#pragma unroll
-    for (int off = 16; off > 0; off >>= 1) p += __shfl_xor_sync(0xffffffffu, p, off);
-    if (lane == 0) block_sum = p;
-  }
+  const float sum = block_sum(load_held(x + start, residual ? residual + start : nullptr, slice, v));
+  __shared__ float slice_sum;
+  if (threadIdx.x == 0) slice_sum = sum;
   cluster.sync();
   float total = 0;
 #pragma unroll
-  for (int r = 0; r < kClusterBlocks; ++r) total += *cluster.map_shared_rank(&block_sum, r);
-  const float inv = 1.0f / sqrtf(total / float(dim) + eps);
-#pragma unroll
-  for (int k = 0; k < kHeld; ++k) {
-    const int64_t j = threadIdx.x + int64_t(k) * threads;
-    if (j >= slice) break;  // whole warps when q is set (slice and threads multiples of 32)
-    const float r = v[k] * inv * (plus_one ? 1.0f + wv[k] : wv[k]);
-    out[start + j] = r;
-    if (q) quantize_block32(r, lane, q + start + j, ds + (start + j) / 32);
-  }
+  for (int r = 0; r < kClusterBlocks; ++r) total += *cluster.map_shared_rank(&slice_sum, r);
+  store_normalized(v, wv, 1.0f / sqrtf(total / float(dim) + eps), plus_one, slice, out + start, q, ds, start);
   cluster.sync();
 }
 
