@@ -6,6 +6,9 @@ packages=(build-essential cmake pkg-config git libboost-all-dev nlohmann-json3-d
   libpcre2-dev libutf8proc-dev libpoppler-cpp-dev libstb-dev zlib1g-dev libpng-dev libjpeg-dev libreadline-dev
   libgtest-dev libgmock-dev libbenchmark-dev libcurl4-openssl-dev libssl-dev libsentencepiece-dev
   curl chromium python3
+  # ninja builds the trees (make where a tree was configured with it before);
+  # lld links the sanitizer tree of scripts/test.sh (build-fuzz/).
+  ninja-build lld
   # clang builds the libFuzzer targets scripts/test.sh runs (fuzz/, scripts/fuzz.sh).
   clang libclang-rt-14-dev)
 missing=()
@@ -20,5 +23,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   $sudo_cmd apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${missing[@]}"
 fi
-cmake -S . -B build -DCMAKE_BUILD_TYPE=Release ${ALLM_CMAKE_ARGS:-}
+generator=()
+[ ! -f build/CMakeCache.txt ] && generator=(-G Ninja)
+cmake -S . -B build "${generator[@]}" -DCMAKE_BUILD_TYPE=Release ${ALLM_CMAKE_ARGS:-}
 cmake --build build -j"$(nproc)"
