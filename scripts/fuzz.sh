@@ -44,8 +44,12 @@ for t in "${!corpus[@]}"; do
 done
 [ ${#targets[@]} -eq 0 ] && targets=($(printf '%s\n' "${!corpus[@]}" | sort))
 
-scripts/configure-fuzz.sh
-cmake --build build-fuzz -j"$jobs" --target "${targets[@]}"
+# ALLM_FUZZ_BUILT=1: scripts/test.sh built the targets already (and builds
+# the rest of build-fuzz/ while they run: a second build here would race it).
+if [ "${ALLM_FUZZ_BUILT:-0}" != "1" ]; then
+  scripts/configure-fuzz.sh
+  cmake --build build-fuzz -j"$jobs" --target "${targets[@]}"
+fi
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

@@ -10,20 +10,91 @@
 # tests (tests/server: the official clients, curl, the mixed-route concurrency
 # test) and the remote providers' tests against it (tests/remote).
 #   ALLM_SKIP_FUZZ=1 / ALLM_SKIP_ASAN=1 / ALLM_SKIP_TSAN=1  leave a pass out (local runs)
+#
+# Each pass's tree is built while the pass before it runs its tests, at the
+# lowest CPU priority (nice 19): CTest leaves the cores idle a good part of the
+# time (tests waiting on processes, sockets, npm; a last long test alone), and
+# the build takes that time without slowing the tests. build-fuzz/'s fuzz
+# targets build during the first pass, its tests while the fuzzers run,
+# build-tsan/ during the sanitizer pass. Each build's output is printed in full
+# (warnings included) when the pass that needs it starts; a failed build fails
+# the script there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc)
-ctest --test-dir build --output-on-failure -j"$jobs" "$@"
+fuzz=$([ "${ALLM_SKIP_FUZZ:-0}" != "1" ] && echo 1 || echo 0)
+asan=$([ "${ALLM_SKIP_ASAN:-0}" != "1" ] && echo 1 || echo 0)
+tsan=$([ "${ALLM_SKIP_TSAN:-0}" != "1" ] && echo 1 || echo 0)
+logs=$(mktemp -d)
+# On the way out (a failed pass), a build still running in the background is
+# stopped with its compilers (each runs in a process group of its own).
+cleanup() {
+  for pid in "$logs"/*.pid; do
+    [ -e "$pid" ] && [ ! -e "${pid%.pid}.rc" ] && kill -- "-$(cat "$pid")" 2>/dev/null
+  done
+  rm -rf "$logs"
+}
+trap cleanup EXIT
 
-if [ "${ALLM_SKIP_FUZZ:-0}" != "1" ]; then
-  scripts/fuzz.sh
+# background NAME CMD...: runs CMD at nice 19, its output kept in $logs/NAME.log.
+background() {
+  local name=$1; shift
+  setsid -w bash -c 'nice -n 19 "$@"' _ "$@" > "$logs/$name.log" 2>&1 &
+  echo $! > "$logs/$name.pid"
+}
+# finish NAME: waits for it, prints its output, fails the script if it failed.
+finish() {
+  local name=$1 rc=0
+  wait "$(cat "$logs/$name.pid")" || rc=$?
+  echo "$rc" > "$logs/$name.rc"
+  echo "== $name (built in the background)"
+  cat "$logs/$name.log"
+  [ "$rc" = 0 ] || { echo "test.sh: the build of $name failed (exit $rc)" >&2; exit "$rc"; }
+}
+
+configure_tsan() {
+  # -O1 -g1 rather than RelWithDebInfo's -O2 -g: a report still names each
+  # frame's function, file and line (inlined frames included; -g1 keeps the line
+  # tables, drops types and locals, which no TSan report prints), and this tree
+  # builds in 668 s instead of 900 s on a 2-core CI machine, its tests taking
+  # ~25 s longer at -O1. NDEBUG as in RelWithDebInfo: the same code as before.
+  local generator=()
+  [ ! -f build-tsan/CMakeCache.txt ] && command -v ninja >/dev/null 2>&1 && generator=(-G Ninja)
+  cmake -S . -B build-tsan "${generator[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g1 -DNDEBUG" "-DCMAKE_C_FLAGS_RELWITHDEBINFO=-O1 -g1 -DNDEBUG" \
+    -DALLM_TSAN=ON -DALLM_BUILD_BENCH=OFF > /dev/null
+}
+# Only what the TSan tests run: the engine's concurrency tests, the CLI with
+# the plugins of the server tests' models, the remote providers' tests.
+tsan_targets=(engine_concurrency_tests server_tests remote_provider_tests)
+
+if [ "$fuzz" = 1 ] || [ "$asan" = 1 ]; then
+  scripts/configure-fuzz.sh
+  if [ "$fuzz" = 1 ]; then
+    background fuzz-targets cmake --build build-fuzz -j"$jobs" --target allm-fuzz
+  else
+    background build-fuzz cmake --build build-fuzz -j"$jobs"
+  fi
+elif [ "$tsan" = 1 ]; then
+  configure_tsan
+  background build-tsan cmake --build build-tsan -j"$jobs" --target "${tsan_targets[@]}"
 fi
 
-if [ "${ALLM_SKIP_ASAN:-0}" != "1" ]; then
-  # The fuzz tree already holds the instrumented libraries: only the tests,
-  # the CLI and the plugins are left to build.
-  scripts/configure-fuzz.sh
-  cmake --build build-fuzz -j"$jobs"
+ctest --test-dir build --output-on-failure -j"$jobs" "$@"
+
+if [ "$fuzz" = 1 ]; then
+  finish fuzz-targets
+  # The tests (and the CLI and plugins they run) build while the fuzzers run.
+  if [ "$asan" = 1 ]; then background build-fuzz cmake --build build-fuzz -j"$jobs"; fi
+  ALLM_FUZZ_BUILT=1 scripts/fuzz.sh
+fi
+
+if [ "$asan" = 1 ]; then
+  finish build-fuzz
+  if [ "$tsan" = 1 ]; then
+    configure_tsan
+    background build-tsan cmake --build build-tsan -j"$jobs" --target "${tsan_targets[@]}"
+  fi
   # npm packages the first pass fetched (API clients, playwright, ajv) are reused.
   if [ -d build/test-cache ] && [ ! -e build-fuzz/test-cache ]; then ln -s "$PWD/build/test-cache" build-fuzz/test-cache; fi
   # Nothing of the first pass is left out here but the CUDA backend's tests
@@ -37,20 +108,13 @@ if [ "${ALLM_SKIP_ASAN:-0}" != "1" ]; then
   fi
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     ctest --test-dir build-fuzz --output-on-failure -j"$jobs"
+elif [ "$fuzz" = 1 ] && [ "$tsan" = 1 ]; then
+  configure_tsan
+  background build-tsan cmake --build build-tsan -j"$jobs" --target "${tsan_targets[@]}"
 fi
 
-if [ "${ALLM_SKIP_TSAN:-0}" != "1" ]; then
-  # -O1 -g1 rather than RelWithDebInfo's -O2 -g: a report still names each
-  # frame's function, file and line (inlined frames included; -g1 keeps the line
-  # tables, drops types and locals, which no TSan report prints), and this tree
-  # builds in 668 s instead of 900 s on a 2-core CI machine, its tests taking
-  # ~25 s longer at -O1. NDEBUG as in RelWithDebInfo: the same code as before.
-  cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-    "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g1 -DNDEBUG" "-DCMAKE_C_FLAGS_RELWITHDEBINFO=-O1 -g1 -DNDEBUG" \
-    -DALLM_TSAN=ON -DALLM_BUILD_BENCH=OFF > /dev/null
-  # Only what these tests run: the engine's concurrency tests, the CLI with the
-  # plugins of the server tests' models, the remote providers' tests.
-  cmake --build build-tsan -j"$jobs" --target engine_concurrency_tests server_tests remote_provider_tests
+if [ "$tsan" = 1 ]; then
+  finish build-tsan
   if [ -d build/test-cache ] && [ ! -e build-tsan/test-cache ]; then ln -s "$PWD/build/test-cache" build-tsan/test-cache; fi
   # Every instrumented process (the test binaries, each allm serve the tests
   # start) writes its reports to a file here: a server's stderr is not always
