@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Configures build-fuzz/: clang, the whole tree instrumented for libFuzzer
-# coverage, ASan and UBSan (ALLM_BUILD_FUZZ). scripts/fuzz.sh builds the fuzz
-# targets there; scripts/test.sh builds the tests there too and runs the whole
-# CTest suite under the sanitizers.
+# Configures build-fuzz/: clang, the whole tree instrumented for ASan and UBSan,
+# all of it but the tests for libFuzzer coverage too (ALLM_BUILD_FUZZ).
+# scripts/fuzz.sh builds the fuzz targets there; scripts/test.sh builds the
+# tests there too and runs the whole CTest suite under the sanitizers.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 launcher=()

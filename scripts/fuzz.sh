@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds every libFuzzer target with clang (the whole tree instrumented for
-# coverage, ASan and UBSan, in build-fuzz/) and runs each over its seed corpus.
+# Builds every libFuzzer target with clang (the whole tree but the tests
+# instrumented for coverage, ASan and UBSan, in build-fuzz/) and runs each over
+# its seed corpus.
 # Any crash, leak, sanitizer report, timeout or out-of-memory fails the script.
 #
 # Two modes:
