@@ -101,12 +101,18 @@ TEST(Sampling, MinPDropsTokensBelowAFractionOfTheBest) {
 // only a head of the order) against a plain reference: sort everything,
 // softmax, cut, draw with the same generator (the one SamplingParams::seed
 // seeds: mt19937_64, 53-bit uniforms).
-int32_t reference_sample(const std::vector<float>& logits, const SamplingParams& p, std::mt19937_64& rng) {
-  const auto n = static_cast<int64_t>(logits.size());
-  std::vector<int32_t> order(static_cast<size_t>(n));
-  for (int64_t i = 0; i < n; ++i) order[i] = static_cast<int32_t>(i);
+// Every token id, best first: higher logit, then lower id (a full sort).
+std::vector<int32_t> full_sort_order(const std::vector<float>& logits) {
+  std::vector<int32_t> order(logits.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = static_cast<int32_t>(i);
   std::sort(order.begin(), order.end(),
             [&](int32_t a, int32_t b) { return logits[a] > logits[b] || (logits[a] == logits[b] && a < b); });
+  return order;
+}
+
+int32_t reference_sample(const std::vector<float>& logits, const SamplingParams& p, std::mt19937_64& rng) {
+  const auto n = static_cast<int64_t>(logits.size());
+  std::vector<int32_t> order = full_sort_order(logits);
   std::vector<float> probs(static_cast<size_t>(n));
   double sum = 0;
   for (int64_t i = 0; i < n; ++i) {
@@ -161,11 +167,7 @@ TEST(Sampling, TopPAndMinPOverALargeVocabularyMatchAFullSort) {
 // The full-sort reference with top_k in front: the k best, normalised over
 // themselves (as the sampler does), then reference_sample's cuts and draw.
 int32_t reference_sample_top_k(const std::vector<float>& logits, const SamplingParams& p, std::mt19937_64& rng) {
-  const auto n = static_cast<int64_t>(logits.size());
-  std::vector<int32_t> order(static_cast<size_t>(n));
-  for (int64_t i = 0; i < n; ++i) order[i] = static_cast<int32_t>(i);
-  std::sort(order.begin(), order.end(),
-            [&](int32_t a, int32_t b) { return logits[a] > logits[b] || (logits[a] == logits[b] && a < b); });
+  std::vector<int32_t> order = full_sort_order(logits);
   order.resize(static_cast<size_t>(p.top_k));
   std::vector<float> head;
   for (int32_t id : order) head.push_back(logits[id]);
