@@ -70,9 +70,13 @@ configure_tsan() {
     "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g1 -DNDEBUG" "-DCMAKE_C_FLAGS_RELWITHDEBINFO=-O1 -g1 -DNDEBUG" \
     -DALLM_TSAN=ON -DALLM_BUILD_BENCH=OFF > /dev/null
 }
-# Only what the TSan tests run: the engine's concurrency tests, the CLI with
-# the plugins of the server tests' models, the remote providers' tests.
-tsan_targets=(engine_concurrency_tests server_tests remote_provider_tests)
+# The TSan tree configured and built in the background: only what its tests
+# run (the engine's concurrency tests, the CLI with the plugins of the server
+# tests' models, the remote providers' tests).
+start_tsan_build() {
+  configure_tsan
+  background build-tsan cmake --build build-tsan -j"$jobs" --target engine_concurrency_tests server_tests remote_provider_tests
+}
 
 if [ "$fuzz" = 1 ] || [ "$asan" = 1 ]; then
   scripts/configure-fuzz.sh
@@ -82,8 +86,7 @@ if [ "$fuzz" = 1 ] || [ "$asan" = 1 ]; then
     background build-fuzz cmake --build build-fuzz -j"$jobs"
   fi
 elif [ "$tsan" = 1 ]; then
-  configure_tsan
-  background build-tsan cmake --build build-tsan -j"$jobs" --target "${tsan_targets[@]}"
+  start_tsan_build
 fi
 
 ctest --test-dir build --output-on-failure -j"$jobs" "$@"
@@ -98,8 +101,7 @@ fi
 if [ "$asan" = 1 ]; then
   finish build-fuzz
   if [ "$tsan" = 1 ]; then
-    configure_tsan
-    background build-tsan cmake --build build-tsan -j"$jobs" --target "${tsan_targets[@]}"
+    start_tsan_build
   fi
   # npm packages the first pass fetched (API clients, playwright, ajv) are reused.
   if [ -d build/test-cache ] && [ ! -e build-fuzz/test-cache ]; then ln -s "$PWD/build/test-cache" build-fuzz/test-cache; fi
@@ -115,8 +117,7 @@ if [ "$asan" = 1 ]; then
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     ctest --test-dir build-fuzz --output-on-failure -j"$jobs"
 elif [ "$fuzz" = 1 ] && [ "$tsan" = 1 ]; then
-  configure_tsan
-  background build-tsan cmake --build build-tsan -j"$jobs" --target "${tsan_targets[@]}"
+  start_tsan_build
 fi
 
 if [ "$tsan" = 1 ]; then
