@@ -17,6 +17,8 @@ command -v ccache >/dev/null 2>&1 && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=cca
 # has none of make's per-target overhead.
 generator=()
 [ ! -f build-fuzz/CMakeCache.txt ] && command -v ninja >/dev/null 2>&1 && generator=(-G Ninja)
+# ALLM_TEST_BATCHES: the GoogleTest cases run one process per test executable
+# (or shard) rather than one per case (tests/CMakeLists.txt, allm_gtest_tests).
 # lld links the (large, instrumented) executables and plugins of this tree in
 # about half the time of ld.bfd; the main build (setup.sh) keeps the default
 # linker, so bfd's stricter archive order is still checked there.
@@ -25,4 +27,4 @@ command -v ld.lld >/dev/null 2>&1 && linker=(-DCMAKE_EXE_LINKER_FLAGS=-fuse-ld=l
   -DCMAKE_SHARED_LINKER_FLAGS=-fuse-ld=lld -DCMAKE_MODULE_LINKER_FLAGS=-fuse-ld=lld)
 CC=clang CXX=clang++ cmake -S . -B build-fuzz "${generator[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -gline-tables-only" "-DCMAKE_C_FLAGS_RELWITHDEBINFO=-O1 -gline-tables-only" \
-  -DALLM_BUILD_FUZZ=ON -DALLM_BUILD_TESTS=ON -DALLM_BUILD_BENCH=OFF -DALLM_PCH=ON "${linker[@]}" "${launcher[@]}" >/dev/null
+  -DALLM_BUILD_FUZZ=ON -DALLM_BUILD_TESTS=ON -DALLM_BUILD_BENCH=OFF -DALLM_PCH=ON -DALLM_UNITY=ON -DALLM_TEST_BATCHES=ON "${linker[@]}" "${launcher[@]}" >/dev/null

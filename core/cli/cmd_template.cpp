@@ -15,7 +15,7 @@
 namespace allm::cli {
 namespace {
 
-using json = nlohmann::ordered_json;
+using ojson = nlohmann::ordered_json;
 
 std::string read_input(const std::string& path) {
   if (path == "-") {
@@ -30,26 +30,26 @@ std::string read_input(const std::string& path) {
   return ss.str();
 }
 
-json read_json_file(const std::string& path) {
+ojson read_json_file(const std::string& path) {
   std::string text = read_input(path);
   if (std::string depth = json_depth_error(text); !depth.empty()) throw InvalidArgumentError(path + ": " + depth);
   try {
-    return json::parse(text);
-  } catch (const json::parse_error& e) {
+    return ojson::parse(text);
+  } catch (const ojson::parse_error& e) {
     throw InvalidArgumentError(path + ": invalid JSON at byte " + std::to_string(e.byte));
   }
 }
 
 // --var k=v: v is JSON when it parses as JSON, else the plain string.
-void apply_vars(const std::vector<std::string>& vars, json& variables) {
+void apply_vars(const std::vector<std::string>& vars, ojson& variables) {
   for (auto& kv : vars) {
     size_t eq = kv.find('=');
     if (eq == std::string::npos || eq == 0) throw InvalidArgumentError("--var expects NAME=VALUE, got '" + kv + "'");
     std::string value = kv.substr(eq + 1);
     if (std::string depth = json_depth_error(value); !depth.empty())
       throw InvalidArgumentError("--var " + kv.substr(0, eq) + ": " + depth);
-    json parsed = json::parse(value, nullptr, false);
-    variables[kv.substr(0, eq)] = parsed.is_discarded() ? json(value) : parsed;
+    ojson parsed = ojson::parse(value, nullptr, false);
+    variables[kv.substr(0, eq)] = parsed.is_discarded() ? ojson(value) : parsed;
   }
 }
 
@@ -74,7 +74,7 @@ std::function<std::tm()> parse_clock(const std::optional<std::string>& now) {
   return [tm] { return tm; };
 }
 
-ChatRequest request_from_object(const json& line, const json& base_vars) {
+ChatRequest request_from_object(const ojson& line, const ojson& base_vars) {
   ChatRequest req;
   if (!line.is_object()) throw InvalidArgumentError("each line must be a JSON object");
   req.variables = base_vars;
@@ -107,12 +107,12 @@ int run_template(Args& args) {
   RenderOptions options;
   options.limits = RenderLimits::from_config(host().config().merged());
   options.clock = parse_clock(now);
-  json variables = json::object();
+  ojson variables = ojson::object();
   apply_vars(vars, variables);
 
   if (messages) {
     ChatRequest req;
-    json m = read_json_file(*messages);
+    ojson m = read_json_file(*messages);
     if (m.is_object()) req = request_from_object(m, variables);
     else {
       req.messages = m;
@@ -129,19 +129,19 @@ int run_template(Args& args) {
   std::string line;
   while (std::getline(lines, line)) {
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    json out;
+    ojson out;
     try {
       if (std::string depth = json_depth_error(line); !depth.empty()) throw InvalidArgumentError(depth);
-      json obj = json::parse(line);
+      ojson obj = ojson::parse(line);
       ChatRequest req = request_from_object(obj, variables);
       if (add_generation_prompt && !obj.contains("add_generation_prompt")) req.add_generation_prompt = true;
       out["rendered"] = render_chat(tpl, req, options);
-    } catch (const json::parse_error& e) {
+    } catch (const ojson::parse_error& e) {
       out["error"] = "invalid JSON at byte " + std::to_string(e.byte);
     } catch (const std::exception& e) {
       out["error"] = e.what();
     }
-    std::cout << out.dump(-1, ' ', false, json::error_handler_t::replace) << "\n";
+    std::cout << out.dump(-1, ' ', false, ojson::error_handler_t::replace) << "\n";
   }
   return 0;
 }

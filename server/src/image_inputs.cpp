@@ -110,7 +110,7 @@ fs::path ImageInputs::from_url(const std::string& url, const std::string& where,
     throw bad_request(where + ": this server does not fetch image URLs (start it with --allow-image-urls); send "
                       "the image as a data: URL",
                       param);
-  http::Request req;
+  ::allm::http::Request req;
   req.url = url;
   req.follow_redirects = true;
   req.connect_timeout_s = 10;
@@ -123,8 +123,8 @@ fs::path ImageInputs::from_url(const std::string& url, const std::string& where,
     body.append(data, size);
     return true;
   };
-  http::Client client;
-  const http::Response r = client.perform(req);
+  ::allm::http::Client client;
+  const ::allm::http::Response r = client.perform(req);
   if (too_big)
     throw bad_request(where + ": the image at " + url + " is over " + std::to_string(max_bytes_) +
                       " bytes (config media.max_file_bytes)", param);

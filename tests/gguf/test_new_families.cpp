@@ -21,7 +21,7 @@
 namespace allm::gguf::test {
 namespace {
 
-std::filesystem::path model_dir(const std::string& name) {
+std::filesystem::path family_model_dir(const std::string& name) {
   return std::filesystem::path(ALLM_TEST_DATA_DIR) / "models" / name;
 }
 
@@ -38,7 +38,7 @@ std::filesystem::path convert(const Checkpoint& ck, FileType type, const std::st
 }
 
 std::vector<int32_t> prompt(const std::string& model) {
-  auto ref = SafetensorsFile::open(model_dir(model) / "reference.safetensors");
+  auto ref = SafetensorsFile::open(family_model_dir(model) / "reference.safetensors");
   return values<int32_t>(ref.get("input_ids"));
 }
 
@@ -60,10 +60,10 @@ class FamilyRoundTrip : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(FamilyRoundTrip, F32FileGivesTransformersLogits) {
   const std::string name = GetParam();
-  auto path = convert(allm::load_checkpoint(model_dir(name)), FileType::F32, name);
+  auto path = convert(allm::load_checkpoint(family_model_dir(name)), FileType::F32, name);
   auto ck = allm::load_checkpoint(path);
   EXPECT_EQ(ck.model_type, name);
-  auto ref = SafetensorsFile::open(model_dir(name) / "reference.safetensors");
+  auto ref = SafetensorsFile::open(family_model_dir(name) / "reference.safetensors");
   const double d = max_diff(logits_of(ck, prompt(name)), values<float>(ref.get("logits")));
   std::printf("[ %s -> gguf f32 ] max |logit diff| vs transformers = %.3g\n", name.c_str(), d);
   EXPECT_LE(d, 1e-3);
@@ -74,7 +74,7 @@ INSTANTIATE_TEST_SUITE_P(Families, FamilyRoundTrip, ::testing::Values("granite",
                          [](const auto& info) { return info.param; });
 
 TEST(GgufFamilies, MetadataAsLlamaCppNamesIt) {
-  auto path = convert(allm::load_checkpoint(model_dir("granite")), FileType::F32, "granite-meta");
+  auto path = convert(allm::load_checkpoint(family_model_dir("granite")), FileType::F32, "granite-meta");
   auto f = File::open(path);
   EXPECT_EQ(*f->get_string("general.architecture"), "granite");
   EXPECT_FLOAT_EQ(*f->get_float("granite.embedding_scale"), 12.0f);
@@ -84,7 +84,7 @@ TEST(GgufFamilies, MetadataAsLlamaCppNamesIt) {
   EXPECT_EQ(f->find_tensor("output.weight"), nullptr);  // tied
   std::filesystem::remove(path);
 
-  path = convert(allm::load_checkpoint(model_dir("olmo2")), FileType::F32, "olmo2-meta");
+  path = convert(allm::load_checkpoint(family_model_dir("olmo2")), FileType::F32, "olmo2-meta");
   f = File::open(path);
   EXPECT_EQ(*f->get_string("general.architecture"), "olmo2");
   for (const char* t : {"blk.0.post_attention_norm.weight", "blk.0.post_ffw_norm.weight", "blk.1.attn_q_norm.weight",
@@ -99,7 +99,7 @@ TEST(GgufFamilies, MetadataAsLlamaCppNamesIt) {
 // no_rope_layers says: the fixture (NoPE on layer 1) is refused, the same
 // weights with llama.cpp's pattern round-trip.
 TEST(GgufFamilies, SmolLM3FollowsLlamaCppsNoPEStep) {
-  auto ck = allm::load_checkpoint(model_dir("smollm3"));
+  auto ck = allm::load_checkpoint(family_model_dir("smollm3"));
   try {
     convert(ck, FileType::F32, "smollm3-refused");
     FAIL() << "written";
@@ -122,7 +122,7 @@ TEST(GgufFamilies, SmolLM3FollowsLlamaCppsNoPEStep) {
 // file runs as the checkpoint does with YaRN's correction range rounded
 // outwards (llama.cpp has no `truncate` key and always rounds).
 TEST(GgufFamilies, GptOssExpertsSplitAndRoundTrip) {
-  auto ck = allm::load_checkpoint(model_dir("gpt_oss"));
+  auto ck = allm::load_checkpoint(family_model_dir("gpt_oss"));
   auto path = convert(ck, FileType::F32, "gpt-oss");
   auto f = File::open(path);
   EXPECT_EQ(*f->get_string("general.architecture"), "gpt-oss");
@@ -146,7 +146,7 @@ TEST(GgufFamilies, GptOssExpertsSplitAndRoundTrip) {
     EXPECT_EQ(t->ne, ne) << name;
   }
   // Gate is the even columns of gate_up_proj, up the odd ones, transposed.
-  auto st = SafetensorsFile::open(model_dir("gpt_oss") / "model.safetensors");
+  auto st = SafetensorsFile::open(family_model_dir("gpt_oss") / "model.safetensors");
   const auto fused = values<float>(st.get("model.layers.1.mlp.experts.gate_up_proj"));  // [4, 64, 256]
   const auto* gate = reinterpret_cast<const float*>(f->tensor_data(*f->find_tensor("blk.1.ffn_gate_exps.weight")));
   const auto* up = reinterpret_cast<const float*>(f->tensor_data(*f->find_tensor("blk.1.ffn_up_exps.weight")));
@@ -169,7 +169,7 @@ TEST(GgufFamilies, GptOssExpertsSplitAndRoundTrip) {
 
   // MXFP4_MOE: experts in MXFP4, other matrices Q8_0, vectors F32; the
   // experts read back as exactly the MXFP4 rounding of the original rows.
-  path = convert(allm::load_checkpoint(model_dir("gpt_oss")), FileType::MXFP4_MOE, "gpt-oss-mxfp4");
+  path = convert(allm::load_checkpoint(family_model_dir("gpt_oss")), FileType::MXFP4_MOE, "gpt-oss-mxfp4");
   f = File::open(path);
   EXPECT_EQ(f->find_tensor("blk.0.ffn_down_exps.weight")->dtype, DType::MXFP4);
   EXPECT_EQ(f->find_tensor("blk.0.ffn_gate_exps.weight")->dtype, DType::MXFP4);
@@ -210,7 +210,7 @@ TEST(GgufFamilies, GptOssExpertsSplitAndRoundTrip) {
 TEST(GgufFamilies, GgufConfigsFollowLlamaCpp) {
   // What the reader makes of each file's metadata (no original config.json).
   auto check = [](const std::string& model, auto&& expect) {
-    auto path = convert(allm::load_checkpoint(model_dir(model)), FileType::F32, model + "-cfg");
+    auto path = convert(allm::load_checkpoint(family_model_dir(model)), FileType::F32, model + "-cfg");
     expect(allm::load_checkpoint(path).config);
     std::filesystem::remove(path);
   };

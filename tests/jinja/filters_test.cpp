@@ -11,30 +11,30 @@ using jinja_test::render;
 using jinja_test::render_error;
 using json = nlohmann::ordered_json;
 
-const json kCtx = json::parse(R"({"l":[3,1,2],"d":{"b":1,"a":2},"n":null,"e":"","s":"  Hello World  ",
+const json kFilterCtx = json::parse(R"({"l":[3,1,2],"d":{"b":1,"a":2},"n":null,"e":"","s":"  Hello World  ",
   "msgs":[{"role":"user","content":"Hi there"},
           {"role":"assistant","content":"Yo","tool_calls":[{"function":{"name":"f",
             "arguments":{"a":1,"b":[1,2.5,null,true],"c":"\u00e9\"\\\n"}}}]}]})");
 
 TEST(JinjaFilters, Tojson) {
-  EXPECT_EQ(render("{{ msgs[1].tool_calls[0].function.arguments|tojson }}", kCtx),
+  EXPECT_EQ(render("{{ msgs[1].tool_calls[0].function.arguments|tojson }}", kFilterCtx),
             "{\"a\": 1, \"b\": [1, 2.5, null, true], \"c\": \"\xC3\xA9\\\"\\\\\\n\"}");
-  EXPECT_EQ(render("{{ msgs[1].tool_calls[0].function.arguments|tojson(indent=2) }}", kCtx),
+  EXPECT_EQ(render("{{ msgs[1].tool_calls[0].function.arguments|tojson(indent=2) }}", kFilterCtx),
             "{\n  \"a\": 1,\n  \"b\": [\n    1,\n    2.5,\n    null,\n    true\n  ],\n  \"c\": \"\xC3\xA9\\\"\\\\\\n\"\n}");
-  EXPECT_EQ(render("{{ d|tojson(sort_keys=true) }}|{{ [1.0, 2.5e-7, 1e20]|tojson }}|{{ {}|tojson }}|{{ []|tojson(indent=2) }}", kCtx),
+  EXPECT_EQ(render("{{ d|tojson(sort_keys=true) }}|{{ [1.0, 2.5e-7, 1e20]|tojson }}|{{ {}|tojson }}|{{ []|tojson(indent=2) }}", kFilterCtx),
             "{\"a\": 2, \"b\": 1}|[1.0, 2.5e-07, 1e+20]|{}|[]");
-  EXPECT_EQ(render("{{ msgs[0]|tojson(separators=(',', ':')) }}|{{ 'x'|tojson(ensure_ascii=true) }}|{{ '\xC3\xA9'|tojson(ensure_ascii=true) }}", kCtx),
+  EXPECT_EQ(render("{{ msgs[0]|tojson(separators=(',', ':')) }}|{{ 'x'|tojson(ensure_ascii=true) }}|{{ '\xC3\xA9'|tojson(ensure_ascii=true) }}", kFilterCtx),
             "{\"role\":\"user\",\"content\":\"Hi there\"}|\"x\"|\"\\u00e9\"");
   EXPECT_EQ(render("{{ {'b': {'z': 1, 'a': [1, {'y': 2, 'x': 3}]}}|tojson(indent=4, sort_keys=true) }}"),
             "{\n    \"b\": {\n        \"a\": [\n            1,\n            {\n                \"x\": 3,\n                \"y\": 2\n"
             "            }\n        ],\n        \"z\": 1\n    }\n}");
-  EXPECT_EQ(render("{{ n|tojson }}{{ true|tojson }}{{ {'a':[1]}|tojson(indent='--') }}", kCtx), "nulltrue{\n--\"a\": [\n----1\n--]\n}");
+  EXPECT_EQ(render("{{ n|tojson }}{{ true|tojson }}{{ {'a':[1]}|tojson(indent='--') }}", kFilterCtx), "nulltrue{\n--\"a\": [\n----1\n--]\n}");
 }
 
 TEST(JinjaFilters, Strings) {
   EXPECT_EQ(render("{{ s|trim }}|{{ s|upper }}|{{ s|lower }}|{{ 'hello world-foo(bar'|title }}|{{ 'hello'|capitalize }}|"
                    "{{ s|replace('l', 'L') }}|{{ s|wordcount }}|{{ 'abc'|center(9) }}|{{ '<a&\\'\">'|e }}",
-                   kCtx),
+                   kFilterCtx),
             "Hello World|  HELLO WORLD  |  hello world  |Hello World-Foo(Bar|Hello|  HeLLo WorLd  |2|   abc   |"
             "&lt;a&amp;&#39;&#34;&gt;");
   EXPECT_EQ(render("{{ ' x '|trim('x ') }}{{ 'abc'|trim('ac') }}"), "b");
@@ -46,13 +46,13 @@ TEST(JinjaFilters, Strings) {
 TEST(JinjaFilters, Sequences) {
   EXPECT_EQ(render("{{ l|sort }}|{{ l|sort(reverse=true) }}|{{ l|first }}|{{ l|last }}|{{ l|length }}|{{ l|count }}|{{ l|sum }}|"
                    "{{ l|max }}|{{ l|min }}|{{ l|reverse|list }}|{{ l|join('-') }}",
-                   kCtx),
+                   kFilterCtx),
             "[1, 2, 3]|[3, 2, 1]|3|2|3|3|6|3|1|[2, 1, 3]|3-1-2");
-  EXPECT_EQ(render("{{ d|dictsort }}|{{ d|items|list }}|{{ d|dictsort(by='value', reverse=true) }}", kCtx),
+  EXPECT_EQ(render("{{ d|dictsort }}|{{ d|items|list }}|{{ d|dictsort(by='value', reverse=true) }}", kFilterCtx),
             "[('a', 2), ('b', 1)]|[('b', 1), ('a', 2)]|[('a', 2), ('b', 1)]");
   EXPECT_EQ(render("{{ msgs|map(attribute='role')|join(',') }}|{{ msgs|selectattr('role', 'eq', 'user')|list|length }}|"
                    "{{ msgs|rejectattr('tool_calls', 'defined')|map(attribute='content')|list }}",
-                   kCtx),
+                   kFilterCtx),
             "user,assistant|1|['Hi there']");
   EXPECT_EQ(render("{{ [1,2,3,4]|select('odd')|list }}|{{ [1,2,3,4]|reject('even')|list }}|{{ ['a','b']|map('upper')|list }}|"
                    "{{ [1,1,2,1]|unique|list }}|{{ [0,1,'',none,'x']|select|list }}"),
@@ -66,7 +66,7 @@ TEST(JinjaFilters, ConversionsAndDefaults) {
   EXPECT_EQ(render("{{ nope|default('dflt') }}|{{ e|default('dflt') }}|{{ e|default('dflt', true) }}|{{ n|d('z', true) }}|"
                    "{{ 7|string }}|{{ '42'|int + 1 }}|{{ '4.5'|float }}|{{ 'x'|int }}|{{ 3.7|int }}|{{ -3|abs }}|"
                    "{{ 2.567|round(2) }}|{{ 2.5|round }}|{{ 3|float }}",
-                   kCtx),
+                   kFilterCtx),
             "dflt||dflt|z|7|43|4.5|0|3|3|2.57|2.0|3.0");
 }
 
@@ -74,7 +74,7 @@ TEST(JinjaTests, IsTests) {
   EXPECT_EQ(render("{{ n is none }}|{{ 7 is not none }}|{{ 7 is number }}|{{ true is boolean }}|{{ 7 is integer }}|"
                    "{{ 2.5 is float }}|{{ d is mapping }}|{{ l is iterable }}|{{ 's' is sequence }}|{{ true is number }}|"
                    "{{ true is integer }}",
-                   kCtx),
+                   kFilterCtx),
             "True|True|True|True|True|True|True|True|True|True|False");
   EXPECT_EQ(render("{{ 7 is odd }}|{{ 7 is even }}|{{ 9 is divisibleby 3 }}|{{ 9 is divisibleby(4) }}|{{ 7 is eq 7 }}|"
                    "{{ 7 is gt(3) }}|{{ 7 is lt 3 }}|{{ true is true }}|{{ true is false }}|{{ 'abc' is lower }}|"
@@ -85,7 +85,7 @@ TEST(JinjaTests, IsTests) {
 TEST(JinjaMethods, StringMethods) {
   EXPECT_EQ(render("{{ s.strip() }}|{{ s.lstrip() }}|{{ s.rstrip() }}|{{ 'xxhixx'.strip('x') }}|{{ 'a,b,,c'.split(',') }}|"
                    "{{ ' a  b '.split() }}|{{ 'a,b,c'.split(',', 1) }}|{{ 'a,b,c'.rsplit(',', 1) }}",
-                   kCtx),
+                   kFilterCtx),
             "Hello World|Hello World  |  Hello World|hi|['a', 'b', '', 'c']|['a', 'b']|['a', 'b,c']|['a,b', 'c']");
   EXPECT_EQ(render("{{ 'Hello'.startswith('He') }}|{{ 'Hello'.endswith(('x','lo')) }}|{{ 'hello world'.title() }}|"
                    "{{ 'hELLO'.capitalize() }}|{{ 'abc'.upper() }}|{{ 'a-b'.replace('-', '+') }}|{{ 'hello'.find('l') }}|"
@@ -100,7 +100,7 @@ TEST(JinjaMethods, StringMethods) {
 TEST(JinjaMethods, DictAndListMethods) {
   EXPECT_EQ(render("{{ d.items()|list }}|{{ d.keys()|list }}|{{ d.values()|list }}|{{ d.get('a') }}|{{ d.get('z', 5) }}|"
                    "{{ d.get('z') }}|{{ l.index(1) }}|{{ l.count(3) }}",
-                   kCtx),
+                   kFilterCtx),
             "[('b', 1), ('a', 2)]|['b', 'a']|[1, 2]|2|5|None|1|1");
 }
 

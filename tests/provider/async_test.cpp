@@ -10,7 +10,7 @@ using fake::FakeProvider;
 
 namespace {
 
-allm::GenerateRequest prompt() {
+allm::GenerateRequest async_prompt() {
   allm::GenerateRequest r;
   r.prompt = "hi";
   return r;
@@ -20,7 +20,7 @@ allm::GenerateRequest prompt() {
 
 TEST(Async, FutureDeliversTheResponse) {
   auto p = std::make_shared<FakeProvider>();
-  auto f = p->generate_async(prompt());
+  auto f = p->generate_async(async_prompt());
   auto r = f.get();
   EXPECT_EQ(r.text, "Hello world, how are you?");
   EXPECT_EQ(r.finish_reason, "stop");
@@ -34,7 +34,7 @@ TEST(Async, CallsOnOneProviderRunOneAtATime) {
     if (step == 7) --inside;
   };
   std::vector<std::future<allm::GenerateResponse>> fs;
-  for (int i = 0; i < 4; ++i) fs.push_back(p->generate_async(prompt()));
+  for (int i = 0; i < 4; ++i) fs.push_back(p->generate_async(async_prompt()));
   for (auto& f : fs) EXPECT_EQ(f.get().text, "Hello world, how are you?");
   EXPECT_EQ(worst.load(), 1);
   EXPECT_EQ(p->calls, 4);
@@ -44,7 +44,7 @@ TEST(Async, CancelMidwayReturnsPartialTextAndCancelled) {
   auto p = std::make_shared<FakeProvider>();
   p->gate.arm(3);
   allm::CancellationToken cancel;
-  auto f = p->generate_async(prompt(), cancel);
+  auto f = p->generate_async(async_prompt(), cancel);
   p->gate.wait_reached();
   cancel.cancel();
   p->gate.open();
@@ -59,10 +59,10 @@ TEST(Async, CancelMidwayReturnsPartialTextAndCancelled) {
 TEST(Async, CancelWhileQueuedSkipsTheEngine) {
   auto p = std::make_shared<FakeProvider>();
   p->gate.arm(1);
-  auto first = p->generate_async(prompt());
+  auto first = p->generate_async(async_prompt());
   p->gate.wait_reached();
   allm::CancellationToken cancel;
-  auto second = p->generate_async(prompt(), cancel);
+  auto second = p->generate_async(async_prompt(), cancel);
   cancel.cancel();
   auto r2 = second.get();  // returns while the first is still held
   EXPECT_EQ(r2.finish_reason, "cancelled");
@@ -76,9 +76,9 @@ TEST(Async, ErrorsArriveThroughTheFuture) {
   FakeOptions o;
   o.throw_at_step = 0;
   auto p = std::make_shared<FakeProvider>(o);
-  auto f = p->generate_async(prompt());
+  auto f = p->generate_async(async_prompt());
   EXPECT_THROW(f.get(), allm::ModelLoadError);
-  auto bad = prompt();
+  auto bad = async_prompt();
   bad.params.top_p = 7;
   EXPECT_THROW(p->generate_async(bad).get(), allm::InvalidArgumentError);
 }
@@ -86,19 +86,19 @@ TEST(Async, ErrorsArriveThroughTheFuture) {
 TEST(Async, StreamingCallbackRunsOnThePool) {
   auto p = std::make_shared<FakeProvider>();
   std::string text;
-  auto r = p->generate_async(prompt(), {}, [&](const allm::StreamDelta& d) { text += d.text; }).get();
+  auto r = p->generate_async(async_prompt(), {}, [&](const allm::StreamDelta& d) { text += d.text; }).get();
   EXPECT_EQ(text, r.text);
 }
 
 TEST(Async, NeedsSharedOwnership) {
   FakeProvider p;
-  EXPECT_THROW(p.generate_async(prompt()), allm::InvalidArgumentError);
+  EXPECT_THROW(p.generate_async(async_prompt()), allm::InvalidArgumentError);
 }
 
 TEST(Async, JobOutlivesTheCallersProviderHandle) {
   auto p = std::make_shared<FakeProvider>();
   p->gate.arm(0);
-  auto f = p->generate_async(prompt());
+  auto f = p->generate_async(async_prompt());
   std::weak_ptr<FakeProvider> weak = p;
   auto* raw = p.get();
   p.reset();  // the job still holds it

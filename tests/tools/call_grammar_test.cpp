@@ -15,7 +15,7 @@ namespace {
 using nlohmann::json;
 using grammar::test::accepts;
 
-const json& tools() {
+const json& grammar_tools() {
   static const json t = json::parse(R"([
     {"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object",
       "properties": {"city": {"type": "string"}, "unit": {"enum": ["celsius", "fahrenheit"]}},
@@ -25,7 +25,7 @@ const json& tools() {
 }
 
 TEST(CallGrammar, HermesOneCallValidArguments) {
-  auto g = compile_call_grammar(Format::hermes, tools(), {}, false);
+  auto g = compile_call_grammar(Format::hermes, grammar_tools(), {}, false);
   EXPECT_TRUE(accepts(g, "<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}\n</tool_call>"));
   EXPECT_TRUE(accepts(g, "<tool_call>\n{\"name\": \"get_time\", \"arguments\": {\"any\": [1]}}\n</tool_call>"));
   // Arguments outside the schema, unknown tools, two calls, text around it.
@@ -38,10 +38,10 @@ TEST(CallGrammar, HermesOneCallValidArguments) {
 }
 
 TEST(CallGrammar, ParallelAndNamed) {
-  auto g = compile_call_grammar(Format::hermes, tools(), {}, true);
+  auto g = compile_call_grammar(Format::hermes, grammar_tools(), {}, true);
   EXPECT_TRUE(accepts(g, "<tool_call>\n{\"name\": \"get_time\", \"arguments\": {}}\n</tool_call>\n"
                          "<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Oslo\"}}\n</tool_call>"));
-  auto named = compile_call_grammar(Format::hermes, tools(), {"get_weather"}, false);
+  auto named = compile_call_grammar(Format::hermes, grammar_tools(), {"get_weather"}, false);
   EXPECT_FALSE(accepts(named, "<tool_call>\n{\"name\": \"get_time\", \"arguments\": {}}\n</tool_call>"));
   EXPECT_TRUE(accepts(named, "<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Oslo\"}}\n</tool_call>"));
 }
@@ -53,7 +53,7 @@ TEST(CallGrammar, EveryFormatsConstrainedReplyParsesBack) {
                    Format::harmony, Format::deepseek_r1, Format::deepseek_v3_1, Format::gemma4}) {
     SCOPED_TRACE(format_name(f));
     // The shape's own spelling, twice (parallel).
-    const auto shape_g = compile_call_grammar(f, tools(), {}, true);
+    const auto shape_g = compile_call_grammar(f, grammar_tools(), {}, true);
     std::string reply;
     // Each format's call written out (the same strings docs/tools.md shows).
     std::string one, sep, open, close;
@@ -94,10 +94,10 @@ TEST(CallGrammar, EveryFormatsConstrainedReplyParsesBack) {
     }
     reply = open + one + sep + one + close;
     EXPECT_TRUE(accepts(shape_g, reply)) << reply;
-    EXPECT_FALSE(accepts(compile_call_grammar(f, tools(), {}, false), reply)) << "one call only";
+    EXPECT_FALSE(accepts(compile_call_grammar(f, grammar_tools(), {}, false), reply)) << "one call only";
     Dialect d;
     d.format = f;
-    const ParsedReply r = test::parse_every_way(d, tools(), reply);
+    const ParsedReply r = test::parse_every_way(d, grammar_tools(), reply);
     ASSERT_EQ(r.tool_calls.size(), 2u) << test::show(r);
     for (auto& c : r.tool_calls) {
       EXPECT_EQ(c.name, "get_weather");
@@ -119,15 +119,15 @@ void expect_error(const std::function<void()>& f, const std::string& a, const st
 }
 
 TEST(CallGrammar, Errors) {
-  expect_error([] { compile_call_grammar(Format::none, tools(), {}, false); }, "no known tool-call format");
-  expect_error([] { compile_call_grammar(Format::hermes, tools(), {"launch"}, false); }, "no tool named 'launch'");
+  expect_error([] { compile_call_grammar(Format::none, grammar_tools(), {}, false); }, "no known tool-call format");
+  expect_error([] { compile_call_grammar(Format::hermes, grammar_tools(), {"launch"}, false); }, "no tool named 'launch'");
   expect_error([] { compile_call_grammar(Format::hermes, json::array(), {}, false); }, "no tools");
   const json bad = json::parse(R"([{"type": "function", "function": {"name": "f", "parameters":
       {"type": "object", "properties": {"x": {"not": {"type": "string"}}}}}}])");
   expect_error([&] { compile_call_grammar(Format::hermes, bad, {}, false); }, "tool 'f'", "#/properties/x/not");
   expect_error([] { compile_call_grammar_text(R"({"format": "klingon"})"); }, "unknown format 'klingon'", "hermes");
   // Through the generic entry point the engine uses.
-  auto g = grammar::compile("tool_calls", json{{"format", "llama3"}, {"tools", tools()}, {"names", {"get_time"}}}.dump());
+  auto g = grammar::compile("tool_calls", json{{"format", "llama3"}, {"tools", grammar_tools()}, {"names", {"get_time"}}}.dump());
   EXPECT_TRUE(accepts(g, "{\"name\": \"get_time\", \"parameters\": {}}"));
 }
 

@@ -23,13 +23,13 @@ using json = nlohmann::json;
 
 namespace {
 
-std::optional<std::string> env(const char* name) {
+std::optional<std::string> env_value(const char* name) {
   const char* v = std::getenv(name);
   if (!v || !*v) return std::nullopt;
   return std::string(v);
 }
 
-fs::path home() { return env("HOME").value_or("."); }
+fs::path home() { return env_value("HOME").value_or("."); }
 
 std::string read_text(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);
@@ -141,12 +141,12 @@ StoredModel read_manifest(const fs::path& dir, const fs::path& manifest, const s
 }  // namespace
 
 fs::path ollama_models_dir() {
-  if (auto v = env("OLLAMA_MODELS")) return *v;
+  if (auto v = env_value("OLLAMA_MODELS")) return *v;
   return home() / ".ollama" / "models";
 }
 
 fs::path lmstudio_models_dir() {
-  if (auto v = env("LMSTUDIO_MODELS")) return *v;
+  if (auto v = env_value("LMSTUDIO_MODELS")) return *v;
   std::error_code ec;
   if (fs::is_directory(home() / ".lmstudio" / "models", ec)) return home() / ".lmstudio" / "models";
   return home() / ".cache" / "lm-studio" / "models";

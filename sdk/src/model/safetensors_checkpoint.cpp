@@ -41,7 +41,7 @@ json read_json(const fs::path& file) {
   }
 }
 
-std::string shape_string(const std::vector<int64_t>& shape) {
+std::string tensor_shape_string(const std::vector<int64_t>& shape) {
   std::string s = "[";
   for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
   return s + "]";
@@ -105,8 +105,8 @@ void expect_shape(const std::map<std::string, RawTensor>& tensors, const json& c
     if (raw.tensor.shape == want) continue;
     std::string keys;
     for (const char* key : dims) keys += (keys.empty() ? "" : ", ") + std::string(key);
-    throw ModelLoadError(raw.file + ": tensor '" + name + "' has shape " + shape_string(raw.tensor.shape) + " but " +
-                         config_file + " (" + keys + ") implies " + shape_string(want));
+    throw ModelLoadError(raw.file + ": tensor '" + name + "' has shape " + tensor_shape_string(raw.tensor.shape) + " but " +
+                         config_file + " (" + keys + ") implies " + tensor_shape_string(want));
   }
 }
 

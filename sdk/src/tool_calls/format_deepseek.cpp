@@ -10,7 +10,6 @@ namespace {
 constexpr std::string_view kCallsBegin = "<｜tool▁calls▁begin｜>", kCallsEnd = "<｜tool▁calls▁end｜>",
                            kCallBegin = "<｜tool▁call▁begin｜>", kCallEnd = "<｜tool▁call▁end｜>",
                            kSep = "<｜tool▁sep｜>", kFence = "```json", kFenceEnd = "```";
-constexpr size_t kMaxName = 256;
 }  // namespace
 
 RegionResult parse_deepseek(std::string_view region, bool at_end, const ToolSet&, Preview* preview) {

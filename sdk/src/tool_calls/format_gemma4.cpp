@@ -12,8 +12,7 @@ namespace allm::tools {
 
 namespace {
 
-constexpr std::string_view kOpen = "<|tool_call>", kCall = "call:", kClose = "<tool_call|>", kQuote = "<|\"|>";
-constexpr size_t kMaxName = 256;
+constexpr std::string_view kGemma4Open = "<|tool_call>", kGemma4Call = "call:", kGemma4Close = "<tool_call|>", kGemma4Quote = "<|\"|>";
 constexpr int kMaxDepth = 64;
 
 // A recursive reader over the region; `more` set when the text ended first.
@@ -34,14 +33,14 @@ struct Reader {
   void blanks() { pos = skip_blanks(s, pos); }
 
   bool string_value(ojson& out) {
-    if (starts_with(s.substr(pos), kQuote)) {
-      const size_t end = s.find(kQuote, pos + kQuote.size());
+    if (starts_with(s.substr(pos), kGemma4Quote)) {
+      const size_t end = s.find(kGemma4Quote, pos + kGemma4Quote.size());
       if (end == std::string_view::npos) return need();
-      out = std::string(s.substr(pos + kQuote.size(), end - pos - kQuote.size()));
-      pos = end + kQuote.size();
+      out = std::string(s.substr(pos + kGemma4Quote.size(), end - pos - kGemma4Quote.size()));
+      pos = end + kGemma4Quote.size();
       return true;
     }
-    if (is_prefix_of(s.substr(pos), kQuote)) return need();
+    if (is_prefix_of(s.substr(pos), kGemma4Quote)) return need();
     // A JSON string.
     bool malformed = false;
     const size_t end = json_value_end(s, pos, false, malformed);
@@ -168,12 +167,12 @@ std::string partial_arguments(const ojson& args) {
 }  // namespace
 
 RegionResult parse_gemma4(std::string_view region, bool at_end, const ToolSet&, Preview* preview) {
-  if (!starts_with(region, kOpen)) return invalid_region();
-  size_t pos = kOpen.size();
+  if (!starts_with(region, kGemma4Open)) return invalid_region();
+  size_t pos = kGemma4Open.size();
   std::string_view rest = region.substr(pos);
-  if (!starts_with(rest, kCall))
-    return is_prefix_of(rest, kCall) || rest.empty() ? need_more(at_end) : invalid_region();
-  pos += kCall.size();
+  if (!starts_with(rest, kGemma4Call))
+    return is_prefix_of(rest, kGemma4Call) || rest.empty() ? need_more(at_end) : invalid_region();
+  pos += kGemma4Call.size();
   const size_t brace = region.find('{', pos);
   if (brace == std::string_view::npos) return region.size() - pos > kMaxName ? invalid_region() : need_more(at_end);
   ParsedCall call;
@@ -189,7 +188,7 @@ RegionResult parse_gemma4(std::string_view region, bool at_end, const ToolSet&, 
   }
   if (!args.is_object() || !dump_json(args, call.arguments)) return invalid_region();
   preview_whole(preview, {call});
-  return close_tag(region, reader.pos, at_end, {std::move(call)}, kClose);
+  return close_tag(region, reader.pos, at_end, {std::move(call)}, kGemma4Close);
 }
 
 }  // namespace allm::tools

@@ -6,7 +6,7 @@
 namespace allm::tools {
 
 namespace {
-constexpr std::string_view kOpen = "<tool_call>", kClose = "</tool_call>";
+constexpr std::string_view kHermesOpen = "<tool_call>", kHermesClose = "</tool_call>";
 }
 
 // The end of a call tag once its body was read at `pos`: past the close tag,
@@ -30,8 +30,8 @@ RegionResult close_tag(std::string_view region, size_t pos, bool at_end, std::ve
 }
 
 RegionResult parse_hermes(std::string_view region, bool at_end, const ToolSet& tools, Preview* preview) {
-  if (!starts_with(region, kOpen)) return invalid_region();
-  const size_t body = skip_blanks(region, kOpen.size());
+  if (!starts_with(region, kHermesOpen)) return invalid_region();
+  const size_t body = skip_blanks(region, kHermesOpen.size());
   if (body >= region.size()) return need_more(at_end);
   if (region[body] == '<') return parse_qwen3_coder(region, at_end, tools, preview);
   const std::vector<std::string> keys = {"arguments", "parameters"};
@@ -45,7 +45,7 @@ RegionResult parse_hermes(std::string_view region, bool at_end, const ToolSet& t
   ParsedCall call;
   if (!call_from_object(region.substr(body, end - body), keys, call)) return invalid_region();
   preview_whole(preview, {call});
-  return close_tag(region, end, at_end, {std::move(call)}, kClose);
+  return close_tag(region, end, at_end, {std::move(call)}, kHermesClose);
 }
 
 }  // namespace allm::tools

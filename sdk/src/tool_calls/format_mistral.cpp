@@ -8,7 +8,6 @@ namespace allm::tools {
 
 namespace {
 constexpr std::string_view kMarker = "[TOOL_CALLS]", kArgs = "[ARGS]", kCallId = "[CALL_ID]";
-constexpr size_t kMaxName = 256;
 
 // The calls of an unfinished list: the whole items, then the item being written.
 void preview_list(std::string_view region, size_t pos, const std::vector<std::string>& keys, Preview& preview) {

@@ -9,9 +9,8 @@ namespace allm::tools {
 
 namespace {
 
-constexpr std::string_view kOpen = "<tool_call>", kClose = "</tool_call>", kFunction = "<function=",
+constexpr std::string_view kCoderOpen = "<tool_call>", kCoderClose = "</tool_call>", kCoderFunction = "<function=",
                            kFunctionEnd = "</function>", kParameter = "<parameter=", kParameterEnd = "</parameter>";
-constexpr size_t kMaxName = 256;
 
 bool is_string_type(const nlohmann::json* params, const std::string& key) {
   if (!params || !params->contains("properties")) return false;
@@ -29,12 +28,12 @@ bool is_string_type(const nlohmann::json* params, const std::string& key) {
 
 RegionResult parse_qwen3_coder(std::string_view region, bool at_end, const ToolSet& tools, Preview* preview) {
   size_t pos = 0;
-  if (starts_with(region, kOpen)) pos = kOpen.size();
+  if (starts_with(region, kCoderOpen)) pos = kCoderOpen.size();
   pos = skip_blanks(region, pos);
   std::string_view rest = region.substr(pos);
-  if (!starts_with(rest, kFunction))
-    return is_prefix_of(rest, kFunction) || rest.empty() ? need_more(at_end) : invalid_region();
-  pos += kFunction.size();
+  if (!starts_with(rest, kCoderFunction))
+    return is_prefix_of(rest, kCoderFunction) || rest.empty() ? need_more(at_end) : invalid_region();
+  pos += kCoderFunction.size();
   const size_t name_end = region.find('>', pos);
   if (name_end == std::string::npos) return region.size() - pos > kMaxName ? invalid_region() : need_more(at_end);
   ParsedCall call;
@@ -88,7 +87,7 @@ RegionResult parse_qwen3_coder(std::string_view region, bool at_end, const ToolS
   }
   if (!dump_json(args, call.arguments)) return invalid_region();
   preview_whole(preview, {call});
-  return close_tag(region, pos, at_end, {std::move(call)}, kClose);
+  return close_tag(region, pos, at_end, {std::move(call)}, kCoderClose);
 }
 
 }  // namespace allm::tools

@@ -13,6 +13,9 @@ namespace allm::tools {
 
 using ojson = nlohmann::ordered_json;
 
+// The longest function name (or argument key) a format's reader takes.
+inline constexpr size_t kMaxName = 256;
+
 struct ParsedCall {
   std::string name;
   std::string arguments;  // JSON object text
