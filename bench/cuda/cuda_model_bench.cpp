@@ -105,7 +105,17 @@ int main(int argc, char** argv) try {
   };
   const int64_t max_batch = batches.empty() ? 1 : std::max<int64_t>(1, *std::max_element(batches.begin(), batches.end()));
   auto pool = model->make_pool(0, KVType::f16);
-  std::vector<float> logits(static_cast<size_t>(vocab * max_batch));
+  // The logits land where the engine puts them (OutputBuffer: page-locked
+  // memory for a model on the GPU, as llama.cpp's output buffer);
+  // ALLM_BENCH_PAGEABLE=1 puts them in a std::vector instead (measurements:
+  // what a download into pageable memory costs).
+  const char* pageable_env = std::getenv("ALLM_BENCH_PAGEABLE");
+  const bool pageable = pageable_env && std::strcmp(pageable_env, "1") == 0;
+  std::vector<float> plain;
+  OutputBuffer output;
+  if (pageable) plain.resize(static_cast<size_t>(vocab * max_batch));
+  else output = OutputBuffer(*model, static_cast<size_t>(vocab * max_batch));
+  float* logits = pageable ? plain.data() : output.data();
   std::printf("%s on %s: load %.1f s, %.2f GB of weights read per token; next tokens %s\n", argv[1],
               info.backend.c_str(), load_s, info.bytes_per_token / 1e9,
               greedy ? "greedy (host argmax inside the steps)" : "random (as llama-bench)");
@@ -117,7 +127,7 @@ int main(int argc, char** argv) try {
   {  // warm-up: first-use costs (scratch, graphs, allocations) out of the timings
     KVCache cache(pool);
     const auto prompt = random_tokens(P);
-    model->forward(prompt, cache, LogitsMode::last, logits.data());
+    model->forward(prompt, cache, LogitsMode::last, logits);
     // The same prompt every run (rng seeded): runs under different kernel
     // settings (ALLM_CUDA_MMQ=0, ALLM_CUDA_GEMM=tiled, ALLM_CUDA_NORM=block,
     // the cpu backend) can be compared by these figures of the prefill's last
@@ -134,7 +144,7 @@ int main(int argc, char** argv) try {
       std::printf("\n");
     };
     check(("pp" + std::to_string(P) + "'s last logits").c_str());
-    for (int i = 0; i < 4; ++i) model->forward(std::vector<int32_t>{argmax(logits.data(), vocab)}, cache, LogitsMode::last, logits.data());
+    for (int i = 0; i < 4; ++i) model->forward(std::vector<int32_t>{argmax(logits, vocab)}, cache, LogitsMode::last, logits);
     check("decode step 4's logits");
   }
 
@@ -144,7 +154,7 @@ int main(int argc, char** argv) try {
       KVCache cache(pool);
       const auto prompt = random_tokens(P);
       t0 = Clock::now();
-      model->forward(prompt, cache, LogitsMode::last, logits.data());
+      model->forward(prompt, cache, LogitsMode::last, logits);
       pp.push_back(double(P) / seconds_since(t0));
     }
     KVCache cache(pool);
@@ -152,8 +162,8 @@ int main(int argc, char** argv) try {
     t0 = Clock::now();
     for (int64_t i = 0; i < G; ++i) {
       const auto s0 = Clock::now();
-      model->forward(std::vector<int32_t>{next}, cache, LogitsMode::last, logits.data());
-      next_tokens(logits.data(), 1, &next);
+      model->forward(std::vector<int32_t>{next}, cache, LogitsMode::last, logits);
+      next_tokens(logits, 1, &next);
       step_ms.push_back(seconds_since(s0) * 1e3);
     }
     tg.push_back(double(G) / seconds_since(t0));
@@ -166,7 +176,7 @@ int main(int argc, char** argv) try {
     int64_t sink = 0;
     for (int k = 0; k < 9; ++k) {
       const auto a0 = Clock::now();
-      for (int64_t s = 0; s < n; ++s) sink += argmax(logits.data() + s * vocab, vocab);
+      for (int64_t s = 0; s < n; ++s) sink += argmax(logits + s * vocab, vocab);
       ms.push_back(seconds_since(a0) * 1e3);
     }
     if (sink < 0) std::printf("\n");  // keeps the passes from being optimised away
@@ -187,15 +197,15 @@ int main(int argc, char** argv) try {
       for (int64_t s = 0; s < N; ++s) {
         caches.push_back(std::make_unique<KVCache>(pool));
         const auto prompt = random_tokens(batch_pp);
-        model->forward(prompt, *caches.back(), LogitsMode::last, logits.data());
-        tokens[size_t(s)] = {argmax(logits.data(), vocab)};
+        model->forward(prompt, *caches.back(), LogitsMode::last, logits);
+        tokens[size_t(s)] = {argmax(logits, vocab)};
       }
       std::vector<BatchEntry> batch(static_cast<size_t>(N));
       t0 = Clock::now();
       for (int64_t i = 0; i < G; ++i) {
         for (int64_t s = 0; s < N; ++s) batch[size_t(s)] = BatchEntry{caches[size_t(s)].get(), tokens[size_t(s)]};
-        model->forward(std::span<const BatchEntry>(batch), logits.data());
-        for (int64_t s = 0; s < N; ++s) next_tokens(logits.data() + s * vocab, 1, &tokens[size_t(s)][0]);
+        model->forward(std::span<const BatchEntry>(batch), logits);
+        for (int64_t s = 0; s < N; ++s) next_tokens(logits + s * vocab, 1, &tokens[size_t(s)][0]);
       }
       rates.push_back(double(N * G) / seconds_since(t0));
     }

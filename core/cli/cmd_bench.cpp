@@ -110,7 +110,7 @@ static int run_bench(Args& args) {
   std::mt19937 rng(1234);
   std::vector<int32_t> ids(static_cast<size_t>(prompt));
   for (auto& t : ids) t = static_cast<int32_t>(rng() % static_cast<uint32_t>(info.vocab_size));
-  std::vector<float> logits(static_cast<size_t>(info.vocab_size));
+  OutputBuffer logits(model, static_cast<size_t>(info.vocab_size));
   if (warmup) {
     // As llama-bench: one short prefill and one decode step first, so the
     // timed runs neither fault in the mapped weights nor grow scratch buffers.
@@ -134,7 +134,7 @@ static int run_bench(Args& args) {
     }
     for (int64_t b = 0; b < batch; ++b) caches.push_back(prefix->fork(depth));
   }
-  logits.resize(static_cast<size_t>(batch * info.vocab_size));
+  logits.resize(static_cast<size_t>(batch * info.vocab_size));  // grows: the warm-up's row is not kept
   std::vector<BatchEntry> entries(static_cast<size_t>(batch));
   for (int64_t b = 0; b < batch; ++b) entries[b] = {caches[b].get(), ids, LogitsMode::last};
 

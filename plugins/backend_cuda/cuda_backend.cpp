@@ -76,7 +76,7 @@ std::vector<float> widen(const void* p, DType t, int64_t n) {
   return out;
 }
 
-class CudaBackend final : public Backend, public BackendDeviceMemory {
+class CudaBackend final : public Backend, public BackendDeviceMemory, public BackendHostMemory {
  public:
   explicit CudaBackend(int device) : device_(device) {
     check(cudaSetDevice(device), "cudaSetDevice");
@@ -201,6 +201,23 @@ class CudaBackend final : public Backend, public BackendDeviceMemory {
       enqueue([](cudaStream_t s, void* d, size_t n) { check(cudaMemsetAsync(d, 0, n, s), "zero"); }, dst, bytes);
   }
   std::string memory_domain() const override { return domain_; }
+  // Page-locked host memory: a download() into it is one DMA at the link's
+  // rate (H100 machine, 32 rows of 128k logits: 0.31 ms against 1.63 ms into
+  // pageable memory, cuda_kernel_bench).
+  void* alloc_host(size_t bytes) override {
+    check(cudaSetDevice(device_), "cudaSetDevice");
+    void* p = nullptr;
+    const cudaError_t e = cudaMallocHost(&p, bytes ? bytes : 1);
+    if (e != cudaSuccess) {
+      cudaGetLastError();
+      throw OutOfMemoryError("CUDA backend: cannot allocate " + std::to_string(bytes) +
+                             " bytes of page-locked host memory (" + cudaGetErrorString(e) + ")");
+    }
+    return p;
+  }
+  void free_host(void* p) noexcept override {
+    if (p) cudaFreeHost(p);
+  }
   // The decoder's check before it uploads weights (and --gpu-layers' suggestion).
   Info device_memory() const override {
     size_t free_bytes = 0, total = 0;

@@ -9,14 +9,18 @@
 // pointers there and runs the CPU backend on them. An op handed a pointer
 // outside the device range (host memory where backend memory belongs) throws.
 // It also counts what crosses the boundary, so tests can check that only the
-// small things (ids, positions, logits, expert ids) do.
+// small things (ids, positions, logits, expert ids) do. Like a GPU backend it
+// hands out host memory of its own for downloads (BackendHostMemory), and
+// counts the bytes downloaded into it.
 #include <sys/mman.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <new>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -27,7 +31,7 @@
 
 namespace allm::test {
 
-class RemoteBackend final : public Backend, public BackendDeviceMemory {
+class RemoteBackend final : public Backend, public BackendDeviceMemory, public BackendHostMemory {
  public:
   static constexpr size_t kSpan = size_t{1} << 30;  // address space reserved (not committed)
 
@@ -76,6 +80,23 @@ class RemoteBackend final : public Backend, public BackendDeviceMemory {
   void download(void* dst, const void* src, size_t bytes) override {
     std::memcpy(dst, real(src, bytes), bytes);
     downloaded_ += bytes;
+    if (in_host_memory(dst, bytes)) downloaded_to_host_memory_ += bytes;
+  }
+  // ---- host memory of its own (as a GPU's page-locked memory) --------------
+  void* alloc_host(size_t bytes) override {
+    std::lock_guard lock(mutex_);
+    auto* p = static_cast<uint8_t*>(::operator new(std::max<size_t>(bytes, 1), std::align_val_t{64}));
+    host_live_[p] = bytes;
+    return p;
+  }
+  void free_host(void* p) noexcept override {
+    std::lock_guard lock(mutex_);
+    if (!p) return;
+    if (host_live_.erase(static_cast<uint8_t*>(p)) == 0) {
+      bad_frees_++;
+      return;
+    }
+    ::operator delete(p, std::align_val_t{64});
   }
   void copy(void* dst, const void* src, size_t bytes) override { std::memmove(real(dst, bytes), real(src, bytes), bytes); }
   void zero(void* dst, size_t bytes) override { std::memset(real(dst, bytes), 0, bytes); }
@@ -189,12 +210,26 @@ class RemoteBackend final : public Backend, public BackendDeviceMemory {
   }
   int bad_frees() const { return bad_frees_; }
   uint64_t downloaded() const { return downloaded_; }
+  uint64_t downloaded_to_host_memory() const { return downloaded_to_host_memory_; }
+  size_t live_host_allocations() const {
+    std::lock_guard lock(mutex_);
+    return host_live_.size();
+  }
   uint64_t uploaded() const { return uploaded_; }
   bool in_device(const void* p) const {
     return p >= static_cast<const void*>(device_) && p < static_cast<const void*>(device_ + next_);
   }
 
  private:
+  // Whether [p, p + bytes) lies in one of alloc_host's blocks.
+  bool in_host_memory(const void* p, size_t bytes) const {
+    std::lock_guard lock(mutex_);
+    auto* b = static_cast<const uint8_t*>(p);
+    auto it = host_live_.upper_bound(const_cast<uint8_t*>(b));
+    if (it == host_live_.begin()) return false;
+    --it;
+    return b + bytes <= it->first + it->second;
+  }
   // The store address of device pointer p, checking that [p, p + bytes) lies in one allocation's range.
   template <class T>
   T* real(T* p, size_t bytes = 0) const {
@@ -240,7 +275,8 @@ class RemoteBackend final : public Backend, public BackendDeviceMemory {
   std::map<uint8_t*, size_t> live_;
   uint64_t live_bytes_ = 0, capacity_ = kSpan;
   int resident_ = 0, bad_frees_ = 0;
-  uint64_t downloaded_ = 0, uploaded_ = 0;
+  uint64_t downloaded_ = 0, uploaded_ = 0, downloaded_to_host_memory_ = 0;
+  std::map<uint8_t*, size_t> host_live_;  // alloc_host's blocks
 };
 
 }  // namespace allm::test

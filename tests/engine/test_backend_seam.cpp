@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "allm/error.hpp"
+#include "allm/generate.hpp"
 #include "allm/safetensors.hpp"
 #include "engine_test_util.hpp"
 #include "remote_backend.hpp"
@@ -131,6 +132,73 @@ TEST_P(KVOnRemote, ForkTruncateAndSessionRowsMatchTheCpuBackend) {
 
 INSTANTIATE_TEST_SUITE_P(Types, KVOnRemote, ::testing::Values(KVType::f32, KVType::f16, KVType::q8_0),
                          [](const auto& info) { return std::string(kv_type_name(info.param)); });
+
+// The logits land in the backend's own host memory (what a GPU backend's
+// page-locked memory is, which its copy engine fills at full speed) when the
+// caller takes an OutputBuffer from the model, as allm::generate does; the
+// buffer goes back to the backend with it.
+TEST(RemoteBackend, OutputBuffersAreTheBackendsHostMemory) {
+  Checkpoint ckpt = load_fixture("qwen3");
+  auto remote = std::make_shared<RemoteBackend>(2);
+  {
+    auto model = make_model_on(ckpt, remote);
+    auto cpu = make_model(ckpt);
+    const int64_t V = model->info().vocab_size;
+    ASSERT_NE(output_memory(*model), nullptr);
+    const std::vector<int32_t> ids = synthetic_tokens(7, 1, V);
+    {
+      OutputBuffer logits(*model, static_cast<size_t>(V));
+      EXPECT_EQ(remote->live_host_allocations(), 1u);
+      auto cache = model->make_cache(), cpu_cache = cpu->make_cache();
+      const uint64_t before = remote->downloaded_to_host_memory();
+      model->forward(ids, *cache, LogitsMode::last, logits.data());
+      EXPECT_EQ(remote->downloaded_to_host_memory() - before, static_cast<uint64_t>(V) * 4);
+      std::vector<float> want(static_cast<size_t>(V));
+      cpu->forward(ids, *cpu_cache, LogitsMode::last, want.data());
+      EXPECT_LE(max_diff(std::vector<float>(logits.data(), logits.data() + V), want), 1e-5);
+
+      logits.resize(static_cast<size_t>(V / 2));
+      EXPECT_EQ(logits.size(), static_cast<size_t>(V)) << "a buffer never shrinks";
+      logits.resize(static_cast<size_t>(2 * V));
+      EXPECT_EQ(logits.size(), static_cast<size_t>(2 * V));
+      EXPECT_EQ(remote->live_host_allocations(), 1u) << "growing gave the smaller block back";
+      OutputBuffer moved = std::move(logits);
+      EXPECT_EQ(logits.data(), nullptr);
+      EXPECT_EQ(moved.size(), static_cast<size_t>(2 * V));
+      EXPECT_EQ(remote->live_host_allocations(), 1u);
+    }
+    EXPECT_EQ(remote->live_host_allocations(), 0u);
+
+    GenerationRequest req;
+    req.prompt = ids;
+    req.max_tokens = 4;
+    req.ignore_eos = true;
+    auto cache = model->make_cache();
+    const uint64_t downloaded = remote->downloaded(), to_host = remote->downloaded_to_host_memory();
+    const GenerationResult result = generate(*model, *cache, req);
+    EXPECT_EQ(result.tokens.size(), 4u);
+    EXPECT_GT(remote->downloaded() - downloaded, 0u);
+    EXPECT_EQ(remote->downloaded_to_host_memory() - to_host, remote->downloaded() - downloaded)
+        << "generate downloads every step's logits into the backend's host memory";
+    EXPECT_EQ(remote->live_host_allocations(), 0u);
+  }
+  EXPECT_EQ(remote->bad_frees(), 0);
+}
+
+// A model on the CPU backend (no host memory of its own): ordinary memory, the same logits.
+TEST(OutputBuffer, IsOrdinaryMemoryForAModelOnTheCpu) {
+  Checkpoint ckpt = load_fixture("qwen3");
+  auto model = make_model(ckpt);
+  const int64_t V = model->info().vocab_size;
+  const std::vector<int32_t> ids = synthetic_tokens(5, 2, V);
+  OutputBuffer logits(*model, static_cast<size_t>(V));
+  ASSERT_NE(logits.data(), nullptr);
+  std::vector<float> want(static_cast<size_t>(V));
+  auto cache = model->make_cache(), again = model->make_cache();
+  model->forward(ids, *cache, LogitsMode::last, logits.data());
+  model->forward(ids, *again, LogitsMode::last, want.data());
+  EXPECT_EQ(std::vector<float>(logits.data(), logits.data() + V), want);
+}
 
 TEST(RemoteBackend, RefusesACacheInAnotherBackendsMemory) {
   Checkpoint ckpt = load_fixture("llama");

@@ -96,7 +96,7 @@ void ForwardBatcher::run(std::vector<Call*>& calls) {
   }
   const size_t vocab = static_cast<size_t>(model_.info().vocab_size);
   // Only the leader touches it (busy_), and every row is written by forward.
-  if (merged_logits_.size() < rows * vocab) merged_logits_.resize(rows * vocab);
+  merged_logits_.resize(rows * vocab);
   float* all = merged_logits_.data();
   try {
     model_.forward(entries, all);

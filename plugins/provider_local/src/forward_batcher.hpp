@@ -30,7 +30,7 @@ class ForwardBatcher {
   static constexpr std::chrono::microseconds kGatherWindow{3000};
   static constexpr std::chrono::microseconds kMaxGatherWindow{500000};
 
-  explicit ForwardBatcher(Model& model) : model_(model) {}
+  explicit ForwardBatcher(Model& model) : model_(model), merged_logits_(model, 0) {}
 
   // Same contract as Model::forward; blocks until this call's rows are done.
   void forward(std::span<const BatchEntry> batch, float* logits);
@@ -73,13 +73,13 @@ class ForwardBatcher {
   bool busy_ = false;
   size_t active_ = 0;
   std::chrono::microseconds last_forward_{0};  // duration of the last forward call
-  std::vector<float> merged_logits_;           // the merged call's rows, reused across steps
+  OutputBuffer merged_logits_;                 // the merged call's rows, reused across steps
   uint64_t merged_calls_ = 0, merged_sequences_ = 0;
 };
 
 // A Model whose forward goes through a ForwardBatcher (for allm::generate);
 // everything else is the wrapped model's.
-class BatchedModel final : public Model {
+class BatchedModel final : public Model, public OutputMemory {
  public:
   BatchedModel(Model& model, ForwardBatcher& batcher) : model_(model), batcher_(batcher) {}
   const ModelInfo& info() const override { return model_.info(); }
@@ -92,6 +92,15 @@ class BatchedModel final : public Model {
     batcher_.forward_hidden(batch, hidden);
   }
   using Model::forward;
+  // The wrapped model's output memory (page-locked for a model on a GPU).
+  float* alloc_output(size_t floats) override {
+    OutputMemory* memory = output_memory(model_);
+    return memory ? memory->alloc_output(floats) : new float[floats];
+  }
+  void free_output(float* p) noexcept override {
+    if (OutputMemory* memory = output_memory(model_)) memory->free_output(p);
+    else delete[] p;
+  }
 
  private:
   Model& model_;

@@ -218,6 +218,21 @@ class BackendDeviceMemory {
   ~BackendDeviceMemory() = default;
 };
 
+// Host memory that the backend's download() writes fastest: a GPU backend's
+// page-locked memory, which its copy engine fills at the link's full rate
+// (into pageable memory the driver stages the bytes at a fraction of it). The
+// decoder hands it out for forward's logits (allm/model.hpp, OutputMemory).
+// Reached with a dynamic_cast, like BackendScratch.
+class BackendHostMemory {
+ public:
+  // OutOfMemoryError when the backend cannot supply `bytes`.
+  virtual void* alloc_host(size_t bytes) = 0;
+  virtual void free_host(void* p) noexcept = 0;
+
+ protected:
+  ~BackendHostMemory() = default;
+};
+
 // Backend memory owned by one object, freed through its backend.
 class BackendBuffer {
  public:

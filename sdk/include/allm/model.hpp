@@ -4,6 +4,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <utility>
 
 #include "allm/error.hpp"
 #include "allm/kv_cache.hpp"
@@ -127,5 +128,74 @@ class ForwardScratch {
 
 // `model`'s ForwardScratch, or null when it has none.
 inline ForwardScratch* forward_scratch(Model& model) { return dynamic_cast<ForwardScratch*>(&model); }
+
+// Host memory for forward's output that the model's backend writes fastest:
+// page-locked memory for a model whose LM head runs on a GPU (the GPU's copy
+// engine writes it at the link's full rate; a download into ordinary, pageable
+// memory goes through the driver's staging buffers at a fraction of that,
+// which a step of 32 sequences' logits, 16 MB at a 128k vocabulary, pays
+// every step), ordinary memory otherwise. Reached through output_memory(), a
+// dynamic_cast like forward_scratch(); OutputBuffer below uses it where there.
+class OutputMemory {
+ public:
+  // `floats` floats, freed only by free_output of the same model;
+  // OutOfMemoryError when there is no such memory to be had.
+  virtual float* alloc_output(size_t floats) = 0;
+  virtual void free_output(float* p) noexcept = 0;
+
+ protected:
+  ~OutputMemory() = default;
+};
+
+// `model`'s OutputMemory, or null when it has none.
+inline OutputMemory* output_memory(Model& model) { return dynamic_cast<OutputMemory*>(&model); }
+
+// A buffer of floats for a model's forward output (logits, hidden states):
+// from the model's OutputMemory where it has one, else ordinary memory. It
+// must not outlive the model. Contents are not kept when it grows.
+class OutputBuffer {
+ public:
+  OutputBuffer() = default;
+  OutputBuffer(Model& model, size_t floats) : memory_(output_memory(model)) { resize(floats); }
+  ~OutputBuffer() { release(); }
+  OutputBuffer(OutputBuffer&& o) noexcept
+      : memory_(o.memory_), data_(std::exchange(o.data_, nullptr)), size_(std::exchange(o.size_, 0)) {}
+  OutputBuffer& operator=(OutputBuffer&& o) noexcept {
+    if (this != &o) {
+      release();
+      memory_ = o.memory_;
+      data_ = std::exchange(o.data_, nullptr);
+      size_ = std::exchange(o.size_, 0);
+    }
+    return *this;
+  }
+  OutputBuffer(const OutputBuffer&) = delete;
+  OutputBuffer& operator=(const OutputBuffer&) = delete;
+
+  // Room for at least `floats` floats (a larger buffer when it has less).
+  void resize(size_t floats) {
+    if (floats <= size_) return;
+    release();
+    data_ = memory_ ? memory_->alloc_output(floats) : new float[floats];
+    size_ = floats;
+  }
+  float* data() { return data_; }
+  const float* data() const { return data_; }
+  size_t size() const { return size_; }
+  float& operator[](size_t i) { return data_[i]; }
+  const float& operator[](size_t i) const { return data_[i]; }
+
+ private:
+  void release() noexcept {
+    if (!data_) return;
+    if (memory_) memory_->free_output(data_);
+    else delete[] data_;
+    data_ = nullptr;
+    size_ = 0;
+  }
+  OutputMemory* memory_ = nullptr;
+  float* data_ = nullptr;
+  size_t size_ = 0;
+};
 
 }  // namespace allm

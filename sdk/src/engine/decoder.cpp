@@ -76,7 +76,7 @@ std::string joined(const Items& items, Text&& text) {
 // the LM head's output takes when every position's logits are asked for.
 constexpr int64_t kLogitsRows = 64;
 
-class DecoderModel final : public Model, public ForwardScratch {
+class DecoderModel final : public Model, public ForwardScratch, public OutputMemory {
  public:
   // parts: the backend of each run of layers (KVLayerPart: from first_layer
   // to the next part's); one part runs the whole model on one backend.
@@ -166,6 +166,17 @@ class DecoderModel final : public Model, public ForwardScratch {
   }
 
   int64_t scratch_tokens() const override { return scratch_tokens_; }
+
+  // Memory that the backend downloading the logits (the last part's) writes fastest.
+  float* alloc_output(size_t floats) override {
+    if (auto* host = dynamic_cast<BackendHostMemory*>(parts_.back().be.get()))
+      return static_cast<float*>(host->alloc_host(floats * sizeof(float)));
+    return new float[floats];
+  }
+  void free_output(float* p) noexcept override {
+    if (auto* host = dynamic_cast<BackendHostMemory*>(parts_.back().be.get())) host->free_host(p);
+    else delete[] p;
+  }
 
  private:
   // One run of layers on one backend: its resident weights, vectors and scratch.

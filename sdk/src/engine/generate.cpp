@@ -21,7 +21,7 @@ GenerationResult generate(Model& model, KVCache& cache, const GenerationRequest&
   const int64_t vocab = model.info().vocab_size;
   Sampler sampler(req.sampling, vocab);
   StopStringMatcher stops(req.stop);
-  std::vector<float> logits(static_cast<size_t>(vocab));
+  OutputBuffer logits(model, static_cast<size_t>(vocab));  // page-locked where the model is on a GPU
   GenerationResult out;
   out.prompt_tokens = static_cast<int64_t>(req.prompt.size());
   if (cache.size() + out.prompt_tokens > cache.max_positions())
@@ -64,7 +64,7 @@ GenerationResult generate(Model& model, KVCache& cache, const GenerationRequest&
   out.finish_reason = "length";
   std::vector<float> raw;  // the model's logits, kept for log-probabilities
   while (static_cast<int64_t>(out.tokens.size()) < req.max_tokens) {
-    if (req.top_logprobs >= 0) raw = logits;
+    if (req.top_logprobs >= 0) raw.assign(logits.data(), logits.data() + vocab);
     if (req.constrain_logits) req.constrain_logits(logits.data(), vocab);
     const int32_t token = sampler.sample(logits.data(), seen, out.tokens);
     out.tokens.push_back(token);
