@@ -124,6 +124,11 @@ int main(int argc, char** argv) {
     cudaMemset(a, 1, bytes);
     const double ms = median_ms([&] { cudaMemcpyAsync(b, a, bytes, cudaMemcpyDeviceToDevice); }, 10);
     std::printf("device copy: %.0f GB/s (read + write)\n", 2.0 * bytes / ms / 1e6);
+    unsigned* sink = nullptr;
+    check(cudaMalloc(reinterpret_cast<void**>(&sink), sizeof(unsigned)), "cudaMalloc");
+    const double read_ms = median_ms([&] { read_probe(a, int64_t(bytes), sink, nullptr); }, 10);
+    std::printf("device read: %.0f GB/s (2 GiB streamed once)\n", bytes / read_ms / 1e6);
+    cudaFree(sink);
     cudaFree(a);
     cudaFree(b);
   }

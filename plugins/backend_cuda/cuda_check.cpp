@@ -19,6 +19,19 @@ void check(cudaError_t status, const char* what) {
 
 void check_launch(const char* kernel) { check(cudaGetLastError(), kernel); }
 
+int multiprocessors() {
+  static const int count = [] {
+    int device = 0, sms = 0;
+    if (cudaGetDevice(&device) != cudaSuccess ||
+        cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device) != cudaSuccess || sms <= 0) {
+      cudaGetLastError();
+      return 132;
+    }
+    return sms;
+  }();
+  return count;
+}
+
 namespace {
 // ALLM_CUDA_PDL, read once: unset / 1 every decode kernel, "gemv" the GEMVs alone, 0 none.
 enum class PdlMode { all, gemv, none };

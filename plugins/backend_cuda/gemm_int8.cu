@@ -369,19 +369,6 @@ __global__ void sum_splits_kernel(const float* __restrict__ partial, int splits,
   y[t * ldy + r] = sum + (bias ? bias[r] : 0.0f);
 }
 
-int multiprocessors() {
-  static const int count = [] {
-    int device = 0, sms = 0;
-    if (cudaGetDevice(&device) != cudaSuccess ||
-        cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device) != cudaSuccess || sms <= 0) {
-      cudaGetLastError();
-      return 132;
-    }
-    return sms;
-  }();
-  return count;
-}
-
 template <WFormat F, int kTokens>
 void launch(const DeviceWeight& w, const int8_t* q, const float2* ds, int64_t n, float* y, int64_t ldy,
             const float* bias, float* partial, int64_t partial_elems, cudaStream_t stream) {

@@ -16,6 +16,8 @@ namespace allm::cuda {
 void check(cudaError_t status, const char* what);
 // After a launch: the launch's own error (bad configuration, no kernel image).
 void check_launch(const char* kernel);
+// The current device's multiprocessors (read once; 132 if it cannot be read).
+int multiprocessors();
 
 // ---- linear: y[t * ldy + r] = W x[t] (+ bias[r])
 // Decode: a dequantising GEMV, one warp per row, at most kGemvMaxTokens tokens.
@@ -55,6 +57,10 @@ constexpr int64_t kGemmInt8Partials = int64_t(4) << 20;
 bool gemm_int8_supports(const DeviceWeight& w);
 void gemm_int8(const DeviceWeight& w, const int8_t* q, const float2* ds, int64_t n, float* y, int64_t ldy,
                const float* bias, float* partial, int64_t partial_elems, cudaStream_t stream);
+// Reads `bytes` (a multiple of 16, 16-byte aligned) once, as fast as the
+// card allows (benchmarks: the read bandwidth a decode GEMV can approach).
+// sink: one device word the kernel may write.
+void read_probe(const void* data, int64_t bytes, unsigned* sink, cudaStream_t stream);
 // Decode over F16 / BF16 rows (16-byte aligned, cols a multiple of 8) with
 // F32 activations: one warp per row, 16-byte loads, F32 arithmetic.
 bool gemv_wide_supports(const DeviceWeight& w);
