@@ -93,14 +93,8 @@ class BatchedModel final : public Model, public OutputMemory {
   }
   using Model::forward;
   // The wrapped model's output memory (page-locked for a model on a GPU).
-  float* alloc_output(size_t floats) override {
-    OutputMemory* memory = output_memory(model_);
-    return memory ? memory->alloc_output(floats) : new float[floats];
-  }
-  void free_output(float* p) noexcept override {
-    if (OutputMemory* memory = output_memory(model_)) memory->free_output(p);
-    else delete[] p;
-  }
+  float* alloc_output(size_t floats) override { return allm::alloc_output(model_, floats); }
+  void free_output(float* p) noexcept override { allm::free_output(model_, p); }
 
  private:
   Model& model_;

@@ -150,20 +150,32 @@ class OutputMemory {
 // `model`'s OutputMemory, or null when it has none.
 inline OutputMemory* output_memory(Model& model) { return dynamic_cast<OutputMemory*>(&model); }
 
+// `floats` floats of `model`'s output memory, or of ordinary memory for a
+// model without it (a wrapper model passes its inner model's on with these);
+// give them back with free_output of the same model.
+inline float* alloc_output(Model& model, size_t floats) {
+  OutputMemory* memory = output_memory(model);
+  return memory ? memory->alloc_output(floats) : new float[floats];
+}
+inline void free_output(Model& model, float* p) noexcept {
+  if (OutputMemory* memory = output_memory(model)) memory->free_output(p);
+  else delete[] p;
+}
+
 // A buffer of floats for a model's forward output (logits, hidden states):
 // from the model's OutputMemory where it has one, else ordinary memory. It
 // must not outlive the model. Contents are not kept when it grows.
 class OutputBuffer {
  public:
   OutputBuffer() = default;
-  OutputBuffer(Model& model, size_t floats) : memory_(output_memory(model)) { resize(floats); }
+  OutputBuffer(Model& model, size_t floats) : model_(&model) { resize(floats); }
   ~OutputBuffer() { release(); }
   OutputBuffer(OutputBuffer&& o) noexcept
-      : memory_(o.memory_), data_(std::exchange(o.data_, nullptr)), size_(std::exchange(o.size_, 0)) {}
+      : model_(o.model_), data_(std::exchange(o.data_, nullptr)), size_(std::exchange(o.size_, 0)) {}
   OutputBuffer& operator=(OutputBuffer&& o) noexcept {
     if (this != &o) {
       release();
-      memory_ = o.memory_;
+      model_ = o.model_;
       data_ = std::exchange(o.data_, nullptr);
       size_ = std::exchange(o.size_, 0);
     }
@@ -176,7 +188,7 @@ class OutputBuffer {
   void resize(size_t floats) {
     if (floats <= size_) return;
     release();
-    data_ = memory_ ? memory_->alloc_output(floats) : new float[floats];
+    data_ = model_ ? alloc_output(*model_, floats) : new float[floats];
     size_ = floats;
   }
   float* data() { return data_; }
@@ -188,12 +200,12 @@ class OutputBuffer {
  private:
   void release() noexcept {
     if (!data_) return;
-    if (memory_) memory_->free_output(data_);
+    if (model_) free_output(*model_, data_);
     else delete[] data_;
     data_ = nullptr;
     size_ = 0;
   }
-  OutputMemory* memory_ = nullptr;
+  Model* model_ = nullptr;  // null: a default-constructed buffer (ordinary memory)
   float* data_ = nullptr;
   size_t size_ = 0;
 };

@@ -13,7 +13,7 @@
 
 namespace allm {
 
-class VisionLanguageModel final : public Model, public ForwardScratch {
+class VisionLanguageModel final : public Model, public ForwardScratch, public OutputMemory {
  public:
   // `model_type`: what info() reports, when the whole goes by another name
   // than its text decoder (Gemma 3's "gemma3" over "gemma3_text"); empty
@@ -42,6 +42,10 @@ class VisionLanguageModel final : public Model, public ForwardScratch {
     const ForwardScratch* s = dynamic_cast<const ForwardScratch*>(text_.get());
     return s ? s->scratch_tokens() : 0;
   }
+
+  // The text decoder's output memory (page-locked for a model on a GPU).
+  float* alloc_output(size_t floats) override { return allm::alloc_output(*text_, floats); }
+  void free_output(float* p) noexcept override { allm::free_output(*text_, p); }
 
  private:
   std::unique_ptr<Model> text_;
