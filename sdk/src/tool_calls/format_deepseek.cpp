@@ -83,8 +83,12 @@ RegionResult parse_deepseek(std::string_view region, bool at_end, const ToolSet&
     }
   }
   pos = skip_blanks(region, pos);
+  // The block's end token is taken with the calls, also after calls without
+  // the block's begin (a stray end): so, until the text says whether it
+  // follows, wait, or a reply streamed in pieces would keep as content what
+  // the whole reply drops.
   if (starts_with(region.substr(pos), kCallsEnd)) pos += kCallsEnd.size();
-  else if (block && partial(pos, kCallsEnd) && !at_end) return wait(nullptr);
+  else if (partial(pos, kCallsEnd) && !at_end) return wait(nullptr);
   r.status = RegionResult::done;
   r.calls = std::move(calls);
   r.consumed = std::min(pos, region.size());
