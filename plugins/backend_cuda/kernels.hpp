@@ -182,7 +182,7 @@ struct DeviceAttention {
 // q and out are [n][heads][head_dim]; online softmax over the positions.
 // From kFlashMinTokens tokens (max_n for a batch) with F16 / Q8_0 rows and
 // head_dim a multiple of 16, on the tensor cores (flash_attention below);
-// else one block per (token, head) (attention.cu).
+// else attention.cu (a block per token and head, or per token and KV head).
 constexpr int64_t kMaxHeadDim = 256;
 void attention(const DeviceKV& kv, const float* q, float* out, int64_t n, int64_t pos0, const DeviceAttention& p,
                cudaStream_t stream);

@@ -963,6 +963,59 @@ KVLayerView host_view(HostKV& h, std::vector<uint8_t*>& ptrs) {
   return KVLayerView{ptrs.data(), h.k_offset, h.v_offset, h.block, h.head_stride, h.row_bytes, h.type};
 }
 
+// Decode of many sequences at once (more (token, head) blocks than the GPU
+// holds at once): a block takes all the query heads of a KV head (8, 4 or 2
+// of them; 1 when the group is odd), head_dim up to 128 and above, every KV
+// row type, window, softcap and sinks, sequences of different lengths over
+// one cache, with the output's int8 codes. Against the CPU backend; the
+// per-token kernel's bound (F32 over the same stored rows).
+TEST(CudaKV, ManySequencesTakeTheHeadsOfAKvHeadTogether) {
+  REQUIRE_DEVICE();
+  auto cpu = make_cpu_backend(1);
+  struct Case { KVType type; int64_t d, heads, kv_heads, window; float softcap; bool sinks; };
+  const Case cases[] = {
+      {KVType::f16, 128, 32, 8, 0, 0, false},      {KVType::q8_0, 64, 16, 2, 40, 20.0f, true},
+      {KVType::f32, 96, 12, 4, 0, 0, false},       {KVType::f16, 256, 8, 4, 0, 0, true},
+      {KVType::q8_0, 128, 8, 1, 0, 30.0f, false},  {KVType::f16, 32, 6, 3, 9, 0, true},
+  };
+  for (const Case& c : cases) {
+    // Enough single-token sequences that one block per (token, head) would not fit at once.
+    const int64_t count = 4 * multiprocessors() / c.heads + 3, longest = 90, row = c.heads * c.d;
+    HostKV host(c.type, c.kv_heads, c.d, 16, longest);
+    fill_random(host);
+    DevKV dev(host);
+    std::vector<uint8_t*> ptrs;
+    const KVLayerView hv = host_view(host, ptrs);
+    const auto q = random_floats(size_t(count * row));
+    const auto sinks = random_floats(size_t(c.heads));
+    std::vector<float> ref(q.size());
+    std::vector<AttentionSeq> cpu_seqs;
+    std::vector<DeviceSeq> seqs(static_cast<size_t>(count));
+    const Dev<float> dq(q), dsinks(sinks);
+    Dev<float> out(q.size());
+    for (int64_t i = 0; i < count; ++i) {
+      const int64_t pos = (i * 37) % longest;  // this sequence's new token's position: 0 .. longest - 1
+      cpu_seqs.push_back(AttentionSeq{q.data() + i * row, ref.data() + i * row, 1, pos, hv});
+      DeviceSeq& sq = seqs[size_t(i)];
+      sq.kv = dev.view, sq.a = dq.p + i * row, sq.out = out.p + i * row, sq.n = 1, sq.pos0 = pos, sq.code0 = i * row;
+    }
+    const float scale = 1.0f / std::sqrt(float(c.d));
+    cpu->attention(cpu_seqs.data(), count, AttentionParams{c.heads, c.kv_heads, c.d, scale, c.softcap, c.window,
+                                                           c.sinks ? sinks.data() : nullptr});
+    const Dev<DeviceSeq> dseqs(seqs);
+    const bool with_codes = c.d % 32 == 0;
+    Dev<int8_t> codes{size_t(count * row)};
+    Dev<float2> ds{size_t(count * row / 32)};
+    attention_seqs(dseqs.p, count, 1,
+                   DeviceAttention{c.heads, c.kv_heads, c.d, scale, c.softcap, c.window, c.sinks ? dsinks.p : nullptr},
+                   nullptr, with_codes ? codes.p : nullptr, with_codes ? ds.p : nullptr);
+    const std::string what = std::string(kv_type_name(c.type)) + " d=" + std::to_string(c.d) +
+                             " heads=" + std::to_string(c.heads) + "/" + std::to_string(c.kv_heads);
+    EXPECT_LT(rel_err(out.get(), ref), 2e-6) << what;
+    if (with_codes) expect_codes_of(out, count * row, codes, ds, what.c_str());
+  }
+}
+
 // Prefill (n >= kFlashMinTokens) over F16 / Q8_0 rows: the tensor-core kernel,
 // against the CPU backend (F32 over the stored rows). Token counts that are
 // not multiples of the 64-row tiles or the key tiles, old positions in the
