@@ -122,14 +122,16 @@ void launch_shape(const DeviceKV& kv, const float* q, float* out, int64_t n, int
 }
 
 // The query heads a block takes when grouping: the most (8, 4, 2) that
-// divide the heads per KV head, within 32 registers of query and sums a lane.
+// divide the heads per KV head, within 32 registers of query and sums a lane
+// (8 only for head_dim up to 128).
 template <int kPer>
 void launch_grouped(const DeviceKV& kv, const float* q, float* out, int64_t n, int64_t pos0, const DeviceSeq* seqs,
                     int64_t count, const DeviceAttention& p, cudaStream_t stream, int8_t* codes, float2* ds) {
   const int64_t group = p.heads / p.kv_heads;
-  constexpr int kMost = 32 / kPer < 8 ? 32 / kPer : 8;
-  if (group % kMost == 0) launch_shape<8, kMost, kPer>(kv, q, out, n, pos0, seqs, count, p, stream, codes, ds);
-  else if (group % 4 == 0) launch_shape<8, 4, kPer>(kv, q, out, n, pos0, seqs, count, p, stream, codes, ds);
+  if constexpr (8 * kPer <= 32) {
+    if (group % 8 == 0) return launch_shape<8, 8, kPer>(kv, q, out, n, pos0, seqs, count, p, stream, codes, ds);
+  }
+  if (group % 4 == 0) launch_shape<8, 4, kPer>(kv, q, out, n, pos0, seqs, count, p, stream, codes, ds);
   else if (group % 2 == 0) launch_shape<8, 2, kPer>(kv, q, out, n, pos0, seqs, count, p, stream, codes, ds);
   else launch_shape<4, 1, kPer>(kv, q, out, n, pos0, seqs, count, p, stream, codes, ds);
 }
