@@ -223,31 +223,27 @@ __global__ void __launch_bounds__(kWarps * 32) gemv_int8_kernel(JobTable jobs, c
 }
 
 // F16 / BF16 rows with F32 activations: a unit is 8 elements (one 16-byte
-// load), consecutive lanes consecutive units, kUnroll units in flight.
+// load). A lane's share of the dot of row `r` (nu units) with n tokens'
+// activations x ([n][cols]): units first, first + stride, ..., kUnroll of
+// them loaded before the first is used. Waits for the kernels before
+// (pdl_wait) once its first weights are on their way.
 template <bool kHalf, int kUnroll, int kTokens>
-__global__ void __launch_bounds__(kWarps * 32) gemv_wide_kernel(JobTable jobs, const float* __restrict__ x, int n) {
-  pdl_trigger();
-  const int lane = threadIdx.x & 31;
-  RowOf at;
-  if (!warp_row(jobs, at)) return;
-  const DeviceWeight& w = at.w;
-  const int64_t row = at.row;
-  const int64_t nu = w.cols / 8;
-  const uint8_t* r = w.data + row * w.row_bytes;
-  float acc[kTokens];
+__device__ __forceinline__ void wide_row_share(const uint8_t* __restrict__ r, int64_t nu, int64_t cols, int64_t first,
+                                               int stride, const float* __restrict__ x, int n, float (&acc)[kTokens]) {
 #pragma unroll
   for (int t = 0; t < kTokens; ++t) acc[t] = 0;
   bool waited = false;
-  for (int64_t u0 = lane; u0 < nu; u0 += 32 * kUnroll) {
+  for (int64_t u0 = first; u0 < nu; u0 += int64_t(stride) * kUnroll) {
     uint4 raw[kUnroll];
 #pragma unroll
     for (int i = 0; i < kUnroll; ++i)
-      if (u0 + 32 * i < nu) raw[i] = load16(r + 16 * (u0 + 32 * i));
+      if (u0 + stride * i < nu) raw[i] = load16(r + 16 * (u0 + stride * i));
     if (!waited) pdl_wait();  // the first weights are on their way: now the activations
     waited = true;
 #pragma unroll
     for (int i = 0; i < kUnroll; ++i) {
-      if (u0 + 32 * i >= nu) break;
+      const int64_t u = u0 + stride * i;
+      if (u >= nu) break;
       float v[8];
       const uint32_t words[4] = {raw[i].x, raw[i].y, raw[i].z, raw[i].w};
 #pragma unroll
@@ -262,14 +258,70 @@ __global__ void __launch_bounds__(kWarps * 32) gemv_wide_kernel(JobTable jobs, c
 #pragma unroll
       for (int t = 0; t < kTokens; ++t) {
         if (t >= n) break;
-        const float4* xs = reinterpret_cast<const float4*>(x + t * w.cols + 8 * (u0 + 32 * i));
+        const float4* xs = reinterpret_cast<const float4*>(x + t * cols + 8 * u);
         const float4 a = __ldg(xs), b = __ldg(xs + 1);
         acc[t] += v[0] * a.x + v[1] * a.y + v[2] * a.z + v[3] * a.w + v[4] * b.x + v[5] * b.y + v[6] * b.z + v[7] * b.w;
       }
     }
   }
   if (!waited) pdl_wait();
-  store_row(at, acc, n, lane);
+}
+
+__device__ __forceinline__ float warp_sum(float a) {
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1) a += __shfl_xor_sync(0xffffffffu, a, o);
+  return a;
+}
+
+// The F16 / BF16 GEMV: consecutive lanes take consecutive units.
+// kSplit warps of a block (1, 2 or 4) share a row, taking its 32-unit pieces
+// in turn: a warp streams its row in dependent passes of 32 x kUnroll units,
+// so when the rows are too few to fill the GPU's warp slots many times over
+// (an 8B model's output and down projections: 4,096 rows) a row's passes,
+// not the bytes, bound the kernel, and a block lives as long as its row
+// takes (the last wave's tail); split, each row takes 1 / kSplit of the
+// passes and the GPU holds kSplit times the loads in flight.
+template <bool kHalf, int kUnroll, int kTokens, int kSplit>
+__global__ void __launch_bounds__(kWarps * 32) gemv_wide_kernel(JobTable jobs, const float* __restrict__ x, int n) {
+  static_assert(kWarps % kSplit == 0, "a row's warps are in one block");
+  pdl_trigger();
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, part = warp % kSplit;
+  const int64_t g = (int64_t(blockIdx.x) * kWarps + warp) / kSplit;
+  const bool has_row = g < jobs.first_row[jobs.count];
+  // Without a split a warp past the rows leaves; with one, every warp must
+  // reach the barrier below.
+  if (kSplit == 1 && !has_row) return;
+  RowOf at{};
+  float acc[kTokens] = {};
+  if (has_row) {
+    at = row_of(jobs, g);
+    wide_row_share<kHalf, kUnroll, kTokens>(at.w.data + at.row * at.w.row_bytes, at.w.cols / 8, at.w.cols,
+                                            32 * part + lane, 32 * kSplit, x, n, acc);
+  } else {
+    pdl_wait();
+  }
+  if constexpr (kSplit == 1) {
+    store_row(at, acc, n, lane);
+  } else {
+    // Each warp's sums to shared memory; the row's first warp adds its
+    // partners' (in a fixed order) and stores.
+    __shared__ float partial[kWarps][kTokens];
+#pragma unroll
+    for (int t = 0; t < kTokens; ++t) {
+      const float a = t < n ? warp_sum(acc[t]) : 0.0f;
+      if (lane == 0) partial[warp][t] = a;
+    }
+    __syncthreads();
+    if (!has_row || part != 0 || lane != 0) return;
+#pragma unroll
+    for (int t = 0; t < kTokens; ++t) {
+      if (t >= n) break;
+      float sum = 0;
+#pragma unroll
+      for (int k = 0; k < kSplit; ++k) sum += partial[warp + k][t];
+      at.y[t * at.ldy + at.row] = sum + (at.bias ? at.bias[at.row] : 0.0f);
+    }
+  }
 }
 
 }  // namespace
@@ -390,30 +442,63 @@ bool gemv_wide_supports(const DeviceWeight& w) {
          reinterpret_cast<uintptr_t>(w.data) % 16 == 0 && w.row_bytes % 16 == 0;
 }
 
-void gemv_wide_jobs(const GemvJob* jobs, int count, const float* x, int64_t n, cudaStream_t stream) {
+// ALLM_CUDA_GEMV_SPLIT, read once (0 when unset): the one-token F16 / BF16
+// GEMV's warps a row, fixed (measurements).
+int fixed_wide_split() {
+  static const int fixed = [] {
+    const char* v = std::getenv("ALLM_CUDA_GEMV_SPLIT");
+    const int s = v ? std::atoi(v) : 0;
+    return s == 1 || s == 2 || s == 4 ? s : 0;
+  }();
+  return fixed;
+}
+
+int gemv_wide_split(int64_t cols) {
+  if (const int fixed = fixed_wide_split()) return fixed;
+  // As many warps as leave each at least two passes of its units (measured,
+  // H100, 8B-shaped F16 decode: one warp a row 167.3 / 166.8 tok/s, 4 for every
+  // matrix 171.8 / 171.1, 2 for q/k/v and 4 for the 4,096-row ones 170.8 / 170.5).
+  const int64_t units = cols / 8, pass = 32 * int64_t(wide_single_token_unroll());
+  int split = 1;
+  while (split < 4 && units >= 2 * pass * split * 2) split *= 2;
+  return split;
+}
+
+void gemv_wide_jobs(const GemvJob* jobs, int count, const float* x, int64_t n, cudaStream_t stream, int split) {
   for (int k = 0; k < count; ++k)
     if (!gemv_wide_supports(jobs[k].w)) check(cudaErrorInvalidValue, "gemv_wide: not an aligned F16/BF16 matrix");
+  if (split != 0 && split != 1 && split != 2 && split != 4) check(cudaErrorInvalidValue, "gemv_wide: split of 1, 2 or 4");
   const bool half = jobs[0].w.format == WFormat::f16;
   for (int64_t t0 = 0; t0 < n; t0 += kGemvMaxTokens) {
     const int chunk = int(n - t0 < kGemvMaxTokens ? n - t0 : kGemvMaxTokens);
     const JobTable table = job_table(jobs, count, t0, "gemv_wide: jobs of one format and row length, at most 3");
-    const unsigned blocks = unsigned((table.first_row[count] + kWarps - 1) / kWarps);
+    const int64_t rows = table.first_row[count];
     const float* xs = x + t0 * jobs[0].w.cols;
     if (chunk == 1) {
-      auto launch = [&](auto unroll) {
-        constexpr int U = decltype(unroll)::value;
-        if (half) launch_dependent(gemv_wide_kernel<true, U, 1>, blocks, kWarps * 32, stream, table, xs, chunk);
-        else launch_dependent(gemv_wide_kernel<false, U, 1>, blocks, kWarps * 32, stream, table, xs, chunk);
+      const int s = split ? split : gemv_wide_split(jobs[0].w.cols);
+      const unsigned blocks = unsigned((rows * s + kWarps - 1) / kWarps);
+      auto launch = [&](auto unroll, auto parts) {
+        constexpr int U = decltype(unroll)::value, S = decltype(parts)::value;
+        if (half) launch_dependent(gemv_wide_kernel<true, U, 1, S>, blocks, kWarps * 32, stream, table, xs, chunk);
+        else launch_dependent(gemv_wide_kernel<false, U, 1, S>, blocks, kWarps * 32, stream, table, xs, chunk);
+      };
+      auto by_split = [&](auto unroll) {
+        switch (s) {
+          case 2: launch(unroll, std::integral_constant<int, 2>{}); break;
+          case 4: launch(unroll, std::integral_constant<int, 4>{}); break;
+          default: launch(unroll, std::integral_constant<int, 1>{});
+        }
       };
       switch (wide_single_token_unroll()) {
-        case 1: launch(std::integral_constant<int, 1>{}); break;
-        case 4: launch(std::integral_constant<int, 4>{}); break;
-        case 8: launch(std::integral_constant<int, 8>{}); break;
-        default: launch(std::integral_constant<int, 2>{});
+        case 1: by_split(std::integral_constant<int, 1>{}); break;
+        case 4: by_split(std::integral_constant<int, 4>{}); break;
+        case 8: by_split(std::integral_constant<int, 8>{}); break;
+        default: by_split(std::integral_constant<int, 2>{});
       }
     } else {
-      if (half) launch_dependent(gemv_wide_kernel<true, 4, kGemvMaxTokens>, blocks, kWarps * 32, stream, table, xs, chunk);
-      else launch_dependent(gemv_wide_kernel<false, 4, kGemvMaxTokens>, blocks, kWarps * 32, stream, table, xs, chunk);
+      const unsigned blocks = unsigned((rows + kWarps - 1) / kWarps);
+      if (half) launch_dependent(gemv_wide_kernel<true, 4, kGemvMaxTokens, 1>, blocks, kWarps * 32, stream, table, xs, chunk);
+      else launch_dependent(gemv_wide_kernel<false, 4, kGemvMaxTokens, 1>, blocks, kWarps * 32, stream, table, xs, chunk);
     }
     check_launch("gemv_wide");
   }

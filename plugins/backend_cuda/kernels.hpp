@@ -66,7 +66,11 @@ void read_probe(const void* data, int64_t bytes, unsigned* sink, cudaStream_t st
 bool gemv_wide_supports(const DeviceWeight& w);
 void gemv_wide(const DeviceWeight& w, const float* x, int64_t n, float* y, int64_t ldy, const float* bias,
                cudaStream_t stream);
-void gemv_wide_jobs(const GemvJob* jobs, int count, const float* x, int64_t n, cudaStream_t stream);
+// One token: `split` warps a row (1, 2 or 4; 0: gemv_wide_split's choice).
+void gemv_wide_jobs(const GemvJob* jobs, int count, const float* x, int64_t n, cudaStream_t stream, int split = 0);
+// The one-token F16 / BF16 GEMV's warps a row of `cols` elements: up to 4,
+// while each keeps two passes of its loads (ALLM_CUDA_GEMV_SPLIT=1|2|4 fixes it).
+int gemv_wide_split(int64_t cols);
 // Prefill: tiles of 64 tokens x 64 rows; weight slices dequantised into shared
 // memory, TF32 tensor cores with the activations split into two TF32 parts
 // (16-bit weights are exact in TF32: about F32 accuracy); F32 weights by F32 FMA.

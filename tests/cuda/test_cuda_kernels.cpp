@@ -355,9 +355,24 @@ TEST(CudaKernels, WideGemvMatchesTheCpuDequantiser) {
       const Dev<float> dx(x);
       Dev<float> dy(size_t(n * rows));
       gemv_wide(dw.d, dx.p, n, dy.p, rows, dbias.p, nullptr);
-      EXPECT_LT(rel_err(dy.get(), reference_matmul(w, rows, cols, x, n, bias)), 2e-6) << fc.name << " n=" << n;
+      const auto expected = reference_matmul(w, rows, cols, x, n, bias);
+      EXPECT_LT(rel_err(dy.get(), expected), 2e-6) << fc.name << " n=" << n;
+      // One token: a row's 32-unit pieces over 1, 2 or 4 warps (131 rows: the
+      // last block's warps partly past the end), each added in a fixed order.
+      if (n != 1) continue;
+      for (const int split : {1, 2, 4}) {
+        Dev<float> split_y(static_cast<size_t>(rows));
+        const GemvJob job{dw.d, split_y.p, rows, dbias.p};
+        gemv_wide_jobs(&job, 1, dx.p, n, nullptr, split);
+        EXPECT_LT(rel_err(split_y.get(), expected), 2e-6) << fc.name << " split " << split;
+      }
     }
   }
+  // Rows of 4,096 and more go over 4 warps, shorter ones over fewer.
+  EXPECT_EQ(gemv_wide_split(4096), 4);
+  EXPECT_EQ(gemv_wide_split(14336), 4);
+  EXPECT_EQ(gemv_wide_split(2048), 2);
+  EXPECT_EQ(gemv_wide_split(512), 1);
 }
 
 // The device bytes of a weight as the backend stores them: Q8_0 and Q6_K rows
