@@ -455,9 +455,10 @@ int fixed_wide_split() {
 
 int gemv_wide_split(int64_t cols) {
   if (const int fixed = fixed_wide_split()) return fixed;
-  // As many warps as leave each at least two passes of its units (measured,
-  // H100, 8B-shaped F16 decode: one warp a row 167.3 / 166.8 tok/s, 4 for every
-  // matrix 171.8 / 171.1, 2 for q/k/v and 4 for the 4,096-row ones 170.8 / 170.5).
+  // As many warps as leave each at least two passes of its units (measured
+  // in turn on one H100, 8B-shaped F16 decode: one warp a row 168.7 / 167.6
+  // tok/s, 4 for every matrix 173.1 / 172.7; with 1 or 4 loads a lane
+  // instead of 2, 171.1 / 171.1 and 170.5 / 170.3).
   const int64_t units = cols / 8, pass = 32 * int64_t(wide_single_token_unroll());
   int split = 1;
   while (split < 4 && units >= 2 * pass * split * 2) split *= 2;
