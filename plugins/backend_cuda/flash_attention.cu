@@ -45,6 +45,7 @@
 #include "kernels.hpp"
 #include "pdl.cuh"
 #include "kv_format.cuh"
+#include "warp_reduce.cuh"
 
 namespace allm::cuda {
 namespace {
@@ -193,8 +194,7 @@ __global__ void __launch_bounds__(kThreads, kD > 128 ? 2 : 3)
       v[k] = qr && c < d ? qr[c] * p.scale : 0.0f;
       amax = fmaxf(amax, fabsf(v[k]));
     }
-#pragma unroll
-    for (int o = 16; o > 0; o >>= 1) amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, o));
+    amax = warp_max(amax);
     int e = 0;
     if (amax > 0 && amax <= FLT_MAX) {
       int ex;

@@ -21,6 +21,7 @@
 #include "allm/error.hpp"
 #include "kernels.hpp"
 #include "weight_decode.cuh"
+#include "warp_reduce.cuh"
 
 namespace allm::cuda {
 namespace {
@@ -38,8 +39,7 @@ __global__ void __launch_bounds__(kThreads) activations_kernel(const float* __re
   const float* row = x + t * cols;
   float m = 0;
   for (int64_t c = threadIdx.x; c < cols; c += kThreads) m = fmaxf(m, fabsf(row[c]));
-#pragma unroll
-  for (int o = 16; o > 0; o >>= 1) m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, o));
+  m = warp_max(m);
   __shared__ float part[kThreads / 32];
   if ((threadIdx.x & 31) == 0) part[threadIdx.x >> 5] = m;
   __syncthreads();

@@ -5,6 +5,7 @@
 #include "kernels.hpp"
 #include "pdl.cuh"
 #include "weight_decode.cuh"
+#include "warp_reduce.cuh"
 
 namespace allm::cuda {
 namespace {
@@ -65,9 +66,7 @@ __global__ void __launch_bounds__(kWarps * 32) gemv_kernel(DeviceWeight w, const
 #pragma unroll
     for (int t = 0; t < kGemvMaxTokens; ++t) {
       if (t >= n) break;
-      float a = acc[r][t];
-#pragma unroll
-      for (int o = 16; o > 0; o >>= 1) a += __shfl_xor_sync(0xffffffffu, a, o);
+      const float a = warp_sum(acc[r][t]);
       if (lane == 0) y[t * ldy + row0 + r] = a + (bias ? bias[row0 + r] : 0.0f);
     }
   }

@@ -15,6 +15,7 @@
 #include "pdl.cuh"
 #include "kernels.hpp"
 #include "weight_decode.cuh"
+#include "warp_reduce.cuh"
 
 namespace allm::cuda {
 namespace {
@@ -179,9 +180,7 @@ __device__ __forceinline__ void store_row(const RowOf& at, const float (&acc)[kT
 #pragma unroll
   for (int t = 0; t < kTokens; ++t) {
     if (t >= n) break;
-    float a = acc[t];
-#pragma unroll
-    for (int o = 16; o > 0; o >>= 1) a += __shfl_xor_sync(0xffffffffu, a, o);
+    const float a = warp_sum(acc[t]);
     if (lane == 0) at.y[t * at.ldy + at.row] = a + (at.bias ? at.bias[at.row] : 0.0f);
   }
 }
@@ -265,12 +264,6 @@ __device__ __forceinline__ void wide_row_share(const uint8_t* __restrict__ r, in
     }
   }
   if (!waited) pdl_wait();
-}
-
-__device__ __forceinline__ float warp_sum(float a) {
-#pragma unroll
-  for (int o = 16; o > 0; o >>= 1) a += __shfl_xor_sync(0xffffffffu, a, o);
-  return a;
 }
 
 // The F16 / BF16 GEMV: consecutive lanes take consecutive units.

@@ -7,6 +7,8 @@
 
 #include <cuda_fp16.h>
 
+#include "warp_reduce.cuh"
+
 namespace allm::cuda {
 
 // One block of 32 activations quantised as the int8 kernels read them (a
@@ -15,15 +17,11 @@ namespace allm::cuda {
 // their output's codes as well (rms_norm, gated_activation) share it, so
 // every path rounds alike.
 __device__ __forceinline__ void quantize_block32(float v, int lane, int8_t* code, float2* ds) {
-  float amax = fabsf(v);
-#pragma unroll
-  for (int o = 16; o > 0; o >>= 1) amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, o));
+  const float amax = warp_max(fabsf(v));
   const float d = amax / 127.0f, inv = d > 0 ? 1.0f / d : 0.0f;
   const int c = __float2int_rn(v * inv);
   *code = int8_t(c);
-  int sum = c;
-#pragma unroll
-  for (int o = 16; o > 0; o >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, o);
+  const int sum = warp_sum(c);
   if (lane == 0) *ds = make_float2(d, d * float(sum));
 }
 

@@ -7,6 +7,7 @@
 #include "pdl.cuh"
 #include "kv_format.cuh"
 #include "rotary.cuh"
+#include "warp_reduce.cuh"
 
 namespace allm::cuda {
 namespace {
@@ -19,9 +20,7 @@ __device__ void encode(float x, int64_t d, int type, uint8_t* dst) {
   } else if (type == kKVF16) {
     if (c < d) reinterpret_cast<uint16_t*>(dst)[c] = kv_f16_bits(x);
   } else {
-    float amax = fabsf(x);
-#pragma unroll
-    for (int o = 16; o > 0; o >>= 1) amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, o));
+    const float amax = warp_max(fabsf(x));
     const float scale = amax / 127.0f, inv = scale > 0 ? 1.0f / scale : 0.0f;
     const int64_t groups = (d + kKVGroup - 1) / kKVGroup;
     if (c < d) {

@@ -10,6 +10,7 @@
 #include "int8_blocks.cuh"
 #include "kernels.hpp"
 #include "pdl.cuh"
+#include "warp_reduce.cuh"
 
 namespace allm::cuda {
 namespace {
@@ -62,8 +63,7 @@ __device__ __forceinline__ float load_held(float* x, const float* residual, int6
 // The sum of every thread's ss over the block, in every thread.
 __device__ __forceinline__ float block_sum(float ss) {
   __shared__ float part[32];
-#pragma unroll
-  for (int off = 16; off > 0; off >>= 1) ss += __shfl_xor_sync(0xffffffffu, ss, off);
+  ss = warp_sum(ss);
   if ((threadIdx.x & 31) == 0) part[threadIdx.x >> 5] = ss;
   __syncthreads();
   float total = 0;
@@ -153,8 +153,7 @@ __global__ void rms_norm_loop_kernel(float* x, const float* residual, const floa
     ss += v * v;
   }
   __shared__ float part[kThreads / 32];
-#pragma unroll
-  for (int off = 16; off > 0; off >>= 1) ss += __shfl_xor_sync(0xffffffffu, ss, off);
+  ss = warp_sum(ss);
   if ((threadIdx.x & 31) == 0) part[threadIdx.x >> 5] = ss;
   __syncthreads();
   float total = 0;
